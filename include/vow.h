@@ -1,0 +1,12 @@
+/* vow.h - JavaScript's promises and Python asyncio's toolbox for C, on libev.
+ * The umbrella header: include this one. Each concept has its own header under vow/. */
+#ifndef VOW_H
+#define VOW_H
+
+#include "vow/common.h"
+#include "vow/error.h"
+#include "vow/loop.h"
+#include "vow/timer.h"
+#include "vow/promise.h"
+
+#endif /* VOW_H */

@@ -1,0 +1,283 @@
+/* vow/promise.h - the Promise object, with JavaScript's semantics.
+ *
+ * THE CALLBACK CONTRACT. If a call that takes a callback returns an error (or NULL),
+ * the callback never runs and the context pointer stays the caller's, except that a
+ * context destructor passed to it has already run. If the call succeeds, the callback
+ * runs at most once and the context destructor runs exactly once: after the callback,
+ * or when the reaction is dropped without running (loop freed).
+ *
+ * OWNERSHIP. vow_t is an opaque, reference-counted handle.
+ *  - A function that returns a promise gives the caller one reference.
+ *  - A function that takes a promise as its subject (then, catch, finally, vow_run, a
+ *    promise to follow) consumes the caller's reference, so chains written inline leak
+ *    nothing: vow_then(vow_then(vow_sleep(loop, 10), a, NULL, c, NULL), b, NULL, c, NULL).
+ *    It is consumed on every path, errors included. Keep a promise with vow_ref first.
+ *  - Borrowed (no reference taken or given): vow_ref, vow_unref, vow_state, vow_value,
+ *    vow_error, vow_resolve/vow_reject's subject.
+ *  - Dropping the last user reference does not cancel anything: whatever will settle a
+ *    promise (a timer, a reaction) keeps it alive.
+ *  - NULL returned by a promise-returning call means only "out of memory"; every call
+ *    accepts a NULL subject and passes NULL (or VOW_EINVAL) on, so an inline chain that
+ *    ran out of memory ends in NULL without leaking.
+ *
+ * VALUES. A promise fulfils with a vow_value_t: nothing (undefined), an int64, a double,
+ * or a pointer with an optional destructor. The settled promise owns its value; reactions
+ * borrow it (const vow_value_t *). Pointer values with a destructor are kept in a small
+ * shared box: forwarding a value downstream (vow_value_share) shares the box, it never
+ * makes a second owner, and the destructor runs once, when the last holder is freed.
+ * Integers, doubles and pointers without destructor never allocate.
+ *
+ * ERRORS. A promise rejects with a vow_error_t (vow/error.h); your own reason rides as
+ * the error's payload. Reactions borrow the error.
+ *
+ * JOBS. Reactions never run inside then/resolve, nor nested inside another reaction:
+ * they are queued on the loop's microtask queue, in ECMAScript's order. docs/job-order.md
+ * lists the job count of every operation.
+ */
+#ifndef VOW_PROMISE_H
+#define VOW_PROMISE_H
+
+#include <stdint.h>
+
+#include "vow/common.h"
+#include "vow/error.h"
+#include "vow/loop.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct vow vow_t;
+struct vow__box;
+
+typedef enum { VOW_PENDING = 0, VOW_FULFILLED = 1, VOW_REJECTED = 2 } vow_state_t;
+
+typedef enum {
+    VOW_VAL_NONE = 0, /* undefined */
+    VOW_VAL_INT = 1,
+    VOW_VAL_DOUBLE = 2,
+    VOW_VAL_PTR = 3
+} vow_value_kind_t;
+
+/* A value. Treat the fields as private: make values with the constructors below and
+ * read them with the accessors. A vow_value_t you hold that came from vow_ptr (with a
+ * destructor) or vow_value_share owns what it holds: hand it to vow (vow_resolve,
+ * vow_ok) or release it with vow_value_release, exactly once. */
+typedef struct vow_value {
+    vow_value_kind_t kind;
+    union {
+        int64_t i;
+        double d;
+        void *p;
+    } u;
+    void (*dtor)(void *);  /* pointer values not yet boxed */
+    struct vow__box *box;  /* pointer values with a destructor, once stored */
+} vow_value_t;
+
+VOW_EXTERN vow_value_t vow_none(void);
+VOW_EXTERN vow_value_t vow_int(int64_t i);
+VOW_EXTERN vow_value_t vow_double(double d);
+/* A pointer value. With `dtor`, the value owns `p`: dtor(p) runs exactly once, when the
+ * last promise holding it is freed, or at once if vow cannot store it (out of memory,
+ * settle refused). Without dtor, `p` stays the caller's and vow never frees it. */
+VOW_EXTERN vow_value_t vow_ptr(void *p, void (*dtor)(void *));
+
+/* Another owning handle to the same value (shares the box; no copy of the pointee).
+ * Use it to forward a borrowed value: return vow_ok(vow_value_share(v)). */
+VOW_EXTERN vow_value_t vow_value_share(const vow_value_t *v);
+/* Releases a value you own that you will not hand to vow. */
+VOW_EXTERN void vow_value_release(vow_value_t *v);
+
+VOW_EXTERN vow_value_kind_t vow_value_kind(const vow_value_t *v);
+/* The integer (doubles are truncated; other kinds give 0). */
+VOW_EXTERN int64_t vow_value_int(const vow_value_t *v);
+/* The double (integers are converted; other kinds give 0.0). */
+VOW_EXTERN double vow_value_double(const vow_value_t *v);
+/* The pointer (NULL for other kinds); borrowed. */
+VOW_EXTERN void *vow_value_ptr(const vow_value_t *v);
+
+/* ---------------------------------------------------------------------------------
+ * What a reaction returns: a value, an error, or a promise (or foreign future) to follow.
+ * Each constructor takes ownership of what it is given; the result is consumed by vow
+ * when the reaction returns it.
+ * --------------------------------------------------------------------------------- */
+typedef struct vow_thenable vow_thenable_t;
+
+typedef enum {
+    VOW_RESULT_VALUE = 0,
+    VOW_RESULT_ERROR = 1,
+    VOW_RESULT_FOLLOW = 2,
+    VOW_RESULT_THENABLE = 3
+} vow_result_kind_t;
+
+typedef struct vow_result {
+    vow_result_kind_t kind;
+    vow_value_t value;      /* VALUE */
+    vow_error_t *error;     /* ERROR */
+    vow_t *promise;         /* FOLLOW */
+    vow_thenable_t *thenable; /* THENABLE */
+} vow_result_t;
+
+/* Fulfil with `v` (consumed). */
+VOW_EXTERN vow_result_t vow_ok(vow_value_t v);
+VOW_EXTERN vow_result_t vow_ok_none(void);
+VOW_EXTERN vow_result_t vow_ok_int(int64_t i);
+VOW_EXTERN vow_result_t vow_ok_double(double d);
+/* Reject with `err` (consumed; NULL becomes a VOW_ETYPE error). "Throwing". */
+VOW_EXTERN vow_result_t vow_fail(vow_error_t *err);
+/* Reject with a new error of this code and message (NULL message: vow_strerror). */
+VOW_EXTERN vow_result_t vow_fail_code(int code, const char *message);
+/* Follow `p` (consumed): the derived promise settles as p does, after ECMAScript's two
+ * extra jobs (NewPromiseResolveThenableJob, then p's reaction). Following the derived
+ * promise itself rejects it with VOW_ETYPE. NULL (out of memory) rejects with ENOMEM. */
+VOW_EXTERN vow_result_t vow_follow(vow_t *p);
+
+/* Foreign futures (another library's). C cannot recognise a thenable in a void *, so
+ * it is adopted through an explicit adapter: vow calls subscribe(ctx, resolver) once,
+ * in a job of its own (as JavaScript calls a thenable's then). Promises/A+ 2.3.3 holds:
+ * the first of vow_resolver_resolve / vow_resolver_reject wins, later calls are ignored
+ * (they answer VOW_ESETTLED), and a non-zero return of subscribe rejects with that code
+ * only if neither was called before. Resolving with another thenable unwraps it. */
+typedef struct vow_resolver vow_resolver_t;
+typedef int (*vow_subscribe_fn)(void *ctx, vow_resolver_t *resolver);
+
+/* Makes a thenable from an adapter. `ctx_free` (optional) runs exactly once, after
+ * subscribe returned or when the thenable is dropped unused. Returns NULL when out of
+ * memory (ctx_free has then run). */
+VOW_EXTERN vow_thenable_t *vow_thenable_new(vow_subscribe_fn subscribe, void *ctx,
+                                            void (*ctx_free)(void *));
+/* Follow a foreign future (consumed). NULL rejects with ENOMEM. */
+VOW_EXTERN vow_result_t vow_follow_thenable(vow_thenable_t *t);
+
+/* Resolver handles given to subscribe. The resolver passed to subscribe is borrowed for
+ * the call; keep it past the call with vow_resolver_ref and drop it with
+ * vow_resolver_unref. resolve/reject consume their argument on every path and return
+ * 0, VOW_ESETTLED (a call already won: ignored), VOW_ECLOSED, VOW_EINVAL. */
+VOW_EXTERN int vow_resolver_resolve(vow_resolver_t *r, vow_result_t result);
+VOW_EXTERN int vow_resolver_reject(vow_resolver_t *r, vow_error_t *err);
+VOW_EXTERN vow_resolver_t *vow_resolver_ref(vow_resolver_t *r);
+VOW_EXTERN void vow_resolver_unref(vow_resolver_t *r);
+
+/* ---------------------------------------------------------------------------------
+ * Making and settling promises.
+ * --------------------------------------------------------------------------------- */
+
+/* A pending promise the caller settles with vow_resolve / vow_reject / vow_resolve_with.
+ * Returns one reference; NULL when out of memory or the loop is NULL or closed. */
+VOW_EXTERN vow_t *vow_new(vow_loop_t *loop);
+
+/* Promise.resolve(v): a promise fulfilled with `v` (consumed). */
+VOW_EXTERN vow_t *vow_resolved(vow_loop_t *loop, vow_value_t v);
+/* Promise.reject(err): a promise rejected with `err` (consumed). */
+VOW_EXTERN vow_t *vow_rejected(vow_loop_t *loop, vow_error_t *err);
+
+/* Settles a promise made by vow_new. `p` is borrowed; `v`, `err`, `result` are consumed
+ * on every path. vow_resolve_with takes any result: a value, an error, a promise to
+ * follow (ECMAScript's resolve(promise), two extra jobs) or a foreign thenable.
+ * Returns 0; VOW_EPERM when p was not made by vow_new (derived from then, a timer, a
+ * combinator); VOW_ESETTLED when p is already resolved, which includes being locked
+ * onto another promise it follows (nothing changes); VOW_ECLOSED; VOW_EINVAL (NULL). */
+VOW_EXTERN int vow_resolve(vow_t *p, vow_value_t v);
+VOW_EXTERN int vow_reject(vow_t *p, vow_error_t *err);
+VOW_EXTERN int vow_resolve_with(vow_t *p, vow_result_t result);
+
+/* A promise fulfilled (with vow_none) `ms` milliseconds from now, on a vow timer that
+ * keeps the loop alive. Returns one reference; NULL when out of memory, loop NULL or
+ * closed. */
+VOW_EXTERN vow_t *vow_sleep(vow_loop_t *loop, uint64_t ms);
+
+/* ---------------------------------------------------------------------------------
+ * Reactions.
+ * --------------------------------------------------------------------------------- */
+
+/* Fulfilment reaction: `value` is borrowed for the call. */
+typedef vow_result_t (*vow_on_ok)(vow_loop_t *loop, const vow_value_t *value, void *ctx);
+/* Rejection reaction: `err` is borrowed for the call (vow_error_ref to keep it). */
+typedef vow_result_t (*vow_on_err)(vow_loop_t *loop, vow_error_t *err, void *ctx);
+/* finally's callback: its value is ignored; an error replaces the outcome; a promise is
+ * waited for (and its rejection replaces the outcome). */
+typedef vow_result_t (*vow_on_finally)(vow_loop_t *loop, void *ctx);
+
+/* p.then(on_ok, on_err). Consumes `p`. Either reaction may be NULL: the outcome passes
+ * through unchanged (sharing the value). `ctx` is given to whichever reaction runs;
+ * ctx_free(ctx) runs exactly once (after the reaction, or when it is dropped, or at once
+ * on failure). Returns the derived promise (one reference), NULL when out of memory or
+ * p is NULL. On a promise of a closed loop returns NULL. */
+VOW_EXTERN vow_t *vow_then(vow_t *p, vow_on_ok on_ok, vow_on_err on_err, void *ctx,
+                           void (*ctx_free)(void *));
+
+/* p.catch(on_err): vow_then(p, NULL, on_err, ...). */
+VOW_EXTERN vow_t *vow_catch(vow_t *p, vow_on_err on_err, void *ctx, void (*ctx_free)(void *));
+
+/* p.finally(fn), with ECMAScript's steps (thenFinally / catchFinally: the callback's
+ * result is resolved to a promise and waited for, so finally costs the jobs
+ * docs/job-order.md lists). Consumes `p`. Returns one reference, NULL as vow_then. */
+VOW_EXTERN vow_t *vow_finally(vow_t *p, vow_on_finally fn, void *ctx, void (*ctx_free)(void *));
+
+/* ---------------------------------------------------------------------------------
+ * References and inspection (all borrow p).
+ * --------------------------------------------------------------------------------- */
+/* One more reference; returns p (NULL passes through). */
+VOW_EXTERN vow_t *vow_ref(vow_t *p);
+/* Drops one reference (NULL ignored). Does not cancel pending work. */
+VOW_EXTERN void vow_unref(vow_t *p);
+
+/* The state. A promise locked onto another one is still VOW_PENDING. */
+VOW_EXTERN vow_state_t vow_state(const vow_t *p);
+/* The fulfilment value (borrowed, valid while you hold p), NULL unless fulfilled. */
+VOW_EXTERN const vow_value_t *vow_value(const vow_t *p);
+/* The rejection reason (borrowed), NULL unless rejected. Reading it does not count as
+ * handling the rejection. */
+VOW_EXTERN vow_error_t *vow_error(const vow_t *p);
+/* The loop (borrowed); NULL once that loop was freed. */
+VOW_EXTERN vow_loop_t *vow_loop_of(const vow_t *p);
+
+/* ---------------------------------------------------------------------------------
+ * asyncio.run
+ * --------------------------------------------------------------------------------- */
+typedef struct vow_outcome {
+    vow_state_t state;  /* FULFILLED or REJECTED; PENDING when vow_run failed */
+    vow_value_t value;  /* owned when FULFILLED */
+    vow_error_t *error; /* owned when REJECTED */
+} vow_outcome_t;
+
+/* Runs the loop until `p` (consumed) settles and stores its outcome in *out (which may
+ * be NULL to discard it); the outcome owns one reference to the value or error: release
+ * it with vow_outcome_release. Handled: awaiting p counts as a handler.
+ * Returns 0 when p settled (fulfilled or rejected: see out->state);
+ * VOW_ENEVER when the loop ran out of work with p still pending;
+ * VOW_EREENTRANT when called from inside a callback of this loop; VOW_EINTR when
+ * vow_loop_stop was called; VOW_ECLOSED; VOW_EINVAL (loop or p NULL; p of another loop).
+ * On every error out->state is VOW_PENDING and holds nothing. */
+VOW_EXTERN int vow_run(vow_loop_t *loop, vow_t *p, vow_outcome_t *out);
+VOW_EXTERN void vow_outcome_release(vow_outcome_t *out);
+
+/* ---------------------------------------------------------------------------------
+ * Unhandled rejections (Node.js's rules).
+ * When the microtask queue drains and a rejected promise has no handler, it is reported
+ * once: the hook (if any) is called with VOW_REJECTION_UNHANDLED, then the mode acts.
+ * A handler attached to a reported promise later reports VOW_REJECTION_HANDLED_LATE
+ * (at the next drain). A rejection that flows into a derived promise is reported on the
+ * derived one. Cancellations are never reported.
+ * --------------------------------------------------------------------------------- */
+typedef enum {
+    VOW_UNHANDLED_WARN = 0, /* default: one line on stderr with the cause chain */
+    VOW_UNHANDLED_STRICT = 1, /* abort() */
+    VOW_UNHANDLED_SILENT = 2
+} vow_unhandled_mode_t;
+
+typedef enum { VOW_REJECTION_UNHANDLED = 0, VOW_REJECTION_HANDLED_LATE = 1 } vow_rejection_event_t;
+
+/* p and err are borrowed for the call. */
+typedef void (*vow_rejection_hook)(vow_loop_t *loop, vow_t *p, vow_error_t *err,
+                                   vow_rejection_event_t event, void *ctx);
+
+/* Installs (or with NULL removes) the hook; ctx borrowed. Returns 0, VOW_EINVAL, VOW_ECLOSED. */
+VOW_EXTERN int vow_set_rejection_hook(vow_loop_t *loop, vow_rejection_hook hook, void *ctx);
+/* Sets the mode. Returns 0, VOW_EINVAL, VOW_ECLOSED. */
+VOW_EXTERN int vow_set_unhandled_mode(vow_loop_t *loop, vow_unhandled_mode_t mode);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* VOW_PROMISE_H */
