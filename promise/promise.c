@@ -1,0 +1,855 @@
+/* promise/promise.c - the Promise object: values, the state machine, reactions, the
+ * resolution procedure, then/catch/finally, unhandled rejections, vow_run.
+ *
+ * The job structure is ECMAScript's (27.2): settling a promise queues one job per
+ * reaction, in registration order; a reaction that returns a promise queues a
+ * NewPromiseResolveThenableJob, which subscribes to that promise, whose reaction job then
+ * settles the derived promise (two extra jobs); finally is then(thenFinally,
+ * catchFinally) where each step resolves the callback's result to a promise and returns
+ * promise.then(valueThunk). docs/job-order.md counts every operation.
+ *
+ * Memory: every reaction record reserves its microtask slot when it is created, so
+ * settling never allocates and never fails. Freeing is deferred through a stack, so
+ * dropping the head of a 1,000,000-long pending chain uses constant C stack.
+ */
+#include <string.h>
+
+#include "internal.h"
+
+/* ---- values ------------------------------------------------------------------------- */
+
+vow_value_t vow_none(void) {
+    vow_value_t v;
+    memset(&v, 0, sizeof v);
+    return v;
+}
+
+vow_value_t vow_int(int64_t i) {
+    vow_value_t v = vow_none();
+    v.kind = VOW_VAL_INT;
+    v.u.i = i;
+    return v;
+}
+
+vow_value_t vow_double(double d) {
+    vow_value_t v = vow_none();
+    v.kind = VOW_VAL_DOUBLE;
+    v.u.d = d;
+    return v;
+}
+
+vow_value_t vow_ptr(void *p, void (*dtor)(void *)) {
+    vow_value_t v = vow_none();
+    v.kind = VOW_VAL_PTR;
+    v.u.p = p;
+    v.dtor = dtor;
+    return v;
+}
+
+vow_value_t vow_value_share(const vow_value_t *v) {
+    if (v == NULL) return vow_none();
+    vow_value_t s = *v;
+    if (s.box != NULL) s.box->refcnt++;
+    /* An unboxed value with a destructor is not a shared thing: sharing it would make a
+     * second owner. Give a borrowed view instead. */
+    s.dtor = NULL;
+    return s;
+}
+
+void vow_value_release(vow_value_t *v) {
+    if (v == NULL) return;
+    if (v->box != NULL) {
+        if (--v->box->refcnt == 0) {
+            if (v->box->dtor != NULL) v->box->dtor(v->box->p);
+            vow__free(v->box);
+        }
+    } else if (v->kind == VOW_VAL_PTR && v->dtor != NULL) {
+        v->dtor(v->u.p);
+    }
+    *v = vow_none();
+}
+
+vow_value_kind_t vow_value_kind(const vow_value_t *v) { return v ? v->kind : VOW_VAL_NONE; }
+
+int64_t vow_value_int(const vow_value_t *v) {
+    if (v == NULL) return 0;
+    if (v->kind == VOW_VAL_INT) return v->u.i;
+    if (v->kind == VOW_VAL_DOUBLE) return (int64_t)v->u.d;
+    return 0;
+}
+
+double vow_value_double(const vow_value_t *v) {
+    if (v == NULL) return 0.0;
+    if (v->kind == VOW_VAL_DOUBLE) return v->u.d;
+    if (v->kind == VOW_VAL_INT) return (double)v->u.i;
+    return 0.0;
+}
+
+void *vow_value_ptr(const vow_value_t *v) {
+    return v != NULL && v->kind == VOW_VAL_PTR ? v->u.p : NULL;
+}
+
+/* Makes `v` storable: a pointer with a destructor gets its shared box. On failure the
+ * destructor has run and VOW_ENOMEM is returned. */
+static int value_store(vow_value_t *v) {
+    if (v->kind != VOW_VAL_PTR || v->dtor == NULL || v->box != NULL) {
+        v->dtor = NULL;
+        return 0;
+    }
+    struct vow__box *b = vow__malloc(sizeof *b);
+    if (b == NULL) {
+        v->dtor(v->u.p);
+        *v = vow_none();
+        return VOW_ENOMEM;
+    }
+    b->refcnt = 1;
+    b->p = v->u.p;
+    b->dtor = v->dtor;
+    v->box = b;
+    v->dtor = NULL;
+    return 0;
+}
+
+/* ---- results ------------------------------------------------------------------------ */
+
+static vow_result_t result_empty(vow_result_kind_t kind) {
+    vow_result_t r;
+    memset(&r, 0, sizeof r);
+    r.kind = kind;
+    return r;
+}
+
+vow_result_t vow_ok(vow_value_t v) {
+    vow_result_t r = result_empty(VOW_RESULT_VALUE);
+    r.value = v;
+    return r;
+}
+vow_result_t vow_ok_none(void) { return vow_ok(vow_none()); }
+vow_result_t vow_ok_int(int64_t i) { return vow_ok(vow_int(i)); }
+vow_result_t vow_ok_double(double d) { return vow_ok(vow_double(d)); }
+
+vow_result_t vow_fail(vow_error_t *err) {
+    vow_result_t r = result_empty(VOW_RESULT_ERROR);
+    r.error = err != NULL ? err : vow_error_new(VOW_ETYPE, "rejected with no error");
+    return r;
+}
+
+vow_result_t vow_fail_code(int code, const char *message) {
+    return vow_fail(vow_error_new(code, message));
+}
+
+vow_result_t vow_follow(vow_t *p) {
+    if (p == NULL) return vow_fail(vow_error_new(VOW_ENOMEM, NULL));
+    vow_result_t r = result_empty(VOW_RESULT_FOLLOW);
+    r.promise = p;
+    return r;
+}
+
+vow_thenable_t *vow_thenable_new(vow_subscribe_fn subscribe, void *ctx,
+                                 void (*ctx_free)(void *)) {
+    vow_thenable_t *t = subscribe != NULL ? vow__malloc(sizeof *t) : NULL;
+    if (t == NULL) {
+        if (ctx_free != NULL) ctx_free(ctx);
+        return NULL;
+    }
+    t->subscribe = subscribe;
+    t->ctx = ctx;
+    t->ctx_free = ctx_free;
+    return t;
+}
+
+static void thenable_free(vow_thenable_t *t) {
+    if (t == NULL) return;
+    if (t->ctx_free != NULL) t->ctx_free(t->ctx);
+    vow__free(t);
+}
+
+vow_result_t vow_follow_thenable(vow_thenable_t *t) {
+    if (t == NULL) return vow_fail(vow_error_new(VOW_ENOMEM, NULL));
+    vow_result_t r = result_empty(VOW_RESULT_THENABLE);
+    r.thenable = t;
+    return r;
+}
+
+void vow__result_release(vow_result_t *res) {
+    switch (res->kind) {
+    case VOW_RESULT_VALUE: vow_value_release(&res->value); break;
+    case VOW_RESULT_ERROR: vow_error_unref(res->error); break;
+    case VOW_RESULT_FOLLOW: vow_unref(res->promise); break;
+    case VOW_RESULT_THENABLE: thenable_free(res->thenable); break;
+    }
+    *res = result_empty(VOW_RESULT_VALUE);
+}
+
+/* ---- promise allocation and the deferred free ------------------------------------------- */
+
+static _Thread_local vow_t *free_stack;
+static _Thread_local int freeing;
+
+vow_t *vow__promise_new(vow_loop_t *loop, unsigned flags) {
+    vow_t *p = vow__malloc(sizeof *p);
+    if (p == NULL) return NULL;
+    memset(p, 0, sizeof *p);
+    p->refcnt = 1;
+    p->loop = loop;
+    p->flags = (uint8_t)flags;
+    vow__queue_insert_tail(&loop->promises, &p->link);
+    vow__queue_init(&p->ulink);
+    loop->handles++;
+    return p;
+}
+
+static void reaction_free(vow_loop_t *loop, vow__reaction *r);
+
+static void promise_destroy(vow_t *p) {
+    vow_loop_t *loop = p->loop;
+    vow__queue_remove(&p->link);
+    vow__reaction *r = p->r_head;
+    p->r_head = p->r_tail = NULL;
+    while (r != NULL) {
+        vow__reaction *next = r->next;
+        reaction_free(loop, r);
+        r = next;
+    }
+    if (p->state == VOW_FULFILLED) vow_value_release(&p->value);
+    if (p->state == VOW_REJECTED) vow_error_unref(p->error);
+    vow__free(p);
+    vow__loop_handle_release(loop);
+}
+
+vow_t *vow_ref(vow_t *p) {
+    if (p != NULL) p->refcnt++;
+    return p;
+}
+
+void vow_unref(vow_t *p) {
+    if (p == NULL) return;
+    vow__assert(p->refcnt > 0, "promise refcount underflow");
+    if (--p->refcnt > 0) return;
+    p->free_next = free_stack;
+    free_stack = p;
+    if (freeing) return;
+    freeing = 1;
+    while (free_stack != NULL) {
+        vow_t *q = free_stack;
+        free_stack = q->free_next;
+        promise_destroy(q);
+    }
+    freeing = 0;
+}
+
+/* ---- reactions ----------------------------------------------------------------------- */
+
+static void reaction_job(vow_loop_t *loop, void *arg);
+
+static vow__reaction *reaction_new(vow_loop_t *loop, int kind, vow_t *derived) {
+    vow__reaction *r = vow__malloc(sizeof *r);
+    if (r == NULL) return NULL;
+    if (vow__mq_reserve(loop, 1) != 0) {
+        vow__free(r);
+        return NULL;
+    }
+    memset(r, 0, sizeof *r);
+    r->kind = (uint8_t)kind;
+    r->reserved = 1;
+    r->derived = derived;
+    return r;
+}
+
+/* Drops a record without running it: its context destructor runs, its references go. */
+static void reaction_free(vow_loop_t *loop, vow__reaction *r) {
+    if (r->reserved && !loop->closed) vow__mq_unreserve(loop, 1);
+    if (r->ctx_free != NULL) r->ctx_free(r->ctx);
+    vow_unref(r->source);
+    vow_unref(r->derived);
+    vow_unref(r->follow);
+    thenable_free(r->thenable);
+    vow_value_release(&r->carry_value);
+    vow_error_unref(r->carry_error);
+    vow__free(r);
+}
+
+/* Queues a reserved record's job. */
+static void reaction_queue(vow_loop_t *loop, vow__reaction *r) {
+    vow__assert(r->reserved, "reaction queued twice");
+    r->reserved = 0;
+    vow__mq_push_reserved(loop, reaction_job, r);
+}
+
+/* ---- unhandled-rejection tracking (HostPromiseRejectionTracker) -------------------------- */
+
+static void tracker_reject(vow_t *p) {
+    if (p->flags & VOW__F_HANDLED) return;
+    p->flags |= VOW__F_LISTED;
+    vow__queue_insert_tail(&p->loop->unhandled, &p->ulink);
+    vow_ref(p);
+}
+
+static void tracker_handle(vow_t *p) {
+    if (p->state != VOW_REJECTED || (p->flags & VOW__F_HANDLED)) return;
+    if (p->flags & VOW__F_LISTED) { /* not reported yet: forget it */
+        p->flags &= (uint8_t)~VOW__F_LISTED;
+        vow__queue_remove(&p->ulink);
+        vow_unref(p); /* p is still referenced by the caller of then */
+    } else if (p->flags & VOW__F_REPORTED) {
+        p->flags |= VOW__F_LISTED;
+        vow__queue_insert_tail(&p->loop->handled_late, &p->ulink);
+        vow_ref(p);
+    }
+}
+
+static void report(vow_loop_t *loop, vow_t *p, vow_rejection_event_t ev) {
+    if (loop->hook != NULL) loop->hook(loop, p, p->error, ev, loop->hook_ctx);
+    if (loop->mode == VOW_UNHANDLED_SILENT) return;
+    if (ev == VOW_REJECTION_UNHANDLED) {
+        char buf[512];
+        size_t n = vow_error_format(p->error, buf, sizeof buf);
+        fprintf(stderr, "vow: unhandled promise rejection (rejection id: %u): %s%s\n",
+                p->rejection_id, buf, n >= sizeof buf ? "..." : "");
+        if (loop->mode == VOW_UNHANDLED_STRICT) {
+            fflush(stderr);
+            abort();
+        }
+    } else {
+        fprintf(stderr,
+                "vow: promise rejection was handled asynchronously (rejection id: %u)\n",
+                p->rejection_id);
+    }
+}
+
+static uint32_t rejection_ids;
+
+void vow__promise_after_drain(vow_loop_t *loop) {
+    while (!vow__queue_empty(&loop->unhandled)) {
+        vow_t *p = vow__container_of(loop->unhandled.next, vow_t, ulink);
+        vow__queue_remove(&p->ulink);
+        p->flags &= (uint8_t)~VOW__F_LISTED;
+        if (!(p->flags & VOW__F_HANDLED)) {
+            p->flags |= VOW__F_REPORTED;
+            p->rejection_id = ++rejection_ids;
+            report(loop, p, VOW_REJECTION_UNHANDLED);
+        }
+        vow_unref(p);
+    }
+    while (!vow__queue_empty(&loop->handled_late)) {
+        vow_t *p = vow__container_of(loop->handled_late.next, vow_t, ulink);
+        vow__queue_remove(&p->ulink);
+        p->flags &= (uint8_t)~VOW__F_LISTED;
+        report(loop, p, VOW_REJECTION_HANDLED_LATE);
+        vow_unref(p);
+    }
+}
+
+int vow_set_rejection_hook(vow_loop_t *loop, vow_rejection_hook hook, void *ctx) {
+    if (loop == NULL) return VOW_EINVAL;
+    if (loop->closed) return VOW_ECLOSED;
+    loop->hook = hook;
+    loop->hook_ctx = ctx;
+    return 0;
+}
+
+int vow_set_unhandled_mode(vow_loop_t *loop, vow_unhandled_mode_t mode) {
+    if (loop == NULL || (mode != VOW_UNHANDLED_WARN && mode != VOW_UNHANDLED_STRICT &&
+                         mode != VOW_UNHANDLED_SILENT))
+        return VOW_EINVAL;
+    if (loop->closed) return VOW_ECLOSED;
+    loop->mode = mode;
+    return 0;
+}
+
+/* ---- settling ---------------------------------------------------------------------------- */
+
+static void trigger(vow_t *p) {
+    vow__reaction *r = p->r_head;
+    p->r_head = p->r_tail = NULL;
+    while (r != NULL) {
+        vow__reaction *next = r->next;
+        r->next = NULL;
+        r->source = vow_ref(p);
+        reaction_queue(p->loop, r);
+        r = next;
+    }
+}
+
+void vow__fulfill(vow_t *p, vow_value_t v) {
+    vow__assert(p->state == VOW_PENDING, "settling a settled promise");
+    if (value_store(&v) != 0) {
+        vow__reject(p, vow_error_new(VOW_ENOMEM, NULL));
+        return;
+    }
+    p->flags |= VOW__F_RESOLVED;
+    p->state = VOW_FULFILLED;
+    p->value = v;
+    trigger(p);
+}
+
+void vow__reject(vow_t *p, vow_error_t *err) {
+    vow__assert(p->state == VOW_PENDING, "settling a settled promise");
+    p->flags |= VOW__F_RESOLVED;
+    p->state = VOW_REJECTED;
+    p->error = err;
+    tracker_reject(p);
+    trigger(p);
+}
+
+/* PerformPromiseThen: registers a reserved record on p (which stays the caller's). */
+static void perform_then(vow_t *p, vow__reaction *r) {
+    if (p->state == VOW_PENDING) {
+        if (p->r_tail != NULL)
+            p->r_tail->next = r;
+        else
+            p->r_head = r;
+        p->r_tail = r;
+    } else {
+        tracker_handle(p);
+        r->source = vow_ref(p);
+        reaction_queue(p->loop, r);
+    }
+    p->flags |= VOW__F_HANDLED;
+}
+
+/* The Promise Resolve Functions applied to d with `res` (consumed). `r` is a reserved
+ * record that may be reused for the thenable job, or NULL (then one is allocated). */
+static void resolve_with(vow_t *d, vow_result_t res, vow__reaction *r) {
+    vow_loop_t *loop = d->loop;
+    vow_ref(d); /* freeing r below may drop the last other reference to d */
+    switch (res.kind) {
+    case VOW_RESULT_VALUE:
+        vow__fulfill(d, res.value);
+        goto done;
+    case VOW_RESULT_ERROR:
+        vow__reject(d, res.error);
+        goto done;
+    case VOW_RESULT_FOLLOW:
+        if (res.promise == d) {
+            vow_unref(res.promise);
+            vow__reject(d, vow_error_new(VOW_ETYPE, "chaining cycle detected for promise"));
+            goto done;
+        }
+        if (res.promise->loop != loop || (res.promise->flags & VOW__F_CLOSED)) {
+            vow_unref(res.promise);
+            vow__reject(d, vow_error_new(VOW_EINVAL, "cannot follow a promise of another loop"));
+            goto done;
+        }
+        break;
+    case VOW_RESULT_THENABLE: break;
+    }
+    if (r == NULL) r = reaction_new(loop, VOW__R_THENABLE_JOB, NULL);
+    if (r == NULL) {
+        vow__result_release(&res);
+        vow__reject(d, vow_error_new(VOW_ENOMEM, NULL));
+        vow_unref(d);
+        return;
+    }
+    /* Reuse the record: whatever it held for its previous step is gone by now. */
+    if (r->derived != d) {
+        vow_unref(r->derived);
+        r->derived = vow_ref(d);
+    }
+    r->ctx = NULL;
+    r->ctx_free = NULL;
+    d->flags |= VOW__F_RESOLVED;
+    if (res.kind == VOW_RESULT_FOLLOW) {
+        r->kind = VOW__R_THENABLE_JOB;
+        r->follow = res.promise;
+    } else {
+        r->kind = VOW__R_FOREIGN_JOB;
+        r->thenable = res.thenable;
+    }
+    reaction_queue(loop, r);
+    vow_unref(d);
+    return;
+done:
+    if (r != NULL) reaction_free(loop, r);
+    vow_unref(d);
+}
+
+void vow__resolve_result(vow_t *p, vow_result_t res) { resolve_with(p, res, NULL); }
+
+/* Settles d as src is settled (sharing the value). */
+static void settle_like(vow_t *d, vow_t *src) {
+    if (src->state == VOW_FULFILLED)
+        vow__fulfill(d, vow_value_share(&src->value));
+    else
+        vow__reject(d, vow_error_ref(src->error));
+}
+
+static void foreign_job(vow_loop_t *loop, vow__reaction *r) {
+    vow_t *d = r->derived;
+    vow_thenable_t *t = r->thenable;
+    r->thenable = NULL;
+    vow_resolver_t *res = vow__malloc(sizeof *res);
+    if (res == NULL) {
+        thenable_free(t);
+        vow__reject(d, vow_error_new(VOW_ENOMEM, NULL));
+        reaction_free(loop, r);
+        return;
+    }
+    res->refcnt = 1;
+    res->target = vow_ref(d);
+    res->already = 0;
+    reaction_free(loop, r); /* d stays referenced by the resolver */
+    int rc = t->subscribe(t->ctx, res);
+    thenable_free(t);
+    if (rc != 0 && !res->already) {
+        res->already = 1;
+        if (res->target->state == VOW_PENDING && !(res->target->flags & VOW__F_CLOSED))
+            vow__reject(res->target, vow_error_new(rc, "thenable subscribe failed"));
+    }
+    vow_resolver_unref(res);
+}
+
+static void finally_job(vow_loop_t *loop, vow__reaction *r, vow_t *src) {
+    vow_result_t res = r->on_fin(loop, r->ctx);
+    if (r->ctx_free != NULL) r->ctx_free(r->ctx);
+    r->ctx_free = NULL;
+    vow_t *d = r->derived;
+    if (res.kind == VOW_RESULT_ERROR) { /* onFinally threw */
+        resolve_with(d, res, r);
+        return;
+    }
+    /* promise = PromiseResolve(C, result) */
+    vow_t *q;
+    if (res.kind == VOW_RESULT_FOLLOW) {
+        q = res.promise;
+        res = result_empty(VOW_RESULT_VALUE);
+    } else {
+        q = vow__promise_new(loop, 0);
+        if (q != NULL) {
+            if (res.kind == VOW_RESULT_VALUE)
+                vow__fulfill(q, res.value);
+            else
+                resolve_with(q, res, NULL);
+            res = result_empty(VOW_RESULT_VALUE);
+        }
+    }
+    /* return promise.then(valueThunk) -- or thrower, for catchFinally */
+    vow_t *d2 = q != NULL ? vow__promise_new(loop, 0) : NULL;
+    vow__reaction *r2 = d2 != NULL ? reaction_new(loop, VOW__R_FINALLY_VALUE, d2) : NULL;
+    if (r2 == NULL) {
+        vow__result_release(&res);
+        vow_unref(q);
+        vow_unref(d2);
+        resolve_with(d, vow_fail(vow_error_new(VOW_ENOMEM, NULL)), r);
+        return;
+    }
+    vow_ref(d2); /* r2 holds one, the follow below the other */
+    if (src->state == VOW_FULFILLED)
+        r2->carry_value = vow_value_share(&src->value);
+    else
+        r2->carry_error = vow_error_ref(src->error);
+    perform_then(q, r2);
+    vow_unref(q);
+    resolve_with(d, vow_follow(d2), r);
+}
+
+static void reaction_job(vow_loop_t *loop, void *arg) {
+    vow__reaction *r = arg;
+    vow_t *src = r->source; /* this job's reference, dropped at the end */
+    r->source = NULL;
+    /* The slot this job just left is free: hold it again, so the record can be queued once
+     * more (as a thenable job) without any chance of failure. */
+    vow__assert(vow__mq_reserve(loop, 1) == 0, "reservation after pop failed");
+    r->reserved = 1;
+    vow_t *d = r->derived;
+    vow_result_t res;
+    switch (r->kind) {
+    case VOW__R_THEN:
+        if (src->state == VOW_FULFILLED)
+            res = r->on_ok != NULL ? r->on_ok(loop, &src->value, r->ctx)
+                                   : vow_ok(vow_value_share(&src->value));
+        else
+            res = r->on_err != NULL ? r->on_err(loop, src->error, r->ctx)
+                                    : vow_fail(vow_error_ref(src->error));
+        if (r->ctx_free != NULL) r->ctx_free(r->ctx);
+        r->ctx_free = NULL;
+        resolve_with(d, res, r);
+        break;
+    case VOW__R_FINALLY:
+        if (r->on_fin == NULL) { /* finally(undefined): plain pass-through */
+            resolve_with(d,
+                         src->state == VOW_FULFILLED ? vow_ok(vow_value_share(&src->value))
+                                                     : vow_fail(vow_error_ref(src->error)),
+                         r);
+        } else {
+            finally_job(loop, r, src);
+        }
+        break;
+    case VOW__R_FINALLY_VALUE:
+        if (src->state == VOW_FULFILLED) {
+            if (r->carry_error != NULL) {
+                res = vow_fail(r->carry_error);
+            } else {
+                res = vow_ok(r->carry_value);
+            }
+            r->carry_error = NULL;
+            r->carry_value = vow_none();
+        } else {
+            res = vow_fail(vow_error_ref(src->error));
+        }
+        resolve_with(d, res, r);
+        break;
+    case VOW__R_ADOPT:
+        settle_like(d, src);
+        reaction_free(loop, r);
+        break;
+    case VOW__R_THENABLE_JOB: {
+        vow_t *q = r->follow;
+        r->follow = NULL;
+        r->kind = VOW__R_ADOPT;
+        perform_then(q, r);
+        vow_unref(q);
+        break;
+    }
+    case VOW__R_FOREIGN_JOB: foreign_job(loop, r); break;
+    default: vow__assert(0, "unknown reaction kind");
+    }
+    vow_unref(src);
+}
+
+int vow__promise_discard_job(vow_loop_t *loop, vow_microtask_fn fn, void *arg) {
+    if (fn != reaction_job) return 0;
+    reaction_free(loop, arg);
+    return 1;
+}
+
+/* ---- the public API ---------------------------------------------------------------- */
+
+vow_t *vow_new(vow_loop_t *loop) {
+    if (loop == NULL || loop->closed) return NULL;
+    return vow__promise_new(loop, VOW__F_SETTLEABLE);
+}
+
+vow_t *vow_resolved(vow_loop_t *loop, vow_value_t v) {
+    vow_t *p = loop != NULL && !loop->closed ? vow__promise_new(loop, 0) : NULL;
+    if (p == NULL) {
+        vow_value_release(&v);
+        return NULL;
+    }
+    vow__fulfill(p, v);
+    return p;
+}
+
+vow_t *vow_rejected(vow_loop_t *loop, vow_error_t *err) {
+    vow_t *p = loop != NULL && !loop->closed ? vow__promise_new(loop, 0) : NULL;
+    if (p == NULL) {
+        vow_error_unref(err);
+        return NULL;
+    }
+    vow__reject(p, err != NULL ? err : vow_error_new(VOW_ETYPE, "rejected with no error"));
+    return p;
+}
+
+static int settle_check(const vow_t *p) {
+    if (p == NULL) return VOW_EINVAL;
+    if (p->flags & VOW__F_CLOSED) return VOW_ECLOSED;
+    if (!(p->flags & VOW__F_SETTLEABLE)) return VOW_EPERM;
+    if (p->flags & VOW__F_RESOLVED) return VOW_ESETTLED;
+    return 0;
+}
+
+int vow_resolve_with(vow_t *p, vow_result_t result) {
+    int rc = settle_check(p);
+    if (rc != 0) {
+        vow__result_release(&result);
+        return rc;
+    }
+    resolve_with(p, result, NULL);
+    return 0;
+}
+
+int vow_resolve(vow_t *p, vow_value_t v) { return vow_resolve_with(p, vow_ok(v)); }
+
+int vow_reject(vow_t *p, vow_error_t *err) { return vow_resolve_with(p, vow_fail(err)); }
+
+static vow_t *then_common(vow_t *p, int kind, vow_on_ok on_ok, vow_on_err on_err,
+                          vow_on_finally on_fin, void *ctx, void (*ctx_free)(void *)) {
+    vow_t *d = NULL;
+    vow__reaction *r = NULL;
+    if (p != NULL && !(p->flags & VOW__F_CLOSED)) {
+        d = vow__promise_new(p->loop, 0);
+        if (d != NULL) r = reaction_new(p->loop, kind, d);
+    }
+    if (r == NULL) {
+        if (ctx_free != NULL) ctx_free(ctx);
+        vow_unref(d);
+        vow_unref(p);
+        return NULL;
+    }
+    vow_ref(d); /* one for the record, one for the caller */
+    r->on_ok = on_ok;
+    r->on_err = on_err;
+    r->on_fin = on_fin;
+    r->ctx = ctx;
+    r->ctx_free = ctx_free;
+    perform_then(p, r);
+    vow_unref(p);
+    return d;
+}
+
+vow_t *vow_then(vow_t *p, vow_on_ok on_ok, vow_on_err on_err, void *ctx,
+                void (*ctx_free)(void *)) {
+    return then_common(p, VOW__R_THEN, on_ok, on_err, NULL, ctx, ctx_free);
+}
+
+vow_t *vow_catch(vow_t *p, vow_on_err on_err, void *ctx, void (*ctx_free)(void *)) {
+    return then_common(p, VOW__R_THEN, NULL, on_err, NULL, ctx, ctx_free);
+}
+
+vow_t *vow_finally(vow_t *p, vow_on_finally fn, void *ctx, void (*ctx_free)(void *)) {
+    return then_common(p, VOW__R_FINALLY, NULL, NULL, fn, ctx, ctx_free);
+}
+
+vow_state_t vow_state(const vow_t *p) { return p != NULL ? (vow_state_t)p->state : VOW_PENDING; }
+
+const vow_value_t *vow_value(const vow_t *p) {
+    return p != NULL && p->state == VOW_FULFILLED && !(p->flags & VOW__F_CLOSED) ? &p->value
+                                                                                 : NULL;
+}
+
+vow_error_t *vow_error(const vow_t *p) {
+    return p != NULL && p->state == VOW_REJECTED && !(p->flags & VOW__F_CLOSED) ? p->error
+                                                                                : NULL;
+}
+
+vow_loop_t *vow_loop_of(const vow_t *p) {
+    return p != NULL && !(p->flags & VOW__F_CLOSED) ? p->loop : NULL;
+}
+
+/* ---- foreign thenables' resolvers ------------------------------------------------------- */
+
+static int resolver_check(vow_resolver_t *r) {
+    if (r == NULL) return VOW_EINVAL;
+    if (r->target->flags & VOW__F_CLOSED) return VOW_ECLOSED;
+    if (r->already) return VOW_ESETTLED;
+    return 0;
+}
+
+int vow_resolver_resolve(vow_resolver_t *r, vow_result_t result) {
+    int rc = resolver_check(r);
+    if (rc != 0) {
+        vow__result_release(&result);
+        return rc;
+    }
+    r->already = 1;
+    resolve_with(r->target, result, NULL);
+    return 0;
+}
+
+int vow_resolver_reject(vow_resolver_t *r, vow_error_t *err) {
+    return vow_resolver_resolve(r, vow_fail(err));
+}
+
+vow_resolver_t *vow_resolver_ref(vow_resolver_t *r) {
+    if (r != NULL) r->refcnt++;
+    return r;
+}
+
+void vow_resolver_unref(vow_resolver_t *r) {
+    if (r == NULL || --r->refcnt > 0) return;
+    vow_unref(r->target);
+    vow__free(r);
+}
+
+/* ---- vow_sleep --------------------------------------------------------------------------- */
+
+static void sleep_fire(vow_loop_t *loop, void *arg) {
+    (void)loop;
+    vow_t *p = arg;
+    p->timer = 0;
+    if (p->state == VOW_PENDING) vow__fulfill(p, vow_none());
+}
+
+static void sleep_release(void *arg) { vow_unref(arg); }
+
+vow_t *vow_sleep(vow_loop_t *loop, uint64_t ms) {
+    if (loop == NULL || loop->closed) return NULL;
+    vow_t *p = vow__promise_new(loop, 0);
+    if (p == NULL) return NULL;
+    vow_ref(p); /* the timer's */
+    if (vow__timer_start(loop, VOW__T_TIMEOUT, ms, sleep_fire, p, sleep_release, &p->timer) !=
+        0) {
+        vow_unref(p);
+        vow_unref(p);
+        return NULL;
+    }
+    return p;
+}
+
+/* ---- vow_run ------------------------------------------------------------------------ */
+
+static int settled(void *arg) { return ((vow_t *)arg)->state != VOW_PENDING; }
+
+int vow_run(vow_loop_t *loop, vow_t *p, vow_outcome_t *out) {
+    if (out != NULL) {
+        out->state = VOW_PENDING;
+        out->value = vow_none();
+        out->error = NULL;
+    }
+    int rc;
+    if (loop == NULL || p == NULL || (p->loop != loop && !(p->flags & VOW__F_CLOSED)))
+        rc = VOW_EINVAL;
+    else if (loop->closed || (p->flags & VOW__F_CLOSED))
+        rc = VOW_ECLOSED;
+    else {
+        /* Awaiting p handles it. */
+        tracker_handle(p);
+        p->flags |= VOW__F_HANDLED;
+        rc = vow__loop_run_until(loop, settled, p);
+    }
+    if (rc == 0 && out != NULL) {
+        out->state = (vow_state_t)p->state;
+        if (p->state == VOW_FULFILLED)
+            out->value = vow_value_share(&p->value);
+        else
+            out->error = vow_error_ref(p->error);
+    }
+    vow_unref(p);
+    return rc;
+}
+
+void vow_outcome_release(vow_outcome_t *out) {
+    if (out == NULL) return;
+    vow_value_release(&out->value);
+    vow_error_unref(out->error);
+    out->error = NULL;
+    out->state = VOW_PENDING;
+}
+
+/* ---- forced teardown ---------------------------------------------------------------------- */
+
+void vow__promise_teardown(vow_loop_t *loop) {
+    vow__queue *q;
+    /* Hold every promise so that none is freed while the others are stripped. */
+    for (q = loop->promises.next; q != &loop->promises; q = q->next)
+        vow__container_of(q, vow_t, link)->refcnt++;
+    for (q = loop->promises.next; q != &loop->promises; q = q->next) {
+        vow_t *p = vow__container_of(q, vow_t, link);
+        p->flags |= VOW__F_CLOSED;
+        vow__reaction *r = p->r_head;
+        p->r_head = p->r_tail = NULL;
+        while (r != NULL) {
+            vow__reaction *next = r->next;
+            reaction_free(loop, r);
+            r = next;
+        }
+        if (p->flags & VOW__F_LISTED) {
+            p->flags &= (uint8_t)~VOW__F_LISTED;
+            vow__queue_remove(&p->ulink);
+            p->refcnt--; /* the list's reference; the hold above keeps p alive */
+        }
+        if (p->state == VOW_FULFILLED) vow_value_release(&p->value);
+        if (p->state == VOW_REJECTED) vow_error_unref(p->error);
+        p->error = NULL;
+        p->value = vow_none();
+        p->state = VOW_PENDING;
+    }
+    /* Drop the holds: promises nobody else references go now; user-held ones stay as
+     * closed handles until vow_unref. Stripped promises hold no other promise, so
+     * freeing one never frees the next. */
+    for (q = loop->promises.next; q != &loop->promises;) {
+        vow_t *p = vow__container_of(q, vow_t, link);
+        q = q->next;
+        vow_unref(p);
+    }
+}

@@ -1,0 +1,179 @@
+/* src/internal.h - what vow's own source files share. Never installed.
+ *
+ * Symbols shared between .c files are vow__* (double underscore); file-local helpers are
+ * static. promise/ reaches the loop's fields through this header only; src/ calls back
+ * into promise/ only through the few vow__promise_* hooks declared at the end.
+ */
+#ifndef VOW_SRC_INTERNAL_H
+#define VOW_SRC_INTERNAL_H
+
+#include <ev.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "vow.h"
+
+/* ---- assertions: codes for users, asserts for ourselves ------------------------------ */
+#define vow__assert(cond, msg)                                                              \
+    do {                                                                                    \
+        if (!(cond)) vow__assert_fail(#cond, (msg), __FILE__, __LINE__);                    \
+    } while (0)
+void vow__assert_fail(const char *cond, const char *msg, const char *file, int line)
+    __attribute__((noreturn));
+
+#define vow__container_of(ptr, type, member)                                               \
+    ((type *)((char *)(ptr)-offsetof(type, member)))
+
+#if defined(__GNUC__)
+#define vow__likely(x) __builtin_expect(!!(x), 1)
+#define vow__unlikely(x) __builtin_expect(!!(x), 0)
+#else
+#define vow__likely(x) (x)
+#define vow__unlikely(x) (x)
+#endif
+
+/* ---- allocation: every byte vow allocates goes through these ------------------------- */
+void *vow__malloc(size_t n);
+void *vow__calloc(size_t c, size_t n);
+void *vow__realloc(void *p, size_t n);
+void vow__free(void *p);
+char *vow__strdup(const char *s);
+
+/* ---- intrusive doubly linked list (libuv's queue.h idea) ----------------------------- */
+typedef struct vow__queue {
+    struct vow__queue *next, *prev;
+} vow__queue;
+
+static inline void vow__queue_init(vow__queue *q) { q->next = q->prev = q; }
+static inline int vow__queue_empty(const vow__queue *q) { return q->next == q; }
+static inline void vow__queue_insert_tail(vow__queue *h, vow__queue *q) {
+    q->next = h;
+    q->prev = h->prev;
+    h->prev->next = q;
+    h->prev = q;
+}
+static inline void vow__queue_remove(vow__queue *q) {
+    q->prev->next = q->next;
+    q->next->prev = q->prev;
+    q->next = q->prev = q;
+}
+
+/* ---- microtask ring --------------------------------------------------------------------
+ * A power-of-two ring of (fn, arg). Capacity invariant: cap >= len + reserved, where
+ * `reserved` counts slots promised to promise reactions that are not yet queued: a
+ * reaction reserves its slot when it is created (where running out of memory can still
+ * be reported), so queueing it when its promise settles can never fail. */
+typedef struct vow__job {
+    vow_microtask_fn fn;
+    void *arg;
+} vow__job;
+
+int vow__mq_reserve(vow_loop_t *loop, size_t n);
+void vow__mq_unreserve(vow_loop_t *loop, size_t n);
+void vow__mq_push_reserved(vow_loop_t *loop, vow_microtask_fn fn, void *arg);
+/* Drains the microtask queue to empty (iteratively; a nested call returns at once), then
+ * processes unhandled rejections, repeating while either queued more work. */
+void vow__drain(vow_loop_t *loop);
+
+/* ---- timers ------------------------------------------------------------------------------ */
+#define VOW__NIL UINT32_MAX
+
+enum { VOW__T_FREE = 0, VOW__T_TIMEOUT, VOW__T_INTERVAL, VOW__T_IMMEDIATE };
+enum { VOW__TS_QUEUED = 0, VOW__TS_RUNNING, VOW__TS_CLEARED };
+
+typedef struct vow__tnode {
+    uint64_t start;          /* loop time when (re)armed */
+    vow_timer_cb cb;
+    void *arg;
+    void (*arg_free)(void *); /* internal users only (vow_sleep holds its promise) */
+    struct vow__tlist *list; /* timeouts and intervals */
+    uint32_t next, prev;     /* neighbours in its list; `next` links the free stack */
+    uint32_t gen;            /* bumped on free: stale ids never match */
+    uint8_t kind;
+    uint8_t state;
+    uint8_t in_run_list;     /* immediates: in the batch being run */
+} vow__tnode;
+
+typedef struct vow__tlist {
+    uint64_t ms;     /* the duration every timer in this list has */
+    uint64_t expiry; /* deadline of its head */
+    uint64_t seq;    /* tie-break between lists with equal expiry */
+    uint32_t head, tail;
+    size_t heap_idx;
+    int running;     /* being processed: emptied lists are freed by the processor */
+} vow__tlist;
+
+typedef struct vow__timers {
+    vow__tnode *nodes;
+    uint32_t cap, free_head;
+    size_t active;          /* timeouts + intervals in lists or running */
+    size_t immediates;      /* immediates queued (either list) */
+    vow__tlist **heap;
+    size_t heap_len, heap_cap;
+    vow__tlist **map;       /* open addressing on ms, linear probing */
+    size_t map_cap, map_len;
+    uint64_t list_seq;
+    uint32_t imm_head, imm_tail; /* queued for the next check phase */
+    uint32_t run_head, run_tail; /* the batch being run */
+} vow__timers;
+
+int vow__timer_start(vow_loop_t *loop, int kind, uint64_t ms, vow_timer_cb cb, void *arg,
+                     void (*arg_free)(void *), vow_timer_t *id);
+int vow__timer_clear(vow_loop_t *loop, vow_timer_t id, int want_immediate);
+void vow__timers_init(vow_loop_t *loop);
+void vow__timers_free(vow_loop_t *loop);
+void vow__timers_check(vow_loop_t *loop); /* run this turn's immediates */
+
+/* ---- the loop --------------------------------------------------------------------------- */
+struct vow_loop {
+    struct ev_loop *evl;
+    unsigned owns_evl : 1;
+    unsigned is_default : 1;
+    unsigned closed : 1;       /* freed: handles answer VOW_ECLOSED */
+    unsigned running : 1;      /* inside vow_loop_run / vow_run */
+    unsigned stop : 1;         /* vow_loop_stop was called */
+    unsigned draining : 1;
+    unsigned kept : 1;         /* ev_ref taken while microtasks wait */
+    size_t handles;            /* live objects holding the loop struct (promises) */
+
+    /* microtasks */
+    vow__job *mq;
+    size_t mq_cap, mq_head, mq_len, mq_reserved;
+
+    /* watchers (internal ones unref'd) */
+    ev_prepare prepare_w;
+    ev_check check_w;
+    ev_idle idle_w;
+    ev_timer timer_w;
+
+    uint64_t now_ms;
+    vow__timers tm;
+
+    /* promise layer (promise/) */
+    vow__queue promises;       /* every live promise, to break cycles at teardown */
+    vow__queue unhandled;      /* rejected with no handler, to report after the drain */
+    vow__queue handled_late;   /* reported ones that got a handler, to report */
+    vow_rejection_hook hook;
+    void *hook_ctx;
+    vow_unhandled_mode_t mode;
+};
+
+/* Monotonic milliseconds. */
+uint64_t vow__clock_ms(void);
+/* Releases the loop struct once closed and no handle holds it. */
+void vow__loop_handle_release(vow_loop_t *loop);
+/* Runs the loop until done(arg) is non-zero (0), nothing keeps it alive (VOW_ENEVER),
+ * vow_loop_stop (VOW_EINTR); VOW_EREENTRANT / VOW_ECLOSED as vow_loop_run. */
+int vow__loop_run_until(vow_loop_t *loop, int (*done)(void *), void *arg);
+
+/* ---- hooks into promise/ ------------------------------------------------------------ */
+/* After each drain: report unhandled and handled-late rejections. */
+void vow__promise_after_drain(vow_loop_t *loop);
+/* At forced teardown: drop a queued job that belongs to promise/ (frees its record). */
+int vow__promise_discard_job(vow_loop_t *loop, vow_microtask_fn fn, void *arg);
+/* At forced teardown: strip every promise of what it holds, breaking cycles. */
+void vow__promise_teardown(vow_loop_t *loop);
+
+#endif /* VOW_SRC_INTERNAL_H */
