@@ -10,4 +10,4 @@ build="${VOW_BUILD_DIR:-build}"
 scripts/setup.sh
 cmake -S . -B "$build" "$@"
 cmake --build "$build" -j2
-ctest --test-dir "$build" --output-on-failure -j2
+ctest --test-dir "$build" --output-on-failure --no-tests=error -j2
