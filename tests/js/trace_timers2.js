@@ -1,0 +1,69 @@
+// tests/js/trace_timers2.js - the Node.js side of tests/trace_timers2.c: intervals and
+// timeouts interleaved, one line per event. tests/compare.sh diffs the two outputs.
+//
+// Everything is scheduled from inside a first setTimeout callback (time 0 below). Lists
+// due at different moments are >= 20 ms apart; where two things share a deadline they
+// share a duration list, whose order Node defines (creation order, and an interval goes
+// back to the end of its list after its callback returns):
+//   L  interval 20   ticks at 20 and 40, cleared from its own second tick
+//   I  interval 60   ticks at 60, 120, 180 (cleared by K at 220, before 240)
+//   T  timeout 60    same list as I, created after it: fires right after I's first tick
+//   V  timeout 60    made in I's first tick: due with I's second tick, and ahead of it
+//   J  interval 100  ticks at 100, 200
+//   Q  timeout 100   cleared by I's first tick: never fires
+//   Q2 timeout 100   same list as J, after it
+//   W  timeout 60    made in J's first tick (at 100): fires at 160
+//   K  timeout 220   clears I and J
+'use strict';
+const log = (s) => console.log(s);
+
+function start() {
+  log('start');
+  let l = 0;
+  const L = setInterval(() => {
+    l++;
+    log('L tick ' + l);
+    if (l === 2) {
+      clearInterval(L);
+      log('L cleared itself');
+    }
+  }, 20);
+  let i = 0;
+  let Q = null;
+  const I = setInterval(() => {
+    i++;
+    const k = i;
+    log('I tick ' + k);
+    queueMicrotask(() => log('m from I tick ' + k));
+    if (k === 1) {
+      clearTimeout(Q);
+      log('I tick 1 cleared Q');
+      setTimeout(() => {
+        log('V (from I tick 1)');
+        queueMicrotask(() => log('m from V'));
+      }, 60);
+    }
+  }, 60);
+  setTimeout(() => log('T'), 60);
+  let j = 0;
+  const J = setInterval(() => {
+    j++;
+    const k = j;
+    log('J tick ' + k);
+    queueMicrotask(() => {
+      log('m from J tick ' + k);
+      queueMicrotask(() => log('m nested from J tick ' + k));
+    });
+    if (k === 1) setTimeout(() => log('W (from J tick 1)'), 60);
+  }, 100);
+  Q = setTimeout(() => log('Q (never)'), 100);
+  setTimeout(() => log('Q2'), 100);
+  setTimeout(() => {
+    log('K clears I and J');
+    clearInterval(I);
+    clearInterval(J);
+  }, 220);
+}
+
+setTimeout(start, 0);
+process.on('exit', () => log('end'));
