@@ -8,5 +8,6 @@
 #include "vow/loop.h"
 #include "vow/timer.h"
 #include "vow/promise.h"
+#include "vow/combinators.h"
 
 #endif /* VOW_H */

@@ -18,14 +18,16 @@ enum {
     VOW__F_HANDLED = 1u << 2,    /* [[PromiseIsHandled]] */
     VOW__F_REPORTED = 1u << 3,   /* reported as unhandled */
     VOW__F_LISTED = 1u << 4,     /* on loop->unhandled or loop->handled_late (holds a ref) */
-    VOW__F_CLOSED = 1u << 5      /* its loop was freed: stripped, answers VOW_ECLOSED */
+    VOW__F_CLOSED = 1u << 5,     /* its loop was freed: stripped, answers VOW_ECLOSED */
+    VOW__F_TIMED_OUT = 1u << 6,  /* vow_timeout: the timer fired and cancelled the inner */
+    VOW__F_RACE_TIMEOUT = 1u << 7 /* vow_timeout: VOW_TIMEOUT_RACE */
 };
 
 struct vow {
     size_t refcnt;
     vow_loop_t *loop;
     uint8_t state; /* vow_state_t */
-    uint8_t flags;
+    uint16_t flags;
     uint32_t rejection_id;          /* numbered when reported */
     vow_value_t value;              /* FULFILLED: owned (boxed when it has a destructor) */
     vow_error_t *error;             /* REJECTED: owned */
@@ -33,8 +35,16 @@ struct vow {
     struct vow__reaction *r_tail;
     vow__queue link;                /* loop->promises */
     vow__queue ulink;               /* loop->unhandled / loop->handled_late */
-    vow_timer_t timer;              /* vow_sleep's timer */
+    vow_timer_t timer;              /* vow_sleep's / vow_timeout's timer, 0 when none */
+    struct vow__reaction *waiting;  /* weak: the record that will settle this promise, in its
+                                       upstream's list (or a queued thenable job); NULL once
+                                       that record's job is queued */
+    struct vow__combine *combine;   /* combinator results: the shared state (owned) */
+    vow_cancel_fn cancel_fn;        /* vow_on_cancel */
+    void *cancel_ctx;
+    void (*cancel_ctx_free)(void *);
     struct vow *free_next;          /* the deferred-free stack */
+    struct vow *cancel_next;        /* the cancellation worklist */
 };
 
 /* What a reaction record does when its job runs. One record can serve several steps in
@@ -46,13 +56,19 @@ enum {
     VOW__R_FINALLY_VALUE,   /* the valueThunk / thrower: carries the original outcome */
     VOW__R_ADOPT,           /* derived settles as the source did (resolving functions) */
     VOW__R_THENABLE_JOB,    /* NewPromiseResolveThenableJob for a vow promise */
-    VOW__R_FOREIGN_JOB      /* NewPromiseResolveThenableJob for a foreign thenable */
+    VOW__R_FOREIGN_JOB,     /* NewPromiseResolveThenableJob for a foreign thenable */
+    VOW__R_COMBINE,         /* an input of all / allSettled / race / any */
+    VOW__R_TIMEOUT,         /* vow_timeout's reaction on its inner */
+    VOW__R_DEAD             /* a thenable job whose promise was cancelled: only releases */
 };
 
 typedef struct vow__reaction {
     struct vow__reaction *next;
     uint8_t kind;
     uint8_t reserved; /* holds a microtask slot reservation (not queued) */
+    uint8_t rflags;   /* VOW_CATCH_CANCELLED */
+    size_t index;     /* COMBINE: the input's index */
+    vow_t *owner;     /* weak: the promise whose reaction list holds this record */
     vow_t *derived;   /* owned reference: the promise this reaction settles */
     vow_t *source;    /* owned while queued: the settled promise whose outcome it passes */
     vow_on_ok on_ok;
@@ -78,6 +94,17 @@ struct vow_resolver {
     int already;   /* [[AlreadyResolved]] of this pair of resolving functions */
 };
 
+enum { VOW__C_ALL = 1, VOW__C_ALL_SETTLED, VOW__C_RACE, VOW__C_ANY };
+
+struct vow__combine {
+    int kind;
+    unsigned flags;
+    size_t n, remaining;
+    vow__reaction **recs;     /* weak: input i's record while it waits in i's list */
+    struct vow_list *list;    /* ALL / ALL_SETTLED: the outcomes so far (owned) */
+    vow_error_t **errs;       /* ANY: the rejections so far (owned) */
+};
+
 /* Allocates a promise on `loop` with one reference (NULL when out of memory). */
 vow_t *vow__promise_new(vow_loop_t *loop, unsigned flags);
 /* Settles p (internal callers: no permission checks). Consume the value / error. */
@@ -87,5 +114,30 @@ void vow__reject(vow_t *p, vow_error_t *err);
 void vow__resolve_result(vow_t *p, vow_result_t res);
 /* Releases whatever a result holds. */
 void vow__result_release(vow_result_t *res);
+
+/* A reaction record holding one microtask-slot reservation (NULL: out of memory). The
+ * record takes over the caller's reference to `derived`. */
+vow__reaction *vow__reaction_new(vow_loop_t *loop, int kind, vow_t *derived);
+/* Drops a record without running it (context destructor, references). */
+void vow__reaction_free(vow_loop_t *loop, vow__reaction *r);
+/* PerformPromiseThen: registers r on p (borrowed), or queues it when p has settled. */
+void vow__perform_then(vow_t *p, vow__reaction *r);
+/* Settles d as src is settled (sharing the value); nothing when d is no longer pending. */
+void vow__settle_like(vow_t *d, vow_t *src);
+/* Unlinks a waiting record from its owner's list, frees it, and cancels the owner when no
+ * other live reaction waits on it (the upstream rule). */
+void vow__drop_waiter(vow__reaction *r);
+/* Unlinks a waiting record from its owner's reaction list (no cancellation). */
+void vow__unlink_waiter(vow__reaction *r);
+/* Non-zero when a reaction other than `except` waits on p for a pending promise. */
+int vow__has_live_waiter(const vow_t *p, const vow__reaction *except);
+/* Cancels p (pending) and, under the upstream rule, what it waits on. */
+void vow__cancel(vow_t *p);
+
+/* Jobs that live in combinators.c; they consume the record. */
+void vow__combine_job(vow_loop_t *loop, vow__reaction *r, vow_t *src);
+void vow__timeout_job(vow_loop_t *loop, vow__reaction *r, vow_t *src);
+/* Frees a combinator's state (at promise destruction). */
+void vow__combine_free(struct vow__combine *c);
 
 #endif /* VOW_PROMISE_INTERNAL_H */

@@ -199,7 +199,8 @@ vow_t *vow__promise_new(vow_loop_t *loop, unsigned flags) {
     return p;
 }
 
-static void reaction_free(vow_loop_t *loop, vow__reaction *r);
+
+static void detach(vow__reaction *r);
 
 static void promise_destroy(vow_t *p) {
     vow_loop_t *loop = p->loop;
@@ -208,11 +209,13 @@ static void promise_destroy(vow_t *p) {
     p->r_head = p->r_tail = NULL;
     while (r != NULL) {
         vow__reaction *next = r->next;
-        reaction_free(loop, r);
+        vow__reaction_free(loop, r);
         r = next;
     }
     if (p->state == VOW_FULFILLED) vow_value_release(&p->value);
     if (p->state == VOW_REJECTED) vow_error_unref(p->error);
+    if (p->cancel_ctx_free != NULL) p->cancel_ctx_free(p->cancel_ctx);
+    if (p->combine != NULL) vow__combine_free(p->combine);
     vow__free(p);
     vow__loop_handle_release(loop);
 }
@@ -242,7 +245,7 @@ void vow_unref(vow_t *p) {
 
 static void reaction_job(vow_loop_t *loop, void *arg);
 
-static vow__reaction *reaction_new(vow_loop_t *loop, int kind, vow_t *derived) {
+vow__reaction *vow__reaction_new(vow_loop_t *loop, int kind, vow_t *derived) {
     vow__reaction *r = vow__malloc(sizeof *r);
     if (r == NULL) return NULL;
     if (vow__mq_reserve(loop, 1) != 0) {
@@ -257,7 +260,8 @@ static vow__reaction *reaction_new(vow_loop_t *loop, int kind, vow_t *derived) {
 }
 
 /* Drops a record without running it: its context destructor runs, its references go. */
-static void reaction_free(vow_loop_t *loop, vow__reaction *r) {
+void vow__reaction_free(vow_loop_t *loop, vow__reaction *r) {
+    detach(r);
     if (r->reserved && !loop->closed) vow__mq_unreserve(loop, 1);
     if (r->ctx_free != NULL) r->ctx_free(r->ctx);
     vow_unref(r->source);
@@ -267,6 +271,28 @@ static void reaction_free(vow_loop_t *loop, vow__reaction *r) {
     vow_value_release(&r->carry_value);
     vow_error_unref(r->carry_error);
     vow__free(r);
+}
+
+/* Forgets the weak pointers to r: its owner's list no longer holds it, and its derived
+ * promise no longer waits on it. */
+static void detach(vow__reaction *r) {
+    r->owner = NULL;
+    vow_t *d = r->derived;
+    if (d == NULL) return;
+    if (r->kind == VOW__R_COMBINE) {
+        if (d->combine != NULL && d->combine->recs[r->index] == r) d->combine->recs[r->index] = NULL;
+    } else if (d->waiting == r) {
+        d->waiting = NULL;
+    }
+}
+
+/* Makes r the record d waits on. */
+static void attach(vow__reaction *r) {
+    vow_t *d = r->derived;
+    if (r->kind == VOW__R_COMBINE)
+        d->combine->recs[r->index] = r;
+    else
+        d->waiting = r;
 }
 
 /* Queues a reserved record's job. */
@@ -279,7 +305,7 @@ static void reaction_queue(vow_loop_t *loop, vow__reaction *r) {
 /* ---- unhandled-rejection tracking (HostPromiseRejectionTracker) -------------------------- */
 
 static void tracker_reject(vow_t *p) {
-    if (p->flags & VOW__F_HANDLED) return;
+    if ((p->flags & VOW__F_HANDLED) || vow_is_cancellation(p->error)) return;
     p->flags |= VOW__F_LISTED;
     vow__queue_insert_tail(&p->loop->unhandled, &p->ulink);
     vow_ref(p);
@@ -365,10 +391,27 @@ static void trigger(vow_t *p) {
     while (r != NULL) {
         vow__reaction *next = r->next;
         r->next = NULL;
+        detach(r); /* queued now: cancelling its promise no longer reaches p */
         r->source = vow_ref(p);
         reaction_queue(p->loop, r);
         r = next;
     }
+}
+
+/* What every settlement does besides the state change: the source's timer stops and is
+ * freed, the cancel callback's context goes, the reactions are queued. */
+static void settled_cleanup(vow_t *p) {
+    if (p->timer != 0) {
+        vow_timer_t id = p->timer;
+        p->timer = 0;
+        vow__timer_clear(p->loop, id, 0); /* its release drops the timer's reference */
+    }
+    if (p->cancel_ctx_free != NULL) {
+        void (*f)(void *) = p->cancel_ctx_free;
+        p->cancel_ctx_free = NULL;
+        f(p->cancel_ctx);
+    }
+    p->cancel_fn = NULL;
 }
 
 void vow__fulfill(vow_t *p, vow_value_t v) {
@@ -377,29 +420,37 @@ void vow__fulfill(vow_t *p, vow_value_t v) {
         vow__reject(p, vow_error_new(VOW_ENOMEM, NULL));
         return;
     }
+    vow_ref(p);
     p->flags |= VOW__F_RESOLVED;
     p->state = VOW_FULFILLED;
     p->value = v;
+    settled_cleanup(p);
     trigger(p);
+    vow_unref(p);
 }
 
 void vow__reject(vow_t *p, vow_error_t *err) {
     vow__assert(p->state == VOW_PENDING, "settling a settled promise");
+    vow_ref(p);
     p->flags |= VOW__F_RESOLVED;
     p->state = VOW_REJECTED;
     p->error = err;
+    settled_cleanup(p);
     tracker_reject(p);
     trigger(p);
+    vow_unref(p);
 }
 
 /* PerformPromiseThen: registers a reserved record on p (which stays the caller's). */
-static void perform_then(vow_t *p, vow__reaction *r) {
+void vow__perform_then(vow_t *p, vow__reaction *r) {
     if (p->state == VOW_PENDING) {
         if (p->r_tail != NULL)
             p->r_tail->next = r;
         else
             p->r_head = r;
         p->r_tail = r;
+        r->owner = p;
+        attach(r);
     } else {
         tracker_handle(p);
         r->source = vow_ref(p);
@@ -413,6 +464,12 @@ static void perform_then(vow_t *p, vow__reaction *r) {
 static void resolve_with(vow_t *d, vow_result_t res, vow__reaction *r) {
     vow_loop_t *loop = d->loop;
     vow_ref(d); /* freeing r below may drop the last other reference to d */
+    if (d->state != VOW_PENDING) {
+        /* d was cancelled while this reaction was queued: the result is discarded, with
+         * its destructors, so nothing handed over is lost. */
+        vow__result_release(&res);
+        goto done;
+    }
     switch (res.kind) {
     case VOW_RESULT_VALUE:
         vow__fulfill(d, res.value);
@@ -434,7 +491,7 @@ static void resolve_with(vow_t *d, vow_result_t res, vow__reaction *r) {
         break;
     case VOW_RESULT_THENABLE: break;
     }
-    if (r == NULL) r = reaction_new(loop, VOW__R_THENABLE_JOB, NULL);
+    if (r == NULL) r = vow__reaction_new(loop, VOW__R_THENABLE_JOB, NULL);
     if (r == NULL) {
         vow__result_release(&res);
         vow__reject(d, vow_error_new(VOW_ENOMEM, NULL));
@@ -449,9 +506,11 @@ static void resolve_with(vow_t *d, vow_result_t res, vow__reaction *r) {
     r->ctx = NULL;
     r->ctx_free = NULL;
     d->flags |= VOW__F_RESOLVED;
+    detach(r);
     if (res.kind == VOW_RESULT_FOLLOW) {
         r->kind = VOW__R_THENABLE_JOB;
         r->follow = res.promise;
+        d->waiting = r; /* cancelling d reaches the promise it is about to follow */
     } else {
         r->kind = VOW__R_FOREIGN_JOB;
         r->thenable = res.thenable;
@@ -460,14 +519,15 @@ static void resolve_with(vow_t *d, vow_result_t res, vow__reaction *r) {
     vow_unref(d);
     return;
 done:
-    if (r != NULL) reaction_free(loop, r);
+    if (r != NULL) vow__reaction_free(loop, r);
     vow_unref(d);
 }
 
 void vow__resolve_result(vow_t *p, vow_result_t res) { resolve_with(p, res, NULL); }
 
 /* Settles d as src is settled (sharing the value). */
-static void settle_like(vow_t *d, vow_t *src) {
+void vow__settle_like(vow_t *d, vow_t *src) {
+    if (d->state != VOW_PENDING) return;
     if (src->state == VOW_FULFILLED)
         vow__fulfill(d, vow_value_share(&src->value));
     else
@@ -481,14 +541,14 @@ static void foreign_job(vow_loop_t *loop, vow__reaction *r) {
     vow_resolver_t *res = vow__malloc(sizeof *res);
     if (res == NULL) {
         thenable_free(t);
-        vow__reject(d, vow_error_new(VOW_ENOMEM, NULL));
-        reaction_free(loop, r);
+        if (d->state == VOW_PENDING) vow__reject(d, vow_error_new(VOW_ENOMEM, NULL));
+        vow__reaction_free(loop, r);
         return;
     }
     res->refcnt = 1;
     res->target = vow_ref(d);
     res->already = 0;
-    reaction_free(loop, r); /* d stays referenced by the resolver */
+    vow__reaction_free(loop, r); /* d stays referenced by the resolver */
     int rc = t->subscribe(t->ctx, res);
     thenable_free(t);
     if (rc != 0 && !res->already) {
@@ -525,7 +585,7 @@ static void finally_job(vow_loop_t *loop, vow__reaction *r, vow_t *src) {
     }
     /* return promise.then(valueThunk) -- or thrower, for catchFinally */
     vow_t *d2 = q != NULL ? vow__promise_new(loop, 0) : NULL;
-    vow__reaction *r2 = d2 != NULL ? reaction_new(loop, VOW__R_FINALLY_VALUE, d2) : NULL;
+    vow__reaction *r2 = d2 != NULL ? vow__reaction_new(loop, VOW__R_FINALLY_VALUE, d2) : NULL;
     if (r2 == NULL) {
         vow__result_release(&res);
         vow_unref(q);
@@ -538,7 +598,7 @@ static void finally_job(vow_loop_t *loop, vow__reaction *r, vow_t *src) {
         r2->carry_value = vow_value_share(&src->value);
     else
         r2->carry_error = vow_error_ref(src->error);
-    perform_then(q, r2);
+    vow__perform_then(q, r2);
     vow_unref(q);
     resolve_with(d, vow_follow(d2), r);
 }
@@ -558,9 +618,11 @@ static void reaction_job(vow_loop_t *loop, void *arg) {
         if (src->state == VOW_FULFILLED)
             res = r->on_ok != NULL ? r->on_ok(loop, &src->value, r->ctx)
                                    : vow_ok(vow_value_share(&src->value));
+        else if (r->on_err != NULL && (!vow_is_cancellation(src->error) ||
+                                       (r->rflags & VOW_CATCH_CANCELLED)))
+            res = r->on_err(loop, src->error, r->ctx);
         else
-            res = r->on_err != NULL ? r->on_err(loop, src->error, r->ctx)
-                                    : vow_fail(vow_error_ref(src->error));
+            res = vow_fail(vow_error_ref(src->error));
         if (r->ctx_free != NULL) r->ctx_free(r->ctx);
         r->ctx_free = NULL;
         resolve_with(d, res, r);
@@ -590,18 +652,21 @@ static void reaction_job(vow_loop_t *loop, void *arg) {
         resolve_with(d, res, r);
         break;
     case VOW__R_ADOPT:
-        settle_like(d, src);
-        reaction_free(loop, r);
+        vow__settle_like(d, src);
+        vow__reaction_free(loop, r);
         break;
     case VOW__R_THENABLE_JOB: {
         vow_t *q = r->follow;
         r->follow = NULL;
         r->kind = VOW__R_ADOPT;
-        perform_then(q, r);
+        vow__perform_then(q, r);
         vow_unref(q);
         break;
     }
     case VOW__R_FOREIGN_JOB: foreign_job(loop, r); break;
+    case VOW__R_COMBINE: vow__combine_job(loop, r, src); break;
+    case VOW__R_TIMEOUT: vow__timeout_job(loop, r, src); break;
+    case VOW__R_DEAD: vow__reaction_free(loop, r); break;
     default: vow__assert(0, "unknown reaction kind");
     }
     vow_unref(src);
@@ -609,7 +674,7 @@ static void reaction_job(vow_loop_t *loop, void *arg) {
 
 int vow__promise_discard_job(vow_loop_t *loop, vow_microtask_fn fn, void *arg) {
     if (fn != reaction_job) return 0;
-    reaction_free(loop, arg);
+    vow__reaction_free(loop, arg);
     return 1;
 }
 
@@ -663,12 +728,13 @@ int vow_resolve(vow_t *p, vow_value_t v) { return vow_resolve_with(p, vow_ok(v))
 int vow_reject(vow_t *p, vow_error_t *err) { return vow_resolve_with(p, vow_fail(err)); }
 
 static vow_t *then_common(vow_t *p, int kind, vow_on_ok on_ok, vow_on_err on_err,
-                          vow_on_finally on_fin, void *ctx, void (*ctx_free)(void *)) {
+                          vow_on_finally on_fin, void *ctx, void (*ctx_free)(void *),
+                          unsigned flags) {
     vow_t *d = NULL;
     vow__reaction *r = NULL;
-    if (p != NULL && !(p->flags & VOW__F_CLOSED)) {
+    if (p != NULL && !(p->flags & VOW__F_CLOSED) && (flags & ~VOW_CATCH_CANCELLED) == 0) {
         d = vow__promise_new(p->loop, 0);
-        if (d != NULL) r = reaction_new(p->loop, kind, d);
+        if (d != NULL) r = vow__reaction_new(p->loop, kind, d);
     }
     if (r == NULL) {
         if (ctx_free != NULL) ctx_free(ctx);
@@ -682,22 +748,33 @@ static vow_t *then_common(vow_t *p, int kind, vow_on_ok on_ok, vow_on_err on_err
     r->on_fin = on_fin;
     r->ctx = ctx;
     r->ctx_free = ctx_free;
-    perform_then(p, r);
+    r->rflags = (uint8_t)flags;
+    vow__perform_then(p, r);
     vow_unref(p);
     return d;
 }
 
 vow_t *vow_then(vow_t *p, vow_on_ok on_ok, vow_on_err on_err, void *ctx,
                 void (*ctx_free)(void *)) {
-    return then_common(p, VOW__R_THEN, on_ok, on_err, NULL, ctx, ctx_free);
+    return then_common(p, VOW__R_THEN, on_ok, on_err, NULL, ctx, ctx_free, 0);
+}
+
+vow_t *vow_then_ex(vow_t *p, vow_on_ok on_ok, vow_on_err on_err, void *ctx,
+                   void (*ctx_free)(void *), unsigned flags) {
+    return then_common(p, VOW__R_THEN, on_ok, on_err, NULL, ctx, ctx_free, flags);
+}
+
+vow_t *vow_catch_ex(vow_t *p, vow_on_err on_err, void *ctx, void (*ctx_free)(void *),
+                    unsigned flags) {
+    return then_common(p, VOW__R_THEN, NULL, on_err, NULL, ctx, ctx_free, flags);
 }
 
 vow_t *vow_catch(vow_t *p, vow_on_err on_err, void *ctx, void (*ctx_free)(void *)) {
-    return then_common(p, VOW__R_THEN, NULL, on_err, NULL, ctx, ctx_free);
+    return then_common(p, VOW__R_THEN, NULL, on_err, NULL, ctx, ctx_free, 0);
 }
 
 vow_t *vow_finally(vow_t *p, vow_on_finally fn, void *ctx, void (*ctx_free)(void *)) {
-    return then_common(p, VOW__R_FINALLY, NULL, NULL, fn, ctx, ctx_free);
+    return then_common(p, VOW__R_FINALLY, NULL, NULL, fn, ctx, ctx_free, 0);
 }
 
 vow_state_t vow_state(const vow_t *p) { return p != NULL ? (vow_state_t)p->state : VOW_PENDING; }
@@ -714,6 +791,125 @@ vow_error_t *vow_error(const vow_t *p) {
 
 vow_loop_t *vow_loop_of(const vow_t *p) {
     return p != NULL && !(p->flags & VOW__F_CLOSED) ? p->loop : NULL;
+}
+
+/* ---- cancellation ---------------------------------------------------------------------- */
+
+int vow_is_cancellation(const vow_error_t *err) {
+    return err != NULL && vow_error_code(err) == VOW_ECANCELED;
+}
+
+int vow__has_live_waiter(const vow_t *p, const vow__reaction *except) {
+    for (const vow__reaction *r = p->r_head; r != NULL; r = r->next)
+        if (r != except && r->derived != NULL && r->derived->state == VOW_PENDING) return 1;
+    return 0;
+}
+
+void vow__unlink_waiter(vow__reaction *r) {
+    vow_t *u = r->owner;
+    vow__reaction **pp = &u->r_head, *prev = NULL;
+    while (*pp != NULL && *pp != r) {
+        prev = *pp;
+        pp = &(*pp)->next;
+    }
+    vow__assert(*pp == r, "waiting record not in its owner's list");
+    *pp = r->next;
+    if (u->r_tail == r) u->r_tail = prev;
+    r->next = NULL;
+    detach(r);
+}
+
+static void push_work(vow_t **work, vow_t *u) {
+    u->cancel_next = *work;
+    *work = vow_ref(u);
+}
+
+/* Stops waiting through record r; its upstream joins the worklist when nothing else
+ * live waits on it. */
+static void drop_wait(vow__reaction *r, vow_t **work) {
+    vow_t *u;
+    if (r->kind == VOW__R_THENABLE_JOB && r->owner == NULL) {
+        /* Queued, not yet subscribed: the job will only release what it holds. */
+        u = r->follow;
+        detach(r);
+        r->kind = VOW__R_DEAD;
+        if (u->state == VOW_PENDING && !vow__has_live_waiter(u, NULL)) push_work(work, u);
+        return;
+    }
+    u = r->owner;
+    if (u == NULL) return;
+    vow_ref(u);
+    vow__unlink_waiter(r);
+    vow__reaction_free(u->loop, r);
+    if (u->state == VOW_PENDING && !vow__has_live_waiter(u, NULL))
+        push_work(work, u);
+    vow_unref(u);
+}
+
+static void run_cancellations(vow_t *work) {
+    while (work != NULL) {
+        vow_t *p = work;
+        work = p->cancel_next;
+        p->cancel_next = NULL;
+        if (p->state == VOW_PENDING && !(p->flags & VOW__F_CLOSED)) {
+            if (p->combine != NULL) {
+                for (size_t i = 0; i < p->combine->n; i++)
+                    if (p->combine->recs[i] != NULL) drop_wait(p->combine->recs[i], &work);
+            } else if (p->waiting != NULL) {
+                drop_wait(p->waiting, &work);
+            }
+            if (p->cancel_fn != NULL) {
+                vow_cancel_fn fn = p->cancel_fn;
+                p->cancel_fn = NULL;
+                fn(p->loop, p->cancel_ctx);
+            }
+            if (p->state == VOW_PENDING)
+                vow__reject(p, vow_error_new(VOW_ECANCELED, NULL));
+        }
+        vow_unref(p);
+    }
+}
+
+void vow__cancel(vow_t *p) {
+    vow_t *work = NULL;
+    push_work(&work, p);
+    run_cancellations(work);
+}
+
+void vow__drop_waiter(vow__reaction *r) {
+    vow_t *work = NULL;
+    drop_wait(r, &work);
+    run_cancellations(work);
+}
+
+int vow_cancel(vow_t *p) {
+    if (p == NULL) return VOW_EINVAL;
+    if (p->flags & VOW__F_CLOSED) return VOW_ECLOSED;
+    if (p->state != VOW_PENDING) return VOW_ESETTLED;
+    vow__cancel(p);
+    return 0;
+}
+
+int vow_on_cancel(vow_t *p, vow_cancel_fn fn, void *ctx, void (*ctx_free)(void *)) {
+    int rc = 0;
+    if (p == NULL || fn == NULL)
+        rc = VOW_EINVAL;
+    else if (p->flags & VOW__F_CLOSED)
+        rc = VOW_ECLOSED;
+    else if (!(p->flags & VOW__F_SETTLEABLE))
+        rc = VOW_EPERM;
+    else if (p->state != VOW_PENDING)
+        rc = VOW_ESETTLED;
+    else if (p->cancel_fn != NULL)
+        rc = VOW_EBUSY;
+    if (rc != 0) {
+        if (ctx_free != NULL) ctx_free(ctx);
+        return rc;
+    }
+    p->cancel_fn = fn;
+    p->cancel_ctx = ctx;
+    p->cancel_ctx_free = ctx_free;
+    return 0;
 }
 
 /* ---- foreign thenables' resolvers ------------------------------------------------------- */
@@ -830,7 +1026,7 @@ void vow__promise_teardown(vow_loop_t *loop) {
         p->r_head = p->r_tail = NULL;
         while (r != NULL) {
             vow__reaction *next = r->next;
-            reaction_free(loop, r);
+            vow__reaction_free(loop, r);
             r = next;
         }
         if (p->flags & VOW__F_LISTED) {

@@ -214,6 +214,47 @@ VOW_EXTERN vow_t *vow_catch(vow_t *p, vow_on_err on_err, void *ctx, void (*ctx_f
  * docs/job-order.md lists). Consumes `p`. Returns one reference, NULL as vow_then. */
 VOW_EXTERN vow_t *vow_finally(vow_t *p, vow_on_finally fn, void *ctx, void (*ctx_free)(void *));
 
+/* Flags for vow_then_ex / vow_catch_ex. */
+#define VOW_CATCH_CANCELLED 0x1u /* the rejection reaction also sees cancellations */
+
+/* vow_then / vow_catch with flags. Without VOW_CATCH_CANCELLED a cancellation (an error
+ * with code VOW_ECANCELED) passes by the rejection reaction as if it were absent, so a
+ * cancellation cannot be swallowed by accident (Python's BaseException rule); finally
+ * always runs. Unknown flags: the call fails as on NULL (returns NULL, ctx_free runs,
+ * p consumed). */
+VOW_EXTERN vow_t *vow_then_ex(vow_t *p, vow_on_ok on_ok, vow_on_err on_err, void *ctx,
+                              void (*ctx_free)(void *), unsigned flags);
+VOW_EXTERN vow_t *vow_catch_ex(vow_t *p, vow_on_err on_err, void *ctx, void (*ctx_free)(void *),
+                               unsigned flags);
+
+/* ---------------------------------------------------------------------------------
+ * Cancellation (asyncio's model; JavaScript has none). DESIGN.md, Cancellation.
+ *
+ * vow_cancel(p) on a pending promise rejects it at once with a VOW_ECANCELED error and
+ * tells its source: a vow_sleep or timeout timer stops and is freed, a vow_new promise's
+ * cancel callback runs. Upstream: what p waits on (the promise it was derived from by
+ * then/catch/finally, the promise it follows, a combinator's inputs, a timeout's inner)
+ * is cancelled in turn only when no other live reaction waits on it; user references do
+ * not count. A reaction already queued when its promise is cancelled still runs, and its
+ * result is released (destructors run), so nothing handed over is lost. Cancellations are
+ * never reported as unhandled rejections.
+ * --------------------------------------------------------------------------------- */
+
+/* Cancels p (borrowed). Returns 0 when p was pending and is now cancelled; VOW_ESETTLED
+ * when it had already settled (nothing changes); VOW_ECLOSED; VOW_EINVAL for NULL. */
+VOW_EXTERN int vow_cancel(vow_t *p);
+
+/* The cancel callback of a vow_new promise: fn(loop, ctx) runs at most once, when p is
+ * cancelled while pending (before p rejects); ctx_free(ctx) runs exactly once, when p
+ * settles in any way or is freed. Returns 0; VOW_EPERM when p was not made by vow_new;
+ * VOW_ESETTLED when p is no longer pending; VOW_EBUSY when a callback is already set;
+ * VOW_ECLOSED; VOW_EINVAL (p or fn NULL). On error ctx_free(ctx) has run. */
+typedef void (*vow_cancel_fn)(vow_loop_t *loop, void *ctx);
+VOW_EXTERN int vow_on_cancel(vow_t *p, vow_cancel_fn fn, void *ctx, void (*ctx_free)(void *));
+
+/* Non-zero when err is a cancellation (code VOW_ECANCELED). */
+VOW_EXTERN int vow_is_cancellation(const vow_error_t *err);
+
 /* ---------------------------------------------------------------------------------
  * References and inspection (all borrow p).
  * --------------------------------------------------------------------------------- */

@@ -1,0 +1,303 @@
+/* promise/combinators.c - all, allSettled, race, any (ECMAScript 27.2.4) and timeout
+ * (asyncio.wait_for, Python 3.11).
+ *
+ * Each input subscribes with one reaction record (kind COMBINE) whose derived promise is
+ * the result; the shared state lives in the result (vow__combine). As in ECMAScript, the
+ * result settles inside the job of the input reaction that decides it, so the job counts
+ * are JavaScript's. The state keeps weak pointers to the records still waiting in the
+ * inputs' lists, which is how cancelling the result reaches its inputs (under the
+ * upstream rule) and how VOW_CANCEL_LOSERS finds the losers.
+ */
+#include <string.h>
+
+#include "internal.h"
+
+/* ---- the list value --------------------------------------------------------------------- */
+
+struct vow_list {
+    size_t n;
+    vow_outcome_t items[];
+};
+
+static void list_free(void *p) {
+    struct vow_list *l = p;
+    for (size_t i = 0; i < l->n; i++) vow_outcome_release(&l->items[i]);
+    vow__free(l);
+}
+
+static struct vow_list *list_new(size_t n) {
+    if (n > (SIZE_MAX - sizeof(struct vow_list)) / sizeof(vow_outcome_t)) return NULL;
+    struct vow_list *l = vow__malloc(sizeof *l + n * sizeof(vow_outcome_t));
+    if (l == NULL) return NULL;
+    l->n = n;
+    for (size_t i = 0; i < n; i++) {
+        l->items[i].state = VOW_PENDING;
+        l->items[i].value = vow_none();
+        l->items[i].error = NULL;
+    }
+    return l;
+}
+
+const vow_list_t *vow_list_of(const vow_value_t *v) {
+    if (v == NULL || v->kind != VOW_VAL_PTR || v->box == NULL || v->box->dtor != list_free)
+        return NULL;
+    return v->u.p;
+}
+
+size_t vow_list_len(const vow_list_t *l) { return l != NULL ? l->n : 0; }
+
+vow_state_t vow_list_state(const vow_list_t *l, size_t i) {
+    return l != NULL && i < l->n ? l->items[i].state : VOW_PENDING;
+}
+
+const vow_value_t *vow_list_value(const vow_list_t *l, size_t i) {
+    return l != NULL && i < l->n && l->items[i].state == VOW_FULFILLED ? &l->items[i].value
+                                                                       : NULL;
+}
+
+vow_error_t *vow_list_error(const vow_list_t *l, size_t i) {
+    return l != NULL && i < l->n && l->items[i].state == VOW_REJECTED ? l->items[i].error : NULL;
+}
+
+/* ---- the shared state ------------------------------------------------------------------- */
+
+void vow__combine_free(struct vow__combine *c) {
+    if (c->list != NULL) list_free(c->list);
+    if (c->errs != NULL) {
+        for (size_t i = 0; i < c->n; i++) vow_error_unref(c->errs[i]);
+        vow__free(c->errs);
+    }
+    vow__free(c->recs);
+    vow__free(c);
+}
+
+static void release_inputs(vow_t *const *inputs, size_t n) {
+    for (size_t i = 0; i < n; i++) vow_unref(inputs[i]);
+}
+
+/* A promise fulfilled with the list (moved in). */
+static void fulfil_with_list(vow_t *d, struct vow__combine *c) {
+    struct vow_list *l = c->list;
+    c->list = NULL;
+    vow__fulfill(d, vow_ptr(l, list_free));
+}
+
+static void cancel_losers(vow_t *d) {
+    struct vow__combine *c = d->combine;
+    for (size_t i = 0; i < c->n; i++)
+        if (c->recs[i] != NULL) vow__drop_waiter(c->recs[i]);
+}
+
+static vow_t *combine(vow_loop_t *loop, int kind, unsigned flags, vow_t *const *inputs,
+                      size_t n) {
+    if (loop == NULL || loop->closed || (n > 0 && inputs == NULL)) {
+        if (inputs != NULL) release_inputs(inputs, n);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (inputs[i] == NULL || inputs[i]->loop != loop ||
+            (inputs[i]->flags & VOW__F_CLOSED)) {
+            /* An input that ran out of memory (NULL), or belongs elsewhere. */
+            int null_input = inputs[i] == NULL;
+            release_inputs(inputs, n);
+            return null_input ? NULL
+                              : vow_rejected(loop, vow_error_new(VOW_EINVAL,
+                                                                 "input of another loop"));
+        }
+    if (flags & ~VOW_CANCEL_LOSERS) {
+        release_inputs(inputs, n);
+        return vow_rejected(loop, vow_error_new(VOW_EINVAL, "unknown flags"));
+    }
+    vow_t *d = vow__promise_new(loop, 0);
+    struct vow__combine *c = d != NULL ? vow__malloc(sizeof *c) : NULL;
+    vow__reaction **recs = NULL;
+    if (c != NULL) {
+        memset(c, 0, sizeof *c);
+        c->kind = kind;
+        c->flags = flags;
+        c->n = c->remaining = n;
+        d->combine = c;
+        if (n > 0) {
+            c->recs = vow__calloc(n, sizeof *c->recs);
+            recs = vow__calloc(n, sizeof *recs);
+        }
+        if (kind == VOW__C_ALL || kind == VOW__C_ALL_SETTLED) c->list = list_new(n);
+        if (kind == VOW__C_ANY && n > 0) c->errs = vow__calloc(n, sizeof *c->errs);
+    }
+    int ok = c != NULL && (n == 0 || (c->recs != NULL && recs != NULL)) &&
+             (c->list != NULL || (kind != VOW__C_ALL && kind != VOW__C_ALL_SETTLED)) &&
+             (c->errs != NULL || kind != VOW__C_ANY || n == 0);
+    /* Every record first, so that running out of memory leaves no input subscribed. */
+    for (size_t i = 0; ok && i < n; i++) {
+        recs[i] = vow__reaction_new(loop, VOW__R_COMBINE, d);
+        if (recs[i] == NULL) ok = 0;
+    }
+    if (!ok) {
+        for (size_t i = 0; recs != NULL && i < n; i++)
+            if (recs[i] != NULL) {
+                recs[i]->derived = NULL; /* the record took no reference yet */
+                vow__reaction_free(loop, recs[i]);
+            }
+        vow__free(recs);
+        vow_unref(d);
+        release_inputs(inputs, n);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        recs[i]->index = i;
+        vow_ref(d); /* each record holds the result */
+        vow__perform_then(inputs[i], recs[i]);
+        vow_unref(inputs[i]);
+    }
+    vow__free(recs);
+    if (n == 0) {
+        if (kind == VOW__C_ALL || kind == VOW__C_ALL_SETTLED)
+            fulfil_with_list(d, c);
+        else if (kind == VOW__C_ANY)
+            vow__reject(d, vow_error_aggregate(NULL, NULL, 0));
+        /* race([]) stays pending forever, holding nothing. */
+    }
+    return d;
+}
+
+void vow__combine_job(vow_loop_t *loop, vow__reaction *r, vow_t *src) {
+    vow_t *d = r->derived;
+    struct vow__combine *c = d->combine;
+    size_t i = r->index;
+    if (d->state == VOW_PENDING) {
+        int fulfilled = src->state == VOW_FULFILLED;
+        switch (c->kind) {
+        case VOW__C_ALL:
+            if (!fulfilled) {
+                vow__reject(d, vow_error_ref(src->error));
+                break;
+            }
+            c->list->items[i].state = VOW_FULFILLED;
+            c->list->items[i].value = vow_value_share(&src->value);
+            if (--c->remaining == 0) fulfil_with_list(d, c);
+            break;
+        case VOW__C_ALL_SETTLED:
+            c->list->items[i].state = fulfilled ? VOW_FULFILLED : VOW_REJECTED;
+            if (fulfilled)
+                c->list->items[i].value = vow_value_share(&src->value);
+            else
+                c->list->items[i].error = vow_error_ref(src->error);
+            if (--c->remaining == 0) fulfil_with_list(d, c);
+            break;
+        case VOW__C_RACE:
+            vow__settle_like(d, src);
+            if (c->flags & VOW_CANCEL_LOSERS) cancel_losers(d);
+            break;
+        case VOW__C_ANY:
+            if (fulfilled) {
+                vow__settle_like(d, src);
+                if (c->flags & VOW_CANCEL_LOSERS) cancel_losers(d);
+                break;
+            }
+            c->errs[i] = vow_error_ref(src->error);
+            if (--c->remaining == 0) {
+                vow_error_t **errs = c->errs;
+                c->errs = NULL;
+                vow__reject(d, vow_error_aggregate(NULL, errs, c->n));
+                vow__free(errs);
+            }
+            break;
+        }
+    }
+    vow__reaction_free(loop, r);
+}
+
+vow_t *vow_all(vow_loop_t *loop, vow_t *const *inputs, size_t n) {
+    return combine(loop, VOW__C_ALL, 0, inputs, n);
+}
+
+vow_t *vow_all_settled(vow_loop_t *loop, vow_t *const *inputs, size_t n) {
+    return combine(loop, VOW__C_ALL_SETTLED, 0, inputs, n);
+}
+
+vow_t *vow_race(vow_loop_t *loop, vow_t *const *inputs, size_t n, unsigned flags) {
+    return combine(loop, VOW__C_RACE, flags, inputs, n);
+}
+
+vow_t *vow_any(vow_loop_t *loop, vow_t *const *inputs, size_t n, unsigned flags) {
+    return combine(loop, VOW__C_ANY, flags, inputs, n);
+}
+
+/* ---- timeout: asyncio.wait_for ---------------------------------------------------------- */
+
+static void timeout_release(void *arg) { vow_unref(arg); }
+
+static void timeout_fire(vow_loop_t *loop, void *arg) {
+    (void)loop;
+    vow_t *t = arg;
+    t->timer = 0; /* fired: nothing to stop any more */
+    vow__reaction *r = t->waiting;
+    if (t->state != VOW_PENDING || r == NULL)
+        return; /* the inner settled and its job is queued: t settles like it */
+    vow_t *inner = r->owner;
+    if ((t->flags & VOW__F_RACE_TIMEOUT) || vow__has_live_waiter(inner, r)) {
+        /* JavaScript's race, or someone else still wants the inner: leave it running. */
+        vow_ref(t);
+        vow__unlink_waiter(r);
+        vow__reaction_free(loop, r);
+        if (t->state == VOW_PENDING)
+            vow__reject(t, vow_error_new(VOW_ETIMEDOUT, NULL));
+        vow_unref(t);
+        return;
+    }
+    /* wait_for: cancel the inner; t settles when the inner's reaction runs. */
+    t->flags |= VOW__F_TIMED_OUT;
+    vow__cancel(inner);
+}
+
+void vow__timeout_job(vow_loop_t *loop, vow__reaction *r, vow_t *src) {
+    vow_t *t = r->derived;
+    if (t->state == VOW_PENDING) {
+        if ((t->flags & VOW__F_TIMED_OUT) && src->state == VOW_REJECTED &&
+            vow_is_cancellation(src->error))
+            vow__reject(t, vow_error_wrap(VOW_ETIMEDOUT, NULL, vow_error_ref(src->error)));
+        else
+            vow__settle_like(t, src);
+    }
+    vow__reaction_free(loop, r);
+}
+
+vow_t *vow_timeout(vow_t *p, uint64_t ms, unsigned flags) {
+    if (p == NULL) return NULL;
+    vow_loop_t *loop = p->loop;
+    if (p->flags & VOW__F_CLOSED) {
+        vow_unref(p);
+        return NULL;
+    }
+    if (flags & ~VOW_TIMEOUT_RACE) {
+        vow_unref(p);
+        return vow_rejected(loop, vow_error_new(VOW_EINVAL, "unknown flags"));
+    }
+    vow_t *t = vow__promise_new(loop, 0);
+    vow__reaction *r = t != NULL ? vow__reaction_new(loop, VOW__R_TIMEOUT, t) : NULL;
+    if (r == NULL) {
+        vow_unref(t);
+        vow_unref(p);
+        return NULL;
+    }
+    vow_ref(t); /* r holds one; the caller gets the other */
+    /* wait_for holds its inner, as Python's does: a promise only the timeout references
+     * can still be cancelled (and its cancel callback run) when the timer fires. The
+     * cycle inner -> record -> inner ends when the inner settles or the record is dropped. */
+    r->follow = vow_ref(p);
+    if (flags & VOW_TIMEOUT_RACE) t->flags |= VOW__F_RACE_TIMEOUT;
+    if (p->state == VOW_PENDING) {
+        vow_ref(t); /* the timer's */
+        if (vow__timer_start(loop, VOW__T_TIMEOUT, ms, timeout_fire, t, timeout_release,
+                             &t->timer) != 0) {
+            vow_unref(t);
+            vow__reaction_free(loop, r);
+            vow_unref(p);
+            vow__reject(t, vow_error_new(VOW_ENOMEM, NULL));
+            return t;
+        }
+    }
+    vow__perform_then(p, r);
+    vow_unref(p);
+    return t;
+}
