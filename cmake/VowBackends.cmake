@@ -5,6 +5,9 @@
 # "select;poll;kqueue" on BSD/macOS), found by compiling and running cmake/vow_backends.c.
 # The cache variable VOW_TEST_BACKENDS, when set, wins (and is the way out when
 # cross-compiling, where the probe cannot run).
+set(VOW_TEST_BACKENDS "" CACHE STRING
+    "libev backends the tests run on, e.g. 'poll;epoll' (empty: ev_recommended_backends())")
+
 function(vow_detect_backends out_var)
     if(VOW_TEST_BACKENDS)
         set(${out_var} "${VOW_TEST_BACKENDS}" PARENT_SCOPE)
