@@ -343,8 +343,6 @@ static void report(vow_loop_t *loop, vow_t *p, vow_rejection_event_t ev) {
     }
 }
 
-static uint32_t rejection_ids;
-
 void vow__promise_after_drain(vow_loop_t *loop) {
     while (!vow__queue_empty(&loop->unhandled)) {
         vow_t *p = vow__container_of(loop->unhandled.next, vow_t, ulink);
@@ -352,7 +350,7 @@ void vow__promise_after_drain(vow_loop_t *loop) {
         p->flags &= (uint8_t)~VOW__F_LISTED;
         if (!(p->flags & VOW__F_HANDLED)) {
             p->flags |= VOW__F_REPORTED;
-            p->rejection_id = ++rejection_ids;
+            p->rejection_id = ++loop->rejection_ids;
             report(loop, p, VOW_REJECTION_UNHANDLED);
         }
         vow_unref(p);

@@ -158,6 +158,7 @@ struct vow_loop {
     vow_rejection_hook hook;
     void *hook_ctx;
     vow_unhandled_mode_t mode;
+    uint32_t rejection_ids;    /* numbers reported rejections, as Node's rejection id */
 };
 
 /* Monotonic milliseconds. */
