@@ -505,6 +505,19 @@ static void resolve_with(vow_t *d, vow_result_t res, vow__reaction *r) {
     r->ctx_free = NULL;
     d->flags |= VOW__F_RESOLVED;
     detach(r);
+#ifdef VOW_PLANT_DIVERGENCE
+    /* Planted divergence, for the differential tester's self-test only: following an
+     * already-settled promise skips NewPromiseResolveThenableJob (one job too few).
+     * Never defined in a real build. */
+    if (res.kind == VOW_RESULT_FOLLOW && res.promise->state != VOW_PENDING) {
+        vow_t *q = res.promise;
+        r->kind = VOW__R_ADOPT;
+        vow__perform_then(q, r);
+        vow_unref(q);
+        vow_unref(d);
+        return;
+    }
+#endif
     if (res.kind == VOW_RESULT_FOLLOW) {
         r->kind = VOW__R_THENABLE_JOB;
         r->follow = res.promise;
@@ -613,6 +626,15 @@ static void reaction_job(vow_loop_t *loop, void *arg) {
     vow_result_t res;
     switch (r->kind) {
     case VOW__R_THEN:
+#ifdef VOW_PLANT_DOUBLE_REACTION
+        /* Planted defect, for the fuzzer's self-test only: a fulfilment reaction on an
+         * integer equal to 3 modulo 8 runs twice. Never defined in a real build. */
+        if (src->state == VOW_FULFILLED && r->on_ok != NULL && src->value.kind == VOW_VAL_INT &&
+            (src->value.u.i & 7) == 3) {
+            vow_result_t extra = r->on_ok(loop, &src->value, r->ctx);
+            vow__result_release(&extra);
+        }
+#endif
         if (src->state == VOW_FULFILLED)
             res = r->on_ok != NULL ? r->on_ok(loop, &src->value, r->ctx)
                                    : vow_ok(vow_value_share(&src->value));
