@@ -1,0 +1,528 @@
+/* tests/test_race.c - Promise.race and Promise.any (vow/combinators.h): the first to settle
+ * (or fulfil) in time, the lowest index among inputs already settled, empty input (race
+ * pends holding nothing; any rejects at once with an empty aggregate), the aggregate's
+ * inner errors in input order, VOW_CANCEL_LOSERS (losers' timers stopped and freed at once)
+ * and its default (losers keep running), losers that settle later, misuse. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+
+#include "helpers.h"
+
+TestSuite(race, .init = vow_test_setup, .fini = vow_test_teardown, .timeout = 30);
+TestSuite(any, .init = vow_test_setup, .fini = vow_test_teardown, .timeout = 30);
+
+/* ---- inputs settled by timers ---------------------------------------------------------- */
+
+static int fired[64];
+static int fired_len;
+
+typedef struct obj {
+    int id;
+} obj;
+static int obj_freed[64];
+static int obj_made;
+static void obj_free(void *p) {
+    obj *o = p;
+    obj_freed[o->id]++;
+    free(o);
+}
+static obj *obj_new(void) {
+    obj *o = malloc(sizeof *o);
+    cr_assert_not_null(o);
+    cr_assert_lt(obj_made, 64);
+    o->id = obj_made++;
+    return o;
+}
+
+typedef struct later {
+    vow_t *p; /* owned */
+    int tag;
+    vow_value_t value;
+    vow_error_t *err;
+} later;
+
+static void later_cb(vow_loop_t *loop, void *arg) {
+    (void)loop;
+    later *l = arg;
+    cr_assert_lt(fired_len, 64);
+    fired[fired_len++] = l->tag;
+    int rc = l->err != NULL ? vow_reject(l->p, l->err) : vow_resolve(l->p, l->value);
+    cr_assert_eq(rc, 0, "settling input %d: %s", l->tag, vow_strerror(rc));
+    vow_unref(l->p);
+    free(l);
+}
+
+/* A vow_new promise a timer settles `ms` from now with v, or err when not NULL (both
+ * consumed). Returns one reference. */
+static vow_t *settle_in(vow_loop_t *loop, uint64_t ms, int tag, vow_value_t v, vow_error_t *err) {
+    later *l = malloc(sizeof *l);
+    cr_assert_not_null(l);
+    vow_t *p = vow_new(loop);
+    cr_assert_not_null(p);
+    l->p = vow_ref(p);
+    l->tag = tag;
+    l->value = v;
+    l->err = err;
+    cr_assert_eq(vow_set_timeout(loop, later_cb, l, ms, NULL), 0);
+    return p;
+}
+static vow_t *fulfil_in(vow_loop_t *loop, uint64_t ms, int tag, int64_t i) {
+    return settle_in(loop, ms, tag, vow_int(i), NULL);
+}
+static vow_t *reject_in(vow_loop_t *loop, uint64_t ms, int tag, vow_error_t *err) {
+    return settle_in(loop, ms, tag, vow_none(), err);
+}
+
+/* ---- reactions ------------------------------------------------------------------------- */
+
+static vow_loop_t *the_loop;
+static int ok_calls, err_calls;
+static int64_t seen_int;
+static vow_error_t *seen_err; /* compared only */
+static int seen_code;
+static int alive_in_reaction = -1; /* vow_loop_alive() inside the last reaction */
+
+static vow_result_t count_ok(vow_loop_t *loop, const vow_value_t *v, void *ctx) {
+    (void)ctx;
+    ok_calls++;
+    seen_int = vow_value_int(v);
+    alive_in_reaction = vow_loop_alive(loop);
+    return vow_ok(vow_value_share(v));
+}
+static vow_result_t count_err(vow_loop_t *loop, vow_error_t *e, void *ctx) {
+    (void)ctx;
+    err_calls++;
+    seen_err = e;
+    seen_code = vow_error_code(e);
+    alive_in_reaction = vow_loop_alive(loop);
+    return vow_ok_none();
+}
+
+static int side_calls; /* a second reaction on a loser */
+static vow_result_t side_ok(vow_loop_t *loop, const vow_value_t *v, void *ctx) {
+    (void)loop, (void)v, (void)ctx;
+    side_calls++;
+    return vow_ok_none();
+}
+
+static int hook_calls;
+static void hook(vow_loop_t *loop, vow_t *p, vow_error_t *err, vow_rejection_event_t ev,
+                 void *ctx) {
+    (void)loop, (void)p, (void)err, (void)ev, (void)ctx;
+    hook_calls++;
+}
+
+/* Allocates what a loop keeps once it has run a timer and a reaction (the timer slab, its
+ * heap and map, the microtask ring), so that the live allocation count afterwards can be
+ * compared exactly. Returns that count. */
+static long warm_up(vow_loop_t *loop) {
+    the_loop = loop;
+    cr_assert_eq(vow_run(loop, vow_then(vow_sleep(loop, 1), NULL, NULL, NULL, NULL), NULL), 0);
+    return vow_test_live_allocs();
+}
+
+static void expect_cancelled(vow_t *p, const char *what) {
+    cr_assert_eq(vow_state(p), VOW_REJECTED, "%s is not rejected", what);
+    cr_assert(vow_is_cancellation(vow_error(p)), "%s: %s, not a cancellation", what,
+              vow_err_name(vow_error_code(vow_error(p))));
+}
+
+/* ---- race ----------------------------------------------------------------------------- */
+
+Test(race, first_to_settle_wins) {
+    vow_loop_t *loop = vow_test_loop();
+    vow_t *in[3] = {fulfil_in(loop, 30, 0, 1), fulfil_in(loop, 10, 1, 2),
+                    reject_in(loop, 20, 2, vow_error_new(VOW_EBUSY, NULL))};
+    vow_t *d = vow_then(vow_race(loop, in, 3, 0), count_ok, count_err, NULL, NULL);
+    cr_assert_eq(vow_run(loop, d, NULL), 0);
+    cr_assert_eq(fired_len, 1, "the race waited for more than the first input");
+    cr_assert_eq(ok_calls, 1);
+    cr_assert_eq(seen_int, 2);
+    cr_assert_eq(err_calls, 0);
+    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    cr_assert_eq(ok_calls + err_calls, 1, "a loser reached the reaction");
+    VOW_TEST_END(loop);
+}
+
+Test(race, first_rejection_in_time_wins) {
+    vow_loop_t *loop = vow_test_loop();
+    cr_assert_eq(vow_set_rejection_hook(loop, hook, NULL), 0);
+    vow_error_t *e = vow_error_new(VOW_EBUSY, NULL);
+    vow_t *in[3] = {fulfil_in(loop, 30, 0, 1), reject_in(loop, 10, 1, vow_error_ref(e)),
+                    reject_in(loop, 20, 2, vow_error_new(VOW_EPERM, NULL))};
+    vow_t *r = vow_race(loop, in, 3, 0);
+    vow_t *d = vow_then(vow_ref(r), count_ok, count_err, NULL, NULL);
+    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    cr_assert_eq(fired_len, 3);
+    cr_assert_eq(err_calls, 1);
+    cr_assert_eq(ok_calls, 0);
+    cr_assert_eq(seen_err, e);
+    cr_assert_eq(vow_error(r), e, "a later input changed the result");
+    cr_assert_eq(hook_calls, 0, "a losing rejection was reported as unhandled");
+    vow_unref(r);
+    vow_unref(d);
+    vow_error_unref(e);
+    VOW_TEST_END(loop);
+}
+
+Test(race, lowest_index_wins_among_settled_inputs) {
+    vow_loop_t *loop = vow_test_loop();
+    vow_t *pending = vow_new(loop);
+    vow_t *in[4] = {vow_ref(pending), vow_resolved(loop, vow_int(2)),
+                    vow_rejected(loop, vow_error_new(VOW_EPERM, NULL)),
+                    vow_resolved(loop, vow_int(4))};
+    vow_t *d = vow_then(vow_race(loop, in, 4, 0), count_ok, count_err, NULL, NULL);
+    cr_assert_eq(vow_run(loop, d, NULL), 0);
+    cr_assert_eq(ok_calls, 1);
+    cr_assert_eq(seen_int, 2);
+    cr_assert_eq(err_calls, 0);
+    vow_unref(pending);
+    VOW_TEST_END(loop);
+}
+
+Test(race, lowest_index_wins_even_when_it_is_a_rejection) {
+    vow_loop_t *loop = vow_test_loop();
+    vow_t *in[3] = {vow_new(loop), vow_rejected(loop, vow_error_new(VOW_EPERM, NULL)),
+                    vow_resolved(loop, vow_int(3))};
+    vow_t *d = vow_then(vow_race(loop, in, 3, 0), count_ok, count_err, NULL, NULL);
+    cr_assert_eq(vow_run(loop, d, NULL), 0);
+    cr_assert_eq(err_calls, 1);
+    cr_assert_eq(seen_code, VOW_EPERM);
+    cr_assert_eq(ok_calls, 0);
+    VOW_TEST_END(loop);
+}
+
+Test(race, empty_input_stays_pending_and_is_released_without_a_leak) {
+    vow_loop_t *loop = vow_test_loop();
+    vow_t *r = vow_race(loop, NULL, 0, 0);
+    cr_assert_not_null(r);
+    vow_t *d = vow_then(vow_ref(r), count_ok, count_err, NULL, NULL);
+    cr_assert_eq(vow_loop_alive(loop), 0, "race([]) keeps the loop alive");
+    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    cr_assert_eq(vow_state(r), VOW_PENDING);
+    cr_assert_eq(vow_run(loop, vow_ref(r), NULL), VOW_ENEVER);
+    cr_assert_eq(ok_calls + err_calls, 0);
+    cr_assert_eq(vow_loop_alive(loop), 0);
+    vow_unref(d);
+    vow_unref(r);
+    cr_assert_eq(vow_loop_alive(loop), 0);
+    VOW_TEST_END(loop);
+}
+
+Test(race, empty_input_with_cancel_losers_stays_pending_too) {
+    vow_loop_t *loop = vow_test_loop();
+    vow_t *none[1] = {NULL};
+    vow_t *r = vow_race(loop, none, 0, VOW_CANCEL_LOSERS);
+    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    cr_assert_eq(vow_state(r), VOW_PENDING);
+    vow_unref(r);
+    VOW_TEST_END(loop);
+}
+
+Test(race, cancel_losers_stops_and_frees_their_timers_at_once) {
+    vow_loop_t *loop = vow_test_loop();
+    long base = warm_up(loop);
+    vow_t *l0 = vow_sleep(loop, 500), *l2 = vow_sleep(loop, 1000);
+    vow_t *in[3] = {vow_ref(l0), fulfil_in(loop, 10, 1, 7), vow_ref(l2)};
+    vow_t *r = vow_race(loop, in, 3, VOW_CANCEL_LOSERS);
+    vow_t *d = vow_then(r, count_ok, count_err, NULL, NULL);
+    uint64_t t0 = vow_loop_update_time(loop);
+    cr_assert_eq(vow_run(loop, d, NULL), 0);
+    cr_assert_eq(vow_loop_alive(loop), 0, "a loser's timer still runs");
+    cr_assert_eq(alive_in_reaction, 0, "a loser's timer still ran in the winner's reaction");
+    cr_assert_lt(vow_loop_update_time(loop) - t0, 400, "waited for a loser");
+    cr_assert_eq(ok_calls, 1);
+    cr_assert_eq(seen_int, 7);
+    /* The user's references did not keep the losers from being cancelled. */
+    expect_cancelled(l0, "loser 0");
+    expect_cancelled(l2, "loser 2");
+    vow_unref(l0);
+    vow_unref(l2);
+    cr_assert_eq(vow_test_live_allocs(), base, "%ld allocation(s) left behind",
+                 vow_test_live_allocs() - base);
+    VOW_TEST_END(loop);
+}
+
+Test(race, cancel_losers_with_an_already_settled_winner) {
+    vow_loop_t *loop = vow_test_loop();
+    long base = warm_up(loop);
+    vow_t *l1 = vow_sleep(loop, 1000);
+    vow_t *in[2] = {vow_resolved(loop, vow_int(3)), vow_ref(l1)};
+    vow_t *d = vow_then(vow_race(loop, in, 2, VOW_CANCEL_LOSERS), count_ok, NULL, NULL, NULL);
+    cr_assert_eq(vow_run(loop, d, NULL), 0);
+    cr_assert_eq(vow_loop_alive(loop), 0);
+    cr_assert_eq(seen_int, 3);
+    expect_cancelled(l1, "the loser");
+    vow_unref(l1);
+    cr_assert_eq(vow_test_live_allocs(), base);
+    VOW_TEST_END(loop);
+}
+
+Test(race, losers_keep_running_by_default) {
+    vow_loop_t *loop = vow_test_loop();
+    vow_t *l0 = vow_sleep(loop, 60), *l2 = vow_sleep(loop, 40);
+    vow_t *in[3] = {vow_ref(l0), fulfil_in(loop, 10, 1, 7), vow_ref(l2)};
+    vow_t *d = vow_then(vow_race(loop, in, 3, 0), count_ok, count_err, NULL, NULL);
+    cr_assert_eq(vow_run(loop, d, NULL), 0);
+    cr_assert_eq(seen_int, 7);
+    cr_assert_eq(vow_loop_alive(loop), 2, "the losers' timers must still run");
+    cr_assert_eq(alive_in_reaction, 2);
+    cr_assert_eq(vow_state(l0), VOW_PENDING);
+    cr_assert_eq(vow_state(l2), VOW_PENDING);
+    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    cr_assert_eq(vow_state(l0), VOW_FULFILLED, "loser 0 did not fulfil");
+    cr_assert_eq(vow_state(l2), VOW_FULFILLED, "loser 2 did not fulfil");
+    cr_assert_eq(ok_calls, 1);
+    vow_unref(l0);
+    vow_unref(l2);
+    VOW_TEST_END(loop);
+}
+
+Test(race, cancel_losers_spares_a_loser_another_reaction_waits_on) {
+    vow_loop_t *loop = vow_test_loop();
+    vow_t *shared = vow_sleep(loop, 30);
+    vow_t *side = vow_then(vow_ref(shared), side_ok, NULL, NULL, NULL);
+    vow_t *alone = vow_sleep(loop, 1000);
+    vow_t *in[3] = {shared, fulfil_in(loop, 10, 1, 5), vow_ref(alone)};
+    vow_t *d = vow_then(vow_race(loop, in, 3, VOW_CANCEL_LOSERS), count_ok, NULL, NULL, NULL);
+    cr_assert_eq(vow_run(loop, d, NULL), 0);
+    cr_assert_eq(seen_int, 5);
+    expect_cancelled(alone, "the loser nobody else waits on");
+    cr_assert_eq(vow_loop_alive(loop), 1, "the shared loser must keep its timer");
+    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    cr_assert_eq(side_calls, 1, "the other reaction on the shared loser did not run");
+    cr_assert_eq(vow_state(side), VOW_FULFILLED);
+    vow_unref(side);
+    vow_unref(alone);
+    VOW_TEST_END(loop);
+}
+
+static int cancel_calls, cancel_ctx_free_calls;
+static void on_cancel_count(vow_loop_t *loop, void *ctx) {
+    (void)loop, (void)ctx;
+    cancel_calls++;
+}
+static void cancel_ctx_free(void *ctx) {
+    (void)ctx;
+    cancel_ctx_free_calls++;
+}
+
+Test(race, cancel_losers_runs_a_losers_cancel_callback_once) {
+    vow_loop_t *loop = vow_test_loop();
+    vow_t *loser = vow_new(loop);
+    cr_assert_eq(vow_on_cancel(loser, on_cancel_count, NULL, cancel_ctx_free), 0);
+    vow_t *in[2] = {vow_ref(loser), fulfil_in(loop, 5, 1, 1)};
+    vow_t *d = vow_then(vow_race(loop, in, 2, VOW_CANCEL_LOSERS), count_ok, NULL, NULL, NULL);
+    cr_assert_eq(vow_run(loop, d, NULL), 0);
+    cr_assert_eq(cancel_calls, 1);
+    cr_assert_eq(cancel_ctx_free_calls, 1);
+    expect_cancelled(loser, "the loser");
+    cr_assert_eq(vow_resolve(loser, vow_int(1)), VOW_ESETTLED);
+    vow_unref(loser);
+    cr_assert_eq(cancel_calls, 1);
+    cr_assert_eq(cancel_ctx_free_calls, 1);
+    VOW_TEST_END(loop);
+}
+
+Test(race, loser_settling_later_changes_nothing_and_leaks_nothing) {
+    vow_loop_t *loop = vow_test_loop();
+    obj *o = obj_new();
+    vow_t *in[2] = {settle_in(loop, 30, 0, vow_ptr(o, obj_free), NULL),
+                    fulfil_in(loop, 10, 1, 9)};
+    vow_t *r = vow_race(loop, in, 2, 0);
+    vow_t *d = vow_then(vow_ref(r), count_ok, count_err, NULL, NULL);
+    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    cr_assert_eq(fired_len, 2);
+    cr_assert_eq(ok_calls, 1);
+    cr_assert_eq(vow_value_int(vow_value(r)), 9);
+    cr_assert_eq(obj_freed[0], 1, "the loser's value: freed %d times", obj_freed[0]);
+    vow_unref(r);
+    vow_unref(d);
+    VOW_TEST_END(loop);
+    cr_assert_eq(obj_freed[0], 1);
+}
+
+Test(race, winner_value_is_shared_not_copied) {
+    vow_loop_t *loop = vow_test_loop();
+    obj *o = obj_new();
+    vow_t *w = vow_resolved(loop, vow_ptr(o, obj_free));
+    vow_t *in[1] = {vow_ref(w)};
+    vow_t *r = vow_race(loop, in, 1, 0);
+    cr_assert_eq(vow_run(loop, vow_ref(r), NULL), 0);
+    cr_assert_eq(vow_value_ptr(vow_value(r)), o);
+    vow_unref(w);
+    cr_assert_eq(obj_freed[0], 0);
+    vow_unref(r);
+    cr_assert_eq(obj_freed[0], 1);
+    VOW_TEST_END(loop);
+}
+
+Test(race, unknown_flags_reject_with_einval_and_release_the_inputs) {
+    vow_loop_t *loop = vow_test_loop();
+    obj *o = obj_new();
+    vow_t *in[2] = {vow_resolved(loop, vow_ptr(o, obj_free)), vow_new(loop)};
+    vow_t *r = vow_race(loop, in, 2, 0x10u);
+    cr_assert_not_null(r);
+    cr_assert_eq(obj_freed[0], 1, "the inputs were not released");
+    vow_t *d = vow_catch(r, count_err, NULL, NULL);
+    cr_assert_eq(vow_run(loop, d, NULL), 0);
+    cr_assert_eq(seen_code, VOW_EINVAL);
+    VOW_TEST_END(loop);
+}
+
+Test(race, null_input_gives_null) {
+    vow_loop_t *loop = vow_test_loop();
+    vow_t *in[2] = {vow_new(loop), NULL};
+    cr_assert_null(vow_race(loop, in, 2, 0));
+    vow_t *in2[1] = {vow_new(loop)};
+    cr_assert_null(vow_race(NULL, in2, 1, 0));
+    VOW_TEST_END(loop);
+}
+
+/* ---- any ------------------------------------------------------------------------------ */
+
+Test(any, first_fulfilment_in_time_wins) {
+    vow_loop_t *loop = vow_test_loop();
+    vow_t *in[4] = {fulfil_in(loop, 40, 0, 3), reject_in(loop, 10, 1, vow_error_new(VOW_EPERM, NULL)),
+                    fulfil_in(loop, 20, 2, 2),
+                    vow_rejected(loop, vow_error_new(VOW_EBUSY, NULL))};
+    vow_t *a = vow_any(loop, in, 4, 0);
+    vow_t *d = vow_then(vow_ref(a), count_ok, count_err, NULL, NULL);
+    cr_assert_eq(vow_run(loop, vow_ref(d), NULL), 0);
+    cr_assert_eq(fired_len, 2, "any() settled at the wrong input");
+    cr_assert_eq(ok_calls, 1);
+    cr_assert_eq(seen_int, 2);
+    cr_assert_eq(err_calls, 0);
+    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    cr_assert_eq(ok_calls, 1);
+    cr_assert_eq(vow_value_int(vow_value(a)), 2);
+    vow_unref(a);
+    vow_unref(d);
+    VOW_TEST_END(loop);
+}
+
+Test(any, lowest_index_fulfilment_among_settled_inputs) {
+    vow_loop_t *loop = vow_test_loop();
+    vow_t *in[4] = {vow_rejected(loop, vow_error_new(VOW_EPERM, NULL)), vow_new(loop),
+                    vow_resolved(loop, vow_int(5)), vow_resolved(loop, vow_int(6))};
+    vow_t *d = vow_then(vow_any(loop, in, 4, 0), count_ok, count_err, NULL, NULL);
+    cr_assert_eq(vow_run(loop, d, NULL), 0);
+    cr_assert_eq(seen_int, 5);
+    cr_assert_eq(ok_calls, 1);
+    cr_assert_eq(err_calls, 0);
+    VOW_TEST_END(loop);
+}
+
+Test(any, all_rejected_gives_an_aggregate_in_input_order) {
+    vow_loop_t *loop = vow_test_loop();
+    cr_assert_eq(vow_set_rejection_hook(loop, hook, NULL), 0);
+    /* Rejection times: input 0 last, input 1 first, input 2 second; input 3 at once. */
+    vow_error_t *e[4] = {vow_error_new(VOW_EPERM, "0"), vow_error_new(VOW_EBUSY, "1"),
+                         vow_error_new(VOW_EINVAL, "2"), vow_error_new(VOW_ERANGE, "3")};
+    vow_t *in[4] = {reject_in(loop, 30, 0, vow_error_ref(e[0])),
+                    reject_in(loop, 10, 1, vow_error_ref(e[1])),
+                    reject_in(loop, 20, 2, vow_error_ref(e[2])),
+                    vow_rejected(loop, vow_error_ref(e[3]))};
+    vow_t *a = vow_any(loop, in, 4, 0);
+    vow_t *d = vow_then(vow_ref(a), count_ok, count_err, NULL, NULL);
+    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    cr_assert_eq(fired_len, 3);
+    cr_assert_eq(err_calls, 1);
+    cr_assert_eq(ok_calls, 0);
+    vow_error_t *agg = vow_error(a);
+    cr_assert_eq(seen_err, agg);
+    cr_assert_eq(vow_error_code(agg), VOW_EAGGREGATE);
+    cr_assert_eq(vow_error_count(agg), 4);
+    for (size_t i = 0; i < 4; i++)
+        cr_assert_eq(vow_error_at(agg, i), e[i], "inner error %zu is %s", i,
+                     vow_err_name(vow_error_code(vow_error_at(agg, i))));
+    cr_assert_null(vow_error_at(agg, 4));
+    cr_assert_eq(hook_calls, 0, "an input's rejection was reported as unhandled");
+    vow_unref(a);
+    vow_unref(d);
+    for (int i = 0; i < 4; i++) vow_error_unref(e[i]);
+    VOW_TEST_END(loop);
+}
+
+Test(any, all_rejected_waits_for_the_last_input) {
+    vow_loop_t *loop = vow_test_loop();
+    vow_t *p = vow_new(loop);
+    vow_t *in[2] = {vow_rejected(loop, vow_error_new(VOW_EPERM, NULL)), vow_ref(p)};
+    vow_t *a = vow_any(loop, in, 2, 0);
+    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    cr_assert_eq(vow_state(a), VOW_PENDING, "rejected before its last input did");
+    cr_assert_eq(vow_reject(p, vow_error_new(VOW_EAGAIN, NULL)), 0);
+    vow_t *d = vow_catch(vow_ref(a), count_err, NULL, NULL);
+    cr_assert_eq(vow_run(loop, d, NULL), 0);
+    cr_assert_eq(seen_code, VOW_EAGGREGATE);
+    cr_assert_eq(vow_error_count(vow_error(a)), 2);
+    cr_assert_eq(vow_error_code(vow_error_at(vow_error(a), 0)), VOW_EPERM);
+    cr_assert_eq(vow_error_code(vow_error_at(vow_error(a), 1)), VOW_EAGAIN);
+    vow_unref(p);
+    vow_unref(a);
+    VOW_TEST_END(loop);
+}
+
+Test(any, empty_input_rejects_at_once_with_an_empty_aggregate) {
+    vow_loop_t *loop = vow_test_loop();
+    cr_assert_eq(vow_set_rejection_hook(loop, hook, NULL), 0);
+    vow_t *a = vow_any(loop, NULL, 0, 0);
+    cr_assert_not_null(a);
+    cr_assert_eq(vow_state(a), VOW_REJECTED, "any([]) must reject at once");
+    cr_assert_eq(vow_error_code(vow_error(a)), VOW_EAGGREGATE);
+    cr_assert_eq(vow_error_count(vow_error(a)), 0);
+    vow_t *d = vow_catch(vow_ref(a), count_err, NULL, NULL);
+    cr_assert_eq(err_calls, 0, "the reaction ran inside the call");
+    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    cr_assert_eq(err_calls, 1);
+    cr_assert_eq(seen_code, VOW_EAGGREGATE);
+    cr_assert_eq(hook_calls, 0);
+    vow_unref(a);
+    vow_unref(d);
+    VOW_TEST_END(loop);
+}
+
+Test(any, cancel_losers_stops_and_frees_their_timers_at_once) {
+    vow_loop_t *loop = vow_test_loop();
+    long base = warm_up(loop);
+    vow_t *l0 = vow_sleep(loop, 500), *l3 = vow_sleep(loop, 1000);
+    vow_t *in[4] = {vow_ref(l0), reject_in(loop, 5, 1, vow_error_new(VOW_EPERM, NULL)),
+                    fulfil_in(loop, 10, 2, 8), vow_ref(l3)};
+    vow_t *d = vow_then(vow_any(loop, in, 4, VOW_CANCEL_LOSERS), count_ok, count_err, NULL,
+                        NULL);
+    cr_assert_eq(vow_run(loop, d, NULL), 0);
+    cr_assert_eq(seen_int, 8);
+    cr_assert_eq(vow_loop_alive(loop), 0, "a loser's timer still runs");
+    cr_assert_eq(alive_in_reaction, 0);
+    expect_cancelled(l0, "loser 0");
+    expect_cancelled(l3, "loser 3");
+    vow_unref(l0);
+    vow_unref(l3);
+    cr_assert_eq(vow_test_live_allocs(), base, "%ld allocation(s) left behind",
+                 vow_test_live_allocs() - base);
+    VOW_TEST_END(loop);
+}
+
+Test(any, losers_keep_running_by_default) {
+    vow_loop_t *loop = vow_test_loop();
+    vow_t *l0 = vow_sleep(loop, 40);
+    vow_t *in[2] = {vow_ref(l0), fulfil_in(loop, 10, 1, 8)};
+    vow_t *d = vow_then(vow_any(loop, in, 2, 0), count_ok, count_err, NULL, NULL);
+    cr_assert_eq(vow_run(loop, d, NULL), 0);
+    cr_assert_eq(seen_int, 8);
+    cr_assert_eq(vow_loop_alive(loop), 1);
+    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    cr_assert_eq(vow_state(l0), VOW_FULFILLED);
+    vow_unref(l0);
+    VOW_TEST_END(loop);
+}
+
+Test(any, unknown_flags_reject_with_einval) {
+    vow_loop_t *loop = vow_test_loop();
+    vow_t *in[1] = {vow_resolved(loop, vow_int(1))};
+    vow_t *d = vow_catch(vow_any(loop, in, 1, 0x2u), count_err, NULL, NULL);
+    cr_assert_eq(vow_run(loop, d, NULL), 0);
+    cr_assert_eq(err_calls, 1);
+    cr_assert_eq(seen_code, VOW_EINVAL);
+    VOW_TEST_END(loop);
+}
