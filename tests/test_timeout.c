@@ -1,0 +1,497 @@
+/* tests/test_timeout.c - vow_timeout, asyncio.wait_for (Python 3.11) as vow/combinators.h
+ * states it: the inner wins (its outcome, the timer stopped and freed at once); expiry
+ * cancels the inner (its cancel callback once) and rejects with VOW_ETIMEDOUT caused by the
+ * inner's cancellation error, after the inner settled; an inner another reaction waits on
+ * is left running and the timeout rejects at once; VOW_TIMEOUT_RACE cancels nothing;
+ * cancelling the result stops the timer and cancels the inner; unknown flags.
+ * Every "freed at once" is checked in the test body, right after the outcome, never by
+ * waiting for the loop to run dry. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "helpers.h"
+
+TestSuite(timeout, .init = vow_test_setup, .fini = vow_test_teardown, .timeout = 30);
+
+/* ---- inputs settled by timers ---------------------------------------------------------- */
+
+typedef struct obj {
+    int id;
+} obj;
+static int obj_freed[16];
+static int obj_made;
+static void obj_free(void *p) {
+    obj *o = p;
+    obj_freed[o->id]++;
+    free(o);
+}
+static obj *obj_new(void) {
+    obj *o = malloc(sizeof *o);
+    cr_assert_not_null(o);
+    cr_assert_lt(obj_made, 16);
+    o->id = obj_made++;
+    return o;
+}
+
+typedef struct later {
+    vow_t *p; /* owned */
+    vow_value_t value;
+    vow_error_t *err;
+} later;
+
+static int later_fired;
+static void later_cb(vow_loop_t *loop, void *arg) {
+    (void)loop;
+    later *l = arg;
+    later_fired++;
+    int rc = l->err != NULL ? vow_reject(l->p, l->err) : vow_resolve(l->p, l->value);
+    /* A cancelled inner refuses (and releases) what the timer brings. */
+    cr_assert(rc == 0 || (rc == VOW_ESETTLED && vow_is_cancellation(vow_error(l->p))),
+              "settling the inner: %s", vow_strerror(rc));
+    vow_unref(l->p);
+    free(l);
+}
+/* A vow_new promise a timer settles `ms` from now (v or err consumed). One reference. */
+static vow_t *settle_in(vow_loop_t *loop, uint64_t ms, vow_value_t v, vow_error_t *err) {
+    later *l = malloc(sizeof *l);
+    cr_assert_not_null(l);
+    vow_t *p = vow_new(loop);
+    cr_assert_not_null(p);
+    l->p = vow_ref(p);
+    l->value = v;
+    l->err = err;
+    cr_assert_eq(vow_set_timeout(loop, later_cb, l, ms, NULL), 0);
+    return p;
+}
+
+/* ---- reactions and cancel callbacks ------------------------------------------------------ */
+
+static vow_t *watched_inner; /* borrowed: the inner whose state reactions record */
+static vow_t *watched_timeout;
+
+static int ok_calls, err_calls;
+static int64_t seen_int;
+static void *seen_ptr;
+static int seen_code;
+static int alive_in_reaction = -1;
+static vow_state_t inner_state_in_reaction;
+
+static vow_result_t count_ok(vow_loop_t *loop, const vow_value_t *v, void *ctx) {
+    (void)ctx;
+    ok_calls++;
+    seen_int = vow_value_int(v);
+    seen_ptr = vow_value_ptr(v);
+    alive_in_reaction = vow_loop_alive(loop);
+    if (watched_inner != NULL) inner_state_in_reaction = vow_state(watched_inner);
+    return vow_ok(vow_value_share(v));
+}
+static vow_result_t count_err(vow_loop_t *loop, vow_error_t *e, void *ctx) {
+    (void)ctx;
+    err_calls++;
+    seen_code = vow_error_code(e);
+    alive_in_reaction = vow_loop_alive(loop);
+    if (watched_inner != NULL) inner_state_in_reaction = vow_state(watched_inner);
+    return vow_ok_none();
+}
+
+static int never_calls;
+static vow_result_t never(vow_loop_t *loop, const vow_value_t *v, void *ctx) {
+    (void)loop, (void)v, (void)ctx;
+    never_calls++;
+    return vow_ok_none();
+}
+
+static int side_calls;
+static int64_t side_int;
+static vow_result_t side_ok(vow_loop_t *loop, const vow_value_t *v, void *ctx) {
+    (void)loop, (void)ctx;
+    side_calls++;
+    side_int = vow_value_int(v);
+    return vow_ok_none();
+}
+
+static int cancel_calls, cancel_ctx_free_calls;
+static vow_state_t inner_state_in_cancel = (vow_state_t)-1;
+static vow_state_t timeout_state_in_cancel = (vow_state_t)-1;
+static void on_cancel_count(vow_loop_t *loop, void *ctx) {
+    (void)loop;
+    cancel_calls++;
+    if (ctx != NULL) inner_state_in_cancel = vow_state(ctx);
+    if (watched_timeout != NULL) timeout_state_in_cancel = vow_state(watched_timeout);
+}
+static void cancel_ctx_free(void *ctx) {
+    (void)ctx;
+    cancel_ctx_free_calls++;
+}
+/* A cancel callback that fulfils its promise instead (the operation completed anyway). */
+static void on_cancel_fulfil(vow_loop_t *loop, void *ctx) {
+    (void)loop;
+    cancel_calls++;
+    cr_assert_eq(vow_resolve(ctx, vow_int(99)), 0);
+}
+
+/* An inner made with vow_new, with a counting cancel callback, settled by a timer. */
+static vow_t *cancellable_in(vow_loop_t *loop, uint64_t ms, int64_t v) {
+    vow_t *p = settle_in(loop, ms, vow_int(v), NULL);
+    cr_assert_eq(vow_on_cancel(p, on_cancel_count, p, cancel_ctx_free), 0);
+    return p;
+}
+
+static long warm_up(vow_loop_t *loop) {
+    cr_assert_eq(vow_run(loop, vow_then(vow_sleep(loop, 1), NULL, NULL, NULL, NULL), NULL), 0);
+    return vow_test_live_allocs();
+}
+
+static int hook_calls, hook_code;
+static void hook(vow_loop_t *loop, vow_t *p, vow_error_t *err, vow_rejection_event_t ev,
+                 void *ctx) {
+    (void)loop, (void)p, (void)ev, (void)ctx;
+    hook_calls++;
+    hook_code = vow_error_code(err);
+}
+
+/* ---- the inner wins --------------------------------------------------------------------- */
+
+Test(timeout, inner_wins_with_its_value_and_the_timer_is_freed_at_once) {
+    vow_loop_t *loop = vow_test_loop();
+    long base = warm_up(loop);
+    vow_t *t = vow_timeout(settle_in(loop, 10, vow_int(42), NULL), 1000, 0);
+    cr_assert_not_null(t);
+    cr_assert_eq(vow_state(t), VOW_PENDING);
+    vow_t *d = vow_then(t, count_ok, count_err, NULL, NULL);
+    uint64_t t0 = vow_loop_update_time(loop);
+    cr_assert_eq(vow_run(loop, d, NULL), 0);
+    cr_assert_eq(vow_loop_alive(loop), 0, "the timeout's timer is still active");
+    cr_assert_eq(alive_in_reaction, 0, "the timer was still active in the reaction");
+    cr_assert_lt(vow_loop_update_time(loop) - t0, 500, "waited for the timeout");
+    cr_assert_eq(ok_calls, 1);
+    cr_assert_eq(seen_int, 42);
+    cr_assert_eq(err_calls, 0);
+    cr_assert_eq(vow_test_live_allocs(), base, "%ld allocation(s) left behind",
+                 vow_test_live_allocs() - base);
+    VOW_TEST_END(loop);
+}
+
+Test(timeout, inner_rejecting_first_passes_its_own_error) {
+    vow_loop_t *loop = vow_test_loop();
+    long base = warm_up(loop);
+    vow_error_t *e = vow_error_new(VOW_EPERM, "inner");
+    vow_t *t = vow_timeout(settle_in(loop, 10, vow_none(), vow_error_ref(e)), 1000, 0);
+    vow_t *d = vow_then(vow_ref(t), count_ok, count_err, NULL, NULL);
+    cr_assert_eq(vow_run(loop, d, NULL), 0);
+    cr_assert_eq(vow_loop_alive(loop), 0);
+    cr_assert_eq(err_calls, 1);
+    cr_assert_eq(vow_error(t), e, "not the inner's error");
+    vow_unref(t);
+    vow_error_unref(e);
+    cr_assert_eq(vow_test_live_allocs(), base);
+    VOW_TEST_END(loop);
+}
+
+Test(timeout, inner_already_fulfilled_settles_without_waiting) {
+    vow_loop_t *loop = vow_test_loop();
+    obj *o = obj_new();
+    vow_t *t = vow_timeout(vow_resolved(loop, vow_ptr(o, obj_free)), 1000, 0);
+    vow_t *d = vow_then(t, count_ok, count_err, NULL, NULL);
+    uint64_t t0 = vow_loop_update_time(loop);
+    cr_assert_eq(vow_run(loop, d, NULL), 0);
+    cr_assert_lt(vow_loop_update_time(loop) - t0, 500);
+    cr_assert_eq(vow_loop_alive(loop), 0);
+    cr_assert_eq(ok_calls, 1);
+    cr_assert_eq(seen_ptr, o, "the value was not shared through");
+    cr_assert_eq(obj_freed[0], 1);
+    VOW_TEST_END(loop);
+}
+
+Test(timeout, inner_wins_under_the_race_flag_too) {
+    vow_loop_t *loop = vow_test_loop();
+    vow_t *t = vow_timeout(settle_in(loop, 10, vow_int(6), NULL), 1000, VOW_TIMEOUT_RACE);
+    vow_t *d = vow_then(t, count_ok, count_err, NULL, NULL);
+    cr_assert_eq(vow_run(loop, d, NULL), 0);
+    cr_assert_eq(vow_loop_alive(loop), 0);
+    cr_assert_eq(seen_int, 6);
+    VOW_TEST_END(loop);
+}
+
+/* ---- expiry: wait_for cancels the inner ------------------------------------------------- */
+
+Test(timeout, expiry_cancels_the_inner_and_rejects_with_etimedout_caused_by_it) {
+    vow_loop_t *loop = vow_test_loop();
+    long base = warm_up(loop);
+    vow_t *inner = cancellable_in(loop, 200, 1);
+    vow_t *t = vow_timeout(vow_ref(inner), 10, 0);
+    watched_inner = inner;
+    watched_timeout = t;
+    vow_t *d = vow_catch(vow_ref(t), count_err, NULL, NULL);
+    uint64_t t0 = vow_loop_update_time(loop);
+    cr_assert_eq(vow_run(loop, d, NULL), 0);
+    cr_assert_geq(vow_loop_update_time(loop) - t0, 10, "expired early");
+    cr_assert_eq(cancel_calls, 1, "the inner's cancel callback ran %d times", cancel_calls);
+    cr_assert_eq(cancel_ctx_free_calls, 1);
+    cr_assert_eq(inner_state_in_cancel, VOW_PENDING, "the cancel callback ran after the inner "
+                                                     "settled");
+    cr_assert_eq(timeout_state_in_cancel, VOW_PENDING,
+                 "the timeout settled before the inner was cancelled");
+    /* The timeout settled after the inner did. */
+    cr_assert_eq(err_calls, 1);
+    cr_assert_eq(inner_state_in_reaction, VOW_REJECTED, "the timeout settled first");
+    cr_assert_eq(seen_code, VOW_ETIMEDOUT);
+    /* ETIMEDOUT caused by the inner's own cancellation error. */
+    cr_assert_eq(vow_state(inner), VOW_REJECTED);
+    vow_error_t *e = vow_error(t);
+    cr_assert_eq(vow_error_code(e), VOW_ETIMEDOUT);
+    cr_assert_not_null(vow_error_cause(e), "no cause");
+    cr_assert_eq(vow_error_code(vow_error_cause(e)), VOW_ECANCELED);
+    cr_assert_eq(vow_error_cause(e), vow_error(inner), "the cause is not the inner's error");
+    char text[128];
+    vow_error_format(e, text, sizeof text);
+    cr_assert(strstr(text, "ETIMEDOUT") != NULL && strstr(text, "caused by ECANCELED") != NULL,
+              "formatted: %s", text);
+    /* The timeout's timer is gone; the plain setTimeout that would have settled the inner
+     * is not the inner's source, so it remains. */
+    cr_assert_eq(vow_loop_alive(loop), 1, "only the inner's own settle timer may remain");
+    watched_inner = watched_timeout = NULL;
+    vow_unref(t);
+    /* The settle timer finds the inner cancelled. */
+    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    vow_unref(inner);
+    cr_assert_eq(cancel_calls, 1);
+    cr_assert_eq(vow_test_live_allocs(), base);
+    VOW_TEST_END(loop);
+}
+
+Test(timeout, expiry_cancels_the_inner_chain_up_to_its_sleep_and_frees_the_timers) {
+    vow_loop_t *loop = vow_test_loop();
+    long base = warm_up(loop);
+    vow_t *sleep = vow_sleep(loop, 1000);
+    vow_t *inner = vow_then(vow_ref(sleep), never, NULL, NULL, NULL);
+    vow_t *t = vow_timeout(inner, 10, 0);
+    vow_t *d = vow_catch(t, count_err, NULL, NULL);
+    uint64_t t0 = vow_loop_update_time(loop);
+    cr_assert_eq(vow_run(loop, d, NULL), 0);
+    cr_assert_eq(vow_loop_alive(loop), 0, "the sleep's timer still runs");
+    cr_assert_eq(alive_in_reaction, 0);
+    cr_assert_lt(vow_loop_update_time(loop) - t0, 500, "waited for the sleep");
+    cr_assert_eq(seen_code, VOW_ETIMEDOUT);
+    cr_assert_eq(never_calls, 0);
+    cr_assert_eq(vow_state(sleep), VOW_REJECTED, "the sleep was not cancelled");
+    cr_assert(vow_is_cancellation(vow_error(sleep)));
+    vow_unref(sleep);
+    cr_assert_eq(vow_test_live_allocs(), base, "%ld allocation(s) left behind",
+                 vow_test_live_allocs() - base);
+    VOW_TEST_END(loop);
+}
+
+Test(timeout, expiry_reaches_a_combinators_inputs) {
+    vow_loop_t *loop = vow_test_loop();
+    long base = warm_up(loop);
+    vow_t *s0 = vow_sleep(loop, 1000), *s1 = vow_sleep(loop, 2000);
+    vow_t *in[2] = {vow_ref(s0), vow_ref(s1)};
+    vow_t *d = vow_catch(vow_timeout(vow_all(loop, in, 2), 10, 0), count_err, NULL, NULL);
+    cr_assert_eq(vow_run(loop, d, NULL), 0);
+    cr_assert_eq(seen_code, VOW_ETIMEDOUT);
+    cr_assert_eq(vow_loop_alive(loop), 0, "an input's timer still runs");
+    cr_assert(vow_is_cancellation(vow_error(s0)));
+    cr_assert(vow_is_cancellation(vow_error(s1)));
+    vow_unref(s0);
+    vow_unref(s1);
+    cr_assert_eq(vow_test_live_allocs(), base);
+    VOW_TEST_END(loop);
+}
+
+Test(timeout, inner_that_completes_when_cancelled_gives_its_value) {
+    vow_loop_t *loop = vow_test_loop();
+    vow_t *inner = vow_new(loop);
+    cr_assert_eq(vow_on_cancel(inner, on_cancel_fulfil, inner, NULL), 0);
+    vow_t *d = vow_then(vow_timeout(vow_ref(inner), 10, 0), count_ok, count_err, NULL, NULL);
+    cr_assert_eq(vow_run(loop, d, NULL), 0);
+    cr_assert_eq(cancel_calls, 1);
+    cr_assert_eq(ok_calls, 1, "wait_for must give the value the inner completed with");
+    cr_assert_eq(seen_int, 99);
+    cr_assert_eq(err_calls, 0);
+    vow_unref(inner);
+    VOW_TEST_END(loop);
+}
+
+Test(timeout, expiry_with_a_second_waiter_rejects_at_once_and_leaves_the_inner_running) {
+    vow_loop_t *loop = vow_test_loop();
+    vow_t *inner = cancellable_in(loop, 80, 7);
+    vow_t *second = vow_then(vow_ref(inner), side_ok, NULL, NULL, NULL);
+    vow_t *t = vow_timeout(vow_ref(inner), 10, 0);
+    watched_inner = inner;
+    vow_t *d = vow_catch(vow_ref(t), count_err, NULL, NULL);
+    uint64_t t0 = vow_loop_update_time(loop);
+    cr_assert_eq(vow_run(loop, d, NULL), 0);
+    cr_assert_lt(vow_loop_update_time(loop) - t0, 70, "waited for the inner");
+    cr_assert_eq(err_calls, 1);
+    cr_assert_eq(seen_code, VOW_ETIMEDOUT);
+    cr_assert_eq(inner_state_in_reaction, VOW_PENDING);
+    cr_assert_null(vow_error_cause(vow_error(t)), "nothing was cancelled, so no cause");
+    cr_assert_eq(cancel_calls, 0, "the inner was cancelled although another reaction waits");
+    cr_assert_eq(vow_loop_alive(loop), 1, "the inner's own timer must still run");
+    /* The inner keeps running and fulfils the second reaction. */
+    cr_assert_eq(vow_run(loop, vow_ref(second), NULL), 0);
+    cr_assert_eq(side_calls, 1);
+    cr_assert_eq(side_int, 7);
+    cr_assert_eq(vow_state(inner), VOW_FULFILLED);
+    cr_assert_eq(vow_error_code(vow_error(t)), VOW_ETIMEDOUT, "the timeout changed");
+    cr_assert_eq(cancel_calls, 0);
+    cr_assert_eq(cancel_ctx_free_calls, 1);
+    watched_inner = NULL;
+    vow_unref(t);
+    vow_unref(second);
+    vow_unref(inner);
+    VOW_TEST_END(loop);
+}
+
+Test(timeout, user_references_to_the_inner_do_not_keep_it_running) {
+    vow_loop_t *loop = vow_test_loop();
+    vow_t *inner = cancellable_in(loop, 200, 1);
+    vow_t *extra[3] = {vow_ref(inner), vow_ref(inner), vow_ref(inner)};
+    vow_t *d = vow_catch(vow_timeout(vow_ref(inner), 10, 0), count_err, NULL, NULL);
+    cr_assert_eq(vow_run(loop, d, NULL), 0);
+    cr_assert_eq(cancel_calls, 1);
+    cr_assert_eq(seen_code, VOW_ETIMEDOUT);
+    for (int i = 0; i < 3; i++) vow_unref(extra[i]);
+    vow_unref(inner);
+    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    VOW_TEST_END(loop);
+}
+
+/* ---- VOW_TIMEOUT_RACE: JavaScript's race with a timer ---------------------------------- */
+
+Test(timeout, race_flag_rejects_at_expiry_and_cancels_nothing) {
+    vow_loop_t *loop = vow_test_loop();
+    vow_t *inner = cancellable_in(loop, 60, 5);
+    vow_t *t = vow_timeout(vow_ref(inner), 10, VOW_TIMEOUT_RACE);
+    watched_inner = inner;
+    vow_t *d = vow_catch(vow_ref(t), count_err, NULL, NULL);
+    cr_assert_eq(vow_run(loop, d, NULL), 0);
+    cr_assert_eq(seen_code, VOW_ETIMEDOUT);
+    cr_assert_eq(inner_state_in_reaction, VOW_PENDING);
+    cr_assert_null(vow_error_cause(vow_error(t)));
+    cr_assert_eq(cancel_calls, 0);
+    cr_assert_eq(vow_loop_alive(loop), 1, "the inner's timer must still run");
+    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    cr_assert_eq(vow_state(inner), VOW_FULFILLED, "the inner did not go on to fulfil");
+    cr_assert_eq(vow_value_int(vow_value(inner)), 5);
+    cr_assert_eq(cancel_calls, 0);
+    cr_assert_eq(vow_error_code(vow_error(t)), VOW_ETIMEDOUT);
+    watched_inner = NULL;
+    vow_unref(t);
+    vow_unref(inner);
+    VOW_TEST_END(loop);
+}
+
+Test(timeout, race_flag_leaves_an_inner_sleep_running) {
+    vow_loop_t *loop = vow_test_loop();
+    vow_t *s = vow_sleep(loop, 60);
+    vow_t *d = vow_catch(vow_timeout(vow_ref(s), 10, VOW_TIMEOUT_RACE), count_err, NULL, NULL);
+    cr_assert_eq(vow_run(loop, d, NULL), 0);
+    cr_assert_eq(seen_code, VOW_ETIMEDOUT);
+    cr_assert_eq(vow_loop_alive(loop), 1);
+    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    cr_assert_eq(vow_state(s), VOW_FULFILLED);
+    vow_unref(s);
+    VOW_TEST_END(loop);
+}
+
+/* ---- cancelling the result --------------------------------------------------------------- */
+
+Test(timeout, cancelling_the_result_stops_its_timer_and_cancels_the_inner) {
+    vow_loop_t *loop = vow_test_loop();
+    long base = warm_up(loop);
+    vow_t *sleep = vow_sleep(loop, 1000);
+    vow_t *t = vow_timeout(vow_then(vow_ref(sleep), never, NULL, NULL, NULL), 500, 0);
+    cr_assert_eq(vow_loop_alive(loop), 2);
+    cr_assert_eq(vow_cancel(t), 0);
+    cr_assert_eq(vow_loop_alive(loop), 0, "a timer still runs after the cancel");
+    cr_assert_eq(vow_state(t), VOW_REJECTED);
+    cr_assert(vow_is_cancellation(vow_error(t)), "the result is %s, not a cancellation",
+              vow_err_name(vow_error_code(vow_error(t))));
+    cr_assert(vow_is_cancellation(vow_error(sleep)), "the inner's sleep was not cancelled");
+    cr_assert_eq(vow_cancel(t), VOW_ESETTLED);
+    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    cr_assert_eq(never_calls, 0);
+    vow_unref(t);
+    vow_unref(sleep);
+    cr_assert_eq(vow_test_live_allocs(), base, "%ld allocation(s) left behind",
+                 vow_test_live_allocs() - base);
+    VOW_TEST_END(loop);
+}
+
+Test(timeout, cancelling_the_result_runs_the_inners_cancel_callback_once) {
+    vow_loop_t *loop = vow_test_loop();
+    vow_t *inner = cancellable_in(loop, 50, 1);
+    vow_t *t = vow_timeout(vow_ref(inner), 500, 0);
+    cr_assert_eq(vow_cancel(t), 0);
+    cr_assert_eq(cancel_calls, 1);
+    cr_assert_eq(cancel_ctx_free_calls, 1);
+    cr_assert(vow_is_cancellation(vow_error(inner)));
+    cr_assert_eq(vow_loop_alive(loop), 1, "only the inner's own settle timer may remain");
+    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    cr_assert_eq(cancel_calls, 1);
+    vow_unref(t);
+    vow_unref(inner);
+    VOW_TEST_END(loop);
+}
+
+Test(timeout, cancelling_the_result_spares_an_inner_another_reaction_waits_on) {
+    vow_loop_t *loop = vow_test_loop();
+    vow_t *inner = cancellable_in(loop, 30, 3);
+    vow_t *second = vow_then(vow_ref(inner), side_ok, NULL, NULL, NULL);
+    vow_t *t = vow_timeout(vow_ref(inner), 500, 0);
+    cr_assert_eq(vow_cancel(t), 0);
+    cr_assert_eq(cancel_calls, 0);
+    cr_assert_eq(vow_loop_alive(loop), 1, "the timeout's timer was not stopped");
+    cr_assert_eq(vow_run(loop, second, NULL), 0);
+    cr_assert_eq(side_int, 3);
+    cr_assert(vow_is_cancellation(vow_error(t)));
+    vow_unref(t);
+    vow_unref(inner);
+    VOW_TEST_END(loop);
+}
+
+/* ---- unhandled reports ------------------------------------------------------------------- */
+
+Test(timeout, an_unhandled_timeout_is_reported_but_not_the_inners_cancellation) {
+    vow_loop_t *loop = vow_test_loop();
+    cr_assert_eq(vow_set_rejection_hook(loop, hook, NULL), 0);
+    cr_assert_eq(vow_set_unhandled_mode(loop, VOW_UNHANDLED_SILENT), 0);
+    vow_t *inner = vow_then(vow_sleep(loop, 1000), never, NULL, NULL, NULL);
+    vow_unref(vow_timeout(inner, 10, 0));
+    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    cr_assert_eq(hook_calls, 1, "%d reports", hook_calls);
+    cr_assert_eq(hook_code, VOW_ETIMEDOUT);
+    VOW_TEST_END(loop);
+}
+
+/* ---- misuse ------------------------------------------------------------------------------ */
+
+Test(timeout, unknown_flags_reject_with_einval_and_release_the_inner) {
+    vow_loop_t *loop = vow_test_loop();
+    obj *o = obj_new();
+    vow_t *t = vow_timeout(vow_resolved(loop, vow_ptr(o, obj_free)), 10, 0x4u);
+    cr_assert_not_null(t);
+    cr_assert_eq(obj_freed[0], 1, "the inner was not released");
+    vow_t *d = vow_catch(t, count_err, NULL, NULL);
+    cr_assert_eq(vow_run(loop, d, NULL), 0);
+    cr_assert_eq(seen_code, VOW_EINVAL);
+    cr_assert_eq(vow_loop_alive(loop), 0);
+    cr_assert_null(vow_timeout(NULL, 10, 0));
+    VOW_TEST_END(loop);
+}
+
+Test(timeout, unknown_flags_on_a_pending_inner_cancel_nothing) {
+    vow_loop_t *loop = vow_test_loop();
+    vow_t *inner = cancellable_in(loop, 10, 1);
+    vow_t *d = vow_catch(vow_timeout(vow_ref(inner), 10, 0x100u), count_err, NULL, NULL);
+    cr_assert_eq(vow_run(loop, d, NULL), 0);
+    cr_assert_eq(seen_code, VOW_EINVAL);
+    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    cr_assert_eq(vow_state(inner), VOW_FULFILLED);
+    cr_assert_eq(cancel_calls, 0);
+    vow_unref(inner);
+    VOW_TEST_END(loop);
+}
