@@ -426,7 +426,7 @@ static vow_result_t fin_throw(vow_loop_t *loop, void *ctx) {
     (void)loop;
     (void)ctx;
     fin_calls++;
-    return vow_fail_code(VOW_ECANCELED, "finally threw");
+    return vow_fail_code(VOW_EAGAIN, "finally threw");
 }
 
 Test(promise_then, finally_runs_on_fulfilment_and_passes_the_value) {
@@ -468,7 +468,7 @@ Test(promise_then, finally_error_replaces_a_value) {
     cr_assert_eq(vow_run(loop, d, &out), 0);
     cr_assert_eq(fin_calls, 1);
     cr_assert_eq(out.state, VOW_REJECTED);
-    cr_assert_eq(vow_error_code(out.error), VOW_ECANCELED);
+    cr_assert_eq(vow_error_code(out.error), VOW_EAGAIN);
     cr_assert_str_eq(vow_error_message(out.error), "finally threw");
     vow_outcome_release(&out);
     expect_every_obj_freed_once();
@@ -483,7 +483,7 @@ Test(promise_then, finally_error_replaces_an_error) {
     vow_outcome_t out;
     cr_assert_eq(vow_run(loop, d, &out), 0);
     cr_assert_eq(out.state, VOW_REJECTED);
-    cr_assert_eq(vow_error_code(out.error), VOW_ECANCELED);
+    cr_assert_eq(vow_error_code(out.error), VOW_EAGAIN);
     vow_outcome_release(&out);
     cr_assert_eq(payload_freed, 1, "the replaced error was released once");
     VOW_TEST_END(loop);
