@@ -495,3 +495,43 @@ Test(timeout, unknown_flags_on_a_pending_inner_cancel_nothing) {
     vow_unref(inner);
     VOW_TEST_END(loop);
 }
+
+/* ---- nested timeouts ------------------------------------------------------------------------ */
+
+Test(timeout, outer_expiry_cancels_an_inner_timeout_and_its_sleep) {
+    vow_loop_t *loop = vow_test_loop();
+    long base = warm_up(loop);
+    vow_t *s = vow_sleep(loop, 2000);
+    vow_t *inner = vow_timeout(vow_ref(s), 1000, 0);
+    vow_t *outer = vow_timeout(vow_ref(inner), 10, 0);
+    vow_t *d = vow_catch(vow_ref(outer), count_err, NULL, NULL);
+    cr_assert_eq(vow_run(loop, d, NULL), 0);
+    cr_assert_eq(vow_loop_alive(loop), 0, "a timer still runs");
+    cr_assert_eq(seen_code, VOW_ETIMEDOUT);
+    cr_assert(vow_is_cancellation(vow_error(inner)), "the inner timeout: %s",
+              vow_err_name(vow_error_code(vow_error(inner))));
+    cr_assert(vow_is_cancellation(vow_error(s)));
+    cr_assert_eq(vow_error_cause(vow_error(outer)), vow_error(inner));
+    vow_unref(s);
+    vow_unref(inner);
+    vow_unref(outer);
+    cr_assert_eq(vow_test_live_allocs(), base);
+    VOW_TEST_END(loop);
+}
+
+Test(timeout, inner_timeout_expiring_first_passes_through_the_outer) {
+    vow_loop_t *loop = vow_test_loop();
+    long base = warm_up(loop);
+    vow_t *s = vow_sleep(loop, 2000);
+    vow_t *d = vow_catch(vow_timeout(vow_timeout(vow_ref(s), 10, 0), 1000, 0), count_err, NULL,
+                         NULL);
+    uint64_t t0 = vow_loop_update_time(loop);
+    cr_assert_eq(vow_run(loop, d, NULL), 0);
+    cr_assert_lt(vow_loop_update_time(loop) - t0, 900);
+    cr_assert_eq(vow_loop_alive(loop), 0, "the outer timer still runs");
+    cr_assert_eq(seen_code, VOW_ETIMEDOUT);
+    cr_assert(vow_is_cancellation(vow_error(s)));
+    vow_unref(s);
+    cr_assert_eq(vow_test_live_allocs(), base);
+    VOW_TEST_END(loop);
+}
