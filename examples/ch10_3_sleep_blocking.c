@@ -74,8 +74,7 @@ static vow_result_t demo_non_blocking(vow_loop_t *loop, const vow_value_t *v, vo
     vow_t *tasks[3] = {start_task(loop, non_blocking_task, "A"),
                        start_task(loop, non_blocking_task, "B"),
                        start_task(loop, non_blocking_task, "C")};
-    return vow_follow(
-        vow_then(vow_all(loop, tasks, 3), print_total, NULL, "concurrent", NULL));
+    return vow_follow(vow_then(vow_all(loop, tasks, 3), print_total, NULL, "concurrent", NULL));
 }
 
 /* ---- the first half: time.sleep ---------------------------------------------------------- */
@@ -93,8 +92,8 @@ static vow_t *demo(vow_loop_t *loop) {
     start = now_s();
     vow_t *tasks[3] = {start_task(loop, blocking_task, "A"), start_task(loop, blocking_task, "B"),
                        start_task(loop, blocking_task, "C")};
-    vow_t *blocked = vow_then(vow_all(loop, tasks, 3), print_total, NULL, "one after another",
-                              NULL);
+    vow_t *blocked =
+        vow_then(vow_all(loop, tasks, 3), print_total, NULL, "one after another", NULL);
     return vow_then(blocked, demo_non_blocking, NULL, NULL, NULL);
 }
 

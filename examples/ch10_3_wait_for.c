@@ -65,8 +65,7 @@ static vow_result_t timed_out(vow_loop_t *loop, vow_error_t *err, void *ctx) {
 static vow_t *demo_wait_for(vow_loop_t *loop) {
     printf("=== wait_for: the operation is cancelled at the timeout ===\n");
     start = now_s();
-    return vow_then(vow_timeout(slow_operation(loop), 300, 0), print_result, timed_out, NULL,
-                    NULL);
+    return vow_then(vow_timeout(slow_operation(loop), 300, 0), print_result, timed_out, NULL, NULL);
 }
 
 /* ---- part 2: JavaScript's race, nothing cancelled -------------------------------------- */
