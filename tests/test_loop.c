@@ -216,6 +216,26 @@ Test(loop, stop_from_a_timer_callback) {
     VOW_TEST_END(loop);
 }
 
+static void stop_and_record(vow_loop_t *loop, void *arg) {
+    (void)arg;
+    timer_calls++;
+    vow_loop_stop(loop);
+}
+
+/* loop.h: vow_loop_stop "makes the running vow_loop_run return after the current
+ * callback": a second timer due in the same pass must wait for the next run. */
+Test(loop, stop_returns_after_the_current_callback) {
+    vow_loop_t *loop = vow_test_loop();
+    timer_calls = 0;
+    cr_assert_eq(vow_set_timeout(loop, stop_and_record, NULL, 3, NULL), 0);
+    cr_assert_eq(vow_set_timeout(loop, count_timer, NULL, 3, NULL), 0);
+    cr_assert_gt(vow_loop_run(loop, VOW_RUN_DEFAULT), 0, "stopped with a timer left");
+    cr_assert_eq(timer_calls, 1, "a timer ran after vow_loop_stop in the same pass");
+    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    cr_assert_eq(timer_calls, 2);
+    VOW_TEST_END(loop);
+}
+
 Test(loop, stop_when_not_running_is_a_noop) {
     vow_loop_t *loop = vow_test_loop();
     timer_calls = 0;
@@ -575,7 +595,7 @@ static void app_invoke(struct ev_loop *evl) {
 
 /* A raw ev_timer callback queues a microtask; `use_io` keeps an idle fd watcher active so
  * that ev_run would block forever after the timer unless vow drains first. */
-static void run_foreign_microtask(int use_io, int app_hook) {
+static void run_foreign_microtask_prio(int use_io, int app_hook, int prio) {
     vow_loop_t *loop = vow_test_loop();
     struct ev_loop *evl = ev_loop_new(EVFLAG_AUTO);
     cr_assert_not_null(evl);
@@ -600,6 +620,7 @@ static void run_foreign_microtask(int use_io, int app_hook) {
         ev_timer_start(evl, &s.guard);
     }
     ev_timer_init(&s.a, wrap_a, 0.01, 0.);
+    ev_set_priority(&s.a, prio);
     s.a.data = &s;
     ev_timer_start(evl, &s.a);
 
@@ -625,6 +646,10 @@ static void run_foreign_microtask(int use_io, int app_hook) {
     VOW_TEST_END(loop);
 }
 
+static void run_foreign_microtask(int use_io, int app_hook) {
+    run_foreign_microtask_prio(use_io, app_hook, 0);
+}
+
 Test(loop, wrap_microtask_from_foreign_watcher_runs_before_ev_run_blocks) {
     run_foreign_microtask(1, 0);
 }
@@ -634,6 +659,17 @@ Test(loop, wrap_microtask_from_foreign_watcher_runs_before_ev_run_returns) {
 }
 
 Test(loop, wrap_with_app_invoke_pending_before_blocking) { run_foreign_microtask(1, 1); }
+
+/* A foreign watcher at the lowest priority runs after vow's own end-of-iteration hook in
+ * the same libev iteration: the microtask it queues must still keep the app's ev_run
+ * going until it has run. */
+Test(loop, wrap_microtask_from_lowest_priority_watcher_runs_before_ev_run_returns) {
+    run_foreign_microtask_prio(0, 0, EV_MINPRI);
+}
+
+Test(loop, wrap_microtask_from_highest_priority_watcher_runs_before_ev_run_blocks) {
+    run_foreign_microtask_prio(1, 0, EV_MAXPRI);
+}
 
 Test(loop, wrap_with_app_invoke_pending_before_returning) { run_foreign_microtask(0, 1); }
 

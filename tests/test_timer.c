@@ -179,6 +179,34 @@ Test(timer, overdue_timers_fire_in_deadline_order) {
     VOW_TEST_END(loop);
 }
 
+/* Two lists of different durations with exactly the same deadline: Node orders its
+ * lists by (expiry, list id), so the list made first fires first. The second timer is
+ * made when the cached clock is exactly 20 ms later (retried if the ms was missed). */
+Test(timer, equal_deadlines_across_lists_fire_in_list_creation_order) {
+    vow_loop_t *loop = vow_test_loop();
+    ntrace = 0;
+    int made = 0;
+    for (int attempt = 0; attempt < 100 && !made; attempt++) {
+        vow_timer_t x;
+        uint64_t t0 = vow_loop_update_time(loop);
+        cr_assert_eq(vow_set_timeout(loop, rec_arg, TAG(30), 30, &x), 0);
+        uint64_t now;
+        do now = vow_loop_update_time(loop);
+        while (now < t0 + 20);
+        if (now != t0 + 20) {
+            cr_assert_eq(vow_clear_timeout(loop, x), 0);
+            continue;
+        }
+        cr_assert_eq(vow_set_timeout(loop, rec_arg, TAG(10), 10, NULL), 0);
+        made = 1;
+    }
+    cr_assert(made, "could not hit the exact millisecond in 100 attempts");
+    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    const int want[] = {30, 10};
+    expect_trace(want, 2);
+    VOW_TEST_END(loop);
+}
+
 /* ---- microtasks and immediates between timers ------------------------------------------- */
 
 static void rec_then_micro(vow_loop_t *loop, void *arg) {
@@ -494,7 +522,8 @@ Test(timer, clear_everything_then_nothing_keeps_the_loop_alive) {
 Test(timer, large_delay_can_be_set_and_cleared) {
     vow_loop_t *loop = vow_test_loop();
     vow_timer_t a, b;
-    cr_assert_eq(vow_set_timeout(loop, rec_arg, NULL, 1000ULL * 60 * 60 * 24 * 365, &a), 0);
+    /* 20 days: below Node's TIMEOUT_MAX (2^31-1 ms), above which Node uses 1 ms. */
+    cr_assert_eq(vow_set_timeout(loop, rec_arg, NULL, 1000ULL * 60 * 60 * 24 * 20, &a), 0);
     cr_assert_eq(vow_set_interval(loop, rec_arg, NULL, 1000ULL * 60 * 60 * 24, &b), 0);
     cr_assert_eq(vow_loop_alive(loop), 2);
     cr_assert_gt(vow_loop_run(loop, VOW_RUN_NOWAIT), 0);
