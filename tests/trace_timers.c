@@ -117,7 +117,7 @@ static void b_t20b(vow_loop_t *l, void *arg) {
     microtask(b_m_t20b, NULL);
 }
 
-static char eq80[8][16];
+static char eq100[8][16];
 
 static void phase_b(vow_loop_t *l, void *arg) {
     (void)l;
@@ -130,10 +130,10 @@ static void phase_b(vow_loop_t *l, void *arg) {
     timeout(b_t20b, NULL, 20);
     timeout(log_cb, "B t20 c", 20);
     for (int i = 0; i < 8; i++) {
-        snprintf(eq80[i], sizeof eq80[i], "B eq80 %d", i);
-        timeout(log_cb, eq80[i], 80);
+        snprintf(eq100[i], sizeof eq100[i], "B eq100 %d", i);
+        timeout(log_cb, eq100[i], 100);
     }
-    timeout(phase_c, NULL, 150);
+    timeout(phase_c, NULL, 200);
 }
 
 /* ---- phase C ----------------------------------------------------------------------- */

@@ -1,10 +1,10 @@
 /* tests/trace_timers2.c - the C side of tests/js/trace_timers2.js: intervals and timeouts
  * interleaved on vow, one line per event. The schedule (times from the first timer
  * callback) is explained in the JS file:
- *   L interval 20 (cleared from its own 2nd tick), I interval 60, T timeout 60 (I's list),
- *   V timeout 60 made in I's 1st tick (ahead of I's 2nd tick), J interval 100,
- *   Q timeout 100 cleared by I's 1st tick, Q2 timeout 100, W timeout 60 made in J's 1st
- *   tick, K timeout 220 clears I and J. */
+ *   L interval 40 (cleared from its own 2nd tick), I interval 120, T timeout 120 (I's
+ *   list), V timeout 120 made in I's 1st tick (ahead of I's 2nd tick), J interval 200,
+ *   Q timeout 200 cleared by I's 1st tick, Q2 timeout 200, W timeout 120 made in J's 1st
+ *   tick, K timeout 440 clears I and J. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -68,7 +68,7 @@ static void i_tick(vow_loop_t *l, void *arg) {
     if (k == 1) {
         check(vow_clear_timeout(l, id_q), "clearTimeout(Q)");
         printf("I tick 1 cleared Q\n");
-        timeout(v_cb, NULL, 60);
+        timeout(v_cb, NULL, 120);
     }
 }
 
@@ -87,7 +87,7 @@ static void j_tick(vow_loop_t *l, void *arg) {
     snprintf(text_j[k], sizeof text_j[k], "m from J tick %d", k);
     snprintf(text_jn[k], sizeof text_jn[k], "m nested from J tick %d", k);
     microtask(j_micro, (void *)(intptr_t)k);
-    if (k == 1) timeout(log_cb, "W (from J tick 1)", 60);
+    if (k == 1) timeout(log_cb, "W (from J tick 1)", 120);
 }
 
 static void k_cb(vow_loop_t *l, void *arg) {
@@ -101,13 +101,13 @@ static void start(vow_loop_t *l, void *arg) {
     (void)l;
     (void)arg;
     printf("start\n");
-    id_l = interval(l_tick, NULL, 20);
-    id_i = interval(i_tick, NULL, 60);
-    timeout(log_cb, "T", 60);
-    id_j = interval(j_tick, NULL, 100);
-    id_q = timeout(log_cb, "Q (never)", 100);
-    timeout(log_cb, "Q2", 100);
-    timeout(k_cb, NULL, 220);
+    id_l = interval(l_tick, NULL, 40);
+    id_i = interval(i_tick, NULL, 120);
+    timeout(log_cb, "T", 120);
+    id_j = interval(j_tick, NULL, 200);
+    id_q = timeout(log_cb, "Q (never)", 200);
+    timeout(log_cb, "Q2", 200);
+    timeout(k_cb, NULL, 440);
 }
 
 int main(void) {

@@ -60,8 +60,8 @@ function phaseB() {
     });
   }, 20);
   setTimeout(() => log('B t20 c'), 20);
-  for (let i = 0; i < 8; i++) setTimeout(() => log('B eq80 ' + i), 80);
-  setTimeout(phaseC, 150);
+  for (let i = 0; i < 8; i++) setTimeout(() => log('B eq100 ' + i), 100);
+  setTimeout(phaseC, 200);
 }
 
 // Phase C: clearTimeout of pending timers from other callbacks, an interval cleared
