@@ -310,6 +310,30 @@ Test(promise_basic, run_on_unsettleable_promise_is_enever) {
     VOW_TEST_END(loop);
 }
 
+static int stop_calls;
+static void stop_from_timer(vow_loop_t *loop, void *arg) {
+    (void)arg;
+    stop_calls++;
+    vow_loop_stop(loop);
+}
+
+Test(promise_basic, run_interrupted_by_loop_stop_is_eintr) {
+    vow_loop_t *loop = vow_test_loop();
+    vow_t *s = vow_sleep(loop, 50);
+    cr_assert_eq(vow_set_timeout(loop, stop_from_timer, NULL, 1, NULL), 0);
+    vow_outcome_t out;
+    out.state = VOW_FULFILLED;
+    cr_assert_eq(vow_run(loop, vow_ref(s), &out), VOW_EINTR);
+    cr_assert_eq(stop_calls, 1);
+    cr_assert_eq(out.state, VOW_PENDING);
+    cr_assert_eq(vow_state(s), VOW_PENDING);
+    /* The next run starts afresh and finishes the sleep. */
+    cr_assert_eq(vow_run(loop, s, &out), 0);
+    cr_assert_eq(out.state, VOW_FULFILLED);
+    vow_outcome_release(&out);
+    VOW_TEST_END(loop);
+}
+
 static int reentrant_calls;
 static int reentrant_rc;
 static int reentrant_loop_run_rc;
