@@ -96,6 +96,65 @@ Test(promise_stack, million_step_then_chain_on_a_128k_stack) {
     VOW_TEST_END(loop);
 }
 
+/* ---- a long chain mixing adoption, finally and catch ---------------------------------- */
+
+static long mixed_steps;
+static vow_result_t adopt_plus_one(vow_loop_t *loop, const vow_value_t *v, void *ctx) {
+    (void)ctx;
+    mixed_steps++;
+    return vow_follow(vow_resolved(loop, vow_int(vow_value_int(v) + 1)));
+}
+static vow_result_t throw_value(vow_loop_t *loop, const vow_value_t *v, void *ctx) {
+    (void)loop;
+    (void)ctx;
+    mixed_steps++;
+    vow_error_t *e = vow_error_new(VOW_EUSER, NULL);
+    /* The running total rides through the rejection as the error's payload. */
+    vow_error_set_payload(e, (void *)(intptr_t)vow_value_int(v), NULL);
+    return vow_fail(e);
+}
+static vow_result_t recover_value(vow_loop_t *loop, vow_error_t *e, void *ctx) {
+    (void)loop;
+    (void)ctx;
+    mixed_steps++;
+    return vow_ok_int((int64_t)(intptr_t)vow_error_payload(e) + 1);
+}
+static vow_result_t fin_adopt(vow_loop_t *loop, void *ctx) {
+    (void)ctx;
+    mixed_steps++;
+    return vow_follow(vow_resolved(loop, vow_none()));
+}
+
+static void mixed_chain(job *j) {
+    const long n = j->n; /* rounds of four steps */
+    vow_t *head = vow_new(j->loop);
+    vow_t *d = vow_ref(head);
+    for (long i = 0; i < n; i++) {
+        d = vow_then(d, adopt_plus_one, NULL, NULL, NULL);
+        d = vow_then(d, throw_value, NULL, NULL, NULL);
+        d = vow_finally(d, fin_adopt, NULL, NULL); /* on the error path */
+        d = vow_catch(d, recover_value, NULL, NULL);
+        CHECK(j, d != NULL, "chain building failed at round %ld", i);
+    }
+    CHECK(j, vow_resolve(head, vow_int(0)) == 0, "vow_resolve failed");
+    vow_unref(head);
+    vow_outcome_t out;
+    int rc = vow_run(j->loop, d, &out);
+    CHECK(j, rc == 0, "vow_run: %s", vow_strerror(rc));
+    CHECK(j, out.state == VOW_FULFILLED, "state %d", (int)out.state);
+    CHECK(j, vow_value_int(&out.value) == 2 * n, "got %lld, expected %ld",
+          (long long)vow_value_int(&out.value), 2 * n);
+    CHECK(j, mixed_steps == 4 * n, "%ld steps ran, expected %ld", mixed_steps, 4 * n);
+    vow_outcome_release(&out);
+}
+
+Test(promise_stack, long_chain_of_adoption_finally_and_catch_on_a_128k_stack) {
+    vow_loop_t *loop = vow_test_loop();
+    job j = {.loop = loop, .fn = mixed_chain, .n = 100000};
+    run_on_small_stack(&j);
+    VOW_TEST_END(loop);
+}
+
 /* ---- 100,000 promises, each following the next ------------------------------------------ */
 
 static int value_freed;
