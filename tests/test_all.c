@@ -45,8 +45,8 @@ static void expect_every_obj_freed_once(void) {
 typedef struct later {
     vow_t *p; /* owned reference: the promise this timer settles */
     int tag;
-    vow_value_t value;  /* owned, when err is NULL */
-    vow_error_t *err;   /* owned */
+    vow_value_t value; /* owned, when err is NULL */
+    vow_error_t *err;  /* owned */
 } later;
 
 static void later_cb(vow_loop_t *loop, void *arg) {
@@ -159,8 +159,8 @@ Test(all, values_in_input_order_whatever_the_settle_order) {
     for (size_t i = 0; i < N; i++) {
         cr_assert_eq(vow_list_state(l, i), VOW_FULFILLED);
         cr_assert_eq(vow_value_kind(vow_list_value(l, i)), VOW_VAL_INT);
-        cr_assert_eq(vow_value_int(vow_list_value(l, i)), 100 + (int64_t)i,
-                     "item %zu is %lld", i, (long long)vow_value_int(vow_list_value(l, i)));
+        cr_assert_eq(vow_value_int(vow_list_value(l, i)), 100 + (int64_t)i, "item %zu is %lld", i,
+                     (long long)vow_value_int(vow_list_value(l, i)));
         cr_assert_null(vow_list_error(l, i), "a fulfilled item has no error");
     }
     /* Past the end. */
@@ -255,9 +255,7 @@ static void empty_case(vow_t *(*make)(vow_loop_t *, vow_t *const *, size_t), int
     VOW_TEST_END(loop);
 }
 
-Test(all, empty_input_fulfils_with_an_empty_list_asynchronously) {
-    empty_case(vow_all, 0);
-}
+Test(all, empty_input_fulfils_with_an_empty_list_asynchronously) { empty_case(vow_all, 0); }
 Test(all, empty_input_through_an_array) { empty_case(vow_all, 1); }
 Test(all_settled, empty_input_fulfils_with_an_empty_list_asynchronously) {
     empty_case(vow_all_settled, 0);
@@ -336,8 +334,8 @@ Test(all, the_list_forwarded_downstream_is_the_same_list) {
     obj *o = obj_new();
     vow_t *in[2] = {vow_resolved(loop, vow_ptr(o, obj_free)), vow_resolved(loop, vow_int(1))};
     vow_t *a = vow_all(loop, in, 2);
-    vow_t *d = vow_then(vow_then(vow_ref(a), forward_list, NULL, NULL, NULL), forward_list,
-                        NULL, NULL, NULL);
+    vow_t *d = vow_then(vow_then(vow_ref(a), forward_list, NULL, NULL, NULL), forward_list, NULL,
+                        NULL, NULL);
     cr_assert_eq(vow_run(loop, vow_ref(d), NULL), 0);
     cr_assert_eq(vow_state(a), VOW_FULFILLED);
     cr_assert_eq(vow_list_of(vow_value(d)), vow_list_of(vow_value(a)), "the list was copied");
@@ -602,4 +600,50 @@ Test(all_settled, same_promise_twice_and_heap_errors_freed_once) {
     vow_outcome_release(&out);
     cr_assert_eq(obj_freed[0], 1, "the error's payload: freed %d times", obj_freed[0]);
     VOW_TEST_END(loop);
+}
+
+/* ---- unhandled reports and forced teardown ------------------------------------------------ */
+
+static vow_t *reported_p;
+static void hook_record(vow_loop_t *loop, vow_t *p, vow_error_t *err, vow_rejection_event_t ev,
+                        void *ctx) {
+    (void)loop, (void)err, (void)ctx;
+    if (ev == VOW_REJECTION_UNHANDLED) reported_p = p;
+    hook_calls++;
+}
+
+Test(all, an_unhandled_rejection_is_reported_once_on_the_result) {
+    vow_loop_t *loop = vow_test_loop();
+    cr_assert_eq(vow_set_rejection_hook(loop, hook_record, NULL), 0);
+    cr_assert_eq(vow_set_unhandled_mode(loop, VOW_UNHANDLED_SILENT), 0);
+    vow_t *in[3] = {reject_in(loop, 10, 0, vow_error_new(VOW_EPERM, NULL)),
+                    reject_in(loop, 20, 1, vow_error_new(VOW_EBUSY, NULL)),
+                    vow_rejected(loop, vow_error_new(VOW_EINVAL, NULL))};
+    vow_t *a = vow_all(loop, in, 3);
+    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    cr_assert_eq(fired_len, 2);
+    cr_assert_eq(hook_calls, 1, "%d reports", hook_calls);
+    cr_assert_eq(reported_p, a, "the report is not about all()'s result");
+    cr_assert_eq(vow_error_code(vow_error(a)), VOW_EINVAL);
+    vow_unref(a);
+    VOW_TEST_END(loop);
+}
+
+Test(all, loop_free_with_a_half_filled_list_runs_every_destructor_once) {
+    vow_loop_t *loop = vow_test_loop();
+    obj *o0 = obj_new(), *o1 = obj_new();
+    vow_t *pending = vow_new(loop);
+    vow_t *in[3] = {vow_resolved(loop, vow_ptr(o0, obj_free)), vow_ref(pending),
+                    vow_resolved(loop, vow_ptr(o1, obj_free))};
+    vow_t *a = vow_all(loop, in, 3);
+    vow_t *s_in[2] = {vow_resolved(loop, vow_int(1)), vow_ref(pending)};
+    vow_t *s = vow_all_settled(loop, s_in, 2);
+    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    cr_assert_eq(vow_state(a), VOW_PENDING);
+    cr_assert_eq(obj_freed[0] + obj_freed[1], 0);
+    vow_unref(pending);
+    vow_unref(a);
+    vow_unref(s);
+    VOW_TEST_END_FORCED(loop);
+    expect_every_obj_freed_once();
 }

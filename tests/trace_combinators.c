@@ -133,7 +133,9 @@ static void log_static(vow_loop_t *l, void *arg) {
     (void)l;
     printf("%s\n", (const char *)arg);
 }
-static void micro(vow_microtask_fn fn, void *arg) { check(vow_microtask(loop, fn, arg), "vow_microtask"); }
+static void micro(vow_microtask_fn fn, void *arg) {
+    check(vow_microtask(loop, fn, arg), "vow_microtask");
+}
 
 static vow_result_t plus(vow_loop_t *l, const vow_value_t *v, void *ctx) {
     (void)l;
