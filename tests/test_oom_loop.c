@@ -17,7 +17,7 @@
 
 TestSuite(oom_loop, .init = vow_test_setup, .fini = vow_test_teardown, .timeout = 120);
 
-enum { NSLOTS = 64 };
+enum { NSLOTS = 512 };
 
 struct slot {
     struct prog *p;
@@ -40,6 +40,8 @@ struct prog {
     /* the timer cleared before it fires */
     vow_timer_t victim;
     int stop_early; /* variant: stop after the first timer and force-free the loop */
+    int big;        /* variant: enough timers, durations, immediates and microtasks to grow
+                     * every structure (timer slab, duration map, list heap, job ring) */
 };
 
 static void note(struct prog *p, int rc, const char *what) {
@@ -154,10 +156,13 @@ static void on_victim(vow_loop_t *loop, void *arg) {
 
 /* variant 0: vow_loop_new, run to the end, vow_loop_close.
  * variant 1: the same on a wrapped application ev_loop driven by ev_run.
- * variant 2: vow_loop_new, stop after the first timer, vow_loop_free with work pending. */
+ * variant 2: vow_loop_new, stop after the first timer, vow_loop_free with work pending.
+ * variant 3: variant 0 with many timers over many durations, so that every growth path
+ *            (realloc of a full structure) meets the failing allocation. */
 static void program(struct prog *p, int variant) {
     memset(p, 0, sizeof *p);
     p->stop_early = variant == 2;
+    p->big = variant == 3;
     struct ev_loop *evl = NULL;
     int rc;
     if (variant == 1) {
@@ -193,6 +198,20 @@ static void program(struct prog *p, int variant) {
         s->scheduled = rc == 0;
     }
     for (int i = 0; i < 20; i++) queue_microtask(p);
+    if (p->big) {
+        /* 80 timeouts over 20 durations (1..20 ms), 80 immediates, 60 more microtasks. */
+        for (int i = 0; i < 80; i++) {
+            struct slot *s = new_slot(p);
+            rc = vow_set_timeout(loop, on_plain, s, (uint64_t)(i % 20) + 1, NULL);
+            note(p, rc, "vow_set_timeout (big)");
+            s->scheduled = rc == 0;
+            s = new_slot(p);
+            rc = vow_set_immediate(loop, on_plain, s, NULL);
+            note(p, rc, "vow_set_immediate (big)");
+            s->scheduled = rc == 0;
+        }
+        for (int i = 0; i < 60; i++) queue_microtask(p);
+    }
     rc = vow_set_timeout(loop, on_victim, NULL, 1000, &p->victim);
     note(p, rc, "vow_set_timeout (victim)");
     if (rc == 0) cr_assert_eq(vow_clear_timeout(loop, p->victim), 0);
@@ -203,7 +222,7 @@ static void program(struct prog *p, int variant) {
         cr_assert_eq(rc, 0, "the app's ev_run returned with %d vow things alive", rc);
     } else {
         rc = vow_loop_run(loop, VOW_RUN_DEFAULT);
-        if (variant == 0) cr_assert_eq(rc, 0, "vow_loop_run: %d", rc);
+        if (variant != 2) cr_assert_eq(rc, 0, "vow_loop_run: %d", rc);
         else cr_assert_geq(rc, 0, "vow_loop_run: %d", rc);
     }
 
@@ -280,3 +299,4 @@ static void sweep(int variant) {
 Test(oom_loop, sweep_new_run_close) { sweep(0); }
 Test(oom_loop, sweep_wrapped_ev_run) { sweep(1); }
 Test(oom_loop, sweep_stop_and_free) { sweep(2); }
+Test(oom_loop, sweep_growth_paths) { sweep(3); }

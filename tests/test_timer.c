@@ -334,6 +334,82 @@ Test(timer, interval_ticks_are_at_least_a_period_apart) {
     VOW_TEST_END(loop);
 }
 
+/* A callback that makes hundreds of timers and immediates grows vow's timer storage
+ * while a list is being walked and an immediate batch is waiting: nothing is lost or
+ * reordered, and nothing touches moved memory (ASan). */
+static void grow_from_timer(vow_loop_t *loop, void *arg) {
+    rec((int)(intptr_t)arg);
+    for (int i = 0; i < 300; i++) {
+        cr_assert_eq(vow_set_timeout(loop, rec_arg, TAG(1000 + i), 7, NULL), 0);
+        cr_assert_eq(vow_set_immediate(loop, rec_arg, TAG(2000 + i), NULL), 0);
+    }
+}
+static void grow_from_immediate(vow_loop_t *loop, void *arg) {
+    rec((int)(intptr_t)arg);
+    for (int i = 0; i < 300; i++)
+        cr_assert_eq(vow_set_immediate(loop, rec_arg, TAG(3000 + i), NULL), 0);
+}
+
+Test(timer, storage_grows_inside_callbacks) {
+    vow_loop_t *loop = vow_test_loop();
+    ntrace = 0;
+    cr_assert_eq(vow_set_timeout(loop, grow_from_timer, TAG(1), 3, NULL), 0);
+    cr_assert_eq(vow_set_timeout(loop, rec_arg, TAG(2), 3, NULL), 0);
+    cr_assert_eq(vow_set_timeout(loop, rec_arg, TAG(3), 3, NULL), 0);
+    int turns = 0;
+    while (ntrace == 0) {
+        cr_assert_gt(vow_loop_run(loop, VOW_RUN_ONCE), 0);
+        cr_assert_lt(++turns, 1000);
+    }
+    /* Same pass: the rest of the 3 ms list, then this turn's immediates. */
+    cr_assert_geq(ntrace, 303);
+    cr_assert_eq(trace[0], 1);
+    cr_assert_eq(trace[1], 2);
+    cr_assert_eq(trace[2], 3);
+    for (int i = 0; i < 300; i++) cr_assert_eq(trace[3 + i], 2000 + i);
+    cr_assert_eq(vow_set_immediate(loop, grow_from_immediate, TAG(4), NULL), 0);
+    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    cr_assert_eq(ntrace, 3 + 300 + 1 + 300 + 300);
+    int k = 303;
+    /* The 7 ms timers come after the immediate chain, in creation order. */
+    cr_assert_eq(trace[k++], 4);
+    for (int i = 0; i < 300; i++) cr_assert_eq(trace[k++], 3000 + i);
+    for (int i = 0; i < 300; i++) cr_assert_eq(trace[k++], 1000 + i);
+    VOW_TEST_END(loop);
+}
+
+/* An interval clears itself and starts a new one with the same period from its own
+ * callback: the old one stops, the new one (a new id) runs. */
+struct reiv {
+    vow_timer_t id;
+    int generation;
+    int ticks[3];
+};
+static void reiv_cb(vow_loop_t *loop, void *arg) {
+    struct reiv *r = arg;
+    int g = r->generation;
+    r->ticks[g]++;
+    if (r->ticks[g] == 2) {
+        cr_assert_eq(vow_clear_interval(loop, r->id), 0);
+        if (g < 2) {
+            vow_timer_t old = r->id;
+            r->generation++;
+            cr_assert_eq(vow_set_interval(loop, reiv_cb, r, 2, &r->id), 0);
+            cr_assert_neq(r->id, old);
+        }
+    }
+}
+
+Test(timer, interval_restarts_itself_from_its_own_callback) {
+    vow_loop_t *loop = vow_test_loop();
+    struct reiv r = {0};
+    cr_assert_eq(vow_set_interval(loop, reiv_cb, &r, 2, &r.id), 0);
+    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    cr_assert_eq(r.generation, 2);
+    for (int g = 0; g < 3; g++) cr_assert_eq(r.ticks[g], 2, "generation %d ticked %d", g, r.ticks[g]);
+    VOW_TEST_END(loop);
+}
+
 /* ---- clearing ------------------------------------------------------------------------------ */
 
 struct clearer {
@@ -603,6 +679,24 @@ Test(timer, immediate_chain_in_a_default_run) {
     cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
     const int want[] = {1, 2, 3, 4, 5};
     expect_trace(want, 5);
+    VOW_TEST_END(loop);
+}
+
+static vow_timer_t imm_self;
+static int imm_self_rc = 1;
+static void imm_clears_itself(vow_loop_t *loop, void *arg) {
+    (void)arg;
+    rec(7);
+    imm_self_rc = vow_clear_immediate(loop, imm_self);
+}
+
+Test(timer, clearing_an_immediate_inside_its_own_callback_is_enoent) {
+    vow_loop_t *loop = vow_test_loop();
+    ntrace = 0;
+    cr_assert_eq(vow_set_immediate(loop, imm_clears_itself, NULL, &imm_self), 0);
+    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    cr_assert_eq(imm_self_rc, VOW_ENOENT);
+    cr_assert_eq(ntrace, 1);
     VOW_TEST_END(loop);
 }
 
