@@ -39,7 +39,7 @@ static struct vow_list *list_new(size_t n) {
 }
 
 const vow_list_t *vow_list_of(const vow_value_t *v) {
-    if (v == NULL || v->kind != VOW_VAL_PTR || v->box == NULL || v->box->dtor != list_free)
+    if (v == NULL || v->kind != VOW_VAL_PTR || !v->boxed || v->own.box->dtor != list_free)
         return NULL;
     return v->u.p;
 }

@@ -29,8 +29,10 @@ struct vow {
     uint8_t state; /* vow_state_t */
     uint16_t flags;
     uint32_t rejection_id;          /* numbered when reported */
-    vow_value_t value;              /* FULFILLED: owned (boxed when it has a destructor) */
-    vow_error_t *error;             /* REJECTED: owned */
+    union {
+        vow_value_t value;          /* FULFILLED: owned (boxed when it has a destructor) */
+        vow_error_t *error;         /* REJECTED: owned */
+    };
     struct vow__reaction *r_head;   /* PENDING: reactions in registration order */
     struct vow__reaction *r_tail;
     vow__queue link;                /* loop->promises */
@@ -40,11 +42,17 @@ struct vow {
                                        upstream's list (or a queued thenable job); NULL once
                                        that record's job is queued */
     struct vow__combine *combine;   /* combinator results: the shared state (owned) */
-    vow_cancel_fn cancel_fn;        /* vow_on_cancel */
-    void *cancel_ctx;
-    void (*cancel_ctx_free)(void *);
-    struct vow *free_next;          /* the deferred-free stack */
-    struct vow *cancel_next;        /* the cancellation worklist */
+    struct vow__cancel_cb *cancel;  /* vow_on_cancel (owned), rare: kept out of line */
+    union {
+        struct vow *free_next;      /* the deferred-free stack (refcount 0) */
+        struct vow *cancel_next;    /* the cancellation worklist (referenced) */
+    };
+};
+
+struct vow__cancel_cb {
+    vow_cancel_fn fn;
+    void *ctx;
+    void (*ctx_free)(void *);
 };
 
 /* What a reaction record does when its job runs. One record can serve several steps in
@@ -63,7 +71,7 @@ enum {
 };
 
 typedef struct vow__reaction {
-    struct vow__reaction *next;
+    struct vow__reaction *next; /* in its owner's list */
     uint8_t kind;
     uint8_t reserved; /* holds a microtask slot reservation (not queued) */
     uint8_t rflags;   /* VOW_CATCH_CANCELLED */
@@ -71,13 +79,17 @@ typedef struct vow__reaction {
     vow_t *owner;     /* weak: the promise whose reaction list holds this record */
     vow_t *derived;   /* owned reference: the promise this reaction settles */
     vow_t *source;    /* owned while queued: the settled promise whose outcome it passes */
-    vow_on_ok on_ok;
+    union {
+        vow_on_ok on_ok;          /* THEN */
+        vow_on_finally on_fin;    /* FINALLY */
+    };
     vow_on_err on_err;
-    vow_on_finally on_fin;
     void *ctx;
     void (*ctx_free)(void *);
-    vow_t *follow;             /* THENABLE_JOB: the promise to follow (owned) */
-    vow_thenable_t *thenable;  /* FOREIGN_JOB (owned) */
+    union {
+        vow_t *follow;            /* THENABLE_JOB, DEAD, TIMEOUT: a promise held (owned) */
+        vow_thenable_t *thenable; /* FOREIGN_JOB (owned) */
+    };
     vow_value_t carry_value;   /* FINALLY_VALUE: the original outcome (owned) */
     vow_error_t *carry_error;
 } vow__reaction;

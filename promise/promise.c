@@ -42,34 +42,40 @@ vow_value_t vow_ptr(void *p, void (*dtor)(void *)) {
     vow_value_t v = vow_none();
     v.kind = VOW_VAL_PTR;
     v.u.p = p;
-    v.dtor = dtor;
+    v.own.dtor = dtor;
     return v;
 }
 
 vow_value_t vow_value_share(const vow_value_t *v) {
     if (v == NULL) return vow_none();
     vow_value_t s = *v;
-    if (s.box != NULL) s.box->refcnt++;
-    /* An unboxed value with a destructor is not a shared thing: sharing it would make a
-     * second owner. Give a borrowed view instead. */
-    s.dtor = NULL;
+    if (s.boxed) {
+        s.own.box->refcnt++;
+    } else {
+        /* An unboxed value with a destructor is not a shared thing: sharing it would make
+         * a second owner. Give a borrowed view instead. */
+        s.own.dtor = NULL;
+    }
     return s;
 }
 
 void vow_value_release(vow_value_t *v) {
     if (v == NULL) return;
-    if (v->box != NULL) {
-        if (--v->box->refcnt == 0) {
-            if (v->box->dtor != NULL) v->box->dtor(v->box->p);
-            vow__free(v->box);
+    if (v->boxed) {
+        struct vow__box *b = v->own.box;
+        if (--b->refcnt == 0) {
+            if (b->dtor != NULL) b->dtor(b->p);
+            vow__free(b);
         }
-    } else if (v->kind == VOW_VAL_PTR && v->dtor != NULL) {
-        v->dtor(v->u.p);
+    } else if (v->kind == VOW_VAL_PTR && v->own.dtor != NULL) {
+        v->own.dtor(v->u.p);
     }
     *v = vow_none();
 }
 
-vow_value_kind_t vow_value_kind(const vow_value_t *v) { return v ? v->kind : VOW_VAL_NONE; }
+vow_value_kind_t vow_value_kind(const vow_value_t *v) {
+    return v != NULL ? (vow_value_kind_t)v->kind : VOW_VAL_NONE;
+}
 
 int64_t vow_value_int(const vow_value_t *v) {
     if (v == NULL) return 0;
@@ -92,21 +98,23 @@ void *vow_value_ptr(const vow_value_t *v) {
 /* Makes `v` storable: a pointer with a destructor gets its shared box. On failure the
  * destructor has run and VOW_ENOMEM is returned. */
 static int value_store(vow_value_t *v) {
-    if (v->kind != VOW_VAL_PTR || v->dtor == NULL || v->box != NULL) {
-        v->dtor = NULL;
+    if (v->kind != VOW_VAL_PTR) {
+        v->boxed = 0;
+        v->own.dtor = NULL;
         return 0;
     }
+    if (v->boxed || v->own.dtor == NULL) return 0;
     struct vow__box *b = vow__malloc(sizeof *b);
     if (b == NULL) {
-        v->dtor(v->u.p);
+        v->own.dtor(v->u.p);
         *v = vow_none();
         return VOW_ENOMEM;
     }
     b->refcnt = 1;
     b->p = v->u.p;
-    b->dtor = v->dtor;
-    v->box = b;
-    v->dtor = NULL;
+    b->dtor = v->own.dtor;
+    v->own.box = b;
+    v->boxed = 1;
     return 0;
 }
 
@@ -202,6 +210,15 @@ vow_t *vow__promise_new(vow_loop_t *loop, unsigned flags) {
 
 static void detach(vow__reaction *r);
 
+/* The vow_on_cancel record goes with the promise's settlement or destruction. */
+static void cancel_cb_release(vow_t *p) {
+    struct vow__cancel_cb *c = p->cancel;
+    if (c == NULL) return;
+    p->cancel = NULL;
+    if (c->ctx_free != NULL) c->ctx_free(c->ctx);
+    vow__free(c);
+}
+
 static void promise_destroy(vow_t *p) {
     vow_loop_t *loop = p->loop;
     vow__queue_remove(&p->link);
@@ -214,7 +231,7 @@ static void promise_destroy(vow_t *p) {
     }
     if (p->state == VOW_FULFILLED) vow_value_release(&p->value);
     if (p->state == VOW_REJECTED) vow_error_unref(p->error);
-    if (p->cancel_ctx_free != NULL) p->cancel_ctx_free(p->cancel_ctx);
+    cancel_cb_release(p);
     if (p->combine != NULL) vow__combine_free(p->combine);
     vow__free(p);
     vow__loop_handle_release(loop);
@@ -266,8 +283,10 @@ void vow__reaction_free(vow_loop_t *loop, vow__reaction *r) {
     if (r->ctx_free != NULL) r->ctx_free(r->ctx);
     vow_unref(r->source);
     vow_unref(r->derived);
-    vow_unref(r->follow);
-    thenable_free(r->thenable);
+    if (r->kind == VOW__R_FOREIGN_JOB)
+        thenable_free(r->thenable);
+    else
+        vow_unref(r->follow);
     vow_value_release(&r->carry_value);
     vow_error_unref(r->carry_error);
     vow__free(r);
@@ -404,12 +423,7 @@ static void settled_cleanup(vow_t *p) {
         p->timer = 0;
         vow__timer_clear(p->loop, id, 0); /* its release drops the timer's reference */
     }
-    if (p->cancel_ctx_free != NULL) {
-        void (*f)(void *) = p->cancel_ctx_free;
-        p->cancel_ctx_free = NULL;
-        f(p->cancel_ctx);
-    }
-    p->cancel_fn = NULL;
+    cancel_cb_release(p);
 }
 
 void vow__fulfill(vow_t *p, vow_value_t v) {
@@ -763,9 +777,11 @@ static vow_t *then_common(vow_t *p, int kind, vow_on_ok on_ok, vow_on_err on_err
         return NULL;
     }
     vow_ref(d); /* one for the record, one for the caller */
-    r->on_ok = on_ok;
+    if (kind == VOW__R_FINALLY)
+        r->on_fin = on_fin;
+    else
+        r->on_ok = on_ok;
     r->on_err = on_err;
-    r->on_fin = on_fin;
     r->ctx = ctx;
     r->ctx_free = ctx_free;
     r->rflags = (uint8_t)flags;
@@ -858,6 +874,12 @@ static void drop_wait(vow__reaction *r, vow_t **work) {
     }
     u = r->owner;
     if (u == NULL) return;
+    if (r->kind == VOW__R_FINALLY) {
+        /* finally always runs: its record stays, to run when the source settles (at once,
+         * if the source is cancelled now); its result is then discarded. */
+        if (u->state == VOW_PENDING && !vow__has_live_waiter(u, r)) push_work(work, u);
+        return;
+    }
     vow_ref(u);
     vow__unlink_waiter(r);
     vow__reaction_free(u->loop, r);
@@ -878,10 +900,10 @@ static void run_cancellations(vow_t *work) {
             } else if (p->waiting != NULL) {
                 drop_wait(p->waiting, &work);
             }
-            if (p->cancel_fn != NULL) {
-                vow_cancel_fn fn = p->cancel_fn;
-                p->cancel_fn = NULL;
-                fn(p->loop, p->cancel_ctx);
+            if (p->cancel != NULL && p->cancel->fn != NULL) {
+                vow_cancel_fn fn = p->cancel->fn;
+                p->cancel->fn = NULL; /* at most once */
+                fn(p->loop, p->cancel->ctx);
             }
             if (p->state == VOW_PENDING)
                 vow__reject(p, vow_error_new(VOW_ECANCELED, NULL));
@@ -920,15 +942,17 @@ int vow_on_cancel(vow_t *p, vow_cancel_fn fn, void *ctx, void (*ctx_free)(void *
         rc = VOW_EPERM;
     else if (p->state != VOW_PENDING)
         rc = VOW_ESETTLED;
-    else if (p->cancel_fn != NULL)
+    else if (p->cancel != NULL)
         rc = VOW_EBUSY;
+    else if ((p->cancel = vow__malloc(sizeof *p->cancel)) == NULL)
+        rc = VOW_ENOMEM;
     if (rc != 0) {
         if (ctx_free != NULL) ctx_free(ctx);
         return rc;
     }
-    p->cancel_fn = fn;
-    p->cancel_ctx = ctx;
-    p->cancel_ctx_free = ctx_free;
+    p->cancel->fn = fn;
+    p->cancel->ctx = ctx;
+    p->cancel->ctx_free = ctx_free;
     return 0;
 }
 

@@ -243,7 +243,7 @@ static void run_timers(struct ev_loop *evl, ev_timer *w, int revents) {
             }
             unlink_node(tm, &l->head, &l->tail, slot);
             n->state = VOW__TS_RUNNING;
-            if (n->kind == VOW__T_INTERVAL) n->start = now;
+            if (n->kind == VOW__T_INTERVAL) n->start = loop->now_ms = vow__clock_ms();
             vow_timer_cb cb = n->cb;
             void *arg = n->arg;
             cb(loop, arg);
@@ -259,9 +259,11 @@ static void run_timers(struct ev_loop *evl, ev_timer *w, int revents) {
                 if (af != NULL) af(a);
             }
             vow__drain(loop);
+            if (loop->stop) break; /* vow_loop_stop: return after the current callback */
         }
         l->running = 0;
         if (l->head == VOW__NIL) list_destroy(tm, l);
+        if (loop->stop) break;
     }
     arm(loop);
 }
@@ -300,6 +302,9 @@ int vow__timer_start(vow_loop_t *loop, int kind, uint64_t ms, vow_timer_cb cb, v
         if (tm->immediates++ == 0) ev_idle_start(loop->evl, &loop->idle_w);
     } else {
         if (ms < 1 || ms > TIMEOUT_MAX) ms = 1;
+        /* Node measures a new timer from the current time (its getLibuvNow updates the
+         * loop's clock), so code that blocked before setTimeout does not shorten it. */
+        loop->now_ms = vow__clock_ms();
         vow__tlist *l = map_find(tm, ms);
         int fresh = 0;
         if (l == NULL) {
@@ -392,6 +397,19 @@ void vow__timers_check(vow_loop_t *loop) {
         if (--tm->immediates == 0) ev_idle_stop(loop->evl, &loop->idle_w);
         if (af != NULL) af(a);
         vow__drain(loop);
+        if (loop->stop && tm->run_head != VOW__NIL) {
+            /* vow_loop_stop: the rest of the batch runs first on the next turn. */
+            for (uint32_t s = tm->run_head; s != VOW__NIL; s = tm->nodes[s].next)
+                tm->nodes[s].in_run_list = 0;
+            tm->nodes[tm->run_tail].next = tm->imm_head;
+            if (tm->imm_head != VOW__NIL)
+                tm->nodes[tm->imm_head].prev = tm->run_tail;
+            else
+                tm->imm_tail = tm->run_tail;
+            tm->imm_head = tm->run_head;
+            tm->run_head = tm->run_tail = VOW__NIL;
+            break;
+        }
     }
 }
 

@@ -64,14 +64,17 @@ typedef enum {
  * destructor) or vow_value_share owns what it holds: hand it to vow (vow_resolve,
  * vow_ok) or release it with vow_value_release, exactly once. */
 typedef struct vow_value {
-    vow_value_kind_t kind;
+    uint32_t kind;  /* vow_value_kind_t */
+    uint32_t boxed; /* pointer value kept in a shared box (`box` valid, not `dtor`) */
     union {
         int64_t i;
         double d;
         void *p;
     } u;
-    void (*dtor)(void *);  /* pointer values not yet boxed */
-    struct vow__box *box;  /* pointer values with a destructor, once stored */
+    union {
+        void (*dtor)(void *);  /* pointer values not yet stored */
+        struct vow__box *box;  /* pointer values with a destructor, once stored */
+    } own;
 } vow_value_t;
 
 VOW_EXTERN vow_value_t vow_none(void);
@@ -112,10 +115,12 @@ typedef enum {
 
 typedef struct vow_result {
     vow_result_kind_t kind;
-    vow_value_t value;      /* VALUE */
-    vow_error_t *error;     /* ERROR */
-    vow_t *promise;         /* FOLLOW */
-    vow_thenable_t *thenable; /* THENABLE */
+    union {
+        vow_value_t value;        /* VALUE */
+        vow_error_t *error;       /* ERROR */
+        vow_t *promise;           /* FOLLOW */
+        vow_thenable_t *thenable; /* THENABLE */
+    };
 } vow_result_t;
 
 /* Fulfil with `v` (consumed). */
@@ -248,6 +253,7 @@ VOW_EXTERN int vow_cancel(vow_t *p);
  * cancelled while pending (before p rejects); ctx_free(ctx) runs exactly once, when p
  * settles in any way or is freed. Returns 0; VOW_EPERM when p was not made by vow_new;
  * VOW_ESETTLED when p is no longer pending; VOW_EBUSY when a callback is already set;
+ * VOW_ENOMEM;
  * VOW_ECLOSED; VOW_EINVAL (p or fn NULL). On error ctx_free(ctx) has run. */
 typedef void (*vow_cancel_fn)(vow_loop_t *loop, void *ctx);
 VOW_EXTERN int vow_on_cancel(vow_t *p, vow_cancel_fn fn, void *ctx, void (*ctx_free)(void *));
