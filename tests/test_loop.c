@@ -236,6 +236,59 @@ Test(loop, stop_returns_after_the_current_callback) {
     VOW_TEST_END(loop);
 }
 
+/* The same from a microtask that a timer callback queued: the drain after the callback
+ * belongs to it, so the next timer of the pass still waits. */
+static void stop_in_micro(vow_loop_t *loop, void *arg) {
+    (void)arg;
+    vow_loop_stop(loop);
+}
+static void timer_queues_stop(vow_loop_t *loop, void *arg) {
+    (void)arg;
+    timer_calls++;
+    cr_assert_eq(vow_microtask(loop, stop_in_micro, NULL), 0);
+}
+
+Test(loop, stop_from_a_microtask_returns_before_the_next_timer) {
+    vow_loop_t *loop = vow_test_loop();
+    timer_calls = 0;
+    cr_assert_eq(vow_set_timeout(loop, timer_queues_stop, NULL, 3, NULL), 0);
+    cr_assert_eq(vow_set_timeout(loop, count_timer, NULL, 3, NULL), 0);
+    cr_assert_gt(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    cr_assert_eq(timer_calls, 1, "a timer ran after vow_loop_stop in the same pass");
+    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    cr_assert_eq(timer_calls, 2);
+    VOW_TEST_END(loop);
+}
+
+/* From an immediate: the rest of the batch waits for the next run, and still runs before
+ * immediates queued after it (FIFO). */
+static char imm_order[8];
+static int imm_n;
+static void imm_rec(vow_loop_t *loop, void *arg) {
+    (void)loop;
+    imm_order[imm_n++] = (char)(intptr_t)arg;
+}
+static void imm_stop(vow_loop_t *loop, void *arg) {
+    imm_rec(loop, arg);
+    cr_assert_eq(vow_set_immediate(loop, imm_rec, (void *)(intptr_t)'4', NULL), 0);
+    vow_loop_stop(loop);
+}
+
+Test(loop, stop_from_an_immediate_returns_after_it) {
+    vow_loop_t *loop = vow_test_loop();
+    imm_n = 0;
+    cr_assert_eq(vow_set_immediate(loop, imm_stop, (void *)(intptr_t)'1', NULL), 0);
+    cr_assert_eq(vow_set_immediate(loop, imm_rec, (void *)(intptr_t)'2', NULL), 0);
+    cr_assert_eq(vow_set_immediate(loop, imm_rec, (void *)(intptr_t)'3', NULL), 0);
+    cr_assert_gt(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    cr_assert_eq(imm_n, 1, "immediates ran after vow_loop_stop: %.*s", imm_n, imm_order);
+    cr_assert_eq(vow_loop_alive(loop), 3);
+    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    cr_assert_eq(imm_n, 4);
+    cr_assert_eq(memcmp(imm_order, "1234", 4), 0, "order %.4s", imm_order);
+    VOW_TEST_END(loop);
+}
+
 Test(loop, stop_when_not_running_is_a_noop) {
     vow_loop_t *loop = vow_test_loop();
     timer_calls = 0;
@@ -783,4 +836,39 @@ Test(loop, wrap_can_be_driven_by_vow_loop_run_too) {
     cr_assert_eq(vow_loop_close(vl), 0);
     ev_loop_destroy(evl);
     VOW_TEST_END(loop);
+}
+
+/* ---- handles outliving the loop ------------------------------------------------------------ */
+
+/* A promise the user still holds keeps the loop's memory after vow_loop_free; every loop
+ * call on it answers VOW_ECLOSED, and the last vow_unref frees what is left. */
+Test(loop, loop_calls_answer_eclosed_after_free_while_a_promise_is_held) {
+    vow_loop_t *loop = vow_test_loop();
+    vow_loop_t *l = NULL;
+    cr_assert_eq(vow_loop_new(&l, VOW_BACKEND_AUTO), 0);
+    long live = vow_test_live_allocs();
+    vow_t *p = vow_sleep(l, 10000);
+    cr_assert_not_null(p);
+    cr_assert_gt(vow_test_live_allocs(), live);
+    never_calls = 0;
+    cr_assert_eq(vow_loop_free(l), 0);
+
+    cr_assert_null(vow_loop_ev(l));
+    cr_assert_eq(vow_loop_backend(l), 0);
+    cr_assert_eq(vow_loop_alive(l), VOW_ECLOSED);
+    cr_assert_eq(vow_loop_run(l, VOW_RUN_DEFAULT), VOW_ECLOSED);
+    cr_assert_eq(vow_loop_run(l, VOW_RUN_NOWAIT), VOW_ECLOSED);
+    cr_assert_eq(vow_microtask(l, never, NULL), VOW_ECLOSED);
+    vow_timer_t id = 0;
+    cr_assert_eq(vow_set_timeout(l, never, NULL, 1, &id), VOW_ECLOSED);
+    cr_assert_eq(vow_set_interval(l, never, NULL, 1, &id), VOW_ECLOSED);
+    cr_assert_eq(vow_set_immediate(l, never, NULL, &id), VOW_ECLOSED);
+    cr_assert_eq(vow_clear_timeout(l, 1), VOW_ECLOSED);
+    cr_assert_eq(vow_clear_interval(l, 1), VOW_ECLOSED);
+    cr_assert_eq(vow_clear_immediate(l, 1), VOW_ECLOSED);
+    vow_loop_stop(l); /* a no-op, not a crash */
+
+    vow_unref(p);
+    cr_assert_eq(never_calls, 0);
+    VOW_TEST_END(loop); /* no vow allocation of the freed loop is left */
 }
