@@ -54,8 +54,8 @@ Test(error, codes_equal_negative_errno_or_sit_below_own_base) {
             cr_assert_lt(codes[i].code, VOW_ERR_OWN_BASE, "%s not below the own base",
                          codes[i].name);
         for (size_t j = 0; j < i; j++)
-            cr_assert_neq(codes[i].code, codes[j].code, "%s and %s share a value",
-                          codes[i].name, codes[j].name);
+            cr_assert_neq(codes[i].code, codes[j].code, "%s and %s share a value", codes[i].name,
+                          codes[j].name);
     }
     /* The named ones the issue calls out. */
     cr_assert_eq(VOW_ECANCELED, -ECANCELED);
@@ -88,16 +88,16 @@ Test(error, strerror_and_err_name_for_every_code) {
 Test(error, every_table_entry_is_known) {
     vow_loop_t *loop = vow_test_loop();
     size_t seen = 0;
-#define CHECK_ERRNO(name_, msg_)                                                           \
-    cr_assert_str_eq(vow_strerror(VOW_##name_), msg_);                                     \
-    cr_assert_str_eq(vow_err_name(VOW_##name_), #name_);                                   \
+#define CHECK_ERRNO(name_, msg_)                                                                   \
+    cr_assert_str_eq(vow_strerror(VOW_##name_), msg_);                                             \
+    cr_assert_str_eq(vow_err_name(VOW_##name_), #name_);                                           \
     seen++;
     VOW_ERRNO_MAP(CHECK_ERRNO)
 #undef CHECK_ERRNO
-#define CHECK_OWN(name_, val_, msg_)                                                       \
-    cr_assert_eq(VOW_##name_, val_);                                                       \
-    cr_assert_str_eq(vow_strerror(val_), msg_);                                            \
-    cr_assert_str_eq(vow_err_name(val_), #name_);                                          \
+#define CHECK_OWN(name_, val_, msg_)                                                               \
+    cr_assert_eq(VOW_##name_, val_);                                                               \
+    cr_assert_str_eq(vow_strerror(val_), msg_);                                                    \
+    cr_assert_str_eq(vow_err_name(val_), #name_);                                                  \
     seen++;
     VOW_OWN_ERR_MAP(CHECK_OWN)
 #undef CHECK_OWN
@@ -108,8 +108,7 @@ Test(error, every_table_entry_is_known) {
 
 Test(error, unknown_codes) {
     vow_loop_t *loop = vow_test_loop();
-    const int unknown[] = {VOW_ERR_OWN_BASE, VOW_EUSER - 1, -4999, -6000, INT_MIN, INT_MAX,
-                           12345};
+    const int unknown[] = {VOW_ERR_OWN_BASE, VOW_EUSER - 1, -4999, -6000, INT_MIN, INT_MAX, 12345};
     for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
         cr_assert_str_eq(vow_strerror(unknown[i]), "unknown error", "code %d", unknown[i]);
         cr_assert_str_eq(vow_err_name(unknown[i]), "UNKNOWN", "code %d", unknown[i]);
@@ -322,8 +321,7 @@ Test(error, cause_outlives_wrapper_with_extra_ref) {
 
 Test(error, format_truncates_like_snprintf) {
     vow_loop_t *loop = vow_test_loop();
-    vow_error_t *e =
-        vow_error_wrap(VOW_ETIMEDOUT, NULL, vow_error_new(VOW_ECANCELED, NULL));
+    vow_error_t *e = vow_error_wrap(VOW_ETIMEDOUT, NULL, vow_error_new(VOW_ECANCELED, NULL));
     const char *full = "ETIMEDOUT: timed out; caused by ECANCELED: operation cancelled";
     size_t need = strlen(full);
 
@@ -404,8 +402,8 @@ Test(error, aggregate_keeps_inner_errors_in_order) {
 
 Test(error, aggregate_with_message_and_null_entries) {
     vow_loop_t *loop = vow_test_loop();
-    vow_error_t *inner[4] = {vow_error_new(VOW_EPERM, "x"), NULL,
-                             vow_error_new(VOW_EBUSY, "y"), NULL};
+    vow_error_t *inner[4] = {vow_error_new(VOW_EPERM, "x"), NULL, vow_error_new(VOW_EBUSY, "y"),
+                             NULL};
     vow_error_t *a = inner[0], *b = inner[2];
     vow_error_t *agg = vow_error_aggregate("none worked", inner, 4);
     cr_assert_eq(vow_error_code(agg), VOW_EAGGREGATE);
@@ -582,17 +580,13 @@ Test(error, every_constructor_survives_each_failed_allocation) {
 
 Test(error, replace_allocator_rejects_null_and_keeps_the_old_one) {
     vow_loop_t *loop = vow_test_loop();
-    cr_assert_eq(vow_replace_allocator(NULL, vow_test__realloc, vow_test__calloc,
-                                       vow_test__free),
+    cr_assert_eq(vow_replace_allocator(NULL, vow_test__realloc, vow_test__calloc, vow_test__free),
                  VOW_EINVAL);
-    cr_assert_eq(vow_replace_allocator(vow_test__malloc, NULL, vow_test__calloc,
-                                       vow_test__free),
+    cr_assert_eq(vow_replace_allocator(vow_test__malloc, NULL, vow_test__calloc, vow_test__free),
                  VOW_EINVAL);
-    cr_assert_eq(vow_replace_allocator(vow_test__malloc, vow_test__realloc, NULL,
-                                       vow_test__free),
+    cr_assert_eq(vow_replace_allocator(vow_test__malloc, vow_test__realloc, NULL, vow_test__free),
                  VOW_EINVAL);
-    cr_assert_eq(vow_replace_allocator(vow_test__malloc, vow_test__realloc, vow_test__calloc,
-                                       NULL),
+    cr_assert_eq(vow_replace_allocator(vow_test__malloc, vow_test__realloc, vow_test__calloc, NULL),
                  VOW_EINVAL);
     /* The counting allocator is still the one in use. */
     long total = vow_test_alloc_total();

@@ -72,8 +72,8 @@ Test(loop, vow_backend_env_chooses_and_beats_libev_flags) {
     const struct {
         const char *name;
         unsigned bit;
-    } names[] = {{"select", VOW_BACKEND_SELECT}, {"poll", VOW_BACKEND_POLL},
-                 {"epoll", VOW_BACKEND_EPOLL}};
+    } names[] = {
+        {"select", VOW_BACKEND_SELECT}, {"poll", VOW_BACKEND_POLL}, {"epoll", VOW_BACKEND_EPOLL}};
     unsigned supported = ev_supported_backends();
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         if (!(supported & names[i].bit)) continue;
@@ -320,11 +320,9 @@ static void reenter_micro(vow_loop_t *loop, void *arg) { try_reenter(loop, arg);
 
 static void check_reent(const struct reent *r, const char *where) {
     cr_assert_eq(r->calls, 1, "%s: callback ran %d times", where, r->calls);
-    cr_assert_eq(r->run_default, VOW_EREENTRANT, "%s: run DEFAULT gave %d", where,
-                 r->run_default);
+    cr_assert_eq(r->run_default, VOW_EREENTRANT, "%s: run DEFAULT gave %d", where, r->run_default);
     cr_assert_eq(r->run_once, VOW_EREENTRANT, "%s: run ONCE gave %d", where, r->run_once);
-    cr_assert_eq(r->run_nowait, VOW_EREENTRANT, "%s: run NOWAIT gave %d", where,
-                 r->run_nowait);
+    cr_assert_eq(r->run_nowait, VOW_EREENTRANT, "%s: run NOWAIT gave %d", where, r->run_nowait);
     cr_assert_eq(r->close_rc, VOW_EREENTRANT, "%s: close gave %d", where, r->close_rc);
     cr_assert_eq(r->free_rc, VOW_EREENTRANT, "%s: free gave %d", where, r->free_rc);
 }
@@ -593,9 +591,9 @@ Test(loop, default_loop_works_and_can_be_freed) {
 struct wrap_state {
     vow_loop_t *vl;
     struct ev_loop *evl;
-    ev_io io;          /* never ready: blocks ev_run forever unless stopped */
-    ev_timer a;        /* the foreign watcher that queues a microtask */
-    ev_timer guard;    /* fires only if the microtask did not run before blocking */
+    ev_io io;       /* never ready: blocks ev_run forever unless stopped */
+    ev_timer a;     /* the foreign watcher that queues a microtask */
+    ev_timer guard; /* fires only if the microtask did not run before blocking */
     int use_io;
     char order[16];
     int n;
@@ -683,8 +681,8 @@ static void run_foreign_microtask_prio(int use_io, int app_hook, int prio) {
     cr_assert_eq(s.queue_rc, 0);
     cr_assert_eq(s.run_rc, VOW_EREENTRANT, "vow_loop_run inside the app's ev_run gave %d",
                  s.run_rc);
-    cr_assert_eq(s.guard_calls, 0,
-                 "the microtask did not run before ev_run blocked (order %.*s)", s.n, s.order);
+    cr_assert_eq(s.guard_calls, 0, "the microtask did not run before ev_run blocked (order %.*s)",
+                 s.n, s.order);
     cr_assert_eq(s.m_calls, 1, "the microtask did not run before ev_run returned");
     cr_assert_eq(s.n, 2);
     cr_assert_eq(memcmp(s.order, "AM", 2), 0);

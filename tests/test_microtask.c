@@ -16,8 +16,7 @@ static void rec(int v) {
 }
 static void expect_trace(const int *want, int n) {
     char got[1024] = "", *p = got;
-    for (int i = 0; i < ntrace && p < got + sizeof got - 16; i++)
-        p += sprintf(p, "%d ", trace[i]);
+    for (int i = 0; i < ntrace && p < got + sizeof got - 16; i++) p += sprintf(p, "%d ", trace[i]);
     cr_assert_eq(ntrace, n, "trace has %d events, want %d: %s", ntrace, n, got);
     for (int i = 0; i < n; i++)
         cr_assert_eq(trace[i], want[i], "event %d is %d, want %d: %s", i, trace[i], want[i], got);
@@ -97,8 +96,7 @@ Test(microtask, microtask_from_timer_runs_before_the_next_timer_of_the_same_turn
     /* Three timers with one deadline: libev fires them in one turn, vow drains after
      * each callback. */
     for (int t = 1; t <= 3; t++)
-        cr_assert_eq(vow_set_timeout(loop, timer_queues_chain, (void *)(intptr_t)t, 5, NULL),
-                     0);
+        cr_assert_eq(vow_set_timeout(loop, timer_queues_chain, (void *)(intptr_t)t, 5, NULL), 0);
     cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
     const int want[] = {1, 102, 101, 100, 2, 202, 201, 200, 3, 302, 301, 300};
     expect_trace(want, 12);

@@ -27,8 +27,8 @@ struct slot {
 
 struct prog {
     vow_loop_t *loop;
-    int enomem;       /* calls that answered VOW_ENOMEM */
-    int oom_errors;   /* error constructors that gave the static OOM error */
+    int enomem;        /* calls that answered VOW_ENOMEM */
+    int oom_errors;    /* error constructors that gave the static OOM error */
     int dtor_expected; /* payload set attempts: each destructor must run exactly once */
     int dtor_calls;
     struct slot slots[NSLOTS];
@@ -84,7 +84,8 @@ static void make_errors(struct prog *p) {
         int c1 = vow_error_code(vow_error_at(agg, 1));
         cr_assert(c0 == VOW_ETIMEDOUT || c0 == VOW_ENOMEM, "inner 0: %d", c0);
         cr_assert(c1 == VOW_EUSER || c1 == VOW_ENOMEM, "inner 1: %d", c1);
-        if (c0 == VOW_ENOMEM || c1 == VOW_ENOMEM) p->oom_errors++;
+        if (c0 == VOW_ENOMEM || c1 == VOW_ENOMEM)
+            p->oom_errors++;
         else if (vow_error_code(vow_error_cause(vow_error_at(agg, 0))) != VOW_ECANCELED)
             p->oom_errors++; /* the root cause was the static OOM error */
     }
@@ -222,15 +223,20 @@ static void program(struct prog *p, int variant) {
         cr_assert_eq(rc, 0, "the app's ev_run returned with %d vow things alive", rc);
     } else {
         rc = vow_loop_run(loop, VOW_RUN_DEFAULT);
-        if (variant != 2) cr_assert_eq(rc, 0, "vow_loop_run: %d", rc);
-        else cr_assert_geq(rc, 0, "vow_loop_run: %d", rc);
+        if (variant != 2)
+            cr_assert_eq(rc, 0, "vow_loop_run: %d", rc);
+        else
+            cr_assert_geq(rc, 0, "vow_loop_run: %d", rc);
     }
 
     /* The callback contract. */
     for (int i = 0; i < p->nslots; i++) {
         struct slot *s = &p->slots[i];
-        if (variant == 2) cr_assert_leq(s->ran, s->scheduled, "slot %d", i);
-        else cr_assert_eq(s->ran, s->scheduled, "slot %d: scheduled %d, ran %d", i, s->scheduled, s->ran);
+        if (variant == 2)
+            cr_assert_leq(s->ran, s->scheduled, "slot %d", i);
+        else
+            cr_assert_eq(s->ran, s->scheduled, "slot %d: scheduled %d, ran %d", i, s->scheduled,
+                         s->ran);
     }
     if (variant != 2) cr_assert_eq(p->iv_ticks, p->iv_scheduled ? 3 : 0);
 
@@ -287,12 +293,13 @@ static void sweep(int variant) {
                 cr_log_info("variant %d: failing allocation %ld was absorbed", variant, n);
             }
         }
-        cr_assert_eq(vow_test_live_allocs(), baseline, "variant %d, n=%ld: %ld allocation(s) leaked",
-                     variant, n, vow_test_live_allocs() - baseline);
+        cr_assert_eq(vow_test_live_allocs(), baseline,
+                     "variant %d, n=%ld: %ld allocation(s) leaked", variant, n,
+                     vow_test_live_allocs() - baseline);
     }
     cr_assert_gt(saw_failure, 0);
-    cr_log_info("variant %d: %ld allocations in a normal run, %d failed runs, %d absorbed",
-                variant, normal, saw_failure, absorbed);
+    cr_log_info("variant %d: %ld allocations in a normal run, %d failed runs, %d absorbed", variant,
+                normal, saw_failure, absorbed);
     VOW_TEST_END(loop);
 }
 

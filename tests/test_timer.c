@@ -142,8 +142,8 @@ static void check_not_early(vow_loop_t *loop, void *arg) {
     s->calls++;
     uint64_t now = vow_loop_now(loop);
     uint64_t want = s->set_at + (s->ms < 1 ? 1 : s->ms);
-    cr_assert_geq(now, want, "a %llu ms timer fired after %llu ms",
-                  (unsigned long long)s->ms, (unsigned long long)(now - s->set_at));
+    cr_assert_geq(now, want, "a %llu ms timer fired after %llu ms", (unsigned long long)s->ms,
+                  (unsigned long long)(now - s->set_at));
 }
 
 Test(timer, timers_never_fire_early) {
@@ -441,7 +441,8 @@ Test(timer, interval_restarts_itself_from_its_own_callback) {
     cr_assert_eq(vow_set_interval(loop, reiv_cb, &r, 2, &r.id), 0);
     cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
     cr_assert_eq(r.generation, 2);
-    for (int g = 0; g < 3; g++) cr_assert_eq(r.ticks[g], 2, "generation %d ticked %d", g, r.ticks[g]);
+    for (int g = 0; g < 3; g++)
+        cr_assert_eq(r.ticks[g], 2, "generation %d ticked %d", g, r.ticks[g]);
     VOW_TEST_END(loop);
 }
 
@@ -477,7 +478,8 @@ Test(timer, a_timer_clears_other_pending_timers) {
     c.victims[2] = later_iv;
     cr_assert_eq(vow_set_timeout(loop, rec_arg, TAG(5), 40, NULL), 0);
     cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
-    for (int i = 0; i < 3; i++) cr_assert_eq(c.rcs[i], 0, "clearing victim %d gave %d", i, c.rcs[i]);
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(c.rcs[i], 0, "clearing victim %d gave %d", i, c.rcs[i]);
     cr_assert_eq(c.self_rc, VOW_ENOENT, "a timeout inside its own callback has fired");
     const int want[] = {0, 2, 5};
     expect_trace(want, 3);
@@ -568,9 +570,12 @@ Test(timer, ids_are_nonzero_and_unique) {
     static vow_timer_t ids[N];
     for (int i = 0; i < N; i++) {
         int rc;
-        if (i % 3 == 0) rc = vow_set_timeout(loop, rec_arg, NULL, (uint64_t)(1000 + i % 7), &ids[i]);
-        else if (i % 3 == 1) rc = vow_set_interval(loop, rec_arg, NULL, 1000, &ids[i]);
-        else rc = vow_set_immediate(loop, rec_arg, NULL, &ids[i]);
+        if (i % 3 == 0)
+            rc = vow_set_timeout(loop, rec_arg, NULL, (uint64_t)(1000 + i % 7), &ids[i]);
+        else if (i % 3 == 1)
+            rc = vow_set_interval(loop, rec_arg, NULL, 1000, &ids[i]);
+        else
+            rc = vow_set_immediate(loop, rec_arg, NULL, &ids[i]);
         cr_assert_eq(rc, 0);
         cr_assert_neq(ids[i], 0);
         /* Clear every other one at once, so freed slots could be recycled. */
@@ -582,9 +587,8 @@ Test(timer, ids_are_nonzero_and_unique) {
     for (int i = 0; i < N; i++)
         for (int j = 0; j < i; j++) cr_assert_neq(ids[i], ids[j], "ids %d and %d", i, j);
     for (int i = 1; i < N; i += 2)
-        cr_assert_eq(i % 3 == 2 ? vow_clear_immediate(loop, ids[i])
-                                : vow_clear_timeout(loop, ids[i]),
-                     0);
+        cr_assert_eq(
+            i % 3 == 2 ? vow_clear_immediate(loop, ids[i]) : vow_clear_timeout(loop, ids[i]), 0);
     cr_assert_eq(vow_loop_alive(loop), 0);
     VOW_TEST_END(loop);
 }
@@ -701,8 +705,10 @@ Test(timer, immediate_from_an_immediate_runs_on_the_next_turn) {
         int rc = vow_loop_run(loop, VOW_RUN_NOWAIT);
         cr_assert_eq(ntrace, turn + 1, "turn %d: %s", turn, trace_str());
         cr_assert_eq(trace[turn], turn);
-        if (turn < 5) cr_assert_gt(rc, 0);
-        else cr_assert_eq(rc, 0);
+        if (turn < 5)
+            cr_assert_gt(rc, 0);
+        else
+            cr_assert_eq(rc, 0);
     }
     VOW_TEST_END(loop);
 }
