@@ -1,0 +1,239 @@
+#!/usr/bin/env python3
+"""proof/difftest.py - runs proof programs on vow and on Node.js, compares the traces
+line for line, and shrinks any program whose traces differ.
+
+    python3 proof/difftest.py --runner BUILD/tests/vow_proof_run --seeds 0-9999
+    python3 proof/difftest.py --runner ... --files prog.txt DIR ...   (programs or batches)
+    python3 proof/difftest.py --runner ... --seeds 5 --show          (print both traces)
+
+Programs run in batches (--batch, 250 by default): one vow_proof_run process and one
+node process per batch, every program of the batch started in the same turn (FORMAT.md,
+Batches). A program whose traces differ is shrunk by delta debugging over its ops
+(shrink.py) and printed with its seed, both shrunk traces and their diff.
+
+Exit status: 0 when every program agrees; 1 on any divergence (or failure of a back end).
+With --expect-divergence the sense is reversed: 0 only when a divergence was found and
+shrunk to at most --max-ops ops (the planted-divergence self-test), stopping at the first.
+"""
+
+import argparse
+import concurrent.futures
+import difflib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from emit_js import emit_batch  # noqa: E402
+from gen import generate, parse_seeds  # noqa: E402
+from prog import dump, dump_batch, parse_batch, validate, FormatError  # noqa: E402
+import shrink  # noqa: E402
+
+
+class Backends:
+    def __init__(self, runner, node="node", tmp=None, keep=False):
+        self.runner = runner
+        self.node = node
+        self.tmp = tmp or tempfile.mkdtemp(prefix="vow-proof.")
+        self.keep = keep
+        self.runs = 0
+
+    def close(self):
+        if not self.keep:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    @staticmethod
+    def _split(text, n):
+        traces = [[] for _ in range(n)]
+        for line in text.splitlines():
+            idx, _, rest = line.partition(" ")
+            if idx.isdigit() and int(idx) < n:
+                traces[int(idx)].append(rest)
+        return traces
+
+    def run_c(self, named, seq=False):
+        path = os.path.join(self.tmp, "batch%d.txt" % threading.get_ident())
+        with open(path, "w") as f:
+            f.write(dump_batch(named))
+        cmd = [self.runner] + (["--seq"] if seq else []) + [path]
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        return self._split(p.stdout, len(named)), p.returncode, p.stderr
+
+    def run_js(self, named):
+        js = os.path.join(self.tmp, "batch.js")
+        out = os.path.join(self.tmp, "node.out")
+        with open(js, "w") as f:
+            f.write(emit_batch(named))
+        if os.path.exists(out):
+            os.unlink(out)
+        p = subprocess.run([self.node, js, out], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True)
+        text = open(out).read() if os.path.exists(out) else ""
+        return self._split(text, len(named)), p.returncode, p.stderr
+
+    def run(self, named):
+        """Per program: (C trace, JS trace, C failed). Both back ends run at once (they
+        mostly wait on timers). A crash of the C batch is pinned on its programs by
+        running each alone."""
+        self.runs += 1
+        with concurrent.futures.ThreadPoolExecutor(2) as ex:
+            fjs = ex.submit(self.run_js, named)
+            fc = ex.submit(self.run_c, named)
+            js, jrc, jerr = fjs.result()
+            c, crc, cerr = fc.result()
+        if jrc != 0:
+            raise RuntimeError("node failed (exit %d):\n%s" % (jrc, jerr[-4000:]))
+        failed = [False] * len(named)
+        if crc != 0:
+            if len(named) == 1:
+                failed[0] = True
+                self.last_c_stderr = cerr
+            else:
+                for i, prog in enumerate(named):
+                    ci, rc, err = self.run_c([prog])
+                    c[i] = ci[0]
+                    failed[i] = rc != 0
+                    if rc != 0:
+                        self.last_c_stderr = err
+        return [(c[i], js[i], failed[i]) for i in range(len(named))]
+
+
+def diverges(result):
+    c, js, failed = result
+    return failed or c != js
+
+
+def same_failure(original):
+    """A shrinking candidate must fail the way the original did: a crash (or failed
+    check) of vow_proof_run, or traces that differ while both back ends ran fine."""
+    def check(result):
+        c, js, failed = result
+        return failed if original[2] else (not failed and c != js)
+    return check
+
+
+def show_diff(c, js, out):
+    for line in difflib.unified_diff(js, c, "node", "vow", lineterm="", n=100):
+        out.write("    " + line + "\n")
+
+
+def report(name, ops, small, c, js, failed, out):
+    out.write("DIVERGENCE: %s (%d ops, shrunk to %d)\n" % (name, len(ops), len(small)))
+    out.write("  shrunk program:\n")
+    for line in dump(small).splitlines():
+        out.write("    " + line + "\n")
+    if failed:
+        out.write("  vow_proof_run failed on it (crash or check)\n")
+    out.write("  traces (--- node, +++ vow):\n")
+    show_diff(c, js, out)
+
+
+def load_files(paths):
+    named = []
+    for p in paths:
+        files = sorted(os.path.join(p, f) for f in os.listdir(p)) if os.path.isdir(p) else [p]
+        for f in files:
+            if not f.endswith((".prog", ".txt")):
+                continue
+            with open(f) as fh:
+                progs = parse_batch(fh.read())
+            for name, ops in progs:
+                named.append((os.path.basename(f) if len(progs) == 1 else name, ops))
+    return named
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runner", required=True, help="vow_proof_run binary")
+    ap.add_argument("--node", default="node")
+    ap.add_argument("--seeds", help="e.g. 0-9999 or 3,17")
+    ap.add_argument("--files", nargs="+", help="program files, batch files or directories")
+    ap.add_argument("--batch", type=int, default=50, help="programs per process")
+    ap.add_argument("--expect-divergence", action="store_true")
+    ap.add_argument("--max-ops", type=int, default=10)
+    ap.add_argument("--no-shrink", action="store_true")
+    ap.add_argument("--show", action="store_true", help="print each program's traces")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary files")
+    ap.add_argument("--quiet", action="store_true")
+    a = ap.parse_args()
+
+    if shutil.which(a.node) is None:
+        print("difftest: FAIL: '%s' is not on PATH (this test never skips)" % a.node)
+        return 1
+    named = []
+    if a.seeds:
+        named += [("seed %d" % s, generate(s)) for s in parse_seeds(a.seeds)]
+    if a.files:
+        named += load_files(a.files)
+    if not named:
+        ap.error("nothing to run: --seeds or --files")
+    for name, ops in named:
+        try:
+            validate(ops)
+        except FormatError as e:
+            print("difftest: %s: invalid program: %s" % (name, e))
+            return 1
+
+    be = Backends(a.runner, a.node, keep=a.keep)
+    out = sys.stdout
+    found = 0
+    lines = 0
+    try:
+        for start in range(0, len(named), a.batch):
+            chunk = named[start:start + a.batch]
+            results = be.run(chunk)
+            for (name, ops), res in zip(chunk, results):
+                lines += len(res[1])
+                if a.show:
+                    out.write("== %s\n" % name)
+                    for l in res[0]:
+                        out.write("  %s\n" % l)
+                    if res[0] != res[1]:
+                        out.write("  (node differs)\n")
+                if not diverges(res):
+                    continue
+                found += 1
+                if a.no_shrink:
+                    out.write("DIVERGENCE: %s (not shrunk)\n" % name)
+                    show_diff(res[0], res[1], out)
+                    small, sres = ops, res
+                else:
+                    like = same_failure(res)
+                    small = shrink.shrink(ops, lambda progs: [like(r) for r in be.run(
+                        [("candidate %d" % i, p) for i, p in enumerate(progs)])])
+                    sres = be.run([(name, small)])[0]
+                    report(name, ops, small, sres[0], sres[1], sres[2], out)
+                    if sres[2] and getattr(be, "last_c_stderr", ""):
+                        out.write("  vow_proof_run stderr:\n" + "".join(
+                            "    " + l + "\n" for l in be.last_c_stderr.splitlines()[-30:]))
+                if a.expect_divergence:
+                    ok = len(small) <= a.max_ops
+                    out.write("%s: the planted divergence was found (%s) and shrunk to %d ops "
+                              "(limit %d)\n" % ("OK" if ok else "FAIL", name, len(small), a.max_ops))
+                    return 0 if ok else 1
+    except RuntimeError as e:
+        out.write("difftest: FAIL: %s\n" % e)
+        return 1
+    finally:
+        be.close()
+    if a.expect_divergence:
+        out.write("FAIL: no divergence in %d programs: the tester missed the planted one\n" % len(named))
+        return 1
+    if found:
+        out.write("FAIL: %d of %d programs diverge\n" % (found, len(named)))
+        return 1
+    if not a.quiet or True:
+        out.write("OK: %d programs, %d trace lines, identical on vow and node (%d batch runs)\n"
+                  % (len(named), lines, be.runs))
+    if lines == 0:
+        out.write("FAIL: no trace lines at all: an empty comparison proves nothing\n")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

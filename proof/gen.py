@@ -1,0 +1,408 @@
+#!/usr/bin/env python3
+"""proof/gen.py - the seeded random generator of proof programs.
+
+    python3 proof/gen.py SEED                   one program, on standard output
+    python3 proof/gen.py --seeds 0-99 --batch   a batch ("=== seed N" separators)
+    python3 proof/gen.py --coverage --seeds 0-999 [--check]
+                                                the coverage table: for each op kind and
+                                                feature, the share of programs that have it
+                                                (--check: exit 1 if one is under 5%, or if
+                                                nesting depth >= 4 is under 25%)
+
+The same seed always gives the same program (random.Random(seed), no other input).
+
+Timing rule (FORMAT.md, Timers): a timer may only be created in a scope whose start time
+is known statically (main, a timer's callback, a microtask queued from one of those), and
+two timers of different durations never have nominal deadlines closer than GAP ms, so
+the order of timers never depends on how late a callback ran. Timers of equal duration
+share a FIFO list in Node and in vow, so they may collide freely (and are made to, often:
+equal delays created in the same callback).
+"""
+
+import argparse
+import os
+import random
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from prog import GAP, NODE_KINDS, timing_ok, Op, SPEC, dump, dump_batch, max_depth, scopes_of, validate  # noqa: E402
+
+DELAYS = [0, 1, 1, 100, 200, 300]
+MAX_DEADLINE = 1000
+GEN_CODES = ["EINVAL", "ENOENT", "ERANGE", "EAGAIN"]
+
+
+class Gen:
+    def __init__(self, seed, max_ops=None):
+        self.rng = random.Random(seed)
+        r = self.rng
+        self.max_ops = max_ops or r.choice([16, 24, 32, 40, 48])
+        self.max_depth = 6
+        self.ops = []
+        self.next_id = 1
+        self.timers = []          # (key, nominal deadline)
+        self.scope_nodes = {}     # scope -> [node op] made in it
+        self.visible = {}         # scope -> [node op] visible from anywhere in it (inherited)
+        self.time = {}            # scope -> nominal start time (ms) or None
+        self.depth = {}           # scope -> depth
+        self.settled = set()      # `new` node ids that have a settle op
+        self.pending_actions = {}  # (op id, tag) -> arg index to fill after the scope
+        self.queue = []
+        self.spine_next = "none"
+
+    # ---- helpers -------------------------------------------------------------------
+    def new_op(self, scope, kind, args):
+        o = Op(self.next_id, scope, kind, args)
+        self.next_id += 1
+        self.ops.append(o)
+        if kind in NODE_KINDS:
+            self.scope_nodes.setdefault(scope, []).append(o)
+        return o
+
+    def value(self):
+        r = self.rng
+        x = r.random()
+        if x < 0.08:
+            return "u"
+        v = str(r.randint(0, 40))
+        return ("b" + v) if x < 0.3 else v
+
+    def code(self):
+        return self.rng.choice(GEN_CODES)
+
+    def liveness(self, o):
+        """A guess of how likely node o is to settle: sources are picked by it."""
+        if o.kind in ("resolved", "rejected"):
+            return 3.0
+        if o.kind == "new":
+            return 2.0 if o.id in self.settled else 0.4
+        return 2.0
+
+    def pick(self, nodes, recent=4):
+        r = self.rng
+        pool = nodes[-recent:] if r.random() < 0.6 else nodes
+        return r.choices(pool, [self.liveness(o) for o in pool])[0]
+
+    def pick_timer_delay(self, scope, t0):
+        r = self.rng
+        same_scope = [o for o in self.ops if o.kind == "timer" and o.scope == scope]
+        delays = DELAYS[:]
+        r.shuffle(delays)
+        if same_scope and r.random() < 0.6:
+            delays.insert(0, int(same_scope[-1].args[0]))  # collide on purpose
+        for d in delays:
+            key = max(d, 1)
+            t = t0 + key
+            if t > MAX_DEADLINE:
+                continue
+            if all(k == key or abs(t - t2) >= GAP for k, t2 in self.timers):
+                self.timers.append((key, t))
+                return d, t
+        return None, None
+
+    # ---- scopes --------------------------------------------------------------------
+    def fill(self, scope):
+        r = self.rng
+        depth = self.depth[scope]
+        time = self.time[scope]
+        vis = list(self.visible[scope])
+        if scope is None:
+            n = r.randint(5, 10)
+        else:
+            n = r.choice([0, 1, 1, 2, 2, 3, 4]) if depth < self.max_depth else 0
+        on_spine = scope == self.spine_next
+        if on_spine:
+            n = max(n, 1)
+        made_scope_op = False
+        for i in range(n):
+            if len(self.ops) >= self.max_ops and not on_spine:
+                break
+            force = on_spine and i == n - 1 and not made_scope_op
+            o = self.one_op(scope, vis, depth, time, force)
+            if o is not None:
+                if o.kind in NODE_KINDS:
+                    vis.append(o)
+                if scopes_of(o) and (force or on_spine) and not made_scope_op:
+                    made_scope_op = True
+                    self.spine_next = (o.id, scopes_of(o)[0])
+        # Settle the `new` nodes of this scope that nothing settles yet, most of the time.
+        for o in self.scope_nodes.get(scope, []):
+            if o.kind == "new" and o.id not in self.settled and r.random() < (0.85 if scope is None else 0.5):
+                self.settle(scope, o)
+
+    def settle(self, scope, node):
+        r = self.rng
+        self.settled.add(node.id)
+        x = r.random()
+        if x < 0.6:
+            self.new_op(scope, "resolve", [str(node.id), self.value()])
+        elif x < 0.85:
+            self.new_op(scope, "reject", [str(node.id), self.code()])
+        else:
+            vis = [o for o in self.visible[scope] + self.scope_nodes.get(scope, [])]
+            self.new_op(scope, "resolve_with", [str(node.id), str(self.pick(vis).id)])
+
+    def child(self, o, tag, parent_scope, time):
+        s = (o.id, tag)
+        self.depth[s] = self.depth[parent_scope] + 1
+        self.time[s] = time
+        self.queue.append((s, parent_scope))
+        return s
+
+    def one_op(self, scope, vis, depth, time, force):
+        r = self.rng
+        newnodes = [o for o in vis if o.kind == "new"]
+        unsettled = [o for o in newnodes if o.id not in self.settled]
+        can_nest = depth < self.max_depth
+        w = {
+            "new": 3, "resolved": 2, "rejected": 1,
+            "resolve": (4 if unsettled else 1) if newnodes else 0,
+            "reject": (2 if unsettled else 0.5) if newnodes else 0,
+            "resolve_with": 1.2 if newnodes else 0,
+            "then": 7 if vis else 0, "catch": 3 if vis else 0, "finally": 2 if vis else 0,
+            "all": 0.8 if vis else 0.1, "all_settled": 0.8 if vis else 0.1,
+            "race": 0.8 if vis else 0.1, "any": 0.8 if vis else 0.1,
+            "timer": (2.5 if scope is None or scope[1] == "t" else 1) if time is not None and can_nest else 0,
+            "micro": 1.2 if can_nest else 0,
+        }
+        if force:
+            # The spine's scope op: one whose callback runs for sure (a microtask, a timer)
+            # or very likely (finally on a node that will probably settle).
+            live = [o for o in vis if self.liveness(o) >= 2]
+            w = {"micro": 2, "timer": 1.5 if time is not None else 0, "finally": 2 if live else 0}
+        kinds = [k for k in w if w[k] > 0]
+        kind = r.choices(kinds, [w[k] for k in kinds])[0]
+        if kind == "new":
+            return self.new_op(scope, "new", [])
+        if kind == "resolved":
+            return self.new_op(scope, "resolved", [self.value()])
+        if kind == "rejected":
+            return self.new_op(scope, "rejected", [self.code()])
+        if kind in ("resolve", "reject", "resolve_with"):
+            target = r.choice(unsettled) if unsettled and r.random() < 0.8 else r.choice(newnodes)
+            self.settled.add(target.id)
+            if kind == "resolve":
+                return self.new_op(scope, kind, [str(target.id), self.value()])
+            if kind == "reject":
+                return self.new_op(scope, kind, [str(target.id), self.code()])
+            return self.new_op(scope, kind, [str(target.id), str(self.pick(vis).id)])
+        if kind in ("then", "catch", "finally"):
+            src = self.pick(vis)
+            if force:
+                src = self.pick([o for o in vis if self.liveness(o) >= 2])
+            if kind == "then":
+                has_ok = force or r.random() < 0.85
+                has_err = r.random() < (0.4 if has_ok else 0.9)
+                o = self.new_op(scope, "then", [str(src.id), "?" if has_ok else "-",
+                                                "?" if has_err else "-"])
+                if has_ok:
+                    self.child(o, "ok", scope, None)
+                if has_err:
+                    self.child(o, "err", scope, None)
+            else:
+                o = self.new_op(scope, kind, [str(src.id), "?"])
+                self.child(o, "err" if kind == "catch" else "fin", scope, None)
+            return o
+        if kind in ("all", "all_settled", "race", "any"):
+            n = r.choice([0, 1, 2, 2, 3, 3, 4]) if vis else 0
+            if n == 0 and r.random() < 0.5 and vis:
+                n = 2
+            ins = [str(self.pick(vis, 6).id) for _ in range(n)]
+            return self.new_op(scope, kind, ins)
+        if kind == "timer":
+            d, t = self.pick_timer_delay(scope, time)
+            if d is None:
+                kind = "micro"
+            else:
+                o = self.new_op(scope, "timer", [str(d)])
+                self.child(o, "t", scope, t)
+                return o
+        if kind == "micro":
+            o = self.new_op(scope, "micro", [])
+            self.child(o, "m", scope, time)
+            return o
+        raise AssertionError(kind)
+
+    def action(self, o, tag, vis):
+        r = self.rng
+        if tag == "fin":
+            choices = [("val", 3), ("throw", 1), ("ret", 2 if vis else 0)]
+        else:
+            choices = [("val", 3), ("pass", 2), ("throw", 2), ("ret", 3 if vis else 0)]
+        kinds = [k for k, w in choices if w > 0]
+        k = r.choices(kinds, [w for kk, w in choices if w > 0])[0]
+        if k == "val":
+            return "val:" + self.value()
+        if k == "pass":
+            return "pass"
+        if k == "throw":
+            return "throw:" + self.code()
+        if r.random() < 0.04:
+            return "ret:%d" % o.id  # returning the promise the reaction resolves: a cycle
+        return "ret:%d" % self.pick(vis, 6).id
+
+    def program(self):
+        r = self.rng
+        self.depth[None] = 0
+        self.time[None] = 0
+        self.visible[None] = []
+        # A spine: a chain of scopes each made by the one before, extended to depth >= 4,
+        # in most programs (the other scopes nest at random).
+        want_spine = r.random() < 0.85
+        self.spine_next = None if want_spine else "none"
+        self.fill(None)
+        byid = {o.id: o for o in self.ops}
+        while self.queue:
+            # Deepest first, with some randomness; the spine's next scope always first.
+            if self.spine_next in [s for s, _ in self.queue]:
+                i = [s for s, _ in self.queue].index(self.spine_next)
+            elif r.random() < 0.6:
+                i = len(self.queue) - 1
+            else:
+                i = r.randrange(len(self.queue))
+            s, parent = self.queue.pop(i)
+            self.visible[s] = self.visible[parent] + self.scope_nodes.get(parent, [])
+            if self.spine_next == s and self.depth[s] >= 5:
+                self.spine_next = "none"
+            self.fill(s)
+            o = byid.get(s[0]) or next(x for x in self.ops if x.id == s[0])
+            if o.kind in ("then", "catch", "finally"):
+                idx = {"ok": 1, "err": 2, "fin": 1}[s[1]]
+                if o.kind == "catch":
+                    idx = 1
+                o.args[idx] = self.action(o, s[1], self.visible[s] + self.scope_nodes.get(s, []))
+            byid = {x.id: x for x in self.ops}
+        return self.ops
+
+
+def generate(seed, max_ops=None):
+    ops = Gen(seed, max_ops).program()
+    validate(ops)
+    assert timing_ok(ops), "generator broke the timing rule (seed %d)" % seed
+    return ops
+
+
+# ---- coverage --------------------------------------------------------------------------
+
+def features(ops):
+    """The op kinds and features a program has (for the coverage table)."""
+    f = set(o.kind for o in ops)
+    byid = {o.id: o for o in ops}
+    if max_depth(ops) >= 4:
+        f.add("depth>=4")
+    for o in ops:
+        if o.kind == "then":
+            if o.args[1] != "-":
+                f.add("then:ok")
+            if o.args[2] != "-":
+                f.add("then:err")
+            if o.args[1] == "-" or o.args[2] == "-":
+                f.add("then:missing-handler")
+        for a in o.args:
+            if a.startswith("ret:"):
+                f.add("action:ret")
+                t = byid[int(a[4:])]
+                if t.id == o.id:
+                    f.add("ret:self(cycle)")
+                elif t.kind in ("resolved", "rejected"):
+                    f.add("adopt:settled")
+                else:
+                    f.add("adopt:other")
+            elif a.startswith("throw:"):
+                f.add("action:throw")
+            elif a == "pass":
+                f.add("action:pass")
+            elif a.startswith("val:"):
+                f.add("action:val")
+            if a.startswith("b") or a.startswith("val:b"):
+                f.add("value:boxed")
+        if o.kind == "resolve_with":
+            t = byid[int(o.args[1])]
+            f.add("adopt:settled" if t.kind in ("resolved", "rejected") else "adopt:other")
+        if o.kind in ("all", "all_settled", "race", "any"):
+            if not o.args:
+                f.add("combinator:empty")
+            if len(set(o.args)) < len(o.args):
+                f.add("combinator:duplicate-input")
+        if o.kind in ("resolve", "reject", "resolve_with") and o.scope and o.scope[1] == "t":
+            f.add("settle-from-timer")
+    seen = {}
+    for o in ops:
+        if o.kind == "timer":
+            k = (o.scope, max(int(o.args[0]), 1))
+            if k in seen:
+                f.add("timer:colliding-delays")
+            seen[k] = 1
+    return f
+
+
+ALL_FEATURES = list(SPEC) + [
+    "depth>=4", "then:ok", "then:err", "then:missing-handler", "action:val", "action:pass",
+    "action:throw", "action:ret", "ret:self(cycle)", "adopt:settled", "adopt:other",
+    "value:boxed", "combinator:empty", "combinator:duplicate-input", "settle-from-timer",
+    "timer:colliding-delays"]
+
+
+def coverage(seeds):
+    counts = {k: 0 for k in ALL_FEATURES}
+    total_ops = 0
+    for s in seeds:
+        ops = generate(s)
+        total_ops += len(ops)
+        for k in features(ops):
+            counts[k] = counts.get(k, 0) + 1
+    n = len(seeds)
+    return {k: 100.0 * v / n for k, v in counts.items()}, total_ops / max(n, 1)
+
+
+def parse_seeds(spec):
+    out = []
+    for part in spec.split(","):
+        if "-" in part:
+            a, b = part.split("-", 1)
+            out.extend(range(int(a), int(b) + 1))
+        elif part:
+            out.append(int(part))
+    return out
+
+
+def print_coverage(table, avg_ops, n, out=sys.stdout):
+    out.write("coverage over %d programs (average %.1f ops):\n" % (n, avg_ops))
+    out.write("  %-28s %s\n" % ("op kind / feature", "% of programs"))
+    for k in ALL_FEATURES:
+        out.write("  %-28s %5.1f%s\n" % (k, table.get(k, 0.0), "" if k in SPEC else "  (feature)"))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("seed", nargs="?", type=int)
+    ap.add_argument("--seeds", help="e.g. 0-99 or 1,5,9")
+    ap.add_argument("--batch", action="store_true")
+    ap.add_argument("--coverage", action="store_true")
+    ap.add_argument("--check", action="store_true")
+    a = ap.parse_args()
+    if a.coverage:
+        seeds = parse_seeds(a.seeds or "0-999")
+        table, avg = coverage(seeds)
+        print_coverage(table, avg, len(seeds))
+        if a.check:
+            low = [k for k in SPEC if table.get(k, 0) < 5.0]
+            if table.get("depth>=4", 0) < 25.0:
+                low.append("depth>=4")
+            if low:
+                print("FAIL: under the floor: %s" % ", ".join(low))
+                return 1
+            print("OK: every op kind in >= 5%% of programs, depth >= 4 in %.1f%%" % table["depth>=4"])
+        return 0
+    if a.seeds:
+        progs = [("seed %d" % s, generate(s)) for s in parse_seeds(a.seeds)]
+        sys.stdout.write(dump_batch(progs))
+        return 0
+    if a.seed is None:
+        ap.error("a seed, --seeds or --coverage")
+    sys.stdout.write(dump(generate(a.seed), ["seed %d" % a.seed]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

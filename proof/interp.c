@@ -1,0 +1,830 @@
+/* proof/interp.c - runs a proof program (proof/FORMAT.md) on vow, printing its trace.
+ *
+ * Public API only. Every op of a scope runs, in file order, when its scope runs: main at
+ * proof_start, a reaction's scope inside that reaction (before it returns its result), a
+ * timer's or microtask's scope inside that callback. The interpreter holds one reference
+ * to every promise it made, until proof_release.
+ *
+ * Self-checks (abort() on violation, so a fuzzer or a test sees a crash):
+ *   - a reaction, timer or microtask callback runs at most once;
+ *   - every value box, error payload and reaction context handed to vow has its
+ *     destructor run exactly once: a second run aborts at once, a missing one aborts in
+ *     proof_check_and_free (after the loop was closed or freed).
+ */
+#include "interp.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- the program ------------------------------------------------------------------- */
+
+enum op_kind {
+    K_NEW,
+    K_RESOLVED,
+    K_REJECTED,
+    K_RESOLVE,
+    K_REJECT,
+    K_RESOLVE_WITH,
+    K_THEN,
+    K_CATCH,
+    K_FINALLY,
+    K_ALL,
+    K_ALL_SETTLED,
+    K_RACE,
+    K_ANY,
+    K_TIMER,
+    K_MICRO,
+    K_COUNT
+};
+
+static const char *const kind_names[K_COUNT] = {
+    "new",  "resolved", "rejected",    "resolve", "reject", "resolve_with", "then", "catch",
+    "finally", "all",   "all_settled", "race",    "any",    "timer",        "micro"};
+
+/* Scope tags: the callbacks an op can create. */
+enum tag { T_OK, T_ERR, T_FIN, T_TIMER, T_MICRO, T_COUNT };
+static const char *const tag_names[T_COUNT] = {"ok", "err", "fin", "t", "m"};
+
+enum val_kind { V_UNDEF, V_INT, V_BOX };
+typedef struct {
+    enum val_kind kind;
+    int64_t i;
+} val_desc;
+
+enum act_kind { A_NONE, A_VAL, A_PASS, A_THROW, A_RET };
+typedef struct {
+    enum act_kind kind;
+    val_desc v;  /* A_VAL */
+    int code;    /* A_THROW */
+    int node;    /* A_RET: op index, -1 when unknown */
+    int ret_id;  /* A_RET: the id, until resolved */
+} action;
+
+typedef struct {
+    int *v;
+    int n, cap;
+} intvec;
+
+typedef struct op {
+    int id;
+    int parent;       /* op index of the scope's op, -1 for main */
+    enum tag ptag;    /* which of the parent's scopes */
+    enum op_kind kind;
+    int a, b;         /* node operands (op indices, -1 none) */
+    val_desc v;       /* resolved / resolve */
+    int code;         /* rejected / reject */
+    uint64_t delay;   /* timer */
+    action act[2];    /* then: ok, err; catch: err in act[1]; finally: act[0] */
+    intvec inputs;    /* combinators */
+} op;
+
+/* Something handed to vow with a destructor: a boxed value, an error payload or a
+ * reaction context. Its memory stays ours until proof_check_and_free, so a second
+ * destructor run is counted, not a use after free. */
+#define TOBJ_MAGIC 0x70726f6fu
+typedef struct tobj {
+    uint32_t magic;
+    int dtor_runs;
+    int64_t v;            /* boxed value */
+    struct proof_prog *p; /* reaction context */
+    int op;               /* reaction context: op index */
+} tobj;
+
+typedef struct cbref {
+    struct proof_prog *p;
+    int op;
+} cbref;
+
+struct proof_prog {
+    unsigned flags;
+    op *ops;
+    int nops, capops;
+    intvec main_scope;
+    intvec *kids;         /* kids[op * T_COUNT + tag]: ops of that scope, in order */
+    unsigned char *runs;  /* runs[op * T_COUNT + tag] */
+    vow_t **node;         /* node[op] */
+    cbref *cbs;           /* cbs[op] */
+    tobj **objs;
+    int nobjs, capobjs;
+    intvec settled_nodes; /* all_settled ops, to print their lists with f:/r: */
+    vow_loop_t *loop;
+    int index;
+    proof_emit_fn emit;
+    void *ud;
+    char *line;
+    size_t line_len, line_cap;
+};
+
+static void die(const char *what, const proof_prog *p, int op_i) {
+    fprintf(stderr, "proof: FATAL: %s (program %d, op %d)\n", what, p ? p->index : -1,
+            (p && op_i >= 0) ? p->ops[op_i].id : -1);
+    fflush(stderr);
+    abort();
+}
+
+static void *xrealloc(void *q, size_t n) {
+    void *r = realloc(q, n ? n : 1);
+    if (r == NULL) {
+        fprintf(stderr, "proof: out of memory\n");
+        abort();
+    }
+    return r;
+}
+
+static void vec_push(intvec *v, int x) {
+    if (v->n == v->cap) {
+        v->cap = v->cap ? v->cap * 2 : 4;
+        v->v = xrealloc(v->v, (size_t)v->cap * sizeof *v->v);
+    }
+    v->v[v->n++] = x;
+}
+
+/* ---- tracked objects ----------------------------------------------------------------- */
+
+static tobj *tobj_new(proof_prog *p) {
+    tobj *o = xrealloc(NULL, sizeof *o);
+    memset(o, 0, sizeof *o);
+    o->magic = TOBJ_MAGIC;
+    if (p->nobjs == p->capobjs) {
+        p->capobjs = p->capobjs ? p->capobjs * 2 : 16;
+        p->objs = xrealloc(p->objs, (size_t)p->capobjs * sizeof *p->objs);
+    }
+    p->objs[p->nobjs++] = o;
+    return o;
+}
+
+static void tobj_dtor(void *q) {
+    tobj *o = q;
+    if (o == NULL || o->magic != TOBJ_MAGIC) {
+        fprintf(stderr, "proof: FATAL: destructor called on something that is not ours\n");
+        abort();
+    }
+    if (++o->dtor_runs > 1) {
+        fprintf(stderr, "proof: FATAL: a destructor ran twice (value %" PRId64 ")\n", o->v);
+        abort();
+    }
+}
+
+/* ---- parsing ------------------------------------------------------------------------- */
+
+static const struct {
+    const char *name;
+    int code;
+} codes[] = {{"EINVAL", VOW_EINVAL}, {"ENOENT", VOW_ENOENT}, {"ERANGE", VOW_ERANGE},
+             {"EAGAIN", VOW_EAGAIN}, {"EPERM", VOW_EPERM},   {"EBUSY", VOW_EBUSY}};
+
+static int parse_code(const char *s, int *out) {
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
+        if (strcmp(s, codes[i].name) == 0) {
+            *out = codes[i].code;
+            return 0;
+        }
+    return -1;
+}
+
+static int parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out) {
+    if (*s == '\0') return -1;
+    const char *q = s;
+    if (*q == '-') q++;
+    if (*q == '\0') return -1;
+    for (; *q; q++)
+        if (!isdigit((unsigned char)*q)) return -1;
+    if (strlen(s) > 12) return -1;
+    long long x = strtoll(s, NULL, 10);
+    if (x < lo || x > hi) return -1;
+    *out = x;
+    return 0;
+}
+
+#define VAL_LIMIT 1000000000LL
+
+static int parse_value(const char *s, val_desc *v) {
+    if (strcmp(s, "u") == 0) {
+        v->kind = V_UNDEF;
+        v->i = 0;
+        return 0;
+    }
+    if (s[0] == 'b') {
+        v->kind = V_BOX;
+        return parse_int(s + 1, -VAL_LIMIT, VAL_LIMIT, &v->i);
+    }
+    v->kind = V_INT;
+    return parse_int(s, -VAL_LIMIT, VAL_LIMIT, &v->i);
+}
+
+typedef struct {
+    int *idx; /* id -> op index + 1 (0: none) */
+    int max_id;
+} idmap;
+
+static int lookup(const idmap *m, const char *s, int64_t *id_out) {
+    int64_t id;
+    if (parse_int(s, 1, m->max_id, &id) != 0) return -1;
+    if (id_out) *id_out = id;
+    return m->idx[id] - 1;
+}
+
+/* A node operand: an op that makes a promise. */
+static int is_node_kind(enum op_kind k) {
+    return k != K_RESOLVE && k != K_REJECT && k != K_RESOLVE_WITH && k != K_TIMER &&
+           k != K_MICRO;
+}
+
+static int parse_node(proof_prog *p, const idmap *m, const char *s) {
+    int i = lookup(m, s, NULL);
+    if (i < 0 || !is_node_kind(p->ops[i].kind)) return -1;
+    return i;
+}
+
+static int parse_action(const idmap *m, const char *s, action *a, int allow_none) {
+    memset(a, 0, sizeof *a);
+    a->node = -1;
+    if (strcmp(s, "-") == 0) {
+        a->kind = A_NONE;
+        return allow_none ? 0 : -1;
+    }
+    if (strcmp(s, "pass") == 0) {
+        a->kind = A_PASS;
+        return 0;
+    }
+    if (strncmp(s, "val:", 4) == 0) {
+        a->kind = A_VAL;
+        return parse_value(s + 4, &a->v);
+    }
+    if (strncmp(s, "throw:", 6) == 0) {
+        a->kind = A_THROW;
+        return parse_code(s + 6, &a->code);
+    }
+    if (strncmp(s, "ret:", 4) == 0) {
+        /* The node may come later in the file (a node of the parent scope made after
+         * this op, or one the reaction's own scope makes): resolved after the parse. */
+        int64_t id;
+        a->kind = A_RET;
+        if (parse_int(s + 4, 1, m->max_id, &id) != 0) return -1;
+        a->ret_id = (int)id;
+        return 0;
+    }
+    return -1;
+}
+
+static int tag_allowed(const op *o, enum tag t) {
+    switch (t) {
+    case T_OK: return o->kind == K_THEN && o->act[0].kind != A_NONE;
+    case T_ERR:
+        return (o->kind == K_THEN || o->kind == K_CATCH) && o->act[1].kind != A_NONE;
+    case T_FIN: return o->kind == K_FINALLY;
+    case T_TIMER: return o->kind == K_TIMER;
+    case T_MICRO: return o->kind == K_MICRO;
+    default: return 0;
+    }
+}
+
+#define MAX_TOK 80
+
+/* Parses one line's tokens into a new op (appended on success). Returns 0, or -1 with a
+ * message in err. */
+static int parse_line(proof_prog *p, idmap *m, char **tok, int ntok, char *err, size_t errlen) {
+    int fuzz = (p->flags & PROOF_FUZZ) != 0;
+#define FAIL(...)                                                                          \
+    do {                                                                                   \
+        snprintf(err, errlen, __VA_ARGS__);                                                \
+        return -1;                                                                         \
+    } while (0)
+    if (ntok < 3) FAIL("expected: ID SCOPE KIND ARGS...");
+    int64_t id;
+    if (parse_int(tok[0], 1, m->max_id, &id) != 0) FAIL("bad op id '%s'", tok[0]);
+    if (m->idx[id] != 0) FAIL("duplicate op id %" PRId64, id);
+    op o;
+    memset(&o, 0, sizeof o);
+    o.id = (int)id;
+    o.a = o.b = -1;
+    o.act[0].node = o.act[1].node = -1;
+    if (strcmp(tok[1], "main") == 0) {
+        o.parent = -1;
+    } else {
+        char *dot = strchr(tok[1], '.');
+        if (dot == NULL) FAIL("bad scope '%s'", tok[1]);
+        *dot = '\0';
+        int pi = lookup(m, tok[1], NULL);
+        *dot = '.';
+        if (pi < 0) FAIL("scope '%s': no earlier op with that id", tok[1]);
+        int t;
+        for (t = 0; t < T_COUNT; t++)
+            if (strcmp(dot + 1, tag_names[t]) == 0) break;
+        if (t == T_COUNT || !tag_allowed(&p->ops[pi], (enum tag)t))
+            FAIL("scope '%s': op %d has no such callback", tok[1], p->ops[pi].id);
+        o.parent = pi;
+        o.ptag = (enum tag)t;
+    }
+    int k;
+    for (k = 0; k < K_COUNT; k++)
+        if (strcmp(tok[2], kind_names[k]) == 0) break;
+    if (k == K_COUNT) FAIL("unknown op kind '%s'", tok[2]);
+    o.kind = (enum op_kind)k;
+    char **arg = tok + 3;
+    int nargs = ntok - 3;
+    int64_t d;
+    switch (o.kind) {
+    case K_NEW:
+    case K_MICRO:
+        if (nargs != 0) FAIL("%s takes no argument", tok[2]);
+        break;
+    case K_RESOLVED:
+        if (nargs != 1 || parse_value(arg[0], &o.v) != 0) FAIL("resolved VALUE");
+        break;
+    case K_REJECTED:
+        if (nargs != 1 || parse_code(arg[0], &o.code) != 0) FAIL("rejected CODE");
+        break;
+    case K_RESOLVE:
+    case K_REJECT:
+    case K_RESOLVE_WITH:
+        if (nargs != 2) FAIL("%s NODE ARG", tok[2]);
+        o.a = lookup(m, arg[0], NULL);
+        if (o.a < 0 || p->ops[o.a].kind != K_NEW) FAIL("%s: '%s' is not a new node", tok[2], arg[0]);
+        if (o.kind == K_RESOLVE && parse_value(arg[1], &o.v) != 0) FAIL("resolve NODE VALUE");
+        if (o.kind == K_REJECT && parse_code(arg[1], &o.code) != 0) FAIL("reject NODE CODE");
+        if (o.kind == K_RESOLVE_WITH && (o.b = parse_node(p, m, arg[1])) < 0)
+            FAIL("resolve_with NODE NODE");
+        break;
+    case K_THEN:
+        if (nargs != 3) FAIL("then NODE ACTION ACTION");
+        if ((o.a = parse_node(p, m, arg[0])) < 0) FAIL("then: bad node '%s'", arg[0]);
+        if (parse_action(m, arg[1], &o.act[0], 1) != 0) FAIL("then: bad action '%s'", arg[1]);
+        if (parse_action(m, arg[2], &o.act[1], 1) != 0) FAIL("then: bad action '%s'", arg[2]);
+        break;
+    case K_CATCH:
+    case K_FINALLY:
+        if (nargs != 2) FAIL("%s NODE ACTION", tok[2]);
+        if ((o.a = parse_node(p, m, arg[0])) < 0) FAIL("%s: bad node '%s'", tok[2], arg[0]);
+        if (parse_action(m, arg[1], &o.act[o.kind == K_CATCH ? 1 : 0], 0) != 0)
+            FAIL("%s: bad action '%s'", tok[2], arg[1]);
+        break;
+    case K_ALL:
+    case K_ALL_SETTLED:
+    case K_RACE:
+    case K_ANY:
+        if (fuzz && nargs > 64) FAIL("too many inputs");
+        for (int j = 0; j < nargs; j++) {
+            int n = parse_node(p, m, arg[j]);
+            if (n < 0) {
+                free(o.inputs.v);
+                FAIL("%s: bad node '%s'", tok[2], arg[j]);
+            }
+            vec_push(&o.inputs, n);
+        }
+        break;
+    case K_TIMER:
+        if (nargs != 1 || parse_int(arg[0], 0, 100000, &d) != 0) FAIL("timer DELAY");
+        o.delay = fuzz ? (uint64_t)d % 3 : (uint64_t)d;
+        break;
+    default: FAIL("internal: kind");
+    }
+#undef FAIL
+    if (p->nops == p->capops) {
+        p->capops = p->capops ? p->capops * 2 : 32;
+        p->ops = xrealloc(p->ops, (size_t)p->capops * sizeof *p->ops);
+    }
+    p->ops[p->nops] = o;
+    m->idx[id] = ++p->nops;
+    return 0;
+}
+
+proof_prog *proof_parse(const char *text, size_t len, unsigned flags, char *err, size_t errlen) {
+    int strict = (flags & PROOF_STRICT) != 0;
+    int max_ops = (flags & PROOF_FUZZ) ? 400 : 1000000;
+    proof_prog *p = xrealloc(NULL, sizeof *p);
+    memset(p, 0, sizeof *p);
+    p->flags = flags;
+    p->index = -1;
+    idmap m;
+    m.max_id = (flags & PROOF_FUZZ) ? 4095 : (1 << 22);
+    m.idx = calloc((size_t)m.max_id + 1, sizeof *m.idx);
+    if (m.idx == NULL) abort();
+    if (err && errlen) err[0] = '\0';
+
+    char *buf = xrealloc(NULL, len + 1);
+    memcpy(buf, text, len);
+    buf[len] = '\0';
+    size_t pos = 0;
+    int lineno = 0;
+    char msg[200];
+    while (pos < len) {
+        size_t end = pos;
+        while (end < len && buf[end] != '\n' && buf[end] != '\0') end++;
+        buf[end] = '\0';
+        char *line = buf + pos;
+        pos = end + 1;
+        lineno++;
+        char *hash = strchr(line, '#');
+        if (hash) *hash = '\0';
+        char *tok[MAX_TOK];
+        int ntok = 0, too_many = 0;
+        for (char *s = strtok(line, " \t\r"); s; s = strtok(NULL, " \t\r")) {
+            if (ntok == MAX_TOK) {
+                too_many = 1;
+                break;
+            }
+            tok[ntok++] = s;
+        }
+        if (ntok == 0) continue;
+        if (too_many) {
+            snprintf(msg, sizeof msg, "too many tokens");
+        } else if (p->nops >= max_ops) {
+            snprintf(msg, sizeof msg, "too many ops");
+        } else if (parse_line(p, &m, tok, ntok, msg, sizeof msg) == 0) {
+            continue;
+        }
+        if (strict) {
+            if (err) snprintf(err, errlen, "line %d: %s", lineno, msg);
+            free(buf);
+            free(m.idx);
+            proof_free(p);
+            return NULL;
+        }
+    }
+    free(buf);
+
+    /* Resolve the actions' node references. */
+    for (int i = 0; i < p->nops; i++) {
+        for (int j = 0; j < 2; j++) {
+            action *a = &p->ops[i].act[j];
+            if (a->kind != A_RET) continue;
+            int k = m.idx[a->ret_id] - 1;
+            a->node = (k >= 0 && is_node_kind(p->ops[k].kind)) ? k : -1;
+            if (a->node < 0 && strict) {
+                if (err) snprintf(err, errlen, "op %d: ret:%d is not a node", p->ops[i].id, a->ret_id);
+                free(m.idx);
+                proof_free(p);
+                return NULL;
+            }
+        }
+    }
+    free(m.idx);
+
+    size_t n = (size_t)p->nops;
+    p->kids = xrealloc(NULL, (n * T_COUNT + 1) * sizeof *p->kids);
+    memset(p->kids, 0, (n * T_COUNT + 1) * sizeof *p->kids);
+    p->runs = xrealloc(NULL, n * T_COUNT + 1);
+    memset(p->runs, 0, n * T_COUNT + 1);
+    p->node = xrealloc(NULL, (n + 1) * sizeof *p->node);
+    memset(p->node, 0, (n + 1) * sizeof *p->node);
+    p->cbs = xrealloc(NULL, (n + 1) * sizeof *p->cbs);
+    for (int i = 0; i < p->nops; i++) {
+        op *o = &p->ops[i];
+        if (o->parent < 0)
+            vec_push(&p->main_scope, i);
+        else
+            vec_push(&p->kids[o->parent * T_COUNT + o->ptag], i);
+        if (o->kind == K_ALL_SETTLED) vec_push(&p->settled_nodes, i);
+        p->cbs[i].p = p;
+        p->cbs[i].op = i;
+    }
+    return p;
+}
+
+size_t proof_op_count(const proof_prog *p) { return p ? (size_t)p->nops : 0; }
+
+/* ---- trace lines --------------------------------------------------------------------- */
+
+static void out(proof_prog *p, const char *fmt, ...) VOW_PRINTF(2, 3);
+static void out(proof_prog *p, const char *fmt, ...) {
+    va_list ap;
+    for (;;) {
+        size_t room = p->line_cap - p->line_len;
+        va_start(ap, fmt);
+        int n = vsnprintf(p->line + p->line_len, room, fmt, ap);
+        va_end(ap);
+        if (n < 0) abort();
+        if ((size_t)n < room) {
+            p->line_len += (size_t)n;
+            return;
+        }
+        p->line_cap = p->line_cap * 2 + (size_t)n + 64;
+        p->line = xrealloc(p->line, p->line_cap);
+    }
+}
+
+static void line_start(proof_prog *p, int op_i, enum tag t) {
+    if (p->line_cap == 0) {
+        p->line_cap = 256;
+        p->line = xrealloc(NULL, p->line_cap);
+    }
+    p->line_len = 0;
+    p->line[0] = '\0';
+    out(p, "%d.%s", p->ops[op_i].id, tag_names[t]);
+}
+
+static void line_end(proof_prog *p) {
+    if (p->emit) p->emit(p->ud, p->index, p->line);
+}
+
+static void fmt_error(proof_prog *p, const vow_error_t *e) {
+    int code = vow_error_code(e);
+    if (code == VOW_EAGGREGATE) {
+        out(p, "EAGGREGATE[");
+        for (size_t i = 0; i < vow_error_count(e); i++) {
+            if (i) out(p, ",");
+            fmt_error(p, vow_error_at(e, i));
+        }
+        out(p, "]");
+    } else {
+        out(p, "%s", vow_err_name(code));
+    }
+}
+
+static void fmt_value(proof_prog *p, const vow_value_t *v, int depth) {
+    if (depth > 64) die("value nested too deeply", p, -1);
+    switch (vow_value_kind(v)) {
+    case VOW_VAL_NONE: out(p, "u"); return;
+    case VOW_VAL_INT: out(p, "%" PRId64, vow_value_int(v)); return;
+    case VOW_VAL_DOUBLE: out(p, "%g", vow_value_double(v)); return;
+    case VOW_VAL_PTR: break;
+    }
+    const vow_list_t *l = vow_list_of(v);
+    if (l == NULL) {
+        tobj *o = vow_value_ptr(v);
+        if (o == NULL || o->magic != TOBJ_MAGIC) die("a pointer value that is not ours", p, -1);
+        if (o->dtor_runs != 0) die("a value read after its destructor ran", p, -1);
+        out(p, "%" PRId64, o->v);
+        return;
+    }
+    /* allSettled's lists print their items with f:/r:; the list is shared (never copied)
+     * as it flows downstream, so its origin is the all_settled node holding it. */
+    int settled = 0;
+    for (int j = 0; j < p->settled_nodes.n && !settled; j++) {
+        vow_t *n = p->node[p->settled_nodes.v[j]];
+        if (n != NULL && vow_state(n) == VOW_FULFILLED && vow_list_of(vow_value(n)) == l)
+            settled = 1;
+    }
+    out(p, "[");
+    for (size_t i = 0; i < vow_list_len(l); i++) {
+        if (i) out(p, ",");
+        if (vow_list_state(l, i) == VOW_FULFILLED) {
+            if (settled) out(p, "f:");
+            fmt_value(p, vow_list_value(l, i), depth + 1);
+        } else {
+            out(p, settled ? "r:" : "!");
+            fmt_error(p, vow_list_error(l, i));
+        }
+    }
+    out(p, "]");
+}
+
+/* ---- running ------------------------------------------------------------------------- */
+
+static void run_scope(proof_prog *p, int op_i, enum tag t);
+
+static void count_run(proof_prog *p, int op_i, enum tag t) {
+    unsigned char *r = &p->runs[op_i * T_COUNT + t];
+    if (*r != 0) die("a callback ran twice", p, op_i);
+    *r = 1;
+}
+
+static vow_value_t make_value(proof_prog *p, val_desc v) {
+    switch (v.kind) {
+    case V_INT: return vow_int(v.i);
+    case V_BOX: {
+        tobj *o = tobj_new(p);
+        o->v = v.i;
+        return vow_ptr(o, tobj_dtor);
+    }
+    default: return vow_none();
+    }
+}
+
+static vow_error_t *make_error(proof_prog *p, int code) {
+    vow_error_t *e = vow_error_new(code, NULL);
+    tobj *o = tobj_new(p);
+    o->v = code;
+    if (vow_error_set_payload(e, o, tobj_dtor) != 0) die("vow_error_set_payload failed", p, -1);
+    return e;
+}
+
+static vow_t *node_ref(proof_prog *p, int i) {
+    if (i < 0 || p->node[i] == NULL) {
+        if (p->flags & PROOF_STRICT) {
+            /* The program refers to a node that does not exist yet: a generator bug,
+             * shown as a trace line so that it cannot pass unnoticed. */
+            if (p->emit) p->emit(p->ud, p->index, "!missing-node");
+        }
+        return NULL;
+    }
+    return vow_ref(p->node[i]);
+}
+
+/* The reaction's result for its action. `v`/`e`: what the reaction received. */
+static vow_result_t act_result(proof_prog *p, const action *a, const vow_value_t *v,
+                               vow_error_t *e) {
+    switch (a->kind) {
+    case A_VAL: return vow_ok(make_value(p, a->v));
+    case A_PASS:
+        if (v != NULL) return vow_ok(vow_value_share(v));
+        if (e != NULL) return vow_fail(vow_error_ref(e));
+        return vow_ok_none();
+    case A_THROW: return vow_fail(make_error(p, a->code));
+    case A_RET: {
+        vow_t *n = node_ref(p, a->node);
+        return n != NULL ? vow_follow(n) : vow_ok_none();
+    }
+    default: return vow_ok_none();
+    }
+}
+
+static vow_result_t on_ok(vow_loop_t *loop, const vow_value_t *v, void *ctx) {
+    (void)loop;
+    tobj *c = ctx;
+    proof_prog *p = c->p;
+    count_run(p, c->op, T_OK);
+    line_start(p, c->op, T_OK);
+    out(p, " ");
+    fmt_value(p, v, 0);
+    line_end(p);
+    run_scope(p, c->op, T_OK);
+    return act_result(p, &p->ops[c->op].act[0], v, NULL);
+}
+
+static vow_result_t on_err(vow_loop_t *loop, vow_error_t *e, void *ctx) {
+    (void)loop;
+    tobj *c = ctx;
+    proof_prog *p = c->p;
+    count_run(p, c->op, T_ERR);
+    line_start(p, c->op, T_ERR);
+    out(p, " ");
+    fmt_error(p, e);
+    line_end(p);
+    run_scope(p, c->op, T_ERR);
+    return act_result(p, &p->ops[c->op].act[1], NULL, e);
+}
+
+static vow_result_t on_fin(vow_loop_t *loop, void *ctx) {
+    (void)loop;
+    tobj *c = ctx;
+    proof_prog *p = c->p;
+    count_run(p, c->op, T_FIN);
+    line_start(p, c->op, T_FIN);
+    line_end(p);
+    run_scope(p, c->op, T_FIN);
+    return act_result(p, &p->ops[c->op].act[0], NULL, NULL);
+}
+
+static void on_timer(vow_loop_t *loop, void *arg) {
+    (void)loop;
+    cbref *c = arg;
+    count_run(c->p, c->op, T_TIMER);
+    line_start(c->p, c->op, T_TIMER);
+    line_end(c->p);
+    run_scope(c->p, c->op, T_TIMER);
+}
+
+static void on_micro(vow_loop_t *loop, void *arg) {
+    (void)loop;
+    cbref *c = arg;
+    count_run(c->p, c->op, T_MICRO);
+    line_start(c->p, c->op, T_MICRO);
+    line_end(c->p);
+    run_scope(c->p, c->op, T_MICRO);
+}
+
+static tobj *reaction_ctx(proof_prog *p, int op_i) {
+    tobj *c = tobj_new(p);
+    c->p = p;
+    c->op = op_i;
+    return c;
+}
+
+static void set_node(proof_prog *p, int i, vow_t *n) {
+    if (p->node[i] != NULL) die("an op ran twice", p, i);
+    if (n == NULL) die("vow returned NULL (out of memory?)", p, i);
+    p->node[i] = n;
+}
+
+static void exec_op(proof_prog *p, int i) {
+    op *o = &p->ops[i];
+    vow_loop_t *loop = p->loop;
+    vow_t *a;
+    switch (o->kind) {
+    case K_NEW: set_node(p, i, vow_new(loop)); break;
+    case K_RESOLVED: set_node(p, i, vow_resolved(loop, make_value(p, o->v))); break;
+    case K_REJECTED: set_node(p, i, vow_rejected(loop, make_error(p, o->code))); break;
+    case K_RESOLVE:
+        if (p->node[o->a] != NULL) (void)vow_resolve(p->node[o->a], make_value(p, o->v));
+        break;
+    case K_REJECT:
+        if (p->node[o->a] != NULL) (void)vow_reject(p->node[o->a], make_error(p, o->code));
+        break;
+    case K_RESOLVE_WITH:
+        if (p->node[o->a] != NULL) {
+            vow_t *b = node_ref(p, o->b);
+            if (b != NULL) (void)vow_resolve_with(p->node[o->a], vow_follow(b));
+        }
+        break;
+    case K_THEN:
+    case K_CATCH:
+    case K_FINALLY: {
+        if ((a = node_ref(p, o->a)) == NULL) break;
+        tobj *c = reaction_ctx(p, i);
+        vow_t *d;
+        if (o->kind == K_THEN)
+            d = vow_then(a, o->act[0].kind != A_NONE ? on_ok : NULL,
+                         o->act[1].kind != A_NONE ? on_err : NULL, c, tobj_dtor);
+        else if (o->kind == K_CATCH)
+            d = vow_catch(a, on_err, c, tobj_dtor);
+        else
+            d = vow_finally(a, on_fin, c, tobj_dtor);
+        set_node(p, i, d);
+        break;
+    }
+    case K_ALL:
+    case K_ALL_SETTLED:
+    case K_RACE:
+    case K_ANY: {
+        vow_t *in[64];
+        vow_t **inputs = o->inputs.n <= 64 ? in : xrealloc(NULL, (size_t)o->inputs.n * sizeof *inputs);
+        size_t n = 0;
+        for (int j = 0; j < o->inputs.n; j++) {
+            vow_t *x = node_ref(p, o->inputs.v[j]);
+            if (x != NULL) inputs[n++] = x;
+        }
+        vow_t *d;
+        if (o->kind == K_ALL)
+            d = vow_all(loop, inputs, n);
+        else if (o->kind == K_ALL_SETTLED)
+            d = vow_all_settled(loop, inputs, n);
+        else if (o->kind == K_RACE)
+            d = vow_race(loop, inputs, n, 0);
+        else
+            d = vow_any(loop, inputs, n, 0);
+        if (inputs != in) free(inputs);
+        set_node(p, i, d);
+        break;
+    }
+    case K_TIMER:
+        if (vow_set_timeout(loop, on_timer, &p->cbs[i], o->delay, NULL) != 0)
+            die("vow_set_timeout failed", p, i);
+        break;
+    case K_MICRO:
+        if (vow_microtask(loop, on_micro, &p->cbs[i]) != 0) die("vow_microtask failed", p, i);
+        break;
+    default: die("unknown op kind", p, i);
+    }
+}
+
+static void run_list(proof_prog *p, const intvec *ops) {
+    for (int j = 0; j < ops->n; j++) exec_op(p, ops->v[j]);
+}
+
+static void run_scope(proof_prog *p, int op_i, enum tag t) {
+    run_list(p, &p->kids[op_i * T_COUNT + t]);
+}
+
+void proof_start(proof_prog *p, vow_loop_t *loop, int index, proof_emit_fn emit, void *ud) {
+    p->loop = loop;
+    p->index = index;
+    p->emit = emit;
+    p->ud = ud;
+    run_list(p, &p->main_scope);
+}
+
+void proof_release(proof_prog *p) {
+    if (p == NULL) return;
+    for (int i = 0; i < p->nops; i++) {
+        vow_unref(p->node[i]);
+        p->node[i] = NULL;
+    }
+}
+
+void proof_free(proof_prog *p) {
+    if (p == NULL) return;
+    for (int i = 0; i < p->nops; i++) free(p->ops[i].inputs.v);
+    if (p->kids)
+        for (int i = 0; i < p->nops * T_COUNT; i++) free(p->kids[i].v);
+    for (int i = 0; i < p->nobjs; i++) free(p->objs[i]);
+    free(p->objs);
+    free(p->ops);
+    free(p->main_scope.v);
+    free(p->settled_nodes.v);
+    free(p->kids);
+    free(p->runs);
+    free(p->node);
+    free(p->cbs);
+    free(p->line);
+    free(p);
+}
+
+void proof_check_and_free(proof_prog *p) {
+    if (p == NULL) return;
+    for (int i = 0; i < p->nobjs; i++) {
+        if (p->objs[i]->dtor_runs != 1) {
+            fprintf(stderr,
+                    "proof: FATAL: program %d: a destructor ran %d times, not once "
+                    "(value/payload/context %" PRId64 ", op index %d)\n",
+                    p->index, p->objs[i]->dtor_runs, p->objs[i]->v, p->objs[i]->op);
+            abort();
+        }
+    }
+    proof_free(p);
+}

@@ -1,0 +1,51 @@
+/* proof/interp.h - the C interpreter of proof programs (proof/FORMAT.md) on vow.
+ *
+ * One parsed program runs on a loop the caller owns; several programs may run on the
+ * same loop at once (their trace lines carry the program's index, and one program's
+ * lines keep their order whatever the others do). The interpreter uses vow's public API
+ * only, and checks as it goes that no reaction, timer or microtask runs twice, and at
+ * the end that every value, payload and context destructor ran exactly once.
+ */
+#ifndef VOW_PROOF_INTERP_H
+#define VOW_PROOF_INTERP_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "vow.h"
+
+typedef struct proof_prog proof_prog;
+
+/* Where trace lines go: called once per reaction, timer or microtask run, with the line
+ * without the program index and without a newline. NULL discards the trace. */
+typedef void (*proof_emit_fn)(void *ud, int index, const char *line);
+
+enum {
+    PROOF_STRICT = 0x1, /* any malformed line or invalid reference is a parse error */
+    PROOF_FUZZ = 0x2    /* delays become delay % 3 (fast fuzzing); limits are tighter */
+};
+
+/* Parses `len` bytes. Strict mode fails on the first bad line (message in err);
+ * lenient mode drops bad lines and ops whose scope is not defined earlier, and skips
+ * references to nodes that do not exist when the op runs. Returns NULL on error. */
+proof_prog *proof_parse(const char *text, size_t len, unsigned flags, char *err, size_t errlen);
+
+/* Number of ops kept. */
+size_t proof_op_count(const proof_prog *p);
+
+/* Runs the program's main scope on `loop` (the rest runs when the caller runs the loop).
+ * `index` prefixes nothing here: it is passed to emit. */
+void proof_start(proof_prog *p, vow_loop_t *loop, int index, proof_emit_fn emit, void *ud);
+
+/* Drops the interpreter's references to the program's promises. Call after the loop ran
+ * out of work and before closing it (or after vow_loop_free: handles stay valid). */
+void proof_release(proof_prog *p);
+
+/* After the loop is closed or freed: aborts unless every destructor (values, error
+ * payloads, reaction contexts) ran exactly once. Then frees the program. */
+void proof_check_and_free(proof_prog *p);
+
+/* Frees without checking (a program that was never started). */
+void proof_free(proof_prog *p);
+
+#endif /* VOW_PROOF_INTERP_H */

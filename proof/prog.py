@@ -1,0 +1,326 @@
+"""proof/prog.py - the proof program format (proof/FORMAT.md): parse, print, validate,
+remove ops with their dependents, batches.
+
+A program is a list of Op in file order. Everything an op refers to is derived from its
+kind's argument spec (SPEC), so a new kind of op needs one SPEC entry (plus its scopes in
+SCOPES) to be parsed, validated and shrunk; the back ends (emit_js.py, interp.c) give it
+its meaning.
+"""
+
+import re
+
+# Argument types: node (any op that makes a promise), newnode (a `new` op), value,
+# code, action, delay, node* (zero or more nodes, last argument only).
+SPEC = {
+    "new": [],
+    "resolved": ["value"],
+    "rejected": ["code"],
+    "resolve": ["newnode", "value"],
+    "reject": ["newnode", "code"],
+    "resolve_with": ["newnode", "node"],
+    "then": ["node", "action", "action"],
+    "catch": ["node", "action"],
+    "finally": ["node", "action"],
+    "all": ["node*"],
+    "all_settled": ["node*"],
+    "race": ["node*"],
+    "any": ["node*"],
+    "timer": ["delay"],
+    "micro": [],
+}
+
+# Ops that make a promise (a node).
+NODE_KINDS = {"new", "resolved", "rejected", "then", "catch", "finally",
+              "all", "all_settled", "race", "any"}
+
+CODES = ["EINVAL", "ENOENT", "ERANGE", "EAGAIN", "EPERM", "EBUSY"]
+TAGS = ["ok", "err", "fin", "t", "m"]
+
+
+def scopes_of(op):
+    """The scope tags (callbacks) an op creates."""
+    k = op.kind
+    if k == "then":
+        return [t for t, a in (("ok", op.args[1]), ("err", op.args[2])) if a != "-"]
+    if k == "catch":
+        return ["err"]
+    if k == "finally":
+        return ["fin"]
+    if k == "timer":
+        return ["t"]
+    if k == "micro":
+        return ["m"]
+    return []
+
+
+class FormatError(Exception):
+    pass
+
+
+class Op:
+    __slots__ = ("id", "scope", "kind", "args")
+
+    def __init__(self, id, scope, kind, args):
+        self.id = id          # int
+        self.scope = scope    # None (main) or (op id, tag)
+        self.kind = kind      # str
+        self.args = list(args)  # list of str tokens
+
+    def scope_str(self):
+        return "main" if self.scope is None else "%d.%s" % self.scope
+
+    def __str__(self):
+        return " ".join([str(self.id), self.scope_str(), self.kind] + self.args)
+
+    def __repr__(self):
+        return "Op(%s)" % self
+
+    def refs(self):
+        """(type, node id) for every op this one refers to, scope excluded."""
+        out = []
+        spec = SPEC[self.kind]
+        for i, a in enumerate(self.args):
+            t = spec[min(i, len(spec) - 1)] if spec else None
+            if t in ("node", "newnode", "node*"):
+                out.append((t, int(a)))
+            elif t == "action" and a.startswith("ret:"):
+                out.append(("ret", int(a[4:])))
+        return out
+
+
+def scope_key(s):
+    return "main" if s is None else "%d.%s" % s
+
+
+_VALUE = re.compile(r"^(u|b?-?\d{1,9})$")
+
+
+def _check_arg(t, a):
+    if t == "value":
+        return bool(_VALUE.match(a))
+    if t == "code":
+        return a in CODES
+    if t == "delay":
+        return a.isdigit() and int(a) <= 100000
+    if t in ("node", "newnode", "node*"):
+        return a.isdigit() and int(a) > 0
+    if t == "action":
+        if a in ("-", "pass"):
+            return True
+        if a.startswith("val:"):
+            return bool(_VALUE.match(a[4:]))
+        if a.startswith("throw:"):
+            return a[6:] in CODES
+        if a.startswith("ret:"):
+            return a[4:].isdigit()
+        return False
+    return False
+
+
+def parse(text):
+    """Parses one program; raises FormatError. Checks the syntax only (see validate)."""
+    ops = []
+    for lineno, raw in enumerate(text.splitlines(), 1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        tok = line.split()
+        if len(tok) < 3:
+            raise FormatError("line %d: expected ID SCOPE KIND ARGS..." % lineno)
+        if not tok[0].isdigit() or int(tok[0]) < 1:
+            raise FormatError("line %d: bad id %r" % (lineno, tok[0]))
+        if tok[1] == "main":
+            scope = None
+        else:
+            m = re.match(r"^(\d+)\.(\w+)$", tok[1])
+            if not m or m.group(2) not in TAGS:
+                raise FormatError("line %d: bad scope %r" % (lineno, tok[1]))
+            scope = (int(m.group(1)), m.group(2))
+        kind = tok[2]
+        if kind not in SPEC:
+            raise FormatError("line %d: unknown kind %r" % (lineno, kind))
+        spec, args = SPEC[kind], tok[3:]
+        variadic = spec and spec[-1].endswith("*")
+        if (len(args) != len(spec)) if not variadic else (len(args) < len(spec) - 1):
+            raise FormatError("line %d: %s takes %s" % (lineno, kind, " ".join(spec) or "nothing"))
+        for i, a in enumerate(args):
+            t = spec[min(i, len(spec) - 1)]
+            if not _check_arg(t, a):
+                raise FormatError("line %d: bad %s %r" % (lineno, t, a))
+        if kind in ("catch", "finally") and args[1] == "-":
+            raise FormatError("line %d: %s needs an action" % (lineno, kind))
+        ops.append(Op(int(tok[0]), scope, kind, args))
+    return ops
+
+
+def dump(ops, header=None):
+    lines = []
+    if header:
+        lines += ["# " + h for h in header]
+    lines += [str(o) for o in ops]
+    return "\n".join(lines) + "\n"
+
+
+def validate(ops):
+    """Raises FormatError unless the program is well formed and deterministic: unique
+    ids; each scope's op comes earlier and has that callback; every reference names a
+    node that exists when the op runs (FORMAT.md, Visibility); resolve/reject/
+    resolve_with target `new` nodes."""
+    byid = {}
+    pos = {}
+    for i, o in enumerate(ops):
+        if o.id in byid:
+            raise FormatError("duplicate id %d" % o.id)
+        if o.scope is not None:
+            p = byid.get(o.scope[0])
+            if p is None:
+                raise FormatError("op %d: scope %s has no earlier op" % (o.id, o.scope_str()))
+            if o.scope[1] not in scopes_of(p):
+                raise FormatError("op %d: op %d has no %s callback" % (o.id, p.id, o.scope[1]))
+        byid[o.id] = o
+        pos[o.id] = i
+
+    def chain(scope):
+        """The scope and its ancestors, innermost first (main last)."""
+        out = []
+        while scope is not None:
+            out.append(scope)
+            scope = byid[scope[0]].scope
+        out.append(None)
+        return out
+
+    for o in ops:
+        anc = chain(o.scope)
+        for t, r in o.refs():
+            x = byid.get(r)
+            if x is None or x.kind not in NODE_KINDS:
+                raise FormatError("op %d: %d is not a node" % (o.id, r))
+            if t == "newnode" and x.kind != "new":
+                raise FormatError("op %d: %d is not a `new` node" % (o.id, r))
+            if t == "ret":
+                # Returned at the end of the reaction: any node of the reaction's own
+                # scope or of an enclosing one.
+                tags = scopes_of(o)
+                ok = any(x.scope in chain((o.id, tg)) for tg in tags)
+            else:
+                ok = (x.scope == o.scope and pos[r] < pos[o.id]) or (
+                    x.scope != o.scope and x.scope in anc)
+            if not ok:
+                raise FormatError("op %d: node %d is not visible there" % (o.id, r))
+    return True
+
+
+# ---- timing (FORMAT.md, Timers) ---------------------------------------------------------
+# Two timers of different durations must have nominal deadlines at least GAP ms apart, and
+# timers may only be created where the scope's start time is known statically.
+GAP = 80
+
+
+def scope_times(ops):
+    """Nominal start time (ms) of each scope, None where it is not known statically (a
+    reaction runs whenever its promise settles)."""
+    byid = {o.id: o for o in ops}
+    times = {None: 0}
+    for o in ops:
+        for tag in scopes_of(o):
+            t = times.get(o.scope)
+            if tag == "t":
+                times[(o.id, tag)] = None if t is None else t + max(int(o.args[0]), 1)
+            elif tag == "m":
+                times[(o.id, tag)] = t
+            else:
+                times[(o.id, tag)] = None
+    return times
+
+
+def timing_ok(ops, gap=GAP):
+    times = scope_times(ops)
+    timers = []
+    for o in ops:
+        if o.kind == "timer":
+            t = times.get((o.id, "t"))
+            if t is None:
+                return False
+            timers.append((max(int(o.args[0]), 1), t))
+    for i, (k1, t1) in enumerate(timers):
+        for k2, t2 in timers[i + 1:]:
+            if k1 != k2 and abs(t1 - t2) < gap:
+                return False
+    return True
+
+
+def depth_of(ops):
+    """Scope nesting depth of each op (main = 0)."""
+    byid = {o.id: o for o in ops}
+    d = {}
+    for o in ops:
+        d[o.id] = 0 if o.scope is None else d[o.scope[0]] + 1
+    return d
+
+
+def max_depth(ops):
+    d = depth_of(ops)
+    return max(d.values()) if d else 0
+
+
+def remove(ops, ids):
+    """The program without the ops `ids` and everything that depends on them: ops in
+    their scopes and ops referring to them, transitively."""
+    gone = set(ids)
+    changed = True
+    while changed:
+        changed = False
+        for o in ops:
+            if o.id in gone:
+                continue
+            if (o.scope is not None and o.scope[0] in gone) or any(r in gone for _, r in o.refs()):
+                gone.add(o.id)
+                changed = True
+    return [o for o in ops if o.id not in gone]
+
+
+def renumber(ops):
+    """Ids 1..n in file order (for a readable shrunk program)."""
+    m = {o.id: i + 1 for i, o in enumerate(ops)}
+    out = []
+    for o in ops:
+        scope = None if o.scope is None else (m[o.scope[0]], o.scope[1])
+        spec = SPEC[o.kind]
+        args = []
+        for i, a in enumerate(o.args):
+            t = spec[min(i, len(spec) - 1)]
+            if t in ("node", "newnode", "node*"):
+                a = str(m[int(a)])
+            elif t == "action" and a.startswith("ret:"):
+                a = "ret:%d" % m[int(a[4:])]
+            args.append(a)
+        out.append(Op(m[o.id], scope, o.kind, args))
+    return out
+
+
+# ---- batches ---------------------------------------------------------------------------
+
+def dump_batch(named_programs):
+    """named_programs: list of (name, ops). One text, programs after "=== name" lines."""
+    parts = []
+    for name, ops in named_programs:
+        parts.append("=== %s\n" % name)
+        parts.append(dump(ops))
+    return "".join(parts)
+
+
+def parse_batch(text):
+    """List of (name, ops); a text without "===" lines is one program."""
+    if not any(l.startswith("===") for l in text.splitlines()):
+        return [("program", parse(text))]
+    out, name, buf = [], None, []
+    for line in text.splitlines():
+        if line.startswith("==="):
+            if name is not None:
+                out.append((name, parse("\n".join(buf))))
+            name, buf = line[3:].strip() or str(len(out)), []
+        elif name is not None:
+            buf.append(line)
+    if name is not None:
+        out.append((name, parse("\n".join(buf))))
+    return out

@@ -1,0 +1,106 @@
+"""proof/shrink.py - delta debugging over ops.
+
+Each round builds candidates from the current failing program:
+  - removals: a chunk of consecutive ops (halves, quarters, ... single ops) together with
+    everything that depends on them (prog.remove: the ops of their scopes and the ops
+    that refer to them), so every candidate is again a valid program;
+  - simplifications that let later rounds remove more: an action becomes `val:u` (it no
+    longer refers to a node), a `then` loses one of its two handlers, an op moves out of
+    its scope into the enclosing one (less nesting). These are kept only when they pass
+    prog.validate.
+All candidates of a round run in one batch (one vow process and one node process); the
+one that still fails and is smallest by (ops, nesting, references) becomes the current
+program. It stops when no candidate fails: no single op (with its dependents) can be
+removed and no simplification applies.
+"""
+
+from prog import FormatError, Op, remove, renumber, timing_ok, validate
+
+
+def measure(ops):
+    depth = {}
+    refs = 0
+    for o in ops:
+        depth[o.id] = 0 if o.scope is None else depth[o.scope[0]] + 1
+        refs += len(o.refs()) + sum(1 for a in o.args if a not in ("-", "val:u"))
+    return (len(ops), sum(depth.values()), refs)
+
+
+def _valid(ops):
+    try:
+        validate(ops)
+        return timing_ok(ops)
+    except FormatError:
+        return False
+
+
+def _replace(ops, i, new_op):
+    out = list(ops)
+    out[i] = new_op
+    return out
+
+
+def simplifications(ops):
+    out = []
+    byid = {o.id: o for o in ops}
+    for i, o in enumerate(ops):
+        if o.kind in ("then", "catch", "finally"):
+            for j in range(1, len(o.args)):
+                a = o.args[j]
+                if a not in ("-", "val:u"):
+                    args = list(o.args)
+                    args[j] = "val:u"
+                    out.append(_replace(ops, i, Op(o.id, o.scope, o.kind, args)))
+            if o.kind == "then" and o.args[1] != "-" and o.args[2] != "-":
+                for j, tag in ((1, "ok"), (2, "err")):
+                    args = list(o.args)
+                    args[j] = "-"
+                    c = _replace(ops, i, Op(o.id, o.scope, o.kind, args))
+                    out.append(remove(c, [x.id for x in ops if x.scope == (o.id, tag)]))
+        if o.scope is not None:
+            parent = byid[o.scope[0]]
+            out.append(_replace(ops, i, Op(o.id, parent.scope, o.kind, o.args)))
+    return [c for c in out if _valid(c)]
+
+
+def candidates(ops):
+    n = len(ops)
+    seen = set()
+    out = []
+    k = n // 2
+    sizes = []
+    while k >= 1:
+        sizes.append(k)
+        k //= 2
+    if 1 not in sizes and n >= 1:
+        sizes.append(1)
+    for k in sizes:
+        for start in range(0, n, k):
+            ids = [o.id for o in ops[start:start + k]]
+            c = remove(ops, ids)
+            key = tuple(str(o) for o in c)
+            if len(c) < n and key not in seen:
+                seen.add(key)
+                out.append(c)
+    m = measure(ops)
+    for c in simplifications(ops):
+        key = tuple(str(o) for o in c)
+        if key not in seen and measure(c) < m:
+            seen.add(key)
+            out.append(c)
+    return out
+
+
+def shrink(ops, still_fails, max_rounds=500):
+    """still_fails(list of programs) -> list of bools. Returns a renumbered program."""
+    cur = ops
+    for _ in range(max_rounds):
+        cands = candidates(cur)
+        if not cands:
+            break
+        verdicts = still_fails(cands)
+        failing = [c for c, bad in zip(cands, verdicts) if bad]
+        if not failing:
+            break
+        cur = min(failing, key=measure)
+    return renumber(cur)

@@ -1,0 +1,135 @@
+# tests/compare_proof.cmake - "Proof I": differential testing against Node.js, and a
+# fuzzer (proof/README.md). Included by tests/CMakeLists.txt with the other
+# tests/compare*.cmake.
+#
+# Executables:
+#   vow_proof_run           the C interpreter over a batch of programs (proof/run.c)
+#   vow_proof_run_plant_div the same on a library built with -DVOW_PLANT_DIVERGENCE
+#   vow_proof_fuzz          libFuzzer target (clang), on a library built with
+#                           -fsanitize=fuzzer-no-link,address,undefined
+#   vow_proof_fuzz_plant_double   the same with -DVOW_PLANT_DOUBLE_REACTION
+# Tests (ctest -R proof):
+#   proof_difftest@<backend>    the fixed seeds 0-399 against node: no divergence
+#   proof_regressions@<backend> proof/regressions/*.prog against node
+#   proof_generator             the generator's coverage table meets its floor
+#   proof_planted_divergence    the tester finds the planted divergence, shrinks it to
+#                               <= 10 ops
+#   proof_fuzz                  60 s of fuzzing from proof/corpus: nothing found
+#   proof_fuzz_planted_double   the fuzzer finds the planted double reaction within 60 s
+# The fuzz tests exist when the C compiler is clang, or when a clang is found beside a
+# gcc build (the fuzzer is then compiled by that clang through a custom command).
+
+find_package(Python3 COMPONENTS Interpreter)
+set(vow_proof_dir ${PROJECT_SOURCE_DIR}/proof)
+
+# A copy of the library with extra compile definitions and options.
+function(vow_proof_library name)
+    cmake_parse_arguments(PARSE_ARGV 1 arg "" "" "DEFINITIONS;OPTIONS")
+    add_library(${name} STATIC EXCLUDE_FROM_ALL ${VOW_SOURCES})
+    target_compile_definitions(${name} PRIVATE VOW_BUILDING ${arg_DEFINITIONS})
+    target_compile_options(${name} PRIVATE ${arg_OPTIONS})
+    target_include_directories(${name}
+        PUBLIC ${PROJECT_SOURCE_DIR}/include
+        PRIVATE ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR}/promise ${EV_INCLUDE_DIR})
+    target_link_libraries(${name} PUBLIC vow_libev Threads::Threads)
+    if(VOW_LIBM)
+        target_link_libraries(${name} PUBLIC ${VOW_LIBM})
+    endif()
+endfunction()
+
+add_executable(vow_proof_run ${vow_proof_dir}/run.c ${vow_proof_dir}/interp.c)
+target_link_libraries(vow_proof_run PRIVATE vow_static)
+
+vow_proof_library(vow_plant_div DEFINITIONS VOW_PLANT_DIVERGENCE)
+add_executable(vow_proof_run_plant_div ${vow_proof_dir}/run.c ${vow_proof_dir}/interp.c)
+target_link_libraries(vow_proof_run_plant_div PRIVATE vow_plant_div)
+
+if(NOT Python3_Interpreter_FOUND)
+    message(WARNING "vow: python3 not found: the proof/ differential tests are not registered")
+    return()
+endif()
+
+set(vow_proof_py ${Python3_EXECUTABLE} ${vow_proof_dir}/difftest.py)
+
+# Against node, once per backend: the fixed seed set, then the regression programs.
+vow_test_register(proof_difftest
+    COMMAND ${vow_proof_py} --runner $<TARGET_FILE:vow_proof_run> --seeds 0-399 --quiet
+    LABELS compare proof)
+vow_test_register(proof_regressions
+    COMMAND ${vow_proof_py} --runner $<TARGET_FILE:vow_proof_run>
+            --files ${vow_proof_dir}/regressions --quiet
+    LABELS compare proof)
+
+add_test(NAME proof_generator
+    COMMAND ${Python3_EXECUTABLE} ${vow_proof_dir}/gen.py --coverage --seeds 0-399 --check)
+set_tests_properties(proof_generator PROPERTIES TIMEOUT 120 LABELS proof)
+
+add_test(NAME proof_planted_divergence
+    COMMAND ${vow_proof_py} --runner $<TARGET_FILE:vow_proof_run_plant_div> --seeds 0-399
+            --expect-divergence --max-ops 10)
+set_tests_properties(proof_planted_divergence PROPERTIES
+    TIMEOUT 300 LABELS "proof;compare"
+    FAIL_REGULAR_EXPRESSION "${VOW_TEST_FAIL_REGEX}")
+
+# ---- the fuzzer -----------------------------------------------------------------------
+set(vow_fuzz_srcs ${vow_proof_dir}/fuzz.c ${vow_proof_dir}/interp.c)
+set(vow_fuzz_flags -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
+                   -fno-omit-frame-pointer -g -O1)
+set(vow_fuzz_exe "")
+set(vow_fuzz_exe_double "")
+if(CMAKE_C_COMPILER_ID STREQUAL "Clang")
+    foreach(variant IN ITEMS "" "_plant_double")
+        set(defs "")
+        if(variant)
+            set(defs VOW_PLANT_DOUBLE_REACTION)
+        endif()
+        vow_proof_library(vow_fuzzlib${variant} DEFINITIONS ${defs} OPTIONS ${vow_fuzz_flags})
+        add_executable(vow_proof_fuzz${variant} ${vow_fuzz_srcs})
+        target_compile_options(vow_proof_fuzz${variant} PRIVATE ${vow_fuzz_flags})
+        target_link_options(vow_proof_fuzz${variant} PRIVATE
+            -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all)
+        target_link_libraries(vow_proof_fuzz${variant} PRIVATE vow_fuzzlib${variant})
+    endforeach()
+    set(vow_fuzz_exe $<TARGET_FILE:vow_proof_fuzz>)
+    set(vow_fuzz_exe_double $<TARGET_FILE:vow_proof_fuzz_plant_double>)
+else()
+    find_program(VOW_PROOF_CLANG NAMES clang clang-16 clang-15 clang-14)
+    if(VOW_PROOF_CLANG)
+        # gcc has no libFuzzer: compile the fuzzer and its library copy with clang, in one
+        # command per variant.
+        set(incs -I${PROJECT_SOURCE_DIR}/include -I${PROJECT_SOURCE_DIR}/src
+                 -I${PROJECT_SOURCE_DIR}/promise -I${EV_INCLUDE_DIR})
+        foreach(variant IN ITEMS "" "_plant_double")
+            set(defs -DVOW_BUILDING -D_DEFAULT_SOURCE)
+            if(variant)
+                list(APPEND defs -DVOW_PLANT_DOUBLE_REACTION)
+            endif()
+            set(out ${CMAKE_CURRENT_BINARY_DIR}/vow_proof_fuzz${variant})
+            add_custom_command(OUTPUT ${out}
+                COMMAND ${VOW_PROOF_CLANG} -std=c11 ${defs} ${incs} ${vow_fuzz_flags}
+                        -fsanitize=fuzzer,address,undefined
+                        ${VOW_SOURCES} ${vow_fuzz_srcs}
+                        ${EV_LIBRARY} -lpthread -lm -o ${out}
+                DEPENDS ${VOW_SOURCES} ${vow_fuzz_srcs} ${vow_proof_dir}/interp.h
+                COMMENT "clang: building the libFuzzer target vow_proof_fuzz${variant}"
+                VERBATIM)
+            add_custom_target(vow_proof_fuzz${variant}_clang ALL DEPENDS ${out})
+        endforeach()
+        set(vow_fuzz_exe ${CMAKE_CURRENT_BINARY_DIR}/vow_proof_fuzz)
+        set(vow_fuzz_exe_double ${CMAKE_CURRENT_BINARY_DIR}/vow_proof_fuzz_plant_double)
+    else()
+        message(STATUS "vow: no clang: the libFuzzer target and its tests are skipped")
+    endif()
+endif()
+
+if(vow_fuzz_exe)
+    set(vow_fuzz_work ${CMAKE_CURRENT_BINARY_DIR}/proof_fuzz)
+    add_test(NAME proof_fuzz
+        COMMAND bash ${vow_proof_dir}/fuzz.sh ${vow_fuzz_exe} ${vow_proof_dir}/corpus
+                ${vow_fuzz_work}/clean 60 expect-clean)
+    add_test(NAME proof_fuzz_planted_double
+        COMMAND bash ${vow_proof_dir}/fuzz.sh ${vow_fuzz_exe_double} ${vow_proof_dir}/corpus
+                ${vow_fuzz_work}/double 60 expect-crash)
+    set_tests_properties(proof_fuzz proof_fuzz_planted_double PROPERTIES
+        TIMEOUT 240 LABELS "proof;fuzz")
+endif()
