@@ -598,3 +598,48 @@ Test(error, replace_allocator_rejects_null_and_keeps_the_old_one) {
     cr_assert_eq(vow_test_live_allocs(), live);
     VOW_TEST_END(loop);
 }
+
+/* ---- long messages and long chains ------------------------------------------------------ */
+
+/* Messages around any fixed formatting buffer an implementation may use. */
+Test(error, newf_lengths_around_buffer_boundaries) {
+    vow_loop_t *loop = vow_test_loop();
+    static char text[5000];
+    const size_t lens[] = {0, 1, 63, 64, 65, 127, 128, 255, 256, 511, 512, 513, 1023, 1024, 4095};
+    for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+        memset(text, 'a' + (int)(i % 26), lens[i]);
+        text[lens[i]] = '\0';
+        vow_error_t *e = vow_error_newf(VOW_EUSER, "%s", text);
+        cr_assert_eq(vow_error_code(e), VOW_EUSER);
+        cr_assert_str_eq(vow_error_message(e), text, "length %zu", lens[i]);
+        vow_error_unref(e);
+        e = vow_error_new(VOW_EUSER, text);
+        cr_assert_str_eq(vow_error_message(e), text, "length %zu", lens[i]);
+        vow_error_unref(e);
+    }
+    VOW_TEST_END(loop);
+}
+
+/* A cause chain 300,000 deep is formatted and freed without recursion (a recursive unref
+ * or format would run out of C stack). */
+Test(error, very_long_cause_chain) {
+    vow_loop_t *loop = vow_test_loop();
+    long live = vow_test_live_allocs();
+    enum { DEPTH = 300000 };
+    int payload = 0;
+    dtor_calls = 0;
+    vow_error_t *e = vow_error_new(VOW_ECANCELED, "root");
+    cr_assert_eq(vow_error_set_payload(e, &payload, count_dtor), 0);
+    for (int i = 1; i < DEPTH; i++) e = vow_error_wrap(VOW_EINVAL, "x", e);
+    cr_assert_eq(vow_error_code(e), VOW_EINVAL);
+    /* "EINVAL: x; caused by " x (DEPTH-1), then "ECANCELED: root" */
+    size_t want = (size_t)(DEPTH - 1) * strlen("EINVAL: x; caused by ") + strlen("ECANCELED: root");
+    cr_assert_eq(vow_error_format(e, NULL, 0), want);
+    char head[64];
+    vow_error_format(e, head, sizeof head);
+    cr_assert_eq(strncmp(head, "EINVAL: x; caused by EINVAL: x; caused by ", 42), 0, "%s", head);
+    vow_error_unref(e);
+    cr_assert_eq(dtor_calls, 1);
+    cr_assert_eq(vow_test_live_allocs(), live);
+    VOW_TEST_END(loop);
+}
