@@ -870,3 +870,25 @@ Test(loop, loop_calls_answer_eclosed_after_free_while_a_promise_is_held) {
     cr_assert_eq(never_calls, 0);
     VOW_TEST_END(loop); /* no vow allocation of the freed loop is left */
 }
+
+/* vow_loop_free on a wrapped loop with a queued microtask, a queued immediate and a
+ * pending timer leaves no vow watcher and no extra reference behind: the application's
+ * ev_run returns at once afterwards. */
+Test(loop, wrap_free_with_pending_work_leaves_the_ev_loop_clean) {
+    vow_loop_t *loop = vow_test_loop();
+    struct ev_loop *evl = ev_loop_new(EVFLAG_AUTO);
+    cr_assert_not_null(evl);
+    for (int what = 0; what < 4; what++) {
+        vow_loop_t *vl = NULL;
+        cr_assert_eq(vow_loop_wrap(&vl, evl), 0);
+        never_calls = 0;
+        if (what == 0 || what == 3) cr_assert_eq(vow_microtask(vl, never, NULL), 0);
+        if (what == 1 || what == 3) cr_assert_eq(vow_set_immediate(vl, never, NULL, NULL), 0);
+        if (what == 2 || what == 3) cr_assert_eq(vow_set_timeout(vl, never, NULL, 5000, NULL), 0);
+        cr_assert_eq(vow_loop_free(vl), 0);
+        check_ev_run_returns(evl);
+        cr_assert_eq(never_calls, 0);
+    }
+    ev_loop_destroy(evl);
+    VOW_TEST_END(loop);
+}
