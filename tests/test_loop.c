@@ -586,6 +586,16 @@ Test(loop, default_loop_works_and_can_be_freed) {
     VOW_TEST_END(loop);
 }
 
+Test(loop, default_loop_with_a_bad_vow_backend_is_null) {
+    vow_loop_t *loop = vow_test_loop();
+    long live = vow_test_live_allocs();
+    setenv("VOW_BACKEND", "bogus", 1);
+    cr_assert_null(vow_loop_default());
+    unsetenv("VOW_BACKEND");
+    cr_assert_eq(vow_test_live_allocs(), live);
+    VOW_TEST_END(loop);
+}
+
 /* ---- wrapping an application's ev_loop --------------------------------------------------------- */
 
 struct wrap_state {
