@@ -1008,3 +1008,55 @@ Test(cancel, cancelling_the_tail_of_a_million_long_chain, .timeout = 120) {
     }
     VOW_TEST_END(loop);
 }
+
+Test(cancel, finally_whose_promise_is_cancelled_runs_when_a_shared_source_settles) {
+    vow_loop_t *loop = vow_test_loop();
+    vow_t *s = vow_sleep(loop, 20);
+    vow_t *other = vow_then(vow_ref(s), ok_n, NULL, SLOT(1), NULL);
+    vow_t *f = vow_finally(vow_ref(s), fin_n, SLOT(0), ctx_free_count);
+    cr_assert_eq(vow_cancel(f), 0);
+    expect_cancelled(f, "finally's promise");
+    cr_assert_eq(vow_state(s), VOW_PENDING, "the source was cancelled although `other` waits");
+    cr_assert_eq(fin_calls[0], 0);
+    cr_assert_eq(vow_run(loop, vow_ref(other), NULL), 0);
+    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    cr_assert_eq(ok_calls[1], 1);
+    cr_assert_eq(fin_calls[0], 1, "the finally callback ran %d times", fin_calls[0]);
+    cr_assert_eq(ctx_free_calls, 1);
+    expect_cancelled(f, "finally's promise, afterwards");
+    vow_unref(s);
+    vow_unref(f);
+    vow_unref(other);
+    VOW_TEST_END(loop);
+}
+
+static vow_result_t fin_fail(vow_loop_t *loop, void *ctx) {
+    (void)loop;
+    fin_calls[(intptr_t)ctx]++;
+    vow_error_t *e = vow_error_new(VOW_EBUSY, NULL);
+    cr_assert_eq(vow_error_set_payload(e, obj_new(), obj_free), 0);
+    return vow_fail(e);
+}
+
+Test(cancel, finally_of_a_cancelled_promise_runs_once_and_its_result_is_released) {
+    vow_loop_t *loop = vow_test_loop();
+    cr_assert_eq(vow_set_rejection_hook(loop, hook, NULL), 0);
+    vow_t *p = cancellable(loop, 1);
+    vow_t *f = vow_finally(vow_ref(p), fin_fail, SLOT(0), ctx_free_count);
+    vow_t *t = vow_then(vow_ref(f), ok_n, NULL, SLOT(1), NULL);
+    cr_assert_eq(vow_cancel(t), 0);
+    expect_cancelled(f, "finally's promise");
+    expect_cancelled(p, "the source");
+    cr_assert_eq(cancel_calls, 1);
+    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    cr_assert_eq(fin_calls[0], 1);
+    cr_assert_eq(ctx_free_calls, 1);
+    cr_assert_eq(obj_freed[0], 1, "the callback's error was not released");
+    expect_cancelled(f, "finally's promise, afterwards");
+    cr_assert_eq(hook_calls, 0, "something was reported as unhandled");
+    vow_unref(p);
+    vow_unref(f);
+    vow_unref(t);
+    VOW_TEST_END(loop);
+    expect_every_obj_freed_once();
+}
