@@ -56,8 +56,10 @@ VOW_EXTERN int vow_loop_wrap(vow_loop_t **out, struct ev_loop *evl);
 
 /* The process-wide default loop, made on first use over libev's default loop (backend
  * chosen as for vow_loop_new with VOW_BACKEND_AUTO). Returns NULL when it cannot be
- * created. It is an ordinary loop otherwise: vow_loop_free releases it, and the next
- * call makes a new one. Not thread-safe on first use. */
+ * created. vow owns libev's default loop from then on: vow_loop_close / vow_loop_free
+ * destroy it (ev_loop_destroy), and the next call makes a new one. An application that
+ * drives libev's default loop itself should use vow_loop_wrap(EV_DEFAULT) instead.
+ * Not thread-safe on first use. */
 VOW_EXTERN vow_loop_t *vow_loop_default(void);
 
 /* The libev loop underneath, for raw libev watchers (borrowed; NULL once the loop is
@@ -67,8 +69,8 @@ VOW_EXTERN struct ev_loop *vow_loop_ev(vow_loop_t *loop);
 /* The backend in use (one VOW_BACKEND_* bit, ev_backend()); 0 once closed. */
 VOW_EXTERN unsigned vow_loop_backend(const vow_loop_t *loop);
 
-/* The loop's cached monotonic time in milliseconds, updated at each turn and before
- * timer callbacks run. */
+/* The loop's cached monotonic time in milliseconds, updated at each turn, before timer
+ * callbacks run, and whenever a timer is set. */
 VOW_EXTERN uint64_t vow_loop_now(const vow_loop_t *loop);
 /* Refreshes the cached time from the clock and returns it. */
 VOW_EXTERN uint64_t vow_loop_update_time(vow_loop_t *loop);
@@ -96,7 +98,9 @@ VOW_EXTERN int vow_loop_alive(const vow_loop_t *loop);
 
 /* Gentle teardown (libuv's rule). When work remains (vow_loop_alive() > 0) returns
  * VOW_EBUSY and changes nothing. Otherwise releases the loop as vow_loop_free does
- * and returns 0. VOW_EREENTRANT from inside a callback of this loop; VOW_EINVAL on NULL. */
+ * and returns 0. VOW_EREENTRANT from inside a callback of this loop, including any
+ * callback of the application's own ev_run on a wrapped loop; VOW_EINVAL on NULL or on a
+ * loop already closed. */
 VOW_EXTERN int vow_loop_close(vow_loop_t *loop);
 
 /* Forced teardown: stops every timer, interval and immediate, drops queued microtasks,
@@ -105,7 +109,8 @@ VOW_EXTERN int vow_loop_close(vow_loop_t *loop);
  * destroys the libev loop if vow made it. Promises the user still holds stay valid
  * handles: every operation on them answers VOW_ECLOSED and vow_unref frees them; the
  * loop's last memory goes with the last of them. Returns 0; VOW_EREENTRANT from inside
- * a callback of this loop (nothing is freed); VOW_EINVAL on NULL. */
+ * a callback of this loop, including any callback of the application's own ev_run on a
+ * wrapped loop (nothing is freed); VOW_EINVAL on NULL or on a loop already closed. */
 VOW_EXTERN int vow_loop_free(vow_loop_t *loop);
 
 /* queueMicrotask: runs fn(loop, arg) after the current callback returns, in FIFO order

@@ -1,13 +1,17 @@
 /* vow/timer.h - setTimeout, setInterval, setImmediate, as Node.js has them.
  *
- * Times are milliseconds. A delay below 1 becomes 1 (Node's rule). Timers with equal
+ * Times are milliseconds. A delay below 1, or above 2^31-1 (about 24.8 days), becomes 1
+ * (Node's rule). A delay is measured from the moment the timer is set: the call reads the
+ * clock (refreshing the loop's cached time, vow_loop_now), as Node's getLibuvNow does, so
+ * code that blocked before setTimeout does not shorten the timer. Timers with equal
  * deadlines fire in creation order; timers are kept in one FIFO list per distinct
  * duration, and the lists in a heap by their next deadline, behind a single libev
  * timer (Node's design). Microtasks drain after every timer and immediate callback.
  *
- * Handles are ids, not pointers: a vow_timer_t is a 64-bit number that is never reused
- * within a loop, so clearing a timer that already fired or was cleared is safe and
- * answers VOW_ENOENT. 0 is never a valid id.
+ * Handles are ids, not pointers: a vow_timer_t is a 64-bit number (a slot and that slot's
+ * 32-bit generation), so an id comes back only after its slot was reused 2^32 times;
+ * clearing a timer that already fired or was cleared is safe and answers VOW_ENOENT.
+ * 0 is never a valid id.
  *
  * Callback contract: when a set_* call returns an error, cb never runs. `arg` is
  * borrowed: it stays the caller's, and vow never frees it.
@@ -27,7 +31,7 @@ extern "C" {
 typedef uint64_t vow_timer_t;
 typedef void (*vow_timer_cb)(vow_loop_t *loop, void *arg);
 
-/* setTimeout: runs cb(loop, arg) once, `ms` milliseconds from the loop's cached time.
+/* setTimeout: runs cb(loop, arg) once, `ms` milliseconds from now.
  * The id goes to *id when id is not NULL. An active timeout keeps the loop alive.
  * Errors: VOW_EINVAL (loop or cb NULL), VOW_ECLOSED, VOW_ENOMEM. */
 VOW_EXTERN int vow_set_timeout(vow_loop_t *loop, vow_timer_cb cb, void *arg, uint64_t ms,
