@@ -27,8 +27,8 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from prog import GAP, NODE_KINDS, timing_ok, Op, SPEC, dump, dump_batch, max_depth, scopes_of, validate  # noqa: E402
 
-DELAYS = [0, 1, 1, 100, 200, 300]
-MAX_DEADLINE = 1000
+DELAYS = [0, 1, 1, 120, 240, 360]
+MAX_DEADLINE = 1200
 GEN_CODES = ["EINVAL", "ENOENT", "ERANGE", "EAGAIN"]
 
 

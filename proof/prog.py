@@ -213,7 +213,7 @@ def validate(ops):
 # ---- timing (FORMAT.md, Timers) ---------------------------------------------------------
 # Two timers of different durations must have nominal deadlines at least GAP ms apart, and
 # timers may only be created where the scope's start time is known statically.
-GAP = 80
+GAP = 100
 
 
 def scope_times(ops):

@@ -91,16 +91,23 @@ def candidates(ops):
     return out
 
 
-def shrink(ops, still_fails, max_rounds=500):
-    """still_fails(list of programs) -> list of bools. Returns a renumbered program."""
+def shrink(ops, still_fails, confirm=None, max_rounds=500):
+    """still_fails(list of programs) -> list of bools; confirm(program) -> bool, run on
+    the chosen candidate alone before it is accepted (a batch can be noisy, see
+    difftest.py). Returns a renumbered program."""
     cur = ops
     for _ in range(max_rounds):
         cands = candidates(cur)
         if not cands:
             break
         verdicts = still_fails(cands)
-        failing = [c for c, bad in zip(cands, verdicts) if bad]
-        if not failing:
+        failing = sorted((c for c, bad in zip(cands, verdicts) if bad), key=measure)
+        chosen = None
+        for c in failing[:3]:
+            if confirm is None or confirm(c):
+                chosen = c
+                break
+        if chosen is None:
             break
-        cur = min(failing, key=measure)
+        cur = chosen
     return renumber(cur)

@@ -246,7 +246,7 @@ Test(timeout, expiry_cancels_the_inner_and_rejects_with_etimedout_caused_by_it) 
     long first = -1;
     for (int round = 0; round < 2; round++) {
         reset_counts();
-        vow_t *inner = cancellable_in(loop, 200, 1);
+        vow_t *inner = cancellable_in(loop, 400, 1);
         vow_t *t = vow_timeout(vow_ref(inner), 10, 0);
         watched_inner = inner;
         watched_timeout = t;
@@ -350,14 +350,14 @@ Test(timeout, inner_that_completes_when_cancelled_gives_its_value) {
 
 Test(timeout, expiry_with_a_second_waiter_rejects_at_once_and_leaves_the_inner_running) {
     vow_loop_t *loop = vow_test_loop();
-    vow_t *inner = cancellable_in(loop, 80, 7);
+    vow_t *inner = cancellable_in(loop, 400, 7);
     vow_t *second = vow_then(vow_ref(inner), side_ok, NULL, NULL, NULL);
     vow_t *t = vow_timeout(vow_ref(inner), 10, 0);
     watched_inner = inner;
     vow_t *d = vow_catch(vow_ref(t), count_err, NULL, NULL);
     uint64_t t0 = vow_loop_update_time(loop);
     cr_assert_eq(vow_run(loop, d, NULL), 0);
-    cr_assert_lt(vow_loop_update_time(loop) - t0, 70, "waited for the inner");
+    cr_assert_lt(vow_loop_update_time(loop) - t0, 300, "waited for the inner");
     cr_assert_eq(err_calls, 1);
     cr_assert_eq(seen_code, VOW_ETIMEDOUT);
     cr_assert_eq(inner_state_in_reaction, VOW_PENDING);
@@ -397,7 +397,7 @@ Test(timeout, user_references_to_the_inner_do_not_keep_it_running) {
 
 Test(timeout, race_flag_rejects_at_expiry_and_cancels_nothing) {
     vow_loop_t *loop = vow_test_loop();
-    vow_t *inner = cancellable_in(loop, 60, 5);
+    vow_t *inner = cancellable_in(loop, 400, 5);
     vow_t *t = vow_timeout(vow_ref(inner), 10, VOW_TIMEOUT_RACE);
     watched_inner = inner;
     vow_t *d = vow_catch(vow_ref(t), count_err, NULL, NULL);
@@ -420,7 +420,7 @@ Test(timeout, race_flag_rejects_at_expiry_and_cancels_nothing) {
 
 Test(timeout, race_flag_leaves_an_inner_sleep_running) {
     vow_loop_t *loop = vow_test_loop();
-    vow_t *s = vow_sleep(loop, 60);
+    vow_t *s = vow_sleep(loop, 400);
     vow_t *d = vow_catch(vow_timeout(vow_ref(s), 10, VOW_TIMEOUT_RACE), count_err, NULL, NULL);
     cr_assert_eq(vow_run(loop, d, NULL), 0);
     cr_assert_eq(seen_code, VOW_ETIMEDOUT);

@@ -99,8 +99,8 @@ VOW_EXTERN int vow_loop_alive(const vow_loop_t *loop);
 /* Gentle teardown (libuv's rule). When work remains (vow_loop_alive() > 0) returns
  * VOW_EBUSY and changes nothing. Otherwise releases the loop as vow_loop_free does
  * and returns 0. VOW_EREENTRANT from inside a callback of this loop, including any
- * callback of the application's own ev_run on a wrapped loop; VOW_EINVAL on NULL or on a
- * loop already closed. */
+ * callback of the application's own ev_run on a wrapped loop; VOW_EINVAL on NULL (or on a
+ * closed loop that promises still hold; once closed, the handle must not be used). */
 VOW_EXTERN int vow_loop_close(vow_loop_t *loop);
 
 /* Forced teardown: stops every timer, interval and immediate, drops queued microtasks,
@@ -110,7 +110,8 @@ VOW_EXTERN int vow_loop_close(vow_loop_t *loop);
  * handles: every operation on them answers VOW_ECLOSED and vow_unref frees them; the
  * loop's last memory goes with the last of them. Returns 0; VOW_EREENTRANT from inside
  * a callback of this loop, including any callback of the application's own ev_run on a
- * wrapped loop (nothing is freed); VOW_EINVAL on NULL or on a loop already closed. */
+ * wrapped loop (nothing is freed); VOW_EINVAL on NULL (or on a closed loop that promises still hold;
+ * once closed, the handle must not be used). */
 VOW_EXTERN int vow_loop_free(vow_loop_t *loop);
 
 /* queueMicrotask: runs fn(loop, arg) after the current callback returns, in FIFO order
