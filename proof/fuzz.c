@@ -105,8 +105,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     proof_check_and_free(p);
     if (live_allocs != 0) {
-        fprintf(stderr, "fuzz: %ld vow allocations still live after teardown (a promise "
-                        "or reaction was not freed)\n", live_allocs);
+        fprintf(stderr,
+                "fuzz: %ld vow allocations still live after teardown (a promise "
+                "or reaction was not freed)\n",
+                live_allocs);
         abort();
     }
     return 0;

@@ -42,8 +42,8 @@ enum op_kind {
 };
 
 static const char *const kind_names[K_COUNT] = {
-    "new",  "resolved", "rejected",    "resolve", "reject", "resolve_with", "then", "catch",
-    "finally", "all",   "all_settled", "race",    "any",    "timer",        "micro"};
+    "new",     "resolved", "rejected",    "resolve", "reject", "resolve_with", "then", "catch",
+    "finally", "all",      "all_settled", "race",    "any",    "timer",        "micro"};
 
 /* Scope tags: the callbacks an op can create. */
 enum tag { T_OK, T_ERR, T_FIN, T_TIMER, T_MICRO, T_COUNT };
@@ -58,10 +58,10 @@ typedef struct {
 enum act_kind { A_NONE, A_VAL, A_PASS, A_THROW, A_RET };
 typedef struct {
     enum act_kind kind;
-    val_desc v;  /* A_VAL */
-    int code;    /* A_THROW */
-    int node;    /* A_RET: op index, -1 when unknown */
-    int ret_id;  /* A_RET: the id, until resolved */
+    val_desc v; /* A_VAL */
+    int code;   /* A_THROW */
+    int node;   /* A_RET: op index, -1 when unknown */
+    int ret_id; /* A_RET: the id, until resolved */
 } action;
 
 typedef struct {
@@ -71,15 +71,15 @@ typedef struct {
 
 typedef struct op {
     int id;
-    int parent;       /* op index of the scope's op, -1 for main */
-    enum tag ptag;    /* which of the parent's scopes */
+    int parent;    /* op index of the scope's op, -1 for main */
+    enum tag ptag; /* which of the parent's scopes */
     enum op_kind kind;
-    int a, b;         /* node operands (op indices, -1 none) */
-    val_desc v;       /* resolved / resolve */
-    int code;         /* rejected / reject */
-    uint64_t delay;   /* timer */
-    action act[2];    /* then: ok, err; catch: err in act[1]; finally: act[0] */
-    intvec inputs;    /* combinators */
+    int a, b;       /* node operands (op indices, -1 none) */
+    val_desc v;     /* resolved / resolve */
+    int code;       /* rejected / reject */
+    uint64_t delay; /* timer */
+    action act[2];  /* then: ok, err; catch: err in act[1]; finally: act[0] */
+    intvec inputs;  /* combinators */
 } op;
 
 /* Something handed to vow with a destructor: a boxed value, an error payload or a
@@ -104,10 +104,10 @@ struct proof_prog {
     op *ops;
     int nops, capops;
     intvec main_scope;
-    intvec *kids;         /* kids[op * T_COUNT + tag]: ops of that scope, in order */
-    unsigned char *runs;  /* runs[op * T_COUNT + tag] */
-    vow_t **node;         /* node[op] */
-    cbref *cbs;           /* cbs[op] */
+    intvec *kids;        /* kids[op * T_COUNT + tag]: ops of that scope, in order */
+    unsigned char *runs; /* runs[op * T_COUNT + tag] */
+    vow_t **node;        /* node[op] */
+    cbref *cbs;          /* cbs[op] */
     tobj **objs;
     int nobjs, capobjs;
     intvec settled_nodes; /* all_settled ops, to print their lists with f:/r: */
@@ -230,8 +230,7 @@ static int lookup(const idmap *m, const char *s, int64_t *id_out) {
 
 /* A node operand: an op that makes a promise. */
 static int is_node_kind(enum op_kind k) {
-    return k != K_RESOLVE && k != K_REJECT && k != K_RESOLVE_WITH && k != K_TIMER &&
-           k != K_MICRO;
+    return k != K_RESOLVE && k != K_REJECT && k != K_RESOLVE_WITH && k != K_TIMER && k != K_MICRO;
 }
 
 static int parse_node(proof_prog *p, const idmap *m, const char *s) {
@@ -274,8 +273,7 @@ static int parse_action(const idmap *m, const char *s, action *a, int allow_none
 static int tag_allowed(const op *o, enum tag t) {
     switch (t) {
     case T_OK: return o->kind == K_THEN && o->act[0].kind != A_NONE;
-    case T_ERR:
-        return (o->kind == K_THEN || o->kind == K_CATCH) && o->act[1].kind != A_NONE;
+    case T_ERR: return (o->kind == K_THEN || o->kind == K_CATCH) && o->act[1].kind != A_NONE;
     case T_FIN: return o->kind == K_FINALLY;
     case T_TIMER: return o->kind == K_TIMER;
     case T_MICRO: return o->kind == K_MICRO;
@@ -289,10 +287,10 @@ static int tag_allowed(const op *o, enum tag t) {
  * message in err. */
 static int parse_line(proof_prog *p, idmap *m, char **tok, int ntok, char *err, size_t errlen) {
     int fuzz = (p->flags & PROOF_FUZZ) != 0;
-#define FAIL(...)                                                                          \
-    do {                                                                                   \
-        snprintf(err, errlen, __VA_ARGS__);                                                \
-        return -1;                                                                         \
+#define FAIL(...)                                                                                  \
+    do {                                                                                           \
+        snprintf(err, errlen, __VA_ARGS__);                                                        \
+        return -1;                                                                                 \
     } while (0)
     if (ntok < 3) FAIL("expected: ID SCOPE KIND ARGS...");
     int64_t id;
@@ -344,7 +342,8 @@ static int parse_line(proof_prog *p, idmap *m, char **tok, int ntok, char *err, 
     case K_RESOLVE_WITH:
         if (nargs != 2) FAIL("%s NODE ARG", tok[2]);
         o.a = lookup(m, arg[0], NULL);
-        if (o.a < 0 || p->ops[o.a].kind != K_NEW) FAIL("%s: '%s' is not a new node", tok[2], arg[0]);
+        if (o.a < 0 || p->ops[o.a].kind != K_NEW)
+            FAIL("%s: '%s' is not a new node", tok[2], arg[0]);
         if (o.kind == K_RESOLVE && parse_value(arg[1], &o.v) != 0) FAIL("resolve NODE VALUE");
         if (o.kind == K_REJECT && parse_code(arg[1], &o.code) != 0) FAIL("reject NODE CODE");
         if (o.kind == K_RESOLVE_WITH && (o.b = parse_node(p, m, arg[1])) < 0)
@@ -456,7 +455,8 @@ proof_prog *proof_parse(const char *text, size_t len, unsigned flags, char *err,
             int k = m.idx[a->ret_id] - 1;
             a->node = (k >= 0 && is_node_kind(p->ops[k].kind)) ? k : -1;
             if (a->node < 0 && strict) {
-                if (err) snprintf(err, errlen, "op %d: ret:%d is not a node", p->ops[i].id, a->ret_id);
+                if (err)
+                    snprintf(err, errlen, "op %d: ret:%d is not a node", p->ops[i].id, a->ret_id);
                 free(m.idx);
                 proof_free(p);
                 return NULL;
@@ -743,7 +743,8 @@ static void exec_op(proof_prog *p, int i) {
     case K_RACE:
     case K_ANY: {
         vow_t *in[64];
-        vow_t **inputs = o->inputs.n <= 64 ? in : xrealloc(NULL, (size_t)o->inputs.n * sizeof *inputs);
+        vow_t **inputs =
+            o->inputs.n <= 64 ? in : xrealloc(NULL, (size_t)o->inputs.n * sizeof *inputs);
         size_t n = 0;
         for (int j = 0; j < o->inputs.n; j++) {
             vow_t *x = node_ref(p, o->inputs.v[j]);

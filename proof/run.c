@@ -167,7 +167,8 @@ int main(int argc, char **argv) {
     int fail = 0;
     for (n = 0; n < nchunks; n++) {
         char err[256];
-        progs[n] = proof_parse(text + cstart[n], cend[n] - cstart[n], PROOF_STRICT, err, sizeof err);
+        progs[n] =
+            proof_parse(text + cstart[n], cend[n] - cstart[n], PROOF_STRICT, err, sizeof err);
         if (progs[n] == NULL) {
             printf("%zu !parse-error %s\n", n, err);
             fail = 1;
