@@ -33,30 +33,40 @@ GEN_CODES = ["EINVAL", "ENOENT", "ERANGE", "EAGAIN"]
 
 
 class Gen:
+    """Programs are generated scope by scope: a scope's ops first, then (later in the
+    file) the scopes its ops created, so that a scope sees every node of the scopes
+    around it. Each node carries a guess of its outcome (F fulfilled, R rejected,
+    P pending, ? unknown), used to pick sources and handlers so that most reactions
+    really run."""
+
     def __init__(self, seed, max_ops=None):
         self.rng = random.Random(seed)
         r = self.rng
         self.max_ops = max_ops or r.choice([16, 24, 32, 40, 48])
         self.max_depth = 6
         self.ops = []
+        self.byid = {}
         self.next_id = 1
         self.timers = []          # (key, nominal deadline)
         self.scope_nodes = {}     # scope -> [node op] made in it
         self.visible = {}         # scope -> [node op] visible from anywhere in it (inherited)
         self.time = {}            # scope -> nominal start time (ms) or None
         self.depth = {}           # scope -> depth
+        self.outcome = {}         # node id -> "F", "R", "P", "?"
         self.settled = set()      # `new` node ids that have a settle op
-        self.pending_actions = {}  # (op id, tag) -> arg index to fill after the scope
+        self.own_ret = {}         # (op id, tag) -> arg index of a "ret:?" to fill later
         self.queue = []
         self.spine_next = "none"
 
     # ---- helpers -------------------------------------------------------------------
-    def new_op(self, scope, kind, args):
+    def new_op(self, scope, kind, args, outcome=None):
         o = Op(self.next_id, scope, kind, args)
         self.next_id += 1
         self.ops.append(o)
+        self.byid[o.id] = o
         if kind in NODE_KINDS:
             self.scope_nodes.setdefault(scope, []).append(o)
+            self.outcome[o.id] = outcome or "?"
         return o
 
     def value(self):
@@ -71,12 +81,8 @@ class Gen:
         return self.rng.choice(GEN_CODES)
 
     def liveness(self, o):
-        """A guess of how likely node o is to settle: sources are picked by it."""
-        if o.kind in ("resolved", "rejected"):
-            return 3.0
-        if o.kind == "new":
-            return 2.0 if o.id in self.settled else 0.4
-        return 2.0
+        """How likely node o is to settle: sources are picked by it."""
+        return {"F": 3.0, "R": 2.5, "?": 1.5, "P": 0.3}[self.outcome.get(o.id, "?")]
 
     def pick(self, nodes, recent=4):
         r = self.rng
@@ -99,6 +105,37 @@ class Gen:
                 self.timers.append((key, t))
                 return d, t
         return None, None
+
+    # ---- outcomes ------------------------------------------------------------------
+    def act_outcome(self, act, incoming, self_id):
+        if act.startswith("val:"):
+            return "F"
+        if act.startswith("throw:"):
+            return "R"
+        if act == "pass":
+            return incoming
+        if act.startswith("ret:"):
+            t = act[4:]
+            if t == "?":
+                return "?"
+            if int(t) == self_id:
+                return "R"  # chaining cycle: TypeError
+            return self.outcome.get(int(t), "?")
+        return "?"
+
+    def combine(self, kind, ins):
+        outs = [self.outcome.get(int(x), "?") for x in ins]
+        if kind == "all":
+            return "R" if "R" in outs else "P" if "P" in outs else "?" if "?" in outs else "F"
+        if kind == "all_settled":
+            return "P" if "P" in outs else "?" if "?" in outs else "F"
+        if kind == "race":
+            if not outs:
+                return "P"
+            return outs[0] if len(set(outs)) == 1 else "?"
+        if kind == "any":
+            return "F" if "F" in outs else "R" if all(o == "R" for o in outs) else "?"
+        return "?"
 
     # ---- scopes --------------------------------------------------------------------
     def fill(self, scope):
@@ -128,19 +165,24 @@ class Gen:
         # Settle the `new` nodes of this scope that nothing settles yet, most of the time.
         for o in self.scope_nodes.get(scope, []):
             if o.kind == "new" and o.id not in self.settled and r.random() < (0.85 if scope is None else 0.5):
-                self.settle(scope, o)
+                self.settle(scope, o, time is not None)
 
-    def settle(self, scope, node):
+    def settle(self, scope, node, sure):
         r = self.rng
         self.settled.add(node.id)
         x = r.random()
         if x < 0.6:
             self.new_op(scope, "resolve", [str(node.id), self.value()])
+            out = "F"
         elif x < 0.85:
             self.new_op(scope, "reject", [str(node.id), self.code()])
+            out = "R"
         else:
             vis = [o for o in self.visible[scope] + self.scope_nodes.get(scope, [])]
-            self.new_op(scope, "resolve_with", [str(node.id), str(self.pick(vis).id)])
+            t = self.pick(vis)
+            self.new_op(scope, "resolve_with", [str(node.id), str(t.id)])
+            out = "R" if t.id == node.id else self.outcome.get(t.id, "?")
+        self.outcome[node.id] = out if sure else "?"
 
     def child(self, o, tag, parent_scope, time):
         s = (o.id, tag)
@@ -148,6 +190,29 @@ class Gen:
         self.time[s] = time
         self.queue.append((s, parent_scope))
         return s
+
+    def action(self, self_id, tag, vis):
+        """An action, chosen when its op is made; `ret:?` returns a node the reaction's
+        own scope makes (filled in once that scope is generated)."""
+        r = self.rng
+        if tag == "fin":
+            choices = [("val", 3), ("throw", 1), ("ret", 1.5 if vis else 0), ("own", 0.7)]
+        else:
+            choices = [("val", 3), ("pass", 2), ("throw", 2), ("ret", 2 if vis else 0),
+                       ("own", 1.2)]
+        kinds = [k for k, w in choices if w > 0]
+        k = r.choices(kinds, [w for kk, w in choices if w > 0])[0]
+        if k == "val":
+            return "val:" + self.value()
+        if k == "pass":
+            return "pass"
+        if k == "throw":
+            return "throw:" + self.code()
+        if k == "own":
+            return "ret:?"
+        if r.random() < 0.03:
+            return "ret:%d" % self_id  # returning the promise the reaction resolves: a cycle
+        return "ret:%d" % self.pick(vis, 6).id
 
     def one_op(self, scope, vis, depth, time, force):
         r = self.rng
@@ -168,47 +233,80 @@ class Gen:
         if force:
             # The spine's scope op: one whose callback runs for sure (a microtask, a timer)
             # or very likely (finally on a node that will probably settle).
-            live = [o for o in vis if self.liveness(o) >= 2]
+            live = [o for o in vis if self.outcome[o.id] in "FR"]
             w = {"micro": 2, "timer": 1.5 if time is not None else 0, "finally": 2 if live else 0}
         kinds = [k for k in w if w[k] > 0]
         kind = r.choices(kinds, [w[k] for k in kinds])[0]
         if kind == "new":
-            return self.new_op(scope, "new", [])
+            return self.new_op(scope, "new", [], "P")
         if kind == "resolved":
-            return self.new_op(scope, "resolved", [self.value()])
+            return self.new_op(scope, "resolved", [self.value()], "F")
         if kind == "rejected":
-            return self.new_op(scope, "rejected", [self.code()])
+            return self.new_op(scope, "rejected", [self.code()], "R")
         if kind in ("resolve", "reject", "resolve_with"):
             target = r.choice(unsettled) if unsettled and r.random() < 0.8 else r.choice(newnodes)
+            first = target.id not in self.settled
             self.settled.add(target.id)
             if kind == "resolve":
-                return self.new_op(scope, kind, [str(target.id), self.value()])
-            if kind == "reject":
-                return self.new_op(scope, kind, [str(target.id), self.code()])
-            return self.new_op(scope, kind, [str(target.id), str(self.pick(vis).id)])
+                o, out = self.new_op(scope, kind, [str(target.id), self.value()]), "F"
+            elif kind == "reject":
+                o, out = self.new_op(scope, kind, [str(target.id), self.code()]), "R"
+            else:
+                t = self.pick(vis)
+                o = self.new_op(scope, kind, [str(target.id), str(t.id)])
+                out = "R" if t.id == target.id else self.outcome.get(t.id, "?")
+            if first:
+                self.outcome[target.id] = out if time is not None else "?"
+            return o
         if kind in ("then", "catch", "finally"):
-            src = self.pick(vis)
             if force:
-                src = self.pick([o for o in vis if self.liveness(o) >= 2])
+                src = self.pick([o for o in vis if self.outcome[o.id] in "FR"])
+            else:
+                src = self.pick(vis)
+            so = self.outcome[src.id]
+            oid = self.next_id
+            avis = vis + [None]  # placeholder for the op itself (a cycle)
+            avis = vis
             if kind == "then":
-                has_ok = force or r.random() < 0.85
-                has_err = r.random() < (0.4 if has_ok else 0.9)
-                o = self.new_op(scope, "then", [str(src.id), "?" if has_ok else "-",
-                                                "?" if has_err else "-"])
+                if so == "F":
+                    has_ok, has_err = True, r.random() < 0.25
+                elif so == "R":
+                    has_err = r.random() < 0.85
+                    has_ok = r.random() < (0.4 if has_err else 1.0)
+                else:
+                    has_ok = force or r.random() < 0.85
+                    has_err = r.random() < (0.4 if has_ok else 0.9)
+                ok = self.action(oid, "ok", avis) if has_ok else "-"
+                err = self.action(oid, "err", avis) if has_err else "-"
+                if so == "F":
+                    out = "F" if ok == "-" else self.act_outcome(ok, "F", oid)
+                elif so == "R":
+                    out = "R" if err == "-" else self.act_outcome(err, "R", oid)
+                else:
+                    out = so if so == "P" else "?"
+                o = self.new_op(scope, "then", [str(src.id), ok, err], out)
                 if has_ok:
                     self.child(o, "ok", scope, None)
                 if has_err:
                     self.child(o, "err", scope, None)
+            elif kind == "catch":
+                act = self.action(oid, "err", avis)
+                out = {"F": "F", "P": "P", "?": "?"}.get(so) or self.act_outcome(act, "R", oid)
+                o = self.new_op(scope, "catch", [str(src.id), act], out)
+                self.child(o, "err", scope, None)
             else:
-                o = self.new_op(scope, kind, [str(src.id), "?"])
-                self.child(o, "err" if kind == "catch" else "fin", scope, None)
+                act = self.action(oid, "fin", avis)
+                fo = "F" if act.startswith("val:") else self.act_outcome(act, so, oid)
+                out = "P" if so == "P" else ("R" if fo == "R" else so if fo == "F" else "?")
+                o = self.new_op(scope, "finally", [str(src.id), act], out)
+                self.child(o, "fin", scope, None)
             return o
         if kind in ("all", "all_settled", "race", "any"):
             n = r.choice([0, 1, 2, 2, 3, 3, 4]) if vis else 0
             if n == 0 and r.random() < 0.5 and vis:
                 n = 2
             ins = [str(self.pick(vis, 6).id) for _ in range(n)]
-            return self.new_op(scope, kind, ins)
+            return self.new_op(scope, kind, ins, self.combine(kind, ins))
         if kind == "timer":
             d, t = self.pick_timer_delay(scope, time)
             if d is None:
@@ -223,24 +321,6 @@ class Gen:
             return o
         raise AssertionError(kind)
 
-    def action(self, o, tag, vis):
-        r = self.rng
-        if tag == "fin":
-            choices = [("val", 3), ("throw", 1), ("ret", 2 if vis else 0)]
-        else:
-            choices = [("val", 3), ("pass", 2), ("throw", 2), ("ret", 3 if vis else 0)]
-        kinds = [k for k, w in choices if w > 0]
-        k = r.choices(kinds, [w for kk, w in choices if w > 0])[0]
-        if k == "val":
-            return "val:" + self.value()
-        if k == "pass":
-            return "pass"
-        if k == "throw":
-            return "throw:" + self.code()
-        if r.random() < 0.04:
-            return "ret:%d" % o.id  # returning the promise the reaction resolves: a cycle
-        return "ret:%d" % self.pick(vis, 6).id
-
     def program(self):
         r = self.rng
         self.depth[None] = 0
@@ -248,14 +328,13 @@ class Gen:
         self.visible[None] = []
         # A spine: a chain of scopes each made by the one before, extended to depth >= 4,
         # in most programs (the other scopes nest at random).
-        want_spine = r.random() < 0.85
-        self.spine_next = None if want_spine else "none"
+        self.spine_next = None if r.random() < 0.85 else "none"
         self.fill(None)
-        byid = {o.id: o for o in self.ops}
         while self.queue:
             # Deepest first, with some randomness; the spine's next scope always first.
-            if self.spine_next in [s for s, _ in self.queue]:
-                i = [s for s, _ in self.queue].index(self.spine_next)
+            scopes = [s for s, _ in self.queue]
+            if self.spine_next in scopes:
+                i = scopes.index(self.spine_next)
             elif r.random() < 0.6:
                 i = len(self.queue) - 1
             else:
@@ -265,13 +344,13 @@ class Gen:
             if self.spine_next == s and self.depth[s] >= 5:
                 self.spine_next = "none"
             self.fill(s)
-            o = byid.get(s[0]) or next(x for x in self.ops if x.id == s[0])
+            o = self.byid[s[0]]
             if o.kind in ("then", "catch", "finally"):
-                idx = {"ok": 1, "err": 2, "fin": 1}[s[1]]
-                if o.kind == "catch":
-                    idx = 1
-                o.args[idx] = self.action(o, s[1], self.visible[s] + self.scope_nodes.get(s, []))
-            byid = {x.id: x for x in self.ops}
+                idx = 1 if (o.kind != "then" or s[1] == "ok") else 2
+                if o.args[idx] == "ret:?":
+                    own = self.scope_nodes.get(s, [])
+                    pool = own or (self.visible[s])
+                    o.args[idx] = "ret:%d" % (self.pick(pool).id if pool else o.id)
         return self.ops
 
 

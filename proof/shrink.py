@@ -40,10 +40,31 @@ def _replace(ops, i, new_op):
     return out
 
 
+def _redirect(ops, gone, to):
+    """Removes op `gone`, pointing every reference to it at node `to` instead."""
+    out = []
+    for o in ops:
+        if o.id == gone:
+            continue
+        args = []
+        for a in o.args:
+            if a == str(gone) and o.kind != "timer":
+                a = str(to)
+            elif a == "ret:%d" % gone:
+                a = "ret:%d" % to
+            args.append(a)
+        out.append(Op(o.id, o.scope, o.kind, args))
+    return out
+
+
 def simplifications(ops):
     out = []
     byid = {o.id: o for o in ops}
     for i, o in enumerate(ops):
+        if o.kind in ("then", "catch", "finally") and not any(
+                x.scope is not None and x.scope[0] == o.id for x in ops):
+            # Bypass: drop a reaction whose scope is empty; its users use its source.
+            out.append(_redirect(ops, o.id, int(o.args[0])))
         if o.kind in ("then", "catch", "finally"):
             for j in range(1, len(o.args)):
                 a = o.args[j]
@@ -82,6 +103,15 @@ def candidates(ops):
             if len(c) < n and key not in seen:
                 seen.add(key)
                 out.append(c)
+    if n <= 16:
+        # Pairs, once single removals are exhausted in small programs.
+        for i in range(n):
+            for j in range(i + 1, n):
+                c = remove(ops, [ops[i].id, ops[j].id])
+                key = tuple(str(o) for o in c)
+                if key not in seen:
+                    seen.add(key)
+                    out.append(c)
     m = measure(ops)
     for c in simplifications(ops):
         key = tuple(str(o) for o in c)
