@@ -9,5 +9,6 @@
 #include "vow/timer.h"
 #include "vow/promise.h"
 #include "vow/combinators.h"
+#include "vow/task.h"
 
 #endif /* VOW_H */

@@ -67,8 +67,22 @@ void vow__combine_free(struct vow__combine *c) {
         for (size_t i = 0; i < c->n; i++) vow_error_unref(c->errs[i]);
         vow__free(c->errs);
     }
+    vow__task_combine_free(c);
     vow__free(c->recs);
     vow__free(c);
+}
+
+vow_value_t vow__list_value(vow_outcome_t *outs, size_t n, int *oom) {
+    struct vow_list *l = list_new(n);
+    *oom = l == NULL;
+    if (l == NULL) {
+        for (size_t i = 0; i < n; i++) vow_outcome_release(&outs[i]);
+        vow__free(outs);
+        return vow_none();
+    }
+    if (n > 0) memcpy(l->items, outs, n * sizeof *outs);
+    vow__free(outs);
+    return vow_ptr(l, list_free);
 }
 
 static void release_inputs(vow_t *const *inputs, size_t n) {
@@ -164,7 +178,9 @@ void vow__combine_job(vow_loop_t *loop, vow__reaction *r, vow_t *src) {
     vow_t *d = r->derived;
     struct vow__combine *c = d->combine;
     size_t i = r->index;
-    if (d->state == VOW_PENDING) {
+    if (d->state == VOW_PENDING && (c->kind == VOW__C_WAIT || c->kind == VOW__C_GROUP)) {
+        vow__task_combine_job(loop, r, src);
+    } else if (d->state == VOW_PENDING) {
         int fulfilled = src->state == VOW_FULFILLED;
         switch (c->kind) {
         case VOW__C_ALL:

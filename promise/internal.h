@@ -20,7 +20,8 @@ enum {
     VOW__F_LISTED = 1u << 4,     /* on loop->unhandled or loop->handled_late (holds a ref) */
     VOW__F_CLOSED = 1u << 5,     /* its loop was freed: stripped, answers VOW_ECLOSED */
     VOW__F_TIMED_OUT = 1u << 6,  /* vow_timeout: the timer fired and cancelled the inner */
-    VOW__F_RACE_TIMEOUT = 1u << 7 /* vow_timeout: VOW_TIMEOUT_RACE */
+    VOW__F_RACE_TIMEOUT = 1u << 7, /* vow_timeout: VOW_TIMEOUT_RACE */
+    VOW__F_CANCEL_QUEUED = 1u << 8 /* on a cancellation worklist */
 };
 
 struct vow {
@@ -106,7 +107,7 @@ struct vow_resolver {
     int already;   /* [[AlreadyResolved]] of this pair of resolving functions */
 };
 
-enum { VOW__C_ALL = 1, VOW__C_ALL_SETTLED, VOW__C_RACE, VOW__C_ANY };
+enum { VOW__C_ALL = 1, VOW__C_ALL_SETTLED, VOW__C_RACE, VOW__C_ANY, VOW__C_WAIT, VOW__C_GROUP };
 
 struct vow__combine {
     int kind;
@@ -115,6 +116,12 @@ struct vow__combine {
     vow__reaction **recs;     /* weak: input i's record while it waits in i's list */
     struct vow_list *list;    /* ALL / ALL_SETTLED: the outcomes so far (owned) */
     vow_error_t **errs;       /* ANY: the rejections so far (owned) */
+    /* task.c */
+    size_t cap;               /* GROUP: capacity of recs and outs */
+    vow_outcome_t *outs;      /* GROUP: each task's outcome (owned) */
+    vow_t **inputs;           /* WAIT: every input (owned references) */
+    int mode;                 /* WAIT: vow_wait_mode_t */
+    int joined, aborted;      /* GROUP */
 };
 
 /* Allocates a promise on `loop` with one reference (NULL when out of memory). */
@@ -145,6 +152,13 @@ void vow__unlink_waiter(vow__reaction *r);
 int vow__has_live_waiter(const vow_t *p, const vow__reaction *except);
 /* Cancels p (pending) and, under the upstream rule, what it waits on. */
 void vow__cancel(vow_t *p);
+
+/* WAIT and GROUP records' jobs (task.c): decide, without consuming the record. */
+void vow__task_combine_job(vow_loop_t *loop, vow__reaction *r, vow_t *src);
+/* Frees what task.c keeps in a combine state. */
+void vow__task_combine_free(struct vow__combine *c);
+/* Wraps `n` outcomes (moved in; the array is freed) as a list value. */
+vow_value_t vow__list_value(vow_outcome_t *outs, size_t n, int *oom);
 
 /* Jobs that live in combinators.c; they consume the record. */
 void vow__combine_job(vow_loop_t *loop, vow__reaction *r, vow_t *src);

@@ -333,7 +333,7 @@ static void tracker_reject(vow_t *p) {
 static void tracker_handle(vow_t *p) {
     if (p->state != VOW_REJECTED || (p->flags & VOW__F_HANDLED)) return;
     if (p->flags & VOW__F_LISTED) { /* not reported yet: forget it */
-        p->flags &= (uint8_t)~VOW__F_LISTED;
+        p->flags &= (uint16_t)~VOW__F_LISTED;
         vow__queue_remove(&p->ulink);
         vow_unref(p); /* p is still referenced by the caller of then */
     } else if (p->flags & VOW__F_REPORTED) {
@@ -366,7 +366,7 @@ void vow__promise_after_drain(vow_loop_t *loop) {
     while (!vow__queue_empty(&loop->unhandled)) {
         vow_t *p = vow__container_of(loop->unhandled.next, vow_t, ulink);
         vow__queue_remove(&p->ulink);
-        p->flags &= (uint8_t)~VOW__F_LISTED;
+        p->flags &= (uint16_t)~VOW__F_LISTED;
         if (!(p->flags & VOW__F_HANDLED)) {
             p->flags |= VOW__F_REPORTED;
             p->rejection_id = ++loop->rejection_ids;
@@ -377,7 +377,7 @@ void vow__promise_after_drain(vow_loop_t *loop) {
     while (!vow__queue_empty(&loop->handled_late)) {
         vow_t *p = vow__container_of(loop->handled_late.next, vow_t, ulink);
         vow__queue_remove(&p->ulink);
-        p->flags &= (uint8_t)~VOW__F_LISTED;
+        p->flags &= (uint16_t)~VOW__F_LISTED;
         report(loop, p, VOW_REJECTION_HANDLED_LATE);
         vow_unref(p);
     }
@@ -421,7 +421,7 @@ static void settled_cleanup(vow_t *p) {
     if (p->timer != 0) {
         vow_timer_t id = p->timer;
         p->timer = 0;
-        vow__timer_clear(p->loop, id, 0); /* its release drops the timer's reference */
+        vow__timer_clear(p->loop, id, -1); /* its release drops the timer's reference */
     }
     cancel_cb_release(p);
 }
@@ -855,14 +855,26 @@ void vow__unlink_waiter(vow__reaction *r) {
     detach(r);
 }
 
-static void push_work(vow_t **work, vow_t *u) {
-    u->cancel_next = *work;
-    *work = vow_ref(u);
+/* The cancellation worklist is FIFO, so a combinator's inputs are cancelled (and their
+ * cancel callbacks run) in input order, as asyncio cancels. */
+typedef struct {
+    vow_t *head, *tail;
+} worklist;
+
+static void push_work(worklist *work, vow_t *u) {
+    if (u->flags & VOW__F_CANCEL_QUEUED) return; /* reached twice: cancelled once */
+    u->flags |= VOW__F_CANCEL_QUEUED;
+    u->cancel_next = NULL;
+    if (work->tail != NULL)
+        work->tail->cancel_next = u;
+    else
+        work->head = u;
+    work->tail = vow_ref(u);
 }
 
 /* Stops waiting through record r; its upstream joins the worklist when nothing else
  * live waits on it. */
-static void drop_wait(vow__reaction *r, vow_t **work) {
+static void drop_wait(vow__reaction *r, worklist *work) {
     vow_t *u;
     if (r->kind == VOW__R_THENABLE_JOB && r->owner == NULL) {
         /* Queued, not yet subscribed: the job will only release what it holds. */
@@ -888,17 +900,27 @@ static void drop_wait(vow__reaction *r, vow_t **work) {
     vow_unref(u);
 }
 
-static void run_cancellations(vow_t *work) {
-    while (work != NULL) {
-        vow_t *p = work;
-        work = p->cancel_next;
+static void run_cancellations(worklist *work) {
+    while (work->head != NULL) {
+        vow_t *p = work->head;
+        work->head = p->cancel_next;
+        if (work->head == NULL) work->tail = NULL;
         p->cancel_next = NULL;
+        p->flags &= (uint16_t)~VOW__F_CANCEL_QUEUED;
         if (p->state == VOW_PENDING && !(p->flags & VOW__F_CLOSED)) {
-            if (p->combine != NULL) {
+            if (p->combine != NULL && p->combine->kind == VOW__C_WAIT) {
+                /* asyncio.wait: cancelling the wait leaves its inputs running. */
+                for (size_t i = 0; i < p->combine->n; i++) {
+                    vow__reaction *r = p->combine->recs[i];
+                    if (r == NULL) continue;
+                    vow__unlink_waiter(r);
+                    vow__reaction_free(p->loop, r);
+                }
+            } else if (p->combine != NULL) {
                 for (size_t i = 0; i < p->combine->n; i++)
-                    if (p->combine->recs[i] != NULL) drop_wait(p->combine->recs[i], &work);
+                    if (p->combine->recs[i] != NULL) drop_wait(p->combine->recs[i], work);
             } else if (p->waiting != NULL) {
-                drop_wait(p->waiting, &work);
+                drop_wait(p->waiting, work);
             }
             if (p->cancel != NULL && p->cancel->fn != NULL) {
                 vow_cancel_fn fn = p->cancel->fn;
@@ -913,15 +935,15 @@ static void run_cancellations(vow_t *work) {
 }
 
 void vow__cancel(vow_t *p) {
-    vow_t *work = NULL;
+    worklist work = {NULL, NULL};
     push_work(&work, p);
-    run_cancellations(work);
+    run_cancellations(&work);
 }
 
 void vow__drop_waiter(vow__reaction *r) {
-    vow_t *work = NULL;
+    worklist work = {NULL, NULL};
     drop_wait(r, &work);
-    run_cancellations(work);
+    run_cancellations(&work);
 }
 
 int vow_cancel(vow_t *p) {
@@ -1074,7 +1096,7 @@ void vow__promise_teardown(vow_loop_t *loop) {
             r = next;
         }
         if (p->flags & VOW__F_LISTED) {
-            p->flags &= (uint8_t)~VOW__F_LISTED;
+            p->flags &= (uint16_t)~VOW__F_LISTED;
             vow__queue_remove(&p->ulink);
             p->refcnt--; /* the list's reference; the hold above keeps p alive */
         }

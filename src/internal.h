@@ -121,6 +121,7 @@ typedef struct vow__timers {
 
 int vow__timer_start(vow_loop_t *loop, int kind, uint64_t ms, vow_timer_cb cb, void *arg,
                      void (*arg_free)(void *), vow_timer_t *id);
+/* want_immediate: 1 an immediate's id, 0 a timer's, -1 either. */
 int vow__timer_clear(vow_loop_t *loop, vow_timer_t id, int want_immediate);
 void vow__timers_init(vow_loop_t *loop);
 void vow__timers_free(vow_loop_t *loop);

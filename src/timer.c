@@ -343,7 +343,8 @@ int vow__timer_clear(vow_loop_t *loop, vow_timer_t id, int want_immediate) {
     uint32_t slot;
     vow__tnode *n = lookup(tm, id, &slot);
     if (n == NULL) return VOW_ENOENT;
-    if ((n->kind == VOW__T_IMMEDIATE) != (want_immediate != 0)) return VOW_EINVAL;
+    if (want_immediate >= 0 && (n->kind == VOW__T_IMMEDIATE) != (want_immediate != 0))
+        return VOW_EINVAL;
     if (n->state == VOW__TS_CLEARED) return VOW_ENOENT;
     if (n->state == VOW__TS_RUNNING) {
         if (n->kind != VOW__T_INTERVAL) return VOW_ENOENT; /* it has fired */
