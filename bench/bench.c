@@ -1,0 +1,25 @@
+/* bench/bench.c - vow-bench: runs one workload on vow and prints its line.
+ *
+ *   vow-bench <w1|w2|w3|w4|w5> [N] [--inject-wrong]
+ *
+ * One workload per process, so each measurement starts from a fresh heap (the driver,
+ * bench/compare.py, runs every cell as its own process). The loop is made before the
+ * clock starts and freed after it stops.
+ */
+#include "workloads.h"
+
+int main(int argc, char **argv) {
+    bench_args a;
+    if (bench_parse(argc, argv, "vow", &a) != 0) return BENCH_EXIT_USAGE;
+    vow_loop_t *loop;
+    int rc = vow_loop_new(&loop, VOW_BACKEND_AUTO);
+    if (rc != 0) {
+        fprintf(stderr, "vow-bench: vow_loop_new: %s\n", vow_strerror(rc));
+        return BENCH_EXIT_ERROR;
+    }
+    static int (*const run[5])(const bench_args *, vow_loop_t *) = {bench_w1, bench_w2, bench_w3,
+                                                                    bench_w4, bench_w5};
+    rc = run[a.w - 1](&a, loop);
+    vow_loop_free(loop); /* forced: a workload that went wrong may leave work behind */
+    return rc;
+}

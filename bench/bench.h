@@ -1,0 +1,124 @@
+/* bench/bench.h - what the C benchmark programs share: the command line, clocks, peak
+ * RSS, the report line and the wrong-result exit. Header-only, so that each program is one
+ * translation unit plus what it measures. Not part of vow's API: the vow workloads use
+ * vow's public headers only.
+ *
+ * Every program takes the same arguments:   <prog> <w1..w5> [N] [--inject-wrong]
+ * and prints one line on stdout (STYLE.md 14):
+ *   W1 vow n=1000000 ns_per_step=71.3 total_ms=71.3 rss_kb=41212
+ * A wrong result prints "W1 vow: wrong result: ..." on stderr and exits 1; bad usage
+ * exits 2; an unsupported workload (a floor that sets none) exits 3; a failure that is not
+ * a wrong answer (out of memory, a loop that cannot be made) exits 4.
+ */
+#ifndef VOW_BENCH_H
+#define VOW_BENCH_H
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+enum {
+    BENCH_EXIT_WRONG = 1,
+    BENCH_EXIT_USAGE = 2,
+    BENCH_EXIT_UNSUPPORTED = 3,
+    BENCH_EXIT_ERROR = 4
+};
+
+/* The default N of each workload (issue 7). */
+static const long bench_default_n[5] = {1000000, 1000000, 100000, 1000000, 100000};
+/* The metric each workload reports, and the unit it divides by. */
+static const char *const bench_metric[5] = {"ns_per_step", "ns_per_promise", "ns_per_round",
+                                            "cpu_ns_per_timer", "overhead_ms"};
+
+typedef struct bench_args {
+    int w; /* 1..5 */
+    long n;
+    int inject_wrong; /* make the workload compute a wrong answer: its check must fire */
+    const char *system;
+} bench_args;
+
+static inline void bench_usage(const char *prog) {
+    fprintf(stderr, "usage: %s <w1|w2|w3|w4|w5> [N] [--inject-wrong]\n", prog);
+}
+
+static inline int bench_parse(int argc, char **argv, const char *system, bench_args *a) {
+    memset(a, 0, sizeof *a);
+    a->system = system;
+    for (int i = 1; i < argc; i++) {
+        const char *s = argv[i];
+        if (strcmp(s, "--inject-wrong") == 0) {
+            a->inject_wrong = 1;
+        } else if ((s[0] == 'w' || s[0] == 'W') && s[1] >= '1' && s[1] <= '5' && !s[2]) {
+            a->w = s[1] - '0';
+        } else {
+            char *end;
+            long n = strtol(s, &end, 10);
+            if (*s == '\0' || *end != '\0' || n < 1) {
+                bench_usage(argv[0]);
+                return -1;
+            }
+            a->n = n;
+        }
+    }
+    if (a->w == 0) {
+        bench_usage(argv[0]);
+        return -1;
+    }
+    if (a->n == 0) a->n = bench_default_n[a->w - 1];
+    return 0;
+}
+
+static inline uint64_t bench_wall_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* User + system CPU time of the whole process. */
+static inline uint64_t bench_cpu_ns(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ((uint64_t)ru.ru_utime.tv_sec + (uint64_t)ru.ru_stime.tv_sec) * 1000000000u +
+           ((uint64_t)ru.ru_utime.tv_usec + (uint64_t)ru.ru_stime.tv_usec) * 1000u;
+}
+
+/* Peak resident set size of the process so far, in KiB (Linux's ru_maxrss). */
+static inline long bench_rss_kb(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss;
+}
+
+/* Prints the report line. `metric` is in the workload's unit (bench_metric). */
+static inline void bench_report(const bench_args *a, double metric, double total_ms) {
+    printf("W%d %s n=%ld %s=%.1f total_ms=%.1f rss_kb=%ld\n", a->w, a->system, a->n,
+           bench_metric[a->w - 1], metric, total_ms, bench_rss_kb());
+    fflush(stdout);
+}
+
+/* Says what is wrong and returns the exit code for a wrong result. */
+static inline int bench_wrong(const bench_args *a, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static inline int bench_wrong(const bench_args *a, const char *fmt, ...) {
+    va_list ap;
+    fprintf(stderr, "W%d %s: wrong result: ", a->w, a->system);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return BENCH_EXIT_WRONG;
+}
+
+static inline int bench_unsupported(const bench_args *a) {
+    fprintf(stderr, "W%d %s: no such workload in this program\n", a->w, a->system);
+    return BENCH_EXIT_UNSUPPORTED;
+}
+
+/* The delay of timer i in W4: spread evenly over 0..1000 ms. */
+static inline uint64_t bench_w4_delay(long i) { return (uint64_t)(i % 1001); }
+
+#endif /* VOW_BENCH_H */

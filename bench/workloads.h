@@ -1,0 +1,15 @@
+/* bench/workloads.h - the vow workloads (workloads.c), run by bench.c. */
+#ifndef VOW_BENCH_WORKLOADS_H
+#define VOW_BENCH_WORKLOADS_H
+
+#include <vow.h>
+
+#include "bench.h"
+
+int bench_w1(const bench_args *a, vow_loop_t *loop);
+int bench_w2(const bench_args *a, vow_loop_t *loop);
+int bench_w3(const bench_args *a, vow_loop_t *loop);
+int bench_w4(const bench_args *a, vow_loop_t *loop);
+int bench_w5(const bench_args *a, vow_loop_t *loop);
+
+#endif /* VOW_BENCH_WORKLOADS_H */
