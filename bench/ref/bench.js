@@ -1,0 +1,160 @@
+'use strict';
+// bench/ref/bench.js - W1-W5 for Node.js, written as a JavaScript programmer would write
+// them: promises, then, Promise.all / race / any, setTimeout, async/await.
+//
+//   node bench/ref/bench.js <w1..w5> [N] [--inject-wrong]
+//
+// Prints one line in vow's format (STYLE.md 14), e.g.
+//   W1 node n=1000000 ns_per_step=267.0 total_ms=267.0 rss_kb=123456
+// A wrong result says so on stderr and exits 1; bad usage exits 2. The clock runs from the
+// workload's first promise to the moment its final promise settled; the check comes after.
+// --inject-wrong makes each workload compute a wrong answer, as in bench/workloads.c.
+
+const DEFAULT_N = { 1: 1000000, 2: 1000000, 3: 100000, 4: 1000000, 5: 100000 };
+const METRIC = { 1: 'ns_per_step', 2: 'ns_per_promise', 3: 'ns_per_round', 4: 'cpu_ns_per_timer', 5: 'overhead_ms' };
+
+function parse(argv) {
+  const a = { w: 0, n: 0, injectWrong: false };
+  for (const s of argv) {
+    if (s === '--inject-wrong') a.injectWrong = true;
+    else if (/^[wW][1-5]$/.test(s)) a.w = Number(s[1]);
+    else if (/^[1-9][0-9]*$/.test(s)) a.n = Number(s);
+    else return null;
+  }
+  if (!a.w) return null;
+  if (!a.n) a.n = DEFAULT_N[a.w];
+  return a;
+}
+
+const nowNs = () => process.hrtime.bigint();
+const cpuNs = () => {
+  const u = process.cpuUsage();
+  return BigInt(u.user + u.system) * 1000n;
+};
+const rssKb = () => process.resourceUsage().maxRSS;
+
+function report(a, metric, totalMs) {
+  process.stdout.write(`W${a.w} node n=${a.n} ${METRIC[a.w]}=${metric.toFixed(1)} ` +
+    `total_ms=${totalMs.toFixed(1)} rss_kb=${rssKb()}\n`);
+}
+
+class Wrong extends Error {}
+const wrong = (msg) => { throw new Wrong(msg); };
+
+// ---- W1 chain: N then steps on a resolved promise, each adding 1 -------------------------
+async function w1(a) {
+  const add1 = (v) => v + 1;
+  const add2 = (v) => v + 2;
+  const t0 = nowNs();
+  let p = Promise.resolve(0);
+  for (let i = 0; i < a.n; i++) p = p.then(a.injectWrong && i === 0 ? add2 : add1);
+  const got = await p;
+  const ns = Number(nowNs() - t0);
+  if (got !== a.n) wrong(`chain ended at ${got}, expected ${a.n}`);
+  report(a, ns / a.n, ns / 1e6);
+}
+
+// ---- W2 fan-out: N pending promises, each resolved, all over them ------------------------
+async function w2(a) {
+  const t0 = nowNs();
+  const resolvers = new Array(a.n);
+  const ps = new Array(a.n);
+  for (let i = 0; i < a.n; i++) ps[i] = new Promise((resolve) => { resolvers[i] = resolve; });
+  const all = Promise.all(ps);
+  for (let i = 0; i < a.n; i++) resolvers[i](a.injectWrong && i === 0 ? 1 : i);
+  const vals = await all;
+  const ns = Number(nowNs() - t0);
+  if (vals.length !== a.n) wrong(`all gave ${vals.length} values, expected ${a.n}`);
+  for (let i = 0; i < a.n; i++) if (vals[i] !== i) wrong(`all's value ${i} is ${vals[i]}`);
+  report(a, ns / a.n, ns / 1e6);
+}
+
+// ---- W3 race and any over 10 promises resolved in order, N rounds ------------------------
+async function w3(a) {
+  const WIDTH = 10;
+  let sum = 0;
+  const t0 = nowNs();
+  for (let round = 0; round < a.n; round++) {
+    const resolvers = new Array(WIDTH);
+    const ps = new Array(WIDTH);
+    for (let i = 0; i < WIDTH; i++) ps[i] = new Promise((resolve) => { resolvers[i] = resolve; });
+    const race = Promise.race(ps);
+    const any = Promise.any(ps);
+    const base = round * WIDTH;
+    const reverse = a.injectWrong && round === 0;
+    for (let i = 0; i < WIDTH; i++) {
+      const k = reverse ? WIDTH - 1 - i : i;
+      resolvers[k](base + k);
+    }
+    sum += await race;
+    sum += await any;
+  }
+  const ns = Number(nowNs() - t0);
+  const want = 10 * a.n * (a.n - 1);
+  if (sum !== want) wrong(`${a.n} rounds summed to ${sum}, expected ${want}`);
+  report(a, ns / a.n, ns / 1e6);
+}
+
+// ---- W4 timers: N timeouts with delays spread over 0..1000 ms ----------------------------
+function w4(a) {
+  return new Promise((resolve, reject) => {
+    let fired = 0;
+    let sum = 0;
+    const set = a.injectWrong ? a.n - 1 : a.n;
+    let c0, t0;
+    const finish = () => {
+      const cpu = Number(cpuNs() - c0);
+      const ms = Number(nowNs() - t0) / 1e6;
+      const wantSum = a.n * (a.n - 1) / 2;
+      try {
+        if (fired !== a.n || sum !== wantSum)
+          wrong(`${fired} timers fired (ids summing to ${sum}), expected ${a.n} (${wantSum})`);
+        const longest = Math.min(a.n - 1, 1000) % 1001;
+        if (ms + 1 < longest) wrong(`all timers fired within ${ms.toFixed(1)} ms; the longest is ${longest} ms`);
+        report(a, cpu / a.n, ms);
+        resolve();
+      } catch (e) {
+        reject(e);
+      }
+    };
+    const fire = (i) => {
+      fired++;
+      sum += i;
+      if (fired === set) finish();
+    };
+    c0 = cpuNs();
+    t0 = nowNs();
+    for (let i = 0; i < set; i++) setTimeout(fire, i % 1001, i);
+    if (set === 0) setImmediate(finish);
+  });
+}
+
+// ---- W5 N concurrent 100 ms sleeps under all ----------------------------------------------
+async function w5(a) {
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+  const t0 = nowNs();
+  const ps = new Array(a.n);
+  for (let i = 0; i < a.n; i++) ps[i] = sleep(100);
+  const results = await Promise.all(a.injectWrong ? ps.slice(0, a.n - 1) : ps);
+  const ms = Number(nowNs() - t0) / 1e6;
+  if (results.length !== a.n) wrong(`all gave ${results.length} results, expected ${a.n}`);
+  if (ms + 1 < 100) wrong(`the sleeps ended after ${ms.toFixed(1)} ms, before 100 ms`);
+  report(a, ms - 100, ms);
+}
+
+async function main() {
+  const a = parse(process.argv.slice(2));
+  if (!a) {
+    process.stderr.write('usage: node bench.js <w1|w2|w3|w4|w5> [N] [--inject-wrong]\n');
+    process.exit(2);
+  }
+  try {
+    await [w1, w2, w3, w4, w5][a.w - 1](a);
+  } catch (e) {
+    if (!(e instanceof Wrong)) throw e;
+    process.stderr.write(`W${a.w} node: wrong result: ${e.message}\n`);
+    process.exit(1);
+  }
+}
+
+main();

@@ -1,0 +1,239 @@
+#!/usr/bin/env python3
+"""bench/ref/bench.py - W1-W5 for Python 3.11 asyncio, written as a Python programmer would.
+
+    python3 bench/ref/bench.py <w1..w5> [N] [--inject-wrong]
+
+Prints one line in vow's format (STYLE.md 14), e.g.
+    W1 asyncio n=1000000 ns_per_step=1900.0 total_ms=1900.0 rss_kb=123456
+A wrong result says so on stderr and exits 1; bad usage exits 2. The clock runs from the
+workload's first future to the moment its final future is done; the check comes after.
+--inject-wrong makes each workload compute a wrong answer, as in bench/workloads.c.
+
+asyncio has futures, gather, sleep and call_later, but no `then`, `race` or `any`. W1 and W3
+use the few-line helpers below, built on Future.add_done_callback the way asyncio.gather
+itself is built: each step is one loop callback, as each JavaScript reaction is one job.
+(asyncio.wait(FIRST_COMPLETED) cannot stand in for race: it returns a set, and every
+future of a round is already done when it looks, so the winner is lost.)
+"""
+import asyncio
+import resource
+import sys
+import time
+
+DEFAULT_N = {1: 1000000, 2: 1000000, 3: 100000, 4: 1000000, 5: 100000}
+METRIC = {1: "ns_per_step", 2: "ns_per_promise", 3: "ns_per_round", 4: "cpu_ns_per_timer",
+          5: "overhead_ms"}
+
+
+class Wrong(Exception):
+    pass
+
+
+def parse(argv):
+    w, n, inject = 0, 0, False
+    for s in argv:
+        if s == "--inject-wrong":
+            inject = True
+        elif len(s) == 2 and s[0] in "wW" and s[1] in "12345":
+            w = int(s[1])
+        elif s.isdigit() and int(s) > 0:
+            n = int(s)
+        else:
+            return None
+    if not w:
+        return None
+    return w, n or DEFAULT_N[w], inject
+
+
+def cpu_ns():
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return int((ru.ru_utime + ru.ru_stime) * 1e9)
+
+
+def rss_kb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def report(w, n, metric, total_ms):
+    print(f"W{w} asyncio n={n} {METRIC[w]}={metric:.1f} total_ms={total_ms:.1f} "
+          f"rss_kb={rss_kb()}", flush=True)
+
+
+# ---- helpers: then, race, any on futures -----------------------------------------------------
+def then(fut, fn):
+    """fut.then(fn): a future done with fn(result), or with fut's exception."""
+    out = fut.get_loop().create_future()
+
+    def step(f):
+        exc = f.exception()
+        if exc is not None:
+            out.set_exception(exc)
+        else:
+            out.set_result(fn(f.result()))
+
+    fut.add_done_callback(step)
+    return out
+
+
+def race(futs):
+    """Promise.race: done as the first of futs to be done."""
+    out = futs[0].get_loop().create_future()
+
+    def settle(f):
+        if not out.done():
+            exc = f.exception()
+            if exc is not None:
+                out.set_exception(exc)
+            else:
+                out.set_result(f.result())
+
+    for f in futs:
+        f.add_done_callback(settle)
+    return out
+
+
+def any_(futs):
+    """Promise.any: the first result; an ExceptionGroup when every future failed."""
+    out = futs[0].get_loop().create_future()
+    errors = [None] * len(futs)
+    left = len(futs)
+
+    def settle(i, f):
+        nonlocal left
+        left -= 1
+        if out.done():
+            return
+        exc = f.exception()
+        if exc is None:
+            out.set_result(f.result())
+            return
+        errors[i] = exc
+        if left == 0:
+            out.set_exception(ExceptionGroup("all futures failed", errors))
+
+    for i, f in enumerate(futs):
+        f.add_done_callback(lambda f, i=i: settle(i, f))
+    return out
+
+
+# ---- W1 chain: N then steps on a resolved future, each adding 1 ------------------------------
+async def w1(n, inject):
+    loop = asyncio.get_running_loop()
+    add1 = lambda v: v + 1
+    add2 = lambda v: v + 2
+    t0 = time.perf_counter_ns()
+    p = loop.create_future()
+    p.set_result(0)
+    for i in range(n):
+        p = then(p, add2 if inject and i == 0 else add1)
+    got = await p
+    ns = time.perf_counter_ns() - t0
+    if got != n:
+        raise Wrong(f"chain ended at {got}, expected {n}")
+    report(1, n, ns / n, ns / 1e6)
+
+
+# ---- W2 fan-out: N pending futures, each resolved, gather over them --------------------------
+async def w2(n, inject):
+    loop = asyncio.get_running_loop()
+    t0 = time.perf_counter_ns()
+    futs = [loop.create_future() for _ in range(n)]
+    all_ = asyncio.gather(*futs)
+    for i, f in enumerate(futs):
+        f.set_result(1 if inject and i == 0 else i)
+    vals = await all_
+    ns = time.perf_counter_ns() - t0
+    if len(vals) != n:
+        raise Wrong(f"gather gave {len(vals)} values, expected {n}")
+    for i, v in enumerate(vals):
+        if v != i:
+            raise Wrong(f"gather's value {i} is {v}")
+    report(2, n, ns / n, ns / 1e6)
+
+
+# ---- W3 race and any over 10 futures resolved in order, N rounds -----------------------------
+async def w3(n, inject):
+    loop = asyncio.get_running_loop()
+    width = 10
+    total = 0
+    t0 = time.perf_counter_ns()
+    for rnd in range(n):
+        futs = [loop.create_future() for _ in range(width)]
+        r = race(futs)
+        a = any_(futs)
+        base = rnd * width
+        order = range(width - 1, -1, -1) if inject and rnd == 0 else range(width)
+        for k in order:
+            futs[k].set_result(base + k)
+        total += await r
+        total += await a
+    ns = time.perf_counter_ns() - t0
+    want = 10 * n * (n - 1)
+    if total != want:
+        raise Wrong(f"{n} rounds summed to {total}, expected {want}")
+    report(3, n, ns / n, ns / 1e6)
+
+
+# ---- W4 timers: N call_later with delays spread over 0..1000 ms ------------------------------
+async def w4(n, inject):
+    loop = asyncio.get_running_loop()
+    done = loop.create_future()
+    count = [0, 0]  # fired, sum of ids
+    n_set = n - 1 if inject else n
+
+    def fire(i):
+        count[0] += 1
+        count[1] += i
+        if count[0] == n_set:
+            done.set_result(None)
+
+    c0 = cpu_ns()
+    t0 = time.perf_counter_ns()
+    for i in range(n_set):
+        loop.call_later((i % 1001) / 1000, fire, i)
+    if n_set == 0:
+        done.set_result(None)
+    await done
+    cpu = cpu_ns() - c0
+    ms = (time.perf_counter_ns() - t0) / 1e6
+    want_sum = n * (n - 1) // 2
+    if count[0] != n or count[1] != want_sum:
+        raise Wrong(f"{count[0]} timers fired (ids summing to {count[1]}), "
+                    f"expected {n} ({want_sum})")
+    longest = min(n - 1, 1000)
+    if ms + 1 < longest:
+        raise Wrong(f"all timers fired within {ms:.1f} ms; the longest is {longest} ms")
+    report(4, n, cpu / n, ms)
+
+
+# ---- W5 N concurrent 100 ms sleeps under gather ----------------------------------------------
+async def w5(n, inject):
+    t0 = time.perf_counter_ns()
+    sleeps = [asyncio.sleep(0.1) for _ in range(n)]
+    if inject:
+        sleeps.pop().close()  # never awaited: closed, so Python does not warn
+    results = await asyncio.gather(*sleeps)
+    ms = (time.perf_counter_ns() - t0) / 1e6
+    if len(results) != n:
+        raise Wrong(f"gather gave {len(results)} results, expected {n}")
+    if ms + 1 < 100:
+        raise Wrong(f"the sleeps ended after {ms:.1f} ms, before 100 ms")
+    report(5, n, ms - 100, ms)
+
+
+def main():
+    args = parse(sys.argv[1:])
+    if args is None:
+        print("usage: bench.py <w1|w2|w3|w4|w5> [N] [--inject-wrong]", file=sys.stderr)
+        return 2
+    w, n, inject = args
+    try:
+        asyncio.run([w1, w2, w3, w4, w5][w - 1](n, inject))
+    except Wrong as e:
+        print(f"W{w} asyncio: wrong result: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
