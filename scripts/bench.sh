@@ -1,0 +1,26 @@
+#!/bin/bash
+# scripts/bench.sh - build the benchmarks at -O2 without sanitizers and run W1-W5 on vow,
+# Node.js, Python asyncio and the C floors side by side (bench/README.md). Run as root on
+# Debian 12 from anywhere in the repo (scripts/setup.sh installs what is missing):
+#
+#   bash scripts/bench.sh                  the full comparison, 5 rounds (about 6 minutes on 2 cores)
+#   bash scripts/bench.sh --selftest       small N: every program passes its own check, and fails it
+#                                          with --inject-wrong (CI runs this; about 20 s)
+#   bash scripts/bench.sh --rounds 7 --workloads w1,w3 --n w1=100000 --markdown out.md
+#                                          any other arguments go to bench/compare.py
+#
+# The build directory is build-bench (VOW_BENCH_BUILD_DIR overrides it). Do not run two of
+# these at once, nor beside other heavy work, if the figures are to mean anything.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build="${VOW_BENCH_BUILD_DIR:-build-bench}"
+scripts/setup.sh
+for tool in node python3; do
+    command -v "$tool" >/dev/null 2>&1 || { echo "bench.sh: $tool is needed" >&2; exit 1; }
+done
+# Release, but -O2 rather than CMake's -O3: issue 7 measures at -O2 (the library too).
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_FLAGS_RELEASE="-O2 -DNDEBUG" \
+    -DVOW_BUILD_BENCH=ON -DVOW_BUILD_TESTS=OFF -DVOW_BUILD_EXAMPLES=OFF -DVOW_SANITIZE=OFF \
+    >/dev/null
+cmake --build "$build" -j2 --target vow-bench floor-naive floor-libev >/dev/null
+exec python3 bench/compare.py --bin "$build/bench" "$@"
