@@ -29,7 +29,8 @@ import threading
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from emit_js import emit_batch  # noqa: E402
-from gen import generate, parse_seeds  # noqa: E402
+from gen import ALL_FEATURES, features, generate, parse_seeds, print_coverage  # noqa: E402
+from prog import depth_of  # noqa: E402
 from prog import dump, dump_batch, parse_batch, validate, FormatError  # noqa: E402
 import shrink  # noqa: E402
 
@@ -159,6 +160,9 @@ def main():
     ap.add_argument("--show", action="store_true", help="print each program's traces")
     ap.add_argument("--keep", action="store_true", help="keep the temporary files")
     ap.add_argument("--quiet", action="store_true")
+    ap.add_argument("--coverage", action="store_true",
+                    help="print the coverage table of the programs run, and how deep their "
+                         "traces went")
     a = ap.parse_args()
 
     if shutil.which(a.node) is None:
@@ -183,12 +187,18 @@ def main():
     found = 0
     noise = 0
     lines = 0
+    ran_deep = 0
     try:
         for start in range(0, len(named), a.batch):
             chunk = named[start:start + a.batch]
             results = be.run(chunk)
             for (name, ops), res in zip(chunk, results):
                 lines += len(res[1])
+                depth = depth_of(ops)
+                ran = [depth.get(int(l.split(".", 1)[0]), 0) + 1 for l in res[1]
+                       if l[:1].isdigit()]
+                if ran and max(ran) >= 4:
+                    ran_deep += 1
                 if a.show:
                     out.write("== %s\n" % name)
                     for l in res[0]:
@@ -255,6 +265,15 @@ def main():
     if found:
         out.write("FAIL: %d of %d programs diverge\n" % (found, len(named)))
         return 1
+    if a.coverage:
+        counts = {}
+        for _, ops in named:
+            for k in features(ops):
+                counts[k] = counts.get(k, 0) + 1
+        table = {k: 100.0 * counts.get(k, 0) / len(named) for k in ALL_FEATURES}
+        print_coverage(table, sum(len(o) for _, o in named) / len(named), len(named), out)
+        out.write("  %-28s %5.1f  (traces: a callback at nesting depth >= 4 ran)\n"
+                  % ("ran at depth>=4", 100.0 * ran_deep / len(named)))
     if noise > 10:
         out.write("FAIL: %d programs diverged in their batch and not alone: the timing rule "
                   "is too tight for this machine\n" % noise)
