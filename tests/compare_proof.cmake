@@ -77,7 +77,35 @@ set(vow_fuzz_flags -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-rec
                    -fno-omit-frame-pointer -g -O1)
 set(vow_fuzz_exe "")
 set(vow_fuzz_exe_double "")
+
+# Can this clang link a libFuzzer target (libclang-rt-dev)? Probed once, at configure time.
+function(vow_proof_fuzz_probe clang out_var)
+    if(DEFINED CACHE{${out_var}})
+        return()
+    endif()
+    set(dir ${CMAKE_CURRENT_BINARY_DIR}/proof_fuzz_probe)
+    file(MAKE_DIRECTORY ${dir})
+    file(WRITE ${dir}/probe.c "#include <stddef.h>\n#include <stdint.h>\n"
+        "int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n);\n"
+        "int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) { (void)d; (void)n; return 0; }\n")
+    execute_process(COMMAND ${clang} -fsanitize=fuzzer,address,undefined ${dir}/probe.c
+                            -o ${dir}/probe
+                    RESULT_VARIABLE rc OUTPUT_QUIET ERROR_QUIET)
+    if(rc EQUAL 0)
+        set(${out_var} ON CACHE INTERNAL "clang links libFuzzer targets")
+    else()
+        set(${out_var} OFF CACHE INTERNAL "clang links libFuzzer targets")
+        message(STATUS "vow: ${clang} cannot link -fsanitize=fuzzer (install libclang-rt-dev): "
+                       "the fuzzer and its tests are skipped")
+    endif()
+endfunction()
+
 if(CMAKE_C_COMPILER_ID STREQUAL "Clang")
+    vow_proof_fuzz_probe(${CMAKE_C_COMPILER} VOW_PROOF_LIBFUZZER)
+endif()
+if(CMAKE_C_COMPILER_ID STREQUAL "Clang" AND NOT VOW_PROOF_LIBFUZZER)
+    # clang without libFuzzer: nothing to build.
+elseif(CMAKE_C_COMPILER_ID STREQUAL "Clang")
     foreach(variant IN ITEMS "" "_plant_double")
         set(defs "")
         if(variant)
@@ -95,6 +123,9 @@ if(CMAKE_C_COMPILER_ID STREQUAL "Clang")
 else()
     find_program(VOW_PROOF_CLANG NAMES clang clang-16 clang-15 clang-14)
     if(VOW_PROOF_CLANG)
+        vow_proof_fuzz_probe(${VOW_PROOF_CLANG} VOW_PROOF_LIBFUZZER)
+    endif()
+    if(VOW_PROOF_CLANG AND VOW_PROOF_LIBFUZZER)
         # gcc has no libFuzzer: compile the fuzzer and its library copy with clang, in one
         # command per variant.
         set(incs -I${PROJECT_SOURCE_DIR}/include -I${PROJECT_SOURCE_DIR}/src
@@ -118,7 +149,7 @@ else()
         set(vow_fuzz_exe ${CMAKE_CURRENT_BINARY_DIR}/vow_proof_fuzz)
         set(vow_fuzz_exe_double ${CMAKE_CURRENT_BINARY_DIR}/vow_proof_fuzz_plant_double)
     else()
-        message(STATUS "vow: no clang: the libFuzzer target and its tests are skipped")
+        message(STATUS "vow: no clang with libFuzzer: the fuzzer and its tests are skipped")
     endif()
 endif()
 
