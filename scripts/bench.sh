@@ -8,6 +8,9 @@
 #                                          with --inject-wrong (CI runs this; about 20 s)
 #   bash scripts/bench.sh --rounds 7 --workloads w1,w3 --n w1=100000 --markdown out.md
 #                                          any other arguments go to bench/compare.py
+#   bash scripts/bench.sh --callgrind [--workloads w1]
+#                                          instructions per step of vow and its floor under
+#                                          callgrind, top functions (bench/callgrind.py; valgrind)
 #
 # The build directory is build-bench (VOW_BENCH_BUILD_DIR overrides it). Do not run two of
 # these at once, nor beside other heavy work, if the figures are to mean anything.
@@ -19,8 +22,14 @@ for tool in node python3; do
     command -v "$tool" >/dev/null 2>&1 || { echo "bench.sh: $tool is needed" >&2; exit 1; }
 done
 # Release, but -O2 rather than CMake's -O3: issue 7 measures at -O2 (the library too).
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_FLAGS_RELEASE="-O2 -DNDEBUG" \
+# -g for callgrind's function names; it does not change the code GCC generates.
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_FLAGS_RELEASE="-O2 -g -DNDEBUG" \
     -DVOW_BUILD_BENCH=ON -DVOW_BUILD_TESTS=OFF -DVOW_BUILD_EXAMPLES=OFF -DVOW_SANITIZE=OFF \
     >/dev/null
 cmake --build "$build" -j2 --target vow-bench floor-naive floor-libev >/dev/null
+if [ "${1:-}" = "--callgrind" ]; then
+    shift
+    command -v valgrind >/dev/null 2>&1 || { echo "bench.sh: valgrind is needed" >&2; exit 1; }
+    exec python3 bench/callgrind.py --bin "$build/bench" "$@"
+fi
 exec python3 bench/compare.py --bin "$build/bench" "$@"
