@@ -240,7 +240,11 @@ static int w2(const bench_args *a) {
     int64_t *vals = all->value.p;
     np_unref(all);
     for (long i = 0; i < a->n; i++)
-        if (vals[i] != i) return bench_wrong(a, "all's value %ld is %" PRId64, i, vals[i]);
+        if (vals[i] != i) {
+            int rc = bench_wrong(a, "all's value %ld is %" PRId64, i, vals[i]);
+            free(vals);
+            return rc;
+        }
     free(vals);
     bench_report(a, (double)(t1 - t0) / (double)a->n, (double)(t1 - t0) / 1e6);
     return 0;
