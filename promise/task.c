@@ -411,6 +411,15 @@ static void task_start(vow_loop_t *loop, void *arg) {
     t->timer = 0; /* the immediate is running: nothing to clear any more */
     if (t->state != VOW_PENDING) return;
     vow_t *p = ts->fn(loop, ts->arg);
+    if (t->state != VOW_PENDING) {
+        /* The body cancelled its own task: its operation is cancelled too, under the
+         * upstream rule (asyncio delivers the cancellation at the body's next await). */
+        if (p != NULL && p->loop == loop && p->state == VOW_PENDING &&
+            !vow__has_live_waiter(p, NULL))
+            vow__cancel(p);
+        vow_unref(p);
+        return;
+    }
     if (p == NULL) {
         vow__reject(t, vow_error_new(VOW_ENOMEM, "task body returned NULL"));
         return;
