@@ -262,6 +262,7 @@ Test(task_group, empty_group_joins_with_an_empty_list) {
 
 Test(task_group, a_failure_cancels_the_others_and_the_join_rejects_with_the_aggregate) {
     vow_loop_t *loop = vow_test_loop();
+    cr_assert_eq(vow_set_rejection_hook(loop, hook, NULL), 0);
     vow_error_t *e = vow_error_new(VOW_EINVAL, "task 2 failed");
     vow_task_group_t *g = vow_task_group_new(loop);
     vow_t *t[4] = {cancellable(loop, 0), sleep_value(loop, 1000, 1),
@@ -280,6 +281,7 @@ Test(task_group, a_failure_cancels_the_others_and_the_join_rejects_with_the_aggr
     cr_assert_eq(vow_state(watched[3]), VOW_FULFILLED, "the task done before the failure");
     cr_assert_eq(pending_tasks_at_join, 0, "the join settled before its tasks did");
     cr_assert_eq(alive_at_join, 0, "the cancelled sleep's timer still runs");
+    cr_assert_eq(hook_calls, 0, "a task's failure was reported as unhandled");
     vow_outcome_release(&out);
     unwatch_all();
     vow_error_unref(e);
@@ -306,18 +308,23 @@ Test(task_group, spawned_tasks_are_cancelled_too_and_their_sleeps_freed) {
     VOW_TEST_END(loop);
 }
 
-/* The issue's test: two tasks fail in one loop turn (both continue one shared 20 ms
- * sleep; the one added second fails first), a sibling would fail 10 ms later. Both
- * failures are in the aggregate, in the order added; the late sibling is cancelled and
- * absent; a long task is cancelled. */
+/* The issue's test: two tasks fail in one loop turn, a sibling would fail 10 ms later.
+ * Both continue one shared 20 ms sleep, so both fail in the microtask drain after that
+ * timer; A, added first, fails last (three jobs deeper), so a group that aborted as soon
+ * as it saw B's failure would cancel A before it failed. Both failures are in the
+ * aggregate, in the order added (A, B), not in time order; the late sibling C is
+ * cancelled and absent; a long task is cancelled. */
 Test(task_group, two_failures_in_one_turn_both_appear_in_the_order_added) {
     vow_loop_t *loop = vow_test_loop();
     vow_error_t *ea = vow_error_new(VOW_EINVAL, "A failed");
     vow_error_t *eb = vow_error_new(VOW_ERANGE, "B failed");
     vow_error_t *ec = vow_error_new(VOW_EBUSY, "C would fail 10 ms later");
     vow_t *shared = vow_sleep(loop, 20);
-    vow_t *b = fail_after(vow_ref(shared), 1, vow_error_ref(eb)); /* B's reaction first */
-    vow_t *a = fail_after(shared, 0, vow_error_ref(ea));
+    vow_t *deeper = vow_then(
+        vow_then(vow_then(vow_ref(shared), NULL, NULL, NULL, NULL), NULL, NULL, NULL, NULL), NULL,
+        NULL, NULL, NULL);
+    vow_t *a = fail_after(deeper, 0, vow_error_ref(ea));
+    vow_t *b = fail_after(shared, 1, vow_error_ref(eb));
     vow_t *c = fail_in(loop, 30, 2, vow_error_ref(ec));
     vow_t *d = sleep_value(loop, 1000, 3);
     vow_task_group_t *g = vow_task_group_new(loop);
@@ -571,6 +578,7 @@ Test(task_group, cancelling_the_join_cancels_the_pending_tasks) {
     cr_assert_eq(vow_task_group_spawn(g, body, CTX(9), tag_free), 0);
     vow_t *j = vow_task_group_join(g);
     cr_assert_eq(vow_loop_run(loop, VOW_RUN_NOWAIT), 1); /* the spawned body starts */
+    cr_assert_eq(vow_task_group_spawn(g, body, CTX(8), tag_free), VOW_EPERM);
     cr_assert_eq(body_calls[9], 1);
     cr_assert_eq(vow_cancel(j), 0);
     expect_cancelled(j, "the join");
@@ -582,6 +590,21 @@ Test(task_group, cancelling_the_join_cancels_the_pending_tasks) {
     cr_assert_eq(arg_free_calls[9], 1);
     cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
     unwatch_all();
+    vow_unref(j);
+    vow_task_group_unref(g);
+    VOW_TEST_END(loop);
+}
+
+Test(task_group, cancelling_the_join_before_a_spawned_task_starts_means_it_never_runs) {
+    vow_loop_t *loop = vow_test_loop();
+    vow_task_group_t *g = vow_task_group_new(loop);
+    cr_assert_eq(vow_task_group_spawn(g, body, CTX(6), tag_free), 0);
+    vow_t *j = vow_task_group_join(g);
+    cr_assert_eq(vow_cancel(j), 0);
+    cr_assert_eq(arg_free_calls[6], 1);
+    cr_assert_eq(vow_loop_alive(loop), 0, "the unstarted task's immediate is still queued");
+    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    cr_assert_eq(body_calls[6], 0);
     vow_unref(j);
     vow_task_group_unref(g);
     VOW_TEST_END(loop);

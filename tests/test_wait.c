@@ -450,6 +450,24 @@ Test(wait, zero_timeout_returns_on_the_next_timer_turn) {
     VOW_TEST_END(loop);
 }
 
+/* asyncio's timeout is any number of seconds. A timeout past timer.h's 2^31-1 ms (Node's
+ * setTimeout clamps those to 1 ms) must still be a long timeout, not 1 ms. */
+Test(wait, timeout_beyond_2_pow_31_ms_is_not_clamped_to_1_ms) {
+    vow_loop_t *loop = vow_test_loop();
+    uint64_t long_timeouts[3] = {(uint64_t)1 << 31, (uint64_t)1 << 32, UINT64_MAX - 1};
+    for (int k = 0; k < 3; k++) {
+        wait_calls = 0;
+        fired_len = 0;
+        vow_t *in[2] = {fulfil_in(loop, 30, 0, 0), fulfil_in(loop, 60, 1, 1)};
+        vow_t *w = run_wait(loop, in, 2, VOW_ALL_COMPLETED, long_timeouts[k], 0);
+        cr_assert_eq(fired_at_wait, 2, "a timeout of %llu ms expired after %d input(s)",
+                     (unsigned long long)long_timeouts[k], fired_at_wait);
+        cr_assert_eq(n_pending, 0);
+        vow_unref(w);
+    }
+    VOW_TEST_END(loop);
+}
+
 /* ---- VOW_WAIT_CANCEL_PENDING ---------------------------------------------------------------- */
 
 Test(wait, cancel_pending_cancels_the_rest_and_frees_their_timers_at_once) {
