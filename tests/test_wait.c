@@ -539,6 +539,51 @@ Test(wait, cancel_pending_cancels_an_input_another_reaction_waits_on) {
     VOW_TEST_END(loop);
 }
 
+Test(wait, the_same_promise_twice_is_two_inputs) {
+    vow_loop_t *loop = vow_test_loop();
+    vow_t *p = sleep_value(loop, 10, 3);
+    vow_t *q = sleep_value(loop, 1000, 4);
+    vow_t *in[4] = {vow_ref(q), vow_ref(p), p, q};
+    vow_t *w = run_wait(loop, in, 4, VOW_FIRST_COMPLETED, VOW_NO_TIMEOUT, VOW_WAIT_CANCEL_PENDING);
+    EXPECT_IDX(done_idx, n_done, 1, 2);
+    EXPECT_IDX(pending_idx, n_pending, 0, 3);
+    cr_assert_eq(alive_at_wait, 0);
+    vow_unref(w);
+    VOW_TEST_END(loop);
+}
+
+/* The pending inputs are cancelled in input order; one of them continues another, and an
+ * unstarted task among them never runs its body. */
+static int task_body_calls;
+static vow_t *task_body(vow_loop_t *loop, void *arg) {
+    task_body_calls++;
+    return vow_resolved(loop, vow_int((int64_t)(intptr_t)arg));
+}
+static int task_arg_freed;
+static void task_arg_free(void *arg) {
+    (void)arg;
+    task_arg_freed++;
+}
+
+Test(wait, cancel_pending_with_chained_inputs_and_an_unstarted_task) {
+    vow_loop_t *loop = vow_test_loop();
+    keep_pending = 1;
+    vow_t *base = sleep_value(loop, 1000, 0);
+    vow_t *in[4] = {vow_ref(base), vow_then(base, give_value, NULL, CTX(1), NULL),
+                    vow_resolved(loop, vow_int(2)),
+                    vow_create_task(loop, task_body, CTX(3), task_arg_free)};
+    vow_t *w = run_wait(loop, in, 4, VOW_FIRST_COMPLETED, VOW_NO_TIMEOUT, VOW_WAIT_CANCEL_PENDING);
+    EXPECT_IDX(done_idx, n_done, 2);
+    EXPECT_IDX(pending_idx, n_pending, 0, 1, 3);
+    for (int i = 0; i < 3; i++) expect_cancelled(pending_kept[i], "a pending input");
+    cr_assert_eq(task_arg_freed, 1);
+    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    cr_assert_eq(task_body_calls, 0, "the body of a task cancelled before its start ran");
+    for (int i = 0; i < 3; i++) vow_unref(pending_kept[i]);
+    vow_unref(w);
+    VOW_TEST_END(loop);
+}
+
 /* ---- cancelling the wait ------------------------------------------------------------------ */
 
 Test(wait, cancelling_the_wait_leaves_its_inputs_running) {
