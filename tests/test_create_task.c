@@ -116,6 +116,11 @@ static void micro(vow_loop_t *loop, void *arg) {
     (void)loop;
     note('M', (int)(intptr_t)arg);
 }
+static vow_result_t note_ok(vow_loop_t *loop, const vow_value_t *v, void *ctx) {
+    (void)loop, (void)v;
+    note('M', (int)(intptr_t)ctx);
+    return vow_ok_none();
+}
 static void imm(vow_loop_t *loop, void *arg) {
     (void)loop;
     note('I', (int)(intptr_t)arg);
@@ -178,9 +183,9 @@ Test(create_task, microtasks_queued_after_the_call_run_before_the_body) {
     vow_loop_t *loop = vow_test_loop();
     vow_t *t = vow_create_task(loop, body, targ_new(0, 0, 1), targ_free);
     cr_assert_eq(vow_microtask(loop, micro, CTX(1)), 0);
-    vow_t *d = vow_then(vow_resolved(loop, vow_none()), NULL, NULL, NULL, NULL);
+    vow_t *d = vow_then(vow_resolved(loop, vow_none()), note_ok, NULL, CTX(2), NULL);
     cr_assert_eq(vow_run(loop, t, NULL), 0);
-    cr_assert_str_eq(order, "M1B0");
+    cr_assert_str_eq(order, "M1M2B0", "order %s", order);
     vow_unref(d);
     vow_unref(body_promise);
     VOW_TEST_END(loop);
