@@ -118,6 +118,10 @@ static vow_t *combine(vow_loop_t *loop, int kind, unsigned flags, vow_t *const *
                               : vow_rejected(loop, vow_error_new(VOW_EINVAL,
                                                                  "input of another loop"));
         }
+    if (n > UINT32_MAX) {
+        release_inputs(inputs, n);
+        return vow_rejected(loop, vow_error_new(VOW_ERANGE, "too many inputs"));
+    }
     if (flags & ~VOW_CANCEL_LOSERS) {
         release_inputs(inputs, n);
         return vow_rejected(loop, vow_error_new(VOW_EINVAL, "unknown flags"));
@@ -158,7 +162,7 @@ static vow_t *combine(vow_loop_t *loop, int kind, unsigned flags, vow_t *const *
         return NULL;
     }
     for (size_t i = 0; i < n; i++) {
-        recs[i]->index = i;
+        recs[i]->index = (uint32_t)i;
         vow_ref(d); /* each record holds the result */
         vow__perform_then(inputs[i], recs[i]);
         vow_unref(inputs[i]);

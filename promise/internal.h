@@ -25,11 +25,11 @@ enum {
 };
 
 struct vow {
-    size_t refcnt;
-    vow_loop_t *loop;
-    uint8_t state; /* vow_state_t */
-    uint16_t flags;
+    uint32_t refcnt;
     uint32_t rejection_id;          /* numbered when reported */
+    uint16_t flags;
+    uint8_t state;                  /* vow_state_t */
+    vow_loop_t *loop;
     union {
         vow_value_t value;          /* FULFILLED: owned (boxed when it has a destructor) */
         vow_error_t *error;         /* REJECTED: owned */
@@ -37,18 +37,24 @@ struct vow {
     struct vow__reaction *r_head;   /* PENDING: reactions in registration order */
     struct vow__reaction *r_tail;
     vow__queue link;                /* loop->promises */
-    vow__queue ulink;               /* loop->unhandled / loop->handled_late */
     vow_timer_t timer;              /* vow_sleep's / vow_timeout's timer, 0 when none */
     struct vow__reaction *waiting;  /* weak: the record that will settle this promise, in its
                                        upstream's list (or a queued thenable job); NULL once
                                        that record's job is queued */
-    struct vow__combine *combine;   /* combinator results: the shared state (owned) */
-    struct vow__cancel_cb *cancel;  /* vow_on_cancel (owned), rare: kept out of line */
+    union {                         /* which one: VOW__F_SETTLEABLE */
+        struct vow__combine *combine; /* combinator results: the shared state (owned) */
+        struct vow__cancel_cb *cancel; /* vow_new promises: vow_on_cancel (owned) */
+    };
     union {
         struct vow *free_next;      /* the deferred-free stack (refcount 0) */
-        struct vow *cancel_next;    /* the cancellation worklist (referenced) */
+        struct vow *cancel_next;    /* the cancellation worklist (pending, referenced) */
+        struct vow *list_next;      /* loop->unhandled / handled_late (rejected, referenced) */
     };
 };
+
+/* The combinator state / the cancel callback of p, or NULL. */
+#define VOW__COMBINE(p) (((p)->flags & VOW__F_SETTLEABLE) ? NULL : (p)->combine)
+#define VOW__CANCEL_CB(p) (((p)->flags & VOW__F_SETTLEABLE) ? (p)->cancel : NULL)
 
 struct vow__cancel_cb {
     vow_cancel_fn fn;
@@ -75,8 +81,8 @@ typedef struct vow__reaction {
     struct vow__reaction *next; /* in its owner's list */
     uint8_t kind;
     uint8_t reserved; /* holds a microtask slot reservation (not queued) */
-    uint8_t rflags;   /* VOW_CATCH_CANCELLED */
-    size_t index;     /* COMBINE: the input's index */
+    uint8_t rflags;   /* VOW_CATCH_CANCELLED, VOW__RF_* */
+    uint32_t index;   /* COMBINE: the input's index */
     vow_t *owner;     /* weak: the promise whose reaction list holds this record */
     vow_t *derived;   /* owned reference: the promise this reaction settles */
     vow_t *source;    /* owned while queued: the settled promise whose outcome it passes */
@@ -91,9 +97,16 @@ typedef struct vow__reaction {
         vow_t *follow;            /* THENABLE_JOB, DEAD, TIMEOUT: a promise held (owned) */
         vow_thenable_t *thenable; /* FOREIGN_JOB (owned) */
     };
-    vow_value_t carry_value;   /* FINALLY_VALUE: the original outcome (owned) */
-    vow_error_t *carry_error;
+    union {                    /* FINALLY_VALUE: the original outcome (owned) */
+        vow_value_t carry_value; /* unless VOW__RF_CARRY_ERROR */
+        vow_error_t *carry_error;
+    };
 } vow__reaction;
+
+enum {
+    VOW__RF_CARRY_ERROR = 0x10, /* FINALLY_VALUE carries an error */
+    VOW__RF_EMBEDDED = 0x20     /* lives inside its derived promise's allocation */
+};
 
 struct vow_thenable {
     vow_subscribe_fn subscribe;

@@ -202,7 +202,6 @@ vow_t *vow__promise_new(vow_loop_t *loop, unsigned flags) {
     p->loop = loop;
     p->flags = (uint8_t)flags;
     vow__queue_insert_tail(&loop->promises, &p->link);
-    vow__queue_init(&p->ulink);
     loop->handles++;
     return p;
 }
@@ -212,7 +211,7 @@ static void detach(vow__reaction *r);
 
 /* The vow_on_cancel record goes with the promise's settlement or destruction. */
 static void cancel_cb_release(vow_t *p) {
-    struct vow__cancel_cb *c = p->cancel;
+    struct vow__cancel_cb *c = VOW__CANCEL_CB(p);
     if (c == NULL) return;
     p->cancel = NULL;
     if (c->ctx_free != NULL) c->ctx_free(c->ctx);
@@ -232,7 +231,7 @@ static void promise_destroy(vow_t *p) {
     if (p->state == VOW_FULFILLED) vow_value_release(&p->value);
     if (p->state == VOW_REJECTED) vow_error_unref(p->error);
     cancel_cb_release(p);
-    if (p->combine != NULL) vow__combine_free(p->combine);
+    if (VOW__COMBINE(p) != NULL) vow__combine_free(p->combine);
     vow__free(p);
     vow__loop_handle_release(loop);
 }
@@ -287,8 +286,12 @@ void vow__reaction_free(vow_loop_t *loop, vow__reaction *r) {
         thenable_free(r->thenable);
     else
         vow_unref(r->follow);
-    vow_value_release(&r->carry_value);
-    vow_error_unref(r->carry_error);
+    if (r->kind == VOW__R_FINALLY_VALUE) {
+        if (r->rflags & VOW__RF_CARRY_ERROR)
+            vow_error_unref(r->carry_error);
+        else
+            vow_value_release(&r->carry_value);
+    }
     vow__free(r);
 }
 
@@ -323,24 +326,38 @@ static void reaction_queue(vow_loop_t *loop, vow__reaction *r) {
 
 /* ---- unhandled-rejection tracking (HostPromiseRejectionTracker) -------------------------- */
 
+/* The two report lists are singly linked FIFOs through list_next; a listed promise holds a
+ * reference. A promise handled before the drain stays listed and is skipped then. */
+static void list_append(vow_t **head, vow_t **tail, vow_t *p) {
+    p->flags |= VOW__F_LISTED;
+    p->list_next = NULL;
+    if (*tail != NULL)
+        (*tail)->list_next = p;
+    else
+        *head = p;
+    *tail = vow_ref(p);
+}
+
+static vow_t *list_pop(vow_t **head, vow_t **tail) {
+    vow_t *p = *head;
+    if (p == NULL) return NULL;
+    *head = p->list_next;
+    if (*head == NULL) *tail = NULL;
+    p->list_next = NULL;
+    p->flags &= (uint16_t)~VOW__F_LISTED;
+    return p;
+}
+
 static void tracker_reject(vow_t *p) {
     if ((p->flags & VOW__F_HANDLED) || vow_is_cancellation(p->error)) return;
-    p->flags |= VOW__F_LISTED;
-    vow__queue_insert_tail(&p->loop->unhandled, &p->ulink);
-    vow_ref(p);
+    list_append(&p->loop->unhandled, &p->loop->unhandled_tail, p);
 }
 
 static void tracker_handle(vow_t *p) {
     if (p->state != VOW_REJECTED || (p->flags & VOW__F_HANDLED)) return;
-    if (p->flags & VOW__F_LISTED) { /* not reported yet: forget it */
-        p->flags &= (uint16_t)~VOW__F_LISTED;
-        vow__queue_remove(&p->ulink);
-        vow_unref(p); /* p is still referenced by the caller of then */
-    } else if (p->flags & VOW__F_REPORTED) {
-        p->flags |= VOW__F_LISTED;
-        vow__queue_insert_tail(&p->loop->handled_late, &p->ulink);
-        vow_ref(p);
-    }
+    /* Not reported yet (listed): the drain will skip it once the caller marks it handled. */
+    if ((p->flags & VOW__F_REPORTED) && !(p->flags & VOW__F_LISTED))
+        list_append(&p->loop->handled_late, &p->loop->handled_late_tail, p);
 }
 
 static void report(vow_loop_t *loop, vow_t *p, vow_rejection_event_t ev) {
@@ -363,10 +380,8 @@ static void report(vow_loop_t *loop, vow_t *p, vow_rejection_event_t ev) {
 }
 
 void vow__promise_after_drain(vow_loop_t *loop) {
-    while (!vow__queue_empty(&loop->unhandled)) {
-        vow_t *p = vow__container_of(loop->unhandled.next, vow_t, ulink);
-        vow__queue_remove(&p->ulink);
-        p->flags &= (uint16_t)~VOW__F_LISTED;
+    vow_t *p;
+    while ((p = list_pop(&loop->unhandled, &loop->unhandled_tail)) != NULL) {
         if (!(p->flags & VOW__F_HANDLED)) {
             p->flags |= VOW__F_REPORTED;
             p->rejection_id = ++loop->rejection_ids;
@@ -374,10 +389,7 @@ void vow__promise_after_drain(vow_loop_t *loop) {
         }
         vow_unref(p);
     }
-    while (!vow__queue_empty(&loop->handled_late)) {
-        vow_t *p = vow__container_of(loop->handled_late.next, vow_t, ulink);
-        vow__queue_remove(&p->ulink);
-        p->flags &= (uint16_t)~VOW__F_LISTED;
+    while ((p = list_pop(&loop->handled_late, &loop->handled_late_tail)) != NULL) {
         report(loop, p, VOW_REJECTION_HANDLED_LATE);
         vow_unref(p);
     }
@@ -619,10 +631,12 @@ static void finally_job(vow_loop_t *loop, vow__reaction *r, vow_t *src) {
         return;
     }
     vow_ref(d2); /* r2 holds one, the follow below the other */
-    if (src->state == VOW_FULFILLED)
+    if (src->state == VOW_FULFILLED) {
         r2->carry_value = vow_value_share(&src->value);
-    else
+    } else {
         r2->carry_error = vow_error_ref(src->error);
+        r2->rflags |= VOW__RF_CARRY_ERROR;
+    }
     vow__perform_then(q, r2);
     vow_unref(q);
     resolve_with(d, vow_follow(d2), r);
@@ -673,12 +687,11 @@ static void reaction_job(vow_loop_t *loop, void *arg) {
         break;
     case VOW__R_FINALLY_VALUE:
         if (src->state == VOW_FULFILLED) {
-            if (r->carry_error != NULL) {
+            if (r->rflags & VOW__RF_CARRY_ERROR)
                 res = vow_fail(r->carry_error);
-            } else {
+            else
                 res = vow_ok(r->carry_value);
-            }
-            r->carry_error = NULL;
+            r->rflags &= (uint8_t)~VOW__RF_CARRY_ERROR;
             r->carry_value = vow_none();
         } else {
             res = vow_fail(vow_error_ref(src->error));
@@ -908,24 +921,26 @@ static void run_cancellations(worklist *work) {
         p->cancel_next = NULL;
         p->flags &= (uint16_t)~VOW__F_CANCEL_QUEUED;
         if (p->state == VOW_PENDING && !(p->flags & VOW__F_CLOSED)) {
-            if (p->combine != NULL && p->combine->kind == VOW__C_WAIT) {
+            struct vow__combine *pc = VOW__COMBINE(p);
+            struct vow__cancel_cb *cb = VOW__CANCEL_CB(p);
+            if (pc != NULL && pc->kind == VOW__C_WAIT) {
                 /* asyncio.wait: cancelling the wait leaves its inputs running. */
-                for (size_t i = 0; i < p->combine->n; i++) {
-                    vow__reaction *r = p->combine->recs[i];
+                for (size_t i = 0; i < pc->n; i++) {
+                    vow__reaction *r = pc->recs[i];
                     if (r == NULL) continue;
                     vow__unlink_waiter(r);
                     vow__reaction_free(p->loop, r);
                 }
-            } else if (p->combine != NULL) {
-                for (size_t i = 0; i < p->combine->n; i++)
-                    if (p->combine->recs[i] != NULL) drop_wait(p->combine->recs[i], work);
+            } else if (pc != NULL) {
+                for (size_t i = 0; i < pc->n; i++)
+                    if (pc->recs[i] != NULL) drop_wait(pc->recs[i], work);
             } else if (p->waiting != NULL) {
                 drop_wait(p->waiting, work);
             }
-            if (p->cancel != NULL && p->cancel->fn != NULL) {
-                vow_cancel_fn fn = p->cancel->fn;
-                p->cancel->fn = NULL; /* at most once */
-                fn(p->loop, p->cancel->ctx);
+            if (cb != NULL && cb->fn != NULL) {
+                vow_cancel_fn fn = cb->fn;
+                cb->fn = NULL; /* at most once */
+                fn(p->loop, cb->ctx);
             }
             if (p->state == VOW_PENDING)
                 vow__reject(p, vow_error_new(VOW_ECANCELED, NULL));
@@ -1082,11 +1097,13 @@ void vow_outcome_release(vow_outcome_t *out) {
 
 void vow__promise_teardown(vow_loop_t *loop) {
     vow__queue *q;
+    vow_t *p;
     /* Hold every promise so that none is freed while the others are stripped. */
     for (q = loop->promises.next; q != &loop->promises; q = q->next)
         vow__container_of(q, vow_t, link)->refcnt++;
+    /* First every reaction record (they point into other promises' combinator states)... */
     for (q = loop->promises.next; q != &loop->promises; q = q->next) {
-        vow_t *p = vow__container_of(q, vow_t, link);
+        p = vow__container_of(q, vow_t, link);
         p->flags |= VOW__F_CLOSED;
         vow__reaction *r = p->r_head;
         p->r_head = p->r_tail = NULL;
@@ -1095,22 +1112,27 @@ void vow__promise_teardown(vow_loop_t *loop) {
             vow__reaction_free(loop, r);
             r = next;
         }
-        if (p->flags & VOW__F_LISTED) {
-            p->flags &= (uint16_t)~VOW__F_LISTED;
-            vow__queue_remove(&p->ulink);
-            p->refcnt--; /* the list's reference; the hold above keeps p alive */
-        }
+    }
+    while ((p = list_pop(&loop->unhandled, &loop->unhandled_tail)) != NULL) vow_unref(p);
+    while ((p = list_pop(&loop->handled_late, &loop->handled_late_tail)) != NULL) vow_unref(p);
+    /* ...then what the promises hold: values, errors, combinator states, cancel callbacks. */
+    for (q = loop->promises.next; q != &loop->promises; q = q->next) {
+        p = vow__container_of(q, vow_t, link);
         if (p->state == VOW_FULFILLED) vow_value_release(&p->value);
         if (p->state == VOW_REJECTED) vow_error_unref(p->error);
-        p->error = NULL;
         p->value = vow_none();
         p->state = VOW_PENDING;
+        if (VOW__COMBINE(p) != NULL) {
+            vow__combine_free(p->combine);
+            p->combine = NULL;
+        }
+        cancel_cb_release(p);
     }
     /* Drop the holds: promises nobody else references go now; user-held ones stay as
      * closed handles until vow_unref. Stripped promises hold no other promise, so
      * freeing one never frees the next. */
     for (q = loop->promises.next; q != &loop->promises;) {
-        vow_t *p = vow__container_of(q, vow_t, link);
+        p = vow__container_of(q, vow_t, link);
         q = q->next;
         vow_unref(p);
     }

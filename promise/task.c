@@ -107,7 +107,7 @@ vow_t *vow_wait(vow_loop_t *loop, vow_t *const *inputs, size_t n, vow_wait_mode_
         for (size_t i = 0; inputs != NULL && i < n; i++) vow_unref(inputs[i]);
         return NULL;
     }
-    int bad = n == 0 || (mode != VOW_FIRST_COMPLETED && mode != VOW_FIRST_EXCEPTION &&
+    int bad = n == 0 || n > UINT32_MAX || (mode != VOW_FIRST_COMPLETED && mode != VOW_FIRST_EXCEPTION &&
                          mode != VOW_ALL_COMPLETED) ||
               (flags & ~VOW_WAIT_CANCEL_PENDING) != 0;
     int null_input = 0;
@@ -160,7 +160,7 @@ vow_t *vow_wait(vow_loop_t *loop, vow_t *const *inputs, size_t n, vow_wait_mode_
     }
     for (size_t i = 0; i < n; i++) {
         c->inputs[i] = inputs[i]; /* the caller's reference moves in */
-        recs[i]->index = i;
+        recs[i]->index = (uint32_t)i;
         vow_ref(d);
         vow__perform_then(inputs[i], recs[i]);
     }
@@ -338,7 +338,8 @@ int vow_task_group_add(vow_task_group_t *g, vow_t *p) {
     vow_t *d = g->done;
     struct vow__combine *c = d->combine;
     vow__reaction *r = NULL;
-    if (group_grow(c) != 0 || (r = vow__reaction_new(g->loop, VOW__R_COMBINE, d)) == NULL) {
+    if (c->n >= UINT32_MAX || group_grow(c) != 0 ||
+        (r = vow__reaction_new(g->loop, VOW__R_COMBINE, d)) == NULL) {
         vow_unref(p);
         return VOW_ENOMEM;
     }
@@ -349,7 +350,7 @@ int vow_task_group_add(vow_task_group_t *g, vow_t *p) {
     c->outs[i].value = vow_none();
     c->outs[i].error = NULL;
     c->remaining++;
-    r->index = i;
+    r->index = (uint32_t)i;
     vow__perform_then(p, r);
     vow_unref(p);
     return 0;

@@ -154,8 +154,9 @@ struct vow_loop {
 
     /* promise layer (promise/) */
     vow__queue promises;       /* every live promise, to break cycles at teardown */
-    vow__queue unhandled;      /* rejected with no handler, to report after the drain */
-    vow__queue handled_late;   /* reported ones that got a handler, to report */
+    struct vow *unhandled, *unhandled_tail;       /* rejected with no handler, to report
+                                                     after the drain (FIFO, referenced) */
+    struct vow *handled_late, *handled_late_tail; /* reported ones that got a handler */
     vow_rejection_hook hook;
     void *hook_ctx;
     vow_unhandled_mode_t mode;

@@ -144,8 +144,6 @@ static void loop_init(vow_loop_t *loop, struct ev_loop *evl, int owns) {
     loop->now_ms = vow__clock_ms();
     loop->mode = VOW_UNHANDLED_WARN;
     vow__queue_init(&loop->promises);
-    vow__queue_init(&loop->unhandled);
-    vow__queue_init(&loop->handled_late);
 
     ev_prepare_init(&loop->prepare_w, prepare_cb);
     loop->prepare_w.data = loop;

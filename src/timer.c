@@ -301,7 +301,8 @@ int vow__timer_start(vow_loop_t *loop, int kind, uint64_t ms, vow_timer_cb cb, v
         tm->imm_tail = slot;
         if (tm->immediates++ == 0) ev_idle_start(loop->evl, &loop->idle_w);
     } else {
-        if (ms < 1 || ms > TIMEOUT_MAX) ms = 1;
+        if (ms < 1) ms = 1;
+        if (ms > UINT64_MAX / 4) ms = UINT64_MAX / 4; /* deadlines never overflow */
         /* Node measures a new timer from the current time (its getLibuvNow updates the
          * loop's clock), so code that blocked before setTimeout does not shorten it. */
         loop->now_ms = vow__clock_ms();
@@ -452,13 +453,19 @@ static int check_args(vow_loop_t *loop, vow_timer_cb cb) {
     return 0;
 }
 
+/* Node's rule for setTimeout/setInterval only: a delay above 2^31-1 ms becomes 1 ms. vow's
+ * asyncio-style timers (vow_sleep, vow_timeout, vow_wait) take any delay as it is. */
+static uint64_t node_delay(uint64_t ms) { return ms > TIMEOUT_MAX ? 1 : ms; }
+
 int vow_set_timeout(vow_loop_t *loop, vow_timer_cb cb, void *arg, uint64_t ms, vow_timer_t *id) {
+    ms = node_delay(ms);
     int rc = check_args(loop, cb);
     return rc ? rc : vow__timer_start(loop, VOW__T_TIMEOUT, ms, cb, arg, NULL, id);
 }
 
 int vow_set_interval(vow_loop_t *loop, vow_timer_cb cb, void *arg, uint64_t ms,
                      vow_timer_t *id) {
+    ms = node_delay(ms);
     int rc = check_args(loop, cb);
     return rc ? rc : vow__timer_start(loop, VOW__T_INTERVAL, ms, cb, arg, NULL, id);
 }

@@ -187,7 +187,8 @@ VOW_EXTERN int vow_reject(vow_t *p, vow_error_t *err);
 VOW_EXTERN int vow_resolve_with(vow_t *p, vow_result_t result);
 
 /* A promise fulfilled (with vow_none) `ms` milliseconds from now, on a vow timer that
- * keeps the loop alive. Returns one reference; NULL when out of memory, loop NULL or
+ * keeps the loop alive (asyncio.sleep: any delay is taken as it is; only setTimeout has
+ * Node's rule that a delay above 2^31-1 ms becomes 1). Returns one reference; NULL when out of memory, loop NULL or
  * closed. */
 VOW_EXTERN vow_t *vow_sleep(vow_loop_t *loop, uint64_t ms);
 
