@@ -194,17 +194,35 @@ void vow__result_release(vow_result_t *res) {
 static _Thread_local vow_t *free_stack;
 static _Thread_local int freeing;
 
-vow_t *vow__promise_new(vow_loop_t *loop, unsigned flags) {
-    vow_t *p = vow__malloc(sizeof *p);
-    if (p == NULL) return NULL;
+static vow_t *promise_init(vow_t *p, vow_loop_t *loop, unsigned flags) {
     memset(p, 0, sizeof *p);
     p->refcnt = 1;
     p->loop = loop;
-    p->flags = (uint8_t)flags;
+    p->flags = (uint16_t)flags;
     vow__queue_insert_tail(&loop->promises, &p->link);
     loop->handles++;
     return p;
 }
+
+vow_t *vow__promise_new(vow_loop_t *loop, unsigned flags) {
+    vow_t *p = vow__malloc(sizeof *p);
+    return p != NULL ? promise_init(p, loop, flags) : NULL;
+}
+
+static void reaction_init(vow__reaction *r, int kind, vow_t *derived) {
+    memset(r, 0, sizeof *r);
+    r->kind = (uint8_t)kind;
+    r->reserved = 1;
+    r->derived = derived;
+}
+
+/* then/catch/finally allocate the derived promise and its reaction record together: the
+ * record holds a reference to the promise until the record is dropped, so the block is
+ * freed with the promise, after the record is done. One allocation per step. */
+typedef struct {
+    vow_t p;
+    vow__reaction r;
+} then_node;
 
 
 static void detach(vow__reaction *r);
@@ -268,20 +286,17 @@ vow__reaction *vow__reaction_new(vow_loop_t *loop, int kind, vow_t *derived) {
         vow__free(r);
         return NULL;
     }
-    memset(r, 0, sizeof *r);
-    r->kind = (uint8_t)kind;
-    r->reserved = 1;
-    r->derived = derived;
+    reaction_init(r, kind, derived);
     return r;
 }
 
 /* Drops a record without running it: its context destructor runs, its references go. */
 void vow__reaction_free(vow_loop_t *loop, vow__reaction *r) {
     detach(r);
+    vow_t *d = r->derived; /* dropped last: an embedded record lives in d's block */
     if (r->reserved && !loop->closed) vow__mq_unreserve(loop, 1);
     if (r->ctx_free != NULL) r->ctx_free(r->ctx);
     vow_unref(r->source);
-    vow_unref(r->derived);
     if (r->kind == VOW__R_FOREIGN_JOB)
         thenable_free(r->thenable);
     else
@@ -292,7 +307,8 @@ void vow__reaction_free(vow_loop_t *loop, vow__reaction *r) {
         else
             vow_value_release(&r->carry_value);
     }
-    vow__free(r);
+    if (!(r->rflags & VOW__RF_EMBEDDED)) vow__free(r);
+    vow_unref(d);
 }
 
 /* Forgets the weak pointers to r: its owner's list no longer holds it, and its derived
@@ -524,6 +540,7 @@ static void resolve_with(vow_t *d, vow_result_t res, vow__reaction *r) {
     }
     /* Reuse the record: whatever it held for its previous step is gone by now. */
     if (r->derived != d) {
+        vow__assert(!(r->rflags & VOW__RF_EMBEDDED), "embedded record reused for another promise");
         vow_unref(r->derived);
         r->derived = vow_ref(d);
     }
@@ -777,18 +794,23 @@ int vow_reject(vow_t *p, vow_error_t *err) { return vow_resolve_with(p, vow_fail
 static vow_t *then_common(vow_t *p, int kind, vow_on_ok on_ok, vow_on_err on_err,
                           vow_on_finally on_fin, void *ctx, void (*ctx_free)(void *),
                           unsigned flags) {
-    vow_t *d = NULL;
-    vow__reaction *r = NULL;
+    then_node *n = NULL;
     if (p != NULL && !(p->flags & VOW__F_CLOSED) && (flags & ~VOW_CATCH_CANCELLED) == 0) {
-        d = vow__promise_new(p->loop, 0);
-        if (d != NULL) r = vow__reaction_new(p->loop, kind, d);
+        n = vow__malloc(sizeof *n);
+        if (n != NULL && vow__mq_reserve(p->loop, 1) != 0) {
+            vow__free(n);
+            n = NULL;
+        }
     }
-    if (r == NULL) {
+    if (n == NULL) {
         if (ctx_free != NULL) ctx_free(ctx);
-        vow_unref(d);
         vow_unref(p);
         return NULL;
     }
+    vow_t *d = promise_init(&n->p, p->loop, 0);
+    vow__reaction *r = &n->r;
+    reaction_init(r, kind, d);
+    r->rflags = VOW__RF_EMBEDDED;
     vow_ref(d); /* one for the record, one for the caller */
     if (kind == VOW__R_FINALLY)
         r->on_fin = on_fin;
@@ -797,7 +819,7 @@ static vow_t *then_common(vow_t *p, int kind, vow_on_ok on_ok, vow_on_err on_err
     r->on_err = on_err;
     r->ctx = ctx;
     r->ctx_free = ctx_free;
-    r->rflags = (uint8_t)flags;
+    r->rflags |= (uint8_t)flags;
     vow__perform_then(p, r);
     vow_unref(p);
     return d;
