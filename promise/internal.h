@@ -87,19 +87,23 @@ typedef struct vow__reaction {
     vow_t *derived;   /* owned reference: the promise this reaction settles */
     vow_t *source;    /* owned while queued: the settled promise whose outcome it passes */
     union {
-        vow_on_ok on_ok;          /* THEN */
-        vow_on_finally on_fin;    /* FINALLY */
+        struct {                      /* THEN, FINALLY */
+            union {
+                vow_on_ok on_ok;      /* THEN */
+                vow_on_finally on_fin; /* FINALLY */
+            };
+            vow_on_err on_err;
+            void *ctx;
+        };
+        union {                       /* FINALLY_VALUE: the original outcome (owned) */
+            vow_value_t carry_value;  /* unless VOW__RF_CARRY_ERROR */
+            vow_error_t *carry_error;
+        };
     };
-    vow_on_err on_err;
-    void *ctx;
-    void (*ctx_free)(void *);
+    void (*ctx_free)(void *);         /* NULL unless THEN / FINALLY */
     union {
         vow_t *follow;            /* THENABLE_JOB, DEAD, TIMEOUT: a promise held (owned) */
         vow_thenable_t *thenable; /* FOREIGN_JOB (owned) */
-    };
-    union {                    /* FINALLY_VALUE: the original outcome (owned) */
-        vow_value_t carry_value; /* unless VOW__RF_CARRY_ERROR */
-        vow_error_t *carry_error;
     };
 } vow__reaction;
 
