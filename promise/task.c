@@ -390,6 +390,11 @@ vow_t *vow_task_group_join(vow_task_group_t *g) {
     return vow_ref(g->done);
 }
 
+vow_task_group_t *vow_task_group_ref(vow_task_group_t *g) {
+    if (g != NULL) g->refcnt++;
+    return g;
+}
+
 void vow_task_group_unref(vow_task_group_t *g) {
     if (g == NULL || --g->refcnt > 0) return;
     if (!g->join_called && !(g->done->flags & VOW__F_CLOSED)) group_join(g);

@@ -157,7 +157,9 @@ VOW_EXTERN vow_result_t vow_follow_thenable(vow_thenable_t *t);
 /* Resolver handles given to subscribe. The resolver passed to subscribe is borrowed for
  * the call; keep it past the call with vow_resolver_ref and drop it with
  * vow_resolver_unref. resolve/reject consume their argument on every path and return
- * 0, VOW_ESETTLED (a call already won: ignored), VOW_ECLOSED, VOW_EINVAL. */
+ * 0, VOW_ESETTLED (a call already won: ignored), VOW_ECLOSED, VOW_EINVAL. The first call
+ * returns 0 even when the promise it resolves was cancelled meanwhile: its value is then
+ * released, as any result that reaches a cancelled promise. */
 VOW_EXTERN int vow_resolver_resolve(vow_resolver_t *r, vow_result_t result);
 VOW_EXTERN int vow_resolver_reject(vow_resolver_t *r, vow_error_t *err);
 VOW_EXTERN vow_resolver_t *vow_resolver_ref(vow_resolver_t *r);

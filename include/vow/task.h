@@ -34,12 +34,18 @@ typedef enum {
  * caller's). Fulfils, when `mode` is met or `timeout_ms` has passed (VOW_NO_TIMEOUT: never),
  * with a vow_wait_result_t (vow_wait_result_of on the value): the inputs split into done
  * and pending, each in input order, as live promises that can still be used: take a
- * vow_ref of a pending one and await it afterwards to get its value. The timeout never
- * rejects and never cancels anything; without VOW_WAIT_CANCEL_PENDING the pending inputs
- * keep running. The wait's promise never rejects, except: empty input or an unknown mode or
- * flag is a promise rejected with VOW_EINVAL (asyncio's ValueError). Cancelling the wait's
- * promise does not cancel its inputs (asyncio's rule). Returns one reference; NULL when out
- * of memory or loop NULL/closed. */
+ * vow_ref of a pending one and await it afterwards to get its value. "Done" means settled
+ * at the moment the wait completes (as asyncio's set of done futures), even if that
+ * input's own reactions have not run yet. The timeout never rejects and never cancels
+ * anything; without VOW_WAIT_CANCEL_PENDING the pending inputs keep running. With it, the
+ * pending inputs are cancelled directly (as asyncio's task.cancel(), not under the upstream
+ * rule) when the wait completes, before any reaction reads the result: a reaction sees them
+ * listed as pending and already rejected as cancelled.
+ * The wait's promise never rejects, except: empty input, an unknown mode or flag, or an
+ * input of another loop is a promise rejected with VOW_EINVAL (asyncio's ValueError).
+ * Cancelling the wait's promise does not cancel its inputs (asyncio's rule). Returns one
+ * reference; NULL when out of memory, loop NULL/closed, or an input is NULL (an input that
+ * ran out of memory; the others are released). */
 VOW_EXTERN vow_t *vow_wait(vow_loop_t *loop, vow_t *const *inputs, size_t n,
                            vow_wait_mode_t mode, uint64_t timeout_ms, unsigned flags);
 
@@ -79,9 +85,15 @@ VOW_EXTERN vow_t *vow_create_task(vow_loop_t *loop, vow_task_fn fn, void *arg,
  * once, waits for them to settle, and the join rejects with an aggregate error
  * (VOW_EAGGREGATE) of every failure, in the order the tasks were added, cancellations left
  * out; if every failure was a cancellation, the join rejects as cancelled. Otherwise the
- * join fulfils with a list (vow_list_of) of the values in the order added. Cancelling the
- * join's promise cancels the tasks still pending. Tasks may be added until join is called
- * and while nothing has failed. */
+ * join fulfils with a list (vow_list_of) of the values in the order added.
+ *
+ * Two cancellation rules: the abort after a failure cancels the tasks directly (asyncio's
+ * TaskGroup._abort), whoever else waits on them; cancelling the join's promise cancels the
+ * pending tasks under the upstream rule (a task another live reaction waits on keeps
+ * running). The group learns of a failure one loop turn later (asyncio runs done callbacks
+ * with call_soon), so every task that fails in the same turn reaches the aggregate.
+ * Tasks may be added until join is called and until that abort has run; a task added in
+ * the turn of a failure is accepted and then cancelled by the abort. */
 typedef struct vow_task_group vow_task_group_t;
 
 /* A new group on loop (one reference, released with vow_task_group_unref). NULL when out of
@@ -105,7 +117,11 @@ VOW_EXTERN int vow_task_group_spawn(vow_task_group_t *g, vow_task_fn fn, void *a
  * its vow_task_group_unref); adding after join answers VOW_EPERM. */
 VOW_EXTERN vow_t *vow_task_group_join(vow_task_group_t *g);
 
-/* Drops the caller's reference. A group dropped before join is joined implicitly: its
+/* One more reference to the group (returns g; NULL passes through). */
+VOW_EXTERN vow_task_group_t *vow_task_group_ref(vow_task_group_t *g);
+
+/* Drops one reference; the last one releases the handle. A group dropped before join is
+ * joined implicitly: its
  * tasks keep running and their failures are reported through its join promise, which is
  * then unhandled (reported as an unhandled rejection like any other). */
 VOW_EXTERN void vow_task_group_unref(vow_task_group_t *g);
