@@ -146,8 +146,6 @@ vow_t *vow__promise_new(vow_loop_t *loop, unsigned flags);
 /* Settles p (internal callers: no permission checks). Consume the value / error. */
 void vow__fulfill(vow_t *p, vow_value_t v);
 void vow__reject(vow_t *p, vow_error_t *err);
-/* Resolves p with a result (the Promise Resolve Functions), consuming it. */
-void vow__resolve_result(vow_t *p, vow_result_t res);
 /* Releases whatever a result holds. */
 void vow__result_release(vow_result_t *res);
 

@@ -577,8 +577,6 @@ done:
     vow_unref(d);
 }
 
-void vow__resolve_result(vow_t *p, vow_result_t res) { resolve_with(p, res, NULL); }
-
 /* Settles d as src is settled (sharing the value). */
 void vow__settle_like(vow_t *d, vow_t *src) {
     if (d->state != VOW_PENDING) return;
