@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
 """proof/difftest.py - runs proof programs on vow and on Node.js, compares the traces
-line for line, and shrinks any program whose traces differ.
+line for line, and shrinks any program whose traces differ; or, with --judge python, runs
+asyncio programs (gen_tasks.py) on vow and on Python 3.11 and compares each node's final
+outcome and which reactions ran with what (not their order).
 
     python3 proof/difftest.py --runner BUILD/tests/vow_proof_run --seeds 0-9999
     python3 proof/difftest.py --runner ... --files prog.txt DIR ...   (programs or batches)
     python3 proof/difftest.py --runner ... --seeds 5 --show          (print both traces)
+    python3 proof/difftest.py --runner ... --judge python --seeds 0-299
 
 Programs run in batches (--batch, 250 by default): one vow_proof_run process and one
 node process per batch, every program of the batch started in the same turn (FORMAT.md,
@@ -28,17 +31,100 @@ import threading
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from emit_js import emit_batch  # noqa: E402
-from gen import ALL_FEATURES, features, generate, parse_seeds, print_coverage  # noqa: E402
+import emit_js  # noqa: E402
+import emit_py  # noqa: E402
+import gen  # noqa: E402
+import gen_tasks  # noqa: E402
+import model  # noqa: E402
+from gen import parse_seeds  # noqa: E402
 from prog import depth_of  # noqa: E402
 from prog import dump, dump_batch, parse_batch, validate, FormatError  # noqa: E402
 import shrink  # noqa: E402
 
 
+class Judge:
+    """Node.js: traces identical line for line."""
+    name = "node"
+    end_lines = False
+
+    def __init__(self, exe):
+        self.exe = exe
+
+    def generate(self, seed):
+        return gen.generate(seed)
+
+    def check(self, ops):
+        """None when the program can be judged, else why not."""
+        return None
+
+    def valid(self, ops):
+        return shrink._valid(ops)
+
+    def emit(self, named):
+        return emit_js.emit_batch(named)
+
+    @staticmethod
+    def agree(c, other):
+        return c == other
+
+    def features(self, ops):
+        return gen.features(ops)
+
+    def print_coverage(self, named, out, ran_deep):
+        counts = {}
+        for _, ops in named:
+            for k in gen.features(ops):
+                counts[k] = counts.get(k, 0) + 1
+        table = {k: 100.0 * counts.get(k, 0) / len(named) for k in gen.ALL_FEATURES}
+        gen.print_coverage(table, sum(len(o) for _, o in named) / len(named), len(named), out)
+        out.write("  %-28s %5.1f  (traces: a callback at nesting depth >= 4 ran)\n"
+                  % ("ran at depth>=4", 100.0 * ran_deep / len(named)))
+
+
+class PythonJudge(Judge):
+    """Python 3.11 asyncio: the same final outcome for every node (ID.end lines), and the
+    same reactions run with the same values, in any order (FORMAT.md, Final outcomes)."""
+    name = "python"
+    end_lines = True
+
+    def __init__(self, exe, plant=None):
+        Judge.__init__(self, exe)
+        self.plant = plant
+
+    def generate(self, seed):
+        return gen_tasks.generate(seed)
+
+    def check(self, ops):
+        return model.check(ops)
+
+    def valid(self, ops):
+        try:
+            validate(ops)
+        except FormatError:
+            return False
+        return model.check(ops) is None
+
+    def emit(self, named):
+        return emit_py.emit_batch(named, plant=self.plant)
+
+    @staticmethod
+    def agree(c, other):
+        return sorted(c) == sorted(other)
+
+    def print_coverage(self, named, out, ran_deep):
+        counts = {}
+        for _, ops in named:
+            for k in gen_tasks.features(ops):
+                counts[k] = counts.get(k, 0) + 1
+        table = {k: 100.0 * counts.get(k, 0) / len(named) for k in gen_tasks.FEATURES}
+        gen_tasks.print_coverage(table, sum(len(o) for _, o in named) / len(named),
+                                 len(named), out)
+
+
 class Backends:
-    def __init__(self, runner, node="node", tmp=None, keep=False):
+    def __init__(self, runner, judge, tmp=None, keep=False):
         self.runner = runner
-        self.node = node
+        self.judge = judge
         self.tmp = tmp or tempfile.mkdtemp(prefix="vow-proof.")
         self.keep = keep
         self.runs = 0
@@ -60,19 +146,20 @@ class Backends:
         path = os.path.join(self.tmp, "batch%d.txt" % threading.get_ident())
         with open(path, "w") as f:
             f.write(dump_batch(named))
-        cmd = [self.runner] + (["--seq"] if seq else []) + [path]
+        cmd = [self.runner] + (["--seq"] if seq else []) + \
+            (["--end"] if self.judge.end_lines else []) + [path]
         p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         return self._split(p.stdout, len(named)), p.returncode, p.stderr
 
     def run_js(self, named):
-        js = os.path.join(self.tmp, "batch.js")
-        out = os.path.join(self.tmp, "node.out")
+        js = os.path.join(self.tmp, "batch.js" if self.judge.name == "node" else "batch.py")
+        out = os.path.join(self.tmp, self.judge.name + ".out")
         with open(js, "w") as f:
-            f.write(emit_batch(named))
+            f.write(self.judge.emit(named))
         if os.path.exists(out):
             os.unlink(out)
-        p = subprocess.run([self.node, js, out], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           text=True)
+        p = subprocess.run([self.judge.exe, js, out], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
         text = open(out).read() if os.path.exists(out) else ""
         return self._split(text, len(named)), p.returncode, p.stderr
 
@@ -87,7 +174,7 @@ class Backends:
             js, jrc, jerr = fjs.result()
             c, crc, cerr = fc.result()
         if jrc != 0:
-            raise RuntimeError("node failed (exit %d):\n%s" % (jrc, jerr[-4000:]))
+            raise RuntimeError("%s failed (exit %d):\n%s" % (self.judge.name, jrc, jerr[-4000:]))
         failed = [False] * len(named)
         if crc != 0:
             if len(named) == 1:
@@ -103,9 +190,12 @@ class Backends:
         return [(c[i], js[i], failed[i]) for i in range(len(named))]
 
 
+JUDGE = Judge("node")
+
+
 def diverges(result):
     c, js, failed = result
-    return failed or c != js
+    return failed or not JUDGE.agree(c, js)
 
 
 def same_failure(original):
@@ -113,12 +203,14 @@ def same_failure(original):
     check) of vow_proof_run, or traces that differ while both back ends ran fine."""
     def check(result):
         c, js, failed = result
-        return failed if original[2] else (not failed and c != js)
+        return failed if original[2] else (not failed and not JUDGE.agree(c, js))
     return check
 
 
 def show_diff(c, js, out):
-    for line in difflib.unified_diff(js, c, "node", "vow", lineterm="", n=100):
+    if JUDGE.end_lines:  # order does not count: compare sorted
+        c, js = sorted(c), sorted(js)
+    for line in difflib.unified_diff(js, c, JUDGE.name, "vow", lineterm="", n=100):
         out.write("    " + line + "\n")
 
 
@@ -129,7 +221,7 @@ def report(name, ops, small, c, js, failed, out):
         out.write("    " + line + "\n")
     if failed:
         out.write("  vow_proof_run failed on it (crash or check)\n")
-    out.write("  traces (--- node, +++ vow):\n")
+    out.write("  traces (--- %s, +++ vow%s):\n" % (JUDGE.name, ", sorted" if JUDGE.end_lines else ""))
     show_diff(c, js, out)
 
 
@@ -151,6 +243,13 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runner", required=True, help="vow_proof_run binary")
     ap.add_argument("--node", default="node")
+    ap.add_argument("--judge", choices=["node", "python"], default="node",
+                    help="node: JavaScript programs, traces line for line (default); python: "
+                         "asyncio programs (gen_tasks.py), final outcomes")
+    ap.add_argument("--python", default=sys.executable, help="the Python 3.11 judge")
+    ap.add_argument("--plant", choices=["no-shield"],
+                    help="python judge: a deliberately wrong emission (emit_py.py), for the "
+                         "self-test with --expect-divergence")
     ap.add_argument("--seeds", help="e.g. 0-9999 or 3,17")
     ap.add_argument("--files", nargs="+", help="program files, batch files or directories")
     ap.add_argument("--batch", type=int, default=50, help="programs per process")
@@ -165,12 +264,25 @@ def main():
                          "traces went")
     a = ap.parse_args()
 
-    if shutil.which(a.node) is None:
-        print("difftest: FAIL: '%s' is not on PATH (this test never skips)" % a.node)
+    global JUDGE
+    if a.judge == "python":
+        JUDGE = PythonJudge(a.python, a.plant)
+        exe = a.python
+    else:
+        JUDGE = Judge(a.node)
+        exe = a.node
+    if shutil.which(exe) is None and not os.path.exists(exe):
+        print("difftest: FAIL: '%s' is not on PATH (this test never skips)" % exe)
         return 1
+    if a.judge == "python":
+        v = subprocess.run([exe, "-c", "import sys; print(sys.version_info[:2] >= (3, 11))"],
+                           stdout=subprocess.PIPE, text=True).stdout.strip()
+        if v != "True":
+            print("difftest: FAIL: '%s' is not Python 3.11 or later (TaskGroup)" % exe)
+            return 1
     named = []
     if a.seeds:
-        named += [("seed %d" % s, generate(s)) for s in parse_seeds(a.seeds)]
+        named += [("seed %d" % s, JUDGE.generate(s)) for s in parse_seeds(a.seeds)]
     if a.files:
         named += load_files(a.files)
     if not named:
@@ -181,8 +293,12 @@ def main():
         except FormatError as e:
             print("difftest: %s: invalid program: %s" % (name, e))
             return 1
+        why = JUDGE.check(ops)
+        if why is not None:
+            print("difftest: %s: the %s judge cannot judge it: %s" % (name, JUDGE.name, why))
+            return 1
 
-    be = Backends(a.runner, a.node, keep=a.keep)
+    be = Backends(a.runner, JUDGE, keep=a.keep)
     out = sys.stdout
     found = 0
     noise = 0
@@ -203,8 +319,8 @@ def main():
                     out.write("== %s\n" % name)
                     for l in res[0]:
                         out.write("  %s\n" % l)
-                    if res[0] != res[1]:
-                        out.write("  (node differs)\n")
+                    if not JUDGE.agree(res[0], res[1]):
+                        out.write("  (%s differs)\n" % JUDGE.name)
                 if not diverges(res):
                     continue
                 # Confirm alone, three times: a program's trace cannot depend on the others
@@ -236,7 +352,8 @@ def main():
 
                     def confirm(p):
                         return like(be.run([("candidate", p)])[0])
-                    small = shrink.shrink(ops, still_fails, confirm)
+                    small = shrink.shrink(ops, still_fails, confirm,
+                                          valid=JUDGE.valid if JUDGE.end_lines else None)
                     sres = be.run([(name, small)])[0]
                     report(name, ops, small, sres[0], sres[1], sres[2], out)
                     if sres[2] and getattr(be, "last_c_stderr", ""):
@@ -266,21 +383,15 @@ def main():
         out.write("FAIL: %d of %d programs diverge\n" % (found, len(named)))
         return 1
     if a.coverage:
-        counts = {}
-        for _, ops in named:
-            for k in features(ops):
-                counts[k] = counts.get(k, 0) + 1
-        table = {k: 100.0 * counts.get(k, 0) / len(named) for k in ALL_FEATURES}
-        print_coverage(table, sum(len(o) for _, o in named) / len(named), len(named), out)
-        out.write("  %-28s %5.1f  (traces: a callback at nesting depth >= 4 ran)\n"
-                  % ("ran at depth>=4", 100.0 * ran_deep / len(named)))
+        JUDGE.print_coverage(named, out, ran_deep)
     if noise > 10:
         out.write("FAIL: %d programs diverged in their batch and not alone: the timing rule "
                   "is too tight for this machine\n" % noise)
         return 1
     if True:
-        out.write("OK: %d programs, %d trace lines, identical on vow and node (%d batch runs)\n"
-                  % (len(named), lines, be.runs))
+        out.write("OK: %d programs, %d %s, identical on vow and %s (%d batch runs)\n"
+                  % (len(named), lines, "trace and outcome lines" if JUDGE.end_lines
+                     else "trace lines", JUDGE.name, be.runs))
     if lines == 0:
         out.write("FAIL: no trace lines at all: an empty comparison proves nothing\n")
         return 1

@@ -10,6 +10,10 @@
  *   - every value box, error payload and reaction context handed to vow has its
  *     destructor run exactly once: a second run aborts at once, a missing one aborts in
  *     proof_check_and_free (after the loop was closed or freed).
+ *
+ * The asyncio ops of issue 6 (sleep, timeout, cancel, wait, create_task, task groups) run
+ * here too; a task body is a scope (tag "task") that runs when vow starts the task, then
+ * returns a promise for its action. proof_end prints each node's final outcome.
  */
 #include "interp.h"
 
@@ -38,16 +42,27 @@ enum op_kind {
     K_ANY,
     K_TIMER,
     K_MICRO,
+    K_SLEEP,
+    K_TIMEOUT,
+    K_CANCEL,
+    K_WAIT,
+    K_CREATE_TASK,
+    K_GROUP,
+    K_GROUP_ADD,
+    K_GROUP_SPAWN,
+    K_GROUP_JOIN,
     K_COUNT
 };
 
 static const char *const kind_names[K_COUNT] = {
-    "new",     "resolved", "rejected",    "resolve", "reject", "resolve_with", "then", "catch",
-    "finally", "all",      "all_settled", "race",    "any",    "timer",        "micro"};
+    "new",  "resolved",    "rejected", "resolve",   "reject",      "resolve_with",
+    "then", "catch",       "finally",  "all",       "all_settled", "race",
+    "any",  "timer",       "micro",    "sleep",     "timeout",     "cancel",
+    "wait", "create_task", "group",    "group_add", "group_spawn", "group_join"};
 
 /* Scope tags: the callbacks an op can create. */
-enum tag { T_OK, T_ERR, T_FIN, T_TIMER, T_MICRO, T_COUNT };
-static const char *const tag_names[T_COUNT] = {"ok", "err", "fin", "t", "m"};
+enum tag { T_OK, T_ERR, T_FIN, T_TIMER, T_MICRO, T_TASK, T_COUNT };
+static const char *const tag_names[T_COUNT] = {"ok", "err", "fin", "t", "m", "task"};
 
 enum val_kind { V_UNDEF, V_INT, V_BOX };
 typedef struct {
@@ -77,9 +92,11 @@ typedef struct op {
     int a, b;       /* node operands (op indices, -1 none) */
     val_desc v;     /* resolved / resolve */
     int code;       /* rejected / reject */
-    uint64_t delay; /* timer */
-    action act[2];  /* then: ok, err; catch: err in act[1]; finally: act[0] */
-    intvec inputs;  /* combinators */
+    uint64_t delay; /* timer, sleep, timeout, wait (wait: UINT64_MAX for none) */
+    unsigned flags; /* timeout: VOW_TIMEOUT_RACE; wait: VOW_WAIT_CANCEL_PENDING */
+    int mode;       /* wait: vow_wait_mode_t */
+    action act[2];  /* then: ok, err; catch: err in act[1]; finally, task bodies: act[0] */
+    intvec inputs;  /* combinators, wait */
 } op;
 
 /* Something handed to vow with a destructor: a boxed value, an error payload or a
@@ -104,10 +121,11 @@ struct proof_prog {
     op *ops;
     int nops, capops;
     intvec main_scope;
-    intvec *kids;        /* kids[op * T_COUNT + tag]: ops of that scope, in order */
-    unsigned char *runs; /* runs[op * T_COUNT + tag] */
-    vow_t **node;        /* node[op] */
-    cbref *cbs;          /* cbs[op] */
+    intvec *kids;             /* kids[op * T_COUNT + tag]: ops of that scope, in order */
+    unsigned char *runs;      /* runs[op * T_COUNT + tag] */
+    vow_t **node;             /* node[op] */
+    vow_task_group_t **group; /* group[op] (group ops) */
+    cbref *cbs;               /* cbs[op] */
     tobj **objs;
     int nobjs, capobjs;
     intvec settled_nodes; /* all_settled ops, to print their lists with f:/r: */
@@ -230,7 +248,24 @@ static int lookup(const idmap *m, const char *s, int64_t *id_out) {
 
 /* A node operand: an op that makes a promise. */
 static int is_node_kind(enum op_kind k) {
-    return k != K_RESOLVE && k != K_REJECT && k != K_RESOLVE_WITH && k != K_TIMER && k != K_MICRO;
+    switch (k) {
+    case K_RESOLVE:
+    case K_REJECT:
+    case K_RESOLVE_WITH:
+    case K_TIMER:
+    case K_MICRO:
+    case K_CANCEL:
+    case K_GROUP:
+    case K_GROUP_ADD:
+    case K_GROUP_SPAWN: return 0;
+    default: return 1;
+    }
+}
+
+static int parse_group(proof_prog *p, const idmap *m, const char *s) {
+    int i = lookup(m, s, NULL);
+    if (i < 0 || p->ops[i].kind != K_GROUP) return -1;
+    return i;
 }
 
 static int parse_node(proof_prog *p, const idmap *m, const char *s) {
@@ -277,6 +312,7 @@ static int tag_allowed(const op *o, enum tag t) {
     case T_FIN: return o->kind == K_FINALLY;
     case T_TIMER: return o->kind == K_TIMER;
     case T_MICRO: return o->kind == K_MICRO;
+    case T_TASK: return o->kind == K_CREATE_TASK || o->kind == K_GROUP_SPAWN;
     default: return 0;
     }
 }
@@ -329,6 +365,7 @@ static int parse_line(proof_prog *p, idmap *m, char **tok, int ntok, char *err, 
     switch (o.kind) {
     case K_NEW:
     case K_MICRO:
+    case K_GROUP:
         if (nargs != 0) FAIL("%s takes no argument", tok[2]);
         break;
     case K_RESOLVED:
@@ -362,10 +399,69 @@ static int parse_line(proof_prog *p, idmap *m, char **tok, int ntok, char *err, 
         if (parse_action(m, arg[1], &o.act[o.kind == K_CATCH ? 1 : 0], 0) != 0)
             FAIL("%s: bad action '%s'", tok[2], arg[1]);
         break;
+    case K_SLEEP:
+        if (nargs != 1 || parse_int(arg[0], 0, 100000, &d) != 0) FAIL("sleep DELAY");
+        o.delay = fuzz ? (uint64_t)d % 3 : (uint64_t)d;
+        break;
+    case K_TIMEOUT:
+        if (nargs != 3) FAIL("timeout NODE DELAY wait_for|race");
+        if ((o.a = parse_node(p, m, arg[0])) < 0) FAIL("timeout: bad node '%s'", arg[0]);
+        if (parse_int(arg[1], 0, 100000, &d) != 0) FAIL("timeout: bad delay '%s'", arg[1]);
+        o.delay = fuzz ? (uint64_t)d % 3 : (uint64_t)d;
+        if (strcmp(arg[2], "race") == 0)
+            o.flags = VOW_TIMEOUT_RACE;
+        else if (strcmp(arg[2], "wait_for") != 0)
+            FAIL("timeout: bad form '%s'", arg[2]);
+        break;
+    case K_CANCEL:
+        if (nargs != 1 || (o.a = parse_node(p, m, arg[0])) < 0) FAIL("cancel NODE");
+        break;
+    case K_CREATE_TASK:
+        if (nargs != 1 || parse_action(m, arg[0], &o.act[0], 0) != 0 || o.act[0].kind == A_PASS)
+            FAIL("create_task ACTION (val:, throw: or ret:)");
+        break;
+    case K_GROUP_ADD:
+        if (nargs != 2) FAIL("group_add GROUP NODE");
+        if ((o.a = parse_group(p, m, arg[0])) < 0) FAIL("group_add: bad group '%s'", arg[0]);
+        if ((o.b = parse_node(p, m, arg[1])) < 0) FAIL("group_add: bad node '%s'", arg[1]);
+        break;
+    case K_GROUP_SPAWN:
+        if (nargs != 2) FAIL("group_spawn GROUP ACTION");
+        if ((o.a = parse_group(p, m, arg[0])) < 0) FAIL("group_spawn: bad group '%s'", arg[0]);
+        if (parse_action(m, arg[1], &o.act[0], 0) != 0 || o.act[0].kind == A_PASS)
+            FAIL("group_spawn: bad action '%s'", arg[1]);
+        break;
+    case K_GROUP_JOIN:
+        if (nargs != 1 || (o.a = parse_group(p, m, arg[0])) < 0) FAIL("group_join GROUP");
+        break;
+    case K_WAIT:
     case K_ALL:
     case K_ALL_SETTLED:
     case K_RACE:
     case K_ANY:
+        if (o.kind == K_WAIT) {
+            if (nargs < 3) FAIL("wait MODE DELAY FLAG NODE...");
+            if (strcmp(arg[0], "first") == 0)
+                o.mode = VOW_FIRST_COMPLETED;
+            else if (strcmp(arg[0], "exception") == 0)
+                o.mode = VOW_FIRST_EXCEPTION;
+            else if (strcmp(arg[0], "all") == 0)
+                o.mode = VOW_ALL_COMPLETED;
+            else
+                FAIL("wait: bad mode '%s'", arg[0]);
+            if (strcmp(arg[1], "-") == 0)
+                o.delay = UINT64_MAX;
+            else if (parse_int(arg[1], 0, 100000, &d) == 0)
+                o.delay = fuzz ? (uint64_t)d % 3 : (uint64_t)d;
+            else
+                FAIL("wait: bad delay '%s'", arg[1]);
+            if (strcmp(arg[2], "cancel") == 0)
+                o.flags = VOW_WAIT_CANCEL_PENDING;
+            else if (strcmp(arg[2], "keep") != 0)
+                FAIL("wait: bad flag '%s'", arg[2]);
+            arg += 3;
+            nargs -= 3;
+        }
         if (fuzz && nargs > 64) FAIL("too many inputs");
         for (int j = 0; j < nargs; j++) {
             int n = parse_node(p, m, arg[j]);
@@ -472,6 +568,8 @@ proof_prog *proof_parse(const char *text, size_t len, unsigned flags, char *err,
     memset(p->runs, 0, n * T_COUNT + 1);
     p->node = xrealloc(NULL, (n + 1) * sizeof *p->node);
     memset(p->node, 0, (n + 1) * sizeof *p->node);
+    p->group = xrealloc(NULL, (n + 1) * sizeof *p->group);
+    memset(p->group, 0, (n + 1) * sizeof *p->group);
     p->cbs = xrealloc(NULL, (n + 1) * sizeof *p->cbs);
     for (int i = 0; i < p->nops; i++) {
         op *o = &p->ops[i];
@@ -508,13 +606,17 @@ static void out(proof_prog *p, const char *fmt, ...) {
     }
 }
 
-static void line_start(proof_prog *p, int op_i, enum tag t) {
+static void line_begin(proof_prog *p) {
     if (p->line_cap == 0) {
         p->line_cap = 256;
         p->line = xrealloc(NULL, p->line_cap);
     }
     p->line_len = 0;
     p->line[0] = '\0';
+}
+
+static void line_start(proof_prog *p, int op_i, enum tag t) {
+    line_begin(p);
     out(p, "%d.%s", p->ops[op_i].id, tag_names[t]);
 }
 
@@ -543,6 +645,18 @@ static void fmt_value(proof_prog *p, const vow_value_t *v, int depth) {
     case VOW_VAL_INT: out(p, "%" PRId64, vow_value_int(v)); return;
     case VOW_VAL_DOUBLE: out(p, "%g", vow_value_double(v)); return;
     case VOW_VAL_PTR: break;
+    }
+    const vow_wait_result_t *w = vow_wait_result_of(v);
+    if (w != NULL) {
+        /* asyncio.wait's (done, pending): the input indexes of each, in input order. */
+        out(p, "{");
+        for (size_t i = 0; i < vow_wait_done_count(w); i++)
+            out(p, "%s%zu", i ? "," : "", vow_wait_done_index(w, i));
+        out(p, "|");
+        for (size_t i = 0; i < vow_wait_pending_count(w); i++)
+            out(p, "%s%zu", i ? "," : "", vow_wait_pending_index(w, i));
+        out(p, "}");
+        return;
     }
     const vow_list_t *l = vow_list_of(v);
     if (l == NULL) {
@@ -689,6 +803,27 @@ static void on_micro(vow_loop_t *loop, void *arg) {
     run_scope(c->p, c->op, T_MICRO);
 }
 
+/* A task body (create_task, group_spawn): its trace line, its scope, then a promise for
+ * its action (ret:N follows node N). */
+static vow_t *on_task(vow_loop_t *loop, void *arg) {
+    tobj *c = arg;
+    proof_prog *p = c->p;
+    count_run(p, c->op, T_TASK);
+    line_start(p, c->op, T_TASK);
+    line_end(p);
+    run_scope(p, c->op, T_TASK);
+    const action *a = &p->ops[c->op].act[0];
+    switch (a->kind) {
+    case A_VAL: return vow_resolved(loop, make_value(p, a->v));
+    case A_THROW: return vow_rejected(loop, make_error(p, a->code));
+    case A_RET: {
+        vow_t *n = node_ref(p, a->node);
+        return n != NULL ? n : vow_resolved(loop, vow_none());
+    }
+    default: return vow_resolved(loop, vow_none());
+    }
+}
+
 static tobj *reaction_ctx(proof_prog *p, int op_i) {
     tobj *c = tobj_new(p);
     c->p = p;
@@ -738,6 +873,35 @@ static void exec_op(proof_prog *p, int i) {
         set_node(p, i, d);
         break;
     }
+    case K_SLEEP: set_node(p, i, vow_sleep(loop, o->delay)); break;
+    case K_TIMEOUT:
+        if ((a = node_ref(p, o->a)) == NULL) break;
+        set_node(p, i, vow_timeout(a, o->delay, o->flags));
+        break;
+    case K_CANCEL:
+        if (o->a >= 0 && p->node[o->a] != NULL) (void)vow_cancel(p->node[o->a]);
+        break;
+    case K_CREATE_TASK:
+        set_node(p, i, vow_create_task(loop, on_task, reaction_ctx(p, i), tobj_dtor));
+        break;
+    case K_GROUP:
+        if ((p->group[i] = vow_task_group_new(loop)) == NULL)
+            die("vow_task_group_new failed", p, i);
+        break;
+    case K_GROUP_ADD:
+        if (o->a < 0 || p->group[o->a] == NULL) break;
+        if ((a = node_ref(p, o->b)) == NULL) break;
+        (void)vow_task_group_add(p->group[o->a], a); /* refused after join or a failure */
+        break;
+    case K_GROUP_SPAWN:
+        if (o->a < 0 || p->group[o->a] == NULL) break;
+        (void)vow_task_group_spawn(p->group[o->a], on_task, reaction_ctx(p, i), tobj_dtor);
+        break;
+    case K_GROUP_JOIN:
+        if (o->a < 0 || p->group[o->a] == NULL) break;
+        set_node(p, i, vow_task_group_join(p->group[o->a]));
+        break;
+    case K_WAIT:
     case K_ALL:
     case K_ALL_SETTLED:
     case K_RACE:
@@ -751,7 +915,9 @@ static void exec_op(proof_prog *p, int i) {
             if (x != NULL) inputs[n++] = x;
         }
         vow_t *d;
-        if (o->kind == K_ALL)
+        if (o->kind == K_WAIT)
+            d = vow_wait(loop, inputs, n, (vow_wait_mode_t)o->mode, o->delay, o->flags);
+        else if (o->kind == K_ALL)
             d = vow_all(loop, inputs, n);
         else if (o->kind == K_ALL_SETTLED)
             d = vow_all_settled(loop, inputs, n);
@@ -790,11 +956,39 @@ void proof_start(proof_prog *p, vow_loop_t *loop, int index, proof_emit_fn emit,
     run_list(p, &p->main_scope);
 }
 
+void proof_end(proof_prog *p) {
+    if (p == NULL) return;
+    for (int i = 0; i < p->nops; i++) {
+        vow_t *n = p->node[i];
+        if (n == NULL) continue;
+        line_begin(p);
+        out(p, "%d.end ", p->ops[i].id);
+        switch (vow_state(n)) {
+        case VOW_PENDING: out(p, "p"); break;
+        case VOW_FULFILLED:
+            out(p, "f ");
+            fmt_value(p, vow_value(n), 0);
+            break;
+        case VOW_REJECTED:
+            if (vow_is_cancellation(vow_error(n))) {
+                out(p, "c");
+            } else {
+                out(p, "r ");
+                fmt_error(p, vow_error(n));
+            }
+            break;
+        }
+        line_end(p);
+    }
+}
+
 void proof_release(proof_prog *p) {
     if (p == NULL) return;
     for (int i = 0; i < p->nops; i++) {
         vow_unref(p->node[i]);
         p->node[i] = NULL;
+        vow_task_group_unref(p->group[i]);
+        p->group[i] = NULL;
     }
 }
 
@@ -811,6 +1005,7 @@ void proof_free(proof_prog *p) {
     free(p->kids);
     free(p->runs);
     free(p->node);
+    free(p->group);
     free(p->cbs);
     free(p->line);
     free(p);

@@ -37,6 +37,11 @@ size_t proof_op_count(const proof_prog *p);
  * `index` prefixes nothing here: it is passed to emit. */
 void proof_start(proof_prog *p, vow_loop_t *loop, int index, proof_emit_fn emit, void *ud);
 
+/* After the loop ran out of work: one trace line per node the program made, with its final
+ * outcome (FORMAT.md, Final outcomes): "ID.end f VALUE", "ID.end r ERROR", "ID.end c"
+ * (cancelled), "ID.end p" (still pending). */
+void proof_end(proof_prog *p);
+
 /* Drops the interpreter's references to the program's promises. Call after the loop ran
  * out of work and before closing it (or after vow_loop_free: handles stay valid). */
 void proof_release(proof_prog *p);

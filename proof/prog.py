@@ -1,6 +1,10 @@
 """proof/prog.py - the proof program format (proof/FORMAT.md): parse, print, validate,
 remove ops with their dependents, batches.
 
+Two families of ops share the format: the JavaScript ones (judged by Node.js, trace for
+trace) and the asyncio ones of issue 6 (sleep, timeout, cancel, wait, create_task, task
+groups: judged by Python 3.11, final outcome by final outcome; see model.py).
+
 A program is a list of Op in file order. Everything an op refers to is derived from its
 kind's argument spec (SPEC), so a new kind of op needs one SPEC entry (plus its scopes in
 SCOPES) to be parsed, validated and shrunk; the back ends (emit_js.py, interp.c) give it
@@ -10,7 +14,10 @@ its meaning.
 import re
 
 # Argument types: node (any op that makes a promise), newnode (a `new` op), value,
-# code, action, delay, node* (zero or more nodes, last argument only).
+# code, action, delay, node* (zero or more nodes, last argument only); for the asyncio
+# ops: group (a `group` op), taction (what a task body returns: val:, throw: or ret:),
+# tform (wait_for | race), wmode (first | exception | all), wdelay (a delay or `-`),
+# wflag (keep | cancel).
 SPEC = {
     "new": [],
     "resolved": ["value"],
@@ -27,14 +34,34 @@ SPEC = {
     "any": ["node*"],
     "timer": ["delay"],
     "micro": [],
+    # asyncio's constructs (issue 6): judged by Python, not by Node.
+    "sleep": ["delay"],
+    "timeout": ["node", "delay", "tform"],
+    "cancel": ["node"],
+    "wait": ["wmode", "wdelay", "wflag", "node*"],
+    "create_task": ["taction"],
+    "group": [],
+    "group_add": ["group", "node"],
+    "group_spawn": ["group", "taction"],
+    "group_join": ["group"],
 }
+
+# The kinds only Python judges (a program with one of them has no JavaScript form).
+ASYNCIO_KINDS = {"sleep", "timeout", "cancel", "wait", "create_task", "group", "group_add",
+                 "group_spawn", "group_join"}
 
 # Ops that make a promise (a node).
 NODE_KINDS = {"new", "resolved", "rejected", "then", "catch", "finally",
-              "all", "all_settled", "race", "any"}
+              "all", "all_settled", "race", "any",
+              "sleep", "timeout", "wait", "create_task", "group_join"}
+
+NODE_TYPES = ("node", "newnode", "node*")
+TFORMS = ["wait_for", "race"]
+WMODES = ["first", "exception", "all"]
+WFLAGS = ["keep", "cancel"]
 
 CODES = ["EINVAL", "ENOENT", "ERANGE", "EAGAIN", "EPERM", "EBUSY"]
-TAGS = ["ok", "err", "fin", "t", "m"]
+TAGS = ["ok", "err", "fin", "t", "m", "task"]
 
 
 def scopes_of(op):
@@ -50,6 +77,8 @@ def scopes_of(op):
         return ["t"]
     if k == "micro":
         return ["m"]
+    if k in ("create_task", "group_spawn"):
+        return ["task"]
     return []
 
 
@@ -81,11 +110,17 @@ class Op:
         spec = SPEC[self.kind]
         for i, a in enumerate(self.args):
             t = spec[min(i, len(spec) - 1)] if spec else None
-            if t in ("node", "newnode", "node*"):
+            if t in NODE_TYPES or t == "group":
                 out.append((t, int(a)))
-            elif t == "action" and a.startswith("ret:"):
+            elif t in ("action", "taction") and a.startswith("ret:"):
                 out.append(("ret", int(a[4:])))
         return out
+
+
+def arg_type(op, i):
+    """The SPEC type of op's i-th argument."""
+    spec = SPEC[op.kind]
+    return spec[min(i, len(spec) - 1)]
 
 
 def scope_key(s):
@@ -102,8 +137,18 @@ def _check_arg(t, a):
         return a in CODES
     if t == "delay":
         return a.isdigit() and int(a) <= 100000
-    if t in ("node", "newnode", "node*"):
+    if t in ("node", "newnode", "node*", "group"):
         return a.isdigit() and int(a) > 0
+    if t == "tform":
+        return a in TFORMS
+    if t == "wmode":
+        return a in WMODES
+    if t == "wflag":
+        return a in WFLAGS
+    if t == "wdelay":
+        return a == "-" or (a.isdigit() and int(a) <= 100000)
+    if t == "taction":
+        return a not in ("-", "pass") and _check_arg("action", a)
     if t == "action":
         if a in ("-", "pass"):
             return True
@@ -193,7 +238,10 @@ def validate(ops):
         anc = chain(o.scope)
         for t, r in o.refs():
             x = byid.get(r)
-            if x is None or x.kind not in NODE_KINDS:
+            if t == "group":
+                if x is None or x.kind != "group":
+                    raise FormatError("op %d: %d is not a group" % (o.id, r))
+            elif x is None or x.kind not in NODE_KINDS:
                 raise FormatError("op %d: %d is not a node" % (o.id, r))
             if t == "newnode" and x.kind != "new":
                 raise FormatError("op %d: %d is not a `new` node" % (o.id, r))
@@ -289,9 +337,9 @@ def renumber(ops):
         args = []
         for i, a in enumerate(o.args):
             t = spec[min(i, len(spec) - 1)]
-            if t in ("node", "newnode", "node*"):
+            if t in NODE_TYPES or t == "group":
                 a = str(m[int(a)])
-            elif t == "action" and a.startswith("ret:"):
+            elif t in ("action", "taction") and a.startswith("ret:"):
                 a = "ret:%d" % m[int(a[4:])]
             args.append(a)
         out.append(Op(m[o.id], scope, o.kind, args))

@@ -1,13 +1,15 @@
 /* proof/run.c - vow_proof_run: runs a batch of proof programs on vow and prints their
  * traces (proof/FORMAT.md, "Batches and traces").
  *
- *   vow_proof_run [--seq] [FILE]       (FILE or standard input)
+ *   vow_proof_run [--seq] [--end] [FILE]       (FILE or standard input)
  *
  * The batch holds programs separated by lines that start with "===". By default they all
  * start on one loop, one after another in the same turn, and the loop then runs until
  * no work is left: one program's trace lines keep their order whatever the others do, so
  * hundreds of programs cost one process and the longest program's timers. --seq runs
- * each program on a fresh loop of its own, one after the other.
+ * each program on a fresh loop of its own, one after the other. --end prints, once the loop
+ * ran out of work, each node's final outcome ("ID.end ..." lines, FORMAT.md): what the
+ * Python judge compares.
  *
  * Output: one line per trace line, "<program index> <line>"; "<index> !parse-error ..."
  * for a program that does not parse (strict mode). Exit status 0 when every program ran
@@ -111,15 +113,17 @@ static int finish_loop(vow_loop_t *loop) {
 }
 
 int main(int argc, char **argv) {
-    int seq = 0;
+    int seq = 0, end = 0;
     const char *path = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--seq") == 0)
             seq = 1;
+        else if (strcmp(argv[i], "--end") == 0)
+            end = 1;
         else if (path == NULL)
             path = argv[i];
         else {
-            fprintf(stderr, "usage: vow_proof_run [--seq] [FILE]\n");
+            fprintf(stderr, "usage: vow_proof_run [--seq] [--end] [FILE]\n");
             return 2;
         }
     }
@@ -184,6 +188,7 @@ int main(int argc, char **argv) {
             vow_loop_t *loop = new_loop();
             proof_start(progs[i], loop, (int)i, emit, NULL);
             fail |= finish_loop(loop);
+            if (end) proof_end(progs[i]);
             proof_release(progs[i]);
             int rc = vow_loop_close(loop);
             if (rc != 0) {
@@ -199,6 +204,8 @@ int main(int argc, char **argv) {
         for (size_t i = 0; i < n; i++)
             if (progs[i] != NULL) proof_start(progs[i], loop, (int)i, emit, NULL);
         fail |= finish_loop(loop);
+        if (end)
+            for (size_t i = 0; i < n; i++) proof_end(progs[i]);
         for (size_t i = 0; i < n; i++) proof_release(progs[i]);
         int rc = vow_loop_close(loop);
         if (rc != 0) {

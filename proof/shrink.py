@@ -14,7 +14,7 @@ program. It stops when no candidate fails: no single op (with its dependents) ca
 removed and no simplification applies.
 """
 
-from prog import FormatError, Op, remove, renumber, timing_ok, validate
+from prog import NODE_TYPES, FormatError, Op, arg_type, remove, renumber, timing_ok, validate
 
 
 def measure(ops):
@@ -47,8 +47,8 @@ def _redirect(ops, gone, to):
         if o.id == gone:
             continue
         args = []
-        for a in o.args:
-            if a == str(gone) and o.kind != "timer":
+        for i, a in enumerate(o.args):
+            if a == str(gone) and arg_type(o, i) in NODE_TYPES:
                 a = str(to)
             elif a == "ret:%d" % gone:
                 a = "ret:%d" % to
@@ -57,7 +57,8 @@ def _redirect(ops, gone, to):
     return out
 
 
-def simplifications(ops):
+def simplifications(ops, valid=None):
+    valid = valid or _valid
     out = []
     byid = {o.id: o for o in ops}
     for i, o in enumerate(ops):
@@ -78,13 +79,27 @@ def simplifications(ops):
                     args[j] = "-"
                     c = _replace(ops, i, Op(o.id, o.scope, o.kind, args))
                     out.append(remove(c, [x.id for x in ops if x.scope == (o.id, tag)]))
+        if o.kind in ("create_task", "group_spawn"):
+            j = len(o.args) - 1
+            if o.args[j] != "val:u":
+                args = list(o.args)
+                args[j] = "val:u"
+                out.append(_replace(ops, i, Op(o.id, o.scope, o.kind, args)))
+        if o.kind == "wait" and o.args[1] != "-":
+            args = list(o.args)
+            args[1] = "-"
+            out.append(_replace(ops, i, Op(o.id, o.scope, o.kind, args)))
+        if o.kind == "wait" and o.args[2] != "keep":
+            args = list(o.args)
+            args[2] = "keep"
+            out.append(_replace(ops, i, Op(o.id, o.scope, o.kind, args)))
         if o.scope is not None:
             parent = byid[o.scope[0]]
             out.append(_replace(ops, i, Op(o.id, parent.scope, o.kind, o.args)))
-    return [c for c in out if _valid(c)]
+    return [c for c in out if valid(c)]
 
 
-def candidates(ops):
+def candidates(ops, valid=None):
     n = len(ops)
     seen = set()
     out = []
@@ -100,7 +115,7 @@ def candidates(ops):
             ids = [o.id for o in ops[start:start + k]]
             c = remove(ops, ids)
             key = tuple(str(o) for o in c)
-            if len(c) < n and key not in seen:
+            if len(c) < n and key not in seen and (valid is None or valid(c)):
                 seen.add(key)
                 out.append(c)
     if n <= 16:
@@ -109,11 +124,11 @@ def candidates(ops):
             for j in range(i + 1, n):
                 c = remove(ops, [ops[i].id, ops[j].id])
                 key = tuple(str(o) for o in c)
-                if key not in seen:
+                if key not in seen and (valid is None or valid(c)):
                     seen.add(key)
                     out.append(c)
     m = measure(ops)
-    for c in simplifications(ops):
+    for c in simplifications(ops, valid):
         key = tuple(str(o) for o in c)
         if key not in seen and measure(c) < m:
             seen.add(key)
@@ -121,13 +136,14 @@ def candidates(ops):
     return out
 
 
-def shrink(ops, still_fails, confirm=None, max_rounds=500):
+def shrink(ops, still_fails, confirm=None, max_rounds=500, valid=None):
     """still_fails(list of programs) -> list of bools; confirm(program) -> bool, run on
     the chosen candidate alone before it is accepted (a batch can be noisy, see
-    difftest.py). Returns a renumbered program."""
+    difftest.py); valid(program) -> bool, an extra filter on candidates (the Python
+    judge's: model.py must find the program unambiguous). Returns a renumbered program."""
     cur = ops
     for _ in range(max_rounds):
-        cands = candidates(cur)
+        cands = candidates(cur, valid)
         if not cands:
             break
         verdicts = still_fails(cands)
