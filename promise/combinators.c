@@ -69,6 +69,7 @@ void vow__combine_free(struct vow__combine *c) {
     }
     vow__task_combine_free(c);
     vow__free(c->recs);
+    vow__free(c->block);
     vow__free(c);
 }
 
@@ -127,47 +128,38 @@ static vow_t *combine(vow_loop_t *loop, int kind, unsigned flags, vow_t *const *
         return vow_rejected(loop, vow_error_new(VOW_EINVAL, "unknown flags"));
     }
     vow_t *d = vow__promise_new(loop, 0);
-    struct vow__combine *c = d != NULL ? vow__malloc(sizeof *c) : NULL;
-    vow__reaction **recs = NULL;
+    struct vow__combine *c = d != NULL ? vow__calloc(1, sizeof *c) : NULL;
     if (c != NULL) {
-        memset(c, 0, sizeof *c);
         c->kind = kind;
         c->flags = flags;
         c->n = c->remaining = n;
         d->combine = c;
         if (n > 0) {
             c->recs = vow__calloc(n, sizeof *c->recs);
-            recs = vow__calloc(n, sizeof *recs);
+            /* The inputs' records in one block, freed with the result: each record holds
+             * a reference to the result, so the block outlives every record. */
+            c->block = vow__malloc(n * sizeof *c->block);
         }
         if (kind == VOW__C_ALL || kind == VOW__C_ALL_SETTLED) c->list = list_new(n);
         if (kind == VOW__C_ANY && n > 0) c->errs = vow__calloc(n, sizeof *c->errs);
     }
-    int ok = c != NULL && (n == 0 || (c->recs != NULL && recs != NULL)) &&
+    int ok = c != NULL && (n == 0 || (c->recs != NULL && c->block != NULL)) &&
              (c->list != NULL || (kind != VOW__C_ALL && kind != VOW__C_ALL_SETTLED)) &&
              (c->errs != NULL || kind != VOW__C_ANY || n == 0);
-    /* Every record first, so that running out of memory leaves no input subscribed. */
-    for (size_t i = 0; ok && i < n; i++) {
-        recs[i] = vow__reaction_new(loop, VOW__R_COMBINE, d);
-        if (recs[i] == NULL) ok = 0;
-    }
-    if (!ok) {
-        for (size_t i = 0; recs != NULL && i < n; i++)
-            if (recs[i] != NULL) {
-                recs[i]->derived = NULL; /* the record took no reference yet */
-                vow__reaction_free(loop, recs[i]);
-            }
-        vow__free(recs);
+    /* Every slot reserved first, so that running out of memory leaves no input subscribed. */
+    if (!ok || vow__mq_reserve(loop, n) != 0) {
         vow_unref(d);
         release_inputs(inputs, n);
         return NULL;
     }
     for (size_t i = 0; i < n; i++) {
-        recs[i]->index = (uint32_t)i;
-        vow_ref(d); /* each record holds the result */
-        vow__perform_then(inputs[i], recs[i]);
+        vow__reaction *r = &c->block[i];
+        vow__reaction_init(r, VOW__R_COMBINE, vow_ref(d)); /* each record holds the result */
+        r->rflags = VOW__RF_EMBEDDED;
+        r->index = (uint32_t)i;
+        vow__perform_then(inputs[i], r);
         vow_unref(inputs[i]);
     }
-    vow__free(recs);
     if (n == 0) {
         if (kind == VOW__C_ALL || kind == VOW__C_ALL_SETTLED)
             fulfil_with_list(d, c);

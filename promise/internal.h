@@ -131,6 +131,7 @@ struct vow__combine {
     unsigned flags;
     size_t n, remaining;
     vow__reaction **recs;     /* weak: input i's record while it waits in i's list */
+    vow__reaction *block;     /* all/allSettled/race/any: the inputs' records (embedded) */
     struct vow_list *list;    /* ALL / ALL_SETTLED: the outcomes so far (owned) */
     vow_error_t **errs;       /* ANY: the rejections so far (owned) */
     /* task.c */
@@ -152,6 +153,9 @@ void vow__result_release(vow_result_t *res);
 /* A reaction record holding one microtask-slot reservation (NULL: out of memory). The
  * record takes over the caller's reference to `derived`. */
 vow__reaction *vow__reaction_new(vow_loop_t *loop, int kind, vow_t *derived);
+/* Initialises a record whose slot the caller has reserved; it takes over the caller's
+ * reference to `derived`. */
+void vow__reaction_init(vow__reaction *r, int kind, vow_t *derived);
 /* Drops a record without running it (context destructor, references). */
 void vow__reaction_free(vow_loop_t *loop, vow__reaction *r);
 /* PerformPromiseThen: registers r on p (borrowed), or queues it when p has settled. */

@@ -209,7 +209,7 @@ vow_t *vow__promise_new(vow_loop_t *loop, unsigned flags) {
     return p != NULL ? promise_init(p, loop, flags) : NULL;
 }
 
-static void reaction_init(vow__reaction *r, int kind, vow_t *derived) {
+void vow__reaction_init(vow__reaction *r, int kind, vow_t *derived) {
     memset(r, 0, sizeof *r);
     r->kind = (uint8_t)kind;
     r->reserved = 1;
@@ -286,7 +286,7 @@ vow__reaction *vow__reaction_new(vow_loop_t *loop, int kind, vow_t *derived) {
         vow__free(r);
         return NULL;
     }
-    reaction_init(r, kind, derived);
+    vow__reaction_init(r, kind, derived);
     return r;
 }
 
@@ -807,7 +807,7 @@ static vow_t *then_common(vow_t *p, int kind, vow_on_ok on_ok, vow_on_err on_err
     }
     vow_t *d = promise_init(&n->p, p->loop, 0);
     vow__reaction *r = &n->r;
-    reaction_init(r, kind, d);
+    vow__reaction_init(r, kind, d);
     r->rflags = VOW__RF_EMBEDDED;
     vow_ref(d); /* one for the record, one for the caller */
     if (kind == VOW__R_FINALLY)
