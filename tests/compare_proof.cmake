@@ -16,6 +16,14 @@
 #                               <= 10 ops
 #   proof_fuzz                  60 s of fuzzing from proof/corpus: nothing found
 #   proof_fuzz_planted_double   the fuzzer finds the planted double reaction within 60 s
+# The Python judge (issue 6: asyncio's constructs, final outcomes; proof/README.md):
+#   proof_py_difftest@<backend>     the fixed seeds 0-299 of gen_tasks.py against Python
+#                                   3.11 asyncio: no divergence
+#   proof_py_regressions@<backend>  proof/regressions-py/*.prog against Python
+#   proof_py_generator              gen_tasks.py's coverage table meets its floor
+#   proof_py_planted                with emit_py.py's deliberately wrong emission (no
+#                                   asyncio.shield where vow's upstream rule keeps an
+#                                   input running) a divergence is found, shrunk to <= 8 ops
 # The fuzz tests exist when the C compiler is clang, or when a clang is found beside a
 # gcc build (the fuzzer is then compiled by that clang through a custom command).
 
@@ -68,6 +76,26 @@ add_test(NAME proof_planted_divergence
     COMMAND ${vow_proof_py} --runner $<TARGET_FILE:vow_proof_run_plant_div> --seeds 0-399
             --expect-divergence --max-ops 10)
 set_tests_properties(proof_planted_divergence PROPERTIES
+    TIMEOUT 300 LABELS "proof;compare"
+    FAIL_REGULAR_EXPRESSION "${VOW_TEST_FAIL_REGEX}")
+
+# ---- the Python judge (asyncio's constructs) ---------------------------------------------
+# Python 3.11 or later (asyncio.TaskGroup); difftest.py fails, never skips, without it.
+set(vow_proof_pyjudge ${vow_proof_py} --judge python --python ${Python3_EXECUTABLE}
+    --runner $<TARGET_FILE:vow_proof_run> --batch 100)
+vow_test_register(proof_py_difftest
+    COMMAND ${vow_proof_pyjudge} --seeds 0-299 --quiet
+    LABELS compare proof)
+vow_test_register(proof_py_regressions
+    COMMAND ${vow_proof_pyjudge} --files ${vow_proof_dir}/regressions-py --quiet
+    LABELS compare proof)
+add_test(NAME proof_py_generator
+    COMMAND ${Python3_EXECUTABLE} ${vow_proof_dir}/gen_tasks.py --coverage --seeds 0-299 --check)
+set_tests_properties(proof_py_generator PROPERTIES TIMEOUT 120 LABELS proof)
+add_test(NAME proof_py_planted
+    COMMAND ${vow_proof_pyjudge} --seeds 0-299 --plant no-shield
+            --expect-divergence --max-ops 8)
+set_tests_properties(proof_py_planted PROPERTIES
     TIMEOUT 300 LABELS "proof;compare"
     FAIL_REGULAR_EXPRESSION "${VOW_TEST_FAIL_REGEX}")
 
