@@ -134,6 +134,7 @@ static vow_t *combine(vow_loop_t *loop, int kind, unsigned flags, vow_t *const *
         c->flags = flags;
         c->n = c->remaining = n;
         d->combine = c;
+        d->flags |= VOW__F_COMBINE;
         if (n > 0) {
             c->recs = vow__calloc(n, sizeof *c->recs);
             /* The inputs' records in one block, freed with the result: each record holds

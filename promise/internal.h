@@ -21,7 +21,8 @@ enum {
     VOW__F_CLOSED = 1u << 5,     /* its loop was freed: stripped, answers VOW_ECLOSED */
     VOW__F_TIMED_OUT = 1u << 6,  /* vow_timeout: the timer fired and cancelled the inner */
     VOW__F_RACE_TIMEOUT = 1u << 7, /* vow_timeout: VOW_TIMEOUT_RACE */
-    VOW__F_CANCEL_QUEUED = 1u << 8 /* on a cancellation worklist */
+    VOW__F_CANCEL_QUEUED = 1u << 8, /* on a cancellation worklist */
+    VOW__F_COMBINE = 1u << 9        /* `combine` is set (combinator, wait, task group) */
 };
 
 struct vow {
@@ -37,13 +38,14 @@ struct vow {
     struct vow__reaction *r_head;   /* PENDING: reactions in registration order */
     struct vow__reaction *r_tail;
     vow__queue link;                /* loop->promises */
-    vow_timer_t timer;              /* vow_sleep's / vow_timeout's timer, 0 when none */
     struct vow__reaction *waiting;  /* weak: the record that will settle this promise, in its
                                        upstream's list (or a queued thenable job); NULL once
                                        that record's job is queued */
-    union {                         /* which one: VOW__F_SETTLEABLE */
+    union {                         /* which one: VOW__F_SETTLEABLE, VOW__F_COMBINE */
         struct vow__combine *combine; /* combinator results: the shared state (owned) */
         struct vow__cancel_cb *cancel; /* vow_new promises: vow_on_cancel (owned) */
+        vow_timer_t timer;          /* other derived promises: their source timer or
+                                       immediate (vow_sleep, vow_timeout, create_task), 0 */
     };
     union {
         struct vow *free_next;      /* the deferred-free stack (refcount 0) */
@@ -53,7 +55,7 @@ struct vow {
 };
 
 /* The combinator state / the cancel callback of p, or NULL. */
-#define VOW__COMBINE(p) (((p)->flags & VOW__F_SETTLEABLE) ? NULL : (p)->combine)
+#define VOW__COMBINE(p) (((p)->flags & VOW__F_COMBINE) ? (p)->combine : NULL)
 #define VOW__CANCEL_CB(p) (((p)->flags & VOW__F_SETTLEABLE) ? (p)->cancel : NULL)
 
 struct vow__cancel_cb {
@@ -140,7 +142,15 @@ struct vow__combine {
     vow_t **inputs;           /* WAIT: every input (owned references) */
     int mode;                 /* WAIT: vow_wait_mode_t */
     int joined, aborted;      /* GROUP */
+    vow_timer_t timer;        /* WAIT: its timeout; GROUP: the abort's immediate; 0 */
 };
+
+/* Where p keeps the id of the timer that settles or serves it (NULL: none possible). */
+static inline vow_timer_t *vow__timer_slot(vow_t *p) {
+    if (p->flags & VOW__F_COMBINE) return &p->combine->timer;
+    if (p->flags & VOW__F_SETTLEABLE) return NULL;
+    return &p->timer;
+}
 
 /* Allocates a promise on `loop` with one reference (NULL when out of memory). */
 vow_t *vow__promise_new(vow_loop_t *loop, unsigned flags);

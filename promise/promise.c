@@ -446,9 +446,10 @@ static void trigger(vow_t *p) {
 /* What every settlement does besides the state change: the source's timer stops and is
  * freed, the cancel callback's context goes, the reactions are queued. */
 static void settled_cleanup(vow_t *p) {
-    if (p->timer != 0) {
-        vow_timer_t id = p->timer;
-        p->timer = 0;
+    vow_timer_t *slot = vow__timer_slot(p);
+    if (slot != NULL && *slot != 0) {
+        vow_timer_t id = *slot;
+        *slot = 0;
         vow__timer_clear(p->loop, id, -1); /* its release drops the timer's reference */
     }
     cancel_cb_release(p);
@@ -1145,6 +1146,7 @@ void vow__promise_teardown(vow_loop_t *loop) {
         if (VOW__COMBINE(p) != NULL) {
             vow__combine_free(p->combine);
             p->combine = NULL;
+            p->flags &= (uint16_t)~VOW__F_COMBINE;
         }
         cancel_cb_release(p);
     }

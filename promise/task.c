@@ -95,7 +95,7 @@ static void wait_complete(vow_t *d) {
 static void wait_timeout(vow_loop_t *loop, void *arg) {
     (void)loop;
     vow_t *d = arg;
-    d->timer = 0;
+    d->combine->timer = 0;
     if (d->state == VOW_PENDING) wait_complete(d);
 }
 
@@ -129,6 +129,7 @@ vow_t *vow_wait(vow_loop_t *loop, vow_t *const *inputs, size_t n, vow_wait_mode_
     vow__reaction **recs = c != NULL ? vow__calloc(n, sizeof *recs) : NULL;
     if (c != NULL) {
         d->combine = c;
+        d->flags |= VOW__F_COMBINE;
         c->kind = VOW__C_WAIT;
         c->flags = flags;
         c->mode = (int)mode;
@@ -142,7 +143,7 @@ vow_t *vow_wait(vow_loop_t *loop, vow_t *const *inputs, size_t n, vow_wait_mode_
     if (ok && timeout_ms != VOW_NO_TIMEOUT) {
         vow_ref(d); /* the timer's */
         if (vow__timer_start(loop, VOW__T_TIMEOUT, timeout_ms, wait_timeout, d,
-                             wait_timer_release, &d->timer) != 0) {
+                             wait_timer_release, &c->timer) != 0) {
             vow_unref(d);
             ok = 0;
         }
@@ -230,7 +231,7 @@ static void group_abort(vow_t *d) {
 static void group_abort_now(vow_loop_t *loop, void *arg) {
     (void)loop;
     vow_t *d = arg;
-    d->timer = 0;
+    d->combine->timer = 0;
     if (d->state == VOW_PENDING) group_abort(d);
 }
 
@@ -261,13 +262,13 @@ void vow__task_combine_job(vow_loop_t *loop, vow__reaction *r, vow_t *src) {
     else
         c->outs[i].error = vow_error_ref(src->error);
     c->remaining--;
-    if (!fulfilled && !vow_is_cancellation(src->error) && !c->aborted && d->timer == 0) {
+    if (!fulfilled && !vow_is_cancellation(src->error) && !c->aborted && c->timer == 0) {
         /* asyncio runs a task's done callbacks with call_soon, so the group learns of a
          * failure on the next turn, after every task that failed in this turn has: abort
          * from an immediate (the check phase), and they all reach the aggregate. */
         vow_ref(d);
         if (vow__timer_start(loop, VOW__T_IMMEDIATE, 0, group_abort_now, d, group_abort_release,
-                             &d->timer) != 0) {
+                             &c->timer) != 0) {
             vow_unref(d);
             group_abort(d); /* out of memory: abort at once rather than not at all */
         }
@@ -298,6 +299,7 @@ vow_task_group_t *vow_task_group_new(vow_loop_t *loop) {
     }
     c->kind = VOW__C_GROUP;
     d->combine = c;
+    d->flags |= VOW__F_COMBINE;
     g->refcnt = 1;
     g->loop = loop;
     g->done = d;
