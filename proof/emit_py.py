@@ -340,8 +340,8 @@ class _Emitter:
             raise ValueError("no Python for op kind %r" % k)
 
 
-def emit_program(ops, index, name=None, plan=None, plant=None):
-    plan = plan or model.plan(ops)
+def emit_program(ops, index, name=None, plan=None, plant=None, known=False):
+    plan = plan or model.plan(ops, known)
     e = _Emitter(ops, plan, plant)
     order = [o.id for o in ops if o.kind in ("new", "resolved", "rejected", "then", "catch",
                                                "finally", "sleep", "timeout", "wait",
@@ -384,10 +384,10 @@ asyncio.run(_main())
 '''
 
 
-def emit_batch(named_programs, plans=None, plant=None):
+def emit_batch(named_programs, plans=None, plant=None, known=False):
     parts = [PRELUDE, "NS, ORDER, ENDS = {}, {}, {}\n"]
     for i, (name, ops) in enumerate(named_programs):
-        parts.append(emit_program(ops, i, name, plans[i] if plans else None, plant))
+        parts.append(emit_program(ops, i, name, plans[i] if plans else None, plant, known))
     parts.append("PROGS = [%s]\n" % ", ".join("P%d" % i for i in range(len(named_programs))))
     parts.append(POSTLUDE)
     return "".join(parts)
