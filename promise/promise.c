@@ -952,6 +952,18 @@ static void run_cancellations(worklist *work) {
                     vow__unlink_waiter(r);
                     vow__reaction_free(p->loop, r);
                 }
+            } else if (pc != NULL && pc->kind == VOW__C_GROUP) {
+                /* asyncio: cancelling a TaskGroup's parent cancels every pending task,
+                 * whoever else waits on it (the group's own abort does the same). */
+                for (size_t i = 0; i < pc->n; i++) {
+                    vow__reaction *r = pc->recs[i];
+                    if (r == NULL || r->owner == NULL) continue;
+                    vow_t *task = vow_ref(r->owner);
+                    vow__unlink_waiter(r);
+                    vow__reaction_free(p->loop, r);
+                    if (task->state == VOW_PENDING) push_work(work, task);
+                    vow_unref(task);
+                }
             } else if (pc != NULL) {
                 for (size_t i = 0; i < pc->n; i++)
                     if (pc->recs[i] != NULL) drop_wait(pc->recs[i], work);

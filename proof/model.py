@@ -406,11 +406,10 @@ class Model:
             return
         self.unlink(r)
         keep = self.live_waiter(u)
-        if r.kind == "group" and keep and u.state == "P" and not self.known:
-            # vow applies the upstream rule to a cancelled join's tasks; asyncio's
-            # TaskGroup cancels them all (proof/README.md, known differences).
-            raise Unsupported("a cancelled join leaves a task that another reaction waits on",
-                              r.op.id)
+        if r.kind == "group":
+            # A cancelled join cancels its pending tasks directly, whoever else waits on
+            # them, in vow (task.h) as in asyncio's TaskGroup.
+            keep = False
         self.decide(r, keep)
         if u.state == "P" and not keep:
             push(u, hop)

@@ -610,7 +610,10 @@ Test(task_group, cancelling_the_join_before_a_spawned_task_starts_means_it_never
     VOW_TEST_END(loop);
 }
 
-Test(task_group, cancelling_the_join_spares_a_task_someone_else_waits_on) {
+/* asyncio: cancelling the group's parent cancels every child task, even one that someone
+ * else also awaits (task.h: the upstream rule does not apply to a group). The Python judge
+ * found vow sparing it (proof/regressions-py/join-cancel-shared-task.prog). */
+Test(task_group, cancelling_the_join_cancels_a_task_someone_else_waits_on_too) {
     vow_loop_t *loop = vow_test_loop();
     vow_task_group_t *g = vow_task_group_new(loop);
     vow_t *shared = sleep_value(loop, 20, 4);
@@ -618,9 +621,10 @@ Test(task_group, cancelling_the_join_spares_a_task_someone_else_waits_on) {
     cr_assert_eq(vow_task_group_add(g, vow_ref(shared)), 0);
     vow_t *j = vow_task_group_join(g);
     cr_assert_eq(vow_cancel(j), 0);
-    cr_assert_eq(vow_state(shared), VOW_PENDING, "the upstream rule was not applied");
+    cr_assert_eq(vow_state(shared), VOW_REJECTED, "the shared task was spared");
+    cr_assert(vow_is_cancellation(vow_error(shared)));
     cr_assert_eq(vow_run(loop, other, NULL), 0);
-    cr_assert_eq(vow_value_int(vow_value(shared)), 4);
+    cr_assert_eq(vow_loop_alive(loop), 0);
     vow_unref(shared);
     vow_unref(j);
     vow_task_group_unref(g);

@@ -87,10 +87,9 @@ VOW_EXTERN vow_t *vow_create_task(vow_loop_t *loop, vow_task_fn fn, void *arg,
  * out; if every failure was a cancellation, the join rejects as cancelled. Otherwise the
  * join fulfils with a list (vow_list_of) of the values in the order added.
  *
- * Two cancellation rules: the abort after a failure cancels the tasks directly (asyncio's
- * TaskGroup._abort), whoever else waits on them; cancelling the join's promise cancels the
- * pending tasks under the upstream rule (a task another live reaction waits on keeps
- * running). The group learns of a failure one loop turn later (asyncio runs done callbacks
+ * Cancelling: the abort after a failure, and cancelling the join's promise, both cancel
+ * every pending task directly (asyncio's TaskGroup: a task is the group's child), whoever
+ * else waits on it; the upstream rule does not apply to a group. The group learns of a failure one loop turn later (asyncio runs done callbacks
  * with call_soon), so every task that fails in the same turn reaches the aggregate.
  * Tasks may be added until join is called and until that abort has run; a task added in
  * the turn of a failure is accepted and then cancelled by the abort. */
