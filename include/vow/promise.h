@@ -77,6 +77,7 @@ typedef struct vow_value {
     } own;
 } vow_value_t;
 
+/* Values that own nothing and never allocate: undefined, an integer, a double. */
 VOW_EXTERN vow_value_t vow_none(void);
 VOW_EXTERN vow_value_t vow_int(int64_t i);
 VOW_EXTERN vow_value_t vow_double(double d);
@@ -91,6 +92,7 @@ VOW_EXTERN vow_value_t vow_value_share(const vow_value_t *v);
 /* Releases a value you own that you will not hand to vow. */
 VOW_EXTERN void vow_value_release(vow_value_t *v);
 
+/* The kind of a value (VOW_VAL_NONE for NULL). The accessors below borrow v. */
 VOW_EXTERN vow_value_kind_t vow_value_kind(const vow_value_t *v);
 /* The integer (doubles are truncated; other kinds give 0). */
 VOW_EXTERN int64_t vow_value_int(const vow_value_t *v);
@@ -256,8 +258,7 @@ VOW_EXTERN int vow_cancel(vow_t *p);
  * cancelled while pending (before p rejects); ctx_free(ctx) runs exactly once, when p
  * settles in any way or is freed. Returns 0; VOW_EPERM when p was not made by vow_new;
  * VOW_ESETTLED when p is no longer pending; VOW_EBUSY when a callback is already set;
- * VOW_ENOMEM;
- * VOW_ECLOSED; VOW_EINVAL (p or fn NULL). On error ctx_free(ctx) has run. */
+ * VOW_ENOMEM; VOW_ECLOSED; VOW_EINVAL (p or fn NULL). On error ctx_free(ctx) has run. */
 typedef void (*vow_cancel_fn)(vow_loop_t *loop, void *ctx);
 VOW_EXTERN int vow_on_cancel(vow_t *p, vow_cancel_fn fn, void *ctx, void (*ctx_free)(void *));
 
