@@ -147,8 +147,8 @@ static vow_t *combine(vow_loop_t *loop, int kind, unsigned flags, vow_t *const *
     int ok = c != NULL && (n == 0 || (c->recs != NULL && c->block != NULL)) &&
              (c->list != NULL || (kind != VOW__C_ALL && kind != VOW__C_ALL_SETTLED)) &&
              (c->errs != NULL || kind != VOW__C_ANY || n == 0);
-    /* Every slot reserved first, so that running out of memory leaves no input subscribed. */
-    if (!ok || vow__mq_reserve(loop, n) != 0) {
+    /* Everything allocated first, so that running out of memory leaves no input subscribed. */
+    if (!ok) {
         vow_unref(d);
         release_inputs(inputs, n);
         return NULL;

@@ -82,7 +82,6 @@ enum {
 typedef struct vow__reaction {
     struct vow__reaction *next; /* in its owner's list */
     uint8_t kind;
-    uint8_t reserved; /* holds a microtask slot reservation (not queued) */
     uint8_t rflags;   /* VOW_CATCH_CANCELLED, VOW__RF_* */
     uint32_t index;   /* COMBINE: the input's index */
     vow_t *owner;     /* weak: the promise whose reaction list holds this record */
@@ -160,11 +159,10 @@ void vow__reject(vow_t *p, vow_error_t *err);
 /* Releases whatever a result holds. */
 void vow__result_release(vow_result_t *res);
 
-/* A reaction record holding one microtask-slot reservation (NULL: out of memory). The
- * record takes over the caller's reference to `derived`. */
+/* A reaction record (NULL: out of memory). The record takes over the caller's reference
+ * to `derived`. */
 vow__reaction *vow__reaction_new(vow_loop_t *loop, int kind, vow_t *derived);
-/* Initialises a record whose slot the caller has reserved; it takes over the caller's
- * reference to `derived`. */
+/* Initialises a record; it takes over the caller's reference to `derived`. */
 void vow__reaction_init(vow__reaction *r, int kind, vow_t *derived);
 /* Drops a record without running it (context destructor, references). */
 void vow__reaction_free(vow_loop_t *loop, vow__reaction *r);

@@ -8,8 +8,8 @@
  * catchFinally) where each step resolves the callback's result to a promise and returns
  * promise.then(valueThunk). docs/job-order.md counts every operation.
  *
- * Memory: every reaction record reserves its microtask slot when it is created, so
- * settling never allocates and never fails. Freeing is deferred through a stack, so
+ * Memory: queueing a reaction never fails: when the microtask ring cannot grow, the
+ * record waits on the loop's overflow list through its own link, so settling never fails. Freeing is deferred through a stack, so
  * dropping the head of a 1,000,000-long pending chain uses constant C stack.
  */
 #include <string.h>
@@ -212,7 +212,6 @@ vow_t *vow__promise_new(vow_loop_t *loop, unsigned flags) {
 void vow__reaction_init(vow__reaction *r, int kind, vow_t *derived) {
     memset(r, 0, sizeof *r);
     r->kind = (uint8_t)kind;
-    r->reserved = 1;
     r->derived = derived;
 }
 
@@ -280,21 +279,18 @@ void vow_unref(vow_t *p) {
 static void reaction_job(vow_loop_t *loop, void *arg);
 
 vow__reaction *vow__reaction_new(vow_loop_t *loop, int kind, vow_t *derived) {
+    (void)loop;
     vow__reaction *r = vow__malloc(sizeof *r);
     if (r == NULL) return NULL;
-    if (vow__mq_reserve(loop, 1) != 0) {
-        vow__free(r);
-        return NULL;
-    }
     vow__reaction_init(r, kind, derived);
     return r;
 }
 
 /* Drops a record without running it: its context destructor runs, its references go. */
 void vow__reaction_free(vow_loop_t *loop, vow__reaction *r) {
+    (void)loop;
     detach(r);
     vow_t *d = r->derived; /* dropped last: an embedded record lives in d's block */
-    if (r->reserved && !loop->closed) vow__mq_unreserve(loop, 1);
     if (r->ctx_free != NULL) r->ctx_free(r->ctx);
     vow_unref(r->source);
     if (r->kind == VOW__R_FOREIGN_JOB)
@@ -333,11 +329,19 @@ static void attach(vow__reaction *r) {
         d->waiting = r;
 }
 
-/* Queues a reserved record's job. */
+/* Queues a record's job; never fails. */
 static void reaction_queue(vow_loop_t *loop, vow__reaction *r) {
-    vow__assert(r->reserved, "reaction queued twice");
-    r->reserved = 0;
-    vow__mq_push_reserved(loop, reaction_job, r);
+    if (vow__mq_push(loop, reaction_job, r) == 0) return;
+    /* The ring cannot grow (or others already wait there): the overflow list, through the
+     * record's own link, so that queueing a reaction never fails. */
+    r->next = NULL;
+    if (loop->overflow_tail != NULL)
+        loop->overflow_tail->next = r;
+    else
+        loop->overflow_head = r;
+    loop->overflow_tail = r;
+    loop->overflow_len++;
+    vow__mq_note_work(loop);
 }
 
 /* ---- unhandled-rejection tracking (HostPromiseRejectionTracker) -------------------------- */
@@ -482,7 +486,7 @@ void vow__reject(vow_t *p, vow_error_t *err) {
     vow_unref(p);
 }
 
-/* PerformPromiseThen: registers a reserved record on p (which stays the caller's). */
+/* PerformPromiseThen: registers a record on p (which stays the caller's). */
 void vow__perform_then(vow_t *p, vow__reaction *r) {
     if (p->state == VOW_PENDING) {
         if (p->r_tail != NULL)
@@ -500,7 +504,7 @@ void vow__perform_then(vow_t *p, vow__reaction *r) {
     p->flags |= VOW__F_HANDLED;
 }
 
-/* The Promise Resolve Functions applied to d with `res` (consumed). `r` is a reserved
+/* The Promise Resolve Functions applied to d with `res` (consumed). `r` is a
  * record that may be reused for the thenable job, or NULL (then one is allocated). */
 static void resolve_with(vow_t *d, vow_result_t res, vow__reaction *r) {
     vow_loop_t *loop = d->loop;
@@ -662,10 +666,6 @@ static void reaction_job(vow_loop_t *loop, void *arg) {
     vow__reaction *r = arg;
     vow_t *src = r->source; /* this job's reference, dropped at the end */
     r->source = NULL;
-    /* The slot this job just left is free: hold it again, so the record can be queued once
-     * more (as a thenable job) without any chance of failure. */
-    vow__assert(vow__mq_reserve(loop, 1) == 0, "reservation after pop failed");
-    r->reserved = 1;
     vow_t *d = r->derived;
     vow_result_t res;
     switch (r->kind) {
@@ -735,6 +735,15 @@ static void reaction_job(vow_loop_t *loop, void *arg) {
     vow_unref(src);
 }
 
+void vow__promise_overflow_run_one(vow_loop_t *loop) {
+    vow__reaction *r = loop->overflow_head;
+    loop->overflow_head = r->next;
+    if (loop->overflow_head == NULL) loop->overflow_tail = NULL;
+    loop->overflow_len--;
+    r->next = NULL;
+    reaction_job(loop, r);
+}
+
 int vow__promise_discard_job(vow_loop_t *loop, vow_microtask_fn fn, void *arg) {
     if (fn != reaction_job) return 0;
     vow__reaction_free(loop, arg);
@@ -796,10 +805,6 @@ static vow_t *then_common(vow_t *p, int kind, vow_on_ok on_ok, vow_on_err on_err
     then_node *n = NULL;
     if (p != NULL && !(p->flags & VOW__F_CLOSED) && (flags & ~VOW_CATCH_CANCELLED) == 0) {
         n = vow__malloc(sizeof *n);
-        if (n != NULL && vow__mq_reserve(p->loop, 1) != 0) {
-            vow__free(n);
-            n = NULL;
-        }
     }
     if (n == NULL) {
         if (ctx_free != NULL) ctx_free(ctx);
@@ -1131,6 +1136,15 @@ void vow_outcome_release(vow_outcome_t *out) {
 void vow__promise_teardown(vow_loop_t *loop) {
     vow__queue *q;
     vow_t *p;
+    /* Jobs that found the ring full go as the ring's jobs went. */
+    while (loop->overflow_head != NULL) {
+        vow__reaction *r = loop->overflow_head;
+        loop->overflow_head = r->next;
+        r->next = NULL;
+        vow__reaction_free(loop, r);
+    }
+    loop->overflow_tail = NULL;
+    loop->overflow_len = 0;
     /* Hold every promise so that none is freed while the others are stripped. */
     for (q = loop->promises.next; q != &loop->promises; q = q->next)
         vow__container_of(q, vow_t, link)->refcnt++;

@@ -61,18 +61,21 @@ static inline void vow__queue_remove(vow__queue *q) {
 }
 
 /* ---- microtask ring --------------------------------------------------------------------
- * A power-of-two ring of (fn, arg). Capacity invariant: cap >= len + reserved, where
- * `reserved` counts slots promised to promise reactions that are not yet queued: a
- * reaction reserves its slot when it is created (where running out of memory can still
- * be reported), so queueing it when its promise settles can never fail. */
+ * A power-of-two ring of (fn, arg), grown by doubling. Queueing a promise reaction must
+ * never fail, so when the ring cannot grow, promise/ queues the reaction record on an
+ * intrusive overflow list instead (loop->overflow_*), which the drain runs after the ring;
+ * while the overflow list is not empty every new job joins it (vow_microtask answers
+ * VOW_ENOMEM), so FIFO order holds. */
 typedef struct vow__job {
     vow_microtask_fn fn;
     void *arg;
 } vow__job;
 
-int vow__mq_reserve(vow_loop_t *loop, size_t n);
-void vow__mq_unreserve(vow_loop_t *loop, size_t n);
-void vow__mq_push_reserved(vow_loop_t *loop, vow_microtask_fn fn, void *arg);
+/* Queues fn(loop, arg): 0, or VOW_ENOMEM when the ring cannot grow or the overflow list
+ * is in use (the caller then uses the overflow list, or reports the error). */
+int vow__mq_push(vow_loop_t *loop, vow_microtask_fn fn, void *arg);
+/* Notes that work was queued outside the ring (keeps the application's ev_run going). */
+void vow__mq_note_work(vow_loop_t *loop);
 /* Drains the microtask queue to empty (iteratively; a nested call returns at once), then
  * processes unhandled rejections, repeating while either queued more work. */
 void vow__drain(vow_loop_t *loop);
@@ -141,7 +144,9 @@ struct vow_loop {
 
     /* microtasks */
     vow__job *mq;
-    size_t mq_cap, mq_head, mq_len, mq_reserved;
+    size_t mq_cap, mq_head, mq_len;
+    struct vow__reaction *overflow_head, *overflow_tail; /* promise/: see the ring above */
+    size_t overflow_len;
 
     /* watchers (internal ones unref'd) */
     ev_prepare prepare_w;
@@ -176,6 +181,8 @@ int vow__loop_run_until(vow_loop_t *loop, int (*done)(void *), void *arg);
 void vow__promise_after_drain(vow_loop_t *loop);
 /* At forced teardown: drop a queued job that belongs to promise/ (frees its record). */
 int vow__promise_discard_job(vow_loop_t *loop, vow_microtask_fn fn, void *arg);
+/* Runs the first job of the overflow list. */
+void vow__promise_overflow_run_one(vow_loop_t *loop);
 /* At forced teardown: strip every promise of what it holds, breaking cycles. */
 void vow__promise_teardown(vow_loop_t *loop);
 

@@ -55,56 +55,49 @@ static int mq_grow(vow_loop_t *loop, size_t need) {
     return 0;
 }
 
-static inline void mq_put(vow_loop_t *loop, vow_microtask_fn fn, void *arg) {
-    vow__job *j = &loop->mq[(loop->mq_head + loop->mq_len) & (loop->mq_cap - 1)];
-    j->fn = fn;
-    j->arg = arg;
-    loop->mq_len++;
+void vow__mq_note_work(vow_loop_t *loop) {
     if (!loop->kept && !loop->draining) {
         loop->kept = 1;
         ev_ref(loop->evl);
     }
 }
 
-int vow__mq_reserve(vow_loop_t *loop, size_t n) {
-    size_t need = loop->mq_len + loop->mq_reserved + n;
-    if (need > loop->mq_cap && mq_grow(loop, need) != 0) return VOW_ENOMEM;
-    loop->mq_reserved += n;
+int vow__mq_push(vow_loop_t *loop, vow_microtask_fn fn, void *arg) {
+    if (loop->overflow_head != NULL) return VOW_ENOMEM; /* keep FIFO: join the overflow */
+    if (loop->mq_len == loop->mq_cap && mq_grow(loop, loop->mq_len + 1) != 0)
+        return VOW_ENOMEM;
+    vow__job *j = &loop->mq[(loop->mq_head + loop->mq_len) & (loop->mq_cap - 1)];
+    j->fn = fn;
+    j->arg = arg;
+    loop->mq_len++;
+    vow__mq_note_work(loop);
     return 0;
-}
-
-void vow__mq_unreserve(vow_loop_t *loop, size_t n) {
-    vow__assert(loop->mq_reserved >= n, "microtask reservation underflow");
-    loop->mq_reserved -= n;
-}
-
-void vow__mq_push_reserved(vow_loop_t *loop, vow_microtask_fn fn, void *arg) {
-    vow__assert(loop->mq_reserved > 0, "microtask pushed without reservation");
-    loop->mq_reserved--;
-    mq_put(loop, fn, arg);
 }
 
 int vow_microtask(vow_loop_t *loop, vow_microtask_fn fn, void *arg) {
     if (loop == NULL || fn == NULL) return VOW_EINVAL;
     if (loop->closed) return VOW_ECLOSED;
-    size_t need = loop->mq_len + loop->mq_reserved + 1;
-    if (need > loop->mq_cap && mq_grow(loop, need) != 0) return VOW_ENOMEM;
-    mq_put(loop, fn, arg);
-    return 0;
+    return vow__mq_push(loop, fn, arg);
 }
 
 void vow__drain(vow_loop_t *loop) {
     if (loop->draining || loop->closed) return;
     loop->draining = 1;
     do {
-        while (loop->mq_len > 0) {
-            vow__job j = loop->mq[loop->mq_head];
-            loop->mq_head = (loop->mq_head + 1) & (loop->mq_cap - 1);
-            loop->mq_len--;
-            j.fn(loop, j.arg);
+        for (;;) {
+            if (loop->mq_len > 0) {
+                vow__job j = loop->mq[loop->mq_head];
+                loop->mq_head = (loop->mq_head + 1) & (loop->mq_cap - 1);
+                loop->mq_len--;
+                j.fn(loop, j.arg);
+            } else if (loop->overflow_head != NULL) {
+                vow__promise_overflow_run_one(loop); /* jobs that found the ring full */
+            } else {
+                break;
+            }
         }
         vow__promise_after_drain(loop);
-    } while (loop->mq_len > 0);
+    } while (loop->mq_len > 0 || loop->overflow_head != NULL);
     loop->draining = 0;
     if (loop->kept) {
         loop->kept = 0;
@@ -269,7 +262,7 @@ static int in_loop(const vow_loop_t *loop) {
 int vow_loop_alive(const vow_loop_t *loop) {
     if (loop == NULL) return VOW_EINVAL;
     if (loop->closed) return VOW_ECLOSED;
-    size_t n = loop->tm.active + loop->tm.immediates + loop->mq_len;
+    size_t n = loop->tm.active + loop->tm.immediates + loop->mq_len + loop->overflow_len;
     return n > INT32_MAX ? INT32_MAX : (int)n;
 }
 
@@ -365,7 +358,7 @@ static void teardown(vow_loop_t *loop) {
     loop->evl = NULL;
     vow__free(loop->mq);
     loop->mq = NULL;
-    loop->mq_cap = loop->mq_len = loop->mq_reserved = 0;
+    loop->mq_cap = loop->mq_len = 0;
     if (loop->is_default) default_loop = NULL;
     loop->closed = 1;
     vow__loop_handle_release(loop);
