@@ -23,31 +23,6 @@
 
 #include "interp.h"
 
-#define HDR 16
-static long live_allocs;
-
-static void *c_malloc(size_t n) {
-    unsigned char *b = malloc(n + HDR);
-    if (b == NULL) return NULL;
-    live_allocs++;
-    return b + HDR;
-}
-static void c_free(void *p) {
-    if (p == NULL) return;
-    live_allocs--;
-    free((unsigned char *)p - HDR);
-}
-static void *c_realloc(void *p, size_t n) {
-    if (p == NULL) return c_malloc(n);
-    unsigned char *b = realloc((unsigned char *)p - HDR, n + HDR);
-    return b ? b + HDR : NULL;
-}
-static void *c_calloc(size_t c, size_t n) {
-    if (n != 0 && c > (size_t)-1 / n) return NULL;
-    void *p = c_malloc(c * n);
-    if (p) memset(p, 0, c * n);
-    return p;
-}
 
 /* Formats the trace (so the formatting code is fuzzed too) and throws it away. */
 static void emit(void *ud, int index, const char *line) {
@@ -58,7 +33,7 @@ static void emit(void *ud, int index, const char *line) {
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
     (void)argc, (void)argv;
-    if (vow_replace_allocator(c_malloc, c_realloc, c_calloc, c_free) != 0) abort();
+    if (vow_proof_counting_allocator() != 0) abort();
     return 0;
 }
 
@@ -104,11 +79,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
     }
     proof_check_and_free(p);
-    if (live_allocs != 0) {
+    if (vow_proof_live_allocs() != 0) {
         fprintf(stderr,
                 "fuzz: %ld vow allocations still live after teardown (a promise "
                 "or reaction was not freed)\n",
-                live_allocs);
+                vow_proof_live_allocs());
         abort();
     }
     return 0;

@@ -1024,3 +1024,37 @@ void proof_check_and_free(proof_prog *p) {
     }
     proof_free(p);
 }
+
+/* ---- the counting allocator shared by run.c and fuzz.c ------------------------------------ */
+
+#define VOW_PROOF_HDR 16 /* keeps max_align_t alignment */
+static long proof_live_allocs;
+
+static void *count_malloc(size_t n) {
+    unsigned char *b = malloc(n + VOW_PROOF_HDR);
+    if (b == NULL) return NULL;
+    proof_live_allocs++;
+    return b + VOW_PROOF_HDR;
+}
+static void count_free(void *p) {
+    if (p == NULL) return;
+    proof_live_allocs--;
+    free((unsigned char *)p - VOW_PROOF_HDR);
+}
+static void *count_realloc(void *p, size_t n) {
+    if (p == NULL) return count_malloc(n);
+    unsigned char *b = realloc((unsigned char *)p - VOW_PROOF_HDR, n + VOW_PROOF_HDR);
+    return b ? b + VOW_PROOF_HDR : NULL;
+}
+static void *count_calloc(size_t c, size_t n) {
+    if (n != 0 && c > (size_t)-1 / n) return NULL;
+    void *p = count_malloc(c * n);
+    if (p) memset(p, 0, c * n);
+    return p;
+}
+
+int vow_proof_counting_allocator(void) {
+    return vow_replace_allocator(count_malloc, count_realloc, count_calloc, count_free);
+}
+
+long vow_proof_live_allocs(void) { return proof_live_allocs; }

@@ -53,4 +53,10 @@ void proof_check_and_free(proof_prog *p);
 /* Frees without checking (a program that was never started). */
 void proof_free(proof_prog *p);
 
+/* A counting allocator for vow (vow_replace_allocator): the fuzzer and the batch runner
+ * check that no allocation vow made is live at the end. Returns vow_replace_allocator's
+ * code. */
+int vow_proof_counting_allocator(void);
+long vow_proof_live_allocs(void);
+
 #endif /* VOW_PROOF_INTERP_H */

@@ -23,31 +23,6 @@
 
 #include "interp.h"
 
-#define HDR 16
-static long live_allocs;
-
-static void *c_malloc(size_t n) {
-    unsigned char *b = malloc(n + HDR);
-    if (b == NULL) return NULL;
-    live_allocs++;
-    return b + HDR;
-}
-static void c_free(void *p) {
-    if (p == NULL) return;
-    live_allocs--;
-    free((unsigned char *)p - HDR);
-}
-static void *c_realloc(void *p, size_t n) {
-    if (p == NULL) return c_malloc(n);
-    unsigned char *b = realloc((unsigned char *)p - HDR, n + HDR);
-    return b ? b + HDR : NULL;
-}
-static void *c_calloc(size_t c, size_t n) {
-    if (n != 0 && c > (size_t)-1 / n) return NULL;
-    void *p = c_malloc(c * n);
-    if (p) memset(p, 0, c * n);
-    return p;
-}
 
 static void emit(void *ud, int index, const char *line) {
     (void)ud;
@@ -139,7 +114,7 @@ int main(int argc, char **argv) {
     static char obuf[1 << 16];
     setvbuf(stdout, obuf, _IOFBF, sizeof obuf);
 
-    if (vow_replace_allocator(c_malloc, c_realloc, c_calloc, c_free) != 0) return 2;
+    if (vow_proof_counting_allocator() != 0) return 2;
 
     /* Split the batch: with no "===" line the whole input is one program; otherwise
      * each "===" line starts one, and what comes before the first is ignored. */
@@ -217,9 +192,9 @@ int main(int argc, char **argv) {
     }
     free(progs);
     fflush(stdout);
-    if (live_allocs != 0) {
+    if (vow_proof_live_allocs() != 0) {
         fprintf(stderr, "vow_proof_run: FATAL: %ld vow allocations still live at the end\n",
-                live_allocs);
+                vow_proof_live_allocs());
         return 1;
     }
     return fail;
