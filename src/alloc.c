@@ -1,7 +1,6 @@
 /* src/alloc.c - the replaceable allocator behind every allocation vow makes
  * (libuv's uv_replace_allocator). libev keeps its own allocator, which aborts on
  * failure; vow leaves it alone. */
-#include <string.h>
 
 #include "internal.h"
 
@@ -38,13 +37,6 @@ void *vow__realloc(void *p, size_t n) { return vow__alloc.realloc_fn(p, n ? n : 
 
 void vow__free(void *p) {
     if (p != NULL) vow__alloc.free_fn(p);
-}
-
-char *vow__strdup(const char *s) {
-    size_t n = strlen(s) + 1;
-    char *d = vow__malloc(n);
-    if (d != NULL) memcpy(d, s, n);
-    return d;
 }
 
 void vow__assert_fail(const char *cond, const char *msg, const char *file, int line) {

@@ -26,20 +26,11 @@ void vow__assert_fail(const char *cond, const char *msg, const char *file, int l
 #define vow__container_of(ptr, type, member)                                               \
     ((type *)((char *)(ptr)-offsetof(type, member)))
 
-#if defined(__GNUC__)
-#define vow__likely(x) __builtin_expect(!!(x), 1)
-#define vow__unlikely(x) __builtin_expect(!!(x), 0)
-#else
-#define vow__likely(x) (x)
-#define vow__unlikely(x) (x)
-#endif
-
 /* ---- allocation: every byte vow allocates goes through these ------------------------- */
 void *vow__malloc(size_t n);
 void *vow__calloc(size_t c, size_t n);
 void *vow__realloc(void *p, size_t n);
 void vow__free(void *p);
-char *vow__strdup(const char *s);
 
 /* ---- intrusive doubly linked list (libuv's queue.h idea) ----------------------------- */
 typedef struct vow__queue {
@@ -47,7 +38,6 @@ typedef struct vow__queue {
 } vow__queue;
 
 static inline void vow__queue_init(vow__queue *q) { q->next = q->prev = q; }
-static inline int vow__queue_empty(const vow__queue *q) { return q->next == q; }
 static inline void vow__queue_insert_tail(vow__queue *h, vow__queue *q) {
     q->next = h;
     q->prev = h->prev;

@@ -324,11 +324,9 @@ void vow_loop_stop(vow_loop_t *loop) {
     if (ev_depth(loop->evl) > 0) ev_break(loop->evl, EVBREAK_ONE);
 }
 
-static void loop_struct_free(vow_loop_t *loop) { vow__free(loop); }
-
 void vow__loop_handle_release(vow_loop_t *loop) {
     vow__assert(loop->handles > 0, "loop handle count underflow");
-    if (--loop->handles == 0 && loop->closed) loop_struct_free(loop);
+    if (--loop->handles == 0 && loop->closed) vow__free(loop);
 }
 
 static void teardown(vow_loop_t *loop) {
