@@ -459,31 +459,41 @@ static void settled_cleanup(vow_t *p) {
     cancel_cb_release(p);
 }
 
+/* settled_cleanup can drop a reference to p (a timer's release, a cancel context's
+ * destructor): hold p across the settlement then, and only then (the hot path of a
+ * `then` step has neither). */
+static int needs_guard(vow_t *p) {
+    vow_timer_t *slot = vow__timer_slot(p);
+    return (slot != NULL && *slot != 0) || VOW__CANCEL_CB(p) != NULL;
+}
+
 void vow__fulfill(vow_t *p, vow_value_t v) {
     vow__assert(p->state == VOW_PENDING, "settling a settled promise");
     if (value_store(&v) != 0) {
         vow__reject(p, vow_error_new(VOW_ENOMEM, NULL));
         return;
     }
-    vow_ref(p);
+    int guard = needs_guard(p);
+    if (guard) vow_ref(p);
     p->flags |= VOW__F_RESOLVED;
     p->state = VOW_FULFILLED;
     p->value = v;
     settled_cleanup(p);
     trigger(p);
-    vow_unref(p);
+    if (guard) vow_unref(p);
 }
 
 void vow__reject(vow_t *p, vow_error_t *err) {
     vow__assert(p->state == VOW_PENDING, "settling a settled promise");
-    vow_ref(p);
+    int guard = needs_guard(p);
+    if (guard) vow_ref(p);
     p->flags |= VOW__F_RESOLVED;
     p->state = VOW_REJECTED;
     p->error = err;
     settled_cleanup(p);
     tracker_reject(p);
     trigger(p);
-    vow_unref(p);
+    if (guard) vow_unref(p);
 }
 
 /* PerformPromiseThen: registers a record on p (which stays the caller's). */
@@ -508,7 +518,7 @@ void vow__perform_then(vow_t *p, vow__reaction *r) {
  * record that may be reused for the thenable job, or NULL (then one is allocated). */
 static void resolve_with(vow_t *d, vow_result_t res, vow__reaction *r) {
     vow_loop_t *loop = d->loop;
-    vow_ref(d); /* freeing r below may drop the last other reference to d */
+    /* d stays alive throughout: r (freed last, at `done`) or the caller holds it. */
     if (d->state != VOW_PENDING) {
         /* d was cancelled while this reaction was queued: the result is discarded, with
          * its destructors, so nothing handed over is lost. */
@@ -540,7 +550,6 @@ static void resolve_with(vow_t *d, vow_result_t res, vow__reaction *r) {
     if (r == NULL) {
         vow__result_release(&res);
         vow__reject(d, vow_error_new(VOW_ENOMEM, NULL));
-        vow_unref(d);
         return;
     }
     /* Reuse the record: whatever it held for its previous step is gone by now. */
@@ -562,7 +571,6 @@ static void resolve_with(vow_t *d, vow_result_t res, vow__reaction *r) {
         r->kind = VOW__R_ADOPT;
         vow__perform_then(q, r);
         vow_unref(q);
-        vow_unref(d);
         return;
     }
 #endif
@@ -575,11 +583,9 @@ static void resolve_with(vow_t *d, vow_result_t res, vow__reaction *r) {
         r->thenable = res.thenable;
     }
     reaction_queue(loop, r);
-    vow_unref(d);
     return;
 done:
     if (r != NULL) vow__reaction_free(loop, r);
-    vow_unref(d);
 }
 
 /* Settles d as src is settled (sharing the value). */
