@@ -22,12 +22,12 @@ struct vow_list {
 static void list_free(void *p) {
     struct vow_list *l = p;
     for (size_t i = 0; i < l->n; i++) vow_outcome_release(&l->items[i]);
-    vow__free(l);
+    vow__big_free(l);
 }
 
 static struct vow_list *list_new(size_t n) {
     if (n > (SIZE_MAX - sizeof(struct vow_list)) / sizeof(vow_outcome_t)) return NULL;
-    struct vow_list *l = vow__malloc(sizeof *l + n * sizeof(vow_outcome_t));
+    struct vow_list *l = vow__big_malloc(sizeof *l + n * sizeof(vow_outcome_t));
     if (l == NULL) return NULL;
     l->n = n;
     for (size_t i = 0; i < n; i++) {
@@ -69,7 +69,7 @@ void vow__combine_free(struct vow__combine *c) {
     }
     vow__task_combine_free(c);
     vow__free(c->recs);
-    vow__free(c->block);
+    vow__big_free(c->block);
     vow__free(c);
 }
 
@@ -139,7 +139,7 @@ static vow_t *combine(vow_loop_t *loop, int kind, unsigned flags, vow_t *const *
             c->recs = vow__calloc(n, sizeof *c->recs);
             /* The inputs' records in one block, freed with the result: each record holds
              * a reference to the result, so the block outlives every record. */
-            c->block = vow__malloc(n * sizeof *c->block);
+            c->block = vow__big_malloc(n * sizeof *c->block);
         }
         if (kind == VOW__C_ALL || kind == VOW__C_ALL_SETTLED) c->list = list_new(n);
         if (kind == VOW__C_ANY && n > 0) c->errs = vow__calloc(n, sizeof *c->errs);

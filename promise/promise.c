@@ -205,7 +205,7 @@ static vow_t *promise_init(vow_t *p, vow_loop_t *loop, unsigned flags) {
 }
 
 vow_t *vow__promise_new(vow_loop_t *loop, unsigned flags) {
-    vow_t *p = vow__malloc(sizeof *p);
+    vow_t *p = vow__pool_alloc(&loop->pools[VOW__POOL_PROMISE]);
     return p != NULL ? promise_init(p, loop, flags) : NULL;
 }
 
@@ -223,6 +223,11 @@ typedef struct {
     vow__reaction r;
 } then_node;
 
+void vow__promise_pool_sizes(size_t sizes[VOW__POOLS]) {
+    sizes[VOW__POOL_PROMISE] = sizeof(vow_t);
+    sizes[VOW__POOL_NODE] = sizeof(then_node);
+    sizes[VOW__POOL_REACTION] = sizeof(vow__reaction);
+}
 
 static void detach(vow__reaction *r);
 
@@ -249,7 +254,7 @@ static void promise_destroy(vow_t *p) {
     if (p->state == VOW_REJECTED) vow_error_unref(p->error);
     cancel_cb_release(p);
     if (VOW__COMBINE(p) != NULL) vow__combine_free(p->combine);
-    vow__free(p);
+    vow__pool_put(&loop->pools[(p->flags & VOW__F_NODE) ? VOW__POOL_NODE : VOW__POOL_PROMISE], p);
     vow__loop_handle_release(loop);
 }
 
@@ -279,8 +284,7 @@ void vow_unref(vow_t *p) {
 static void reaction_job(vow_loop_t *loop, void *arg);
 
 vow__reaction *vow__reaction_new(vow_loop_t *loop, int kind, vow_t *derived) {
-    (void)loop;
-    vow__reaction *r = vow__malloc(sizeof *r);
+    vow__reaction *r = vow__pool_alloc(&loop->pools[VOW__POOL_REACTION]);
     if (r == NULL) return NULL;
     vow__reaction_init(r, kind, derived);
     return r;
@@ -288,7 +292,6 @@ vow__reaction *vow__reaction_new(vow_loop_t *loop, int kind, vow_t *derived) {
 
 /* Drops a record without running it: its context destructor runs, its references go. */
 void vow__reaction_free(vow_loop_t *loop, vow__reaction *r) {
-    (void)loop;
     detach(r);
     vow_t *d = r->derived; /* dropped last: an embedded record lives in d's block */
     if (r->ctx_free != NULL) r->ctx_free(r->ctx);
@@ -303,7 +306,7 @@ void vow__reaction_free(vow_loop_t *loop, vow__reaction *r) {
         else
             vow_value_release(&r->carry_value);
     }
-    if (!(r->rflags & VOW__RF_EMBEDDED)) vow__free(r);
+    if (!(r->rflags & VOW__RF_EMBEDDED)) vow__pool_put(&loop->pools[VOW__POOL_REACTION], r);
     vow_unref(d);
 }
 
@@ -810,14 +813,14 @@ static vow_t *then_common(vow_t *p, int kind, vow_on_ok on_ok, vow_on_err on_err
                           unsigned flags) {
     then_node *n = NULL;
     if (p != NULL && !(p->flags & VOW__F_CLOSED) && (flags & ~VOW_CATCH_CANCELLED) == 0) {
-        n = vow__malloc(sizeof *n);
+        n = vow__pool_alloc(&p->loop->pools[VOW__POOL_NODE]);
     }
     if (n == NULL) {
         if (ctx_free != NULL) ctx_free(ctx);
         vow_unref(p);
         return NULL;
     }
-    vow_t *d = promise_init(&n->p, p->loop, 0);
+    vow_t *d = promise_init(&n->p, p->loop, VOW__F_NODE);
     vow__reaction *r = &n->r;
     vow__reaction_init(r, kind, d);
     r->rflags = VOW__RF_EMBEDDED;

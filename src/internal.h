@@ -32,6 +32,95 @@ void *vow__calloc(size_t c, size_t n);
 void *vow__realloc(void *p, size_t n);
 void vow__free(void *p);
 
+/* Arrays that grow with the work: like malloc / realloc / free, but from 2 MiB on (with
+ * the default allocator) an aligned mapping advised as transparent huge pages. A block of
+ * these is freed only by vow__big_free; vow__big_realloc needs its current size. */
+#define VOW__HUGE_PAGE ((size_t)2 << 20)
+void *vow__big_malloc(size_t n);
+void *vow__big_realloc(void *p, size_t old_n, size_t n);
+void vow__big_free(void *p);
+/* A VOW__HUGE_PAGE-aligned anonymous mapping of `bytes` (NULL: failed or unsupported). */
+void *vow__map_huge(size_t bytes);
+void vow__unmap_huge(void *p, size_t bytes);
+
+/* ---- AddressSanitizer: poisoning for memory vow recycles itself (src/pool.c) ----------- */
+#if defined(__SANITIZE_ADDRESS__)
+#define VOW__ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define VOW__ASAN 1
+#endif
+#endif
+#ifdef VOW__ASAN
+#include <sanitizer/asan_interface.h>
+#define VOW__POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define VOW__UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define VOW__POISON(p, n) ((void)(p), (void)(n))
+#define VOW__UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
+/* ---- per-loop object pools (src/pool.c) ----------------------------------------------
+ * Fixed-size slots for the loop's promises, then nodes and reaction records: a free list,
+ * then a bump range in the newest chunk. Objects of a pool belong to one loop and are
+ * allocated and freed on its thread. When the last live slot comes back, every chunk but
+ * the first is released; the rest goes at vow__pool_destroy. */
+struct vow__chunk;
+typedef struct vow__pool {
+    void *free;                /* free slots, linked through their first word */
+    char *bump, *bump_end;     /* the never-used tail of the newest chunk */
+    struct vow__chunk *chunks; /* newest first */
+    size_t size;               /* slot bytes (a multiple of 16) */
+    size_t live;               /* slots handed out */
+    size_t next_bytes;         /* size of the next chunk (0: the first) */
+    int passthrough;           /* VOW_POOL=off: one vow__malloc per object */
+} vow__pool;
+
+void vow__pool_init(vow__pool *pl, size_t size, int passthrough);
+/* Frees every chunk; asserts that no slot is live. */
+void vow__pool_destroy(vow__pool *pl);
+void *vow__pool_alloc_slow(vow__pool *pl);
+void vow__pool_put_slow(vow__pool *pl, void *p);
+/* Non-zero when p lies in one of the pool's chunks (tests and assertions). */
+int vow__pool_owns(const vow__pool *pl, const void *p);
+/* How many of the pool's chunks are mappings (tests). */
+size_t vow__pool_mapped_chunks(const vow__pool *pl);
+/* Non-zero while vow_replace_allocator has not replaced malloc and friends. */
+int vow__allocator_is_default(void);
+
+/* A slot of pl->size bytes, uninitialised (NULL: out of memory). */
+static inline void *vow__pool_alloc(vow__pool *pl) {
+    char *p = pl->free;
+    if (p != NULL) {
+        VOW__UNPOISON(p, pl->size);
+        pl->free = *(void **)p;
+        pl->live++;
+        return p;
+    }
+    if (pl->bump != pl->bump_end) {
+        p = pl->bump;
+        pl->bump += pl->size;
+        VOW__UNPOISON(p, pl->size);
+        pl->live++;
+        return p;
+    }
+    return vow__pool_alloc_slow(pl);
+}
+
+static inline void vow__pool_put_slot(vow__pool *pl, void *p) {
+    *(void **)p = pl->free;
+    pl->free = p;
+    VOW__POISON(p, pl->size);
+}
+
+/* Returns a slot that vow__pool_alloc on the same pool gave. */
+static inline void vow__pool_put(vow__pool *pl, void *p) {
+    if (--pl->live == 0 || pl->passthrough)
+        vow__pool_put_slow(pl, p);
+    else
+        vow__pool_put_slot(pl, p);
+}
+
 /* ---- intrusive doubly linked list (libuv's queue.h idea) ----------------------------- */
 typedef struct vow__queue {
     struct vow__queue *next, *prev;
@@ -120,6 +209,11 @@ void vow__timers_init(vow_loop_t *loop);
 void vow__timers_free(vow_loop_t *loop);
 void vow__timers_check(vow_loop_t *loop); /* run this turn's immediates */
 
+/* The loop's pools (sizes set by promise/ through vow__promise_pool_sizes). */
+enum { VOW__POOL_PROMISE, VOW__POOL_NODE, VOW__POOL_REACTION, VOW__POOLS };
+/* Slot sizes of the promise layer's pools, indexed by VOW__POOL_*. */
+void vow__promise_pool_sizes(size_t sizes[VOW__POOLS]);
+
 /* ---- the loop --------------------------------------------------------------------------- */
 struct vow_loop {
     struct ev_loop *evl;
@@ -156,6 +250,7 @@ struct vow_loop {
     void *hook_ctx;
     vow_unhandled_mode_t mode;
     uint32_t rejection_ids;    /* numbers reported rejections, as Node's rejection id */
+    vow__pool pools[VOW__POOLS]; /* promise/: objects by size (VOW__POOL_*) */
 };
 
 /* Monotonic milliseconds. */

@@ -44,11 +44,11 @@ static int mq_grow(vow_loop_t *loop, size_t need) {
         if (cap > SIZE_MAX / 2 / sizeof(vow__job)) return VOW_ENOMEM;
         cap *= 2;
     }
-    vow__job *ring = vow__malloc(cap * sizeof *ring);
+    vow__job *ring = vow__big_malloc(cap * sizeof *ring);
     if (ring == NULL) return VOW_ENOMEM;
     for (size_t i = 0; i < loop->mq_len; i++)
         ring[i] = loop->mq[(loop->mq_head + i) & (loop->mq_cap - 1)];
-    vow__free(loop->mq);
+    vow__big_free(loop->mq);
     loop->mq = ring;
     loop->mq_cap = cap;
     loop->mq_head = 0;
@@ -154,6 +154,17 @@ static void loop_init(vow_loop_t *loop, struct ev_loop *evl, int owns) {
     loop->idle_w.data = loop;
 
     vow__timers_init(loop);
+
+    const char *pool_env = getenv("VOW_POOL");
+    int passthrough = pool_env != NULL && strcmp(pool_env, "off") == 0;
+    size_t sizes[VOW__POOLS];
+    vow__promise_pool_sizes(sizes);
+    for (int i = 0; i < VOW__POOLS; i++) vow__pool_init(&loop->pools[i], sizes[i], passthrough);
+}
+
+static void loop_struct_free(vow_loop_t *loop) {
+    for (int i = 0; i < VOW__POOLS; i++) vow__pool_destroy(&loop->pools[i]);
+    vow__free(loop);
 }
 
 static int backend_from_name(const char *name, unsigned *out) {
@@ -326,7 +337,7 @@ void vow_loop_stop(vow_loop_t *loop) {
 
 void vow__loop_handle_release(vow_loop_t *loop) {
     vow__assert(loop->handles > 0, "loop handle count underflow");
-    if (--loop->handles == 0 && loop->closed) vow__free(loop);
+    if (--loop->handles == 0 && loop->closed) loop_struct_free(loop);
 }
 
 static void teardown(vow_loop_t *loop) {
@@ -354,7 +365,7 @@ static void teardown(vow_loop_t *loop) {
     ev_timer_stop(loop->evl, &loop->timer_w);
     if (loop->owns_evl) ev_loop_destroy(loop->evl);
     loop->evl = NULL;
-    vow__free(loop->mq);
+    vow__big_free(loop->mq);
     loop->mq = NULL;
     loop->mq_cap = loop->mq_len = 0;
     if (loop->is_default) default_loop = NULL;

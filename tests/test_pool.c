@@ -1,0 +1,138 @@
+/* tests/test_pool.c - the loop's object pools (src/pool.c) and big arrays (src/alloc.c):
+ * memory is recycled, returned after a burst, kept per object with VOW_POOL=off, and the
+ * huge-page paths taken with the default allocator give the same results. */
+#include <stdint.h>
+
+#include "helpers.h"
+#include "../src/internal.h"
+
+TestSuite(pool, .init = vow_test_setup, .fini = vow_test_teardown, .timeout = 120);
+
+static vow_result_t add1(vow_loop_t *loop, const vow_value_t *v, void *ctx) {
+    (void)loop;
+    (void)ctx;
+    return vow_ok_int(vow_value_int(v) + 1);
+}
+
+/* Makes and drops one promise of each kind the pools hold, so that every pool has its
+ * first chunk; returns the live allocation count then. */
+static long warm(vow_loop_t *loop) {
+    vow_t *p = vow_new(loop);
+    vow_t *d = vow_then(vow_ref(p), add1, NULL, NULL, NULL);
+    cr_assert_eq(vow_resolve_with(p, vow_follow(vow_resolved(loop, vow_int(1)))), 0);
+    vow_unref(p);
+    cr_assert_eq(vow_run(loop, d, NULL), 0);
+    return vow_test_live_allocs();
+}
+
+Test(pool, a_freed_promise_is_the_next_one_handed_out) {
+    vow_loop_t *loop = vow_test_loop();
+    warm(loop);
+    vow_t *a = vow_new(loop);
+    vow_t *b = vow_new(loop);
+    uintptr_t was = (uintptr_t)a;
+    vow_unref(a);
+    vow_t *c = vow_new(loop);
+    cr_assert_eq((uintptr_t)c, was, "a freed slot is reused first");
+    vow_unref(b);
+    vow_unref(c);
+    VOW_TEST_END(loop);
+}
+
+Test(pool, a_burst_takes_chunks_not_objects_and_gives_them_back) {
+    vow_loop_t *loop = vow_test_loop();
+    long base = warm(loop);
+    enum { N = 100000 };
+    static vow_t *ps[N];
+    for (int i = 0; i < N; i++) cr_assert_not_null(ps[i] = vow_new(loop));
+    long during = vow_test_live_allocs() - base;
+    cr_assert_gt(during, 0, "a burst needs more chunks");
+    cr_assert_lt(during, 100, "%ld allocations for %d promises: not pooled", during, N);
+    /* A chain on top: then nodes come from their own pool. */
+    vow_t *d = vow_then(vow_ref(ps[0]), add1, NULL, NULL, NULL);
+    for (int i = 0; i < 1000; i++) d = vow_then(d, add1, NULL, NULL, NULL);
+    cr_assert_eq(vow_resolve(ps[0], vow_int(0)), 0);
+    vow_outcome_t out;
+    cr_assert_eq(vow_run(loop, d, &out), 0);
+    cr_assert_eq(vow_value_int(&out.value), 1001);
+    vow_outcome_release(&out);
+    for (int i = 0; i < N; i++) vow_unref(ps[i]);
+    /* Every pool is empty again: each keeps its first chunk only. */
+    cr_assert_eq(vow_test_live_allocs(), base, "%ld allocation(s) kept after the burst",
+                 vow_test_live_allocs() - base);
+    VOW_TEST_END(loop);
+}
+
+Test(pool, vow_pool_off_gives_every_object_its_own_allocation) {
+    cr_assert_eq(setenv("VOW_POOL", "off", 1), 0);
+    vow_loop_t *loop = vow_test_loop();
+    unsetenv("VOW_POOL"); /* read when the loop is made */
+    long base = warm(loop); /* the microtask ring */
+    enum { N = 1000 };
+    vow_t *ps[N];
+    for (int i = 0; i < N; i++) cr_assert_not_null(ps[i] = vow_new(loop));
+    cr_assert_eq(vow_test_live_allocs() - base, N, "one allocation per promise");
+    vow_t *d = vow_then(vow_ref(ps[0]), add1, NULL, NULL, NULL);
+    cr_assert_eq(vow_test_live_allocs() - base, N + 1, "one allocation per then step");
+    cr_assert_eq(vow_resolve(ps[0], vow_int(41)), 0);
+    vow_outcome_t out;
+    cr_assert_eq(vow_run(loop, d, &out), 0);
+    cr_assert_eq(vow_value_int(&out.value), 42);
+    vow_outcome_release(&out);
+    for (int i = 0; i < N; i++) vow_unref(ps[i]);
+    cr_assert_eq(vow_test_live_allocs(), base);
+    VOW_TEST_END(loop);
+}
+
+Test(pool, a_promise_kept_past_vow_loop_free_keeps_its_pool) {
+    vow_loop_t *loop = vow_test_loop();
+    vow_t *kept = vow_then(vow_resolved(loop, vow_int(1)), add1, NULL, NULL, NULL);
+    vow_t *pending = vow_new(loop);
+    cr_assert_eq(vow_loop_free(loop), 0);
+    /* Closed handles answer ECLOSED; their memory is still the pool's until the last goes. */
+    cr_assert_eq(vow_resolve(pending, vow_int(1)), VOW_ECLOSED);
+    cr_assert_gt(vow_test_live_allocs(), 0);
+    vow_unref(kept);
+    vow_unref(pending);
+    cr_assert_eq(vow_test_live_allocs(), 0);
+}
+
+/* ---- the default allocator: 2 MiB chunks and big arrays from huge-page mappings ---------- */
+
+static size_t mapped_chunks(vow_loop_t *loop) {
+    size_t n = 0;
+    for (int i = 0; i < VOW__POOLS; i++) n += vow__pool_mapped_chunks(&loop->pools[i]);
+    return n;
+}
+
+Test(pool, default_allocator_uses_mappings_and_gets_the_same_results) {
+    vow_reset_allocator(); /* malloc itself: the pools may map memory */
+    vow_loop_t *loop = NULL;
+    cr_assert_eq(vow_loop_new(&loop, VOW_BACKEND_AUTO), 0);
+    /* 200,000 then steps: about 35 MiB of then nodes, most in 2 MiB mapped chunks. */
+    enum { STEPS = 200000, SLEEPS = 50000 };
+    vow_t *head = vow_new(loop);
+    vow_t *d = vow_ref(head);
+    for (int i = 0; i < STEPS; i++) cr_assert_not_null(d = vow_then(d, add1, NULL, NULL, NULL));
+#if defined(__linux__)
+    cr_assert_gt(mapped_chunks(loop), 0, "no chunk was mapped");
+#endif
+    cr_assert_eq(vow_resolve(head, vow_int(0)), 0);
+    vow_unref(head);
+    vow_outcome_t out;
+    cr_assert_eq(vow_run(loop, d, &out), 0);
+    cr_assert_eq(vow_value_int(&out.value), STEPS);
+    vow_outcome_release(&out);
+    cr_assert_eq(mapped_chunks(loop), 0, "the burst's chunks were not returned");
+    /* 50,000 sleeps under all: the timer nodes, all's records and its list are big arrays. */
+    static vow_t *ps[SLEEPS];
+    for (int i = 0; i < SLEEPS; i++) cr_assert_not_null(ps[i] = vow_sleep(loop, 1));
+    cr_assert_eq(vow_run(loop, vow_all(loop, ps, SLEEPS), &out), 0);
+    cr_assert_eq(out.state, VOW_FULFILLED);
+    const vow_list_t *l = vow_list_of(&out.value);
+    cr_assert_not_null(l);
+    cr_assert_eq(vow_list_len(l), SLEEPS);
+    for (size_t i = 0; i < SLEEPS; i++) cr_assert_eq(vow_list_state(l, i), VOW_FULFILLED);
+    vow_outcome_release(&out);
+    cr_assert_eq(vow_loop_close(loop), 0);
+}
