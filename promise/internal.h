@@ -38,7 +38,6 @@ struct vow {
     };
     struct vow__reaction *r_head;   /* PENDING: reactions in registration order */
     struct vow__reaction *r_tail;
-    vow__queue link;                /* loop->promises */
     struct vow__reaction *waiting;  /* weak: the record that will settle this promise, in its
                                        upstream's list (or a queued thenable job); NULL once
                                        that record's job is queued */
@@ -54,6 +53,9 @@ struct vow {
         struct vow *list_next;      /* loop->unhandled / handled_late (rejected, referenced) */
     };
 };
+
+/* `state` of a promise slot back in its pool (vow__pool_walk's free mark). */
+#define VOW__S_FREE 0xFFu
 
 /* The combinator state / the cancel callback of p, or NULL. */
 #define VOW__COMBINE(p) (((p)->flags & VOW__F_COMBINE) ? (p)->combine : NULL)

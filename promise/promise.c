@@ -199,7 +199,6 @@ static vow_t *promise_init(vow_t *p, vow_loop_t *loop, unsigned flags) {
     p->refcnt = 1;
     p->loop = loop;
     p->flags = (uint16_t)flags;
-    vow__queue_insert_tail(&loop->promises, &p->link);
     loop->handles++;
     return p;
 }
@@ -242,7 +241,6 @@ static void cancel_cb_release(vow_t *p) {
 
 static void promise_destroy(vow_t *p) {
     vow_loop_t *loop = p->loop;
-    vow__queue_remove(&p->link);
     vow__reaction *r = p->r_head;
     p->r_head = p->r_tail = NULL;
     while (r != NULL) {
@@ -254,6 +252,7 @@ static void promise_destroy(vow_t *p) {
     if (p->state == VOW_REJECTED) vow_error_unref(p->error);
     cancel_cb_release(p);
     if (VOW__COMBINE(p) != NULL) vow__combine_free(p->combine);
+    p->state = VOW__S_FREE; /* for the teardown's walk over the pools */
     vow__pool_put(&loop->pools[(p->flags & VOW__F_NODE) ? VOW__POOL_NODE : VOW__POOL_PROMISE], p);
     vow__loop_handle_release(loop);
 }
@@ -1142,8 +1141,51 @@ void vow_outcome_release(vow_outcome_t *out) {
 
 /* ---- forced teardown ---------------------------------------------------------------------- */
 
+/* The teardown's passes over every live promise (both pools hold promises at offset 0). */
+static void hold_one(void *slot, void *arg) {
+    (void)arg;
+    ((vow_t *)slot)->refcnt++;
+}
+
+static void strip_reactions(void *slot, void *arg) {
+    vow_loop_t *loop = arg;
+    vow_t *p = slot;
+    p->flags |= VOW__F_CLOSED;
+    vow__reaction *r = p->r_head;
+    p->r_head = p->r_tail = NULL;
+    while (r != NULL) {
+        vow__reaction *next = r->next;
+        vow__reaction_free(loop, r);
+        r = next;
+    }
+}
+
+static void strip_holdings(void *slot, void *arg) {
+    (void)arg;
+    vow_t *p = slot;
+    if (p->state == VOW_FULFILLED) vow_value_release(&p->value);
+    if (p->state == VOW_REJECTED) vow_error_unref(p->error);
+    p->value = vow_none();
+    p->state = VOW_PENDING;
+    if (VOW__COMBINE(p) != NULL) {
+        vow__combine_free(p->combine);
+        p->combine = NULL;
+        p->flags &= (uint16_t)~VOW__F_COMBINE;
+    }
+    cancel_cb_release(p);
+}
+
+static void drop_hold(void *slot, void *arg) {
+    (void)arg;
+    vow_unref(slot);
+}
+
+static void each_promise(vow_loop_t *loop, void (*fn)(void *, void *)) {
+    vow__pool_walk(&loop->pools[VOW__POOL_PROMISE], offsetof(vow_t, state), VOW__S_FREE, fn, loop);
+    vow__pool_walk(&loop->pools[VOW__POOL_NODE], offsetof(vow_t, state), VOW__S_FREE, fn, loop);
+}
+
 void vow__promise_teardown(vow_loop_t *loop) {
-    vow__queue *q;
     vow_t *p;
     /* Jobs that found the ring full go as the ring's jobs went. */
     while (loop->overflow_head != NULL) {
@@ -1155,42 +1197,15 @@ void vow__promise_teardown(vow_loop_t *loop) {
     loop->overflow_tail = NULL;
     loop->overflow_len = 0;
     /* Hold every promise so that none is freed while the others are stripped. */
-    for (q = loop->promises.next; q != &loop->promises; q = q->next)
-        vow__container_of(q, vow_t, link)->refcnt++;
+    each_promise(loop, hold_one);
     /* First every reaction record (they point into other promises' combinator states)... */
-    for (q = loop->promises.next; q != &loop->promises; q = q->next) {
-        p = vow__container_of(q, vow_t, link);
-        p->flags |= VOW__F_CLOSED;
-        vow__reaction *r = p->r_head;
-        p->r_head = p->r_tail = NULL;
-        while (r != NULL) {
-            vow__reaction *next = r->next;
-            vow__reaction_free(loop, r);
-            r = next;
-        }
-    }
+    each_promise(loop, strip_reactions);
     while ((p = list_pop(&loop->unhandled, &loop->unhandled_tail)) != NULL) vow_unref(p);
     while ((p = list_pop(&loop->handled_late, &loop->handled_late_tail)) != NULL) vow_unref(p);
     /* ...then what the promises hold: values, errors, combinator states, cancel callbacks. */
-    for (q = loop->promises.next; q != &loop->promises; q = q->next) {
-        p = vow__container_of(q, vow_t, link);
-        if (p->state == VOW_FULFILLED) vow_value_release(&p->value);
-        if (p->state == VOW_REJECTED) vow_error_unref(p->error);
-        p->value = vow_none();
-        p->state = VOW_PENDING;
-        if (VOW__COMBINE(p) != NULL) {
-            vow__combine_free(p->combine);
-            p->combine = NULL;
-            p->flags &= (uint16_t)~VOW__F_COMBINE;
-        }
-        cancel_cb_release(p);
-    }
+    each_promise(loop, strip_holdings);
     /* Drop the holds: promises nobody else references go now; user-held ones stay as
      * closed handles until vow_unref. Stripped promises hold no other promise, so
-     * freeing one never frees the next. */
-    for (q = loop->promises.next; q != &loop->promises;) {
-        p = vow__container_of(q, vow_t, link);
-        q = q->next;
-        vow_unref(p);
-    }
+     * freeing one never frees another. */
+    each_promise(loop, drop_hold);
 }

@@ -74,6 +74,8 @@ typedef struct vow__pool {
     size_t live;               /* slots handed out */
     size_t next_bytes;         /* size of the next chunk (0: the first) */
     int passthrough;           /* VOW_POOL=off: one vow__malloc per object */
+    int hold;                  /* vow__pool_walk running: release no chunk */
+    struct vow__pt_hdr *pt;    /* passthrough: the live objects (for vow__pool_walk) */
 } vow__pool;
 
 void vow__pool_init(vow__pool *pl, size_t size, int passthrough);
@@ -81,6 +83,13 @@ void vow__pool_init(vow__pool *pl, size_t size, int passthrough);
 void vow__pool_destroy(vow__pool *pl);
 void *vow__pool_alloc_slow(vow__pool *pl);
 void vow__pool_put_slow(vow__pool *pl, void *p);
+/* Calls fn(slot, arg) for every live slot of the pool: a slot handed out counts as live
+ * unless the byte at `mark_offset` in it equals `free_mark` (the owner writes the mark
+ * before vow__pool_put; the pool's free-list link takes the first pointer's bytes, so the
+ * mark must lie beyond them). fn may free the slot it is given, and nothing else of the
+ * pool. No chunk is released while the walk runs. */
+void vow__pool_walk(vow__pool *pl, size_t mark_offset, unsigned char free_mark,
+                    void (*fn)(void *slot, void *arg), void *arg);
 /* Non-zero when p lies in one of the pool's chunks (tests and assertions). */
 int vow__pool_owns(const vow__pool *pl, const void *p);
 /* How many of the pool's chunks are mappings (tests). */
@@ -119,24 +128,6 @@ static inline void vow__pool_put(vow__pool *pl, void *p) {
         vow__pool_put_slow(pl, p);
     else
         vow__pool_put_slot(pl, p);
-}
-
-/* ---- intrusive doubly linked list (libuv's queue.h idea) ----------------------------- */
-typedef struct vow__queue {
-    struct vow__queue *next, *prev;
-} vow__queue;
-
-static inline void vow__queue_init(vow__queue *q) { q->next = q->prev = q; }
-static inline void vow__queue_insert_tail(vow__queue *h, vow__queue *q) {
-    q->next = h;
-    q->prev = h->prev;
-    h->prev->next = q;
-    h->prev = q;
-}
-static inline void vow__queue_remove(vow__queue *q) {
-    q->prev->next = q->next;
-    q->next->prev = q->prev;
-    q->next = q->prev = q;
 }
 
 /* ---- microtask ring --------------------------------------------------------------------
@@ -242,7 +233,6 @@ struct vow_loop {
     vow__timers tm;
 
     /* promise layer (promise/) */
-    vow__queue promises;       /* every live promise, to break cycles at teardown */
     struct vow *unhandled, *unhandled_tail;       /* rejected with no handler, to report
                                                      after the drain (FIFO, referenced) */
     struct vow *handled_late, *handled_late_tail; /* reported ones that got a handler */

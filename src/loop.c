@@ -136,7 +136,6 @@ static void loop_init(vow_loop_t *loop, struct ev_loop *evl, int owns) {
     loop->owns_evl = owns ? 1 : 0;
     loop->now_ms = vow__clock_ms();
     loop->mode = VOW_UNHANDLED_WARN;
-    vow__queue_init(&loop->promises);
 
     ev_prepare_init(&loop->prepare_w, prepare_cb);
     loop->prepare_w.data = loop;

@@ -73,11 +73,23 @@ static int pool_grow(vow__pool *pl) {
     return 0;
 }
 
+/* VOW_POOL=off: each object is an allocation of its own behind this header, which links
+ * it into its pool's list of live objects (for vow__pool_walk). */
+struct vow__pt_hdr {
+    struct vow__pt_hdr *next, *prev;
+};
+#define PT_HDR ((sizeof(struct vow__pt_hdr) + 15u) & ~(size_t)15u)
+
 void *vow__pool_alloc_slow(vow__pool *pl) {
     if (pl->passthrough) {
-        void *p = vow__malloc(pl->size);
-        if (p != NULL) pl->live++;
-        return p;
+        struct vow__pt_hdr *h = vow__malloc(PT_HDR + pl->size);
+        if (h == NULL) return NULL;
+        h->prev = NULL;
+        h->next = pl->pt;
+        if (pl->pt != NULL) pl->pt->prev = h;
+        pl->pt = h;
+        pl->live++;
+        return (char *)h + PT_HDR;
     }
     if (pool_grow(pl) != 0) return NULL;
     return vow__pool_alloc(pl);
@@ -102,11 +114,17 @@ static void pool_shrink(vow__pool *pl) {
 
 void vow__pool_put_slow(vow__pool *pl, void *p) {
     if (pl->passthrough) {
-        vow__free(p);
+        struct vow__pt_hdr *h = (struct vow__pt_hdr *)((char *)p - PT_HDR);
+        if (h->prev != NULL)
+            h->prev->next = h->next;
+        else
+            pl->pt = h->next;
+        if (h->next != NULL) h->next->prev = h->prev;
+        vow__free(h);
         return;
     }
     /* The last live slot came back: release what a burst left behind. */
-    if (pl->chunks != NULL && pl->chunks->next != NULL) pool_shrink(pl);
+    if (!pl->hold && pl->chunks != NULL && pl->chunks->next != NULL) pool_shrink(pl);
     else vow__pool_put_slot(pl, p);
 }
 
@@ -120,6 +138,36 @@ void vow__pool_destroy(vow__pool *pl) {
     }
     pl->chunks = NULL;
     pl->free = pl->bump = pl->bump_end = NULL;
+}
+
+void vow__pool_walk(vow__pool *pl, size_t mark_offset, unsigned char free_mark,
+                    void (*fn)(void *slot, void *arg), void *arg) {
+    vow__assert(mark_offset >= sizeof(void *) && mark_offset < pl->size, "bad free mark");
+    pl->hold++;
+    if (pl->passthrough) {
+        /* fn may free its own object only: keep the next one first. */
+        for (struct vow__pt_hdr *h = pl->pt, *next; h != NULL; h = next) {
+            next = h->next;
+            fn((char *)h + PT_HDR, arg);
+        }
+    } else {
+        for (struct vow__chunk *c = pl->chunks; c != NULL; c = c->next) {
+            char *slot = (char *)c + HEADER_BYTES;
+            /* The newest chunk was handed out up to the bump pointer; older ones whole. */
+            char *end = c == pl->chunks ? pl->bump
+                                        : slot + (c->bytes - HEADER_BYTES) / pl->size * pl->size;
+            for (; slot < end; slot += pl->size) {
+                VOW__UNPOISON(slot, pl->size); /* a free slot is poisoned whole */
+                if (((unsigned char *)slot)[mark_offset] == free_mark) {
+                    VOW__POISON(slot, pl->size);
+                    continue;
+                }
+                fn(slot, arg);
+            }
+        }
+    }
+    if (--pl->hold == 0 && pl->live == 0 && pl->chunks != NULL && pl->chunks->next != NULL)
+        pool_shrink(pl);
 }
 
 int vow__pool_owns(const vow__pool *pl, const void *p) {

@@ -136,3 +136,66 @@ Test(pool, default_allocator_uses_mappings_and_gets_the_same_results) {
     vow_outcome_release(&out);
     cr_assert_eq(vow_loop_close(loop), 0);
 }
+
+/* ---- forced teardown walks the pools -------------------------------------------------- */
+
+static int ctx_freed;
+static void count_free(void *ctx) {
+    (void)ctx;
+    ctx_freed++;
+}
+
+static vow_t *later;
+static vow_result_t follow_later(vow_loop_t *loop, const vow_value_t *v, void *ctx) {
+    (void)loop;
+    (void)v;
+    (void)ctx;
+    return vow_follow(vow_ref(later));
+}
+
+/* Pending chains, a combinator over them, cycles through follows (between plain promises,
+ * and between two then nodes only) and a promise kept by the user: vow_loop_free must
+ * reach every promise in both pools (or, with VOW_POOL=off, in the pools' lists), run
+ * every context destructor once and free everything. */
+static void teardown_scenario(void) {
+    ctx_freed = 0;
+    vow_loop_t *loop = vow_test_loop();
+    enum { N = 3000 };
+    static vow_t *heads[N];
+    vow_t *tails[N];
+    for (int i = 0; i < N; i++) {
+        heads[i] = vow_new(loop);
+        tails[i] = vow_then(vow_ref(heads[i]), add1, NULL, NULL, count_free);
+        tails[i] = vow_then(tails[i], add1, NULL, NULL, count_free);
+    }
+    vow_t *all = vow_all(loop, tails, N); /* consumes the tails */
+    vow_t *a = vow_new(loop), *b = vow_new(loop);
+    cr_assert_eq(vow_resolve_with(a, vow_follow(vow_ref(b))), 0);
+    cr_assert_eq(vow_resolve_with(b, vow_follow(vow_ref(a))), 0); /* a cycle */
+    vow_unref(a);
+    vow_unref(b);
+    /* n1 adopts `later`, which waits on n1: a cycle that only then nodes hold. */
+    vow_t *n1 = vow_then(vow_resolved(loop, vow_int(1)), follow_later, NULL, NULL, count_free);
+    later = vow_then(vow_ref(n1), add1, NULL, NULL, count_free);
+    vow_unref(n1);
+    for (int i = 0; i < 3; i++) cr_assert_geq(vow_loop_run(loop, VOW_RUN_NOWAIT), 0);
+    cr_assert_eq(ctx_freed, 1, "n1's reaction ran");
+    cr_assert_eq(vow_state(later), VOW_PENDING);
+    vow_unref(later);
+    for (int i = 0; i < N; i++) vow_unref(heads[i]);
+    cr_assert_eq(vow_loop_free(loop), 0);
+    cr_assert_eq(ctx_freed, 2 * N + 2, "%d of %d context destructors ran", ctx_freed,
+                 2 * N + 2);
+    cr_assert_eq(vow_state(all), VOW_PENDING);
+    cr_assert_gt(vow_test_live_allocs(), 0, "the kept promise holds the loop's memory");
+    vow_unref(all);
+    cr_assert_eq(vow_test_live_allocs(), 0, "%ld allocation(s) left", vow_test_live_allocs());
+}
+
+Test(pool, forced_teardown_reaches_every_pooled_promise) { teardown_scenario(); }
+
+Test(pool, forced_teardown_reaches_every_promise_without_pools) {
+    cr_assert_eq(setenv("VOW_POOL", "off", 1), 0);
+    teardown_scenario();
+    unsetenv("VOW_POOL");
+}
