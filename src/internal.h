@@ -181,6 +181,7 @@ typedef struct vow__tlist {
 typedef struct vow__timers {
     vow__tnode *nodes;
     uint32_t cap, free_head;
+    uint32_t fresh;         /* slots below it have been handed out at least once */
     size_t active;          /* timeouts + intervals in lists or running */
     size_t immediates;      /* immediates queued (either list) */
     vow__tlist **heap;

@@ -23,31 +23,33 @@ static inline vow_timer_t make_id(uint32_t slot, uint32_t gen) {
 
 static vow__tnode *lookup(vow__timers *tm, vow_timer_t id, uint32_t *slot_out) {
     uint32_t low = (uint32_t)id;
-    if (low == 0 || low - 1 >= tm->cap) return NULL;
+    if (low == 0 || low - 1 >= tm->fresh) return NULL;
     vow__tnode *n = &tm->nodes[low - 1];
     if (n->kind == VOW__T_FREE || n->gen != (uint32_t)(id >> 32)) return NULL;
     *slot_out = low - 1;
     return n;
 }
 
+/* Slots below tm->fresh have been handed out at least once (freed ones wait on the free
+ * stack); the rest of the slab is untouched memory, initialised when first handed out, so
+ * growing the slab writes nothing. */
 static int node_alloc(vow__timers *tm, uint32_t *slot) {
-    if (tm->free_head == VOW__NIL) {
+    if (tm->free_head != VOW__NIL) {
+        *slot = tm->free_head;
+        tm->free_head = tm->nodes[*slot].next;
+        return 0;
+    }
+    if (tm->fresh == tm->cap) {
         uint32_t cap = tm->cap ? tm->cap * 2 : 64;
         if (cap <= tm->cap || cap >= VOW__NIL) return VOW_ENOMEM;
         vow__tnode *nodes = vow__big_realloc(tm->nodes, (size_t)tm->cap * sizeof *nodes,
-                                               (size_t)cap * sizeof *nodes);
+                                             (size_t)cap * sizeof *nodes);
         if (nodes == NULL) return VOW_ENOMEM;
-        memset(nodes + tm->cap, 0, (size_t)(cap - tm->cap) * sizeof *nodes);
-        for (uint32_t i = cap; i-- > tm->cap;) {
-            nodes[i].gen = 1;
-            nodes[i].next = tm->free_head;
-            tm->free_head = i;
-        }
         tm->nodes = nodes;
         tm->cap = cap;
     }
-    *slot = tm->free_head;
-    tm->free_head = tm->nodes[*slot].next;
+    *slot = tm->fresh++;
+    tm->nodes[*slot].gen = 1;
     return 0;
 }
 
@@ -422,7 +424,7 @@ void vow__timers_free(vow_loop_t *loop) {
     ev_idle_stop(loop->evl, &loop->idle_w);
     /* Release every node first, then run the internal destructors, so that a destructor
      * that touches timers finds consistent (empty) structures. */
-    for (uint32_t s = 0; s < tm->cap; s++) {
+    for (uint32_t s = 0; s < tm->fresh; s++) {
         vow__tnode *n = &tm->nodes[s];
         if (n->kind == VOW__T_FREE) continue;
         n->kind = VOW__T_FREE;
@@ -432,7 +434,7 @@ void vow__timers_free(vow_loop_t *loop) {
     tm->imm_head = tm->imm_tail = tm->run_head = tm->run_tail = VOW__NIL;
     for (size_t i = 0; i < tm->heap_len; i++) vow__free(tm->heap[i]);
     tm->heap_len = 0;
-    for (uint32_t s = 0; s < tm->cap; s++) {
+    for (uint32_t s = 0; s < tm->fresh; s++) {
         vow__tnode *n = &tm->nodes[s];
         void (*af)(void *) = n->arg_free;
         n->arg_free = NULL;
