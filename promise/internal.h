@@ -158,6 +158,8 @@ static inline vow_timer_t *vow__timer_slot(vow_t *p) {
 vow_t *vow__promise_new(vow_loop_t *loop, unsigned flags);
 /* Settles p (internal callers: no permission checks). Consume the value / error. */
 void vow__fulfill(vow_t *p, vow_value_t v);
+/* vow__fulfill, taking the value from *v (moved out; *v is left to the caller to forget). */
+void vow__fulfill_move(vow_t *p, vow_value_t *v);
 void vow__reject(vow_t *p, vow_error_t *err);
 /* Releases whatever a result holds. */
 void vow__result_release(vow_result_t *res);

@@ -469,9 +469,9 @@ static int needs_guard(vow_t *p) {
     return (slot != NULL && *slot != 0) || VOW__CANCEL_CB(p) != NULL;
 }
 
-void vow__fulfill(vow_t *p, vow_value_t v) {
+void vow__fulfill_move(vow_t *p, vow_value_t *v) {
     vow__assert(p->state == VOW_PENDING, "settling a settled promise");
-    if (value_store(&v) != 0) {
+    if (value_store(v) != 0) {
         vow__reject(p, vow_error_new(VOW_ENOMEM, NULL));
         return;
     }
@@ -479,11 +479,13 @@ void vow__fulfill(vow_t *p, vow_value_t v) {
     if (guard) vow_ref(p);
     p->flags |= VOW__F_RESOLVED;
     p->state = VOW_FULFILLED;
-    p->value = v;
+    p->value = *v;
     settled_cleanup(p);
     trigger(p);
     if (guard) vow_unref(p);
 }
+
+void vow__fulfill(vow_t *p, vow_value_t v) { vow__fulfill_move(p, &v); }
 
 void vow__reject(vow_t *p, vow_error_t *err) {
     vow__assert(p->state == VOW_PENDING, "settling a settled promise");
@@ -518,30 +520,30 @@ void vow__perform_then(vow_t *p, vow__reaction *r) {
 
 /* The Promise Resolve Functions applied to d with `res` (consumed). `r` is a
  * record that may be reused for the thenable job, or NULL (then one is allocated). */
-static void resolve_with(vow_t *d, vow_result_t res, vow__reaction *r) {
+static void resolve_with(vow_t *d, vow_result_t *resp, vow__reaction *r) {
     vow_loop_t *loop = d->loop;
     /* d stays alive throughout: r (freed last, at `done`) or the caller holds it. */
     if (d->state != VOW_PENDING) {
         /* d was cancelled while this reaction was queued: the result is discarded, with
          * its destructors, so nothing handed over is lost. */
-        vow__result_release(&res);
+        vow__result_release(resp);
         goto done;
     }
-    switch (res.kind) {
+    switch (resp->kind) {
     case VOW_RESULT_VALUE:
-        vow__fulfill(d, res.value);
+        vow__fulfill_move(d, &resp->value);
         goto done;
     case VOW_RESULT_ERROR:
-        vow__reject(d, res.error);
+        vow__reject(d, resp->error);
         goto done;
     case VOW_RESULT_FOLLOW:
-        if (res.promise == d) {
-            vow_unref(res.promise);
+        if (resp->promise == d) {
+            vow_unref(resp->promise);
             vow__reject(d, vow_error_new(VOW_ETYPE, "chaining cycle detected for promise"));
             goto done;
         }
-        if (res.promise->loop != loop || (res.promise->flags & VOW__F_CLOSED)) {
-            vow_unref(res.promise);
+        if (resp->promise->loop != loop || (resp->promise->flags & VOW__F_CLOSED)) {
+            vow_unref(resp->promise);
             vow__reject(d, vow_error_new(VOW_EINVAL, "cannot follow a promise of another loop"));
             goto done;
         }
@@ -550,7 +552,7 @@ static void resolve_with(vow_t *d, vow_result_t res, vow__reaction *r) {
     }
     if (r == NULL) r = vow__reaction_new(loop, VOW__R_THENABLE_JOB, NULL);
     if (r == NULL) {
-        vow__result_release(&res);
+        vow__result_release(resp);
         vow__reject(d, vow_error_new(VOW_ENOMEM, NULL));
         return;
     }
@@ -568,21 +570,21 @@ static void resolve_with(vow_t *d, vow_result_t res, vow__reaction *r) {
     /* Planted divergence, for the differential tester's self-test only: following an
      * already-settled promise skips NewPromiseResolveThenableJob (one job too few).
      * Never defined in a real build. */
-    if (res.kind == VOW_RESULT_FOLLOW && res.promise->state != VOW_PENDING) {
-        vow_t *q = res.promise;
+    if (resp->kind == VOW_RESULT_FOLLOW && resp->promise->state != VOW_PENDING) {
+        vow_t *q = resp->promise;
         r->kind = VOW__R_ADOPT;
         vow__perform_then(q, r);
         vow_unref(q);
         return;
     }
 #endif
-    if (res.kind == VOW_RESULT_FOLLOW) {
+    if (resp->kind == VOW_RESULT_FOLLOW) {
         r->kind = VOW__R_THENABLE_JOB;
-        r->follow = res.promise;
+        r->follow = resp->promise;
         d->waiting = r; /* cancelling d reaches the promise it is about to follow */
     } else {
         r->kind = VOW__R_FOREIGN_JOB;
-        r->thenable = res.thenable;
+        r->thenable = resp->thenable;
     }
     reaction_queue(loop, r);
     return;
@@ -593,10 +595,12 @@ done:
 /* Settles d as src is settled (sharing the value). */
 void vow__settle_like(vow_t *d, vow_t *src) {
     if (d->state != VOW_PENDING) return;
-    if (src->state == VOW_FULFILLED)
-        vow__fulfill(d, vow_value_share(&src->value));
-    else
+    if (src->state == VOW_FULFILLED) {
+        vow_value_t v = vow_value_share(&src->value);
+        vow__fulfill_move(d, &v);
+    } else {
         vow__reject(d, vow_error_ref(src->error));
+    }
 }
 
 static void foreign_job(vow_loop_t *loop, vow__reaction *r) {
@@ -630,7 +634,7 @@ static void finally_job(vow_loop_t *loop, vow__reaction *r, vow_t *src) {
     r->ctx_free = NULL;
     vow_t *d = r->derived;
     if (res.kind == VOW_RESULT_ERROR) { /* onFinally threw */
-        resolve_with(d, res, r);
+        resolve_with(d, &res, r);
         return;
     }
     /* promise = PromiseResolve(C, result) */
@@ -642,9 +646,9 @@ static void finally_job(vow_loop_t *loop, vow__reaction *r, vow_t *src) {
         q = vow__promise_new(loop, 0);
         if (q != NULL) {
             if (res.kind == VOW_RESULT_VALUE)
-                vow__fulfill(q, res.value);
+                vow__fulfill_move(q, &res.value);
             else
-                resolve_with(q, res, NULL);
+                resolve_with(q, &res, NULL);
             res = result_empty(VOW_RESULT_VALUE);
         }
     }
@@ -655,7 +659,8 @@ static void finally_job(vow_loop_t *loop, vow__reaction *r, vow_t *src) {
         vow__result_release(&res);
         vow_unref(q);
         vow_unref(d2);
-        resolve_with(d, vow_fail(vow_error_new(VOW_ENOMEM, NULL)), r);
+        vow_result_t oom = vow_fail(vow_error_new(VOW_ENOMEM, NULL));
+        resolve_with(d, &oom, r);
         return;
     }
     vow_ref(d2); /* r2 holds one, the follow below the other */
@@ -667,7 +672,8 @@ static void finally_job(vow_loop_t *loop, vow__reaction *r, vow_t *src) {
     }
     vow__perform_then(q, r2);
     vow_unref(q);
-    resolve_with(d, vow_follow(d2), r);
+    vow_result_t follow = vow_follow(d2);
+    resolve_with(d, &follow, r);
 }
 
 static void reaction_job(vow_loop_t *loop, void *arg) {
@@ -697,14 +703,13 @@ static void reaction_job(vow_loop_t *loop, void *arg) {
             res = vow_fail(vow_error_ref(src->error));
         if (r->ctx_free != NULL) r->ctx_free(r->ctx);
         r->ctx_free = NULL;
-        resolve_with(d, res, r);
+        resolve_with(d, &res, r);
         break;
     case VOW__R_FINALLY:
         if (r->on_fin == NULL) { /* finally(undefined): plain pass-through */
-            resolve_with(d,
-                         src->state == VOW_FULFILLED ? vow_ok(vow_value_share(&src->value))
-                                                     : vow_fail(vow_error_ref(src->error)),
-                         r);
+            res = src->state == VOW_FULFILLED ? vow_ok(vow_value_share(&src->value))
+                                              : vow_fail(vow_error_ref(src->error));
+            resolve_with(d, &res, r);
         } else {
             finally_job(loop, r, src);
         }
@@ -720,7 +725,7 @@ static void reaction_job(vow_loop_t *loop, void *arg) {
         } else {
             res = vow_fail(vow_error_ref(src->error));
         }
-        resolve_with(d, res, r);
+        resolve_with(d, &res, r);
         break;
     case VOW__R_ADOPT:
         vow__settle_like(d, src);
@@ -771,7 +776,7 @@ vow_t *vow_resolved(vow_loop_t *loop, vow_value_t v) {
         vow_value_release(&v);
         return NULL;
     }
-    vow__fulfill(p, v);
+    vow__fulfill_move(p, &v);
     return p;
 }
 
@@ -799,11 +804,19 @@ int vow_resolve_with(vow_t *p, vow_result_t result) {
         vow__result_release(&result);
         return rc;
     }
-    resolve_with(p, result, NULL);
+    resolve_with(p, &result, NULL);
     return 0;
 }
 
-int vow_resolve(vow_t *p, vow_value_t v) { return vow_resolve_with(p, vow_ok(v)); }
+int vow_resolve(vow_t *p, vow_value_t v) {
+    int rc = settle_check(p);
+    if (rc != 0) {
+        vow_value_release(&v);
+        return rc;
+    }
+    vow__fulfill_move(p, &v); /* what resolve_with does with a value, without the copies */
+    return 0;
+}
 
 int vow_reject(vow_t *p, vow_error_t *err) { return vow_resolve_with(p, vow_fail(err)); }
 
@@ -1055,7 +1068,7 @@ int vow_resolver_resolve(vow_resolver_t *r, vow_result_t result) {
         return rc;
     }
     r->already = 1;
-    resolve_with(r->target, result, NULL);
+    resolve_with(r->target, &result, NULL);
     return 0;
 }
 
