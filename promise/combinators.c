@@ -65,12 +65,42 @@ void vow__combine_free(struct vow__combine *c) {
     if (c->list != NULL) list_free(c->list);
     if (c->errs != NULL) {
         for (size_t i = 0; i < c->n; i++) vow_error_unref(c->errs[i]);
-        vow__free(c->errs);
+        if (!c->packed) vow__free(c->errs);
     }
     vow__task_combine_free(c);
+    if (c->packed) { /* recs, errs and block live in c's own allocation */
+        vow__big_free(c);
+        return;
+    }
     vow__free(c->recs);
     vow__big_free(c->block);
     vow__free(c);
+}
+
+#define ROUND16(n) (((n) + 15u) & ~(size_t)15u)
+
+/* all / allSettled / race / any: the state, the weak record pointers, any's rejections
+ * and the inputs' records in one allocation (zeroed but for the records). */
+static struct vow__combine *combine_state_new(int kind, size_t n) {
+    size_t recs_at = ROUND16(sizeof(struct vow__combine));
+    size_t per = sizeof(vow__reaction *) + sizeof(vow__reaction) +
+                 (kind == VOW__C_ANY ? sizeof(vow_error_t *) : 0);
+    if (n > (SIZE_MAX / 2 - recs_at) / per) return NULL;
+    size_t errs_at = recs_at + ROUND16(n * sizeof(vow__reaction *));
+    size_t block_at = errs_at + (kind == VOW__C_ANY ? ROUND16(n * sizeof(vow_error_t *)) : 0);
+    char *b = vow__big_malloc(block_at + n * sizeof(vow__reaction));
+    if (b == NULL) return NULL;
+    memset(b, 0, block_at);
+    struct vow__combine *c = (struct vow__combine *)b;
+    c->packed = 1;
+    if (n > 0) {
+        c->recs = (vow__reaction **)(b + recs_at);
+        /* The inputs' records, freed with the result: each record holds a reference to
+         * the result, so the block outlives every record. */
+        c->block = (vow__reaction *)(b + block_at);
+        if (kind == VOW__C_ANY) c->errs = (vow_error_t **)(b + errs_at);
+    }
+    return c;
 }
 
 vow_value_t vow__list_value(vow_outcome_t *outs, size_t n, int *oom) {
@@ -128,25 +158,17 @@ static vow_t *combine(vow_loop_t *loop, int kind, unsigned flags, vow_t *const *
         return vow_rejected(loop, vow_error_new(VOW_EINVAL, "unknown flags"));
     }
     vow_t *d = vow__promise_new(loop, 0);
-    struct vow__combine *c = d != NULL ? vow__calloc(1, sizeof *c) : NULL;
+    struct vow__combine *c = d != NULL ? combine_state_new(kind, n) : NULL;
     if (c != NULL) {
         c->kind = kind;
         c->flags = flags;
         c->n = c->remaining = n;
         d->combine = c;
         d->flags |= VOW__F_COMBINE;
-        if (n > 0) {
-            c->recs = vow__calloc(n, sizeof *c->recs);
-            /* The inputs' records in one block, freed with the result: each record holds
-             * a reference to the result, so the block outlives every record. */
-            c->block = vow__big_malloc(n * sizeof *c->block);
-        }
         if (kind == VOW__C_ALL || kind == VOW__C_ALL_SETTLED) c->list = list_new(n);
-        if (kind == VOW__C_ANY && n > 0) c->errs = vow__calloc(n, sizeof *c->errs);
     }
-    int ok = c != NULL && (n == 0 || (c->recs != NULL && c->block != NULL)) &&
-             (c->list != NULL || (kind != VOW__C_ALL && kind != VOW__C_ALL_SETTLED)) &&
-             (c->errs != NULL || kind != VOW__C_ANY || n == 0);
+    int ok = c != NULL &&
+             (c->list != NULL || (kind != VOW__C_ALL && kind != VOW__C_ALL_SETTLED));
     /* Everything allocated first, so that running out of memory leaves no input subscribed. */
     if (!ok) {
         vow_unref(d);
@@ -212,7 +234,7 @@ void vow__combine_job(vow_loop_t *loop, vow__reaction *r, vow_t *src) {
                 vow_error_t **errs = c->errs;
                 c->errs = NULL;
                 vow__reject(d, vow_error_aggregate(NULL, errs, c->n));
-                vow__free(errs);
+                if (!c->packed) vow__free(errs);
             }
             break;
         }
