@@ -117,7 +117,7 @@ vow_value_t vow__list_value(vow_outcome_t *outs, size_t n, int *oom) {
 }
 
 static void release_inputs(vow_t *const *inputs, size_t n) {
-    for (size_t i = 0; i < n; i++) vow_unref(inputs[i]);
+    for (size_t i = 0; i < n; i++) vow__unref(inputs[i]);
 }
 
 /* A promise fulfilled with the list (moved in). */
@@ -171,17 +171,17 @@ static vow_t *combine(vow_loop_t *loop, int kind, unsigned flags, vow_t *const *
              (c->list != NULL || (kind != VOW__C_ALL && kind != VOW__C_ALL_SETTLED));
     /* Everything allocated first, so that running out of memory leaves no input subscribed. */
     if (!ok) {
-        vow_unref(d);
+        vow__unref(d);
         release_inputs(inputs, n);
         return NULL;
     }
     for (size_t i = 0; i < n; i++) {
         vow__reaction *r = &c->block[i];
-        vow__reaction_init(r, VOW__R_COMBINE, vow_ref(d)); /* each record holds the result */
+        vow__reaction_init(r, VOW__R_COMBINE, vow__ref(d)); /* each record holds the result */
         r->rflags = VOW__RF_EMBEDDED;
         r->index = (uint32_t)i;
         vow__perform_then(inputs[i], r);
-        vow_unref(inputs[i]);
+        vow__unref(inputs[i]);
     }
     if (n == 0) {
         if (kind == VOW__C_ALL || kind == VOW__C_ALL_SETTLED)
@@ -260,7 +260,7 @@ vow_t *vow_any(vow_loop_t *loop, vow_t *const *inputs, size_t n, unsigned flags)
 
 /* ---- timeout: asyncio.wait_for ---------------------------------------------------------- */
 
-static void timeout_release(void *arg) { vow_unref(arg); }
+static void timeout_release(void *arg) { vow__unref(arg); }
 
 static void timeout_fire(vow_loop_t *loop, void *arg) {
     (void)loop;
@@ -272,12 +272,12 @@ static void timeout_fire(vow_loop_t *loop, void *arg) {
     vow_t *inner = r->owner;
     if ((t->flags & VOW__F_RACE_TIMEOUT) || vow__has_live_waiter(inner, r)) {
         /* JavaScript's race, or someone else still wants the inner: leave it running. */
-        vow_ref(t);
+        vow__ref(t);
         vow__unlink_waiter(r);
         vow__reaction_free(loop, r);
         if (t->state == VOW_PENDING)
             vow__reject(t, vow_error_new(VOW_ETIMEDOUT, NULL));
-        vow_unref(t);
+        vow__unref(t);
         return;
     }
     /* wait_for: cancel the inner; t settles when the inner's reaction runs. */
@@ -301,38 +301,38 @@ vow_t *vow_timeout(vow_t *p, uint64_t ms, unsigned flags) {
     if (p == NULL) return NULL;
     vow_loop_t *loop = p->loop;
     if (p->flags & VOW__F_CLOSED) {
-        vow_unref(p);
+        vow__unref(p);
         return NULL;
     }
     if (flags & ~VOW_TIMEOUT_RACE) {
-        vow_unref(p);
+        vow__unref(p);
         return vow_rejected(loop, vow_error_new(VOW_EINVAL, "unknown flags"));
     }
     vow_t *t = vow__promise_new(loop, 0);
     vow__reaction *r = t != NULL ? vow__reaction_new(loop, VOW__R_TIMEOUT, t) : NULL;
     if (r == NULL) {
-        vow_unref(t);
-        vow_unref(p);
+        vow__unref(t);
+        vow__unref(p);
         return NULL;
     }
-    vow_ref(t); /* r holds one; the caller gets the other */
+    vow__ref(t); /* r holds one; the caller gets the other */
     /* wait_for holds its inner, as Python's does: a promise only the timeout references
      * can still be cancelled (and its cancel callback run) when the timer fires. The
      * cycle inner -> record -> inner ends when the inner settles or the record is dropped. */
-    r->follow = vow_ref(p);
+    r->follow = vow__ref(p);
     if (flags & VOW_TIMEOUT_RACE) t->flags |= VOW__F_RACE_TIMEOUT;
     if (p->state == VOW_PENDING) {
-        vow_ref(t); /* the timer's */
+        vow__ref(t); /* the timer's */
         if (vow__timer_start(loop, VOW__T_TIMEOUT, ms, timeout_fire, t, timeout_release,
                              &t->timer) != 0) {
-            vow_unref(t);
+            vow__unref(t);
             vow__reaction_free(loop, r);
-            vow_unref(p);
+            vow__unref(p);
             vow__reject(t, vow_error_new(VOW_ENOMEM, NULL));
             return t;
         }
     }
     vow__perform_then(p, r);
-    vow_unref(p);
+    vow__unref(p);
     return t;
 }

@@ -155,6 +155,18 @@ static inline vow_timer_t *vow__timer_slot(vow_t *p) {
     return &p->timer;
 }
 
+/* vow_ref / vow_unref for vow's own code (inlined; vow__promise_release frees). */
+void vow__promise_release(vow_t *p);
+static inline vow_t *vow__ref(vow_t *p) {
+    if (p != NULL) p->refcnt++;
+    return p;
+}
+static inline void vow__unref(vow_t *p) {
+    if (p == NULL) return;
+    vow__assert(p->refcnt > 0, "promise refcount underflow");
+    if (--p->refcnt == 0) vow__promise_release(p);
+}
+
 /* Allocates a promise on `loop` with one reference (NULL when out of memory). */
 vow_t *vow__promise_new(vow_loop_t *loop, unsigned flags);
 /* Settles p (internal callers: no permission checks). Consume the value / error. */

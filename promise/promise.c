@@ -183,7 +183,7 @@ void vow__result_release(vow_result_t *res) {
     switch (res->kind) {
     case VOW_RESULT_VALUE: vow_value_release(&res->value); break;
     case VOW_RESULT_ERROR: vow_error_unref(res->error); break;
-    case VOW_RESULT_FOLLOW: vow_unref(res->promise); break;
+    case VOW_RESULT_FOLLOW: vow__unref(res->promise); break;
     case VOW_RESULT_THENABLE: thenable_free(res->thenable); break;
     }
     *res = result_empty(VOW_RESULT_VALUE);
@@ -257,15 +257,13 @@ static void promise_destroy(vow_t *p) {
     vow__loop_handle_release(loop);
 }
 
-vow_t *vow_ref(vow_t *p) {
-    if (p != NULL) p->refcnt++;
-    return p;
-}
+vow_t *vow_ref(vow_t *p) { return vow__ref(p); }
 
-void vow_unref(vow_t *p) {
-    if (p == NULL) return;
-    vow__assert(p->refcnt > 0, "promise refcount underflow");
-    if (--p->refcnt > 0) return;
+void vow_unref(vow_t *p) { vow__unref(p); }
+
+/* The last reference went: p is freed, after whatever its destruction frees in turn
+ * (iteratively: a chain of a million promises unwinds in a loop, not in recursion). */
+void vow__promise_release(vow_t *p) {
     p->free_next = free_stack;
     free_stack = p;
     if (freeing) return;
@@ -294,11 +292,11 @@ void vow__reaction_free(vow_loop_t *loop, vow__reaction *r) {
     detach(r);
     vow_t *d = r->derived; /* dropped last: an embedded record lives in d's block */
     if (r->ctx_free != NULL) r->ctx_free(r->ctx);
-    vow_unref(r->source);
+    vow__unref(r->source);
     if (r->kind == VOW__R_FOREIGN_JOB)
         thenable_free(r->thenable);
     else
-        vow_unref(r->follow);
+        vow__unref(r->follow);
     if (r->kind == VOW__R_FINALLY_VALUE) {
         if (r->rflags & VOW__RF_CARRY_ERROR)
             vow_error_unref(r->carry_error);
@@ -306,7 +304,7 @@ void vow__reaction_free(vow_loop_t *loop, vow__reaction *r) {
             vow_value_release(&r->carry_value);
     }
     if (!(r->rflags & VOW__RF_EMBEDDED)) vow__pool_put(&loop->pools[VOW__POOL_REACTION], r);
-    vow_unref(d);
+    vow__unref(d);
 }
 
 /* Forgets the weak pointers to r: its owner's list no longer holds it, and its derived
@@ -357,7 +355,7 @@ static void list_append(vow_t **head, vow_t **tail, vow_t *p) {
         (*tail)->list_next = p;
     else
         *head = p;
-    *tail = vow_ref(p);
+    *tail = vow__ref(p);
 }
 
 static vow_t *list_pop(vow_t **head, vow_t **tail) {
@@ -409,11 +407,11 @@ void vow__promise_after_drain(vow_loop_t *loop) {
             p->rejection_id = ++loop->rejection_ids;
             report(loop, p, VOW_REJECTION_UNHANDLED);
         }
-        vow_unref(p);
+        vow__unref(p);
     }
     while ((p = list_pop(&loop->handled_late, &loop->handled_late_tail)) != NULL) {
         report(loop, p, VOW_REJECTION_HANDLED_LATE);
-        vow_unref(p);
+        vow__unref(p);
     }
 }
 
@@ -443,7 +441,7 @@ static void trigger(vow_t *p) {
         vow__reaction *next = r->next;
         r->next = NULL;
         detach(r); /* queued now: cancelling its promise no longer reaches p */
-        r->source = vow_ref(p);
+        r->source = vow__ref(p);
         reaction_queue(p->loop, r);
         r = next;
     }
@@ -476,13 +474,13 @@ void vow__fulfill_move(vow_t *p, vow_value_t *v) {
         return;
     }
     int guard = needs_guard(p);
-    if (guard) vow_ref(p);
+    if (guard) vow__ref(p);
     p->flags |= VOW__F_RESOLVED;
     p->state = VOW_FULFILLED;
     p->value = *v;
     settled_cleanup(p);
     trigger(p);
-    if (guard) vow_unref(p);
+    if (guard) vow__unref(p);
 }
 
 void vow__fulfill(vow_t *p, vow_value_t v) { vow__fulfill_move(p, &v); }
@@ -490,14 +488,14 @@ void vow__fulfill(vow_t *p, vow_value_t v) { vow__fulfill_move(p, &v); }
 void vow__reject(vow_t *p, vow_error_t *err) {
     vow__assert(p->state == VOW_PENDING, "settling a settled promise");
     int guard = needs_guard(p);
-    if (guard) vow_ref(p);
+    if (guard) vow__ref(p);
     p->flags |= VOW__F_RESOLVED;
     p->state = VOW_REJECTED;
     p->error = err;
     settled_cleanup(p);
     tracker_reject(p);
     trigger(p);
-    if (guard) vow_unref(p);
+    if (guard) vow__unref(p);
 }
 
 /* PerformPromiseThen: registers a record on p (which stays the caller's). */
@@ -512,7 +510,7 @@ void vow__perform_then(vow_t *p, vow__reaction *r) {
         attach(r);
     } else {
         tracker_handle(p);
-        r->source = vow_ref(p);
+        r->source = vow__ref(p);
         reaction_queue(p->loop, r);
     }
     p->flags |= VOW__F_HANDLED;
@@ -538,12 +536,12 @@ static void resolve_with(vow_t *d, vow_result_t *resp, vow__reaction *r) {
         goto done;
     case VOW_RESULT_FOLLOW:
         if (resp->promise == d) {
-            vow_unref(resp->promise);
+            vow__unref(resp->promise);
             vow__reject(d, vow_error_new(VOW_ETYPE, "chaining cycle detected for promise"));
             goto done;
         }
         if (resp->promise->loop != loop || (resp->promise->flags & VOW__F_CLOSED)) {
-            vow_unref(resp->promise);
+            vow__unref(resp->promise);
             vow__reject(d, vow_error_new(VOW_EINVAL, "cannot follow a promise of another loop"));
             goto done;
         }
@@ -559,8 +557,8 @@ static void resolve_with(vow_t *d, vow_result_t *resp, vow__reaction *r) {
     /* Reuse the record: whatever it held for its previous step is gone by now. */
     if (r->derived != d) {
         vow__assert(!(r->rflags & VOW__RF_EMBEDDED), "embedded record reused for another promise");
-        vow_unref(r->derived);
-        r->derived = vow_ref(d);
+        vow__unref(r->derived);
+        r->derived = vow__ref(d);
     }
     r->ctx = NULL;
     r->ctx_free = NULL;
@@ -574,7 +572,7 @@ static void resolve_with(vow_t *d, vow_result_t *resp, vow__reaction *r) {
         vow_t *q = resp->promise;
         r->kind = VOW__R_ADOPT;
         vow__perform_then(q, r);
-        vow_unref(q);
+        vow__unref(q);
         return;
     }
 #endif
@@ -615,7 +613,7 @@ static void foreign_job(vow_loop_t *loop, vow__reaction *r) {
         return;
     }
     res->refcnt = 1;
-    res->target = vow_ref(d);
+    res->target = vow__ref(d);
     res->already = 0;
     vow__reaction_free(loop, r); /* d stays referenced by the resolver */
     int rc = t->subscribe(t->ctx, res);
@@ -657,13 +655,13 @@ static void finally_job(vow_loop_t *loop, vow__reaction *r, vow_t *src) {
     vow__reaction *r2 = d2 != NULL ? vow__reaction_new(loop, VOW__R_FINALLY_VALUE, d2) : NULL;
     if (r2 == NULL) {
         vow__result_release(&res);
-        vow_unref(q);
-        vow_unref(d2);
+        vow__unref(q);
+        vow__unref(d2);
         vow_result_t oom = vow_fail(vow_error_new(VOW_ENOMEM, NULL));
         resolve_with(d, &oom, r);
         return;
     }
-    vow_ref(d2); /* r2 holds one, the follow below the other */
+    vow__ref(d2); /* r2 holds one, the follow below the other */
     if (src->state == VOW_FULFILLED) {
         r2->carry_value = vow_value_share(&src->value);
     } else {
@@ -671,7 +669,7 @@ static void finally_job(vow_loop_t *loop, vow__reaction *r, vow_t *src) {
         r2->rflags |= VOW__RF_CARRY_ERROR;
     }
     vow__perform_then(q, r2);
-    vow_unref(q);
+    vow__unref(q);
     vow_result_t follow = vow_follow(d2);
     resolve_with(d, &follow, r);
 }
@@ -736,7 +734,7 @@ static void reaction_job(vow_loop_t *loop, void *arg) {
         r->follow = NULL;
         r->kind = VOW__R_ADOPT;
         vow__perform_then(q, r);
-        vow_unref(q);
+        vow__unref(q);
         break;
     }
     case VOW__R_FOREIGN_JOB: foreign_job(loop, r); break;
@@ -745,7 +743,7 @@ static void reaction_job(vow_loop_t *loop, void *arg) {
     case VOW__R_DEAD: vow__reaction_free(loop, r); break;
     default: vow__assert(0, "unknown reaction kind");
     }
-    vow_unref(src);
+    vow__unref(src);
 }
 
 void vow__promise_overflow_run_one(vow_loop_t *loop) {
@@ -829,14 +827,14 @@ static vow_t *then_common(vow_t *p, int kind, vow_on_ok on_ok, vow_on_err on_err
     }
     if (n == NULL) {
         if (ctx_free != NULL) ctx_free(ctx);
-        vow_unref(p);
+        vow__unref(p);
         return NULL;
     }
     vow_t *d = promise_init(&n->p, p->loop, VOW__F_NODE);
     vow__reaction *r = &n->r;
     vow__reaction_init(r, kind, d);
     r->rflags = VOW__RF_EMBEDDED;
-    vow_ref(d); /* one for the record, one for the caller */
+    vow__ref(d); /* one for the record, one for the caller */
     if (kind == VOW__R_FINALLY)
         r->on_fin = on_fin;
     else
@@ -846,7 +844,7 @@ static vow_t *then_common(vow_t *p, int kind, vow_on_ok on_ok, vow_on_err on_err
     r->ctx_free = ctx_free;
     r->rflags |= (uint8_t)flags;
     vow__perform_then(p, r);
-    vow_unref(p);
+    vow__unref(p);
     return d;
 }
 
@@ -929,7 +927,7 @@ static void push_work(worklist *work, vow_t *u) {
         work->tail->cancel_next = u;
     else
         work->head = u;
-    work->tail = vow_ref(u);
+    work->tail = vow__ref(u);
 }
 
 /* Stops waiting through record r; its upstream joins the worklist when nothing else
@@ -952,12 +950,12 @@ static void drop_wait(vow__reaction *r, worklist *work) {
         if (u->state == VOW_PENDING && !vow__has_live_waiter(u, r)) push_work(work, u);
         return;
     }
-    vow_ref(u);
+    vow__ref(u);
     vow__unlink_waiter(r);
     vow__reaction_free(u->loop, r);
     if (u->state == VOW_PENDING && !vow__has_live_waiter(u, NULL))
         push_work(work, u);
-    vow_unref(u);
+    vow__unref(u);
 }
 
 static void run_cancellations(worklist *work) {
@@ -984,11 +982,11 @@ static void run_cancellations(worklist *work) {
                 for (size_t i = 0; i < pc->n; i++) {
                     vow__reaction *r = pc->recs[i];
                     if (r == NULL || r->owner == NULL) continue;
-                    vow_t *task = vow_ref(r->owner);
+                    vow_t *task = vow__ref(r->owner);
                     vow__unlink_waiter(r);
                     vow__reaction_free(p->loop, r);
                     if (task->state == VOW_PENDING) push_work(work, task);
-                    vow_unref(task);
+                    vow__unref(task);
                 }
             } else if (pc != NULL) {
                 for (size_t i = 0; i < pc->n; i++)
@@ -1004,7 +1002,7 @@ static void run_cancellations(worklist *work) {
             if (p->state == VOW_PENDING)
                 vow__reject(p, vow_error_new(VOW_ECANCELED, NULL));
         }
-        vow_unref(p);
+        vow__unref(p);
     }
 }
 
@@ -1083,7 +1081,7 @@ vow_resolver_t *vow_resolver_ref(vow_resolver_t *r) {
 
 void vow_resolver_unref(vow_resolver_t *r) {
     if (r == NULL || --r->refcnt > 0) return;
-    vow_unref(r->target);
+    vow__unref(r->target);
     vow__free(r);
 }
 
@@ -1096,17 +1094,17 @@ static void sleep_fire(vow_loop_t *loop, void *arg) {
     if (p->state == VOW_PENDING) vow__fulfill(p, vow_none());
 }
 
-static void sleep_release(void *arg) { vow_unref(arg); }
+static void sleep_release(void *arg) { vow__unref(arg); }
 
 vow_t *vow_sleep(vow_loop_t *loop, uint64_t ms) {
     if (loop == NULL || loop->closed) return NULL;
     vow_t *p = vow__promise_new(loop, 0);
     if (p == NULL) return NULL;
-    vow_ref(p); /* the timer's */
+    vow__ref(p); /* the timer's */
     if (vow__timer_start(loop, VOW__T_TIMEOUT, ms, sleep_fire, p, sleep_release, &p->timer) !=
         0) {
-        vow_unref(p);
-        vow_unref(p);
+        vow__unref(p);
+        vow__unref(p);
         return NULL;
     }
     return p;
@@ -1140,7 +1138,7 @@ int vow_run(vow_loop_t *loop, vow_t *p, vow_outcome_t *out) {
         else
             out->error = vow_error_ref(p->error);
     }
-    vow_unref(p);
+    vow__unref(p);
     return rc;
 }
 
@@ -1190,7 +1188,7 @@ static void strip_holdings(void *slot, void *arg) {
 
 static void drop_hold(void *slot, void *arg) {
     (void)arg;
-    vow_unref(slot);
+    vow__unref(slot);
 }
 
 static void each_promise(vow_loop_t *loop, void (*fn)(void *, void *)) {
@@ -1213,8 +1211,8 @@ void vow__promise_teardown(vow_loop_t *loop) {
     each_promise(loop, hold_one);
     /* First every reaction record (they point into other promises' combinator states)... */
     each_promise(loop, strip_reactions);
-    while ((p = list_pop(&loop->unhandled, &loop->unhandled_tail)) != NULL) vow_unref(p);
-    while ((p = list_pop(&loop->handled_late, &loop->handled_late_tail)) != NULL) vow_unref(p);
+    while ((p = list_pop(&loop->unhandled, &loop->unhandled_tail)) != NULL) vow__unref(p);
+    while ((p = list_pop(&loop->handled_late, &loop->handled_late_tail)) != NULL) vow__unref(p);
     /* ...then what the promises hold: values, errors, combinator states, cancel callbacks. */
     each_promise(loop, strip_holdings);
     /* Drop the holds: promises nobody else references go now; user-held ones stay as

@@ -20,7 +20,7 @@ struct vow_wait_result {
 
 static void wait_result_free(void *p) {
     struct vow_wait_result *w = p;
-    for (size_t i = 0; i < w->n; i++) vow_unref(w->items[i]);
+    for (size_t i = 0; i < w->n; i++) vow__unref(w->items[i]);
     vow__free(w->items);
     vow__free(w->index);
     vow__free(w);
@@ -54,7 +54,7 @@ size_t vow_wait_pending_index(const vow_wait_result_t *w, size_t i) {
 static void wait_complete(vow_t *d) {
     struct vow__combine *c = d->combine;
     vow_loop_t *loop = d->loop;
-    vow_ref(d);
+    vow__ref(d);
     struct vow_wait_result *w = vow__malloc(sizeof *w);
     vow_t **items = vow__malloc(c->n * sizeof *items);
     size_t *index = vow__malloc(c->n * sizeof *index);
@@ -69,7 +69,7 @@ static void wait_complete(vow_t *d) {
             for (size_t i = 0; i < c->n; i++) {
                 int done = c->inputs[i]->state != VOW_PENDING;
                 if (done != (pass == 0)) continue;
-                items[k] = vow_ref(c->inputs[i]);
+                items[k] = vow__ref(c->inputs[i]);
                 index[k++] = i;
                 if (pass == 0) w->n_done = k;
             }
@@ -89,7 +89,7 @@ static void wait_complete(vow_t *d) {
     if (c->flags & VOW_WAIT_CANCEL_PENDING)
         for (size_t i = 0; i < c->n; i++)
             if (c->inputs[i]->state == VOW_PENDING) vow__cancel(c->inputs[i]);
-    vow_unref(d);
+    vow__unref(d);
 }
 
 static void wait_timeout(vow_loop_t *loop, void *arg) {
@@ -99,12 +99,12 @@ static void wait_timeout(vow_loop_t *loop, void *arg) {
     if (d->state == VOW_PENDING) wait_complete(d);
 }
 
-static void wait_timer_release(void *arg) { vow_unref(arg); }
+static void wait_timer_release(void *arg) { vow__unref(arg); }
 
 vow_t *vow_wait(vow_loop_t *loop, vow_t *const *inputs, size_t n, vow_wait_mode_t mode,
                 uint64_t timeout_ms, unsigned flags) {
     if (loop == NULL || loop->closed || (n > 0 && inputs == NULL)) {
-        for (size_t i = 0; inputs != NULL && i < n; i++) vow_unref(inputs[i]);
+        for (size_t i = 0; inputs != NULL && i < n; i++) vow__unref(inputs[i]);
         return NULL;
     }
     int bad = n == 0 || n > UINT32_MAX || (mode != VOW_FIRST_COMPLETED && mode != VOW_FIRST_EXCEPTION &&
@@ -118,7 +118,7 @@ vow_t *vow_wait(vow_loop_t *loop, vow_t *const *inputs, size_t n, vow_wait_mode_
             bad = 1;
     }
     if (bad || null_input) {
-        for (size_t i = 0; i < n; i++) vow_unref(inputs[i]);
+        for (size_t i = 0; i < n; i++) vow__unref(inputs[i]);
         return null_input ? NULL
                           : vow_rejected(loop, vow_error_new(VOW_EINVAL, n == 0
                                                                   ? "wait: empty input"
@@ -141,10 +141,10 @@ vow_t *vow_wait(vow_loop_t *loop, vow_t *const *inputs, size_t n, vow_wait_mode_
     for (size_t i = 0; ok && i < n; i++)
         if ((recs[i] = vow__reaction_new(loop, VOW__R_COMBINE, d)) == NULL) ok = 0;
     if (ok && timeout_ms != VOW_NO_TIMEOUT) {
-        vow_ref(d); /* the timer's */
+        vow__ref(d); /* the timer's */
         if (vow__timer_start(loop, VOW__T_TIMEOUT, timeout_ms, wait_timeout, d,
                              wait_timer_release, &c->timer) != 0) {
-            vow_unref(d);
+            vow__unref(d);
             ok = 0;
         }
     }
@@ -155,14 +155,14 @@ vow_t *vow_wait(vow_loop_t *loop, vow_t *const *inputs, size_t n, vow_wait_mode_
                 vow__reaction_free(loop, recs[i]);
             }
         vow__free(recs);
-        for (size_t i = 0; i < n; i++) vow_unref(inputs[i]);
-        vow_unref(d);
+        for (size_t i = 0; i < n; i++) vow__unref(inputs[i]);
+        vow__unref(d);
         return NULL;
     }
     for (size_t i = 0; i < n; i++) {
         c->inputs[i] = inputs[i]; /* the caller's reference moves in */
         recs[i]->index = (uint32_t)i;
-        vow_ref(d);
+        vow__ref(d);
         vow__perform_then(inputs[i], recs[i]);
     }
     vow__free(recs);
@@ -221,9 +221,9 @@ static void group_abort(vow_t *d) {
     for (size_t i = 0; i < c->n; i++) {
         vow__reaction *r = c->recs[i];
         if (r != NULL && r->owner != NULL && r->owner->state == VOW_PENDING) {
-            vow_t *task = vow_ref(r->owner);
+            vow_t *task = vow__ref(r->owner);
             vow__cancel(task);
-            vow_unref(task);
+            vow__unref(task);
         }
     }
 }
@@ -235,7 +235,7 @@ static void group_abort_now(vow_loop_t *loop, void *arg) {
     if (d->state == VOW_PENDING) group_abort(d);
 }
 
-static void group_abort_release(void *arg) { vow_unref(arg); }
+static void group_abort_release(void *arg) { vow__unref(arg); }
 
 void vow__task_combine_job(vow_loop_t *loop, vow__reaction *r, vow_t *src) {
     vow_t *d = r->derived;
@@ -266,10 +266,10 @@ void vow__task_combine_job(vow_loop_t *loop, vow__reaction *r, vow_t *src) {
         /* asyncio runs a task's done callbacks with call_soon, so the group learns of a
          * failure on the next turn, after every task that failed in this turn has: abort
          * from an immediate (the check phase), and they all reach the aggregate. */
-        vow_ref(d);
+        vow__ref(d);
         if (vow__timer_start(loop, VOW__T_IMMEDIATE, 0, group_abort_now, d, group_abort_release,
                              &c->timer) != 0) {
-            vow_unref(d);
+            vow__unref(d);
             group_abort(d); /* out of memory: abort at once rather than not at all */
         }
     }
@@ -282,7 +282,7 @@ void vow__task_combine_free(struct vow__combine *c) {
         vow__free(c->outs);
     }
     if (c->inputs != NULL) {
-        for (size_t i = 0; i < c->n; i++) vow_unref(c->inputs[i]);
+        for (size_t i = 0; i < c->n; i++) vow__unref(c->inputs[i]);
         vow__free(c->inputs);
     }
 }
@@ -293,7 +293,7 @@ vow_task_group_t *vow_task_group_new(vow_loop_t *loop) {
     vow_t *d = g != NULL ? vow__promise_new(loop, 0) : NULL;
     struct vow__combine *c = d != NULL ? vow__calloc(1, sizeof *c) : NULL;
     if (c == NULL) {
-        vow_unref(d);
+        vow__unref(d);
         vow__free(g);
         return NULL;
     }
@@ -334,7 +334,7 @@ int vow_task_group_add(vow_task_group_t *g, vow_t *p) {
         rc = VOW_EPERM;
     }
     if (rc != 0) {
-        vow_unref(p);
+        vow__unref(p);
         return rc;
     }
     vow_t *d = g->done;
@@ -342,10 +342,10 @@ int vow_task_group_add(vow_task_group_t *g, vow_t *p) {
     vow__reaction *r = NULL;
     if (c->n >= UINT32_MAX || group_grow(c) != 0 ||
         (r = vow__reaction_new(g->loop, VOW__R_COMBINE, d)) == NULL) {
-        vow_unref(p);
+        vow__unref(p);
         return VOW_ENOMEM;
     }
-    vow_ref(d);
+    vow__ref(d);
     size_t i = c->n++;
     c->recs[i] = NULL;
     c->outs[i].state = VOW_PENDING;
@@ -354,7 +354,7 @@ int vow_task_group_add(vow_task_group_t *g, vow_t *p) {
     c->remaining++;
     r->index = (uint32_t)i;
     vow__perform_then(p, r);
-    vow_unref(p);
+    vow__unref(p);
     return 0;
 }
 
@@ -389,7 +389,7 @@ vow_t *vow_task_group_join(vow_task_group_t *g) {
     if (g->join_called) return vow_rejected(g->loop, vow_error_new(VOW_EPERM, "already joined"));
     g->join_called = 1;
     group_join(g);
-    return vow_ref(g->done);
+    return vow__ref(g->done);
 }
 
 vow_task_group_t *vow_task_group_ref(vow_task_group_t *g) {
@@ -400,7 +400,7 @@ vow_task_group_t *vow_task_group_ref(vow_task_group_t *g) {
 void vow_task_group_unref(vow_task_group_t *g) {
     if (g == NULL || --g->refcnt > 0) return;
     if (!g->join_called && !(g->done->flags & VOW__F_CLOSED)) group_join(g);
-    vow_unref(g->done);
+    vow__unref(g->done);
     vow__free(g);
 }
 
@@ -425,7 +425,7 @@ static void task_start(vow_loop_t *loop, void *arg) {
         if (p != NULL && p->loop == loop && p->state == VOW_PENDING &&
             !vow__has_live_waiter(p, NULL))
             vow__cancel(p);
-        vow_unref(p);
+        vow__unref(p);
         return;
     }
     if (p == NULL) {
@@ -433,26 +433,26 @@ static void task_start(vow_loop_t *loop, void *arg) {
         return;
     }
     if (p->loop != loop || (p->flags & VOW__F_CLOSED)) {
-        vow_unref(p);
+        vow__unref(p);
         vow__reject(t, vow_error_new(VOW_EINVAL, "task body returned a promise of another loop"));
         return;
     }
     vow__reaction *r = vow__reaction_new(loop, VOW__R_ADOPT, t);
     if (r == NULL) {
-        vow_unref(p);
+        vow__unref(p);
         vow__reject(t, vow_error_new(VOW_ENOMEM, NULL));
         return;
     }
-    vow_ref(t);
+    vow__ref(t);
     t->flags |= VOW__F_RESOLVED;
     vow__perform_then(p, r);
-    vow_unref(p);
+    vow__unref(p);
 }
 
 static void task_start_free(void *arg) {
     struct task_start *ts = arg;
     if (ts->arg_free != NULL) ts->arg_free(ts->arg);
-    vow_unref(ts->task);
+    vow__unref(ts->task);
     vow__free(ts);
 }
 
@@ -464,18 +464,18 @@ vow_t *vow_create_task(vow_loop_t *loop, vow_task_fn fn, void *arg, void (*arg_f
         ts = t != NULL ? vow__malloc(sizeof *ts) : NULL;
     }
     if (ts == NULL) {
-        vow_unref(t);
+        vow__unref(t);
         if (arg_free != NULL) arg_free(arg);
         return NULL;
     }
-    ts->task = vow_ref(t);
+    ts->task = vow__ref(t);
     ts->fn = fn;
     ts->arg = arg;
     ts->arg_free = arg_free;
     if (vow__timer_start(loop, VOW__T_IMMEDIATE, 0, task_start, ts, task_start_free, &t->timer) !=
         0) {
         task_start_free(ts);
-        vow_unref(t);
+        vow__unref(t);
         return NULL;
     }
     return t;
