@@ -141,9 +141,8 @@ typedef struct vow__job {
     void *arg;
 } vow__job;
 
-/* Queues fn(loop, arg): 0, or VOW_ENOMEM when the ring cannot grow or the overflow list
- * is in use (the caller then uses the overflow list, or reports the error). */
-int vow__mq_push(vow_loop_t *loop, vow_microtask_fn fn, void *arg);
+/* vow__mq_push (below the loop struct) when the ring is full or the overflow list in use. */
+int vow__mq_push_slow(vow_loop_t *loop, vow_microtask_fn fn, void *arg);
 /* Notes that work was queued outside the ring (keeps the application's ev_run going). */
 void vow__mq_note_work(vow_loop_t *loop);
 /* Drains the microtask queue to empty (iteratively; a nested call returns at once), then
@@ -243,6 +242,19 @@ struct vow_loop {
     uint32_t rejection_ids;    /* numbers reported rejections, as Node's rejection id */
     vow__pool pools[VOW__POOLS]; /* promise/: objects by size (VOW__POOL_*) */
 };
+
+/* Queues fn(loop, arg): 0, or VOW_ENOMEM when the ring cannot grow or the overflow list
+ * is in use (the caller then uses the overflow list, or reports the error). */
+static inline int vow__mq_push(vow_loop_t *loop, vow_microtask_fn fn, void *arg) {
+    if (loop->overflow_head != NULL || loop->mq_len == loop->mq_cap)
+        return vow__mq_push_slow(loop, fn, arg);
+    vow__job *j = &loop->mq[(loop->mq_head + loop->mq_len) & (loop->mq_cap - 1)];
+    j->fn = fn;
+    j->arg = arg;
+    loop->mq_len++;
+    if (!loop->kept && !loop->draining) vow__mq_note_work(loop);
+    return 0;
+}
 
 /* Monotonic milliseconds. */
 uint64_t vow__clock_ms(void);

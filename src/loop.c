@@ -62,7 +62,7 @@ void vow__mq_note_work(vow_loop_t *loop) {
     }
 }
 
-int vow__mq_push(vow_loop_t *loop, vow_microtask_fn fn, void *arg) {
+int vow__mq_push_slow(vow_loop_t *loop, vow_microtask_fn fn, void *arg) {
     if (loop->overflow_head != NULL) return VOW_ENOMEM; /* keep FIFO: join the overflow */
     if (loop->mq_len == loop->mq_cap && mq_grow(loop, loop->mq_len + 1) != 0)
         return VOW_ENOMEM;
