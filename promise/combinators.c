@@ -22,12 +22,12 @@ struct vow_list {
 static void list_free(void *p) {
     struct vow_list *l = p;
     for (size_t i = 0; i < l->n; i++) vow_outcome_release(&l->items[i]);
-    vow__big_free(l);
+    vow__free(l);
 }
 
 static struct vow_list *list_new(size_t n) {
     if (n > (SIZE_MAX - sizeof(struct vow_list)) / sizeof(vow_outcome_t)) return NULL;
-    struct vow_list *l = vow__big_malloc(sizeof *l + n * sizeof(vow_outcome_t));
+    struct vow_list *l = vow__malloc(sizeof *l + n * sizeof(vow_outcome_t));
     if (l == NULL) return NULL;
     l->n = n;
     for (size_t i = 0; i < n; i++) {
@@ -69,11 +69,11 @@ void vow__combine_free(struct vow__combine *c) {
     }
     vow__task_combine_free(c);
     if (c->packed) { /* recs, errs and block live in c's own allocation */
-        vow__big_free(c);
+        vow__free(c);
         return;
     }
     vow__free(c->recs);
-    vow__big_free(c->block);
+    vow__free(c->block);
     vow__free(c);
 }
 
@@ -88,7 +88,7 @@ static struct vow__combine *combine_state_new(int kind, size_t n) {
     if (n > (SIZE_MAX / 2 - recs_at) / per) return NULL;
     size_t errs_at = recs_at + ROUND16(n * sizeof(vow__reaction *));
     size_t block_at = errs_at + (kind == VOW__C_ANY ? ROUND16(n * sizeof(vow_error_t *)) : 0);
-    char *b = vow__big_malloc(block_at + n * sizeof(vow__reaction));
+    char *b = vow__malloc(block_at + n * sizeof(vow__reaction));
     if (b == NULL) return NULL;
     memset(b, 0, block_at);
     struct vow__combine *c = (struct vow__combine *)b;

@@ -32,17 +32,6 @@ void *vow__calloc(size_t c, size_t n);
 void *vow__realloc(void *p, size_t n);
 void vow__free(void *p);
 
-/* Arrays that grow with the work: like malloc / realloc / free, but from 2 MiB on (with
- * the default allocator) an aligned mapping advised as transparent huge pages. A block of
- * these is freed only by vow__big_free; vow__big_realloc needs its current size. */
-#define VOW__HUGE_PAGE ((size_t)2 << 20)
-void *vow__big_malloc(size_t n);
-void *vow__big_realloc(void *p, size_t old_n, size_t n);
-void vow__big_free(void *p);
-/* A VOW__HUGE_PAGE-aligned anonymous mapping of `bytes` (NULL: failed or unsupported). */
-void *vow__map_huge(size_t bytes);
-void vow__unmap_huge(void *p, size_t bytes);
-
 /* ---- AddressSanitizer: poisoning for memory vow recycles itself (src/pool.c) ----------- */
 #if defined(__SANITIZE_ADDRESS__)
 #define VOW__ASAN 1
@@ -92,10 +81,8 @@ void vow__pool_walk(vow__pool *pl, size_t mark_offset, unsigned char free_mark,
                     void (*fn)(void *slot, void *arg), void *arg);
 /* Non-zero when p lies in one of the pool's chunks (tests and assertions). */
 int vow__pool_owns(const vow__pool *pl, const void *p);
-/* How many of the pool's chunks are mappings (tests). */
-size_t vow__pool_mapped_chunks(const vow__pool *pl);
-/* Non-zero while vow_replace_allocator has not replaced malloc and friends. */
-int vow__allocator_is_default(void);
+/* How many chunks the pool holds (tests). */
+size_t vow__pool_chunks(const vow__pool *pl);
 
 /* A slot of pl->size bytes, uninitialised (NULL: out of memory). */
 static inline void *vow__pool_alloc(vow__pool *pl) {

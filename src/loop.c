@@ -44,11 +44,11 @@ static int mq_grow(vow_loop_t *loop, size_t need) {
         if (cap > SIZE_MAX / 2 / sizeof(vow__job)) return VOW_ENOMEM;
         cap *= 2;
     }
-    vow__job *ring = vow__big_malloc(cap * sizeof *ring);
+    vow__job *ring = vow__malloc(cap * sizeof *ring);
     if (ring == NULL) return VOW_ENOMEM;
     for (size_t i = 0; i < loop->mq_len; i++)
         ring[i] = loop->mq[(loop->mq_head + i) & (loop->mq_cap - 1)];
-    vow__big_free(loop->mq);
+    vow__free(loop->mq);
     loop->mq = ring;
     loop->mq_cap = cap;
     loop->mq_head = 0;
@@ -364,7 +364,7 @@ static void teardown(vow_loop_t *loop) {
     ev_timer_stop(loop->evl, &loop->timer_w);
     if (loop->owns_evl) ev_loop_destroy(loop->evl);
     loop->evl = NULL;
-    vow__big_free(loop->mq);
+    vow__free(loop->mq);
     loop->mq = NULL;
     loop->mq_cap = loop->mq_len = 0;
     if (loop->is_default) default_loop = NULL;

@@ -1,11 +1,12 @@
 /* src/pool.c - per-loop pools of fixed-size objects (promises, then nodes, reaction records).
  *
- * A pool hands out slots of one size from chunks it takes from vow's allocator (or, for
- * chunks of 2 MiB and more while the default allocator is in place, straight from mmap,
- * aligned and advised as transparent huge pages where the system has them). A freed slot
- * goes on the pool's free list and is the next one handed out, so a steady loop recycles
- * the same few cache lines; a fresh chunk is handed out by bumping a pointer. Chunks grow
- * geometrically from 64 slots to 2 MiB.
+ * A pool hands out slots of one size from chunks it takes from vow's allocator. A freed
+ * slot goes on the pool's free list and is the next one handed out, so a steady loop
+ * recycles the same few cache lines; a fresh chunk is handed out by bumping a pointer.
+ * Chunks grow geometrically from 64 slots to 2 MiB. (Advising big chunks as transparent
+ * huge pages was tried and dropped: with the kernel's default defrag=madvise a fault in
+ * such a chunk may compact memory synchronously, and after other processes had run the
+ * 1,000,000-step chain of bench/ took twice as long; bench/README.md has the figures.)
  *
  * Memory goes back: when a pool's last live slot is freed, every chunk but the first
  * (the smallest) is released; the first goes with the loop struct. So after a burst of a
@@ -23,12 +24,11 @@
 
 #include "internal.h"
 
-enum { FIRST_SLOTS = 64 };
+enum { FIRST_SLOTS = 64, MAX_CHUNK = 2u << 20 };
 
 struct vow__chunk {
     struct vow__chunk *next; /* older chunk */
     size_t bytes;            /* the whole allocation, header included */
-    int mapped;              /* from mmap (else vow__malloc) */
 };
 
 /* Slots start this far into a chunk (keeps max_align_t alignment). */
@@ -42,34 +42,22 @@ void vow__pool_init(vow__pool *pl, size_t size, int passthrough) {
 
 static void chunk_release(struct vow__chunk *c) {
     VOW__UNPOISON(c, c->bytes);
-    if (c->mapped)
-        vow__unmap_huge(c, c->bytes);
-    else
-        vow__free(c);
+    vow__free(c);
 }
 
 /* Adds a chunk and points the bump range at it: 0, or VOW_ENOMEM. */
 static int pool_grow(vow__pool *pl) {
     size_t bytes = pl->next_bytes;
     if (bytes == 0) bytes = HEADER_BYTES + FIRST_SLOTS * pl->size;
-    struct vow__chunk *c = NULL;
-    int mapped = 0;
-    if (bytes >= VOW__HUGE_PAGE && vow__allocator_is_default()) {
-        bytes = VOW__HUGE_PAGE;
-        c = vow__map_huge(bytes);
-        mapped = c != NULL;
-    }
-    if (c == NULL) c = vow__malloc(bytes);
+    struct vow__chunk *c = vow__malloc(bytes);
     if (c == NULL) return VOW_ENOMEM;
     c->next = pl->chunks;
     c->bytes = bytes;
-    c->mapped = mapped;
     pl->chunks = c;
     pl->bump = (char *)c + HEADER_BYTES;
     pl->bump_end = pl->bump + (bytes - HEADER_BYTES) / pl->size * pl->size;
     VOW__POISON(pl->bump, (size_t)(pl->bump_end - pl->bump));
-    if (bytes < VOW__HUGE_PAGE)
-        pl->next_bytes = bytes * 2 < VOW__HUGE_PAGE ? bytes * 2 : VOW__HUGE_PAGE;
+    pl->next_bytes = bytes * 2 < MAX_CHUNK ? bytes * 2 : MAX_CHUNK;
     return 0;
 }
 
@@ -177,8 +165,8 @@ int vow__pool_owns(const vow__pool *pl, const void *p) {
     return 0;
 }
 
-size_t vow__pool_mapped_chunks(const vow__pool *pl) {
+size_t vow__pool_chunks(const vow__pool *pl) {
     size_t n = 0;
-    for (const struct vow__chunk *c = pl->chunks; c != NULL; c = c->next) n += c->mapped != 0;
+    for (const struct vow__chunk *c = pl->chunks; c != NULL; c = c->next) n++;
     return n;
 }

@@ -42,8 +42,7 @@ static int node_alloc(vow__timers *tm, uint32_t *slot) {
     if (tm->fresh == tm->cap) {
         uint32_t cap = tm->cap ? tm->cap * 2 : 64;
         if (cap <= tm->cap || cap >= VOW__NIL) return VOW_ENOMEM;
-        vow__tnode *nodes = vow__big_realloc(tm->nodes, (size_t)tm->cap * sizeof *nodes,
-                                             (size_t)cap * sizeof *nodes);
+        vow__tnode *nodes = vow__realloc(tm->nodes, (size_t)cap * sizeof *nodes);
         if (nodes == NULL) return VOW_ENOMEM;
         tm->nodes = nodes;
         tm->cap = cap;
@@ -440,7 +439,7 @@ void vow__timers_free(vow_loop_t *loop) {
         n->arg_free = NULL;
         if (af != NULL) af(n->arg);
     }
-    vow__big_free(tm->nodes);
+    vow__free(tm->nodes);
     vow__free(tm->heap);
     vow__free(tm->map);
     memset(tm, 0, sizeof *tm);
