@@ -101,7 +101,7 @@ static void b_t20a(vow_loop_t *l, void *arg) {
     (void)arg;
     log_line("B t20 a");
     microtask(log_cb, "B m from t20 a");
-    timeout(log_cb, "B t1 from t20 a", 1);
+    timeout(log_cb, "B t10 from t20 a", 10);
     timeout(log_cb, "B t30 from t20 a", 30);
 }
 static void b_m_t20b(vow_loop_t *l, void *arg) {

@@ -46,7 +46,7 @@ function phaseB() {
   setTimeout(() => {
     log('B t20 a');
     queueMicrotask(() => log('B m from t20 a'));
-    setTimeout(() => log('B t1 from t20 a'), 1);
+    setTimeout(() => log('B t10 from t20 a'), 10); // 10, not 1: t20 b and c may start a ms later (slow builds)
     setTimeout(() => log('B t30 from t20 a'), 30);
   }, 20);
   setTimeout(() => log('B t1 a'), 1);
