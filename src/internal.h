@@ -59,7 +59,7 @@ typedef struct vow__pool {
     void *free;                /* free slots, linked through their first word */
     char *bump, *bump_end;     /* the never-used tail of the newest chunk */
     struct vow__chunk *chunks; /* newest first */
-    size_t size;               /* slot bytes (a multiple of 16) */
+    size_t size;               /* slot bytes (a multiple of the pointer size) */
     size_t live;               /* slots handed out */
     size_t next_bytes;         /* size of the next chunk (0: the first) */
     int passthrough;           /* VOW_POOL=off: one vow__malloc per object */

@@ -36,7 +36,9 @@ struct vow__chunk {
 
 void vow__pool_init(vow__pool *pl, size_t size, int passthrough) {
     memset(pl, 0, sizeof *pl);
-    pl->size = (size + 15u) & ~(size_t)15u;
+    /* Promises and records need no more than pointer alignment: 8-byte multiples keep a
+     * 168-byte then node at 168 (16 would make it 176, 5% more memory per step). */
+    pl->size = (size + sizeof(void *) - 1) & ~(sizeof(void *) - 1);
     pl->passthrough = passthrough;
 }
 
