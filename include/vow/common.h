@@ -37,7 +37,13 @@ typedef void (*vow_free_fn)(void *ptr);
  * any other vow call, or when no vow object is live: memory must be freed by the
  * allocator that made it. All four functions are required; they must behave as the C
  * library's (malloc(0) may return NULL or a unique pointer). Returns 0, or VOW_EINVAL
- * when one is NULL (nothing changes). Not thread-safe with concurrent vow calls. */
+ * when one is NULL (nothing changes). Not thread-safe with concurrent vow calls.
+ *
+ * Promises, then steps and reaction records do not take one allocation each: every loop
+ * keeps pools of them, in chunks of 64 objects growing to 2 MiB, and reuses freed ones.
+ * When a pool's last object goes, all its chunks but the first are freed; the rest goes
+ * with the loop. VOW_POOL=off in the environment (read when a loop is created) makes
+ * every object its own allocation again, for valgrind or allocation-failure testing. */
 VOW_EXTERN int vow_replace_allocator(vow_malloc_fn malloc_fn, vow_realloc_fn realloc_fn,
                                      vow_calloc_fn calloc_fn, vow_free_fn free_fn);
 
