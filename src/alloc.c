@@ -4,6 +4,14 @@
 
 #include "internal.h"
 
+#if defined(__linux__)
+#include <sys/mman.h>
+#include <unistd.h>
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14's uapi value; older headers lack the name */
+#endif
+#endif
+
 static struct {
     vow_malloc_fn malloc_fn;
     vow_realloc_fn realloc_fn;
@@ -37,6 +45,17 @@ void *vow__realloc(void *p, size_t n) { return vow__alloc.realloc_fn(p, n ? n : 
 
 void vow__free(void *p) {
     if (p != NULL) vow__alloc.free_fn(p);
+}
+
+void vow__prefault(void *p, size_t n) {
+#if defined(__linux__)
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t b = ((uintptr_t)p + page - 1) & ~(page - 1), e = ((uintptr_t)p + n) & ~(page - 1);
+    if (e > b) (void)madvise((void *)b, e - b, MADV_POPULATE_WRITE);
+#else
+    (void)p;
+    (void)n;
+#endif
 }
 
 void vow__assert_fail(const char *cond, const char *msg, const char *file, int line) {

@@ -31,6 +31,10 @@ void *vow__malloc(size_t n);
 void *vow__calloc(size_t c, size_t n);
 void *vow__realloc(void *p, size_t n);
 void vow__free(void *p);
+/* Faults in the whole pages inside [p, p + n) with one madvise(MADV_POPULATE_WRITE)
+ * (Linux 5.14 and later; an older kernel refuses it and nothing happens; elsewhere a
+ * no-op). Memory the caller is about to fill anyway: it saves a trap per page. */
+void vow__prefault(void *p, size_t n);
 
 /* ---- AddressSanitizer: poisoning for memory vow recycles itself (src/pool.c) ----------- */
 #if defined(__SANITIZE_ADDRESS__)

@@ -44,6 +44,9 @@ static int node_alloc(vow__timers *tm, uint32_t *slot) {
         if (cap <= tm->cap || cap >= VOW__NIL) return VOW_ENOMEM;
         vow__tnode *nodes = vow__realloc(tm->nodes, (size_t)cap * sizeof *nodes);
         if (nodes == NULL) return VOW_ENOMEM;
+        /* The new half at once (see vow__prefault), once it is big enough to matter. */
+        if ((size_t)(cap - tm->cap) * sizeof *nodes >= (256u << 10))
+            vow__prefault(nodes + tm->cap, (size_t)(cap - tm->cap) * sizeof *nodes);
         tm->nodes = nodes;
         tm->cap = cap;
     }
