@@ -64,8 +64,7 @@ vow_error_t *vow_list_error(const vow_list_t *l, size_t i) {
 void vow__combine_free(struct vow__combine *c) {
     if (c->list != NULL) list_free(c->list);
     if (c->errs != NULL) {
-        for (size_t i = 0; i < c->n; i++) vow_error_unref(c->errs[i]);
-        if (!c->packed) vow__free(c->errs);
+        for (size_t i = 0; i < c->n; i++) vow_error_unref(c->errs[i]); /* array: packed */
     }
     vow__task_combine_free(c);
     if (c->packed) { /* recs, errs and block live in c's own allocation */
@@ -233,8 +232,7 @@ void vow__combine_job(vow_loop_t *loop, vow__reaction *r, vow_t *src) {
             if (--c->remaining == 0) {
                 vow_error_t **errs = c->errs;
                 c->errs = NULL;
-                vow__reject(d, vow_error_aggregate(NULL, errs, c->n));
-                if (!c->packed) vow__free(errs);
+                vow__reject(d, vow_error_aggregate(NULL, errs, c->n)); /* errs: packed */
             }
             break;
         }

@@ -23,7 +23,8 @@ enum {
     VOW__F_RACE_TIMEOUT = 1u << 7, /* vow_timeout: VOW_TIMEOUT_RACE */
     VOW__F_CANCEL_QUEUED = 1u << 8, /* on a cancellation worklist */
     VOW__F_COMBINE = 1u << 9,       /* `combine` is set (combinator, wait, task group) */
-    VOW__F_NODE = 1u << 10          /* the promise of a then node (VOW__POOL_NODE) */
+    VOW__F_NODE = 1u << 10,         /* the promise of a then node (VOW__POOL_NODE) */
+    VOW__F_DYING = 1u << 11         /* refcount 0: waiting on the free stack or being freed */
 };
 
 struct vow {

@@ -264,6 +264,7 @@ void vow_unref(vow_t *p) { vow__unref(p); }
 /* The last reference went: p is freed, after whatever its destruction frees in turn
  * (iteratively: a chain of a million promises unwinds in a loop, not in recursion). */
 void vow__promise_release(vow_t *p) {
+    p->flags |= VOW__F_DYING; /* a teardown run from a destructor must not touch it */
     p->free_next = free_stack;
     free_stack = p;
     if (freeing) return;
@@ -1152,15 +1153,20 @@ void vow_outcome_release(vow_outcome_t *out) {
 
 /* ---- forced teardown ---------------------------------------------------------------------- */
 
-/* The teardown's passes over every live promise (both pools hold promises at offset 0). */
+/* The teardown's passes over every live promise (both pools hold promises at offset 0).
+ * A promise whose count reached 0 is skipped by all four: it is already being freed (a
+ * destructor that runs during its destruction may be what called vow_loop_free) or waits
+ * on the free stack, and holding it again would free it twice. */
 static void hold_one(void *slot, void *arg) {
     (void)arg;
-    ((vow_t *)slot)->refcnt++;
+    vow_t *p = slot;
+    if (!(p->flags & VOW__F_DYING)) p->refcnt++;
 }
 
 static void strip_reactions(void *slot, void *arg) {
     vow_loop_t *loop = arg;
     vow_t *p = slot;
+    if (p->flags & VOW__F_DYING) return;
     p->flags |= VOW__F_CLOSED;
     vow__reaction *r = p->r_head;
     p->r_head = p->r_tail = NULL;
@@ -1174,6 +1180,7 @@ static void strip_reactions(void *slot, void *arg) {
 static void strip_holdings(void *slot, void *arg) {
     (void)arg;
     vow_t *p = slot;
+    if (p->flags & VOW__F_DYING) return;
     if (p->state == VOW_FULFILLED) vow_value_release(&p->value);
     if (p->state == VOW_REJECTED) vow_error_unref(p->error);
     p->value = vow_none();
@@ -1188,7 +1195,8 @@ static void strip_holdings(void *slot, void *arg) {
 
 static void drop_hold(void *slot, void *arg) {
     (void)arg;
-    vow__unref(slot);
+    vow_t *p = slot;
+    if (!(p->flags & VOW__F_DYING)) vow__unref(p);
 }
 
 static void each_promise(vow_loop_t *loop, void (*fn)(void *, void *)) {

@@ -61,7 +61,7 @@ static int pool_grow(vow__pool *pl) {
     pl->chunks = c;
     pl->bump = (char *)c + HEADER_BYTES;
     pl->bump_end = pl->bump + (bytes - HEADER_BYTES) / pl->size * pl->size;
-    VOW__POISON(pl->bump, (size_t)(pl->bump_end - pl->bump));
+    VOW__POISON(pl->bump, bytes - HEADER_BYTES); /* the slots and the tail past them */
     pl->next_bytes = bytes * 2 < MAX_CHUNK ? bytes * 2 : MAX_CHUNK;
     return 0;
 }
@@ -101,7 +101,7 @@ static void pool_shrink(vow__pool *pl) {
     pl->free = NULL;
     pl->bump = (char *)c + HEADER_BYTES;
     pl->bump_end = pl->bump + (c->bytes - HEADER_BYTES) / pl->size * pl->size;
-    VOW__POISON(pl->bump, (size_t)(pl->bump_end - pl->bump));
+    VOW__POISON(pl->bump, c->bytes - HEADER_BYTES);
     pl->next_bytes = c->bytes * 2;
 }
 

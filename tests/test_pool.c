@@ -1,6 +1,7 @@
 /* tests/test_pool.c - the loop's object pools (src/pool.c): memory is recycled, returned
- * after a burst, kept per object with VOW_POOL=off, walked at forced teardown, and the
- * same with the default allocator (glibc's malloc, mmap for the big chunks). */
+ * after a burst, kept per object with VOW_POOL=off, walked at forced teardown (also when a
+ * destructor frees the loop, and when the walk itself empties a pool), and the same with
+ * glibc's allocator itself rather than the counting one. */
 #include <stdint.h>
 
 #include "helpers.h"
@@ -97,7 +98,7 @@ Test(pool, a_promise_kept_past_vow_loop_free_keeps_its_pool) {
     cr_assert_eq(vow_test_live_allocs(), 0);
 }
 
-/* ---- the default allocator: 2 MiB chunks ---------------------------------------------------- */
+/* ---- glibc's allocator itself: 2 MiB chunks ---------------------------------------------- */
 
 static size_t chunks(vow_loop_t *loop) {
     size_t n = 0;
@@ -105,7 +106,7 @@ static size_t chunks(vow_loop_t *loop) {
     return n;
 }
 
-Test(pool, default_allocator_big_chunks_and_big_arrays) {
+Test(pool, default_allocator_big_chunks) {
     vow_reset_allocator(); /* glibc's malloc itself */
     vow_loop_t *loop = NULL;
     cr_assert_eq(vow_loop_new(&loop, VOW_BACKEND_AUTO), 0);
@@ -196,4 +197,58 @@ Test(pool, forced_teardown_reaches_every_promise_without_pools) {
     cr_assert_eq(setenv("VOW_POOL", "off", 1), 0);
     teardown_scenario();
     unsetenv("VOW_POOL");
+}
+
+/* ---- teardown from a destructor, and a walk that empties its pool ------------------------ */
+
+static vow_loop_t *loop_to_free;
+static int freed_loop_rc = 1;
+static void free_the_loop(void *obj) {
+    free(obj);
+    freed_loop_rc = vow_loop_free(loop_to_free);
+}
+
+/* The value's destructor runs while its promise is being destroyed and frees the loop:
+ * the teardown must pass over that promise (its count is already 0), not hold and free
+ * it a second time. */
+static void destructor_frees_the_loop(void) {
+    loop_to_free = vow_test_loop();
+    freed_loop_rc = 1;
+    vow_t *keep = vow_new(loop_to_free); /* a user-held promise on the same pool */
+    vow_t *p = vow_resolved(loop_to_free, vow_ptr(malloc(16), free_the_loop));
+    vow_t *n = vow_then(vow_resolved(loop_to_free, vow_int(1)), add1, NULL, NULL, NULL);
+    vow_unref(p); /* -> destroy -> destructor -> vow_loop_free */
+    cr_assert_eq(freed_loop_rc, 0, "vow_loop_free from the destructor: %d", freed_loop_rc);
+    cr_assert_eq(vow_resolve(keep, vow_int(1)), VOW_ECLOSED);
+    vow_unref(n);
+    vow_unref(keep);
+    cr_assert_eq(vow_test_live_allocs(), 0, "%ld allocation(s) left", vow_test_live_allocs());
+}
+
+Test(pool, a_destructor_that_frees_the_loop) { destructor_frees_the_loop(); }
+
+Test(pool, a_destructor_that_frees_the_loop_without_pools) {
+    cr_assert_eq(setenv("VOW_POOL", "off", 1), 0);
+    destructor_frees_the_loop();
+    unsetenv("VOW_POOL");
+}
+
+/* The last live promises of the pool sit in its second chunk, held only by each other (a
+ * follow cycle): dropping the teardown's holds empties the pool while the walk is still in
+ * that chunk. The pool must not release the chunk under the walk (ASan: use after free). */
+Test(pool, a_teardown_walk_that_empties_its_pool) {
+    vow_loop_t *loop = vow_test_loop();
+    enum { FILL = 200 }; /* more than the first chunk's 64 slots */
+    vow_t *fill[FILL];
+    for (int i = 0; i < FILL; i++) cr_assert_not_null(fill[i] = vow_new(loop));
+    vow_t *a = vow_new(loop), *b = vow_new(loop);
+    cr_assert_eq(vow_resolve_with(a, vow_follow(vow_ref(b))), 0);
+    cr_assert_eq(vow_resolve_with(b, vow_follow(vow_ref(a))), 0);
+    for (int i = 0; i < 3; i++) cr_assert_geq(vow_loop_run(loop, VOW_RUN_NOWAIT), 0);
+    vow_unref(a);
+    vow_unref(b);
+    for (int i = 0; i < FILL; i++) vow_unref(fill[i]);
+    cr_assert_eq(chunks(loop) > VOW__POOLS, 1, "a and b live beyond the first chunk");
+    cr_assert_eq(vow_loop_free(loop), 0);
+    cr_assert_eq(vow_test_live_allocs(), 0, "%ld allocation(s) left", vow_test_live_allocs());
 }
