@@ -239,19 +239,36 @@ static void cancel_cb_release(vow_t *p) {
     vow__free(c);
 }
 
-static void promise_destroy(vow_t *p) {
-    vow_loop_t *loop = p->loop;
+/* Frees the records still waiting in p's reaction list, unrun. */
+static void drop_reactions(vow_t *p) {
     vow__reaction *r = p->r_head;
     p->r_head = p->r_tail = NULL;
     while (r != NULL) {
         vow__reaction *next = r->next;
-        vow__reaction_free(loop, r);
+        vow__reaction_free(p->loop, r);
         r = next;
     }
+}
+
+/* Releases what p holds: its value or error, its combinator state, its cancel callback;
+ * p is left pending and empty. */
+static void release_holdings(vow_t *p) {
     if (p->state == VOW_FULFILLED) vow_value_release(&p->value);
     if (p->state == VOW_REJECTED) vow_error_unref(p->error);
+    p->value = vow_none();
+    p->state = VOW_PENDING;
+    if (VOW__COMBINE(p) != NULL) {
+        vow__combine_free(p->combine);
+        p->combine = NULL;
+        p->flags &= (uint16_t)~VOW__F_COMBINE;
+    }
     cancel_cb_release(p);
-    if (VOW__COMBINE(p) != NULL) vow__combine_free(p->combine);
+}
+
+static void promise_destroy(vow_t *p) {
+    vow_loop_t *loop = p->loop;
+    drop_reactions(p);
+    release_holdings(p);
     p->state = VOW__S_FREE; /* for the teardown's walk over the pools */
     vow__pool_put(&loop->pools[(p->flags & VOW__F_NODE) ? VOW__POOL_NODE : VOW__POOL_PROMISE], p);
     vow__loop_handle_release(loop);
@@ -1153,55 +1170,33 @@ void vow_outcome_release(vow_outcome_t *out) {
 
 /* ---- forced teardown ---------------------------------------------------------------------- */
 
-/* The teardown's passes over every live promise (both pools hold promises at offset 0).
- * A promise whose count reached 0 is skipped by all four: it is already being freed (a
- * destructor that runs during its destruction may be what called vow_loop_free) or waits
- * on the free stack, and holding it again would free it twice. */
-static void hold_one(void *slot, void *arg) {
-    (void)arg;
-    vow_t *p = slot;
-    if (!(p->flags & VOW__F_DYING)) p->refcnt++;
-}
+/* The teardown's passes over every live promise (both pools hold promises at offset 0). */
+static void hold_one(vow_t *p) { p->refcnt++; }
 
-static void strip_reactions(void *slot, void *arg) {
-    vow_loop_t *loop = arg;
-    vow_t *p = slot;
-    if (p->flags & VOW__F_DYING) return;
+static void strip_reactions(vow_t *p) {
     p->flags |= VOW__F_CLOSED;
-    vow__reaction *r = p->r_head;
-    p->r_head = p->r_tail = NULL;
-    while (r != NULL) {
-        vow__reaction *next = r->next;
-        vow__reaction_free(loop, r);
-        r = next;
-    }
+    drop_reactions(p);
 }
 
-static void strip_holdings(void *slot, void *arg) {
-    (void)arg;
+static void drop_hold(vow_t *p) { vow__unref(p); }
+
+/* A promise whose count reached 0 is passed over: it is already being freed (a destructor
+ * run during its destruction may be what called vow_loop_free) or waits on the free
+ * stack, and holding it again would free it twice. */
+struct visit {
+    void (*fn)(vow_t *);
+};
+
+static void visit_live(void *slot, void *arg) {
     vow_t *p = slot;
-    if (p->flags & VOW__F_DYING) return;
-    if (p->state == VOW_FULFILLED) vow_value_release(&p->value);
-    if (p->state == VOW_REJECTED) vow_error_unref(p->error);
-    p->value = vow_none();
-    p->state = VOW_PENDING;
-    if (VOW__COMBINE(p) != NULL) {
-        vow__combine_free(p->combine);
-        p->combine = NULL;
-        p->flags &= (uint16_t)~VOW__F_COMBINE;
-    }
-    cancel_cb_release(p);
+    if (!(p->flags & VOW__F_DYING)) ((struct visit *)arg)->fn(p);
 }
 
-static void drop_hold(void *slot, void *arg) {
-    (void)arg;
-    vow_t *p = slot;
-    if (!(p->flags & VOW__F_DYING)) vow__unref(p);
-}
-
-static void each_promise(vow_loop_t *loop, void (*fn)(void *, void *)) {
-    vow__pool_walk(&loop->pools[VOW__POOL_PROMISE], offsetof(vow_t, state), VOW__S_FREE, fn, loop);
-    vow__pool_walk(&loop->pools[VOW__POOL_NODE], offsetof(vow_t, state), VOW__S_FREE, fn, loop);
+static void each_promise(vow_loop_t *loop, void (*fn)(vow_t *)) {
+    struct visit v = {fn};
+    size_t mark = offsetof(vow_t, state);
+    vow__pool_walk(&loop->pools[VOW__POOL_PROMISE], mark, VOW__S_FREE, visit_live, &v);
+    vow__pool_walk(&loop->pools[VOW__POOL_NODE], mark, VOW__S_FREE, visit_live, &v);
 }
 
 void vow__promise_teardown(vow_loop_t *loop) {
@@ -1222,7 +1217,7 @@ void vow__promise_teardown(vow_loop_t *loop) {
     while ((p = list_pop(&loop->unhandled, &loop->unhandled_tail)) != NULL) vow__unref(p);
     while ((p = list_pop(&loop->handled_late, &loop->handled_late_tail)) != NULL) vow__unref(p);
     /* ...then what the promises hold: values, errors, combinator states, cancel callbacks. */
-    each_promise(loop, strip_holdings);
+    each_promise(loop, release_holdings);
     /* Drop the holds: promises nobody else references go now; user-held ones stay as
      * closed handles until vow_unref. Stripped promises hold no other promise, so
      * freeing one never frees another. */

@@ -83,8 +83,6 @@ void vow__pool_put_slow(vow__pool *pl, void *p);
  * pool. No chunk is released while the walk runs. */
 void vow__pool_walk(vow__pool *pl, size_t mark_offset, unsigned char free_mark,
                     void (*fn)(void *slot, void *arg), void *arg);
-/* Non-zero when p lies in one of the pool's chunks (tests and assertions). */
-int vow__pool_owns(const vow__pool *pl, const void *p);
 /* How many chunks the pool holds (tests). */
 size_t vow__pool_chunks(const vow__pool *pl);
 

@@ -42,6 +42,18 @@ void vow__pool_init(vow__pool *pl, size_t size, int passthrough) {
     pl->passthrough = passthrough;
 }
 
+/* The end of chunk c's whole slots. */
+static char *slots_end(const vow__pool *pl, struct vow__chunk *c) {
+    return (char *)c + HEADER_BYTES + (c->bytes - HEADER_BYTES) / pl->size * pl->size;
+}
+
+/* Hands out chunk c from its first slot on (all of it poisoned until handed out). */
+static void bump_into(vow__pool *pl, struct vow__chunk *c) {
+    pl->bump = (char *)c + HEADER_BYTES;
+    pl->bump_end = slots_end(pl, c);
+    VOW__POISON(pl->bump, c->bytes - HEADER_BYTES); /* the slots and the tail past them */
+}
+
 static void chunk_release(struct vow__chunk *c) {
     VOW__UNPOISON(c, c->bytes);
     vow__free(c);
@@ -59,9 +71,7 @@ static int pool_grow(vow__pool *pl) {
     c->next = pl->chunks;
     c->bytes = bytes;
     pl->chunks = c;
-    pl->bump = (char *)c + HEADER_BYTES;
-    pl->bump_end = pl->bump + (bytes - HEADER_BYTES) / pl->size * pl->size;
-    VOW__POISON(pl->bump, bytes - HEADER_BYTES); /* the slots and the tail past them */
+    bump_into(pl, c);
     pl->next_bytes = bytes * 2 < MAX_CHUNK ? bytes * 2 : MAX_CHUNK;
     return 0;
 }
@@ -88,7 +98,8 @@ void *vow__pool_alloc_slow(vow__pool *pl) {
     return vow__pool_alloc(pl);
 }
 
-/* Releases every chunk but the first (oldest, smallest) and empties the free list. */
+/* With no slot live: releases every chunk but the first (oldest, smallest) and hands that
+ * one out afresh (the free list is forgotten). */
 static void pool_shrink(vow__pool *pl) {
     struct vow__chunk *c = pl->chunks;
     if (c == NULL) return;
@@ -99,9 +110,7 @@ static void pool_shrink(vow__pool *pl) {
     }
     pl->chunks = c;
     pl->free = NULL;
-    pl->bump = (char *)c + HEADER_BYTES;
-    pl->bump_end = pl->bump + (c->bytes - HEADER_BYTES) / pl->size * pl->size;
-    VOW__POISON(pl->bump, c->bytes - HEADER_BYTES);
+    bump_into(pl, c);
     pl->next_bytes = c->bytes * 2;
 }
 
@@ -116,9 +125,11 @@ void vow__pool_put_slow(vow__pool *pl, void *p) {
         vow__free(h);
         return;
     }
-    /* The last live slot came back: release what a burst left behind. */
-    if (!pl->hold && pl->chunks != NULL && pl->chunks->next != NULL) pool_shrink(pl);
-    else vow__pool_put_slot(pl, p);
+    /* The last live slot came back: release what a burst left behind (not under a walk). */
+    if (!pl->hold)
+        pool_shrink(pl);
+    else
+        vow__pool_put_slot(pl, p);
 }
 
 void vow__pool_destroy(vow__pool *pl) {
@@ -147,8 +158,7 @@ void vow__pool_walk(vow__pool *pl, size_t mark_offset, unsigned char free_mark,
         for (struct vow__chunk *c = pl->chunks; c != NULL; c = c->next) {
             char *slot = (char *)c + HEADER_BYTES;
             /* The newest chunk was handed out up to the bump pointer; older ones whole. */
-            char *end = c == pl->chunks ? pl->bump
-                                        : slot + (c->bytes - HEADER_BYTES) / pl->size * pl->size;
+            char *end = c == pl->chunks ? pl->bump : slots_end(pl, c);
             for (; slot < end; slot += pl->size) {
                 VOW__UNPOISON(slot, pl->size); /* a free slot is poisoned whole */
                 if (((unsigned char *)slot)[mark_offset] == free_mark) {
@@ -159,15 +169,7 @@ void vow__pool_walk(vow__pool *pl, size_t mark_offset, unsigned char free_mark,
             }
         }
     }
-    if (--pl->hold == 0 && pl->live == 0 && pl->chunks != NULL && pl->chunks->next != NULL)
-        pool_shrink(pl);
-}
-
-int vow__pool_owns(const vow__pool *pl, const void *p) {
-    for (const struct vow__chunk *c = pl->chunks; c != NULL; c = c->next)
-        if ((const char *)p >= (const char *)c && (const char *)p < (const char *)c + c->bytes)
-            return 1;
-    return 0;
+    if (--pl->hold == 0 && pl->live == 0) pool_shrink(pl);
 }
 
 size_t vow__pool_chunks(const vow__pool *pl) {
