@@ -6,6 +6,7 @@
 #include <criterion/criterion.h>
 #include <stdio.h>
 
+#include "counted.h"
 #include "helpers.h"
 
 TestSuite(all, .init = vow_test_setup, .fini = vow_test_teardown, .timeout = 30);
@@ -18,29 +19,6 @@ TestSuite(all_settled, .init = vow_test_setup, .fini = vow_test_teardown, .timeo
 /* The order in which the timers settled their promises (tags). */
 static int fired[64];
 static int fired_len;
-
-/* Heap objects with counted destructors. */
-typedef struct obj {
-    int id;
-} obj;
-static int obj_freed[64];
-static int obj_made;
-static void obj_free(void *p) {
-    obj *o = p;
-    obj_freed[o->id]++;
-    free(o);
-}
-static obj *obj_new(void) {
-    obj *o = malloc(sizeof *o);
-    cr_assert_not_null(o);
-    cr_assert_lt(obj_made, 64);
-    o->id = obj_made++;
-    return o;
-}
-static void expect_every_obj_freed_once(void) {
-    for (int i = 0; i < obj_made; i++)
-        cr_assert_eq(obj_freed[i], 1, "object %d freed %d times", i, obj_freed[i]);
-}
 
 typedef struct later {
     vow_t *p; /* owned reference: the promise this timer settles */

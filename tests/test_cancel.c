@@ -10,33 +10,12 @@
 #include <criterion/redirect.h>
 #include <stdio.h>
 
+#include "counted.h"
 #include "helpers.h"
 
 TestSuite(cancel, .init = vow_test_setup, .fini = vow_test_teardown, .timeout = 30);
 
 /* ---- helpers -------------------------------------------------------------------------- */
-
-typedef struct obj {
-    int id;
-} obj;
-static int obj_freed[16];
-static int obj_made;
-static void obj_free(void *p) {
-    obj *o = p;
-    obj_freed[o->id]++;
-    free(o);
-}
-static obj *obj_new(void) {
-    obj *o = malloc(sizeof *o);
-    cr_assert_not_null(o);
-    cr_assert_lt(obj_made, 16);
-    o->id = obj_made++;
-    return o;
-}
-static void expect_every_obj_freed_once(void) {
-    for (int i = 0; i < obj_made; i++)
-        cr_assert_eq(obj_freed[i], 1, "object %d freed %d times", i, obj_freed[i]);
-}
 
 static void expect_cancelled(const vow_t *p, const char *what) {
     cr_assert_eq(vow_state(p), VOW_REJECTED, "%s is not rejected (state %d)", what,

@@ -3,6 +3,7 @@
  * thenables adopted through the explicit adapter (vow_thenable_new). */
 #include <criterion/criterion.h>
 
+#include "counted.h"
 #include "helpers.h"
 
 TestSuite(promise_then, .init = vow_test_setup, .fini = vow_test_teardown, .timeout = 20);
@@ -27,29 +28,6 @@ static int ctx_free_calls;
 static void ctx_free_count(void *ctx) {
     (void)ctx;
     ctx_free_calls++;
-}
-
-/* Heap objects with counted destructors. */
-typedef struct obj {
-    int id;
-} obj;
-static int obj_freed[16];
-static int obj_made;
-static void obj_free(void *p) {
-    obj *o = p;
-    obj_freed[o->id]++;
-    free(o);
-}
-static obj *obj_new(void) {
-    obj *o = malloc(sizeof *o);
-    cr_assert_not_null(o);
-    o->id = obj_made++;
-    cr_assert_lt(o->id, 16);
-    return o;
-}
-static void expect_every_obj_freed_once(void) {
-    for (int i = 0; i < obj_made; i++)
-        cr_assert_eq(obj_freed[i], 1, "object %d freed %d times", i, obj_freed[i]);
 }
 
 static int payload_freed;

@@ -6,6 +6,7 @@
 #include <criterion/criterion.h>
 #include <stdio.h>
 
+#include "counted.h"
 #include "helpers.h"
 
 TestSuite(race, .init = vow_test_setup, .fini = vow_test_teardown, .timeout = 30);
@@ -15,24 +16,6 @@ TestSuite(any, .init = vow_test_setup, .fini = vow_test_teardown, .timeout = 30)
 
 static int fired[64];
 static int fired_len;
-
-typedef struct obj {
-    int id;
-} obj;
-static int obj_freed[64];
-static int obj_made;
-static void obj_free(void *p) {
-    obj *o = p;
-    obj_freed[o->id]++;
-    free(o);
-}
-static obj *obj_new(void) {
-    obj *o = malloc(sizeof *o);
-    cr_assert_not_null(o);
-    cr_assert_lt(obj_made, 64);
-    o->id = obj_made++;
-    return o;
-}
 
 typedef struct later {
     vow_t *p; /* owned */

@@ -11,6 +11,7 @@
 #include <criterion/criterion.h>
 #include <stdio.h>
 
+#include "counted.h"
 #include "helpers.h"
 
 TestSuite(task_group, .init = vow_test_setup, .fini = vow_test_teardown, .timeout = 30);
@@ -702,22 +703,6 @@ Test(task_group, loop_freed_with_a_group_pending) {
 }
 
 /* ---- values and misuse ------------------------------------------------------------------------ */
-
-typedef struct obj {
-    int id;
-} obj;
-static int obj_freed[8];
-static void obj_free(void *p) {
-    obj_freed[((obj *)p)->id]++;
-    free(p);
-}
-static vow_result_t give_obj(vow_loop_t *loop, const vow_value_t *v, void *ctx) {
-    (void)loop, (void)v;
-    obj *o = malloc(sizeof *o);
-    cr_assert_not_null(o);
-    o->id = (int)(intptr_t)ctx;
-    return vow_ok(vow_ptr(o, obj_free));
-}
 
 Test(task_group, heap_values_reach_the_list_and_are_freed_once) {
     vow_loop_t *loop = vow_test_loop();

@@ -10,29 +10,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "counted.h"
 #include "helpers.h"
 
 TestSuite(timeout, .init = vow_test_setup, .fini = vow_test_teardown, .timeout = 30);
 
 /* ---- inputs settled by timers ---------------------------------------------------------- */
-
-typedef struct obj {
-    int id;
-} obj;
-static int obj_freed[16];
-static int obj_made;
-static void obj_free(void *p) {
-    obj *o = p;
-    obj_freed[o->id]++;
-    free(o);
-}
-static obj *obj_new(void) {
-    obj *o = malloc(sizeof *o);
-    cr_assert_not_null(o);
-    cr_assert_lt(obj_made, 16);
-    o->id = obj_made++;
-    return o;
-}
 
 typedef struct later {
     vow_t *p; /* owned */

@@ -10,6 +10,7 @@
 #include <criterion/criterion.h>
 #include <stdio.h>
 
+#include "counted.h"
 #include "helpers.h"
 
 TestSuite(wait, .init = vow_test_setup, .fini = vow_test_teardown, .timeout = 30);
@@ -693,22 +694,6 @@ Test(wait, result_accessors_on_other_values) {
 }
 
 /* ---- memory --------------------------------------------------------------------------------- */
-
-typedef struct obj {
-    int id;
-} obj;
-static int obj_freed[8];
-static void obj_free(void *p) {
-    obj_freed[((obj *)p)->id]++;
-    free(p);
-}
-static vow_result_t give_obj(vow_loop_t *loop, const vow_value_t *v, void *ctx) {
-    (void)loop, (void)v;
-    obj *o = malloc(sizeof *o);
-    cr_assert_not_null(o);
-    o->id = (int)(intptr_t)ctx;
-    return vow_ok(vow_ptr(o, obj_free));
-}
 
 Test(wait, heap_values_are_freed_once_and_nothing_leaks_whatever_the_path) {
     vow_loop_t *loop = vow_test_loop();
