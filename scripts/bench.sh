@@ -29,7 +29,13 @@ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_FLAGS_RELEASE="-O2 -
 cmake --build "$build" -j2 --target vow-bench floor-naive floor-libev >/dev/null
 if [ "${1:-}" = "--callgrind" ]; then
     shift
-    command -v valgrind >/dev/null 2>&1 || { echo "bench.sh: valgrind is needed" >&2; exit 1; }
+    if ! command -v valgrind >/dev/null 2>&1; then
+        [ "$(id -u)" -eq 0 ] || { echo "bench.sh: valgrind is needed (run as root to install it)" >&2; exit 1; }
+        echo "bench.sh: installing valgrind"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends valgrind \
+            >/dev/null || { apt-get update -qq >/dev/null &&
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends valgrind >/dev/null; }
+    fi
     exec python3 bench/callgrind.py --bin "$build/bench" "$@"
 fi
 exec python3 bench/compare.py --bin "$build/bench" "$@"
