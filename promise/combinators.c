@@ -258,15 +258,13 @@ vow_t *vow_any(vow_loop_t *loop, vow_t *const *inputs, size_t n, unsigned flags)
 
 /* ---- timeout: asyncio.wait_for ---------------------------------------------------------- */
 
-static void timeout_release(void *arg) { vow__unref(arg); }
-
 static void timeout_fire(vow_loop_t *loop, void *arg) {
     (void)loop;
     vow_t *t = arg;
     t->timer = 0; /* fired: nothing to stop any more */
-    vow__reaction *r = t->waiting;
-    if (t->state != VOW_PENDING || r == NULL)
+    if (t->state != VOW_PENDING || t->waiting == NULL)
         return; /* the inner settled and its job is queued: t settles like it */
+    vow__reaction *r = t->waiting;
     vow_t *inner = r->owner;
     if ((t->flags & VOW__F_RACE_TIMEOUT) || vow__has_live_waiter(inner, r)) {
         /* JavaScript's race, or someone else still wants the inner: leave it running. */
@@ -321,7 +319,7 @@ vow_t *vow_timeout(vow_t *p, uint64_t ms, unsigned flags) {
     if (flags & VOW_TIMEOUT_RACE) t->flags |= VOW__F_RACE_TIMEOUT;
     if (p->state == VOW_PENDING) {
         vow__ref(t); /* the timer's */
-        if (vow__timer_start(loop, VOW__T_TIMEOUT, ms, timeout_fire, t, timeout_release,
+        if (vow__timer_start(loop, VOW__T_TIMEOUT, ms, timeout_fire, t, VOW__TR_UNREF,
                              &t->timer) != 0) {
             vow__unref(t);
             vow__reaction_free(loop, r);

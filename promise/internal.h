@@ -33,15 +33,17 @@ struct vow {
     uint16_t flags;
     uint8_t state;                  /* vow_state_t */
     vow_loop_t *loop;
-    union {
+    union {                         /* by state: a promise needs one of the three at a time */
+        struct {                    /* PENDING */
+            struct vow__reaction *r_head; /* reactions in registration order */
+            struct vow__reaction *r_tail;
+            struct vow__reaction *waiting; /* weak: the record that will settle this promise,
+                                              in its upstream's list (or a queued thenable
+                                              job); NULL once that record's job is queued */
+        };
         vow_value_t value;          /* FULFILLED: owned (boxed when it has a destructor) */
         vow_error_t *error;         /* REJECTED: owned */
     };
-    struct vow__reaction *r_head;   /* PENDING: reactions in registration order */
-    struct vow__reaction *r_tail;
-    struct vow__reaction *waiting;  /* weak: the record that will settle this promise, in its
-                                       upstream's list (or a queued thenable job); NULL once
-                                       that record's job is queued */
     union {                         /* which one: VOW__F_SETTLEABLE, VOW__F_COMBINE */
         struct vow__combine *combine; /* combinator results: the shared state (owned) */
         struct vow__cancel_cb *cancel; /* vow_new promises: vow_on_cancel (owned) */
@@ -203,6 +205,8 @@ void vow__cancel(vow_t *p);
 void vow__task_combine_job(vow_loop_t *loop, vow__reaction *r, vow_t *src);
 /* Frees what task.c keeps in a combine state. */
 void vow__task_combine_free(struct vow__combine *c);
+/* Frees a vow_create_task start record (its VOW__TR_TASK_START timer release). */
+void vow__task_start_free(void *arg);
 /* Wraps `n` outcomes (moved in; the array is freed) as a list value. */
 vow_value_t vow__list_value(vow_outcome_t *outs, size_t n, int *oom);
 

@@ -239,8 +239,10 @@ static void cancel_cb_release(vow_t *p) {
     vow__free(c);
 }
 
-/* Frees the records still waiting in p's reaction list, unrun. */
+/* Frees the records still waiting in p's reaction list, unrun (a settled promise has none:
+ * the list's place holds its value or error). */
 static void drop_reactions(vow_t *p) {
+    if (p->state != VOW_PENDING) return;
     vow__reaction *r = p->r_head;
     p->r_head = p->r_tail = NULL;
     while (r != NULL) {
@@ -255,7 +257,7 @@ static void drop_reactions(vow_t *p) {
 static void release_holdings(vow_t *p) {
     if (p->state == VOW_FULFILLED) vow_value_release(&p->value);
     if (p->state == VOW_REJECTED) vow_error_unref(p->error);
-    p->value = vow_none();
+    p->r_head = p->r_tail = p->waiting = NULL; /* pending again, with an empty list */
     p->state = VOW_PENDING;
     if (VOW__COMBINE(p) != NULL) {
         vow__combine_free(p->combine);
@@ -333,7 +335,7 @@ static void detach(vow__reaction *r) {
     if (d == NULL) return;
     if (r->kind == VOW__R_COMBINE) {
         if (d->combine != NULL && d->combine->recs[r->index] == r) d->combine->recs[r->index] = NULL;
-    } else if (d->waiting == r) {
+    } else if (d->state == VOW_PENDING && d->waiting == r) {
         d->waiting = NULL;
     }
 }
@@ -343,7 +345,7 @@ static void attach(vow__reaction *r) {
     vow_t *d = r->derived;
     if (r->kind == VOW__R_COMBINE)
         d->combine->recs[r->index] = r;
-    else
+    else if (d->state == VOW_PENDING)
         d->waiting = r;
 }
 
@@ -452,9 +454,8 @@ int vow_set_unhandled_mode(vow_loop_t *loop, vow_unhandled_mode_t mode) {
 
 /* ---- settling ---------------------------------------------------------------------------- */
 
-static void trigger(vow_t *p) {
-    vow__reaction *r = p->r_head;
-    p->r_head = p->r_tail = NULL;
+/* Queues the reactions r (the list p had while pending). */
+static void trigger(vow_t *p, vow__reaction *r) {
     while (r != NULL) {
         vow__reaction *next = r->next;
         r->next = NULL;
@@ -493,11 +494,12 @@ void vow__fulfill_move(vow_t *p, vow_value_t *v) {
     }
     int guard = needs_guard(p);
     if (guard) vow__ref(p);
+    vow__reaction *reactions = p->r_head; /* the value takes the list's place */
     p->flags |= VOW__F_RESOLVED;
     p->state = VOW_FULFILLED;
     p->value = *v;
     settled_cleanup(p);
-    trigger(p);
+    trigger(p, reactions);
     if (guard) vow__unref(p);
 }
 
@@ -507,12 +509,13 @@ void vow__reject(vow_t *p, vow_error_t *err) {
     vow__assert(p->state == VOW_PENDING, "settling a settled promise");
     int guard = needs_guard(p);
     if (guard) vow__ref(p);
+    vow__reaction *reactions = p->r_head; /* the error takes the list's place */
     p->flags |= VOW__F_RESOLVED;
     p->state = VOW_REJECTED;
     p->error = err;
     settled_cleanup(p);
     tracker_reject(p);
-    trigger(p);
+    trigger(p, reactions);
     if (guard) vow__unref(p);
 }
 
@@ -1103,6 +1106,13 @@ void vow_resolver_unref(vow_resolver_t *r) {
     vow__free(r);
 }
 
+void vow__timer_arg_release(int how, void *arg) {
+    if (how == VOW__TR_UNREF)
+        vow__unref(arg);
+    else if (how == VOW__TR_TASK_START)
+        vow__task_start_free(arg);
+}
+
 /* ---- vow_sleep --------------------------------------------------------------------------- */
 
 static void sleep_fire(vow_loop_t *loop, void *arg) {
@@ -1112,14 +1122,12 @@ static void sleep_fire(vow_loop_t *loop, void *arg) {
     if (p->state == VOW_PENDING) vow__fulfill(p, vow_none());
 }
 
-static void sleep_release(void *arg) { vow__unref(arg); }
-
 vow_t *vow_sleep(vow_loop_t *loop, uint64_t ms) {
     if (loop == NULL || loop->closed) return NULL;
     vow_t *p = vow__promise_new(loop, 0);
     if (p == NULL) return NULL;
     vow__ref(p); /* the timer's */
-    if (vow__timer_start(loop, VOW__T_TIMEOUT, ms, sleep_fire, p, sleep_release, &p->timer) !=
+    if (vow__timer_start(loop, VOW__T_TIMEOUT, ms, sleep_fire, p, VOW__TR_UNREF, &p->timer) !=
         0) {
         vow__unref(p);
         vow__unref(p);

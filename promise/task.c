@@ -99,8 +99,6 @@ static void wait_timeout(vow_loop_t *loop, void *arg) {
     if (d->state == VOW_PENDING) wait_complete(d);
 }
 
-static void wait_timer_release(void *arg) { vow__unref(arg); }
-
 vow_t *vow_wait(vow_loop_t *loop, vow_t *const *inputs, size_t n, vow_wait_mode_t mode,
                 uint64_t timeout_ms, unsigned flags) {
     if (loop == NULL || loop->closed || (n > 0 && inputs == NULL)) {
@@ -143,7 +141,7 @@ vow_t *vow_wait(vow_loop_t *loop, vow_t *const *inputs, size_t n, vow_wait_mode_
     if (ok && timeout_ms != VOW_NO_TIMEOUT) {
         vow__ref(d); /* the timer's */
         if (vow__timer_start(loop, VOW__T_TIMEOUT, timeout_ms, wait_timeout, d,
-                             wait_timer_release, &c->timer) != 0) {
+                             VOW__TR_UNREF, &c->timer) != 0) {
             vow__unref(d);
             ok = 0;
         }
@@ -235,8 +233,6 @@ static void group_abort_now(vow_loop_t *loop, void *arg) {
     if (d->state == VOW_PENDING) group_abort(d);
 }
 
-static void group_abort_release(void *arg) { vow__unref(arg); }
-
 void vow__task_combine_job(vow_loop_t *loop, vow__reaction *r, vow_t *src) {
     vow_t *d = r->derived;
     struct vow__combine *c = d->combine;
@@ -267,7 +263,7 @@ void vow__task_combine_job(vow_loop_t *loop, vow__reaction *r, vow_t *src) {
          * failure on the next turn, after every task that failed in this turn has: abort
          * from an immediate (the check phase), and they all reach the aggregate. */
         vow__ref(d);
-        if (vow__timer_start(loop, VOW__T_IMMEDIATE, 0, group_abort_now, d, group_abort_release,
+        if (vow__timer_start(loop, VOW__T_IMMEDIATE, 0, group_abort_now, d, VOW__TR_UNREF,
                              &c->timer) != 0) {
             vow__unref(d);
             group_abort(d); /* out of memory: abort at once rather than not at all */
@@ -449,7 +445,7 @@ static void task_start(vow_loop_t *loop, void *arg) {
     vow__unref(p);
 }
 
-static void task_start_free(void *arg) {
+void vow__task_start_free(void *arg) {
     struct task_start *ts = arg;
     if (ts->arg_free != NULL) ts->arg_free(ts->arg);
     vow__unref(ts->task);
@@ -472,9 +468,9 @@ vow_t *vow_create_task(vow_loop_t *loop, vow_task_fn fn, void *arg, void (*arg_f
     ts->fn = fn;
     ts->arg = arg;
     ts->arg_free = arg_free;
-    if (vow__timer_start(loop, VOW__T_IMMEDIATE, 0, task_start, ts, task_start_free, &t->timer) !=
-        0) {
-        task_start_free(ts);
+    if (vow__timer_start(loop, VOW__T_IMMEDIATE, 0, task_start, ts, VOW__TR_TASK_START,
+                         &t->timer) != 0) {
+        vow__task_start_free(ts);
         vow__unref(t);
         return NULL;
     }

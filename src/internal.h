@@ -61,7 +61,7 @@ void vow__prefault(void *p, size_t n);
 struct vow__chunk;
 typedef struct vow__pool {
     void *free;                /* free slots, linked through their first word */
-    char *bump, *bump_end;     /* the never-used tail of the newest chunk */
+    char *bump, *bump_end;     /* the open window of the newest chunk's never-used tail */
     struct vow__chunk *chunks; /* newest first */
     size_t size;               /* slot bytes (a multiple of the pointer size) */
     size_t live;               /* slots handed out */
@@ -144,17 +144,23 @@ void vow__drain(vow_loop_t *loop);
 enum { VOW__T_FREE = 0, VOW__T_TIMEOUT, VOW__T_INTERVAL, VOW__T_IMMEDIATE };
 enum { VOW__TS_QUEUED = 0, VOW__TS_RUNNING, VOW__TS_CLEARED };
 
+/* What freeing an internal timer does with its argument (vow_sleep's timer holds its
+ * promise): a byte in the node rather than a function pointer keeps a node at 48 bytes. */
+enum { VOW__TR_NONE = 0, VOW__TR_UNREF, VOW__TR_TASK_START };
+/* Carries out a VOW__TR_* release other than NONE (promise/: the promise layer's kinds). */
+void vow__timer_arg_release(int how, void *arg);
+
 typedef struct vow__tnode {
     uint64_t start;          /* loop time when (re)armed */
     vow_timer_cb cb;
     void *arg;
-    void (*arg_free)(void *); /* internal users only (vow_sleep holds its promise) */
     struct vow__tlist *list; /* timeouts and intervals */
     uint32_t next, prev;     /* neighbours in its list; `next` links the free stack */
     uint32_t gen;            /* bumped on free: stale ids never match */
     uint8_t kind;
     uint8_t state;
     uint8_t in_run_list;     /* immediates: in the batch being run */
+    uint8_t release;         /* VOW__TR_*: internal users only */
 } vow__tnode;
 
 typedef struct vow__tlist {
@@ -170,6 +176,7 @@ typedef struct vow__timers {
     vow__tnode *nodes;
     uint32_t cap, free_head;
     uint32_t fresh;         /* slots below it have been handed out at least once */
+    uint32_t faulted;       /* slots below it are faulted in (see node_alloc) */
     size_t active;          /* timeouts + intervals in lists or running */
     size_t immediates;      /* immediates queued (either list) */
     vow__tlist **heap;
@@ -182,7 +189,7 @@ typedef struct vow__timers {
 } vow__timers;
 
 int vow__timer_start(vow_loop_t *loop, int kind, uint64_t ms, vow_timer_cb cb, void *arg,
-                     void (*arg_free)(void *), vow_timer_t *id);
+                     int release, vow_timer_t *id);
 /* want_immediate: 1 an immediate's id, 0 a timer's, -1 either. */
 int vow__timer_clear(vow_loop_t *loop, vow_timer_t id, int want_immediate);
 void vow__timers_init(vow_loop_t *loop);
@@ -247,6 +254,7 @@ static inline int vow__mq_push(vow_loop_t *loop, vow_microtask_fn fn, void *arg)
 
 /* Monotonic milliseconds. */
 uint64_t vow__clock_ms(void);
+uint64_t vow__clock_ns(void); /* CLOCK_MONOTONIC in nanoseconds */
 /* Releases the loop struct once closed and no handle holds it. */
 void vow__loop_handle_release(vow_loop_t *loop);
 /* Runs the loop until done(arg) is non-zero (0), nothing keeps it alive (VOW_ENEVER),

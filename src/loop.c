@@ -30,11 +30,13 @@
 
 static vow_loop_t *default_loop;
 
-uint64_t vow__clock_ms(void) {
+uint64_t vow__clock_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
+
+uint64_t vow__clock_ms(void) { return vow__clock_ns() / 1000000u; }
 
 /* ---- microtask ring ---------------------------------------------------------------- */
 

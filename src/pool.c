@@ -47,11 +47,27 @@ static char *slots_end(const vow__pool *pl, struct vow__chunk *c) {
     return (char *)c + HEADER_BYTES + (c->bytes - HEADER_BYTES) / pl->size * pl->size;
 }
 
+/* Opens the bump range of the newest chunk up to its next window of PREFAULT_FROM bytes
+ * (or to its end, for a small chunk), faulting a big chunk's window in with one call rather
+ * than a trap per page: in bench/'s W5 (100,000 sleeps) that took 1.5-2 ms off the creation
+ * time. Window by window, so that the pages of a chunk's unused tail are never touched. */
+static void open_window(vow__pool *pl, struct vow__chunk *c) {
+    char *end = slots_end(pl, c);
+    if (c->bytes >= PREFAULT_FROM && (size_t)(end - pl->bump_end) > PREFAULT_FROM) {
+        char *from = pl->bump_end;
+        pl->bump_end += PREFAULT_FROM / pl->size * pl->size;
+        vow__prefault(from, (size_t)(pl->bump_end - from));
+        return;
+    }
+    if (c->bytes >= PREFAULT_FROM) vow__prefault(pl->bump_end, (size_t)(end - pl->bump_end));
+    pl->bump_end = end;
+}
+
 /* Hands out chunk c from its first slot on (all of it poisoned until handed out). */
 static void bump_into(vow__pool *pl, struct vow__chunk *c) {
-    pl->bump = (char *)c + HEADER_BYTES;
-    pl->bump_end = slots_end(pl, c);
+    pl->bump = pl->bump_end = (char *)c + HEADER_BYTES;
     VOW__POISON(pl->bump, c->bytes - HEADER_BYTES); /* the slots and the tail past them */
+    open_window(pl, c);
 }
 
 static void chunk_release(struct vow__chunk *c) {
@@ -65,9 +81,6 @@ static int pool_grow(vow__pool *pl) {
     if (bytes == 0) bytes = HEADER_BYTES + FIRST_SLOTS * pl->size;
     struct vow__chunk *c = vow__malloc(bytes);
     if (c == NULL) return VOW_ENOMEM;
-    /* A big chunk is faulted in with one call rather than a trap per page: in bench/'s W5
-     * (100,000 sleeps) that took 1.5-2 ms off the creation time. */
-    if (bytes >= PREFAULT_FROM) vow__prefault(c, bytes);
     c->next = pl->chunks;
     c->bytes = bytes;
     pl->chunks = c;
@@ -94,7 +107,11 @@ void *vow__pool_alloc_slow(vow__pool *pl) {
         pl->live++;
         return (char *)h + PT_HDR;
     }
-    if (pool_grow(pl) != 0) return NULL;
+    /* The newest chunk has slots past its open window, or a new chunk is needed. */
+    if (pl->chunks != NULL && pl->bump_end != slots_end(pl, pl->chunks))
+        open_window(pl, pl->chunks);
+    else if (pool_grow(pl) != 0)
+        return NULL;
     return vow__pool_alloc(pl);
 }
 

@@ -16,6 +16,7 @@
 #include "internal.h"
 
 #define TIMEOUT_MAX 2147483647ull /* Node: larger delays become 1 */
+#define PREFAULT_WINDOW (256u << 10)
 
 static inline vow_timer_t make_id(uint32_t slot, uint32_t gen) {
     return ((uint64_t)gen << 32) | ((uint64_t)slot + 1);
@@ -44,11 +45,17 @@ static int node_alloc(vow__timers *tm, uint32_t *slot) {
         if (cap <= tm->cap || cap >= VOW__NIL) return VOW_ENOMEM;
         vow__tnode *nodes = vow__realloc(tm->nodes, (size_t)cap * sizeof *nodes);
         if (nodes == NULL) return VOW_ENOMEM;
-        /* The new half at once (see vow__prefault), once it is big enough to matter. */
-        if ((size_t)(cap - tm->cap) * sizeof *nodes >= (256u << 10))
-            vow__prefault(nodes + tm->cap, (size_t)(cap - tm->cap) * sizeof *nodes);
         tm->nodes = nodes;
         tm->cap = cap;
+    }
+    if (tm->fresh == tm->faulted) {
+        /* Once the slab is big, fault its untouched part in ahead of use, a window at a
+         * time (see vow__prefault; never the part that no timer has reached). */
+        uint32_t window = (uint32_t)(PREFAULT_WINDOW / sizeof *tm->nodes);
+        uint32_t upto = tm->cap - tm->fresh > window ? tm->fresh + window : tm->cap;
+        if (tm->fresh >= window)
+            vow__prefault(tm->nodes + tm->fresh, (size_t)(upto - tm->fresh) * sizeof *tm->nodes);
+        tm->faulted = upto;
     }
     *slot = tm->fresh++;
     tm->nodes[*slot].gen = 1;
@@ -60,7 +67,7 @@ static void node_release(vow__timers *tm, uint32_t slot) {
     n->kind = VOW__T_FREE;
     n->cb = NULL;
     n->arg = NULL;
-    n->arg_free = NULL;
+    n->release = VOW__TR_NONE;
     n->list = NULL;
     if (++n->gen == 0) n->gen = 1;
     n->next = tm->free_head;
@@ -214,15 +221,44 @@ static void list_destroy(vow__timers *tm, vow__tlist *l) {
     vow__free(l);
 }
 
+static void arm(vow_loop_t *loop);
+
+/* A new, empty list for duration ms, due ms from now: NULL when out of memory. Out of line:
+ * most timers join a list that exists. */
+static __attribute__((noinline)) vow__tlist *list_new(vow_loop_t *loop, uint64_t ms) {
+    vow__timers *tm = &loop->tm;
+    vow__tlist *l = vow__malloc(sizeof *l);
+    if (l == NULL) return NULL;
+    l->ms = ms;
+    l->expiry = loop->now_ms + ms;
+    l->seq = tm->list_seq++;
+    l->head = l->tail = VOW__NIL;
+    l->running = 0;
+    if (map_insert(tm, l) != 0) {
+        vow__free(l);
+        return NULL;
+    }
+    if (heap_push(tm, l) != 0) {
+        map_delete(tm, ms);
+        vow__free(l);
+        return NULL;
+    }
+    if (l->heap_idx == 0) arm(loop); /* the earliest deadline now */
+    return l;
+}
+
 /* Arms the single ev_timer for the heap's top, or stops it when no timer is left. */
 static void arm(vow_loop_t *loop) {
     vow__timers *tm = &loop->tm;
     ev_timer_stop(loop->evl, &loop->timer_w);
     if (tm->heap_len == 0) return;
-    uint64_t now = vow__clock_ms(), exp = tm->heap[0]->expiry;
-    /* libev measures from its cached time: refresh it so the timer cannot fire early. */
+    /* Wake when the clock reaches the deadline's millisecond, from the precise time (the
+     * whole-millisecond time would wake up to 1 ms late). libev measures from its cached
+     * time: refresh it so the timer cannot fire early. */
+    uint64_t now = vow__clock_ns(), exp = tm->heap[0]->expiry;
+    exp = exp < UINT64_MAX / 1000000u ? exp * 1000000u : UINT64_MAX;
     ev_now_update(loop->evl);
-    ev_timer_set(&loop->timer_w, exp > now ? (double)(exp - now) / 1000.0 : 0.0, 0.0);
+    ev_timer_set(&loop->timer_w, exp > now ? (double)(exp - now) / 1e9 : 0.0, 0.0);
     ev_timer_start(loop->evl, &loop->timer_w);
 }
 
@@ -257,11 +293,11 @@ static void run_timers(struct ev_loop *evl, ev_timer *w, int revents) {
                 n->state = VOW__TS_QUEUED;
                 list_append(tm, l, slot);
             } else {
-                void (*af)(void *) = n->arg_free;
+                int how = n->release;
                 void *a = n->arg;
                 node_release(tm, slot);
                 tm->active--;
-                if (af != NULL) af(a);
+                if (how != VOW__TR_NONE) vow__timer_arg_release(how, a);
             }
             vow__drain(loop);
             if (loop->stop) break; /* vow_loop_stop: return after the current callback */
@@ -284,7 +320,7 @@ void vow__timers_init(vow_loop_t *loop) {
 }
 
 int vow__timer_start(vow_loop_t *loop, int kind, uint64_t ms, vow_timer_cb cb, void *arg,
-                     void (*arg_free)(void *), vow_timer_t *id) {
+                     int release, vow_timer_t *id) {
     vow__timers *tm = &loop->tm;
     uint32_t slot;
     if (node_alloc(tm, &slot) != 0) return VOW_ENOMEM;
@@ -293,7 +329,7 @@ int vow__timer_start(vow_loop_t *loop, int kind, uint64_t ms, vow_timer_cb cb, v
     n->state = VOW__TS_QUEUED;
     n->cb = cb;
     n->arg = arg;
-    n->arg_free = arg_free;
+    n->release = (uint8_t)release;
     n->in_run_list = 0;
     if (kind == VOW__T_IMMEDIATE) {
         n->list = NULL;
@@ -312,30 +348,10 @@ int vow__timer_start(vow_loop_t *loop, int kind, uint64_t ms, vow_timer_cb cb, v
          * loop's clock), so code that blocked before setTimeout does not shorten it. */
         loop->now_ms = vow__clock_ms();
         vow__tlist *l = map_find(tm, ms);
-        int fresh = 0;
-        if (l == NULL) {
-            l = vow__malloc(sizeof *l);
-            if (l == NULL) goto fail;
-            l->ms = ms;
-            l->expiry = loop->now_ms + ms;
-            l->seq = tm->list_seq++;
-            l->head = l->tail = VOW__NIL;
-            l->running = 0;
-            if (map_insert(tm, l) != 0) {
-                vow__free(l);
-                goto fail;
-            }
-            if (heap_push(tm, l) != 0) {
-                map_delete(tm, ms);
-                vow__free(l);
-                goto fail;
-            }
-            fresh = 1;
-        }
+        if (l == NULL && (l = list_new(loop, ms)) == NULL) goto fail;
         n->start = loop->now_ms;
         list_append(tm, l, slot);
         tm->active++;
-        if (fresh && l->heap_idx == 0) arm(loop);
     }
     if (id != NULL) *id = make_id(slot, n->gen);
     return 0;
@@ -357,7 +373,7 @@ int vow__timer_clear(vow_loop_t *loop, vow_timer_t id, int want_immediate) {
         n->state = VOW__TS_CLEARED; /* freed when its callback returns */
         return 0;
     }
-    void (*af)(void *) = n->arg_free;
+    int how = n->release;
     void *a = n->arg;
     if (n->kind == VOW__T_IMMEDIATE) {
         if (n->in_run_list)
@@ -376,7 +392,7 @@ int vow__timer_clear(vow_loop_t *loop, vow_timer_t id, int want_immediate) {
             if (tm->heap_len == 0) ev_timer_stop(loop->evl, &loop->timer_w);
         }
     }
-    if (af != NULL) af(a);
+    if (how != VOW__TR_NONE) vow__timer_arg_release(how, a);
     return 0;
 }
 
@@ -398,11 +414,11 @@ void vow__timers_check(vow_loop_t *loop) {
         void *arg = n->arg;
         cb(loop, arg);
         n = &tm->nodes[slot];
-        void (*af)(void *) = n->arg_free;
+        int how = n->release;
         void *a = n->arg;
         node_release(tm, slot);
         if (--tm->immediates == 0) ev_idle_stop(loop->evl, &loop->idle_w);
-        if (af != NULL) af(a);
+        if (how != VOW__TR_NONE) vow__timer_arg_release(how, a);
         vow__drain(loop);
         if (loop->stop && tm->run_head != VOW__NIL) {
             /* vow_loop_stop: the rest of the batch runs first on the next turn. */
@@ -438,9 +454,9 @@ void vow__timers_free(vow_loop_t *loop) {
     tm->heap_len = 0;
     for (uint32_t s = 0; s < tm->fresh; s++) {
         vow__tnode *n = &tm->nodes[s];
-        void (*af)(void *) = n->arg_free;
-        n->arg_free = NULL;
-        if (af != NULL) af(n->arg);
+        int how = n->release;
+        n->release = VOW__TR_NONE;
+        if (how != VOW__TR_NONE) vow__timer_arg_release(how, n->arg);
     }
     vow__free(tm->nodes);
     vow__free(tm->heap);
@@ -465,19 +481,19 @@ static uint64_t node_delay(uint64_t ms) { return ms > TIMEOUT_MAX ? 1 : ms; }
 int vow_set_timeout(vow_loop_t *loop, vow_timer_cb cb, void *arg, uint64_t ms, vow_timer_t *id) {
     ms = node_delay(ms);
     int rc = check_args(loop, cb);
-    return rc ? rc : vow__timer_start(loop, VOW__T_TIMEOUT, ms, cb, arg, NULL, id);
+    return rc ? rc : vow__timer_start(loop, VOW__T_TIMEOUT, ms, cb, arg, VOW__TR_NONE, id);
 }
 
 int vow_set_interval(vow_loop_t *loop, vow_timer_cb cb, void *arg, uint64_t ms,
                      vow_timer_t *id) {
     ms = node_delay(ms);
     int rc = check_args(loop, cb);
-    return rc ? rc : vow__timer_start(loop, VOW__T_INTERVAL, ms, cb, arg, NULL, id);
+    return rc ? rc : vow__timer_start(loop, VOW__T_INTERVAL, ms, cb, arg, VOW__TR_NONE, id);
 }
 
 int vow_set_immediate(vow_loop_t *loop, vow_timer_cb cb, void *arg, vow_timer_t *id) {
     int rc = check_args(loop, cb);
-    return rc ? rc : vow__timer_start(loop, VOW__T_IMMEDIATE, 0, cb, arg, NULL, id);
+    return rc ? rc : vow__timer_start(loop, VOW__T_IMMEDIATE, 0, cb, arg, VOW__TR_NONE, id);
 }
 
 int vow_clear_timeout(vow_loop_t *loop, vow_timer_t id) {
