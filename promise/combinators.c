@@ -265,7 +265,7 @@ static void timeout_fire(vow_loop_t *loop, void *arg) {
     if (t->state != VOW_PENDING || t->waiting == NULL)
         return; /* the inner settled and its job is queued: t settles like it */
     vow__reaction *r = t->waiting;
-    vow_t *inner = r->owner;
+    vow_t *inner = vow__r_owner(r);
     if ((t->flags & VOW__F_RACE_TIMEOUT) || vow__has_live_waiter(inner, r)) {
         /* JavaScript's race, or someone else still wants the inner: leave it running. */
         vow__ref(t);

@@ -90,10 +90,11 @@ typedef struct vow__reaction {
     uint8_t kind;
     uint8_t rflags;   /* VOW_CATCH_CANCELLED, VOW__RF_* */
     uint32_t index;   /* COMBINE: the input's index */
-    vow_t *owner;     /* weak: the promise whose reaction list holds this record */
+    vow_t *link;      /* VOW__RF_QUEUED: the settled promise whose outcome its job passes
+                         (owned); otherwise the promise whose reaction list holds this record
+                         (weak), or NULL: see vow__r_owner / vow__r_source */
     vow_t *derived;   /* owned reference: the promise this reaction settles */
-    vow_t *source;    /* owned while queued: the settled promise whose outcome it passes */
-    union {
+    union {           /* by kind: a record is one kind at a time (64 bytes in all) */
         struct {                      /* THEN, FINALLY */
             union {
                 vow_on_ok on_ok;      /* THEN */
@@ -101,14 +102,12 @@ typedef struct vow__reaction {
             };
             vow_on_err on_err;
             void *ctx;
+            void (*ctx_free)(void *);
         };
         union {                       /* FINALLY_VALUE: the original outcome (owned) */
             vow_value_t carry_value;  /* unless VOW__RF_CARRY_ERROR */
             vow_error_t *carry_error;
         };
-    };
-    void (*ctx_free)(void *);         /* NULL unless THEN / FINALLY */
-    union {
         vow_t *follow;            /* THENABLE_JOB, DEAD, TIMEOUT: a promise held (owned) */
         vow_thenable_t *thenable; /* FOREIGN_JOB (owned) */
     };
@@ -116,8 +115,14 @@ typedef struct vow__reaction {
 
 enum {
     VOW__RF_CARRY_ERROR = 0x10, /* FINALLY_VALUE carries an error */
-    VOW__RF_EMBEDDED = 0x20     /* lives inside its derived promise's allocation */
+    VOW__RF_EMBEDDED = 0x20,    /* lives inside its derived promise's allocation */
+    VOW__RF_QUEUED = 0x40       /* `link` is the source its queued job will read (owned) */
 };
+
+/* The promise whose reaction list holds r (weak), or NULL. */
+static inline vow_t *vow__r_owner(const vow__reaction *r) {
+    return (r->rflags & VOW__RF_QUEUED) ? NULL : r->link;
+}
 
 struct vow_thenable {
     vow_subscribe_fn subscribe;

@@ -311,12 +311,18 @@ vow__reaction *vow__reaction_new(vow_loop_t *loop, int kind, vow_t *derived) {
 void vow__reaction_free(vow_loop_t *loop, vow__reaction *r) {
     detach(r);
     vow_t *d = r->derived; /* dropped last: an embedded record lives in d's block */
-    if (r->ctx_free != NULL) r->ctx_free(r->ctx);
-    vow__unref(r->source);
-    if (r->kind == VOW__R_FOREIGN_JOB)
-        thenable_free(r->thenable);
-    else
-        vow__unref(r->follow);
+    if (r->rflags & VOW__RF_QUEUED) vow__unref(r->link);
+    switch (r->kind) {
+    case VOW__R_THEN:
+    case VOW__R_FINALLY:
+        if (r->ctx_free != NULL) r->ctx_free(r->ctx);
+        break;
+    case VOW__R_FOREIGN_JOB: thenable_free(r->thenable); break;
+    case VOW__R_THENABLE_JOB:
+    case VOW__R_DEAD:
+    case VOW__R_TIMEOUT: vow__unref(r->follow); break;
+    default: break;
+    }
     if (r->kind == VOW__R_FINALLY_VALUE) {
         if (r->rflags & VOW__RF_CARRY_ERROR)
             vow_error_unref(r->carry_error);
@@ -330,7 +336,7 @@ void vow__reaction_free(vow_loop_t *loop, vow__reaction *r) {
 /* Forgets the weak pointers to r: its owner's list no longer holds it, and its derived
  * promise no longer waits on it. */
 static void detach(vow__reaction *r) {
-    r->owner = NULL;
+    if (!(r->rflags & VOW__RF_QUEUED)) r->link = NULL;
     vow_t *d = r->derived;
     if (d == NULL) return;
     if (r->kind == VOW__R_COMBINE) {
@@ -460,7 +466,8 @@ static void trigger(vow_t *p, vow__reaction *r) {
         vow__reaction *next = r->next;
         r->next = NULL;
         detach(r); /* queued now: cancelling its promise no longer reaches p */
-        r->source = vow__ref(p);
+        r->link = vow__ref(p);
+        r->rflags |= VOW__RF_QUEUED;
         reaction_queue(p->loop, r);
         r = next;
     }
@@ -527,11 +534,12 @@ void vow__perform_then(vow_t *p, vow__reaction *r) {
         else
             p->r_head = r;
         p->r_tail = r;
-        r->owner = p;
+        r->link = p;
         attach(r);
     } else {
         tracker_handle(p);
-        r->source = vow__ref(p);
+        r->link = vow__ref(p);
+        r->rflags |= VOW__RF_QUEUED;
         reaction_queue(p->loop, r);
     }
     p->flags |= VOW__F_HANDLED;
@@ -697,8 +705,9 @@ static void finally_job(vow_loop_t *loop, vow__reaction *r, vow_t *src) {
 
 static void reaction_job(vow_loop_t *loop, void *arg) {
     vow__reaction *r = arg;
-    vow_t *src = r->source; /* this job's reference, dropped at the end */
-    r->source = NULL;
+    vow_t *src = r->link; /* this job's reference, dropped at the end */
+    r->link = NULL;
+    r->rflags &= (uint8_t)~VOW__RF_QUEUED;
     vow_t *d = r->derived;
     vow_result_t res;
     switch (r->kind) {
@@ -921,7 +930,7 @@ int vow__has_live_waiter(const vow_t *p, const vow__reaction *except) {
 }
 
 void vow__unlink_waiter(vow__reaction *r) {
-    vow_t *u = r->owner;
+    vow_t *u = vow__r_owner(r);
     vow__reaction **pp = &u->r_head, *prev = NULL;
     while (*pp != NULL && *pp != r) {
         prev = *pp;
@@ -955,7 +964,7 @@ static void push_work(worklist *work, vow_t *u) {
  * live waits on it. */
 static void drop_wait(vow__reaction *r, worklist *work) {
     vow_t *u;
-    if (r->kind == VOW__R_THENABLE_JOB && r->owner == NULL) {
+    if (r->kind == VOW__R_THENABLE_JOB && vow__r_owner(r) == NULL) {
         /* Queued, not yet subscribed: the job will only release what it holds. */
         u = r->follow;
         detach(r);
@@ -963,7 +972,7 @@ static void drop_wait(vow__reaction *r, worklist *work) {
         if (u->state == VOW_PENDING && !vow__has_live_waiter(u, NULL)) push_work(work, u);
         return;
     }
-    u = r->owner;
+    u = vow__r_owner(r);
     if (u == NULL) return;
     if (r->kind == VOW__R_FINALLY) {
         /* finally always runs: its record stays, to run when the source settles (at once,
@@ -1002,8 +1011,8 @@ static void run_cancellations(worklist *work) {
                  * whoever else waits on it (the group's own abort does the same). */
                 for (size_t i = 0; i < pc->n; i++) {
                     vow__reaction *r = pc->recs[i];
-                    if (r == NULL || r->owner == NULL) continue;
-                    vow_t *task = vow__ref(r->owner);
+                    if (r == NULL || vow__r_owner(r) == NULL) continue;
+                    vow_t *task = vow__ref(vow__r_owner(r));
                     vow__unlink_waiter(r);
                     vow__reaction_free(p->loop, r);
                     if (task->state == VOW_PENDING) push_work(work, task);

@@ -218,8 +218,9 @@ static void group_abort(vow_t *d) {
     /* Cancel every task still pending, and keep waiting for it (asyncio's _abort). */
     for (size_t i = 0; i < c->n; i++) {
         vow__reaction *r = c->recs[i];
-        if (r != NULL && r->owner != NULL && r->owner->state == VOW_PENDING) {
-            vow_t *task = vow__ref(r->owner);
+        vow_t *owner = r != NULL ? vow__r_owner(r) : NULL;
+        if (owner != NULL && owner->state == VOW_PENDING) {
+            vow_t *task = vow__ref(owner);
             vow__cancel(task);
             vow__unref(task);
         }
