@@ -82,7 +82,8 @@ enum {
     VOW__R_FOREIGN_JOB,     /* NewPromiseResolveThenableJob for a foreign thenable */
     VOW__R_COMBINE,         /* an input of all / allSettled / race / any */
     VOW__R_TIMEOUT,         /* vow_timeout's reaction on its inner */
-    VOW__R_DEAD             /* a thenable job whose promise was cancelled: only releases */
+    VOW__R_DEAD,            /* a thenable job whose promise was cancelled: only releases */
+    VOW__R_MICROTASK        /* a vow_microtask waiting on the overflow list (no derived) */
 };
 
 typedef struct vow__reaction {
@@ -110,6 +111,10 @@ typedef struct vow__reaction {
         };
         vow_t *follow;            /* THENABLE_JOB, DEAD, TIMEOUT: a promise held (owned) */
         vow_thenable_t *thenable; /* FOREIGN_JOB (owned) */
+        struct {                  /* MICROTASK */
+            vow_microtask_fn mt_fn;
+            void *mt_arg;
+        };
     };
 } vow__reaction;
 

@@ -355,11 +355,7 @@ static void attach(vow__reaction *r) {
         d->waiting = r;
 }
 
-/* Queues a record's job; never fails. */
-static void reaction_queue(vow_loop_t *loop, vow__reaction *r) {
-    if (vow__mq_push(loop, reaction_job, r) == 0) return;
-    /* The ring cannot grow (or others already wait there): the overflow list, through the
-     * record's own link, so that queueing a reaction never fails. */
+static void overflow_append(vow_loop_t *loop, vow__reaction *r) {
     r->next = NULL;
     if (loop->overflow_tail != NULL)
         loop->overflow_tail->next = r;
@@ -368,6 +364,23 @@ static void reaction_queue(vow_loop_t *loop, vow__reaction *r) {
     loop->overflow_tail = r;
     loop->overflow_len++;
     vow__mq_note_work(loop);
+}
+
+/* Queues a record's job; never fails. */
+static void reaction_queue(vow_loop_t *loop, vow__reaction *r) {
+    if (vow__mq_push(loop, reaction_job, r) == 0) return;
+    /* The ring is full (or others already wait past it): the overflow list, through the
+     * record's own link, so that queueing a reaction never fails. */
+    overflow_append(loop, r);
+}
+
+int vow__promise_overflow_microtask(vow_loop_t *loop, vow_microtask_fn fn, void *arg) {
+    vow__reaction *r = vow__reaction_new(loop, VOW__R_MICROTASK, NULL);
+    if (r == NULL) return VOW_ENOMEM;
+    r->mt_fn = fn;
+    r->mt_arg = arg;
+    overflow_append(loop, r);
+    return 0;
 }
 
 /* ---- unhandled-rejection tracking (HostPromiseRejectionTracker) -------------------------- */
@@ -782,6 +795,13 @@ void vow__promise_overflow_run_one(vow_loop_t *loop) {
     if (loop->overflow_head == NULL) loop->overflow_tail = NULL;
     loop->overflow_len--;
     r->next = NULL;
+    if (r->kind == VOW__R_MICROTASK) {
+        vow_microtask_fn fn = r->mt_fn;
+        void *arg = r->mt_arg;
+        vow__pool_put(&loop->pools[VOW__POOL_REACTION], r);
+        fn(loop, arg);
+        return;
+    }
     reaction_job(loop, r);
 }
 

@@ -120,17 +120,22 @@ static inline void vow__pool_put(vow__pool *pl, void *p) {
 }
 
 /* ---- microtask ring --------------------------------------------------------------------
- * A power-of-two ring of (fn, arg), grown by doubling. Queueing a promise reaction must
- * never fail, so when the ring cannot grow, promise/ queues the reaction record on an
- * intrusive overflow list instead (loop->overflow_*), which the drain runs after the ring;
- * while the overflow list is not empty every new job joins it (vow_microtask answers
- * VOW_ENOMEM), so FIFO order holds. */
+ * A power-of-two ring of (fn, arg), grown by doubling up to VOW__MQ_RING_MAX jobs. Jobs
+ * that find it full (at its cap, or unable to grow) join an intrusive overflow list
+ * instead (loop->overflow_*), which the drain runs after the ring: a promise reaction
+ * through its record's own link (queueing a reaction never fails), a vow_microtask in a
+ * pooled record of its own (VOW_ENOMEM only if that record cannot be had). While the
+ * overflow list is not empty every new job joins it, so FIFO order holds. The cap keeps
+ * the ring small and hot: a burst of a million settlements (bench/'s W2) no longer grows a
+ * 16 MiB ring, copying it at each doubling; its records are the queue. */
+#define VOW__MQ_RING_MAX 4096u
 typedef struct vow__job {
     vow_microtask_fn fn;
     void *arg;
 } vow__job;
 
-/* vow__mq_push (below the loop struct) when the ring is full or the overflow list in use. */
+/* vow__mq_push (below the loop struct) when the ring is full or the overflow list in use:
+ * 0, or VOW_ENOMEM when the job must join the overflow list. */
 int vow__mq_push_slow(vow_loop_t *loop, vow_microtask_fn fn, void *arg);
 /* Notes that work was queued outside the ring (keeps the application's ev_run going). */
 void vow__mq_note_work(vow_loop_t *loop);
@@ -239,8 +244,8 @@ struct vow_loop {
     vow__pool pools[VOW__POOLS]; /* promise/: objects by size (VOW__POOL_*) */
 };
 
-/* Queues fn(loop, arg): 0, or VOW_ENOMEM when the ring cannot grow or the overflow list
- * is in use (the caller then uses the overflow list, or reports the error). */
+/* Queues fn(loop, arg) on the ring: 0, or VOW_ENOMEM when the ring is at its cap or cannot
+ * grow, or the overflow list is in use (the caller then uses the overflow list). */
 static inline int vow__mq_push(vow_loop_t *loop, vow_microtask_fn fn, void *arg) {
     if (loop->overflow_head != NULL || loop->mq_len == loop->mq_cap)
         return vow__mq_push_slow(loop, fn, arg);
@@ -268,6 +273,8 @@ void vow__promise_after_drain(vow_loop_t *loop);
 int vow__promise_discard_job(vow_loop_t *loop, vow_microtask_fn fn, void *arg);
 /* Runs the first job of the overflow list. */
 void vow__promise_overflow_run_one(vow_loop_t *loop);
+/* Queues a user microtask on the overflow list (in a pooled record): 0 or VOW_ENOMEM. */
+int vow__promise_overflow_microtask(vow_loop_t *loop, vow_microtask_fn fn, void *arg);
 /* At forced teardown: strip every promise of what it holds, breaking cycles. */
 void vow__promise_teardown(vow_loop_t *loop);
 

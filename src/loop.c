@@ -66,8 +66,9 @@ void vow__mq_note_work(vow_loop_t *loop) {
 
 int vow__mq_push_slow(vow_loop_t *loop, vow_microtask_fn fn, void *arg) {
     if (loop->overflow_head != NULL) return VOW_ENOMEM; /* keep FIFO: join the overflow */
-    if (loop->mq_len == loop->mq_cap && mq_grow(loop, loop->mq_len + 1) != 0)
-        return VOW_ENOMEM;
+    if (loop->mq_len == loop->mq_cap &&
+        (loop->mq_cap >= VOW__MQ_RING_MAX || mq_grow(loop, loop->mq_len + 1) != 0))
+        return VOW_ENOMEM; /* at the cap, or it cannot grow: the overflow list */
     vow__job *j = &loop->mq[(loop->mq_head + loop->mq_len) & (loop->mq_cap - 1)];
     j->fn = fn;
     j->arg = arg;
@@ -79,7 +80,8 @@ int vow__mq_push_slow(vow_loop_t *loop, vow_microtask_fn fn, void *arg) {
 int vow_microtask(vow_loop_t *loop, vow_microtask_fn fn, void *arg) {
     if (loop == NULL || fn == NULL) return VOW_EINVAL;
     if (loop->closed) return VOW_ECLOSED;
-    return vow__mq_push(loop, fn, arg);
+    if (vow__mq_push(loop, fn, arg) == 0) return 0;
+    return vow__promise_overflow_microtask(loop, fn, arg);
 }
 
 void vow__drain(vow_loop_t *loop) {
