@@ -82,12 +82,12 @@ void vow__combine_free(struct vow__combine *c) {
  * and the inputs' records in one allocation (zeroed but for the records). */
 static struct vow__combine *combine_state_new(int kind, size_t n) {
     size_t recs_at = ROUND16(sizeof(struct vow__combine));
-    size_t per = sizeof(vow__reaction *) + sizeof(vow__reaction) +
+    size_t per = sizeof(vow__reaction *) + VOW__COMBINE_REC_SIZE +
                  (kind == VOW__C_ANY ? sizeof(vow_error_t *) : 0);
     if (n > (SIZE_MAX / 2 - recs_at) / per) return NULL;
     size_t errs_at = recs_at + ROUND16(n * sizeof(vow__reaction *));
     size_t block_at = errs_at + (kind == VOW__C_ANY ? ROUND16(n * sizeof(vow_error_t *)) : 0);
-    char *b = vow__malloc(block_at + n * sizeof(vow__reaction));
+    char *b = vow__malloc(block_at + n * VOW__COMBINE_REC_SIZE);
     if (b == NULL) return NULL;
     memset(b, 0, block_at);
     struct vow__combine *c = (struct vow__combine *)b;
@@ -96,7 +96,7 @@ static struct vow__combine *combine_state_new(int kind, size_t n) {
         c->recs = (vow__reaction **)(b + recs_at);
         /* The inputs' records, freed with the result: each record holds a reference to
          * the result, so the block outlives every record. */
-        c->block = (vow__reaction *)(b + block_at);
+        c->block = b + block_at;
         if (kind == VOW__C_ANY) c->errs = (vow_error_t **)(b + errs_at);
     }
     return c;
@@ -175,8 +175,10 @@ static vow_t *combine(vow_loop_t *loop, int kind, unsigned flags, vow_t *const *
         return NULL;
     }
     for (size_t i = 0; i < n; i++) {
-        vow__reaction *r = &c->block[i];
-        vow__reaction_init(r, VOW__R_COMBINE, vow__ref(d)); /* each record holds the result */
+        vow__reaction *r = (vow__reaction *)(c->block + i * VOW__COMBINE_REC_SIZE);
+        memset(r, 0, VOW__COMBINE_REC_SIZE); /* the head only: see VOW__COMBINE_REC_SIZE */
+        r->kind = VOW__R_COMBINE;
+        r->derived = vow__ref(d); /* each record holds the result */
         r->rflags = VOW__RF_EMBEDDED;
         r->index = (uint32_t)i;
         vow__perform_then(inputs[i], r);

@@ -124,6 +124,13 @@ enum {
     VOW__RF_QUEUED = 0x40       /* `link` is the source its queued job will read (owned) */
 };
 
+/* A COMBINE record of all/allSettled/race/any is only the head of a record, the fields
+ * before the union (32 bytes, not 64): it lives in its combinator's block at this stride,
+ * and nothing reads or writes a COMBINE record past its head. */
+#define VOW__COMBINE_REC_SIZE offsetof(vow__reaction, on_ok)
+_Static_assert(VOW__COMBINE_REC_SIZE % _Alignof(vow__reaction) == 0,
+               "records in a combinator's block stay aligned");
+
 /* The promise whose reaction list holds r (weak), or NULL. */
 static inline vow_t *vow__r_owner(const vow__reaction *r) {
     return (r->rflags & VOW__RF_QUEUED) ? NULL : r->link;
@@ -148,7 +155,8 @@ struct vow__combine {
     unsigned flags;
     size_t n, remaining;
     vow__reaction **recs;     /* weak: input i's record while it waits in i's list */
-    vow__reaction *block;     /* all/allSettled/race/any: the inputs' records (embedded) */
+    char *block;              /* all/allSettled/race/any: the inputs' records (embedded),
+                                 VOW__COMBINE_REC_SIZE bytes each */
     struct vow_list *list;    /* ALL / ALL_SETTLED: the outcomes so far (owned) */
     vow_error_t **errs;       /* ANY: the rejections so far (owned) */
     /* task.c */
