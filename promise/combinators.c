@@ -239,6 +239,13 @@ void vow__combine_job(vow_loop_t *loop, vow__reaction *r, vow_t *src) {
             break;
         }
     }
+    if (r->rflags & VOW__RF_EMBEDDED) {
+        /* An input record of all/allSettled/race/any, its job done: queueing it detached it
+         * and its link went to this job, so what is left is its reference to d (the record
+         * lives in d's state and goes with it). */
+        vow__unref(d);
+        return;
+    }
     vow__reaction_free(loop, r);
 }
 
