@@ -14,28 +14,40 @@
 
 /* ---- the list value --------------------------------------------------------------------- */
 
+/* An item is one vow_value_t (24 bytes, not a 40-byte vow_outcome_t): a fulfilled input's
+ * value as it is; a rejected input's error (owned) in u.p under the internal kind
+ * ITEM_REJECTED; an input not settled yet under ITEM_PENDING. Only the accessors below
+ * read items, and vow_list_value hands out fulfilled ones only, so the internal kinds
+ * never reach a user. */
+enum { ITEM_PENDING = 0x7ffffff0, ITEM_REJECTED };
+
 struct vow_list {
     size_t n;
-    vow_outcome_t items[];
+    vow_value_t items[];
 };
 
 static void list_free(void *p) {
     struct vow_list *l = p;
-    for (size_t i = 0; i < l->n; i++) vow_outcome_release(&l->items[i]);
+    for (size_t i = 0; i < l->n; i++) {
+        if (l->items[i].kind == ITEM_REJECTED)
+            vow_error_unref(l->items[i].u.p);
+        else if (l->items[i].kind != ITEM_PENDING)
+            vow_value_release(&l->items[i]);
+    }
     vow__free(l);
 }
 
 static struct vow_list *list_new(size_t n) {
-    if (n > (SIZE_MAX - sizeof(struct vow_list)) / sizeof(vow_outcome_t)) return NULL;
-    struct vow_list *l = vow__malloc(sizeof *l + n * sizeof(vow_outcome_t));
+    if (n > (SIZE_MAX - sizeof(struct vow_list)) / sizeof(vow_value_t)) return NULL;
+    struct vow_list *l = vow__malloc(sizeof *l + n * sizeof(vow_value_t));
     if (l == NULL) return NULL;
     l->n = n;
-    for (size_t i = 0; i < n; i++) {
-        l->items[i].state = VOW_PENDING;
-        l->items[i].value = vow_none();
-        l->items[i].error = NULL;
-    }
+    for (size_t i = 0; i < n; i++) l->items[i] = (vow_value_t){.kind = ITEM_PENDING};
     return l;
+}
+
+static vow_value_t item_rejected(vow_error_t *err) {
+    return (vow_value_t){.kind = ITEM_REJECTED, .u.p = err};
 }
 
 const vow_list_t *vow_list_of(const vow_value_t *v) {
@@ -47,16 +59,16 @@ const vow_list_t *vow_list_of(const vow_value_t *v) {
 size_t vow_list_len(const vow_list_t *l) { return l != NULL ? l->n : 0; }
 
 vow_state_t vow_list_state(const vow_list_t *l, size_t i) {
-    return l != NULL && i < l->n ? l->items[i].state : VOW_PENDING;
+    if (l == NULL || i >= l->n || l->items[i].kind == ITEM_PENDING) return VOW_PENDING;
+    return l->items[i].kind == ITEM_REJECTED ? VOW_REJECTED : VOW_FULFILLED;
 }
 
 const vow_value_t *vow_list_value(const vow_list_t *l, size_t i) {
-    return l != NULL && i < l->n && l->items[i].state == VOW_FULFILLED ? &l->items[i].value
-                                                                       : NULL;
+    return vow_list_state(l, i) == VOW_FULFILLED ? &l->items[i] : NULL;
 }
 
 vow_error_t *vow_list_error(const vow_list_t *l, size_t i) {
-    return l != NULL && i < l->n && l->items[i].state == VOW_REJECTED ? l->items[i].error : NULL;
+    return vow_list_state(l, i) == VOW_REJECTED ? l->items[i].u.p : NULL;
 }
 
 /* ---- the shared state ------------------------------------------------------------------- */
@@ -67,7 +79,7 @@ void vow__combine_free(struct vow__combine *c) {
         for (size_t i = 0; i < c->n; i++) vow_error_unref(c->errs[i]); /* array: packed */
     }
     vow__task_combine_free(c);
-    if (c->packed) { /* recs, errs and block live in c's own allocation */
+    if (c->packed) { /* errs and block live in c's own allocation */
         vow__free(c);
         return;
     }
@@ -78,14 +90,13 @@ void vow__combine_free(struct vow__combine *c) {
 
 #define ROUND16(n) (((n) + 15u) & ~(size_t)15u)
 
-/* all / allSettled / race / any: the state, the weak record pointers, any's rejections
- * and the inputs' records in one allocation (zeroed but for the records). */
+/* all / allSettled / race / any: the state, any's rejections and the inputs' records in
+ * one allocation (zeroed but for the records). No array of record pointers: see
+ * vow__combine_rec. */
 static struct vow__combine *combine_state_new(int kind, size_t n) {
-    size_t recs_at = ROUND16(sizeof(struct vow__combine));
-    size_t per = sizeof(vow__reaction *) + VOW__COMBINE_REC_SIZE +
-                 (kind == VOW__C_ANY ? sizeof(vow_error_t *) : 0);
-    if (n > (SIZE_MAX / 2 - recs_at) / per) return NULL;
-    size_t errs_at = recs_at + ROUND16(n * sizeof(vow__reaction *));
+    size_t errs_at = ROUND16(sizeof(struct vow__combine));
+    size_t per = VOW__COMBINE_REC_SIZE + (kind == VOW__C_ANY ? sizeof(vow_error_t *) : 0);
+    if (n > (SIZE_MAX / 2 - errs_at) / per) return NULL;
     size_t block_at = errs_at + (kind == VOW__C_ANY ? ROUND16(n * sizeof(vow_error_t *)) : 0);
     char *b = vow__malloc(block_at + n * VOW__COMBINE_REC_SIZE);
     if (b == NULL) return NULL;
@@ -93,7 +104,6 @@ static struct vow__combine *combine_state_new(int kind, size_t n) {
     struct vow__combine *c = (struct vow__combine *)b;
     c->packed = 1;
     if (n > 0) {
-        c->recs = (vow__reaction **)(b + recs_at);
         /* The inputs' records, freed with the result: each record holds a reference to
          * the result, so the block outlives every record. */
         c->block = b + block_at;
@@ -110,7 +120,12 @@ vow_value_t vow__list_value(vow_outcome_t *outs, size_t n, int *oom) {
         vow__free(outs);
         return vow_none();
     }
-    if (n > 0) memcpy(l->items, outs, n * sizeof *outs);
+    for (size_t i = 0; i < n; i++) { /* moved in */
+        if (outs[i].state == VOW_FULFILLED)
+            l->items[i] = outs[i].value;
+        else if (outs[i].state == VOW_REJECTED)
+            l->items[i] = item_rejected(outs[i].error);
+    }
     vow__free(outs);
     return vow_ptr(l, list_free);
 }
@@ -129,7 +144,7 @@ static void fulfil_with_list(vow_t *d, struct vow__combine *c) {
 static void cancel_losers(vow_t *d) {
     struct vow__combine *c = d->combine;
     for (size_t i = 0; i < c->n; i++)
-        if (c->recs[i] != NULL) vow__drop_waiter(c->recs[i]);
+        if (vow__combine_rec(c, i) != NULL) vow__drop_waiter(vow__combine_rec(c, i));
 }
 
 static vow_t *combine(vow_loop_t *loop, int kind, unsigned flags, vow_t *const *inputs,
@@ -208,16 +223,12 @@ void vow__combine_job(vow_loop_t *loop, vow__reaction *r, vow_t *src) {
                 vow__reject(d, vow_error_ref(src->error));
                 break;
             }
-            c->list->items[i].state = VOW_FULFILLED;
-            c->list->items[i].value = vow_value_share(&src->value);
+            c->list->items[i] = vow_value_share(&src->value);
             if (--c->remaining == 0) fulfil_with_list(d, c);
             break;
         case VOW__C_ALL_SETTLED:
-            c->list->items[i].state = fulfilled ? VOW_FULFILLED : VOW_REJECTED;
-            if (fulfilled)
-                c->list->items[i].value = vow_value_share(&src->value);
-            else
-                c->list->items[i].error = vow_error_ref(src->error);
+            c->list->items[i] = fulfilled ? vow_value_share(&src->value)
+                                          : item_rejected(vow_error_ref(src->error));
             if (--c->remaining == 0) fulfil_with_list(d, c);
             break;
         case VOW__C_RACE:

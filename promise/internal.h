@@ -154,7 +154,8 @@ struct vow__combine {
     int kind;
     unsigned flags;
     size_t n, remaining;
-    vow__reaction **recs;     /* weak: input i's record while it waits in i's list */
+    vow__reaction **recs;     /* weak: input i's record while it waits in i's list (WAIT,
+                                 GROUP; the others: see vow__combine_rec) */
     char *block;              /* all/allSettled/race/any: the inputs' records (embedded),
                                  VOW__COMBINE_REC_SIZE bytes each */
     struct vow_list *list;    /* ALL / ALL_SETTLED: the outcomes so far (owned) */
@@ -165,9 +166,18 @@ struct vow__combine {
     vow_t **inputs;           /* WAIT: every input (owned references) */
     int mode;                 /* WAIT: vow_wait_mode_t */
     int joined, aborted;      /* GROUP */
-    int packed;               /* recs, errs, block inside this allocation (combinators.c) */
+    int packed;               /* errs, block inside this allocation (combinators.c) */
     vow_timer_t timer;        /* WAIT: its timeout; GROUP: the abort's immediate; 0 */
 };
+
+/* Input i's record while it waits in input i's reaction list, or NULL. A combinator with a
+ * block (all/allSettled/race/any) keeps no array of them: its record i is in a list exactly
+ * when the record has an owner. */
+static inline vow__reaction *vow__combine_rec(const struct vow__combine *c, size_t i) {
+    if (c->block == NULL) return c->recs[i];
+    vow__reaction *r = (vow__reaction *)(c->block + i * VOW__COMBINE_REC_SIZE);
+    return vow__r_owner(r) != NULL ? r : NULL;
+}
 
 /* Where p keeps the id of the timer that settles or serves it (NULL: none possible). */
 static inline vow_timer_t *vow__timer_slot(vow_t *p) {

@@ -317,7 +317,8 @@ static void detach(vow__reaction *r) {
     vow_t *d = r->derived;
     if (d == NULL) return;
     if (r->kind == VOW__R_COMBINE) {
-        if (d->combine != NULL && d->combine->recs[r->index] == r) d->combine->recs[r->index] = NULL;
+        struct vow__combine *c = d->combine;
+        if (c != NULL && c->block == NULL && c->recs[r->index] == r) c->recs[r->index] = NULL;
     } else if (d->state == VOW_PENDING && d->waiting == r) {
         d->waiting = NULL;
     }
@@ -326,10 +327,11 @@ static void detach(vow__reaction *r) {
 /* Makes r the record d waits on. */
 static void attach(vow__reaction *r) {
     vow_t *d = r->derived;
-    if (r->kind == VOW__R_COMBINE)
-        d->combine->recs[r->index] = r;
-    else if (d->state == VOW_PENDING)
+    if (r->kind == VOW__R_COMBINE) {
+        if (d->combine->block == NULL) d->combine->recs[r->index] = r; /* else: r->link */
+    } else if (d->state == VOW_PENDING) {
         d->waiting = r;
+    }
 }
 
 static void overflow_append(vow_loop_t *loop, vow__reaction *r) {
@@ -1017,7 +1019,7 @@ static void run_cancellations(worklist *work) {
                 }
             } else if (pc != NULL) {
                 for (size_t i = 0; i < pc->n; i++)
-                    if (pc->recs[i] != NULL) drop_wait(pc->recs[i], work);
+                    if (vow__combine_rec(pc, i) != NULL) drop_wait(vow__combine_rec(pc, i), work);
             } else if (p->waiting != NULL) {
                 drop_wait(p->waiting, work);
             }
