@@ -4,8 +4,9 @@
  * Each input subscribes with one reaction record (kind COMBINE) whose derived promise is
  * the result; the shared state lives in the result (vow__combine). As in ECMAScript, the
  * result settles inside the job of the input reaction that decides it, so the job counts
- * are JavaScript's. The state keeps weak pointers to the records still waiting in the
- * inputs' lists, which is how cancelling the result reaches its inputs (under the
+ * are JavaScript's. The records live in the result's state, 32 bytes each (the head of a
+ * record: VOW__COMBINE_REC_SIZE); a record still waiting in its input's list has an owner
+ * (vow__combine_rec), which is how cancelling the result reaches its inputs (under the
  * upstream rule) and how VOW_CANCEL_LOSERS finds the losers.
  */
 #include <string.h>

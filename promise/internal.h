@@ -93,7 +93,7 @@ typedef struct vow__reaction {
     uint32_t index;   /* COMBINE: the input's index */
     vow_t *link;      /* VOW__RF_QUEUED: the settled promise whose outcome its job passes
                          (owned); otherwise the promise whose reaction list holds this record
-                         (weak), or NULL: see vow__r_owner / vow__r_source */
+                         (weak), or NULL: see vow__r_owner */
     vow_t *derived;   /* owned reference: the promise this reaction settles */
     union {           /* by kind: a record is one kind at a time (64 bytes in all) */
         struct {                      /* THEN, FINALLY */
@@ -130,6 +130,7 @@ enum {
 #define VOW__COMBINE_REC_SIZE offsetof(vow__reaction, on_ok)
 _Static_assert(VOW__COMBINE_REC_SIZE % _Alignof(vow__reaction) == 0,
                "records in a combinator's block stay aligned");
+_Static_assert(VOW__COMBINE_REC_SIZE == 32, "a combinator input's record is 32 bytes");
 
 /* The promise whose reaction list holds r (weak), or NULL. */
 static inline vow_t *vow__r_owner(const vow__reaction *r) {

@@ -298,6 +298,7 @@ void vow__reaction_free(vow_loop_t *loop, vow__reaction *r) {
     case VOW__R_THENABLE_JOB:
     case VOW__R_DEAD:
     case VOW__R_TIMEOUT: vow__unref(r->follow); break;
+    case VOW__R_COMBINE: break; /* maybe only a record's head: nothing past it is touched */
     default: break;
     }
     if (r->kind == VOW__R_FINALLY_VALUE) {
@@ -768,12 +769,21 @@ static void reaction_job(vow_loop_t *loop, void *arg) {
     vow__unref(src);
 }
 
-void vow__promise_overflow_run_one(vow_loop_t *loop) {
+static vow__reaction *overflow_pop(vow_loop_t *loop) {
     vow__reaction *r = loop->overflow_head;
     loop->overflow_head = r->next;
     if (loop->overflow_head == NULL) loop->overflow_tail = NULL;
     loop->overflow_len--;
     r->next = NULL;
+    return r;
+}
+
+void vow__promise_overflow_discard_one(vow_loop_t *loop) {
+    vow__reaction_free(loop, overflow_pop(loop)); /* a microtask's arg is not touched */
+}
+
+void vow__promise_overflow_run_one(vow_loop_t *loop) {
+    vow__reaction *r = overflow_pop(loop);
     if (r->kind == VOW__R_MICROTASK) {
         vow_microtask_fn fn = r->mt_fn;
         void *arg = r->mt_arg;
@@ -1217,15 +1227,7 @@ static void each_promise(vow_loop_t *loop, void (*fn)(vow_t *)) {
 
 void vow__promise_teardown(vow_loop_t *loop) {
     vow_t *p;
-    /* Jobs that found the ring full go as the ring's jobs went. */
-    while (loop->overflow_head != NULL) {
-        vow__reaction *r = loop->overflow_head;
-        loop->overflow_head = r->next;
-        r->next = NULL;
-        vow__reaction_free(loop, r);
-    }
-    loop->overflow_tail = NULL;
-    loop->overflow_len = 0;
+    /* (The queued jobs, ring and overflow list, were dropped before: src/loop.c.) */
     /* Hold every promise so that none is freed while the others are stripped. */
     each_promise(loop, hold_one);
     /* First every reaction record (they point into other promises' combinator states)... */

@@ -273,6 +273,8 @@ void vow__promise_after_drain(vow_loop_t *loop);
 int vow__promise_discard_job(vow_loop_t *loop, vow_microtask_fn fn, void *arg);
 /* Runs the first job of the overflow list. */
 void vow__promise_overflow_run_one(vow_loop_t *loop);
+/* At forced teardown: drops the first job of the overflow list (frees its record). */
+void vow__promise_overflow_discard_one(vow_loop_t *loop);
 /* Queues a user microtask on the overflow list (in a pooled record): 0 or VOW_ENOMEM. */
 int vow__promise_overflow_microtask(vow_loop_t *loop, vow_microtask_fn fn, void *arg);
 /* At forced teardown: strip every promise of what it holds, breaking cycles. */

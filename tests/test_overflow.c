@@ -129,3 +129,35 @@ Test(overflow, a_microtask_without_a_record_is_refused_and_waiting_ones_are_drop
     VOW_TEST_END_FORCED(loop);
     cr_assert_eq(order_len, 0, "nothing ran");
 }
+
+/* vow_loop_free with jobs on the overflow list whose destructors queue more (a microtask,
+ * a settlement with a reaction): everything is dropped, nothing runs, nothing leaks. */
+static vow_t *settle_on_free;
+static void queue_more(void *ctx) {
+    vow_loop_t *loop = ctx;
+    (void)vow_microtask(loop, mark, (void *)(intptr_t)-1);
+    if (settle_on_free != NULL) {
+        vow_t *p = settle_on_free;
+        settle_on_free = NULL;
+        (void)vow_resolve(p, vow_int(1));
+        vow_unref(p);
+    }
+}
+
+Test(overflow, destructors_that_queue_jobs_while_the_loop_is_freed) {
+    vow_loop_t *loop = vow_test_loop();
+    order_len = 0;
+    vow_t *p = vow_resolved(loop, vow_int(1));
+    settle_on_free = vow_new(loop);
+    vow_unref(vow_then(vow_ref(settle_on_free), mark_ok, NULL, (void *)(intptr_t)-2, NULL));
+    /* A full ring, then one record on the overflow list whose destructor queues more once
+     * the list is empty. */
+    for (int i = 0; i < (int)VOW__MQ_RING_MAX; i++)
+        vow_unref(vow_then(vow_ref(p), mark_ok, NULL, NULL, NULL));
+    vow_unref(vow_then(vow_ref(p), mark_ok, NULL, loop, queue_more));
+    cr_assert_eq(loop->overflow_len, 1);
+    vow_unref(p);
+    VOW_TEST_END_FORCED(loop);
+    cr_assert_eq(order_len, 0, "nothing ran");
+    cr_assert_null(settle_on_free);
+}
