@@ -77,15 +77,10 @@ vow_error_t *vow_list_error(const vow_list_t *l, size_t i) {
 void vow__combine_free(struct vow__combine *c) {
     if (c->list != NULL) list_free(c->list);
     if (c->errs != NULL) {
-        for (size_t i = 0; i < c->n; i++) vow_error_unref(c->errs[i]); /* array: packed */
+        for (size_t i = 0; i < c->n; i++) vow_error_unref(c->errs[i]); /* in c's allocation */
     }
     vow__task_combine_free(c);
-    if (c->packed) { /* errs and block live in c's own allocation */
-        vow__free(c);
-        return;
-    }
-    vow__free(c->recs);
-    vow__free(c->block);
+    vow__free(c->recs); /* wait and task groups only; errs and block live inside c */
     vow__free(c);
 }
 
@@ -103,7 +98,6 @@ static struct vow__combine *combine_state_new(int kind, size_t n) {
     if (b == NULL) return NULL;
     memset(b, 0, block_at);
     struct vow__combine *c = (struct vow__combine *)b;
-    c->packed = 1;
     if (n > 0) {
         /* The inputs' records, freed with the result: each record holds a reference to
          * the result, so the block outlives every record. */
@@ -144,8 +138,10 @@ static void fulfil_with_list(vow_t *d, struct vow__combine *c) {
 
 static void cancel_losers(vow_t *d) {
     struct vow__combine *c = d->combine;
-    for (size_t i = 0; i < c->n; i++)
-        if (vow__combine_rec(c, i) != NULL) vow__drop_waiter(vow__combine_rec(c, i));
+    for (size_t i = 0; i < c->n; i++) {
+        vow__reaction *r = vow__combine_rec(c, i);
+        if (r != NULL) vow__drop_waiter(r);
+    }
 }
 
 static vow_t *combine(vow_loop_t *loop, int kind, unsigned flags, vow_t *const *inputs,
@@ -246,7 +242,7 @@ void vow__combine_job(vow_loop_t *loop, vow__reaction *r, vow_t *src) {
             if (--c->remaining == 0) {
                 vow_error_t **errs = c->errs;
                 c->errs = NULL;
-                vow__reject(d, vow_error_aggregate(NULL, errs, c->n)); /* errs: packed */
+                vow__reject(d, vow_error_aggregate(NULL, errs, c->n)); /* errs: in c */
             }
             break;
         }

@@ -167,7 +167,6 @@ struct vow__combine {
     vow_t **inputs;           /* WAIT: every input (owned references) */
     int mode;                 /* WAIT: vow_wait_mode_t */
     int joined, aborted;      /* GROUP */
-    int packed;               /* errs, block inside this allocation (combinators.c) */
     vow_timer_t timer;        /* WAIT: its timeout; GROUP: the abort's immediate; 0 */
 };
 

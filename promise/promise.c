@@ -8,9 +8,12 @@
  * catchFinally) where each step resolves the callback's result to a promise and returns
  * promise.then(valueThunk). docs/job-order.md counts every operation.
  *
- * Memory: queueing a reaction never fails: when the microtask ring cannot grow, the
- * record waits on the loop's overflow list through its own link, so settling never fails. Freeing is deferred through a stack, so
- * dropping the head of a 1,000,000-long pending chain uses constant C stack.
+ * Memory: promises, then nodes and records come from the loop's pools (src/pool.c), and a
+ * promise's fields by state share one union (the list while pending, the value or the
+ * error once settled). Queueing a reaction never fails: when the microtask ring is full,
+ * the record waits on the loop's overflow list through its own link. Freeing is deferred
+ * through a stack, so dropping the head of a 1,000,000-long pending chain uses constant C
+ * stack.
  */
 #include <string.h>
 
@@ -298,14 +301,14 @@ void vow__reaction_free(vow_loop_t *loop, vow__reaction *r) {
     case VOW__R_THENABLE_JOB:
     case VOW__R_DEAD:
     case VOW__R_TIMEOUT: vow__unref(r->follow); break;
-    case VOW__R_COMBINE: break; /* maybe only a record's head: nothing past it is touched */
-    default: break;
-    }
-    if (r->kind == VOW__R_FINALLY_VALUE) {
+    case VOW__R_FINALLY_VALUE:
         if (r->rflags & VOW__RF_CARRY_ERROR)
             vow_error_unref(r->carry_error);
         else
             vow_value_release(&r->carry_value);
+        break;
+    case VOW__R_COMBINE: break; /* maybe only a record's head: nothing past it is touched */
+    default: break;                /* ADOPT, MICROTASK: nothing owned in the union */
     }
     if (!(r->rflags & VOW__RF_EMBEDDED)) vow__pool_put(&loop->pools[VOW__POOL_REACTION], r);
     vow__unref(d);
@@ -352,6 +355,13 @@ static void reaction_queue(vow_loop_t *loop, vow__reaction *r) {
     /* The ring is full (or others already wait past it): the overflow list, through the
      * record's own link, so that queueing a reaction never fails. */
     overflow_append(loop, r);
+}
+
+/* Queues r's job with settled p as its source (referenced until the job has run). */
+static void queue_from(vow__reaction *r, vow_t *p) {
+    r->link = vow__ref(p);
+    r->rflags |= VOW__RF_QUEUED;
+    reaction_queue(p->loop, r);
 }
 
 int vow__promise_overflow_microtask(vow_loop_t *loop, vow_microtask_fn fn, void *arg) {
@@ -459,9 +469,7 @@ static void trigger(vow_t *p, vow__reaction *r) {
         vow__reaction *next = r->next;
         r->next = NULL;
         detach(r); /* queued now: cancelling its promise no longer reaches p */
-        r->link = vow__ref(p);
-        r->rflags |= VOW__RF_QUEUED;
-        reaction_queue(p->loop, r);
+        queue_from(r, p);
         r = next;
     }
 }
@@ -531,9 +539,7 @@ void vow__perform_then(vow_t *p, vow__reaction *r) {
         attach(r);
     } else {
         tracker_handle(p);
-        r->link = vow__ref(p);
-        r->rflags |= VOW__RF_QUEUED;
-        reaction_queue(p->loop, r);
+        queue_from(r, p);
     }
     p->flags |= VOW__F_HANDLED;
 }
@@ -576,14 +582,13 @@ static void resolve_with(vow_t *d, vow_result_t *resp, vow__reaction *r) {
         vow__reject(d, vow_error_new(VOW_ENOMEM, NULL));
         return;
     }
-    /* Reuse the record: whatever it held for its previous step is gone by now. */
+    /* Reuse the record: whatever it held for its previous step is gone by now (its context
+     * destructor has run; the kind set below says which union member counts). */
     if (r->derived != d) {
         vow__assert(!(r->rflags & VOW__RF_EMBEDDED), "embedded record reused for another promise");
         vow__unref(r->derived);
         r->derived = vow__ref(d);
     }
-    r->ctx = NULL;
-    r->ctx_free = NULL;
     d->flags |= VOW__F_RESOLVED;
     detach(r);
 #ifdef VOW_PLANT_DIVERGENCE
@@ -1028,8 +1033,10 @@ static void run_cancellations(worklist *work) {
                     vow__unref(task);
                 }
             } else if (pc != NULL) {
-                for (size_t i = 0; i < pc->n; i++)
-                    if (vow__combine_rec(pc, i) != NULL) drop_wait(vow__combine_rec(pc, i), work);
+                for (size_t i = 0; i < pc->n; i++) {
+                    vow__reaction *r = vow__combine_rec(pc, i);
+                    if (r != NULL) drop_wait(r, work);
+                }
             } else if (p->waiting != NULL) {
                 drop_wait(p->waiting, work);
             }

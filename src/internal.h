@@ -35,6 +35,8 @@ void vow__free(void *p);
  * (Linux 5.14 and later; an older kernel refuses it and nothing happens; elsewhere a
  * no-op). Memory the caller is about to fill anyway: it saves a trap per page. */
 void vow__prefault(void *p, size_t n);
+/* How much the pools and the timer slab fault in at a time, once they are that big. */
+#define VOW__PREFAULT_WINDOW (256u << 10)
 
 /* ---- AddressSanitizer: poisoning for memory vow recycles itself (src/pool.c) ----------- */
 #if defined(__SANITIZE_ADDRESS__)

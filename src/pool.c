@@ -24,7 +24,7 @@
 
 #include "internal.h"
 
-enum { FIRST_SLOTS = 64, MAX_CHUNK = 2u << 20, PREFAULT_FROM = 256u << 10 };
+enum { FIRST_SLOTS = 64, MAX_CHUNK = 2u << 20 };
 
 struct vow__chunk {
     struct vow__chunk *next; /* older chunk */
@@ -36,8 +36,8 @@ struct vow__chunk {
 
 void vow__pool_init(vow__pool *pl, size_t size, int passthrough) {
     memset(pl, 0, sizeof *pl);
-    /* Promises and records need no more than pointer alignment: 8-byte multiples keep a
-     * 168-byte then node at 168 (16 would make it 176, 5% more memory per step). */
+    /* Promises and records need no more than pointer alignment (8-byte multiples: a slot
+     * size that is not a multiple of 16 is not rounded up to one). */
     pl->size = (size + sizeof(void *) - 1) & ~(sizeof(void *) - 1);
     pl->passthrough = passthrough;
 }
@@ -47,19 +47,17 @@ static char *slots_end(const vow__pool *pl, struct vow__chunk *c) {
     return (char *)c + HEADER_BYTES + (c->bytes - HEADER_BYTES) / pl->size * pl->size;
 }
 
-/* Opens the bump range of the newest chunk up to its next window of PREFAULT_FROM bytes
- * (or to its end, for a small chunk), faulting a big chunk's window in with one call rather
- * than a trap per page: in bench/'s W5 (100,000 sleeps) that took 1.5-2 ms off the creation
- * time. Window by window, so that the pages of a chunk's unused tail are never touched. */
+/* Opens the bump range of the newest chunk up to its next window of VOW__PREFAULT_WINDOW
+ * bytes (or to its end, for a small chunk), faulting a big chunk's window in with one call
+ * rather than a trap per page: in bench/'s W5 (100,000 sleeps) that took 1.5-2 ms off the
+ * creation time. Window by window, so that the pages of a chunk's unused tail are never
+ * touched. */
 static void open_window(vow__pool *pl, struct vow__chunk *c) {
-    char *end = slots_end(pl, c);
-    if (c->bytes >= PREFAULT_FROM && (size_t)(end - pl->bump_end) > PREFAULT_FROM) {
-        char *from = pl->bump_end;
-        pl->bump_end += PREFAULT_FROM / pl->size * pl->size;
-        vow__prefault(from, (size_t)(pl->bump_end - from));
-        return;
-    }
-    if (c->bytes >= PREFAULT_FROM) vow__prefault(pl->bump_end, (size_t)(end - pl->bump_end));
+    const size_t window = VOW__PREFAULT_WINDOW;
+    char *from = pl->bump_end, *end = slots_end(pl, c);
+    if (c->bytes >= window && (size_t)(end - from) > window)
+        end = from + window / pl->size * pl->size;
+    if (c->bytes >= window) vow__prefault(from, (size_t)(end - from));
     pl->bump_end = end;
 }
 

@@ -16,7 +16,6 @@
 #include "internal.h"
 
 #define TIMEOUT_MAX 2147483647ull /* Node: larger delays become 1 */
-#define PREFAULT_WINDOW (256u << 10)
 
 static inline vow_timer_t make_id(uint32_t slot, uint32_t gen) {
     return ((uint64_t)gen << 32) | ((uint64_t)slot + 1);
@@ -51,7 +50,7 @@ static int node_alloc(vow__timers *tm, uint32_t *slot) {
     if (tm->fresh == tm->faulted) {
         /* Once the slab is big, fault its untouched part in ahead of use, a window at a
          * time (see vow__prefault; never the part that no timer has reached). */
-        uint32_t window = (uint32_t)(PREFAULT_WINDOW / sizeof *tm->nodes);
+        uint32_t window = (uint32_t)(VOW__PREFAULT_WINDOW / sizeof *tm->nodes);
         uint32_t upto = tm->cap - tm->fresh > window ? tm->fresh + window : tm->cap;
         if (tm->fresh >= window)
             vow__prefault(tm->nodes + tm->fresh, (size_t)(upto - tm->fresh) * sizeof *tm->nodes);
@@ -60,6 +59,11 @@ static int node_alloc(vow__timers *tm, uint32_t *slot) {
     *slot = tm->fresh++;
     tm->nodes[*slot].gen = 1;
     return 0;
+}
+
+/* What an internal timer's node held goes (VOW__TR_*; user timers hold nothing). */
+static inline void release_arg(int how, void *arg) {
+    if (how != VOW__TR_NONE) vow__timer_arg_release(how, arg);
 }
 
 static void node_release(vow__timers *tm, uint32_t slot) {
@@ -297,7 +301,7 @@ static void run_timers(struct ev_loop *evl, ev_timer *w, int revents) {
                 void *a = n->arg;
                 node_release(tm, slot);
                 tm->active--;
-                if (how != VOW__TR_NONE) vow__timer_arg_release(how, a);
+                release_arg(how, a);
             }
             vow__drain(loop);
             if (loop->stop) break; /* vow_loop_stop: return after the current callback */
@@ -392,7 +396,7 @@ int vow__timer_clear(vow_loop_t *loop, vow_timer_t id, int want_immediate) {
             if (tm->heap_len == 0) ev_timer_stop(loop->evl, &loop->timer_w);
         }
     }
-    if (how != VOW__TR_NONE) vow__timer_arg_release(how, a);
+    release_arg(how, a);
     return 0;
 }
 
@@ -418,7 +422,7 @@ void vow__timers_check(vow_loop_t *loop) {
         void *a = n->arg;
         node_release(tm, slot);
         if (--tm->immediates == 0) ev_idle_stop(loop->evl, &loop->idle_w);
-        if (how != VOW__TR_NONE) vow__timer_arg_release(how, a);
+        release_arg(how, a);
         vow__drain(loop);
         if (loop->stop && tm->run_head != VOW__NIL) {
             /* vow_loop_stop: the rest of the batch runs first on the next turn. */
@@ -456,7 +460,7 @@ void vow__timers_free(vow_loop_t *loop) {
         vow__tnode *n = &tm->nodes[s];
         int how = n->release;
         n->release = VOW__TR_NONE;
-        if (how != VOW__TR_NONE) vow__timer_arg_release(how, n->arg);
+        release_arg(how, n->arg);
     }
     vow__free(tm->nodes);
     vow__free(tm->heap);
