@@ -116,6 +116,22 @@ static inline vow_loop_t *vow_test_loop(void) {
     return loop;
 }
 
+/* vow_test_loop with VOW_POOL=off (read when a loop is made): every promise and record of
+ * that loop is an allocation of its own. */
+static inline vow_loop_t *vow_test_loop_without_pools(void) {
+    cr_assert_eq(setenv("VOW_POOL", "off", 1), 0);
+    vow_loop_t *loop = vow_test_loop();
+    unsetenv("VOW_POOL");
+    return loop;
+}
+
+/* Runs a scenario whose loops are made with VOW_POOL=off. */
+static inline void vow_test_without_pools(void (*scenario)(void)) {
+    cr_assert_eq(setenv("VOW_POOL", "off", 1), 0);
+    scenario();
+    unsetenv("VOW_POOL");
+}
+
 /* The loop must close cleanly (nothing left running) and no vow allocation may be live. */
 #define VOW_TEST_END(loop)                                                                 \
     do {                                                                                   \

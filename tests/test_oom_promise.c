@@ -167,7 +167,5 @@ static void sweep_every_allocation(void) {
 Test(oom_promise, every_allocation_fails_once) { sweep_every_allocation(); }
 
 Test(oom_promise, every_allocation_fails_once_without_pools) {
-    cr_assert_eq(setenv("VOW_POOL", "off", 1), 0);
-    sweep_every_allocation();
-    unsetenv("VOW_POOL");
+    vow_test_without_pools(sweep_every_allocation);
 }

@@ -3,7 +3,6 @@
  * record of their own, and FIFO order holds across the ring and the list (src/internal.h,
  * docs/design-notes.md). */
 #include <stdint.h>
-#include <stdlib.h>
 
 #include "helpers.h"
 #include "../src/internal.h"
@@ -112,9 +111,7 @@ Test(overflow, the_ring_stops_at_its_cap_and_fifo_order_holds) {
  * is refused with VOW_ENOMEM and queues nothing; freeing the loop drops the microtasks
  * that wait on the overflow list. */
 Test(overflow, a_microtask_without_a_record_is_refused_and_waiting_ones_are_dropped) {
-    cr_assert_eq(setenv("VOW_POOL", "off", 1), 0);
-    vow_loop_t *loop = vow_test_loop();
-    unsetenv("VOW_POOL");
+    vow_loop_t *loop = vow_test_loop_without_pools();
     order_len = 0;
     for (int i = 0; i < (int)VOW__MQ_RING_MAX + 2; i++)
         cr_assert_eq(vow_microtask(loop, mark, (void *)(intptr_t)i), 0);

@@ -65,9 +65,7 @@ Test(pool, a_burst_takes_chunks_not_objects_and_gives_them_back) {
 }
 
 Test(pool, vow_pool_off_gives_every_object_its_own_allocation) {
-    cr_assert_eq(setenv("VOW_POOL", "off", 1), 0);
-    vow_loop_t *loop = vow_test_loop();
-    unsetenv("VOW_POOL"); /* read when the loop is made */
+    vow_loop_t *loop = vow_test_loop_without_pools();
     long base = warm(loop); /* the microtask ring */
     enum { N = 1000 };
     vow_t *ps[N];
@@ -159,9 +157,10 @@ static vow_result_t follow_later(vow_loop_t *loop, const vow_value_t *v, void *c
 static void teardown_scenario(void) {
     ctx_freed = 0;
     vow_loop_t *loop = vow_test_loop();
-    enum { N = 3000 };
-    static vow_t *heads[N];
-    vow_t *tails[N];
+    /* 2N then nodes of 128 bytes: 5 MiB, so the node pool's 2 MiB chunks are handed out
+     * window by window (VOW__PREFAULT_WINDOW) and the newest one only partly. */
+    enum { N = 20000 };
+    static vow_t *heads[N], *tails[N];
     for (int i = 0; i < N; i++) {
         heads[i] = vow_new(loop);
         tails[i] = vow_then(vow_ref(heads[i]), add1, NULL, NULL, count_free);
@@ -194,9 +193,7 @@ static void teardown_scenario(void) {
 Test(pool, forced_teardown_reaches_every_pooled_promise) { teardown_scenario(); }
 
 Test(pool, forced_teardown_reaches_every_promise_without_pools) {
-    cr_assert_eq(setenv("VOW_POOL", "off", 1), 0);
-    teardown_scenario();
-    unsetenv("VOW_POOL");
+    vow_test_without_pools(teardown_scenario);
 }
 
 /* ---- teardown from a destructor, and a walk that empties its pool ------------------------ */
@@ -228,9 +225,7 @@ static void destructor_frees_the_loop(void) {
 Test(pool, a_destructor_that_frees_the_loop) { destructor_frees_the_loop(); }
 
 Test(pool, a_destructor_that_frees_the_loop_without_pools) {
-    cr_assert_eq(setenv("VOW_POOL", "off", 1), 0);
-    destructor_frees_the_loop();
-    unsetenv("VOW_POOL");
+    vow_test_without_pools(destructor_frees_the_loop);
 }
 
 /* The last live promises of the pool sit in its second chunk, held only by each other (a
