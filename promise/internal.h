@@ -1,8 +1,50 @@
-/* promise/internal.h - the layout of promises, reactions and values. Never installed. */
+/* promise/internal.h - the layout of promises, reaction records and combinator states,
+ * shared by the promise layer's files. Never installed.
+ *
+ * The promise layer sits on the reactor (src/internal.h) and registers itself with each
+ * loop (promise/loop.c): its per-loop state, its pools, its timer release functions and
+ * the callbacks the loop makes at the end of a drain, at forced teardown and when the
+ * loop's memory goes. The reactor names nothing declared here.
+ */
 #ifndef VOW_PROMISE_INTERNAL_H
 #define VOW_PROMISE_INTERNAL_H
 
 #include "../src/internal.h"
+#include "vow.h"
+
+/* ---- the layer's registration with a loop ------------------------------------------------ */
+enum { VOW__LAYER_PROMISE = 0 };
+enum {
+    VOW__POOL_PROMISE = VOW__POOL_FIRST_LAYER, /* vow_t */
+    VOW__POOL_NODE,                            /* then nodes: a promise and its record */
+    VOW__POOL_REACTION                         /* vow__reaction */
+};
+_Static_assert((int)VOW__POOL_REACTION < (int)VOW__POOLS, "the loop has room for the layer's pools");
+/* Timer release kinds (src/internal.h, vow__loop_set_release). */
+enum { VOW__REL_UNREF = 1, VOW__REL_TASK_START = 2 };
+
+/* A FIFO of promises (src/list.h), linked through a field the user names. */
+typedef VOW__FIFO(struct vow) vow__promise_fifo;
+
+/* The layer's state on one loop. */
+struct vow__promise_layer {
+    vow__promise_fifo unhandled;    /* rejected with no handler, to report after the drain
+                                       (through list_next, referenced) */
+    vow__promise_fifo handled_late; /* reported ones that got a handler */
+    vow_rejection_hook hook;
+    void *hook_ctx;
+    vow_unhandled_mode_t mode;
+    uint32_t rejection_ids; /* numbers reported rejections, as Node's rejection id */
+};
+
+static inline struct vow__promise_layer *vow__pl(const vow_loop_t *loop) {
+    return (struct vow__promise_layer *)vow__loop_layer(loop, VOW__LAYER_PROMISE);
+}
+
+/* Registers the layer on a new loop: 0 or VOW_ENOMEM (loop.c). */
+int vow__promise_layer_init(vow_loop_t *loop);
+
+/* ---- values ------------------------------------------------------------------------------ */
 
 /* A shared owner for a pointer value with a destructor. */
 struct vow__box {
@@ -11,51 +53,85 @@ struct vow__box {
     void (*dtor)(void *);
 };
 
+/* Makes `v` storable: a pointer with a destructor gets its shared box. On failure the
+ * destructor has run and VOW_ENOMEM is returned (value.c). */
+int vow__value_store(vow_value_t *v);
+/* Releases whatever a result holds (value.c). */
+void vow__result_release(vow_result_t *res);
+/* A result holding nothing, of the given kind. */
+static inline vow_result_t vow__result_empty(vow_result_kind_t kind) {
+    return (vow_result_t){.kind = kind, .value = {.kind = VOW_VAL_NONE}};
+}
+/* Non-zero for a kind vow_result_t can have. */
+static inline int vow__result_kind_ok(vow_result_kind_t kind) {
+    return kind == VOW_RESULT_VALUE || kind == VOW_RESULT_ERROR || kind == VOW_RESULT_FOLLOW ||
+           kind == VOW_RESULT_THENABLE;
+}
+struct vow_thenable {
+    vow_subscribe_fn subscribe;
+    void *ctx;
+    void (*ctx_free)(void *);
+};
+
+struct vow_resolver {
+    size_t refcnt;
+    vow_t *target; /* owned */
+    int already;   /* [[AlreadyResolved]] of this pair of resolving functions */
+};
+
+/* Frees a thenable adapter (its ctx_free runs) (thenable.c). */
+void vow__thenable_free(vow_thenable_t *t);
+
+/* ---- promises ---------------------------------------------------------------------------- */
+
 /* Promise flags. */
 enum {
-    VOW__F_SETTLEABLE = 1u << 0, /* made by vow_new: the user may settle it */
-    VOW__F_RESOLVED = 1u << 1,   /* [[AlreadyResolved]]: settled or locked onto another */
-    VOW__F_HANDLED = 1u << 2,    /* [[PromiseIsHandled]] */
-    VOW__F_REPORTED = 1u << 3,   /* reported as unhandled */
-    VOW__F_LISTED = 1u << 4,     /* on loop->unhandled or loop->handled_late (holds a ref) */
-    VOW__F_CLOSED = 1u << 5,     /* its loop was freed: stripped, answers VOW_ECLOSED */
-    VOW__F_TIMED_OUT = 1u << 6,  /* vow_timeout: the timer fired and cancelled the inner */
-    VOW__F_RACE_TIMEOUT = 1u << 7, /* vow_timeout: VOW_TIMEOUT_RACE */
-    VOW__F_CANCEL_QUEUED = 1u << 8, /* on a cancellation worklist */
-    VOW__F_COMBINE = 1u << 9,       /* `combine` is set (combinator, wait, task group) */
-    VOW__F_NODE = 1u << 10,         /* the promise of a then node (VOW__POOL_NODE) */
-    VOW__F_DYING = 1u << 11         /* refcount 0: waiting on the free stack or being freed */
+    VOW__F_SETTLEABLE = 1u << 0,     /* made by vow_new: the user may settle it */
+    VOW__F_RESOLVED = 1u << 1,       /* [[AlreadyResolved]]: settled or locked onto another */
+    VOW__F_HANDLED = 1u << 2,        /* [[PromiseIsHandled]] */
+    VOW__F_REPORTED = 1u << 3,       /* reported as unhandled */
+    VOW__F_LISTED = 1u << 4,         /* on an unhandled-rejection list (holds a ref) */
+    VOW__F_CLOSED = 1u << 5,         /* its loop was freed: stripped, answers VOW_ECLOSED */
+    VOW__F_TIMED_OUT = 1u << 6,      /* vow_timeout: the timer fired and cancelled the inner */
+    VOW__F_RACE_TIMEOUT = 1u << 7,   /* vow_timeout: VOW_TIMEOUT_RACE */
+    VOW__F_CANCEL_QUEUED = 1u << 8,  /* on a cancellation worklist */
+    VOW__F_COMBINE = 1u << 9,        /* `combine` is set (combinator, wait, task group) */
+    VOW__F_NODE = 1u << 10,          /* the promise of a then node (VOW__POOL_NODE) */
+    VOW__F_DYING = 1u << 11          /* refcount 0: waiting on the free stack or being freed */
 };
+
+struct vow__rec;
 
 struct vow {
     uint32_t refcnt;
-    uint32_t rejection_id;          /* numbered when reported */
+    uint32_t rejection_id; /* numbered when reported */
     uint16_t flags;
-    uint8_t state;                  /* vow_state_t */
+    uint8_t state; /* vow_state_t */
     vow_loop_t *loop;
-    union {                         /* by state: a promise needs one of the three at a time */
-        struct {                    /* PENDING */
-            struct vow__reaction *r_head; /* reactions in registration order */
-            struct vow__reaction *r_tail;
-            struct vow__reaction *waiting; /* weak: the record that will settle this promise,
-                                              in its upstream's list (or a queued thenable
-                                              job); NULL once that record's job is queued */
+    union { /* by state: a promise needs one of the three at a time */
+        struct {                       /* PENDING */
+            struct vow__rec *r_head;   /* reactions waiting, in registration order */
+            struct vow__rec *r_tail;   /* (doubly linked: removal is O(1)) */
+            struct vow__rec *waiting;  /* weak: the record that will settle this promise,
+                                          in its upstream's list (or a queued thenable
+                                          job); NULL once that record's job is queued */
         };
-        vow_value_t value;          /* FULFILLED: owned (boxed when it has a destructor) */
-        vow_error_t *error;         /* REJECTED: owned */
+        vow_value_t value;  /* FULFILLED: owned (boxed when it has a destructor) */
+        vow_error_t *error; /* REJECTED: owned */
     };
-    union {                         /* which one: VOW__F_SETTLEABLE, VOW__F_COMBINE */
-        struct vow__combine *combine; /* combinator results: the shared state (owned) */
+    union { /* which one: VOW__F_SETTLEABLE, VOW__F_COMBINE */
+        struct vow__combine *combine;  /* combinator results: the shared state (owned) */
         struct vow__cancel_cb *cancel; /* vow_new promises: vow_on_cancel (owned) */
-        vow_timer_t timer;          /* other derived promises: their source timer or
-                                       immediate (vow_sleep, vow_timeout, create_task), 0 */
+        vow_timer_t timer;             /* other derived promises: their source timer or
+                                          immediate (vow_sleep, vow_timeout, create_task), 0 */
     };
     union {
-        struct vow *free_next;      /* the deferred-free stack (refcount 0) */
-        struct vow *cancel_next;    /* the cancellation worklist (pending, referenced) */
-        struct vow *list_next;      /* loop->unhandled / handled_late (rejected, referenced) */
+        struct vow *free_next;   /* the deferred-free stack (refcount 0) */
+        struct vow *cancel_next; /* the cancellation worklist (pending, referenced) */
+        struct vow *list_next;   /* the unhandled-rejection lists (rejected, referenced) */
     };
 };
+_Static_assert(sizeof(struct vow) <= 64, "a promise fits one cache line");
 
 /* `state` of a promise slot back in its pool (vow__pool_walk's free mark). */
 #define VOW__S_FREE 0xFFu
@@ -70,122 +146,6 @@ struct vow__cancel_cb {
     void (*ctx_free)(void *);
 };
 
-/* What a reaction record does when its job runs. One record can serve several steps in
- * turn (a then reaction whose result is a promise becomes the NewPromiseResolveThenableJob,
- * then the adopting reaction on that promise), so adoption allocates nothing more. */
-enum {
-    VOW__R_THEN = 1,        /* user then/catch */
-    VOW__R_FINALLY,         /* thenFinally / catchFinally */
-    VOW__R_FINALLY_VALUE,   /* the valueThunk / thrower: carries the original outcome */
-    VOW__R_ADOPT,           /* derived settles as the source did (resolving functions) */
-    VOW__R_THENABLE_JOB,    /* NewPromiseResolveThenableJob for a vow promise */
-    VOW__R_FOREIGN_JOB,     /* NewPromiseResolveThenableJob for a foreign thenable */
-    VOW__R_COMBINE,         /* an input of all / allSettled / race / any */
-    VOW__R_TIMEOUT,         /* vow_timeout's reaction on its inner */
-    VOW__R_DEAD,            /* a thenable job whose promise was cancelled: only releases */
-    VOW__R_MICROTASK        /* a vow_microtask waiting on the overflow list (no derived) */
-};
-
-typedef struct vow__reaction {
-    struct vow__reaction *next; /* in its owner's list */
-    uint8_t kind;
-    uint8_t rflags;   /* VOW_CATCH_CANCELLED, VOW__RF_* */
-    uint32_t index;   /* COMBINE: the input's index */
-    vow_t *link;      /* VOW__RF_QUEUED: the settled promise whose outcome its job passes
-                         (owned); otherwise the promise whose reaction list holds this record
-                         (weak), or NULL: see vow__r_owner */
-    vow_t *derived;   /* owned reference: the promise this reaction settles */
-    union {           /* by kind: a record is one kind at a time (64 bytes in all) */
-        struct {                      /* THEN, FINALLY */
-            union {
-                vow_on_ok on_ok;      /* THEN */
-                vow_on_finally on_fin; /* FINALLY */
-            };
-            vow_on_err on_err;
-            void *ctx;
-            void (*ctx_free)(void *);
-        };
-        union {                       /* FINALLY_VALUE: the original outcome (owned) */
-            vow_value_t carry_value;  /* unless VOW__RF_CARRY_ERROR */
-            vow_error_t *carry_error;
-        };
-        vow_t *follow;            /* THENABLE_JOB, DEAD, TIMEOUT: a promise held (owned) */
-        vow_thenable_t *thenable; /* FOREIGN_JOB (owned) */
-        struct {                  /* MICROTASK */
-            vow_microtask_fn mt_fn;
-            void *mt_arg;
-        };
-    };
-} vow__reaction;
-
-enum {
-    VOW__RF_CARRY_ERROR = 0x10, /* FINALLY_VALUE carries an error */
-    VOW__RF_EMBEDDED = 0x20,    /* lives inside its derived promise's allocation */
-    VOW__RF_QUEUED = 0x40       /* `link` is the source its queued job will read (owned) */
-};
-
-/* A COMBINE record of all/allSettled/race/any is only the head of a record, the fields
- * before the union (32 bytes, not 64): it lives in its combinator's block at this stride,
- * and nothing reads or writes a COMBINE record past its head. */
-#define VOW__COMBINE_REC_SIZE offsetof(vow__reaction, on_ok)
-_Static_assert(VOW__COMBINE_REC_SIZE % _Alignof(vow__reaction) == 0,
-               "records in a combinator's block stay aligned");
-_Static_assert(VOW__COMBINE_REC_SIZE == 32, "a combinator input's record is 32 bytes");
-
-/* The promise whose reaction list holds r (weak), or NULL. */
-static inline vow_t *vow__r_owner(const vow__reaction *r) {
-    return (r->rflags & VOW__RF_QUEUED) ? NULL : r->link;
-}
-
-struct vow_thenable {
-    vow_subscribe_fn subscribe;
-    void *ctx;
-    void (*ctx_free)(void *);
-};
-
-struct vow_resolver {
-    size_t refcnt;
-    vow_t *target; /* owned */
-    int already;   /* [[AlreadyResolved]] of this pair of resolving functions */
-};
-
-enum { VOW__C_ALL = 1, VOW__C_ALL_SETTLED, VOW__C_RACE, VOW__C_ANY, VOW__C_WAIT, VOW__C_GROUP };
-
-struct vow__combine {
-    int kind;
-    unsigned flags;
-    size_t n, remaining;
-    vow__reaction **recs;     /* weak: input i's record while it waits in i's list (WAIT,
-                                 GROUP; the others: see vow__combine_rec) */
-    char *block;              /* all/allSettled/race/any: the inputs' records (embedded),
-                                 VOW__COMBINE_REC_SIZE bytes each */
-    struct vow_list *list;    /* ALL / ALL_SETTLED: the outcomes so far (owned) */
-    vow_error_t **errs;       /* ANY: the rejections so far (owned) */
-    /* task.c */
-    size_t cap;               /* GROUP: capacity of recs and outs */
-    vow_outcome_t *outs;      /* GROUP: each task's outcome (owned) */
-    vow_t **inputs;           /* WAIT: every input (owned references) */
-    int mode;                 /* WAIT: vow_wait_mode_t */
-    int joined, aborted;      /* GROUP */
-    vow_timer_t timer;        /* WAIT: its timeout; GROUP: the abort's immediate; 0 */
-};
-
-/* Input i's record while it waits in input i's reaction list, or NULL. A combinator with a
- * block (all/allSettled/race/any) keeps no array of them: its record i is in a list exactly
- * when the record has an owner. */
-static inline vow__reaction *vow__combine_rec(const struct vow__combine *c, size_t i) {
-    if (c->block == NULL) return c->recs[i];
-    vow__reaction *r = (vow__reaction *)(c->block + i * VOW__COMBINE_REC_SIZE);
-    return vow__r_owner(r) != NULL ? r : NULL;
-}
-
-/* Where p keeps the id of the timer that settles or serves it (NULL: none possible). */
-static inline vow_timer_t *vow__timer_slot(vow_t *p) {
-    if (p->flags & VOW__F_COMBINE) return &p->combine->timer;
-    if (p->flags & VOW__F_SETTLEABLE) return NULL;
-    return &p->timer;
-}
-
 /* vow_ref / vow_unref for vow's own code (inlined; vow__promise_release frees). */
 void vow__promise_release(vow_t *p);
 static inline vow_t *vow__ref(vow_t *p) {
@@ -198,6 +158,8 @@ static inline void vow__unref(vow_t *p) {
     if (--p->refcnt == 0) vow__promise_release(p);
 }
 
+/* Initialises p (a slot from one of the loop's pools) with one reference. */
+vow_t *vow__promise_init(vow_t *p, vow_loop_t *loop, unsigned flags);
 /* Allocates a promise on `loop` with one reference (NULL when out of memory). */
 vow_t *vow__promise_new(vow_loop_t *loop, unsigned flags);
 /* Settles p (internal callers: no permission checks). Consume the value / error. */
@@ -205,43 +167,227 @@ void vow__fulfill(vow_t *p, vow_value_t v);
 /* vow__fulfill, taking the value from *v (moved out; *v is left to the caller to forget). */
 void vow__fulfill_move(vow_t *p, vow_value_t *v);
 void vow__reject(vow_t *p, vow_error_t *err);
-/* Releases whatever a result holds. */
-void vow__result_release(vow_result_t *res);
-
-/* A reaction record (NULL: out of memory). The record takes over the caller's reference
- * to `derived`. */
-vow__reaction *vow__reaction_new(vow_loop_t *loop, int kind, vow_t *derived);
-/* Initialises a record; it takes over the caller's reference to `derived`. */
-void vow__reaction_init(vow__reaction *r, int kind, vow_t *derived);
-/* Drops a record without running it (context destructor, references). */
-void vow__reaction_free(vow_loop_t *loop, vow__reaction *r);
-/* PerformPromiseThen: registers r on p (borrowed), or queues it when p has settled. */
-void vow__perform_then(vow_t *p, vow__reaction *r);
 /* Settles d as src is settled (sharing the value); nothing when d is no longer pending. */
 void vow__settle_like(vow_t *d, vow_t *src);
-/* Unlinks a waiting record from its owner's list, frees it, and cancels the owner when no
- * other live reaction waits on it (the upstream rule). */
-void vow__drop_waiter(vow__reaction *r);
-/* Unlinks a waiting record from its owner's reaction list (no cancellation). */
-void vow__unlink_waiter(vow__reaction *r);
+/* Frees the records still waiting in p's list, unrun (pending p), and what p holds: its
+ * value or error, its combinator state, its cancel callback; p is left pending and empty
+ * (promise destruction, forced teardown). */
+void vow__drop_reactions(vow_t *p);
+void vow__release_holdings(vow_t *p);
+
+/* Where p keeps the id of the timer that settles or serves it (NULL: none possible). */
+static inline vow_timer_t *vow__timer_slot(vow_t *p);
+
+/* ---- reaction records ------------------------------------------------------------------
+ * Every record begins with a vow__rec (40 bytes): its links, its derived promise, its kind
+ * and its state. A record is in exactly one place at a time, and its state says which,
+ * so each union member below belongs to one state and its ownership never changes:
+ *   IDLE     in no list (new, running its job, or done);
+ *   WAITING  in its owner's reaction list: `list` links it, `owner` is that promise (weak:
+ *            the promise owns the list);
+ *   QUEUED   in the loop's job queue: `job` links it, `source` is the settled promise its
+ *            job reads (owned: one reference, dropped when the job has run).
+ * A then/catch/finally/adoption/timeout record is a vow__reaction (the head plus what its
+ * kind carries, 72 bytes); a combinator input's record is a bare vow__rec that lives in
+ * its combinator's state (a block of n records, or for task groups one pooled record per
+ * task), so the compiler knows each record's size. */
+enum { VOW__RS_IDLE = 0, VOW__RS_WAITING, VOW__RS_QUEUED };
+
+/* What a record does when its job runs. One record can serve several steps in turn (a
+ * then reaction whose result is a promise becomes the NewPromiseResolveThenableJob, then
+ * the adopting reaction on that promise), so adoption allocates nothing more. */
+enum {
+    VOW__R_THEN = 1,      /* user then/catch */
+    VOW__R_FINALLY,       /* thenFinally / catchFinally */
+    VOW__R_FINALLY_VALUE, /* the valueThunk / thrower: carries the original outcome */
+    VOW__R_ADOPT,         /* derived settles as the source did (resolving functions) */
+    VOW__R_THENABLE_JOB,  /* NewPromiseResolveThenableJob for a vow promise */
+    VOW__R_FOREIGN_JOB,   /* NewPromiseResolveThenableJob for a foreign thenable */
+    VOW__R_COMBINE,       /* an input of all / allSettled / race / any / wait / group */
+    VOW__R_TIMEOUT,       /* vow_timeout's reaction on its inner */
+    VOW__R_DEAD           /* a thenable job whose promise was cancelled: only releases */
+};
+
+enum {
+    VOW__RF_CATCH_CANCELLED = 0x01, /* = VOW_CATCH_CANCELLED */
+    VOW__RF_CARRY_ERROR = 0x10,     /* FINALLY_VALUE carries an error */
+    VOW__RF_EMBEDDED = 0x20         /* its memory is not its own: a then node's, or a
+                                       combinator state's */
+};
+_Static_assert(VOW__RF_CATCH_CANCELLED == VOW_CATCH_CANCELLED, "then flags travel as they are");
+
+typedef struct vow__rec {
+    union {
+        vow__job job; /* QUEUED: the loop's job queue (src/internal.h) */
+        struct {
+            struct vow__rec *next, *prev;
+        } list; /* WAITING: its owner's reaction list */
+    };
+    union {
+        vow_t *owner;  /* WAITING: the promise whose list holds it (weak) */
+        vow_t *source; /* QUEUED: the settled promise its job reads (owned) */
+    };
+    vow_t *derived; /* the promise this record settles (owned; NULL: none) */
+    uint8_t kind;   /* VOW__R_* */
+    uint8_t state;  /* VOW__RS_* */
+    uint8_t flags;  /* VOW__RF_* */
+    uint32_t index; /* COMBINE: the input's index */
+} vow__rec;
+_Static_assert(sizeof(vow__rec) == 40, "a record's head is 40 bytes");
+
+typedef struct vow__reaction {
+    vow__rec rec;
+    union { /* by kind */
+        struct { /* THEN, FINALLY */
+            union {
+                vow_on_ok on_ok;       /* THEN */
+                vow_on_finally on_fin; /* FINALLY */
+            };
+            vow_on_err on_err;
+            void *ctx;
+            void (*ctx_free)(void *);
+        };
+        union { /* FINALLY_VALUE: the original outcome (owned) */
+            vow_value_t carry_value; /* unless VOW__RF_CARRY_ERROR */
+            vow_error_t *carry_error;
+        };
+        vow_t *follow;            /* THENABLE_JOB, DEAD, TIMEOUT: a promise held (owned) */
+        vow_thenable_t *thenable; /* FOREIGN_JOB (owned) */
+    };
+} vow__reaction;
+_Static_assert(sizeof(vow__reaction) == 72, "a reaction record is 72 bytes");
+
+static inline vow__reaction *vow__reaction_of(vow__rec *r) {
+    vow__assert(r->kind != VOW__R_COMBINE, "a combinator input's record is only a head");
+    return (vow__reaction *)r;
+}
+
+/* A reaction record from the loop's pool (NULL: out of memory). It takes over the
+ * caller's reference to `derived`. */
+vow__reaction *vow__reaction_new(vow_loop_t *loop, int kind, vow_t *derived);
+/* Initialises a record head; it takes over the caller's reference to `derived`. */
+void vow__rec_init(vow__rec *r, int kind, vow_t *derived, unsigned flags);
+/* Drops a record without running it (context destructor, references); its memory goes
+ * back to the pool unless VOW__RF_EMBEDDED. */
+void vow__rec_free(vow_loop_t *loop, vow__rec *r);
+/* PerformPromiseThen: registers r on p (borrowed), or queues it when p has settled. */
+void vow__perform_then(vow_t *p, vow__rec *r);
+/* Queues the reactions of p (just settled); `head` is the list p had while pending. */
+void vow__trigger(vow_t *p, vow__rec *head);
+/* Unlinks a WAITING record from its owner's list in O(1) (no cancellation). */
+void vow__unlink_waiter(vow__rec *r);
 /* Non-zero when a reaction other than `except` waits on p for a pending promise. */
-int vow__has_live_waiter(const vow_t *p, const vow__reaction *except);
+int vow__has_live_waiter(const vow_t *p, const vow__rec *except);
+/* The Promise Resolve Functions applied to d with *res (consumed). `r` is a record that
+ * may be reused for the thenable job, or NULL (then one is allocated). */
+void vow__resolve_with(vow_t *d, vow_result_t *res, vow__reaction *r);
+
+/* Job bodies living with their concepts; each consumes its record. */
+void vow__finally_job(vow_loop_t *loop, vow__reaction *r, vow_t *src);    /* then.c */
+void vow__foreign_job(vow_loop_t *loop, vow__reaction *r);                /* thenable.c */
+void vow__timeout_job(vow_loop_t *loop, vow__reaction *r, vow_t *src);    /* timeout.c */
+
+/* ---- cancellation ------------------------------------------------------------------------ */
+
+/* The promises to cancel, FIFO (so a combinator's inputs are cancelled, and their cancel
+ * callbacks run, in input order, as asyncio cancels). */
+typedef struct vow__worklist {
+    vow__promise_fifo q;
+} vow__worklist;
+
+/* Adds u to the worklist (once; referenced while listed). */
+void vow__work_push(vow__worklist *work, vow_t *u);
+/* Stops waiting through record r; its upstream joins the worklist when nothing else live
+ * waits on it (the upstream rule). */
+void vow__drop_wait(vow__rec *r, vow__worklist *work);
+/* drop_wait, then the cancellations it started. */
+void vow__drop_waiter(vow__rec *r);
 /* Cancels p (pending) and, under the upstream rule, what it waits on. */
 void vow__cancel(vow_t *p);
+/* Frees p's vow_on_cancel record (its ctx_free runs) (cancel.c). */
+void vow__cancel_cb_release(vow_t *p);
 
-/* WAIT and GROUP records' jobs (task.c): decide, without consuming the record. */
-void vow__task_combine_job(vow_loop_t *loop, vow__reaction *r, vow_t *src);
-/* Frees what task.c keeps in a combine state. */
-void vow__task_combine_free(struct vow__combine *c);
-/* Frees a vow_create_task start record (its VOW__TR_TASK_START timer release). */
-void vow__task_start_free(void *arg);
+/* ---- unhandled rejections (unhandled.c) -------------------------------------------------- */
+
+/* p was just rejected: track it (HostPromiseRejectionTracker "reject"). */
+void vow__tracker_reject(vow_t *p);
+/* p (settled) gets a handler now (HostPromiseRejectionTracker "handle"). */
+void vow__tracker_handle(vow_t *p);
+/* The layer's after_drain: report; forced teardown: drop the lists. */
+void vow__unhandled_report(vow_loop_t *loop, void *state);
+void vow__unhandled_clear(vow_loop_t *loop);
+void vow__unhandled_verify(const vow_loop_t *loop);
+
+/* ---- combinator states -------------------------------------------------------------------
+ * The result promise of all / allSettled / race / any / wait / a task group owns the
+ * state its inputs' records share. A common head, a part per kind, and the kind's
+ * operations: no file of the layer special-cases another's kind. */
+struct vow__combine;
+typedef struct vow__combine_ops {
+    /* Record r's input (src) settled and the result r->derived is pending: decide. The
+     * record is done (its reference to the result is dropped after this returns). */
+    void (*job)(vow_loop_t *loop, vow__rec *r, vow_t *src);
+    /* The result `d` is being cancelled (it is still pending): stop waiting on the inputs
+     * as the kind's rules say, adding the promises to cancel to `work`. */
+    void (*cancel)(vow_t *d, vow__worklist *work);
+    /* The result is destroyed: free the state (records included; none still waits). */
+    void (*free)(struct vow__combine *c);
+} vow__combine_ops;
+
+struct vow__combine {
+    const vow__combine_ops *ops;
+    unsigned flags;        /* the call's flags */
+    size_t n, remaining;   /* inputs, and inputs not settled yet */
+    vow_timer_t timer;     /* wait's timeout, a group's abort immediate; 0 */
+    vow__rec *recs;        /* the inputs' records, n of them in the state's block (all,
+                              allSettled, race, any, wait); NULL for a group */
+    union {
+        struct {                   /* ALL, ALL_SETTLED */
+            struct vow_list *list; /* the outcomes so far (owned) */
+        } all;
+        struct {
+            vow_error_t **errs; /* ANY: the rejections so far (owned, in the block) */
+        } any;
+        struct {                /* WAIT */
+            vow_t **inputs;     /* every input (owned references) */
+            int mode;           /* vow_wait_mode_t */
+        } wait;
+        struct {                 /* GROUP */
+            vow__rec **recs;     /* each task's record (pooled, owned by the state) */
+            vow_outcome_t *outs; /* each task's outcome (owned) */
+            size_t cap;          /* capacity of recs and outs */
+            int joined, aborted;
+        } group;
+    };
+};
+
+/* Makes c the combine state of d (a new promise). */
+static inline void vow__combine_attach(vow_t *d, struct vow__combine *c) {
+    d->combine = c;
+    d->flags |= VOW__F_COMBINE;
+}
+
+static inline vow_timer_t *vow__timer_slot(vow_t *p) {
+    if (p->flags & VOW__F_COMBINE) return &p->combine->timer;
+    if (p->flags & VOW__F_SETTLEABLE) return NULL;
+    return &p->timer;
+}
+
+/* The list value of all / allSettled / a task group (list.c). */
+struct vow_list;
+struct vow_list *vow__list_new(size_t n);
+void vow__list_set_value(struct vow_list *l, size_t i, vow_value_t v);    /* moved in */
+void vow__list_set_error(struct vow_list *l, size_t i, vow_error_t *err); /* moved in */
+/* The list as a value (it becomes the value's; vow__list_new's list only). */
+vow_value_t vow__list_value(struct vow_list *l);
+void vow__list_free(struct vow_list *l);
 /* Wraps `n` outcomes (moved in; the array is freed) as a list value. */
-vow_value_t vow__list_value(vow_outcome_t *outs, size_t n, int *oom);
+vow_value_t vow__list_from_outcomes(vow_outcome_t *outs, size_t n, int *oom);
 
-/* Jobs that live in combinators.c; they consume the record. */
-void vow__combine_job(vow_loop_t *loop, vow__reaction *r, vow_t *src);
-void vow__timeout_job(vow_loop_t *loop, vow__reaction *r, vow_t *src);
-/* Frees a combinator's state (at promise destruction). */
-void vow__combine_free(struct vow__combine *c);
+/* Drops the caller's reference to each input (a combinator's misuse path). */
+void vow__release_inputs(vow_t *const *inputs, size_t n);
+
+/* ---- task starts (task.c) ----------------------------------------------------------------- */
+void vow__task_start_free(void *arg);
 
 #endif /* VOW_PROMISE_INTERNAL_H */

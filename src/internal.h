@@ -1,8 +1,15 @@
-/* src/internal.h - what vow's own source files share. Never installed.
+/* src/internal.h - what the reactor's source files share, and what it offers the layers
+ * above it. Never installed.
+ *
+ * The reactor (src/) knows nothing of promises: it includes only the public headers of
+ * its own concepts (loop, timer, error) and never names a symbol of promise/. A layer
+ * above it (promise/) uses what this header declares: the allocator, pools, the job
+ * queue (an intrusive node the layer embeds in its own records), timers with a release
+ * function, and the layer table through which the loop calls the layer back at the end
+ * of a drain, at forced teardown and when the loop's memory goes (vow__loop_add_layer).
  *
  * Symbols shared between .c files are vow__* (double underscore); file-local helpers are
- * static. promise/ reaches the loop's fields through this header only; src/ calls back
- * into promise/ only through the few vow__promise_* hooks declared at the end.
+ * static.
  */
 #ifndef VOW_SRC_INTERNAL_H
 #define VOW_SRC_INTERNAL_H
@@ -13,7 +20,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "vow.h"
+#include "vow/common.h"
+#include "vow/error.h"
+#include "vow/loop.h"
+#include "vow/timer.h"
+#include "list.h"
 
 /* ---- assertions: codes for users, asserts for ourselves ------------------------------ */
 #define vow__assert(cond, msg)                                                              \
@@ -56,7 +67,8 @@ void vow__prefault(void *p, size_t n);
 #endif
 
 /* ---- per-loop object pools (src/pool.c) ----------------------------------------------
- * Fixed-size slots for the loop's promises, then nodes and reaction records: a free list,
+ * Fixed-size slots for the objects of a loop (the reactor's queued microtasks, and whatever
+ * the layers above register: promises, then nodes, reaction records): a free list,
  * then a bump range in the newest chunk. Objects of a pool belong to one loop and are
  * allocated and freed on its thread. When the last live slot comes back, every chunk but
  * the first is released; the rest goes at vow__pool_destroy. */
@@ -65,6 +77,8 @@ typedef struct vow__pool {
     void *free;                /* free slots, linked through their first word */
     char *bump, *bump_end;     /* the open window of the newest chunk's never-used tail */
     struct vow__chunk *chunks; /* newest first */
+    struct vow__chunk *spare;  /* chunks kept by a shrink (up to `keep` bytes), unused */
+    size_t keep;               /* bytes of chunks a shrink keeps (0: only the first) */
     size_t size;               /* slot bytes (a multiple of the pointer size) */
     size_t live;               /* slots handed out */
     size_t next_bytes;         /* size of the next chunk (0: the first) */
@@ -85,6 +99,8 @@ void vow__pool_put_slow(vow__pool *pl, void *p);
  * pool. No chunk is released while the walk runs. */
 void vow__pool_walk(vow__pool *pl, size_t mark_offset, unsigned char free_mark,
                     void (*fn)(void *slot, void *arg), void *arg);
+/* Checks that every slot handed out is live or free (vow_loop_verify). */
+void vow__pool_verify(const vow__pool *pl);
 /* How many chunks the pool holds (tests). */
 size_t vow__pool_chunks(const vow__pool *pl);
 
@@ -121,29 +137,34 @@ static inline void vow__pool_put(vow__pool *pl, void *p) {
         vow__pool_put_slot(pl, p);
 }
 
-/* ---- microtask ring --------------------------------------------------------------------
- * A power-of-two ring of (fn, arg), grown by doubling up to VOW__MQ_RING_MAX jobs. Jobs
- * that find it full (at its cap, or unable to grow) join an intrusive overflow list
- * instead (loop->overflow_*), which the drain runs after the ring: a promise reaction
- * through its record's own link (queueing a reaction never fails), a vow_microtask in a
- * pooled record of its own (VOW_ENOMEM only if that record cannot be had). While the
- * overflow list is not empty every new job joins it, so FIFO order holds. The cap keeps
- * the ring small and hot: a burst of a million settlements (bench/'s W2) no longer grows a
- * 16 MiB ring, copying it at each doubling; its records are the queue. */
-#define VOW__MQ_RING_MAX 4096u
-typedef struct vow__job {
-    vow_microtask_fn fn;
-    void *arg;
-} vow__job;
+/* ---- the job queue (microtasks) -----------------------------------------------------------
+ * One FIFO of intrusive nodes. A layer embeds a vow__job at the head of its own record (a
+ * promise reaction is one), so queueing a job allocates nothing and never fails; the
+ * reactor knows a job only by its node. vow_microtask's (fn, arg) pairs take a pooled
+ * node of the reactor's own. The node's function runs the job (VOW__JOB_RUN) or, at forced
+ * teardown, drops it (VOW__JOB_DROP: free the record, run no user code but destructors).
+ *
+ * (Until issue 12 the queue was a ring of (fn, arg) pairs with an intrusive overflow list
+ * for bursts: the list alone is as fast for the promise workloads, since a reaction's
+ * record is touched by its job anyway, and it has no growth or copy at all:
+ * bench/README.md has the before and after.) */
+enum { VOW__JOB_RUN = 0, VOW__JOB_DROP = 1 };
+typedef struct vow__job vow__job;
+typedef void (*vow__job_fn)(vow_loop_t *loop, vow__job *job, int how);
+struct vow__job {
+    vow__job *next; /* the queue's link (while queued) */
+    vow__job_fn fn; /* set by whoever queues it */
+};
 
-/* vow__mq_push (below the loop struct) when the ring is full or the overflow list in use:
- * 0, or VOW_ENOMEM when the job must join the overflow list. */
-int vow__mq_push_slow(vow_loop_t *loop, vow_microtask_fn fn, void *arg);
-/* Notes that work was queued outside the ring (keeps the application's ev_run going). */
+/* Notes that work was queued (keeps the application's ev_run going until prepare drains). */
 void vow__mq_note_work(vow_loop_t *loop);
-/* Drains the microtask queue to empty (iteratively; a nested call returns at once), then
- * processes unhandled rejections, repeating while either queued more work. */
+/* Drains the job queue to empty (iteratively; a nested call returns at once), then runs
+ * each layer's after_drain, repeating while either queued more work. */
 void vow__drain(vow_loop_t *loop);
+/* Drops every queued job (VOW__JOB_DROP), FIFO, until none is left (forced teardown). */
+void vow__jobs_discard(vow_loop_t *loop);
+/* The size of a user microtask's pooled node. */
+size_t vow__microtask_node_size(void);
 
 /* ---- timers ------------------------------------------------------------------------------ */
 #define VOW__NIL UINT32_MAX
@@ -152,13 +173,14 @@ enum { VOW__T_FREE = 0, VOW__T_TIMEOUT, VOW__T_INTERVAL, VOW__T_IMMEDIATE };
 enum { VOW__TS_QUEUED = 0, VOW__TS_RUNNING, VOW__TS_CLEARED };
 
 /* What freeing an internal timer does with its argument (vow_sleep's timer holds its
- * promise): a byte in the node rather than a function pointer keeps a node at 48 bytes. */
-enum { VOW__TR_NONE = 0, VOW__TR_UNREF, VOW__TR_TASK_START };
-/* Carries out a VOW__TR_* release other than NONE (promise/: the promise layer's kinds). */
-void vow__timer_arg_release(int how, void *arg);
+ * promise): a byte in the node names a release function the layer registered on the
+ * loop (vow__loop_set_release) rather than a function pointer, which keeps a node at 48
+ * bytes. 0: nothing (user timers). */
+#define VOW__RELEASES 16
+typedef void (*vow__release_fn)(void *arg);
 
 typedef struct vow__tnode {
-    uint64_t start;          /* loop time when (re)armed */
+    uint64_t start; /* loop time when (re)armed */
     vow_timer_cb cb;
     void *arg;
     struct vow__tlist *list; /* timeouts and intervals */
@@ -166,9 +188,10 @@ typedef struct vow__tnode {
     uint32_t gen;            /* bumped on free: stale ids never match */
     uint8_t kind;
     uint8_t state;
-    uint8_t in_run_list;     /* immediates: in the batch being run */
-    uint8_t release;         /* VOW__TR_*: internal users only */
+    uint8_t in_run_list; /* immediates: in the batch being run */
+    uint8_t release;     /* index into loop->releases; 0: none */
 } vow__tnode;
+_Static_assert(sizeof(vow__tnode) <= 48, "a timer node stays at 48 bytes");
 
 typedef struct vow__tlist {
     uint64_t ms;     /* the duration every timer in this list has */
@@ -176,25 +199,29 @@ typedef struct vow__tlist {
     uint64_t seq;    /* tie-break between lists with equal expiry */
     uint32_t head, tail;
     size_t heap_idx;
-    int running;     /* being processed: emptied lists are freed by the processor */
+    int running; /* being processed: emptied lists are freed by the processor */
 } vow__tlist;
 
 typedef struct vow__timers {
     vow__tnode *nodes;
     uint32_t cap, free_head;
-    uint32_t fresh;         /* slots below it have been handed out at least once */
-    uint32_t faulted;       /* slots below it are faulted in (see node_alloc) */
-    size_t active;          /* timeouts + intervals in lists or running */
-    size_t immediates;      /* immediates queued (either list) */
+    uint32_t fresh;     /* slots below it have been handed out at least once */
+    uint32_t faulted;   /* slots below it are faulted in (see node_alloc) */
+    size_t active;      /* timeouts + intervals in lists or running */
+    size_t immediates;  /* immediates queued (either list) */
     vow__tlist **heap;
     size_t heap_len, heap_cap;
-    vow__tlist **map;       /* open addressing on ms, linear probing */
+    vow__tlist **map; /* open addressing on ms, linear probing */
     size_t map_cap, map_len;
     uint64_t list_seq;
     uint32_t imm_head, imm_tail; /* queued for the next check phase */
     uint32_t run_head, run_tail; /* the batch being run */
 } vow__timers;
 
+/* Starts a timer (VOW__T_TIMEOUT / INTERVAL / IMMEDIATE) calling cb(loop, arg); when the
+ * node is freed (fired, cleared, forced teardown) the release function registered under
+ * `release` (0: none) gets `arg`. 0 or VOW_ENOMEM (then nothing is released: the caller
+ * still owns arg). */
 int vow__timer_start(vow_loop_t *loop, int kind, uint64_t ms, vow_timer_cb cb, void *arg,
                      int release, vow_timer_t *id);
 /* want_immediate: 1 an immediate's id, 0 a timer's, -1 either. */
@@ -202,29 +229,58 @@ int vow__timer_clear(vow_loop_t *loop, vow_timer_t id, int want_immediate);
 void vow__timers_init(vow_loop_t *loop);
 void vow__timers_free(vow_loop_t *loop);
 void vow__timers_check(vow_loop_t *loop); /* run this turn's immediates */
+/* Checks the timers' invariants (vow_loop_verify): heap order, map, counts. */
+void vow__timers_verify(const vow_loop_t *loop);
 
-/* The loop's pools (sizes set by promise/ through vow__promise_pool_sizes). */
-enum { VOW__POOL_PROMISE, VOW__POOL_NODE, VOW__POOL_REACTION, VOW__POOLS };
-/* Slot sizes of the promise layer's pools, indexed by VOW__POOL_*. */
-void vow__promise_pool_sizes(size_t sizes[VOW__POOLS]);
+/* ---- layers --------------------------------------------------------------------------------
+ * A layer above the reactor (promise/) registers what the loop must call back, the way
+ * libuv keeps its handle types behind one interface: the loop names no field or function
+ * of a layer. Every function may be NULL. */
+typedef struct vow__layer {
+    const char *name;
+    /* After each drain of the job queue: may queue more jobs (the drain then repeats). */
+    void (*after_drain)(vow_loop_t *loop, void *state);
+    /* Forced teardown (vow_loop_free), after the timers are gone and the queued jobs
+     * dropped: release everything the layer holds on this loop (destructors may run and
+     * queue jobs: those are dropped afterwards). */
+    void (*teardown)(vow_loop_t *loop, void *state);
+    /* The loop's memory goes (its last handle released): free `state`. */
+    void (*destroy)(vow_loop_t *loop, void *state);
+    /* vow_loop_verify: check the layer's invariants (vow__assert). */
+    void (*verify)(const vow_loop_t *loop, void *state);
+} vow__layer;
+
+/* Layer slots. */
+#define VOW__LAYERS 4
+/* Registers `layer` (static, borrowed) with its per-loop `state` in `slot`: 0, VOW_EINVAL
+ * (slot out of range), VOW_EBUSY (slot taken). */
+int vow__loop_add_layer(vow_loop_t *loop, int slot, const vow__layer *layer, void *state);
+/* Registers the release function of timer release kind `id` (1..VOW__RELEASES-1): 0,
+ * VOW_EINVAL, VOW_EBUSY (taken by another function). */
+int vow__loop_set_release(vow_loop_t *loop, int id, vow__release_fn fn);
+/* Sets up pool `id` (VOW__POOL_FIRST_LAYER.., a layer's) for objects of `size` bytes. */
+void vow__loop_pool_init(vow_loop_t *loop, int id, size_t size);
+
+/* Pools of a loop: the reactor's own, then the layers' (a layer numbers its own from
+ * VOW__POOL_FIRST_LAYER; promise/internal.h). */
+enum { VOW__POOL_MICROTASK = 0, VOW__POOL_FIRST_LAYER = 1, VOW__POOLS = 8 };
 
 /* ---- the loop --------------------------------------------------------------------------- */
 struct vow_loop {
     struct ev_loop *evl;
     unsigned owns_evl : 1;
     unsigned is_default : 1;
-    unsigned closed : 1;       /* freed: handles answer VOW_ECLOSED */
-    unsigned running : 1;      /* inside vow_loop_run / vow_run */
-    unsigned stop : 1;         /* vow_loop_stop was called */
+    unsigned closed : 1;   /* freed: handles answer VOW_ECLOSED */
+    unsigned running : 1;  /* inside vow_loop_run / vow_run */
+    unsigned stop : 1;     /* vow_loop_stop was called */
     unsigned draining : 1;
-    unsigned kept : 1;         /* ev_ref taken while microtasks wait */
-    size_t handles;            /* live objects holding the loop struct (promises) */
+    unsigned kept : 1;     /* ev_ref taken while jobs wait */
+    unsigned pool_passthrough : 1; /* VOW_POOL=off */
+    size_t handles; /* live objects holding the loop struct (a layer's handles) */
 
-    /* microtasks */
-    vow__job *mq;
-    size_t mq_cap, mq_head, mq_len;
-    struct vow__reaction *overflow_head, *overflow_tail; /* promise/: see the ring above */
-    size_t overflow_len;
+    /* the job queue */
+    VOW__FIFO(vow__job) jobs;
+    size_t jobs_len;
 
     /* watchers (internal ones unref'd) */
     ev_prepare prepare_w;
@@ -235,28 +291,25 @@ struct vow_loop {
     uint64_t now_ms;
     vow__timers tm;
 
-    /* promise layer (promise/) */
-    struct vow *unhandled, *unhandled_tail;       /* rejected with no handler, to report
-                                                     after the drain (FIFO, referenced) */
-    struct vow *handled_late, *handled_late_tail; /* reported ones that got a handler */
-    vow_rejection_hook hook;
-    void *hook_ctx;
-    vow_unhandled_mode_t mode;
-    uint32_t rejection_ids;    /* numbers reported rejections, as Node's rejection id */
-    vow__pool pools[VOW__POOLS]; /* promise/: objects by size (VOW__POOL_*) */
+    /* the layers above: their callbacks and state, their release functions, their pools */
+    struct {
+        const vow__layer *layer;
+        void *state;
+    } layers[VOW__LAYERS];
+    vow__release_fn releases[VOW__RELEASES];
+    vow__pool pools[VOW__POOLS];
 };
 
-/* Queues fn(loop, arg) on the ring: 0, or VOW_ENOMEM when the ring is at its cap or cannot
- * grow, or the overflow list is in use (the caller then uses the overflow list). */
-static inline int vow__mq_push(vow_loop_t *loop, vow_microtask_fn fn, void *arg) {
-    if (loop->overflow_head != NULL || loop->mq_len == loop->mq_cap)
-        return vow__mq_push_slow(loop, fn, arg);
-    vow__job *j = &loop->mq[(loop->mq_head + loop->mq_len) & (loop->mq_cap - 1)];
-    j->fn = fn;
-    j->arg = arg;
-    loop->mq_len++;
+/* Queues a job (FIFO); never fails. The caller has set j->fn. */
+static inline void vow__job_push(vow_loop_t *loop, vow__job *j) {
+    VOW__FIFO_PUSH(&loop->jobs, j, next);
+    loop->jobs_len++;
     if (!loop->kept && !loop->draining) vow__mq_note_work(loop);
-    return 0;
+}
+
+/* A layer's state on this loop (NULL: not registered). */
+static inline void *vow__loop_layer(const vow_loop_t *loop, int slot) {
+    return loop->layers[slot].state;
 }
 
 /* Monotonic milliseconds. */
@@ -268,18 +321,16 @@ void vow__loop_handle_release(vow_loop_t *loop);
  * vow_loop_stop (VOW_EINTR); VOW_EREENTRANT / VOW_ECLOSED as vow_loop_run. */
 int vow__loop_run_until(vow_loop_t *loop, int (*done)(void *), void *arg);
 
-/* ---- hooks into promise/ ------------------------------------------------------------ */
-/* After each drain: report unhandled and handled-late rejections. */
-void vow__promise_after_drain(vow_loop_t *loop);
-/* At forced teardown: drop a queued job that belongs to promise/ (frees its record). */
-int vow__promise_discard_job(vow_loop_t *loop, vow_microtask_fn fn, void *arg);
-/* Runs the first job of the overflow list. */
-void vow__promise_overflow_run_one(vow_loop_t *loop);
-/* At forced teardown: drops the first job of the overflow list (frees its record). */
-void vow__promise_overflow_discard_one(vow_loop_t *loop);
-/* Queues a user microtask on the overflow list (in a pooled record): 0 or VOW_ENOMEM. */
-int vow__promise_overflow_microtask(vow_loop_t *loop, vow_microtask_fn fn, void *arg);
-/* At forced teardown: strip every promise of what it holds, breaking cycles. */
-void vow__promise_teardown(vow_loop_t *loop);
+/* The reactor's loop constructors, with no layer registered (the public vow_loop_new,
+ * vow_loop_wrap and vow_loop_default, which register the library's layers, live with the
+ * layers: promise/loop.c). Same arguments and codes as the public ones. A loop made here
+ * is used, closed and freed with the public vow_loop_* calls. */
+int vow__loop_new(vow_loop_t **out, unsigned backend);
+int vow__loop_wrap(vow_loop_t **out, struct ev_loop *evl);
+/* The default loop, made on first use (*created says whether this call made it). */
+vow_loop_t *vow__loop_default(int *created);
+/* Undoes vow__loop_new / wrap / default on a loop nothing has used yet (a layer's
+ * registration failed). */
+void vow__loop_discard(vow_loop_t *loop);
 
 #endif /* VOW_SRC_INTERNAL_H */

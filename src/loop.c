@@ -12,9 +12,10 @@
  *   otherwise invoke pending watchers of equal priority last-queued-first.
  *
  * Two re-entrancy rules (STYLE.md 9):
- *   - Microtasks, by ECMAScript's rules, drain to empty: jobs queued during a drain run
- *     in the same drain, iteratively (constant C stack for any chain length). The queue
- *     is drained after every callback vow invokes and once per turn in prepare.
+ *   - Microtasks (the job queue, src/microtask.c), by ECMAScript's rules, drain to empty:
+ *     jobs queued during a drain run in the same drain, iteratively (constant C stack for
+ *     any chain length). The queue is drained after every callback vow invokes and once
+ *     per turn in prepare.
  *   - Macrotask queues (immediates) snapshot their batch before a pass: immediates
  *     queued during a pass wait for the next turn.
  *
@@ -22,6 +23,10 @@
  * a timer is pending, the ev_idle only while immediates wait. While microtasks wait
  * outside a drain, the loop holds one ev_ref (`kept`), so the application's own ev_run on
  * a wrapped loop does not return before prepare has drained them.
+ *
+ * Layers: the loop knows the layers above it (promise/) only through the table they
+ * register (vow__loop_add_layer): after each drain, at forced teardown and when the loop's
+ * memory goes it calls what they registered, in slot order.
  */
 #include <string.h>
 #include <time.h>
@@ -37,77 +42,6 @@ uint64_t vow__clock_ns(void) {
 }
 
 uint64_t vow__clock_ms(void) { return vow__clock_ns() / 1000000u; }
-
-/* ---- microtask ring ---------------------------------------------------------------- */
-
-static int mq_grow(vow_loop_t *loop, size_t need) {
-    size_t cap = loop->mq_cap ? loop->mq_cap : 16;
-    while (cap < need) {
-        if (cap > SIZE_MAX / 2 / sizeof(vow__job)) return VOW_ENOMEM;
-        cap *= 2;
-    }
-    vow__job *ring = vow__malloc(cap * sizeof *ring);
-    if (ring == NULL) return VOW_ENOMEM;
-    for (size_t i = 0; i < loop->mq_len; i++)
-        ring[i] = loop->mq[(loop->mq_head + i) & (loop->mq_cap - 1)];
-    vow__free(loop->mq);
-    loop->mq = ring;
-    loop->mq_cap = cap;
-    loop->mq_head = 0;
-    return 0;
-}
-
-void vow__mq_note_work(vow_loop_t *loop) {
-    if (!loop->kept && !loop->draining) {
-        loop->kept = 1;
-        ev_ref(loop->evl);
-    }
-}
-
-int vow__mq_push_slow(vow_loop_t *loop, vow_microtask_fn fn, void *arg) {
-    if (loop->overflow_head != NULL) return VOW_ENOMEM; /* keep FIFO: join the overflow */
-    if (loop->mq_len == loop->mq_cap &&
-        (loop->mq_cap >= VOW__MQ_RING_MAX || mq_grow(loop, loop->mq_len + 1) != 0))
-        return VOW_ENOMEM; /* at the cap, or it cannot grow: the overflow list */
-    vow__job *j = &loop->mq[(loop->mq_head + loop->mq_len) & (loop->mq_cap - 1)];
-    j->fn = fn;
-    j->arg = arg;
-    loop->mq_len++;
-    vow__mq_note_work(loop);
-    return 0;
-}
-
-int vow_microtask(vow_loop_t *loop, vow_microtask_fn fn, void *arg) {
-    if (loop == NULL || fn == NULL) return VOW_EINVAL;
-    if (loop->closed) return VOW_ECLOSED;
-    if (vow__mq_push(loop, fn, arg) == 0) return 0;
-    return vow__promise_overflow_microtask(loop, fn, arg);
-}
-
-void vow__drain(vow_loop_t *loop) {
-    if (loop->draining || loop->closed) return;
-    loop->draining = 1;
-    do {
-        for (;;) {
-            if (loop->mq_len > 0) {
-                vow__job j = loop->mq[loop->mq_head];
-                loop->mq_head = (loop->mq_head + 1) & (loop->mq_cap - 1);
-                loop->mq_len--;
-                j.fn(loop, j.arg);
-            } else if (loop->overflow_head != NULL) {
-                vow__promise_overflow_run_one(loop); /* jobs that found the ring full */
-            } else {
-                break;
-            }
-        }
-        vow__promise_after_drain(loop);
-    } while (loop->mq_len > 0 || loop->overflow_head != NULL);
-    loop->draining = 0;
-    if (loop->kept) {
-        loop->kept = 0;
-        ev_unref(loop->evl);
-    }
-}
 
 /* ---- watchers ------------------------------------------------------------------------ */
 
@@ -139,7 +73,6 @@ static void loop_init(vow_loop_t *loop, struct ev_loop *evl, int owns) {
     loop->evl = evl;
     loop->owns_evl = owns ? 1 : 0;
     loop->now_ms = vow__clock_ms();
-    loop->mode = VOW_UNHANDLED_WARN;
 
     ev_prepare_init(&loop->prepare_w, prepare_cb);
     loop->prepare_w.data = loop;
@@ -159,14 +92,43 @@ static void loop_init(vow_loop_t *loop, struct ev_loop *evl, int owns) {
     vow__timers_init(loop);
 
     const char *pool_env = getenv("VOW_POOL");
-    int passthrough = pool_env != NULL && strcmp(pool_env, "off") == 0;
-    size_t sizes[VOW__POOLS];
-    vow__promise_pool_sizes(sizes);
-    for (int i = 0; i < VOW__POOLS; i++) vow__pool_init(&loop->pools[i], sizes[i], passthrough);
+    loop->pool_passthrough = pool_env != NULL && strcmp(pool_env, "off") == 0;
+    vow__pool_init(&loop->pools[VOW__POOL_MICROTASK], vow__microtask_node_size(),
+                   loop->pool_passthrough);
+    /* Microtasks come in bursts that drain to nothing: keep the nodes of a burst of a few
+     * thousand (as the ring of (fn, arg) pairs kept its 4,096 slots), so a steady loop
+     * allocates none; what a bigger burst took goes back. */
+    loop->pools[VOW__POOL_MICROTASK].keep = 128u << 10;
+}
+
+void vow__loop_pool_init(vow_loop_t *loop, int id, size_t size) {
+    vow__assert(id >= VOW__POOL_FIRST_LAYER && id < VOW__POOLS, "pool id out of range");
+    vow__assert(loop->pools[id].size == 0, "pool set up twice");
+    vow__pool_init(&loop->pools[id], size, loop->pool_passthrough);
+}
+
+int vow__loop_add_layer(vow_loop_t *loop, int slot, const vow__layer *layer, void *state) {
+    if (slot < 0 || slot >= VOW__LAYERS || layer == NULL) return VOW_EINVAL;
+    if (loop->layers[slot].layer != NULL) return VOW_EBUSY;
+    loop->layers[slot].layer = layer;
+    loop->layers[slot].state = state;
+    return 0;
+}
+
+int vow__loop_set_release(vow_loop_t *loop, int id, vow__release_fn fn) {
+    if (id <= 0 || id >= VOW__RELEASES || fn == NULL) return VOW_EINVAL;
+    if (loop->releases[id] != NULL && loop->releases[id] != fn) return VOW_EBUSY;
+    loop->releases[id] = fn;
+    return 0;
 }
 
 static void loop_struct_free(vow_loop_t *loop) {
-    for (int i = 0; i < VOW__POOLS; i++) vow__pool_destroy(&loop->pools[i]);
+    for (int i = 0; i < VOW__LAYERS; i++) {
+        const vow__layer *ly = loop->layers[i].layer;
+        if (ly != NULL && ly->destroy != NULL) ly->destroy(loop, loop->layers[i].state);
+    }
+    for (int i = 0; i < VOW__POOLS; i++)
+        if (loop->pools[i].size != 0) vow__pool_destroy(&loop->pools[i]);
     vow__free(loop);
 }
 
@@ -207,7 +169,7 @@ static int backend_flags(unsigned backend, unsigned *flags, unsigned *want) {
     return 0;
 }
 
-int vow_loop_new(vow_loop_t **out, unsigned backend) {
+int vow__loop_new(vow_loop_t **out, unsigned backend) {
     if (out == NULL) return VOW_EINVAL;
     *out = NULL;
     unsigned flags, want;
@@ -226,7 +188,7 @@ int vow_loop_new(vow_loop_t **out, unsigned backend) {
     return 0;
 }
 
-int vow_loop_wrap(vow_loop_t **out, struct ev_loop *evl) {
+int vow__loop_wrap(vow_loop_t **out, struct ev_loop *evl) {
     if (out == NULL) return VOW_EINVAL;
     *out = NULL;
     if (evl == NULL) return VOW_EINVAL;
@@ -237,7 +199,8 @@ int vow_loop_wrap(vow_loop_t **out, struct ev_loop *evl) {
     return 0;
 }
 
-vow_loop_t *vow_loop_default(void) {
+vow_loop_t *vow__loop_default(int *created) {
+    *created = 0;
     if (default_loop != NULL) return default_loop;
     unsigned flags, want;
     if (backend_flags(VOW_BACKEND_AUTO, &flags, &want) != 0) return NULL;
@@ -251,7 +214,20 @@ vow_loop_t *vow_loop_default(void) {
     loop_init(loop, evl, 1);
     loop->is_default = 1;
     default_loop = loop;
+    *created = 1;
     return loop;
+}
+
+void vow__loop_discard(vow_loop_t *loop) {
+    ev_ref(loop->evl);
+    ev_prepare_stop(loop->evl, &loop->prepare_w);
+    ev_ref(loop->evl);
+    ev_check_stop(loop->evl, &loop->check_w);
+    if (loop->owns_evl) ev_loop_destroy(loop->evl);
+    if (loop->is_default) default_loop = NULL;
+    loop->closed = 1;
+    loop->handles++;
+    vow__loop_handle_release(loop);
 }
 
 struct ev_loop *vow_loop_ev(vow_loop_t *loop) {
@@ -276,7 +252,7 @@ static int in_loop(const vow_loop_t *loop) {
 int vow_loop_alive(const vow_loop_t *loop) {
     if (loop == NULL) return VOW_EINVAL;
     if (loop->closed) return VOW_ECLOSED;
-    size_t n = loop->tm.active + loop->tm.immediates + loop->mq_len + loop->overflow_len;
+    size_t n = loop->tm.active + loop->tm.immediates + loop->jobs_len;
     return n > INT32_MAX ? INT32_MAX : (int)n;
 }
 
@@ -343,33 +319,18 @@ void vow__loop_handle_release(vow_loop_t *loop) {
     if (--loop->handles == 0 && loop->closed) loop_struct_free(loop);
 }
 
-/* At forced teardown, every queued job in FIFO order, ring then overflow list: promise
- * jobs free their records (whose destructors may queue more: dropped too); user microtasks
- * are dropped. */
-static void discard_jobs(vow_loop_t *loop) {
-    for (;;) {
-        if (loop->mq_len > 0) {
-            vow__job j = loop->mq[loop->mq_head];
-            loop->mq_head = (loop->mq_head + 1) & (loop->mq_cap - 1);
-            loop->mq_len--;
-            vow__promise_discard_job(loop, j.fn, j.arg);
-        } else if (loop->overflow_head != NULL) {
-            vow__promise_overflow_discard_one(loop);
-        } else {
-            return;
-        }
-    }
-}
-
 static void teardown(vow_loop_t *loop) {
     /* Keep the struct alive while promises are released below. */
     loop->handles++;
     vow__timers_free(loop);
-    discard_jobs(loop);
-    vow__promise_teardown(loop);
+    vow__jobs_discard(loop);
+    for (int i = 0; i < VOW__LAYERS; i++) {
+        const vow__layer *ly = loop->layers[i].layer;
+        if (ly != NULL && ly->teardown != NULL) ly->teardown(loop, loop->layers[i].state);
+    }
     /* A destructor run above may have queued more (a microtask, a settlement's reactions):
      * dropped the same way. */
-    discard_jobs(loop);
+    vow__jobs_discard(loop);
     if (loop->kept) {
         loop->kept = 0;
         ev_unref(loop->evl);
@@ -382,18 +343,31 @@ static void teardown(vow_loop_t *loop) {
     ev_timer_stop(loop->evl, &loop->timer_w);
     if (loop->owns_evl) ev_loop_destroy(loop->evl);
     loop->evl = NULL;
-    vow__free(loop->mq);
-    loop->mq = NULL;
-    loop->mq_cap = loop->mq_len = 0;
     if (loop->is_default) default_loop = NULL;
     loop->closed = 1;
     vow__loop_handle_release(loop);
+}
+
+static void invoke_nothing(struct ev_loop *evl) { (void)evl; }
+
+/* How many active, referenced watchers the libev loop has beyond vow's own (which are all
+ * inactive or unref'd once vow_loop_alive is 0). libev has no getter for the count; ev_run
+ * returns it. So: one non-blocking iteration whose invoke-pending callback invokes
+ * nothing: no callback runs, and what the poll collected stays pending for the loop's
+ * next iteration. */
+static int foreign_watchers(vow_loop_t *loop) {
+    ev_set_invoke_pending_cb(loop->evl, invoke_nothing);
+    int n = ev_run(loop->evl, EVRUN_NOWAIT);
+    ev_set_invoke_pending_cb(loop->evl, ev_invoke_pending);
+    return n;
 }
 
 int vow_loop_close(vow_loop_t *loop) {
     if (loop == NULL || loop->closed) return VOW_EINVAL;
     if (in_loop(loop)) return VOW_EREENTRANT;
     if (vow_loop_alive(loop) > 0) return VOW_EBUSY;
+    /* An owned libev loop would be destroyed under the application's own watchers. */
+    if (loop->owns_evl && foreign_watchers(loop) > 0) return VOW_EBUSY;
     teardown(loop);
     return 0;
 }
@@ -402,5 +376,33 @@ int vow_loop_free(vow_loop_t *loop) {
     if (loop == NULL || loop->closed) return VOW_EINVAL;
     if (in_loop(loop)) return VOW_EREENTRANT;
     teardown(loop);
+    return 0;
+}
+
+/* ---- invariants ------------------------------------------------------------------------- */
+
+int vow_loop_verify(const vow_loop_t *loop) {
+    if (loop == NULL) return VOW_EINVAL;
+    if (loop->closed) return VOW_ECLOSED;
+    size_t n = 0;
+    const vow__job *last = NULL;
+    for (const vow__job *j = loop->jobs.head; j != NULL; j = j->next) {
+        vow__assert(j->fn != NULL, "queued job without a function");
+        last = j;
+        if (++n > loop->jobs_len) break;
+    }
+    vow__assert(n == loop->jobs_len, "job queue length");
+    vow__assert(last == loop->jobs.tail, "job queue tail");
+    vow__timers_verify(loop);
+    vow__assert(loop->tm.heap_len == 0 || ev_is_active(&loop->timer_w),
+                "the timer watcher is armed while timers wait");
+    vow__assert(ev_is_active(&loop->idle_w) == (loop->tm.immediates > 0),
+                "the idle watcher runs exactly while immediates wait");
+    for (int i = 0; i < VOW__POOLS; i++)
+        if (loop->pools[i].size != 0) vow__pool_verify(&loop->pools[i]);
+    for (int i = 0; i < VOW__LAYERS; i++) {
+        const vow__layer *ly = loop->layers[i].layer;
+        if (ly != NULL && ly->verify != NULL) ly->verify(loop, loop->layers[i].state);
+    }
     return 0;
 }

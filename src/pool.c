@@ -106,23 +106,40 @@ void *vow__pool_alloc_slow(vow__pool *pl) {
         return (char *)h + PT_HDR;
     }
     /* The newest chunk has slots past its open window, or a new chunk is needed. */
-    if (pl->chunks != NULL && pl->bump_end != slots_end(pl, pl->chunks))
+    if (pl->chunks != NULL && pl->bump_end != slots_end(pl, pl->chunks)) {
         open_window(pl, pl->chunks);
-    else if (pool_grow(pl) != 0)
+    } else if (pl->spare != NULL) { /* kept by the last shrink */
+        struct vow__chunk *c = pl->spare;
+        pl->spare = c->next;
+        c->next = pl->chunks;
+        pl->chunks = c;
+        bump_into(pl, c);
+    } else if (pool_grow(pl) != 0) {
         return NULL;
+    }
     return vow__pool_alloc(pl);
 }
 
-/* With no slot live: releases every chunk but the first (oldest, smallest) and hands that
- * one out afresh (the free list is forgotten). */
+/* With no slot live: releases every chunk but the first (oldest, smallest), newest first,
+ * except that chunks up to pl->keep bytes in all are kept as spares, and hands the first
+ * out afresh (the free list is forgotten). */
 static void pool_shrink(vow__pool *pl) {
     struct vow__chunk *c = pl->chunks;
     if (c == NULL) return;
+    size_t total = 0;
+    for (struct vow__chunk *k = c; k != NULL; k = k->next) total += k->bytes;
     while (c->next != NULL) {
         struct vow__chunk *older = c->next;
-        chunk_release(c);
+        if (total <= pl->keep) { /* a spare: the next chunks the pool needs */
+            c->next = pl->spare;
+            pl->spare = c;
+        } else {
+            total -= c->bytes;
+            chunk_release(c);
+        }
         c = older;
     }
+    c->next = NULL;
     pl->chunks = c;
     pl->free = NULL;
     bump_into(pl, c);
@@ -149,6 +166,11 @@ void vow__pool_put_slow(vow__pool *pl, void *p) {
 
 void vow__pool_destroy(vow__pool *pl) {
     vow__assert(pl->live == 0, "pool destroyed with live objects");
+    while (pl->spare != NULL) {
+        struct vow__chunk *c = pl->spare;
+        pl->spare = c->next;
+        chunk_release(c);
+    }
     struct vow__chunk *c = pl->chunks;
     while (c != NULL) {
         struct vow__chunk *older = c->next;
@@ -191,4 +213,36 @@ size_t vow__pool_chunks(const vow__pool *pl) {
     size_t n = 0;
     for (const struct vow__chunk *c = pl->chunks; c != NULL; c = c->next) n++;
     return n;
+}
+
+/* Every slot handed out from the chunks is either live or on the free list (vow_loop_verify). */
+void vow__pool_verify(const vow__pool *pl) {
+    size_t handed = 0, listed = 0;
+    if (pl->passthrough) {
+        for (const struct vow__pt_hdr *h = pl->pt; h != NULL; h = h->next)
+            vow__assert(++handed <= pl->live, "passthrough pool's list longer than its count");
+        vow__assert(handed == pl->live, "passthrough pool's count");
+        return;
+    }
+    for (const struct vow__chunk *c = pl->chunks; c != NULL; c = c->next) {
+        const char *start = (const char *)c + HEADER_BYTES;
+        const char *end = c == pl->chunks ? pl->bump : slots_end(pl, (struct vow__chunk *)c);
+        vow__assert(start <= end && (size_t)(end - start) % pl->size == 0, "pool bump range");
+        handed += (size_t)(end - start) / pl->size;
+    }
+    for (char *p = pl->free; p != NULL;) {
+        int inside = 0;
+        for (const struct vow__chunk *c = pl->chunks; c != NULL && !inside; c = c->next) {
+            const char *start = (const char *)c + HEADER_BYTES;
+            inside = p >= start && p < (const char *)c + c->bytes &&
+                     (size_t)(p - start) % pl->size == 0;
+        }
+        vow__assert(inside, "pool free list points outside its chunks");
+        vow__assert(++listed <= handed, "pool free list loops");
+        VOW__UNPOISON(p, sizeof(void *));
+        char *next = *(char **)p;
+        VOW__POISON(p, sizeof(void *));
+        p = next;
+    }
+    vow__assert(listed + pl->live == handed, "pool: slots handed out = live + free");
 }

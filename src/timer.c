@@ -61,9 +61,10 @@ static int node_alloc(vow__timers *tm, uint32_t *slot) {
     return 0;
 }
 
-/* What an internal timer's node held goes (VOW__TR_*; user timers hold nothing). */
-static inline void release_arg(int how, void *arg) {
-    if (how != VOW__TR_NONE) vow__timer_arg_release(how, arg);
+/* What an internal timer's node held goes (its layer's release function; user timers
+ * hold nothing). */
+static inline void release_arg(vow_loop_t *loop, int how, void *arg) {
+    if (how != 0) loop->releases[how](arg);
 }
 
 static void node_release(vow__timers *tm, uint32_t slot) {
@@ -71,7 +72,7 @@ static void node_release(vow__timers *tm, uint32_t slot) {
     n->kind = VOW__T_FREE;
     n->cb = NULL;
     n->arg = NULL;
-    n->release = VOW__TR_NONE;
+    n->release = 0;
     n->list = NULL;
     if (++n->gen == 0) n->gen = 1;
     n->next = tm->free_head;
@@ -301,7 +302,7 @@ static void run_timers(struct ev_loop *evl, ev_timer *w, int revents) {
                 void *a = n->arg;
                 node_release(tm, slot);
                 tm->active--;
-                release_arg(how, a);
+                release_arg(loop, how, a);
             }
             vow__drain(loop);
             if (loop->stop) break; /* vow_loop_stop: return after the current callback */
@@ -327,6 +328,9 @@ int vow__timer_start(vow_loop_t *loop, int kind, uint64_t ms, vow_timer_cb cb, v
                      int release, vow_timer_t *id) {
     vow__timers *tm = &loop->tm;
     uint32_t slot;
+    vow__assert(release >= 0 && release < VOW__RELEASES &&
+                    (release == 0 || loop->releases[release] != NULL),
+                "timer release kind not registered");
     if (node_alloc(tm, &slot) != 0) return VOW_ENOMEM;
     vow__tnode *n = &tm->nodes[slot];
     n->kind = (uint8_t)kind;
@@ -396,7 +400,7 @@ int vow__timer_clear(vow_loop_t *loop, vow_timer_t id, int want_immediate) {
             if (tm->heap_len == 0) ev_timer_stop(loop->evl, &loop->timer_w);
         }
     }
-    release_arg(how, a);
+    release_arg(loop, how, a);
     return 0;
 }
 
@@ -422,7 +426,7 @@ void vow__timers_check(vow_loop_t *loop) {
         void *a = n->arg;
         node_release(tm, slot);
         if (--tm->immediates == 0) ev_idle_stop(loop->evl, &loop->idle_w);
-        release_arg(how, a);
+        release_arg(loop, how, a);
         vow__drain(loop);
         if (loop->stop && tm->run_head != VOW__NIL) {
             /* vow_loop_stop: the rest of the batch runs first on the next turn. */
@@ -459,8 +463,8 @@ void vow__timers_free(vow_loop_t *loop) {
     for (uint32_t s = 0; s < tm->fresh; s++) {
         vow__tnode *n = &tm->nodes[s];
         int how = n->release;
-        n->release = VOW__TR_NONE;
-        release_arg(how, n->arg);
+        n->release = 0;
+        release_arg(loop, how, n->arg);
     }
     vow__free(tm->nodes);
     vow__free(tm->heap);
@@ -485,19 +489,19 @@ static uint64_t node_delay(uint64_t ms) { return ms > TIMEOUT_MAX ? 1 : ms; }
 int vow_set_timeout(vow_loop_t *loop, vow_timer_cb cb, void *arg, uint64_t ms, vow_timer_t *id) {
     ms = node_delay(ms);
     int rc = check_args(loop, cb);
-    return rc ? rc : vow__timer_start(loop, VOW__T_TIMEOUT, ms, cb, arg, VOW__TR_NONE, id);
+    return rc ? rc : vow__timer_start(loop, VOW__T_TIMEOUT, ms, cb, arg, 0, id);
 }
 
 int vow_set_interval(vow_loop_t *loop, vow_timer_cb cb, void *arg, uint64_t ms,
                      vow_timer_t *id) {
     ms = node_delay(ms);
     int rc = check_args(loop, cb);
-    return rc ? rc : vow__timer_start(loop, VOW__T_INTERVAL, ms, cb, arg, VOW__TR_NONE, id);
+    return rc ? rc : vow__timer_start(loop, VOW__T_INTERVAL, ms, cb, arg, 0, id);
 }
 
 int vow_set_immediate(vow_loop_t *loop, vow_timer_cb cb, void *arg, vow_timer_t *id) {
     int rc = check_args(loop, cb);
-    return rc ? rc : vow__timer_start(loop, VOW__T_IMMEDIATE, 0, cb, arg, VOW__TR_NONE, id);
+    return rc ? rc : vow__timer_start(loop, VOW__T_IMMEDIATE, 0, cb, arg, 0, id);
 }
 
 int vow_clear_timeout(vow_loop_t *loop, vow_timer_t id) {
@@ -512,4 +516,44 @@ int vow_clear_immediate(vow_loop_t *loop, vow_timer_t id) {
     if (loop == NULL) return VOW_EINVAL;
     if (loop->closed) return VOW_ECLOSED;
     return vow__timer_clear(loop, id, 1);
+}
+
+/* ---- invariants (vow_loop_verify) ------------------------------------------------------ */
+
+void vow__timers_verify(const vow_loop_t *loop) {
+    const vow__timers *tm = &loop->tm;
+    size_t in_lists = 0;
+    vow__assert(tm->heap_len <= tm->heap_cap && tm->map_len == tm->heap_len,
+                "one heap entry and one map entry per list");
+    for (size_t i = 0; i < tm->heap_len; i++) {
+        const vow__tlist *l = tm->heap[i];
+        vow__assert(l->heap_idx == i, "timer list's heap index");
+        if (i > 0) vow__assert(!list_before(l, tm->heap[(i - 1) / 2]), "timer heap order");
+        vow__assert(map_find(tm, l->ms) == l, "timer list missing from the duration map");
+        uint32_t prev = VOW__NIL;
+        for (uint32_t s = l->head; s != VOW__NIL; s = tm->nodes[s].next) {
+            const vow__tnode *n = &tm->nodes[s];
+            vow__assert(s < tm->fresh && n->kind != VOW__T_FREE && n->list == l,
+                        "timer node in the wrong list");
+            vow__assert(n->prev == prev, "timer list links");
+            vow__assert(n->release == 0 || loop->releases[n->release] != NULL,
+                        "timer release kind not registered");
+            prev = s;
+            in_lists++;
+        }
+        vow__assert(l->tail == prev, "timer list tail");
+    }
+    vow__assert(in_lists <= tm->active, "more timers in lists than active");
+    size_t imm = 0;
+    for (uint32_t s = tm->imm_head; s != VOW__NIL; s = tm->nodes[s].next) {
+        vow__assert(tm->nodes[s].kind == VOW__T_IMMEDIATE, "immediate list holds a timer");
+        imm++;
+    }
+    for (uint32_t s = tm->run_head; s != VOW__NIL; s = tm->nodes[s].next) imm++;
+    vow__assert(imm == tm->immediates, "immediate count");
+    uint32_t free_n = 0;
+    for (uint32_t s = tm->free_head; s != VOW__NIL; s = tm->nodes[s].next) {
+        vow__assert(s < tm->fresh && tm->nodes[s].kind == VOW__T_FREE, "timer free stack");
+        if (++free_n > tm->fresh) vow__assert(0, "timer free stack loops");
+    }
 }

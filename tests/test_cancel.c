@@ -478,16 +478,28 @@ Test(cancel, catch_still_sees_ordinary_rejections_and_timeouts) {
     VOW_TEST_END(loop);
 }
 
-Test(cancel, unknown_flags_fail_like_null) {
+/* Unknown flags are misuse: the call answers a promise rejected with VOW_EINVAL (the rule
+ * of vow/promise.h), consumes its subject and runs the context destructor; the callbacks
+ * never run. */
+Test(cancel, unknown_flags_reject_with_einval) {
     vow_loop_t *loop = vow_test_loop();
     obj *o = obj_new();
-    cr_assert_null(vow_then_ex(vow_resolved(loop, vow_ptr(o, obj_free)), ok_n, err_n, SLOT(0),
-                               ctx_free_count, 0x40u));
+    vow_t *a = vow_then_ex(vow_resolved(loop, vow_ptr(o, obj_free)), ok_n, err_n, SLOT(0),
+                           ctx_free_count, 0x40u);
+    cr_assert_not_null(a);
     cr_assert_eq(ctx_free_calls, 1);
     cr_assert_eq(obj_freed[0], 1, "the subject was not consumed");
-    cr_assert_null(vow_catch_ex(vow_new(loop), err_n, SLOT(0), ctx_free_count, 0x2u));
+    vow_t *b = vow_catch_ex(vow_new(loop), err_n, SLOT(0), ctx_free_count, 0x2u);
+    cr_assert_not_null(b);
     cr_assert_eq(ctx_free_calls, 2);
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    vow_outcome_t out;
+    cr_assert_eq(vow_run(loop, a, &out), 0);
+    cr_assert_eq(out.state, VOW_REJECTED);
+    cr_assert_eq(vow_error_code(out.error), VOW_EINVAL);
+    vow_outcome_release(&out);
+    cr_assert_eq(vow_run(loop, b, &out), 0);
+    cr_assert_eq(vow_error_code(out.error), VOW_EINVAL);
+    vow_outcome_release(&out);
     cr_assert_eq(ok_calls[0] + err_calls[0], 0);
     VOW_TEST_END(loop);
 }

@@ -96,8 +96,11 @@ VOW_EXTERN void vow_loop_stop(vow_loop_t *loop);
  * vow_loop_run would return at once. VOW_ECLOSED once closed; VOW_EINVAL for NULL. */
 VOW_EXTERN int vow_loop_alive(const vow_loop_t *loop);
 
-/* Gentle teardown (libuv's rule). When work remains (vow_loop_alive() > 0) returns
- * VOW_EBUSY and changes nothing. Otherwise releases the loop as vow_loop_free does
+/* Gentle teardown (libuv's rule). When work remains (vow_loop_alive() > 0), or, on a loop
+ * vow_loop_new made, the application still has an active (referenced) watcher of its own
+ * on vow_loop_ev(loop), returns VOW_EBUSY and changes nothing (to find those, vow runs one
+ * non-blocking libev iteration that invokes no callback: events it collects stay pending
+ * for the loop's next iteration). Otherwise releases the loop as vow_loop_free does
  * and returns 0. VOW_EREENTRANT from inside a callback of this loop, including any
  * callback of the application's own ev_run on a wrapped loop; VOW_EINVAL on NULL (or on a
  * closed loop that promises still hold; once closed, the handle must not be used). */
@@ -116,11 +119,20 @@ VOW_EXTERN int vow_loop_free(vow_loop_t *loop);
 
 /* queueMicrotask: runs fn(loop, arg) after the current callback returns, in FIFO order
  * with promise reactions. `arg` stays the caller's (borrowed until fn runs; never
- * touched if the loop is freed first). No allocation per call in steady state: jobs wait
- * in a ring of up to 4,096; past that a microtask takes a small pooled record.
+ * touched if the loop is freed first). Each call takes a 32-byte node from the loop's
+ * pool (no malloc in steady state).
  * Errors: VOW_EINVAL (loop or fn NULL), VOW_ECLOSED, VOW_ENOMEM (fn will not run). */
 typedef void (*vow_microtask_fn)(vow_loop_t *loop, void *arg);
 VOW_EXTERN int vow_microtask(vow_loop_t *loop, vow_microtask_fn fn, void *arg);
+
+/* Checks the loop's invariants, as libev's ev_verify does: the job queue's links and
+ * length, the timer heap's order and its lists, the immediates, every pool's count of
+ * live and free slots, and each layer's own (promise reaction lists, unhandled-rejection
+ * lists). Costs a walk over all of it; meant for tests and debugging (the test suite's
+ * VOW_TEST_END calls it). Returns 0 when everything holds; a broken invariant aborts the
+ * process with a message naming it (memory is corrupt: there is nothing to return to).
+ * VOW_EINVAL for NULL, VOW_ECLOSED once the loop was freed. */
+VOW_EXTERN int vow_loop_verify(const vow_loop_t *loop);
 
 #ifdef __cplusplus
 }

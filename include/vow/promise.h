@@ -308,7 +308,9 @@ VOW_EXTERN void vow_outcome_release(vow_outcome_t *out);
  * When the microtask queue drains and a rejected promise has no handler, it is reported
  * once: the hook (if any) is called with VOW_REJECTION_UNHANDLED, then the mode acts.
  * A handler attached to a reported promise later reports VOW_REJECTION_HANDLED_LATE
- * (at the next drain). A rejection that flows into a derived promise is reported on the
+ * (at the next drain). Within a drain, the handled-late reports come before the new
+ * unhandled ones, each in the order they happened (Node's processPromiseRejections).
+ * A rejection that flows into a derived promise is reported on the
  * derived one. Cancellations are never reported.
  * --------------------------------------------------------------------------------- */
 typedef enum {

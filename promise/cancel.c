@@ -1,0 +1,123 @@
+/* promise/cancel.c - cancellation (asyncio's model; JavaScript has none): vow_cancel, the
+ * upstream rule, and vow_on_cancel.
+ *
+ * Cancelling a pending promise rejects it with the cancelled error and tells its source.
+ * Upstream: cancelling d cancels what d waits on (the promise it follows, a combinator's
+ * inputs: each kind's own rule, through its operations) only when no other live reaction
+ * waits on that promise. The promises to cancel go through a FIFO worklist, so a chain
+ * of any length is cancelled in a loop, not in recursion.
+ */
+#include "internal.h"
+
+int vow_is_cancellation(const vow_error_t *err) {
+    return err != NULL && vow_error_code(err) == VOW_ECANCELED;
+}
+
+void vow__cancel_cb_release(vow_t *p) {
+    struct vow__cancel_cb *c = VOW__CANCEL_CB(p);
+    if (c == NULL) return;
+    p->cancel = NULL;
+    if (c->ctx_free != NULL) c->ctx_free(c->ctx);
+    vow__free(c);
+}
+
+void vow__work_push(vow__worklist *work, vow_t *u) {
+    if (u->flags & VOW__F_CANCEL_QUEUED) return; /* reached twice: cancelled once */
+    u->flags |= VOW__F_CANCEL_QUEUED;
+    vow__ref(u);
+    VOW__FIFO_PUSH(&work->q, u, cancel_next);
+}
+
+void vow__drop_wait(vow__rec *r, vow__worklist *work) {
+    vow_t *u;
+    if (r->kind == VOW__R_THENABLE_JOB && r->state == VOW__RS_QUEUED) {
+        /* Queued, not yet subscribed: the job will only release what it holds. */
+        u = ((vow__reaction *)r)->follow;
+        if (r->derived != NULL && r->derived->state == VOW_PENDING &&
+            r->derived->waiting == r)
+            r->derived->waiting = NULL;
+        r->kind = VOW__R_DEAD;
+        if (u->state == VOW_PENDING && !vow__has_live_waiter(u, NULL)) vow__work_push(work, u);
+        return;
+    }
+    if (r->state != VOW__RS_WAITING) return;
+    u = r->owner;
+    if (r->kind == VOW__R_FINALLY) {
+        /* finally always runs: its record stays, to run when the source settles (at once,
+         * if the source is cancelled now); its result is then discarded. */
+        if (u->state == VOW_PENDING && !vow__has_live_waiter(u, r)) vow__work_push(work, u);
+        return;
+    }
+    vow__ref(u);
+    vow__rec_free(u->loop, r); /* unlinks it */
+    if (u->state == VOW_PENDING && !vow__has_live_waiter(u, NULL)) vow__work_push(work, u);
+    vow__unref(u);
+}
+
+static void run_cancellations(vow__worklist *work) {
+    vow_t *p;
+    for (;;) {
+        VOW__FIFO_POP(&work->q, p, cancel_next);
+        if (p == NULL) return;
+        p->flags &= (uint16_t)~VOW__F_CANCEL_QUEUED;
+        if (p->state == VOW_PENDING && !(p->flags & VOW__F_CLOSED)) {
+            struct vow__combine *pc = VOW__COMBINE(p);
+            struct vow__cancel_cb *cb = VOW__CANCEL_CB(p);
+            if (pc != NULL)
+                pc->ops->cancel(p, work); /* the kind's rule for its inputs */
+            else if (p->waiting != NULL)
+                vow__drop_wait(p->waiting, work);
+            if (cb != NULL && cb->fn != NULL) {
+                vow_cancel_fn fn = cb->fn;
+                cb->fn = NULL; /* at most once */
+                fn(p->loop, cb->ctx);
+            }
+            if (p->state == VOW_PENDING) vow__reject(p, vow_error_new(VOW_ECANCELED, NULL));
+        }
+        vow__unref(p);
+    }
+}
+
+void vow__cancel(vow_t *p) {
+    vow__worklist work = {{NULL, NULL}};
+    vow__work_push(&work, p);
+    run_cancellations(&work);
+}
+
+void vow__drop_waiter(vow__rec *r) {
+    vow__worklist work = {{NULL, NULL}};
+    vow__drop_wait(r, &work);
+    run_cancellations(&work);
+}
+
+int vow_cancel(vow_t *p) {
+    if (p == NULL) return VOW_EINVAL;
+    if (p->flags & VOW__F_CLOSED) return VOW_ECLOSED;
+    if (p->state != VOW_PENDING) return VOW_ESETTLED;
+    vow__cancel(p);
+    return 0;
+}
+
+int vow_on_cancel(vow_t *p, vow_cancel_fn fn, void *ctx, void (*ctx_free)(void *)) {
+    int rc = 0;
+    if (p == NULL || fn == NULL)
+        rc = VOW_EINVAL;
+    else if (p->flags & VOW__F_CLOSED)
+        rc = VOW_ECLOSED;
+    else if (!(p->flags & VOW__F_SETTLEABLE))
+        rc = VOW_EPERM;
+    else if (p->state != VOW_PENDING)
+        rc = VOW_ESETTLED;
+    else if (p->cancel != NULL)
+        rc = VOW_EBUSY;
+    else if ((p->cancel = vow__malloc(sizeof *p->cancel)) == NULL)
+        rc = VOW_ENOMEM;
+    if (rc != 0) {
+        if (ctx_free != NULL) ctx_free(ctx);
+        return rc;
+    }
+    p->cancel->fn = fn;
+    p->cancel->ctx = ctx;
+    p->cancel->ctx_free = ctx_free;
+    return 0;
+}

@@ -1,0 +1,42 @@
+/* src/list.h - intrusive singly linked FIFOs and stacks, for any layer (never installed).
+ *
+ * A FIFO is a {head, tail} pair of pointers to nodes that link through a field the caller
+ * names; the nodes are the caller's own records (no allocation). Used by the job queue,
+ * the unhandled-rejection reports, the cancellation worklist and the deferred-free stack.
+ * A promise's reaction list needs O(1) removal from the middle and is doubly linked
+ * (promise/reaction.c). */
+#ifndef VOW_SRC_LIST_H
+#define VOW_SRC_LIST_H
+
+#include <stddef.h>
+
+#define VOW__FIFO(type)                                                                     \
+    struct {                                                                                \
+        type *head, *tail;                                                                  \
+    }
+
+#define VOW__FIFO_EMPTY(q) ((q)->head == NULL)
+
+/* Appends `node` (its `field` is overwritten). */
+#define VOW__FIFO_PUSH(q, node, field)                                                      \
+    do {                                                                                    \
+        (node)->field = NULL;                                                               \
+        if ((q)->tail != NULL)                                                              \
+            (q)->tail->field = (node);                                                      \
+        else                                                                                \
+            (q)->head = (node);                                                             \
+        (q)->tail = (node);                                                                 \
+    } while (0)
+
+/* Removes the first node into `out` (NULL when empty). */
+#define VOW__FIFO_POP(q, out, field)                                                        \
+    do {                                                                                    \
+        (out) = (q)->head;                                                                  \
+        if ((out) != NULL) {                                                                \
+            (q)->head = (out)->field;                                                       \
+            if ((q)->head == NULL) (q)->tail = NULL;                                        \
+            (out)->field = NULL;                                                            \
+        }                                                                                   \
+    } while (0)
+
+#endif /* VOW_SRC_LIST_H */
