@@ -8,56 +8,12 @@
 
 #include "counted.h"
 #include "helpers.h"
+#include "settle.h"
 
 TestSuite(all, .init = vow_test_setup, .fini = vow_test_teardown, .timeout = 30);
 TestSuite(all_settled, .init = vow_test_setup, .fini = vow_test_teardown, .timeout = 30);
 
 #define CTX(x) ((void *)(intptr_t)(x))
-
-/* ---- inputs settled by timers ---------------------------------------------------------- */
-
-/* The order in which the timers settled their promises (tags). */
-static int fired[64];
-static int fired_len;
-
-typedef struct later {
-    vow_t *p; /* owned reference: the promise this timer settles */
-    int tag;
-    vow_value_t value; /* owned, when err is NULL */
-    vow_error_t *err;  /* owned */
-} later;
-
-static void later_cb(vow_loop_t *loop, void *arg) {
-    (void)loop;
-    later *l = arg;
-    cr_assert_lt(fired_len, 64);
-    fired[fired_len++] = l->tag;
-    int rc = l->err != NULL ? vow_reject(l->p, l->err) : vow_resolve(l->p, l->value);
-    cr_assert_eq(rc, 0, "settling input %d: %s", l->tag, vow_strerror(rc));
-    vow_unref(l->p);
-    free(l);
-}
-
-/* A vow_new promise that a timer settles `ms` from now, with `v` (consumed) or, when `err`
- * is not NULL, with `err` (consumed). Returns one reference. */
-static vow_t *settle_in(vow_loop_t *loop, uint64_t ms, int tag, vow_value_t v, vow_error_t *err) {
-    later *l = malloc(sizeof *l);
-    cr_assert_not_null(l);
-    vow_t *p = vow_new(loop);
-    cr_assert_not_null(p);
-    l->p = vow_ref(p);
-    l->tag = tag;
-    l->value = v;
-    l->err = err;
-    cr_assert_eq(vow_set_timeout(loop, later_cb, l, ms, NULL), 0);
-    return p;
-}
-static vow_t *fulfil_in(vow_loop_t *loop, uint64_t ms, int tag, int64_t i) {
-    return settle_in(loop, ms, tag, vow_int(i), NULL);
-}
-static vow_t *reject_in(vow_loop_t *loop, uint64_t ms, int tag, vow_error_t *err) {
-    return settle_in(loop, ms, tag, vow_none(), err);
-}
 
 /* ---- reactions ------------------------------------------------------------------------- */
 

@@ -12,40 +12,14 @@
 
 #include "counted.h"
 #include "helpers.h"
+#include "settle.h"
 
 TestSuite(timeout, .init = vow_test_setup, .fini = vow_test_teardown, .timeout = 30);
 
-/* ---- inputs settled by timers ---------------------------------------------------------- */
-
-typedef struct later {
-    vow_t *p; /* owned */
-    vow_value_t value;
-    vow_error_t *err;
-} later;
-
-static int later_fired;
-static void later_cb(vow_loop_t *loop, void *arg) {
-    (void)loop;
-    later *l = arg;
-    later_fired++;
-    int rc = l->err != NULL ? vow_reject(l->p, l->err) : vow_resolve(l->p, l->value);
-    /* A cancelled inner refuses (and releases) what the timer brings. */
-    cr_assert(rc == 0 || (rc == VOW_ESETTLED && vow_is_cancellation(vow_error(l->p))),
-              "settling the inner: %s", vow_strerror(rc));
-    vow_unref(l->p);
-    free(l);
-}
-/* A vow_new promise a timer settles `ms` from now (v or err consumed). One reference. */
-static vow_t *settle_in(vow_loop_t *loop, uint64_t ms, vow_value_t v, vow_error_t *err) {
-    later *l = malloc(sizeof *l);
-    cr_assert_not_null(l);
-    vow_t *p = vow_new(loop);
-    cr_assert_not_null(p);
-    l->p = vow_ref(p);
-    l->value = v;
-    l->err = err;
-    cr_assert_eq(vow_set_timeout(loop, later_cb, l, ms, NULL), 0);
-    return p;
+/* An inner a timer settles `ms` from now (v or err consumed; settle.h); a cancelled inner
+ * refuses (and releases) what the timer brings. One reference. */
+static vow_t *inner_in(vow_loop_t *loop, uint64_t ms, vow_value_t v, vow_error_t *err) {
+    return settle_in_ex(loop, ms, 0, LATER_MAY_BE_CANCELLED, v, err);
 }
 
 /* ---- reactions and cancel callbacks ------------------------------------------------------ */
@@ -116,7 +90,7 @@ static void on_cancel_fulfil(vow_loop_t *loop, void *ctx) {
 
 /* An inner made with vow_new, with a counting cancel callback, settled by a timer. */
 static vow_t *cancellable_in(vow_loop_t *loop, uint64_t ms, int64_t v) {
-    vow_t *p = settle_in(loop, ms, vow_int(v), NULL);
+    vow_t *p = inner_in(loop, ms, vow_int(v), NULL);
     cr_assert_eq(vow_on_cancel(p, on_cancel_count, p, cancel_ctx_free), 0);
     return p;
 }
@@ -131,7 +105,7 @@ static void hook(vow_loop_t *loop, vow_t *p, vow_error_t *err, vow_rejection_eve
 
 /* Counters back to their start, for a second round of a scenario. */
 static void reset_counts(void) {
-    later_fired = 0;
+    fired_len = 0;
     ok_calls = err_calls = never_calls = side_calls = hook_calls = 0;
     cancel_calls = cancel_ctx_free_calls = 0;
     seen_int = side_int = 0;
@@ -161,7 +135,7 @@ Test(timeout, inner_wins_with_its_value_and_the_timer_is_freed_at_once) {
     long first = -1;
     for (int round = 0; round < 2; round++) {
         reset_counts();
-        vow_t *t = vow_timeout(settle_in(loop, 10, vow_int(42), NULL), 1000, 0);
+        vow_t *t = vow_timeout(inner_in(loop, 10, vow_int(42), NULL), 1000, 0);
         cr_assert_not_null(t);
         cr_assert_eq(vow_state(t), VOW_PENDING);
         vow_t *d = vow_then(t, count_ok, count_err, NULL, NULL);
@@ -184,7 +158,7 @@ Test(timeout, inner_rejecting_first_passes_its_own_error) {
     for (int round = 0; round < 2; round++) {
         reset_counts();
         vow_error_t *e = vow_error_new(VOW_EPERM, "inner");
-        vow_t *t = vow_timeout(settle_in(loop, 10, vow_none(), vow_error_ref(e)), 1000, 0);
+        vow_t *t = vow_timeout(inner_in(loop, 10, vow_none(), vow_error_ref(e)), 1000, 0);
         vow_t *d = vow_then(vow_ref(t), count_ok, count_err, NULL, NULL);
         cr_assert_eq(vow_run(loop, d, NULL), 0);
         cr_assert_eq(vow_loop_alive(loop), 0);
@@ -214,7 +188,7 @@ Test(timeout, inner_already_fulfilled_settles_without_waiting) {
 
 Test(timeout, inner_wins_under_the_race_flag_too) {
     vow_loop_t *loop = vow_test_loop();
-    vow_t *t = vow_timeout(settle_in(loop, 10, vow_int(6), NULL), 1000, VOW_TIMEOUT_RACE);
+    vow_t *t = vow_timeout(inner_in(loop, 10, vow_int(6), NULL), 1000, VOW_TIMEOUT_RACE);
     vow_t *d = vow_then(t, count_ok, count_err, NULL, NULL);
     cr_assert_eq(vow_run(loop, d, NULL), 0);
     cr_assert_eq(vow_loop_alive(loop), 0);

@@ -12,64 +12,13 @@
 
 #include "counted.h"
 #include "helpers.h"
+#include "settle.h"
 
 TestSuite(wait, .init = vow_test_setup, .fini = vow_test_teardown, .timeout = 30);
 
 #define CTX(x) ((void *)(intptr_t)(x))
 
-/* ---- inputs settled by timers ---------------------------------------------------------- */
-
-/* The order in which the timers settled or cancelled their promises (tags). */
-static int fired[64];
-static int fired_len;
-
-typedef struct later {
-    vow_t *p; /* owned reference: the promise this timer settles */
-    int tag;
-    int cancel;        /* cancel p instead of settling it */
-    vow_value_t value; /* owned, when err is NULL */
-    vow_error_t *err;  /* owned */
-} later;
-
-static void later_cb(vow_loop_t *loop, void *arg) {
-    (void)loop;
-    later *l = arg;
-    cr_assert_lt(fired_len, 64);
-    fired[fired_len++] = l->tag;
-    int rc = l->cancel        ? vow_cancel(l->p)
-             : l->err != NULL ? vow_reject(l->p, l->err)
-                              : vow_resolve(l->p, l->value);
-    cr_assert_eq(rc, 0, "settling input %d: %s", l->tag, vow_strerror(rc));
-    vow_unref(l->p);
-    free(l);
-}
-
-static vow_t *settle_in(vow_loop_t *loop, uint64_t ms, int tag, int cancel, vow_value_t v,
-                        vow_error_t *err) {
-    later *l = malloc(sizeof *l);
-    cr_assert_not_null(l);
-    vow_t *p = vow_new(loop);
-    cr_assert_not_null(p);
-    l->p = vow_ref(p);
-    l->tag = tag;
-    l->cancel = cancel;
-    l->value = v;
-    l->err = err;
-    cr_assert_eq(vow_set_timeout(loop, later_cb, l, ms, NULL), 0);
-    return p;
-}
-/* Fulfils with `i` after `ms`. */
-static vow_t *fulfil_in(vow_loop_t *loop, uint64_t ms, int tag, int64_t i) {
-    return settle_in(loop, ms, tag, 0, vow_int(i), NULL);
-}
-/* Rejects with `err` (consumed) after `ms`. */
-static vow_t *reject_in(vow_loop_t *loop, uint64_t ms, int tag, vow_error_t *err) {
-    return settle_in(loop, ms, tag, 0, vow_none(), err);
-}
-/* Is cancelled after `ms`. */
-static vow_t *cancel_in(vow_loop_t *loop, uint64_t ms, int tag) {
-    return settle_in(loop, ms, tag, 1, vow_none(), NULL);
-}
+/* ---- inputs settled by timers (fulfil_in, reject_in, cancel_in: settle.h) --------------- */
 
 /* A vow_sleep of `ms` that then fulfils with `i`: cancelling it frees its timer. */
 static vow_result_t give_value(vow_loop_t *loop, const vow_value_t *v, void *ctx) {
