@@ -69,13 +69,6 @@ static vow_result_t read_list(vow_loop_t *loop, const vow_value_t *v, void *ctx)
     return vow_ok_none();
 }
 
-static int hook_calls;
-static void hook(vow_loop_t *loop, vow_t *p, vow_error_t *err, vow_rejection_event_t ev,
-                 void *ctx) {
-    (void)loop, (void)p, (void)err, (void)ev, (void)ctx;
-    hook_calls++;
-}
-
 /* ---- all: values in input order ------------------------------------------------------ */
 
 Test(all, values_in_input_order_whatever_the_settle_order) {
@@ -130,7 +123,7 @@ Test(all, reaction_runs_once_with_the_list) {
 
 Test(all, first_rejection_in_time_wins_and_later_ones_change_nothing) {
     vow_loop_t *loop = vow_test_loop();
-    cr_assert_eq(vow_set_rejection_hook(loop, hook, NULL), 0);
+    record_rejections(loop);
     vow_error_t *late = vow_error_new(VOW_EBUSY, "input 0, at 40 ms");
     vow_error_t *first = vow_error_new(VOW_EPERM, "input 2, at 10 ms");
     vow_error_t *mid = vow_error_new(VOW_EINVAL, "input 3, at 30 ms");
@@ -152,7 +145,7 @@ Test(all, first_rejection_in_time_wins_and_later_ones_change_nothing) {
     cr_assert_eq(vow_state(a), VOW_REJECTED);
     cr_assert_eq(vow_error(a), first, "a later rejection replaced the first");
     /* The inputs that rejected later are handled by all(): nothing is reported. */
-    cr_assert_eq(hook_calls, 0, "a later rejection was reported as unhandled");
+    VOW_ASSERT_EQ(rejections.calls, 0, "a later rejection was reported as unhandled");
     vow_unref(a);
     vow_unref(d);
     vow_error_unref(late);
@@ -482,7 +475,7 @@ Test(all_settled, one_outcome_per_input_in_input_order) {
 
 Test(all_settled, never_rejects_and_reports_nothing) {
     vow_loop_t *loop = vow_test_loop();
-    cr_assert_eq(vow_set_rejection_hook(loop, hook, NULL), 0);
+    record_rejections(loop);
     vow_t *in[3] = {reject_in(loop, 20, 0, vow_error_new(VOW_EINVAL, NULL)),
                     vow_rejected(loop, vow_error_new(VOW_ERANGE, NULL)),
                     reject_in(loop, 10, 2, vow_error_new(VOW_EAGAIN, NULL))};
@@ -499,7 +492,7 @@ Test(all_settled, never_rejects_and_reports_nothing) {
         cr_assert_eq(vow_error_code(vow_list_error(l, i)), want[i], "item %zu: %s", i,
                      vow_err_name(vow_error_code(vow_list_error(l, i))));
     }
-    cr_assert_eq(hook_calls, 0, "an input's rejection was reported as unhandled");
+    VOW_ASSERT_EQ(rejections.calls, 0, "an input's rejection was reported as unhandled");
     vow_unref(a);
     vow_unref(d);
     VOW_TEST_END(loop);
@@ -544,17 +537,9 @@ Test(all_settled, same_promise_twice_and_heap_errors_freed_once) {
 
 /* ---- unhandled reports and forced teardown ------------------------------------------------ */
 
-static vow_t *reported_p;
-static void hook_record(vow_loop_t *loop, vow_t *p, vow_error_t *err, vow_rejection_event_t ev,
-                        void *ctx) {
-    (void)loop, (void)err, (void)ctx;
-    if (ev == VOW_REJECTION_UNHANDLED) reported_p = p;
-    hook_calls++;
-}
-
 Test(all, an_unhandled_rejection_is_reported_once_on_the_result) {
     vow_loop_t *loop = vow_test_loop();
-    cr_assert_eq(vow_set_rejection_hook(loop, hook_record, NULL), 0);
+    record_rejections(loop);
     cr_assert_eq(vow_set_unhandled_mode(loop, VOW_UNHANDLED_SILENT), 0);
     vow_t *in[3] = {reject_in(loop, 10, 0, vow_error_new(VOW_EPERM, NULL)),
                     reject_in(loop, 20, 1, vow_error_new(VOW_EBUSY, NULL)),
@@ -562,8 +547,8 @@ Test(all, an_unhandled_rejection_is_reported_once_on_the_result) {
     vow_t *a = vow_all(loop, in, 3);
     cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
     cr_assert_eq(fired_len, 2);
-    cr_assert_eq(hook_calls, 1, "%d reports", hook_calls);
-    cr_assert_eq(reported_p, a, "the report is not about all()'s result");
+    VOW_ASSERT_EQ(rejections.calls, 1);
+    VOW_ASSERT_EQ(rejections.last_unhandled.p, a, "the report is not about all()'s result");
     cr_assert_eq(vow_error_code(vow_error(a)), VOW_EINVAL);
     vow_unref(a);
     VOW_TEST_END(loop);

@@ -73,13 +73,6 @@ static vow_t *cancellable(vow_loop_t *loop, int id) {
     return p;
 }
 
-static int hook_calls;
-static void hook(vow_loop_t *loop, vow_t *p, vow_error_t *err, vow_rejection_event_t ev,
-                 void *ctx) {
-    (void)loop, (void)p, (void)err, (void)ev, (void)ctx;
-    hook_calls++;
-}
-
 /* Counters back to their start, for a second round of a scenario. */
 static void reset_counts(void) {
     memset(ok_calls, 0, sizeof ok_calls);
@@ -88,7 +81,8 @@ static void reset_counts(void) {
     memset(seen_code, 0, sizeof seen_code);
     memset(obj_freed, 0, sizeof obj_freed);
     obj_made = 0;
-    ctx_free_calls = cancel_calls = cancel_ctx_free_calls = cancel_order_len = hook_calls = 0;
+    ctx_free_calls = cancel_calls = cancel_ctx_free_calls = cancel_order_len = 0;
+    rejections_reset();
     state_in_cancel = (vow_state_t)-1;
 }
 
@@ -550,7 +544,7 @@ static vow_result_t make_error(vow_loop_t *loop, const vow_value_t *v, void *ctx
 
 static void queued_reaction_case(vow_on_ok fn) {
     vow_loop_t *loop = vow_test_loop();
-    cr_assert_eq(vow_set_rejection_hook(loop, hook, NULL), 0);
+    record_rejections(loop);
     /* The job is queued at once: its promise has settled. */
     vow_t *d = vow_then(vow_resolved(loop, vow_int(1)), fn, NULL, NULL, ctx_free_count);
     cr_assert_eq(vow_cancel(d), 0);
@@ -562,7 +556,7 @@ static void queued_reaction_case(vow_on_ok fn) {
     cr_assert_eq(obj_made, 1);
     cr_assert_eq(obj_freed[0], 1, "its result was not released");
     expect_cancelled(d, "d, afterwards");
-    cr_assert_eq(hook_calls, 0);
+    VOW_ASSERT_EQ(rejections.calls, 0);
     vow_unref(d);
     VOW_TEST_END(loop);
     expect_every_obj_freed_once();
@@ -608,7 +602,7 @@ static const char *read_stderr(void) {
 Test(cancel, no_cancellation_is_reported_as_unhandled) {
     cr_redirect_stderr();
     vow_loop_t *loop = vow_test_loop(); /* warn mode: a report would print a line */
-    cr_assert_eq(vow_set_rejection_hook(loop, hook, NULL), 0);
+    record_rejections(loop);
     vow_t *held[16];
     int n = 0;
     /* A bare vow_new. */
@@ -644,7 +638,7 @@ Test(cancel, no_cancellation_is_reported_as_unhandled) {
     cr_assert_eq(err_calls[5], 1);
     cr_assert_eq(seen_code[5], VOW_ETIMEDOUT);
     for (int i = 0; i < n; i++) vow_unref(held[i]);
-    cr_assert_eq(hook_calls, 0, "a cancellation was reported %d time(s)", hook_calls);
+    VOW_ASSERT_EQ(rejections.calls, 0, "a cancellation was reported");
     VOW_TEST_END(loop);
     const char *out = read_stderr();
     cr_assert_str_eq(out, "", "stderr: %s", out);
@@ -654,12 +648,12 @@ Test(cancel, no_cancellation_is_reported_as_unhandled) {
 Test(cancel, control_an_ordinary_rejection_is_reported) {
     cr_redirect_stderr();
     vow_loop_t *loop = vow_test_loop();
-    cr_assert_eq(vow_set_rejection_hook(loop, hook, NULL), 0);
+    record_rejections(loop);
     vow_t *p = vow_new(loop);
     vow_t *d = vow_then(vow_ref(p), ok_n, NULL, SLOT(0), NULL);
     cr_assert_eq(vow_reject(p, vow_error_new(VOW_EPERM, NULL)), 0);
     cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
-    cr_assert_eq(hook_calls, 1);
+    VOW_ASSERT_EQ(rejections.calls, 1);
     vow_unref(p);
     vow_unref(d);
     VOW_TEST_END(loop);
@@ -1019,7 +1013,7 @@ static vow_result_t fin_fail(vow_loop_t *loop, void *ctx) {
 
 Test(cancel, finally_of_a_cancelled_promise_runs_once_and_its_result_is_released) {
     vow_loop_t *loop = vow_test_loop();
-    cr_assert_eq(vow_set_rejection_hook(loop, hook, NULL), 0);
+    record_rejections(loop);
     vow_t *p = cancellable(loop, 1);
     vow_t *f = vow_finally(vow_ref(p), fin_fail, SLOT(0), ctx_free_count);
     vow_t *t = vow_then(vow_ref(f), ok_n, NULL, SLOT(1), NULL);
@@ -1032,7 +1026,7 @@ Test(cancel, finally_of_a_cancelled_promise_runs_once_and_its_result_is_released
     cr_assert_eq(ctx_free_calls, 1);
     cr_assert_eq(obj_freed[0], 1, "the callback's error was not released");
     expect_cancelled(f, "finally's promise, afterwards");
-    cr_assert_eq(hook_calls, 0, "something was reported as unhandled");
+    VOW_ASSERT_EQ(rejections.calls, 0, "something was reported as unhandled");
     vow_unref(p);
     vow_unref(f);
     vow_unref(t);

@@ -139,17 +139,6 @@ static vow_result_t count_ok(vow_loop_t *loop, const vow_value_t *v, void *ctx) 
     return vow_ok(vow_value_share(v));
 }
 
-static int hook_calls;
-static vow_t *hook_promise; /* borrowed, compared only */
-static void hook(vow_loop_t *loop, vow_t *p, vow_error_t *err, vow_rejection_event_t ev,
-                 void *ctx) {
-    (void)loop, (void)err, (void)ctx;
-    if (ev == VOW_REJECTION_UNHANDLED) {
-        hook_calls++;
-        hook_promise = p;
-    }
-}
-
 static void expect_cancelled(const vow_t *p, const char *what) {
     cr_assert_eq(vow_state(p), VOW_REJECTED, "%s is not rejected (state %d)", what,
                  (int)vow_state(p));
@@ -289,7 +278,7 @@ Test(create_task, fulfils_with_the_body_value_after_the_body_sleep) {
 
 Test(create_task, rejects_with_the_body_error_itself) {
     vow_loop_t *loop = vow_test_loop();
-    cr_assert_eq(vow_set_rejection_hook(loop, hook, NULL), 0);
+    record_rejections(loop);
     vow_error_t *e = vow_error_new(VOW_ERANGE, "the body failed");
     targ *a = targ_new(0, 10, 0);
     a->fail = vow_error_ref(e);
@@ -298,7 +287,7 @@ Test(create_task, rejects_with_the_body_error_itself) {
     cr_assert_eq(vow_run(loop, t, &out), 0);
     cr_assert_eq(out.state, VOW_REJECTED);
     cr_assert_eq(out.error, e, "the task rejected with another error than the body's");
-    cr_assert_eq(hook_calls, 0, "the body's rejection was reported as unhandled");
+    VOW_ASSERT_EQ(rejections.unhandled, 0, "the body's rejection was reported as unhandled");
     vow_outcome_release(&out);
     vow_error_unref(e);
     vow_unref(body_promise);
@@ -341,15 +330,15 @@ Test(create_task, body_returning_null_rejects_with_enomem) {
 
 Test(create_task, unawaited_failing_task_is_reported_once_on_the_task) {
     vow_loop_t *loop = vow_test_loop();
-    cr_assert_eq(vow_set_rejection_hook(loop, hook, NULL), 0);
+    record_rejections(loop);
     cr_assert_eq(vow_set_unhandled_mode(loop, VOW_UNHANDLED_SILENT), 0);
     targ *a = targ_new(0, 5, 0);
     a->fail = vow_error_new(VOW_EPERM, "nobody awaits this");
     vow_t *t = vow_create_task(loop, body, a, targ_free);
     cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
     cr_assert_eq(vow_state(t), VOW_REJECTED);
-    cr_assert_eq(hook_calls, 1, "reported %d times", hook_calls);
-    cr_assert_eq(hook_promise, t, "reported on another promise than the task");
+    VOW_ASSERT_EQ(rejections.unhandled, 1);
+    VOW_ASSERT_EQ(rejections.last_unhandled.p, t, "reported on another promise than the task");
     vow_unref(t);
     vow_unref(body_promise);
     VOW_TEST_END(loop);

@@ -10,34 +10,11 @@
 
 TestSuite(promise_unhandled, .init = vow_test_setup, .fini = vow_test_teardown, .timeout = 20);
 
-/* ---- the hook records every report ---------------------------------------------------- */
-
-typedef struct report {
-    vow_t *p;
-    vow_error_t *err;
-    int code;
-    vow_rejection_event_t event;
-} report;
-
-static report reports[16];
-static int hook_calls;
-static int hook_ctx_ok;
-
-static void hook(vow_loop_t *loop, vow_t *p, vow_error_t *err, vow_rejection_event_t event,
-                 void *ctx) {
-    (void)loop;
-    if (ctx == &hook_calls) hook_ctx_ok++;
-    cr_assert_lt(hook_calls, 16);
-    reports[hook_calls].p = p;
-    reports[hook_calls].err = err;
-    reports[hook_calls].code = vow_error_code(err);
-    reports[hook_calls].event = event;
-    hook_calls++;
-}
+/* ---- the hook records every report (record_rejection, helpers.h) ------------------- */
 
 static vow_loop_t *hooked_loop(vow_unhandled_mode_t mode) {
     vow_loop_t *loop = vow_test_loop();
-    cr_assert_eq(vow_set_rejection_hook(loop, hook, &hook_calls), 0);
+    VOW_ASSERT_CODE(vow_set_rejection_hook(loop, record_rejection, &rejections), 0);
     cr_assert_eq(vow_set_unhandled_mode(loop, mode), 0);
     return loop;
 }
@@ -65,7 +42,7 @@ static int check_calls;
 static int reports_before_drain; /* what the hook count must still be inside the drain */
 static void check_not_reported_yet(vow_loop_t *loop, void *arg) {
     check_calls++;
-    cr_assert_eq(hook_calls, reports_before_drain,
+    cr_assert_eq(rejections.calls, reports_before_drain,
                  "reported before the microtask queue drained");
     intptr_t more = (intptr_t)arg;
     if (more > 0) cr_assert_eq(vow_microtask(loop, check_not_reported_yet, (void *)(more - 1)), 0);
@@ -75,23 +52,23 @@ Test(promise_unhandled, reported_once_after_the_drain) {
     vow_loop_t *loop = hooked_loop(VOW_UNHANDLED_SILENT);
     vow_error_t *e = vow_error_new(VOW_EBUSY, "nobody catches this");
     vow_t *p = vow_rejected(loop, e);
-    cr_assert_eq(hook_calls, 0, "reported synchronously");
+    cr_assert_eq(rejections.calls, 0, "reported synchronously");
     /* A chain of microtasks in the same drain: none of them may see the report. */
     cr_assert_eq(vow_microtask(loop, check_not_reported_yet, (void *)5), 0);
     cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
     cr_assert_eq(check_calls, 6);
-    cr_assert_eq(hook_calls, 1);
-    cr_assert_eq(hook_ctx_ok, 1, "the hook gets its ctx");
-    cr_assert_eq(reports[0].event, VOW_REJECTION_UNHANDLED);
-    cr_assert_eq(reports[0].p, p);
-    cr_assert_eq(reports[0].err, e);
+    cr_assert_eq(rejections.calls, 1);
+    VOW_ASSERT_EQ(rejections.at[0].ctx, (void *)&rejections, "the hook gets its ctx");
+    cr_assert_eq(rejections.at[0].event, VOW_REJECTION_UNHANDLED);
+    cr_assert_eq(rejections.at[0].p, p);
+    cr_assert_eq(rejections.at[0].err, e);
 
     /* Later drains do not report it again. */
     reports_before_drain = 1;
     cr_assert_eq(vow_run(loop, vow_sleep(loop, 1), NULL), 0);
     cr_assert_eq(vow_microtask(loop, check_not_reported_yet, (void *)0), 0);
     cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
-    cr_assert_eq(hook_calls, 1);
+    cr_assert_eq(rejections.calls, 1);
     vow_unref(p);
     VOW_TEST_END(loop);
 }
@@ -99,9 +76,9 @@ Test(promise_unhandled, reported_once_after_the_drain) {
 Test(promise_unhandled, not_reported_without_running_the_loop) {
     vow_loop_t *loop = hooked_loop(VOW_UNHANDLED_SILENT);
     vow_unref(vow_rejected(loop, vow_error_new(VOW_EBUSY, NULL)));
-    cr_assert_eq(hook_calls, 0);
+    cr_assert_eq(rejections.calls, 0);
     VOW_TEST_END(loop);
-    cr_assert_eq(hook_calls, 0, "teardown reports nothing");
+    cr_assert_eq(rejections.calls, 0, "teardown reports nothing");
 }
 
 static vow_t *late_target;
@@ -125,7 +102,7 @@ Test(promise_unhandled, handler_from_a_microtask_in_the_same_turn_prevents_the_r
     cr_assert_eq(vow_microtask(loop, attach_catch, NULL), 0);
     cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
     cr_assert_eq(catch_calls, 1);
-    cr_assert_eq(hook_calls, 0);
+    cr_assert_eq(rejections.calls, 0);
     vow_unref(late_target);
     VOW_TEST_END(loop);
 }
@@ -136,7 +113,7 @@ Test(promise_unhandled, handler_at_the_end_of_a_long_drain_prevents_the_report) 
     cr_assert_eq(vow_microtask(loop, attach_catch_later_in_the_drain, (void *)20), 0);
     cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
     cr_assert_eq(catch_calls, 1);
-    cr_assert_eq(hook_calls, 0);
+    cr_assert_eq(rejections.calls, 0);
     vow_unref(late_target);
     VOW_TEST_END(loop);
 }
@@ -157,7 +134,7 @@ Test(promise_unhandled, handler_from_a_reaction_in_the_same_turn_prevents_the_re
     cr_assert_eq(vow_reject(late_target, vow_error_new(VOW_EBUSY, NULL)), 0);
     cr_assert_eq(vow_run(loop, d, NULL), 0);
     cr_assert_eq(catch_calls, 1);
-    cr_assert_eq(hook_calls, 0);
+    cr_assert_eq(rejections.calls, 0);
     vow_unref(late_target);
     VOW_TEST_END(loop);
 }
@@ -167,9 +144,9 @@ static int hook_calls_in_timer;
 static void attach_from_timer(vow_loop_t *loop, void *arg) {
     (void)arg;
     timer_calls++;
-    hook_calls_in_timer = hook_calls;
+    hook_calls_in_timer = rejections.calls;
     attach_catch(loop, NULL);
-    cr_assert_eq(hook_calls, hook_calls_in_timer, "handled-late reported synchronously");
+    cr_assert_eq(rejections.calls, hook_calls_in_timer, "handled-late reported synchronously");
 }
 
 Test(promise_unhandled, handler_attached_later_reports_handled_late) {
@@ -181,17 +158,17 @@ Test(promise_unhandled, handler_attached_later_reports_handled_late) {
     cr_assert_eq(timer_calls, 1);
     cr_assert_eq(hook_calls_in_timer, 1, "the first report came before the timer");
     cr_assert_eq(catch_calls, 1);
-    cr_assert_eq(hook_calls, 2);
-    cr_assert_eq(reports[0].event, VOW_REJECTION_UNHANDLED);
-    cr_assert_eq(reports[1].event, VOW_REJECTION_HANDLED_LATE);
-    cr_assert_eq(reports[0].p, late_target);
-    cr_assert_eq(reports[1].p, late_target, "handled late is reported for the same promise");
-    cr_assert_eq(reports[1].err, e);
+    cr_assert_eq(rejections.calls, 2);
+    cr_assert_eq(rejections.at[0].event, VOW_REJECTION_UNHANDLED);
+    cr_assert_eq(rejections.at[1].event, VOW_REJECTION_HANDLED_LATE);
+    cr_assert_eq(rejections.at[0].p, late_target);
+    cr_assert_eq(rejections.at[1].p, late_target, "handled late is reported for the same promise");
+    cr_assert_eq(rejections.at[1].err, e);
     /* A second late handler reports nothing more. */
     attach_catch(loop, NULL);
     cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
     cr_assert_eq(catch_calls, 2);
-    cr_assert_eq(hook_calls, 2);
+    cr_assert_eq(rejections.calls, 2);
     vow_unref(late_target);
     VOW_TEST_END(loop);
 }
@@ -209,8 +186,8 @@ Test(promise_unhandled, then_with_both_reactions_counts_as_handling) {
     late_target = vow_rejected(loop, vow_error_new(VOW_EBUSY, NULL));
     cr_assert_eq(vow_set_timeout(loop, run_from_timer, NULL, 1, NULL), 0);
     cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
-    cr_assert_eq(hook_calls, 2);
-    cr_assert_eq(reports[1].event, VOW_REJECTION_HANDLED_LATE);
+    cr_assert_eq(rejections.calls, 2);
+    cr_assert_eq(rejections.at[1].event, VOW_REJECTION_HANDLED_LATE);
     cr_assert_eq(catch_calls, 1);
     vow_unref(late_target);
     VOW_TEST_END(loop);
@@ -222,7 +199,7 @@ Test(promise_unhandled, vow_run_counts_as_a_handler) {
     cr_assert_eq(vow_run(loop, vow_rejected(loop, vow_error_new(VOW_EBUSY, NULL)), &out), 0);
     cr_assert_eq(out.state, VOW_REJECTED);
     vow_outcome_release(&out);
-    cr_assert_eq(hook_calls, 0);
+    cr_assert_eq(rejections.calls, 0);
     VOW_TEST_END(loop);
 }
 
@@ -230,11 +207,11 @@ Test(promise_unhandled, vow_run_after_the_report_is_handled_late) {
     vow_loop_t *loop = hooked_loop(VOW_UNHANDLED_SILENT);
     vow_t *p = vow_rejected(loop, vow_error_new(VOW_EBUSY, NULL));
     cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
-    cr_assert_eq(hook_calls, 1);
+    cr_assert_eq(rejections.calls, 1);
     cr_assert_eq(vow_run(loop, vow_ref(p), NULL), 0);
-    cr_assert_eq(hook_calls, 2);
-    cr_assert_eq(reports[1].event, VOW_REJECTION_HANDLED_LATE);
-    cr_assert_eq(reports[1].p, p);
+    cr_assert_eq(rejections.calls, 2);
+    cr_assert_eq(rejections.at[1].event, VOW_REJECTION_HANDLED_LATE);
+    cr_assert_eq(rejections.at[1].p, p);
     vow_unref(p);
     VOW_TEST_END(loop);
 }
@@ -250,11 +227,10 @@ Test(promise_unhandled, rejection_flowing_into_a_derived_promise_is_reported_the
     vow_t *d3 = vow_then(vow_ref(d2), pass_ok, NULL, NULL, NULL);
     cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
     cr_assert_eq(ok_calls, 0);
-    cr_assert_eq(hook_calls, 1, "%d reports: only the end of the chain is unhandled",
-                 hook_calls);
-    cr_assert_eq(reports[0].p, d3, "reported on the derived promise, not on its source");
-    cr_assert_neq(reports[0].p, p);
-    cr_assert_eq(reports[0].err, e, "with the same error");
+    VOW_ASSERT_EQ(rejections.calls, 1, "only the end of the chain is unhandled");
+    cr_assert_eq(rejections.at[0].p, d3, "reported on the derived promise, not on its source");
+    cr_assert_neq(rejections.at[0].p, p);
+    cr_assert_eq(rejections.at[0].err, e, "with the same error");
     vow_unref(p);
     vow_unref(d1);
     vow_unref(d2);
@@ -274,9 +250,9 @@ Test(promise_unhandled, error_thrown_in_a_reaction_is_reported_on_its_derived_pr
     vow_t *p = vow_resolved(loop, vow_none());
     vow_t *d = vow_then(vow_ref(p), throw_busy, NULL, NULL, NULL);
     cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
-    cr_assert_eq(hook_calls, 1);
-    cr_assert_eq(reports[0].p, d);
-    cr_assert_eq(reports[0].code, VOW_ERANGE);
+    cr_assert_eq(rejections.calls, 1);
+    cr_assert_eq(rejections.at[0].p, d);
+    cr_assert_eq(rejections.at[0].code, VOW_ERANGE);
     vow_unref(p);
     vow_unref(d);
     VOW_TEST_END(loop);
@@ -292,10 +268,10 @@ Test(promise_unhandled, several_unhandled_are_reported_in_rejection_order) {
     vow_unref(vow_catch(vow_rejected(loop, vow_error_new(VOW_EPERM, NULL)), swallow, NULL,
                         NULL));
     cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
-    cr_assert_eq(hook_calls, 3);
-    cr_assert_eq(reports[0].p, a);
-    cr_assert_eq(reports[1].p, c);
-    cr_assert_eq(reports[2].p, b);
+    cr_assert_eq(rejections.calls, 3);
+    cr_assert_eq(rejections.at[0].p, a);
+    cr_assert_eq(rejections.at[1].p, c);
+    cr_assert_eq(rejections.at[2].p, b);
     cr_assert_eq(catch_calls, 1);
     vow_unref(a);
     vow_unref(b);
@@ -308,7 +284,7 @@ Test(promise_unhandled, removed_hook_is_not_called) {
     cr_assert_eq(vow_set_rejection_hook(loop, NULL, NULL), 0);
     vow_unref(vow_rejected(loop, vow_error_new(VOW_EBUSY, NULL)));
     cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
-    cr_assert_eq(hook_calls, 0);
+    cr_assert_eq(rejections.calls, 0);
     VOW_TEST_END(loop);
 }
 
@@ -342,7 +318,7 @@ Test(promise_unhandled, silent_mode_prints_nothing) {
     late_target = vow_rejected(loop, chained_error());
     cr_assert_eq(vow_set_timeout(loop, attach_from_timer, NULL, 2, NULL), 0);
     cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
-    cr_assert_eq(hook_calls, 2, "the hook is still called in silent mode");
+    cr_assert_eq(rejections.calls, 2, "the hook is still called in silent mode");
     vow_unref(late_target);
     VOW_TEST_END(loop);
     const char *out = read_stderr();
@@ -372,7 +348,7 @@ Test(promise_unhandled, warn_mode_with_a_hook_still_prints) {
     vow_loop_t *loop = hooked_loop(VOW_UNHANDLED_WARN);
     vow_unref(vow_rejected(loop, chained_error()));
     cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
-    cr_assert_eq(hook_calls, 1);
+    cr_assert_eq(rejections.calls, 1);
     VOW_TEST_END(loop);
     const char *out = read_stderr();
     cr_assert_eq(count_lines(out), 1, "%s", out);
@@ -426,7 +402,7 @@ Test(promise_unhandled, strict_mode_does_not_abort_for_handled_rejections) {
     cr_assert_eq(vow_microtask(loop, attach_catch, NULL), 0);
     cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
     cr_assert_eq(catch_calls, 2);
-    cr_assert_eq(hook_calls, 0);
+    cr_assert_eq(rejections.calls, 0);
     vow_unref(late_target);
     VOW_TEST_END(loop);
 }

@@ -50,13 +50,6 @@ static vow_result_t side_ok(vow_loop_t *loop, const vow_value_t *v, void *ctx) {
     return vow_ok_none();
 }
 
-static int hook_calls;
-static void hook(vow_loop_t *loop, vow_t *p, vow_error_t *err, vow_rejection_event_t ev,
-                 void *ctx) {
-    (void)loop, (void)p, (void)err, (void)ev, (void)ctx;
-    hook_calls++;
-}
-
 static void expect_cancelled(vow_t *p, const char *what) {
     cr_assert_eq(vow_state(p), VOW_REJECTED, "%s is not rejected", what);
     cr_assert(vow_is_cancellation(vow_error(p)), "%s: %s, not a cancellation", what,
@@ -66,7 +59,8 @@ static void expect_cancelled(vow_t *p, const char *what) {
 /* Counters back to their start, for a second round of a scenario. */
 static void reset_counts(void) {
     fired_len = 0;
-    ok_calls = err_calls = side_calls = hook_calls = 0;
+    ok_calls = err_calls = side_calls = 0;
+    rejections_reset();
     seen_int = 0;
     seen_err = NULL;
     seen_code = 0;
@@ -105,7 +99,7 @@ Test(race, first_to_settle_wins) {
 
 Test(race, first_rejection_in_time_wins) {
     vow_loop_t *loop = vow_test_loop();
-    cr_assert_eq(vow_set_rejection_hook(loop, hook, NULL), 0);
+    record_rejections(loop);
     vow_error_t *e = vow_error_new(VOW_EBUSY, NULL);
     vow_t *in[3] = {fulfil_in(loop, 30, 0, 1), reject_in(loop, 10, 1, vow_error_ref(e)),
                     reject_in(loop, 20, 2, vow_error_new(VOW_EPERM, NULL))};
@@ -117,7 +111,7 @@ Test(race, first_rejection_in_time_wins) {
     cr_assert_eq(ok_calls, 0);
     cr_assert_eq(seen_err, e);
     cr_assert_eq(vow_error(r), e, "a later input changed the result");
-    cr_assert_eq(hook_calls, 0, "a losing rejection was reported as unhandled");
+    VOW_ASSERT_EQ(rejections.calls, 0, "a losing rejection was reported as unhandled");
     vow_unref(r);
     vow_unref(d);
     vow_error_unref(e);
@@ -378,7 +372,7 @@ Test(any, lowest_index_fulfilment_among_settled_inputs) {
 
 Test(any, all_rejected_gives_an_aggregate_in_input_order) {
     vow_loop_t *loop = vow_test_loop();
-    cr_assert_eq(vow_set_rejection_hook(loop, hook, NULL), 0);
+    record_rejections(loop);
     /* Rejection times: input 0 last, input 1 first, input 2 second; input 3 at once. */
     vow_error_t *e[4] = {vow_error_new(VOW_EPERM, "0"), vow_error_new(VOW_EBUSY, "1"),
                          vow_error_new(VOW_EINVAL, "2"), vow_error_new(VOW_ERANGE, "3")};
@@ -399,7 +393,7 @@ Test(any, all_rejected_gives_an_aggregate_in_input_order) {
         cr_assert_eq(vow_error_at(agg, i), e[i], "inner error %zu is %s", i,
                      vow_err_name(vow_error_code(vow_error_at(agg, i))));
     cr_assert_null(vow_error_at(agg, 4));
-    cr_assert_eq(hook_calls, 0, "an input's rejection was reported as unhandled");
+    VOW_ASSERT_EQ(rejections.calls, 0, "an input's rejection was reported as unhandled");
     vow_unref(a);
     vow_unref(d);
     for (int i = 0; i < 4; i++) vow_error_unref(e[i]);
@@ -427,7 +421,7 @@ Test(any, all_rejected_waits_for_the_last_input) {
 
 Test(any, empty_input_rejects_at_once_with_an_empty_aggregate) {
     vow_loop_t *loop = vow_test_loop();
-    cr_assert_eq(vow_set_rejection_hook(loop, hook, NULL), 0);
+    record_rejections(loop);
     vow_t *a = vow_any(loop, NULL, 0, 0);
     cr_assert_not_null(a);
     cr_assert_eq(vow_state(a), VOW_REJECTED, "any([]) must reject at once");
@@ -438,7 +432,7 @@ Test(any, empty_input_rejects_at_once_with_an_empty_aggregate) {
     cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
     cr_assert_eq(err_calls, 1);
     cr_assert_eq(seen_code, VOW_EAGGREGATE);
-    cr_assert_eq(hook_calls, 0);
+    VOW_ASSERT_EQ(rejections.calls, 0);
     vow_unref(a);
     vow_unref(d);
     VOW_TEST_END(loop);

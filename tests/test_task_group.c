@@ -181,16 +181,6 @@ static void expect_aggregate(const vow_outcome_t *out, vow_error_t *const *want,
                      vow_error_message(vow_error_at(out->error, i)));
 }
 
-static int hook_calls;
-static int hook_code;
-static void hook(vow_loop_t *loop, vow_t *p, vow_error_t *err, vow_rejection_event_t ev,
-                 void *ctx) {
-    (void)loop, (void)p, (void)ctx;
-    if (ev != VOW_REJECTION_UNHANDLED) return;
-    hook_calls++;
-    hook_code = vow_error_code(err);
-}
-
 /* ---- results in the order added ----------------------------------------------------------- */
 
 Test(task_group, join_fulfils_with_the_results_in_the_order_added) {
@@ -263,7 +253,7 @@ Test(task_group, empty_group_joins_with_an_empty_list) {
 
 Test(task_group, a_failure_cancels_the_others_and_the_join_rejects_with_the_aggregate) {
     vow_loop_t *loop = vow_test_loop();
-    cr_assert_eq(vow_set_rejection_hook(loop, hook, NULL), 0);
+    record_rejections(loop);
     vow_error_t *e = vow_error_new(VOW_EINVAL, "task 2 failed");
     vow_task_group_t *g = vow_task_group_new(loop);
     vow_t *t[4] = {cancellable(loop, 0), sleep_value(loop, 1000, 1),
@@ -282,7 +272,7 @@ Test(task_group, a_failure_cancels_the_others_and_the_join_rejects_with_the_aggr
     cr_assert_eq(vow_state(watched[3]), VOW_FULFILLED, "the task done before the failure");
     cr_assert_eq(pending_tasks_at_join, 0, "the join settled before its tasks did");
     cr_assert_eq(alive_at_join, 0, "the cancelled sleep's timer still runs");
-    cr_assert_eq(hook_calls, 0, "a task's failure was reported as unhandled");
+    VOW_ASSERT_EQ(rejections.unhandled, 0, "a task's failure was reported as unhandled");
     vow_outcome_release(&out);
     unwatch_all();
     vow_error_unref(e);
@@ -636,7 +626,7 @@ Test(task_group, cancelling_the_join_cancels_a_task_someone_else_waits_on_too) {
 
 Test(task_group, group_dropped_before_join_lets_its_tasks_finish_and_leaks_nothing) {
     vow_loop_t *loop = vow_test_loop();
-    cr_assert_eq(vow_set_rejection_hook(loop, hook, NULL), 0);
+    record_rejections(loop);
     vow_task_group_t *g = vow_task_group_new(loop);
     vow_t *a = sleep_value(loop, 10, 0);
     watch(a);
@@ -647,14 +637,14 @@ Test(task_group, group_dropped_before_join_lets_its_tasks_finish_and_leaks_nothi
     cr_assert_eq(vow_state(watched[0]), VOW_FULFILLED);
     cr_assert_eq(body_calls[2], 1);
     cr_assert_eq(arg_free_calls[2], 1);
-    cr_assert_eq(hook_calls, 0);
+    VOW_ASSERT_EQ(rejections.unhandled, 0);
     unwatch_all();
     VOW_TEST_END(loop);
 }
 
 Test(task_group, group_dropped_before_join_reports_its_failure_as_unhandled_once) {
     vow_loop_t *loop = vow_test_loop();
-    cr_assert_eq(vow_set_rejection_hook(loop, hook, NULL), 0);
+    record_rejections(loop);
     cr_assert_eq(vow_set_unhandled_mode(loop, VOW_UNHANDLED_SILENT), 0);
     vow_task_group_t *g = vow_task_group_new(loop);
     vow_t *slow = sleep_value(loop, 1000, 0);
@@ -664,8 +654,8 @@ Test(task_group, group_dropped_before_join_reports_its_failure_as_unhandled_once
     vow_task_group_unref(g);
     cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
     expect_cancelled(watched[0], "the slow task of a dropped group");
-    cr_assert_eq(hook_calls, 1, "reported %d times", hook_calls);
-    cr_assert_eq(hook_code, VOW_EAGGREGATE);
+    VOW_ASSERT_EQ(rejections.unhandled, 1);
+    VOW_ASSERT_CODE(rejections.last_unhandled.code, VOW_EAGGREGATE);
     unwatch_all();
     VOW_TEST_END(loop);
 }
