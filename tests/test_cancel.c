@@ -45,12 +45,6 @@ static vow_result_t fin_n(vow_loop_t *loop, void *ctx) {
 }
 #define SLOT(i) ((void *)(intptr_t)(i))
 
-static int ctx_free_calls;
-static void ctx_free_count(void *ctx) {
-    (void)ctx;
-    ctx_free_calls++;
-}
-
 static int cancel_calls, cancel_ctx_free_calls;
 static int cancel_order[8], cancel_order_len; /* the ids (ctx) in the order callbacks ran */
 static vow_state_t state_in_cancel = (vow_state_t)-1;

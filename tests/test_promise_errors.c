@@ -3,6 +3,7 @@
  * released exactly once on that error path. */
 #include <criterion/criterion.h>
 
+#include "counted.h"
 #include "helpers.h"
 
 TestSuite(promise_errors, .init = vow_test_setup, .fini = vow_test_teardown, .timeout = 20);
@@ -11,12 +12,6 @@ static int dtor_calls;
 static void count_dtor(void *p) {
     (void)p;
     dtor_calls++;
-}
-
-static int ctx_free_calls;
-static void ctx_free_count(void *ctx) {
-    (void)ctx;
-    ctx_free_calls++;
 }
 
 static int payload_calls;

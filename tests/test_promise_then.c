@@ -23,12 +23,6 @@ static void expect_log(const int *want, int n) {
         VOW_ASSERT_EQ(order_log[i], want[i], "log[%d] = %d, expected %d", i, order_log[i], want[i]);
 }
 
-static int ctx_free_calls;
-static void ctx_free_count(void *ctx) {
-    (void)ctx;
-    ctx_free_calls++;
-}
-
 static int payload_freed;
 static void payload_free(void *p) {
     (void)p;
