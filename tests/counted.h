@@ -5,6 +5,7 @@
  *   obj_free       its destructor: counts obj_freed[id], frees it
  *   give_obj       a reaction that fulfils with a new object whose id is (intptr_t)ctx
  *   expect_every_obj_freed_once()
+ *   ctx_free_count a ctx destructor that only counts its calls in ctx_free_calls
  * Reset obj_made and obj_freed in a test's own setup when it counts. */
 #ifndef VOW_TEST_COUNTED_H
 #define VOW_TEST_COUNTED_H
@@ -49,6 +50,13 @@ static inline vow_result_t give_obj(vow_loop_t *loop, const vow_value_t *v, void
 static inline void expect_every_obj_freed_once(void) {
     for (int i = 0; i < obj_made; i++)
         cr_assert_eq(obj_freed[i], 1, "object %d freed %d times", i, obj_freed[i]);
+}
+
+/* A ctx destructor that frees nothing and counts its calls. */
+static int ctx_free_calls;
+static inline void ctx_free_count(void *ctx) {
+    (void)ctx;
+    ctx_free_calls++;
 }
 
 #endif /* VOW_TEST_COUNTED_H */

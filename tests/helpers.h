@@ -8,13 +8,23 @@
  *   asserts that no vow allocation is live, inside the test body, because Criterion 2.4
  *   reports PASS for a failed assert in .fini (STYLE.md section 12).
  *
+ * - Assertions that print both values on failure (VOW_ASSERT_EQ, VOW_ASSERT_CODE,
+ *   VOW_ASSERT_STATE, VOW_ASSERT_STR_EQ): Criterion's cr_assert_eq only says that the
+ *   expression is false.
+ * - A rejection hook that records every report (record_rejection, `rejections`).
+ *
  * Use: TestSuite(name, .init = vow_test_setup, .fini = vow_test_teardown, .timeout = 10);
+ *
+ * The other shared headers: counted.h (heap objects and destructors whose calls are
+ * counted), settle.h (promises a timer settles later, for the combinator tests).
  */
 #ifndef VOW_TEST_HELPERS_H
 #define VOW_TEST_HELPERS_H
 
 #include <criterion/criterion.h>
+#include <stdarg.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,6 +141,188 @@ static inline void vow_test_without_pools(void (*scenario)(void)) {
     scenario();
     unsetenv("VOW_POOL");
 }
+
+/* ---- assertions that print both values ---------------------------------------------- */
+/* Each takes the value got, the value wanted and, optionally, a printf-style note:
+ *   VOW_ASSERT_EQ(ok_calls, 1);
+ *   VOW_ASSERT_EQ(fired[i], want[i], "fired[%d]", i);
+ *   VOW_ASSERT_CODE(vow_run(loop, p, NULL), 0);     names: "got ENEVER (-5005), want OK (0)"
+ *   VOW_ASSERT_STATE(vow_state(p), VOW_REJECTED);   names: "got PENDING, want REJECTED"
+ *   VOW_ASSERT_STR_EQ(vow_error_message(e), "inner");
+ * On failure the message reads `ok_calls: got 2, want 1 (note)`. Every argument is
+ * evaluated once; the note only on failure. VOW_ASSERT_EQ compares as the type of `got`
+ * says: an integer (signed or unsigned, 64 bits), a floating value, or a pointer (by
+ * address: strings go to VOW_ASSERT_STR_EQ). */
+
+/* " (note)" from "x" followed by a printf-style format, and its arguments; "" when the
+ * format is empty. The "x" lets the macros pass a note-less call a format that is not
+ * empty (as Criterion does), so the compiler checks every note's format and arguments. */
+__attribute__((format(printf, 1, 2))) static inline const char *vow_test__note(const char *xfmt,
+                                                                              ...) {
+    static char buf[512];
+    if (xfmt[1] == '\0') return "";
+    va_list ap;
+    va_start(ap, xfmt);
+    buf[0] = ' ';
+    buf[1] = '(';
+    int n = vsnprintf(buf + 2, sizeof buf - 3, xfmt + 1, ap);
+    va_end(ap);
+    size_t len = n < 0 ? 2 : 2 + ((size_t)n < sizeof buf - 3 ? (size_t)n : sizeof buf - 4);
+    buf[len] = ')';
+    buf[len + 1] = '\0';
+    return buf;
+}
+
+/* The first of 1 to 16 macro arguments, and the others (nothing when there is one). */
+#define VOW_TEST__N(...)                                                                   \
+    VOW_TEST__N_(__VA_ARGS__, M, M, M, M, M, M, M, M, M, M, M, M, M, M, M, 1, ~)
+#define VOW_TEST__N_(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, n, \
+                     ...)                                                                  \
+    n
+#define VOW_TEST__CAT(a, b) VOW_TEST__CAT_(a, b)
+#define VOW_TEST__CAT_(a, b) a##b
+#define VOW_TEST__HEAD(...) VOW_TEST__CAT(VOW_TEST__HEAD_, VOW_TEST__N(__VA_ARGS__))(__VA_ARGS__)
+#define VOW_TEST__HEAD_1(a) a
+#define VOW_TEST__HEAD_M(a, ...) a
+#define VOW_TEST__TAIL(...) VOW_TEST__CAT(VOW_TEST__TAIL_, VOW_TEST__N(__VA_ARGS__))(__VA_ARGS__)
+#define VOW_TEST__TAIL_1(a)
+#define VOW_TEST__TAIL_M(a, ...) __VA_ARGS__
+
+/* The comparisons: NULL when equal, else a message about the two values (one buffer, read
+ * before the next comparison). */
+static char vow_test__msg[512];
+static inline const char *vow_test__eq_signed(const char *what, long long got, long long want) {
+    if (got == want) return NULL;
+    snprintf(vow_test__msg, sizeof vow_test__msg, "%s: got %lld, want %lld", what, got, want);
+    return vow_test__msg;
+}
+static inline const char *vow_test__eq_unsigned(const char *what, unsigned long long got,
+                                                unsigned long long want) {
+    if (got == want) return NULL;
+    snprintf(vow_test__msg, sizeof vow_test__msg, "%s: got %llu, want %llu", what, got, want);
+    return vow_test__msg;
+}
+static inline const char *vow_test__eq_double(const char *what, double got, double want) {
+    if (got == want) return NULL;
+    snprintf(vow_test__msg, sizeof vow_test__msg, "%s: got %.17g, want %.17g", what, got, want);
+    return vow_test__msg;
+}
+static inline const char *vow_test__eq_ptr(const char *what, const void *got, const void *want) {
+    if (got == want) return NULL;
+    snprintf(vow_test__msg, sizeof vow_test__msg, "%s: got %p, want %p", what, got, want);
+    return vow_test__msg;
+}
+static inline const char *vow_test__eq_code(const char *what, int got, int want) {
+    if (got == want) return NULL;
+    snprintf(vow_test__msg, sizeof vow_test__msg, "%s: got %s (%d), want %s (%d)", what,
+             vow_err_name(got), got, vow_err_name(want), want);
+    return vow_test__msg;
+}
+static inline const char *vow_test_state_name(vow_state_t s) {
+    switch (s) {
+    case VOW_PENDING: return "PENDING";
+    case VOW_FULFILLED: return "FULFILLED";
+    case VOW_REJECTED: return "REJECTED";
+    }
+    return "(not a state)";
+}
+static inline const char *vow_test__eq_state(const char *what, vow_state_t got,
+                                             vow_state_t want) {
+    if (got == want) return NULL;
+    snprintf(vow_test__msg, sizeof vow_test__msg, "%s: got %s (%d), want %s (%d)", what,
+             vow_test_state_name(got), (int)got, vow_test_state_name(want), (int)want);
+    return vow_test__msg;
+}
+static inline const char *vow_test__eq_str(const char *what, const char *got, const char *want) {
+    if (got == want || (got != NULL && want != NULL && strcmp(got, want) == 0)) return NULL;
+    snprintf(vow_test__msg, sizeof vow_test__msg, "%s: got %s%s%s, want %s%s%s", what,
+             got ? "\"" : "", got ? got : "NULL", got ? "\"" : "", want ? "\"" : "",
+             want ? want : "NULL", want ? "\"" : "");
+    return vow_test__msg;
+}
+
+/* The comparison function for the type of x (enums are one of the integer types). */
+#define VOW_TEST__EQ_FN(x)                                                                 \
+    _Generic((x),                                                                          \
+        _Bool: vow_test__eq_signed,                                                        \
+        char: vow_test__eq_signed,                                                         \
+        signed char: vow_test__eq_signed,                                                  \
+        short: vow_test__eq_signed,                                                        \
+        int: vow_test__eq_signed,                                                          \
+        long: vow_test__eq_signed,                                                         \
+        long long: vow_test__eq_signed,                                                    \
+        unsigned char: vow_test__eq_unsigned,                                              \
+        unsigned short: vow_test__eq_unsigned,                                             \
+        unsigned int: vow_test__eq_unsigned,                                               \
+        unsigned long: vow_test__eq_unsigned,                                              \
+        unsigned long long: vow_test__eq_unsigned,                                         \
+        float: vow_test__eq_double,                                                        \
+        double: vow_test__eq_double,                                                       \
+        long double: vow_test__eq_double,                                                  \
+        default: vow_test__eq_ptr)
+
+/* __VA_ARGS__: the value wanted, then the note's format and arguments if any. */
+#define VOW_TEST__ASSERT(fn, what, got, ...)                                               \
+    do {                                                                                   \
+        const char *vow_test_fail_ = fn(what, got, VOW_TEST__HEAD(__VA_ARGS__));           \
+        cr_assert(vow_test_fail_ == NULL, "%s%s", vow_test_fail_,                          \
+                  vow_test__note("x" VOW_TEST__TAIL(__VA_ARGS__)));                        \
+    } while (0)
+
+/* VOW_ASSERT_EQ(got, want [, fmt, ...]) */
+#define VOW_ASSERT_EQ(got, ...) VOW_TEST__ASSERT(VOW_TEST__EQ_FN(got), #got, (got), __VA_ARGS__)
+/* VOW_ASSERT_CODE(got, want [, fmt, ...]): vow error codes, printed by name. */
+#define VOW_ASSERT_CODE(got, ...) VOW_TEST__ASSERT(vow_test__eq_code, #got, (got), __VA_ARGS__)
+/* VOW_ASSERT_STATE(got, want [, fmt, ...]): promise states, printed by name. */
+#define VOW_ASSERT_STATE(got, ...) VOW_TEST__ASSERT(vow_test__eq_state, #got, (got), __VA_ARGS__)
+/* VOW_ASSERT_STR_EQ(got, want [, fmt, ...]): strings by content (NULL equals only NULL). */
+#define VOW_ASSERT_STR_EQ(got, ...) VOW_TEST__ASSERT(vow_test__eq_str, #got, (got), __VA_ARGS__)
+
+/* ---- a rejection hook that records every report ----------------------------------- */
+/* vow_set_rejection_hook(loop, record_rejection, ctx) (or record_rejections(loop)): each
+ * report counts in `rejections` and the first VOW_TEST_REPORTS of them are kept in order.
+ * The promises and errors are borrowed: compare them, do not use them. */
+enum { VOW_TEST_REPORTS = 16 };
+
+typedef struct vow_test_report {
+    vow_t *p;          /* borrowed, compared only */
+    vow_error_t *err;  /* borrowed, compared only */
+    int code;          /* vow_error_code(err) when reported */
+    vow_rejection_event_t event;
+    void *ctx;         /* the hook's ctx */
+} vow_test_report;
+
+static struct {
+    int calls;                            /* every report, of either event */
+    int unhandled;                        /* VOW_REJECTION_UNHANDLED reports */
+    int handled_late;                     /* VOW_REJECTION_HANDLED_LATE reports */
+    vow_test_report last;                 /* the last report */
+    vow_test_report last_unhandled;       /* the last VOW_REJECTION_UNHANDLED report */
+    vow_test_report at[VOW_TEST_REPORTS]; /* the first reports, in order */
+} rejections;
+
+static inline void record_rejection(vow_loop_t *loop, vow_t *p, vow_error_t *err,
+                                    vow_rejection_event_t event, void *ctx) {
+    (void)loop;
+    vow_test_report r = {p, err, vow_error_code(err), event, ctx};
+    if (rejections.calls < VOW_TEST_REPORTS) rejections.at[rejections.calls] = r;
+    rejections.calls++;
+    rejections.last = r;
+    if (event == VOW_REJECTION_UNHANDLED) {
+        rejections.unhandled++;
+        rejections.last_unhandled = r;
+    } else {
+        rejections.handled_late++;
+    }
+}
+
+/* Installs record_rejection on loop (ctx NULL). */
+static inline void record_rejections(vow_loop_t *loop) {
+    VOW_ASSERT_CODE(vow_set_rejection_hook(loop, record_rejection, NULL), 0);
+}
+
+/* Forgets every report, for a second round of a scenario. */
+static inline void rejections_reset(void) { memset(&rejections, 0, sizeof rejections); }
 
 /* The loop must close cleanly (nothing left running) and no vow allocation may be live. */
 #define VOW_TEST_END(loop)                                                                 \

@@ -8,56 +8,12 @@
 
 #include "counted.h"
 #include "helpers.h"
+#include "settle.h"
 
 TestSuite(all, .init = vow_test_setup, .fini = vow_test_teardown, .timeout = 30);
 TestSuite(all_settled, .init = vow_test_setup, .fini = vow_test_teardown, .timeout = 30);
 
 #define CTX(x) ((void *)(intptr_t)(x))
-
-/* ---- inputs settled by timers ---------------------------------------------------------- */
-
-/* The order in which the timers settled their promises (tags). */
-static int fired[64];
-static int fired_len;
-
-typedef struct later {
-    vow_t *p; /* owned reference: the promise this timer settles */
-    int tag;
-    vow_value_t value; /* owned, when err is NULL */
-    vow_error_t *err;  /* owned */
-} later;
-
-static void later_cb(vow_loop_t *loop, void *arg) {
-    (void)loop;
-    later *l = arg;
-    cr_assert_lt(fired_len, 64);
-    fired[fired_len++] = l->tag;
-    int rc = l->err != NULL ? vow_reject(l->p, l->err) : vow_resolve(l->p, l->value);
-    cr_assert_eq(rc, 0, "settling input %d: %s", l->tag, vow_strerror(rc));
-    vow_unref(l->p);
-    free(l);
-}
-
-/* A vow_new promise that a timer settles `ms` from now, with `v` (consumed) or, when `err`
- * is not NULL, with `err` (consumed). Returns one reference. */
-static vow_t *settle_in(vow_loop_t *loop, uint64_t ms, int tag, vow_value_t v, vow_error_t *err) {
-    later *l = malloc(sizeof *l);
-    cr_assert_not_null(l);
-    vow_t *p = vow_new(loop);
-    cr_assert_not_null(p);
-    l->p = vow_ref(p);
-    l->tag = tag;
-    l->value = v;
-    l->err = err;
-    cr_assert_eq(vow_set_timeout(loop, later_cb, l, ms, NULL), 0);
-    return p;
-}
-static vow_t *fulfil_in(vow_loop_t *loop, uint64_t ms, int tag, int64_t i) {
-    return settle_in(loop, ms, tag, vow_int(i), NULL);
-}
-static vow_t *reject_in(vow_loop_t *loop, uint64_t ms, int tag, vow_error_t *err) {
-    return settle_in(loop, ms, tag, vow_none(), err);
-}
 
 /* ---- reactions ------------------------------------------------------------------------- */
 
@@ -113,13 +69,6 @@ static vow_result_t read_list(vow_loop_t *loop, const vow_value_t *v, void *ctx)
     return vow_ok_none();
 }
 
-static int hook_calls;
-static void hook(vow_loop_t *loop, vow_t *p, vow_error_t *err, vow_rejection_event_t ev,
-                 void *ctx) {
-    (void)loop, (void)p, (void)err, (void)ev, (void)ctx;
-    hook_calls++;
-}
-
 /* ---- all: values in input order ------------------------------------------------------ */
 
 Test(all, values_in_input_order_whatever_the_settle_order) {
@@ -130,25 +79,25 @@ Test(all, values_in_input_order_whatever_the_settle_order) {
     for (int i = 0; i < N; i++) in[i] = fulfil_in(loop, (uint64_t)(N - i) * 10, i, 100 + i);
     vow_t *a = vow_all(loop, in, N);
     cr_assert_not_null(a);
-    cr_assert_eq(vow_state(a), VOW_PENDING);
+    VOW_ASSERT_STATE(vow_state(a), VOW_PENDING);
     vow_outcome_t out;
-    cr_assert_eq(vow_run(loop, a, &out), 0);
-    cr_assert_eq(fired_len, N);
+    VOW_ASSERT_CODE(vow_run(loop, a, &out), 0);
+    VOW_ASSERT_EQ(fired_len, N);
     for (int i = 0; i < N; i++)
-        cr_assert_eq(fired[i], N - 1 - i, "inputs did not settle in reverse order");
-    cr_assert_eq(out.state, VOW_FULFILLED);
+        VOW_ASSERT_EQ(fired[i], N - 1 - i, "inputs did not settle in reverse order");
+    VOW_ASSERT_STATE(out.state, VOW_FULFILLED);
     const vow_list_t *l = vow_list_of(&out.value);
     cr_assert_not_null(l);
-    cr_assert_eq(vow_list_len(l), N);
+    VOW_ASSERT_EQ(vow_list_len(l), N);
     for (size_t i = 0; i < N; i++) {
-        cr_assert_eq(vow_list_state(l, i), VOW_FULFILLED);
-        cr_assert_eq(vow_value_kind(vow_list_value(l, i)), VOW_VAL_INT);
-        cr_assert_eq(vow_value_int(vow_list_value(l, i)), 100 + (int64_t)i, "item %zu is %lld", i,
-                     (long long)vow_value_int(vow_list_value(l, i)));
+        VOW_ASSERT_STATE(vow_list_state(l, i), VOW_FULFILLED);
+        VOW_ASSERT_EQ(vow_value_kind(vow_list_value(l, i)), VOW_VAL_INT);
+        VOW_ASSERT_EQ(vow_value_int(vow_list_value(l, i)), 100 + (int64_t)i, "item %zu is %lld", i,
+                      (long long)vow_value_int(vow_list_value(l, i)));
         cr_assert_null(vow_list_error(l, i), "a fulfilled item has no error");
     }
     /* Past the end. */
-    cr_assert_eq(vow_list_state(l, N), VOW_PENDING);
+    VOW_ASSERT_STATE(vow_list_state(l, N), VOW_PENDING);
     cr_assert_null(vow_list_value(l, N));
     cr_assert_null(vow_list_error(l, N));
     vow_outcome_release(&out);
@@ -161,11 +110,11 @@ Test(all, reaction_runs_once_with_the_list) {
                     fulfil_in(loop, 10, 2, 2)};
     expect_index_values = 1;
     vow_t *d = vow_then(vow_all(loop, in, 3), read_list, NULL, NULL, NULL);
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
-    cr_assert_eq(list_calls, 1);
-    cr_assert_eq(list_len_seen, 3);
-    cr_assert_eq(list_mismatch, 0);
-    cr_assert_eq(vow_state(d), VOW_FULFILLED);
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_EQ(list_calls, 1);
+    VOW_ASSERT_EQ(list_len_seen, 3);
+    VOW_ASSERT_EQ(list_mismatch, 0);
+    VOW_ASSERT_STATE(vow_state(d), VOW_FULFILLED);
     vow_unref(d);
     VOW_TEST_END(loop);
 }
@@ -174,7 +123,7 @@ Test(all, reaction_runs_once_with_the_list) {
 
 Test(all, first_rejection_in_time_wins_and_later_ones_change_nothing) {
     vow_loop_t *loop = vow_test_loop();
-    cr_assert_eq(vow_set_rejection_hook(loop, hook, NULL), 0);
+    record_rejections(loop);
     vow_error_t *late = vow_error_new(VOW_EBUSY, "input 0, at 40 ms");
     vow_error_t *first = vow_error_new(VOW_EPERM, "input 2, at 10 ms");
     vow_error_t *mid = vow_error_new(VOW_EINVAL, "input 3, at 30 ms");
@@ -183,20 +132,20 @@ Test(all, first_rejection_in_time_wins_and_later_ones_change_nothing) {
                     reject_in(loop, 30, 3, vow_error_ref(mid))};
     vow_t *a = vow_all(loop, in, 4);
     vow_t *d = vow_catch(vow_ref(a), count_err, NULL, NULL);
-    cr_assert_eq(vow_run(loop, vow_ref(d), NULL), 0);
-    cr_assert_eq(fired_in_reaction, 1, "all() waited for more than the first rejection");
-    cr_assert_eq(err_calls, 1);
-    cr_assert_eq(seen_err, first, "rejected with another error than the first in time");
-    cr_assert_eq(vow_error(a), first);
+    VOW_ASSERT_CODE(vow_run(loop, vow_ref(d), NULL), 0);
+    VOW_ASSERT_EQ(fired_in_reaction, 1, "all() waited for more than the first rejection");
+    VOW_ASSERT_EQ(err_calls, 1);
+    VOW_ASSERT_EQ(seen_err, first, "rejected with another error than the first in time");
+    VOW_ASSERT_EQ(vow_error(a), first);
     /* The other inputs keep running (nothing is cancelled). */
-    cr_assert_eq(alive_in_reaction, 3);
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
-    cr_assert_eq(fired_len, 4);
-    cr_assert_eq(err_calls, 1, "a later rejection reached the reaction again");
-    cr_assert_eq(vow_state(a), VOW_REJECTED);
-    cr_assert_eq(vow_error(a), first, "a later rejection replaced the first");
+    VOW_ASSERT_EQ(alive_in_reaction, 3);
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_EQ(fired_len, 4);
+    VOW_ASSERT_EQ(err_calls, 1, "a later rejection reached the reaction again");
+    VOW_ASSERT_STATE(vow_state(a), VOW_REJECTED);
+    VOW_ASSERT_EQ(vow_error(a), first, "a later rejection replaced the first");
     /* The inputs that rejected later are handled by all(): nothing is reported. */
-    cr_assert_eq(hook_calls, 0, "a later rejection was reported as unhandled");
+    VOW_ASSERT_EQ(rejections.calls, 0, "a later rejection was reported as unhandled");
     vow_unref(a);
     vow_unref(d);
     vow_error_unref(late);
@@ -210,13 +159,13 @@ Test(all, already_rejected_input_wins_over_pending_ones) {
     vow_t *in[3] = {fulfil_in(loop, 10, 0, 0), vow_rejected(loop, vow_error_new(VOW_ERANGE, NULL)),
                     vow_rejected(loop, vow_error_new(VOW_EINVAL, NULL))};
     vow_t *d = vow_catch(vow_all(loop, in, 3), count_err, NULL, NULL);
-    cr_assert_eq(vow_run(loop, vow_ref(d), NULL), 0);
-    cr_assert_eq(fired_len, 0, "the result waited for the timer");
-    cr_assert_eq(err_calls, 1);
-    cr_assert_eq(seen_code, VOW_ERANGE, "not the lowest-index rejection: %s",
-                 vow_err_name(seen_code));
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
-    cr_assert_eq(err_calls, 1);
+    VOW_ASSERT_CODE(vow_run(loop, vow_ref(d), NULL), 0);
+    VOW_ASSERT_EQ(fired_len, 0, "the result waited for the timer");
+    VOW_ASSERT_EQ(err_calls, 1);
+    VOW_ASSERT_CODE(seen_code, VOW_ERANGE, "not the lowest-index rejection: %s",
+                    vow_err_name(seen_code));
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_EQ(err_calls, 1);
     vow_unref(d);
     VOW_TEST_END(loop);
 }
@@ -229,12 +178,12 @@ static void empty_case(vow_t *(*make)(vow_loop_t *, vow_t *const *, size_t), int
     vow_t *a = make(loop, use_array ? none : NULL, 0);
     cr_assert_not_null(a);
     vow_t *d = vow_then(a, read_list, NULL, NULL, NULL);
-    cr_assert_eq(list_calls, 0, "the reaction ran inside the call");
-    cr_assert_eq(vow_loop_alive(loop), 1, "one reaction job queued, nothing else");
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
-    cr_assert_eq(list_calls, 1);
-    cr_assert_eq(list_len_seen, 0);
-    cr_assert_eq(vow_state(d), VOW_FULFILLED);
+    VOW_ASSERT_EQ(list_calls, 0, "the reaction ran inside the call");
+    VOW_ASSERT_EQ(vow_loop_alive(loop), 1, "one reaction job queued, nothing else");
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_EQ(list_calls, 1);
+    VOW_ASSERT_EQ(list_len_seen, 0);
+    VOW_ASSERT_STATE(vow_state(d), VOW_FULFILLED);
     vow_unref(d);
     VOW_TEST_END(loop);
 }
@@ -253,20 +202,20 @@ Test(all, same_promise_twice_with_a_ref) {
     vow_t *in[3] = {vow_ref(p), vow_resolved(loop, vow_int(5)), vow_ref(p)};
     vow_t *a = vow_all(loop, in, 3);
     obj *o = obj_new();
-    cr_assert_eq(vow_resolve(p, vow_ptr(o, obj_free)), 0);
+    VOW_ASSERT_CODE(vow_resolve(p, vow_ptr(o, obj_free)), 0);
     vow_unref(p);
     vow_outcome_t out;
-    cr_assert_eq(vow_run(loop, a, &out), 0);
-    cr_assert_eq(out.state, VOW_FULFILLED);
+    VOW_ASSERT_CODE(vow_run(loop, a, &out), 0);
+    VOW_ASSERT_STATE(out.state, VOW_FULFILLED);
     const vow_list_t *l = vow_list_of(&out.value);
-    cr_assert_eq(vow_list_len(l), 3);
-    cr_assert_eq(vow_value_ptr(vow_list_value(l, 0)), o, "item 0 is not the shared pointer");
-    cr_assert_eq(vow_value_ptr(vow_list_value(l, 2)), o, "item 2 is not the shared pointer");
-    cr_assert_eq(vow_value_int(vow_list_value(l, 1)), 5);
-    cr_assert_eq(obj_freed[o->id], 0, "freed while the list still holds it");
+    VOW_ASSERT_EQ(vow_list_len(l), 3);
+    VOW_ASSERT_EQ(vow_value_ptr(vow_list_value(l, 0)), o, "item 0 is not the shared pointer");
+    VOW_ASSERT_EQ(vow_value_ptr(vow_list_value(l, 2)), o, "item 2 is not the shared pointer");
+    VOW_ASSERT_EQ(vow_value_int(vow_list_value(l, 1)), 5);
+    VOW_ASSERT_EQ(obj_freed[o->id], 0, "freed while the list still holds it");
     vow_outcome_release(&out);
     /* The outcome was the last holder of the list, and the list the last of o. */
-    cr_assert_eq(obj_freed[0], 1, "the value's destructor did not run exactly once");
+    VOW_ASSERT_EQ(obj_freed[0], 1, "the value's destructor did not run exactly once");
     VOW_TEST_END(loop);
     expect_every_obj_freed_once();
 }
@@ -288,21 +237,21 @@ Test(all, heap_values_are_shared_into_the_list_and_freed_once) {
     }
     vow_t *a = vow_all(loop, in, N);
     vow_outcome_t out;
-    cr_assert_eq(vow_run(loop, a, &out), 0);
-    cr_assert_eq(out.state, VOW_FULFILLED);
+    VOW_ASSERT_CODE(vow_run(loop, a, &out), 0);
+    VOW_ASSERT_STATE(out.state, VOW_FULFILLED);
     const vow_list_t *l = vow_list_of(&out.value);
-    cr_assert_eq(vow_list_len(l), N);
+    VOW_ASSERT_EQ(vow_list_len(l), N);
     for (int i = 0; i < N; i++) {
         /* Shared, not copied: the same pointer as the input's value. */
-        cr_assert_eq(vow_value_ptr(vow_list_value(l, (size_t)i)), o[i]);
-        cr_assert_eq(vow_value_ptr(vow_value(keep[i])), o[i]);
+        VOW_ASSERT_EQ(vow_value_ptr(vow_list_value(l, (size_t)i)), o[i]);
+        VOW_ASSERT_EQ(vow_value_ptr(vow_value(keep[i])), o[i]);
     }
     for (int i = 0; i < N; i++) {
         vow_unref(keep[i]);
-        cr_assert_eq(obj_freed[i], 0, "object %d freed while the list holds it", i);
+        VOW_ASSERT_EQ(obj_freed[i], 0, "object %d freed while the list holds it", i);
     }
     vow_outcome_release(&out);
-    for (int i = 0; i < N; i++) cr_assert_eq(obj_freed[i], 1, "object %d: %d", i, obj_freed[i]);
+    for (int i = 0; i < N; i++) VOW_ASSERT_EQ(obj_freed[i], 1, "object %d: %d", i, obj_freed[i]);
     VOW_TEST_END(loop);
     expect_every_obj_freed_once();
 }
@@ -320,13 +269,13 @@ Test(all, the_list_forwarded_downstream_is_the_same_list) {
     vow_t *a = vow_all(loop, in, 2);
     vow_t *d = vow_then(vow_then(vow_ref(a), forward_list, NULL, NULL, NULL), forward_list, NULL,
                         NULL, NULL);
-    cr_assert_eq(vow_run(loop, vow_ref(d), NULL), 0);
-    cr_assert_eq(vow_state(a), VOW_FULFILLED);
-    cr_assert_eq(vow_list_of(vow_value(d)), vow_list_of(vow_value(a)), "the list was copied");
+    VOW_ASSERT_CODE(vow_run(loop, vow_ref(d), NULL), 0);
+    VOW_ASSERT_STATE(vow_state(a), VOW_FULFILLED);
+    VOW_ASSERT_EQ(vow_list_of(vow_value(d)), vow_list_of(vow_value(a)), "the list was copied");
     vow_unref(a);
-    cr_assert_eq(obj_freed[0], 0);
+    VOW_ASSERT_EQ(obj_freed[0], 0);
     vow_unref(d);
-    cr_assert_eq(obj_freed[0], 1);
+    VOW_ASSERT_EQ(obj_freed[0], 1);
     VOW_TEST_END(loop);
 }
 
@@ -337,8 +286,8 @@ Test(all, list_of_a_value_that_is_not_a_list_is_null) {
     v = vow_ptr(&x, NULL);
     cr_assert_null(vow_list_of(&v));
     cr_assert_null(vow_list_of(NULL));
-    cr_assert_eq(vow_list_len(NULL), 0);
-    cr_assert_eq(vow_list_state(NULL, 0), VOW_PENDING);
+    VOW_ASSERT_EQ(vow_list_len(NULL), 0);
+    VOW_ASSERT_STATE(vow_list_state(NULL, 0), VOW_PENDING);
     cr_assert_null(vow_list_value(NULL, 0));
     cr_assert_null(vow_list_error(NULL, 0));
     /* A heap value with another destructor is no list either, once stored. */
@@ -362,20 +311,20 @@ Test(all, input_settling_after_the_result_changes_nothing_and_leaks_nothing) {
     vow_t *last = vow_ref(in[2]); /* settled by hand below */
     vow_t *a = vow_all(loop, in, 3);
     vow_t *d = vow_then(vow_ref(a), count_ok, count_err, NULL, NULL);
-    cr_assert_eq(vow_run(loop, vow_ref(d), NULL), 0);
-    cr_assert_eq(err_calls, 1);
-    cr_assert_eq(ok_calls, 0);
+    VOW_ASSERT_CODE(vow_run(loop, vow_ref(d), NULL), 0);
+    VOW_ASSERT_EQ(err_calls, 1);
+    VOW_ASSERT_EQ(ok_calls, 0);
     /* Now the other inputs settle. */
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
-    cr_assert_eq(fired_len, 2);
-    cr_assert_eq(vow_resolve(last, vow_int(3)), 0);
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
-    cr_assert_eq(err_calls, 1);
-    cr_assert_eq(ok_calls, 0);
-    cr_assert_eq(vow_state(a), VOW_REJECTED);
-    cr_assert_eq(vow_error(a), e);
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_EQ(fired_len, 2);
+    VOW_ASSERT_CODE(vow_resolve(last, vow_int(3)), 0);
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_EQ(err_calls, 1);
+    VOW_ASSERT_EQ(ok_calls, 0);
+    VOW_ASSERT_STATE(vow_state(a), VOW_REJECTED);
+    VOW_ASSERT_EQ(vow_error(a), e);
     vow_unref(last);
-    cr_assert_eq(obj_freed[0], 1, "the late input's value: freed %d times", obj_freed[0]);
+    VOW_ASSERT_EQ(obj_freed[0], 1, "the late input's value: freed %d times", obj_freed[0]);
     vow_unref(a);
     vow_unref(d);
     vow_error_unref(e);
@@ -399,11 +348,11 @@ Test(all, a_million_resolved_inputs, .timeout = 120) {
     vow_t *d = vow_then(vow_all(loop, in, MILLION), read_list, NULL, NULL, NULL);
     free(in);
     cr_assert_not_null(d);
-    cr_assert_eq(vow_run(loop, d, NULL), 0);
-    cr_assert_eq(list_calls, 1);
-    cr_assert_eq(list_len_seen, MILLION);
-    cr_assert_eq(list_mismatch, 0, "%zu items out of place", list_mismatch);
-    cr_assert_eq(list_sum, (int64_t)MILLION * (MILLION - 1) / 2);
+    VOW_ASSERT_CODE(vow_run(loop, d, NULL), 0);
+    VOW_ASSERT_EQ(list_calls, 1);
+    VOW_ASSERT_EQ(list_len_seen, MILLION);
+    VOW_ASSERT_EQ(list_mismatch, 0, "%zu items out of place", list_mismatch);
+    VOW_ASSERT_EQ(list_sum, (int64_t)MILLION * (MILLION - 1) / 2);
     VOW_TEST_END(loop);
 }
 
@@ -421,20 +370,20 @@ Test(all, a_million_pending_inputs_resolved_afterwards, .timeout = 120) {
     vow_t *d = vow_then(vow_ref(a), read_list, NULL, NULL, NULL);
     /* Settle in reverse order, all but input 0. */
     for (size_t i = MILLION; i-- > 1;) {
-        cr_assert_eq(vow_resolve(ps[i], vow_int((int64_t)i)), 0);
+        VOW_ASSERT_CODE(vow_resolve(ps[i], vow_int((int64_t)i)), 0);
         vow_unref(ps[i]);
     }
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
-    cr_assert_eq(vow_state(a), VOW_PENDING, "fulfilled before its last input");
-    cr_assert_eq(list_calls, 0);
-    cr_assert_eq(vow_resolve(ps[0], vow_int(0)), 0);
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_STATE(vow_state(a), VOW_PENDING, "fulfilled before its last input");
+    VOW_ASSERT_EQ(list_calls, 0);
+    VOW_ASSERT_CODE(vow_resolve(ps[0], vow_int(0)), 0);
     vow_unref(ps[0]);
     free(ps);
-    cr_assert_eq(vow_run(loop, d, NULL), 0);
-    cr_assert_eq(list_calls, 1);
-    cr_assert_eq(list_len_seen, MILLION);
-    cr_assert_eq(list_mismatch, 0, "%zu items out of place", list_mismatch);
-    cr_assert_eq(list_sum, (int64_t)MILLION * (MILLION - 1) / 2);
+    VOW_ASSERT_CODE(vow_run(loop, d, NULL), 0);
+    VOW_ASSERT_EQ(list_calls, 1);
+    VOW_ASSERT_EQ(list_len_seen, MILLION);
+    VOW_ASSERT_EQ(list_mismatch, 0, "%zu items out of place", list_mismatch);
+    VOW_ASSERT_EQ(list_sum, (int64_t)MILLION * (MILLION - 1) / 2);
     vow_unref(a);
     VOW_TEST_END(loop);
 }
@@ -446,7 +395,7 @@ Test(all, null_input_gives_null_and_releases_the_others) {
     obj *o = obj_new();
     vow_t *in[3] = {vow_resolved(loop, vow_ptr(o, obj_free)), NULL, vow_new(loop)};
     cr_assert_null(vow_all(loop, in, 3));
-    cr_assert_eq(obj_freed[0], 1, "the other inputs were not released");
+    VOW_ASSERT_EQ(obj_freed[0], 1, "the other inputs were not released");
     vow_t *in2[2] = {vow_new(loop), vow_resolved(loop, vow_int(1))};
     cr_assert_null(vow_all(NULL, in2, 2), "a NULL loop must give NULL");
     cr_assert_null(vow_all(loop, NULL, 2), "a NULL array with n > 0 must give NULL");
@@ -460,20 +409,20 @@ Test(all, input_of_another_loop_rejects_with_einval) {
     vow_t *a = vow_all(loop, in, 2);
     cr_assert_not_null(a);
     vow_t *d = vow_catch(a, count_err, NULL, NULL);
-    cr_assert_eq(vow_run(loop, d, NULL), 0);
-    cr_assert_eq(err_calls, 1);
-    cr_assert_eq(seen_code, VOW_EINVAL);
-    cr_assert_eq(vow_loop_close(other), 0);
+    VOW_ASSERT_CODE(vow_run(loop, d, NULL), 0);
+    VOW_ASSERT_EQ(err_calls, 1);
+    VOW_ASSERT_CODE(seen_code, VOW_EINVAL);
+    VOW_ASSERT_CODE(vow_loop_close(other), 0);
     VOW_TEST_END(loop);
 }
 
 Test(all, closed_loop_gives_null) {
     vow_loop_t *loop = vow_test_loop();
     vow_t *p = vow_resolved(loop, vow_int(1));
-    cr_assert_eq(vow_loop_free(loop), 0);
+    VOW_ASSERT_CODE(vow_loop_free(loop), 0);
     vow_t *in[1] = {p};
     cr_assert_null(vow_all(loop, in, 1), "all() on a freed loop's handle");
-    cr_assert_eq(vow_test_live_allocs(), 0, "the input was not released");
+    VOW_ASSERT_EQ(vow_test_live_allocs(), 0, "the input was not released");
 }
 
 /* ---- allSettled ---------------------------------------------------------------------- */
@@ -488,37 +437,37 @@ Test(all_settled, one_outcome_per_input_in_input_order) {
                     vow_resolved(loop, vow_ptr(o, obj_free)), fulfil_in(loop, 20, 4, 9)};
     vow_t *a = vow_all_settled(loop, in, 5);
     vow_outcome_t out;
-    cr_assert_eq(vow_run(loop, a, &out), 0);
-    cr_assert_eq(fired_len, 3, "settled before every input had");
-    cr_assert_eq(out.state, VOW_FULFILLED);
+    VOW_ASSERT_CODE(vow_run(loop, a, &out), 0);
+    VOW_ASSERT_EQ(fired_len, 3, "settled before every input had");
+    VOW_ASSERT_STATE(out.state, VOW_FULFILLED);
     const vow_list_t *l = vow_list_of(&out.value);
     cr_assert_not_null(l);
-    cr_assert_eq(vow_list_len(l), 5);
+    VOW_ASSERT_EQ(vow_list_len(l), 5);
 
-    cr_assert_eq(vow_list_state(l, 0), VOW_FULFILLED);
-    cr_assert_eq(vow_value_int(vow_list_value(l, 0)), 7);
+    VOW_ASSERT_STATE(vow_list_state(l, 0), VOW_FULFILLED);
+    VOW_ASSERT_EQ(vow_value_int(vow_list_value(l, 0)), 7);
     cr_assert_null(vow_list_error(l, 0));
 
-    cr_assert_eq(vow_list_state(l, 1), VOW_REJECTED);
-    cr_assert_eq(vow_list_error(l, 1), e_perm, "not the input's own error");
+    VOW_ASSERT_STATE(vow_list_state(l, 1), VOW_REJECTED);
+    VOW_ASSERT_EQ(vow_list_error(l, 1), e_perm, "not the input's own error");
     cr_assert_null(vow_list_value(l, 1), "a rejected item has no value");
 
-    cr_assert_eq(vow_list_state(l, 2), VOW_REJECTED);
-    cr_assert_eq(vow_list_error(l, 2), e_busy);
+    VOW_ASSERT_STATE(vow_list_state(l, 2), VOW_REJECTED);
+    VOW_ASSERT_EQ(vow_list_error(l, 2), e_busy);
 
-    cr_assert_eq(vow_list_state(l, 3), VOW_FULFILLED);
-    cr_assert_eq(vow_value_ptr(vow_list_value(l, 3)), o);
+    VOW_ASSERT_STATE(vow_list_state(l, 3), VOW_FULFILLED);
+    VOW_ASSERT_EQ(vow_value_ptr(vow_list_value(l, 3)), o);
 
-    cr_assert_eq(vow_list_state(l, 4), VOW_FULFILLED);
-    cr_assert_eq(vow_value_int(vow_list_value(l, 4)), 9);
+    VOW_ASSERT_STATE(vow_list_state(l, 4), VOW_FULFILLED);
+    VOW_ASSERT_EQ(vow_value_int(vow_list_value(l, 4)), 9);
 
-    cr_assert_eq(vow_list_state(l, 5), VOW_PENDING);
+    VOW_ASSERT_STATE(vow_list_state(l, 5), VOW_PENDING);
     cr_assert_null(vow_list_value(l, 5));
     cr_assert_null(vow_list_error(l, 5));
 
-    cr_assert_eq(obj_freed[0], 0);
+    VOW_ASSERT_EQ(obj_freed[0], 0);
     vow_outcome_release(&out);
-    cr_assert_eq(obj_freed[0], 1);
+    VOW_ASSERT_EQ(obj_freed[0], 1);
     vow_error_unref(e_busy);
     vow_error_unref(e_perm);
     VOW_TEST_END(loop);
@@ -526,24 +475,24 @@ Test(all_settled, one_outcome_per_input_in_input_order) {
 
 Test(all_settled, never_rejects_and_reports_nothing) {
     vow_loop_t *loop = vow_test_loop();
-    cr_assert_eq(vow_set_rejection_hook(loop, hook, NULL), 0);
+    record_rejections(loop);
     vow_t *in[3] = {reject_in(loop, 20, 0, vow_error_new(VOW_EINVAL, NULL)),
                     vow_rejected(loop, vow_error_new(VOW_ERANGE, NULL)),
                     reject_in(loop, 10, 2, vow_error_new(VOW_EAGAIN, NULL))};
     vow_t *a = vow_all_settled(loop, in, 3);
     vow_t *d = vow_then(vow_ref(a), count_ok, count_err, NULL, NULL);
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
-    cr_assert_eq(ok_calls, 1);
-    cr_assert_eq(err_calls, 0);
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_EQ(ok_calls, 1);
+    VOW_ASSERT_EQ(err_calls, 0);
     const vow_list_t *l = vow_list_of(vow_value(a));
-    cr_assert_eq(vow_list_len(l), 3);
+    VOW_ASSERT_EQ(vow_list_len(l), 3);
     const int want[3] = {VOW_EINVAL, VOW_ERANGE, VOW_EAGAIN};
     for (size_t i = 0; i < 3; i++) {
-        cr_assert_eq(vow_list_state(l, i), VOW_REJECTED);
-        cr_assert_eq(vow_error_code(vow_list_error(l, i)), want[i], "item %zu: %s", i,
-                     vow_err_name(vow_error_code(vow_list_error(l, i))));
+        VOW_ASSERT_STATE(vow_list_state(l, i), VOW_REJECTED);
+        VOW_ASSERT_CODE(vow_error_code(vow_list_error(l, i)), want[i], "item %zu: %s", i,
+                        vow_err_name(vow_error_code(vow_list_error(l, i))));
     }
-    cr_assert_eq(hook_calls, 0, "an input's rejection was reported as unhandled");
+    VOW_ASSERT_EQ(rejections.calls, 0, "an input's rejection was reported as unhandled");
     vow_unref(a);
     vow_unref(d);
     VOW_TEST_END(loop);
@@ -554,15 +503,15 @@ Test(all_settled, waits_for_the_last_input) {
     vow_t *p = vow_new(loop);
     vow_t *in[2] = {vow_rejected(loop, vow_error_new(VOW_EPERM, NULL)), vow_ref(p)};
     vow_t *a = vow_all_settled(loop, in, 2);
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
-    cr_assert_eq(vow_state(a), VOW_PENDING, "settled before its last input");
-    cr_assert_eq(vow_resolve(p, vow_int(4)), 0);
-    cr_assert_eq(vow_state(a), VOW_PENDING, "settled inside vow_resolve");
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
-    cr_assert_eq(vow_state(a), VOW_FULFILLED);
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_STATE(vow_state(a), VOW_PENDING, "settled before its last input");
+    VOW_ASSERT_CODE(vow_resolve(p, vow_int(4)), 0);
+    VOW_ASSERT_STATE(vow_state(a), VOW_PENDING, "settled inside vow_resolve");
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_STATE(vow_state(a), VOW_FULFILLED);
     const vow_list_t *l = vow_list_of(vow_value(a));
-    cr_assert_eq(vow_value_int(vow_list_value(l, 1)), 4);
-    cr_assert_eq(vow_error_code(vow_list_error(l, 0)), VOW_EPERM);
+    VOW_ASSERT_EQ(vow_value_int(vow_list_value(l, 1)), 4);
+    VOW_ASSERT_CODE(vow_error_code(vow_list_error(l, 0)), VOW_EPERM);
     vow_unref(p);
     vow_unref(a);
     VOW_TEST_END(loop);
@@ -572,43 +521,35 @@ Test(all_settled, same_promise_twice_and_heap_errors_freed_once) {
     vow_loop_t *loop = vow_test_loop();
     obj *o = obj_new();
     vow_error_t *e = vow_error_new(VOW_EBUSY, NULL);
-    cr_assert_eq(vow_error_set_payload(e, o, obj_free), 0);
+    VOW_ASSERT_CODE(vow_error_set_payload(e, o, obj_free), 0);
     vow_t *p = vow_rejected(loop, e);
     vow_t *in[2] = {vow_ref(p), p};
     vow_outcome_t out;
-    cr_assert_eq(vow_run(loop, vow_all_settled(loop, in, 2), &out), 0);
+    VOW_ASSERT_CODE(vow_run(loop, vow_all_settled(loop, in, 2), &out), 0);
     const vow_list_t *l = vow_list_of(&out.value);
-    cr_assert_eq(vow_list_error(l, 0), e);
-    cr_assert_eq(vow_list_error(l, 1), e);
-    cr_assert_eq(obj_freed[0], 0);
+    VOW_ASSERT_EQ(vow_list_error(l, 0), e);
+    VOW_ASSERT_EQ(vow_list_error(l, 1), e);
+    VOW_ASSERT_EQ(obj_freed[0], 0);
     vow_outcome_release(&out);
-    cr_assert_eq(obj_freed[0], 1, "the error's payload: freed %d times", obj_freed[0]);
+    VOW_ASSERT_EQ(obj_freed[0], 1, "the error's payload: freed %d times", obj_freed[0]);
     VOW_TEST_END(loop);
 }
 
 /* ---- unhandled reports and forced teardown ------------------------------------------------ */
 
-static vow_t *reported_p;
-static void hook_record(vow_loop_t *loop, vow_t *p, vow_error_t *err, vow_rejection_event_t ev,
-                        void *ctx) {
-    (void)loop, (void)err, (void)ctx;
-    if (ev == VOW_REJECTION_UNHANDLED) reported_p = p;
-    hook_calls++;
-}
-
 Test(all, an_unhandled_rejection_is_reported_once_on_the_result) {
     vow_loop_t *loop = vow_test_loop();
-    cr_assert_eq(vow_set_rejection_hook(loop, hook_record, NULL), 0);
-    cr_assert_eq(vow_set_unhandled_mode(loop, VOW_UNHANDLED_SILENT), 0);
+    record_rejections(loop);
+    VOW_ASSERT_CODE(vow_set_unhandled_mode(loop, VOW_UNHANDLED_SILENT), 0);
     vow_t *in[3] = {reject_in(loop, 10, 0, vow_error_new(VOW_EPERM, NULL)),
                     reject_in(loop, 20, 1, vow_error_new(VOW_EBUSY, NULL)),
                     vow_rejected(loop, vow_error_new(VOW_EINVAL, NULL))};
     vow_t *a = vow_all(loop, in, 3);
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
-    cr_assert_eq(fired_len, 2);
-    cr_assert_eq(hook_calls, 1, "%d reports", hook_calls);
-    cr_assert_eq(reported_p, a, "the report is not about all()'s result");
-    cr_assert_eq(vow_error_code(vow_error(a)), VOW_EINVAL);
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_EQ(fired_len, 2);
+    VOW_ASSERT_EQ(rejections.calls, 1);
+    VOW_ASSERT_EQ(rejections.last_unhandled.p, a, "the report is not about all()'s result");
+    VOW_ASSERT_CODE(vow_error_code(vow_error(a)), VOW_EINVAL);
     vow_unref(a);
     VOW_TEST_END(loop);
 }
@@ -622,9 +563,9 @@ Test(all, loop_free_with_a_half_filled_list_runs_every_destructor_once) {
     vow_t *a = vow_all(loop, in, 3);
     vow_t *s_in[2] = {vow_resolved(loop, vow_int(1)), vow_ref(pending)};
     vow_t *s = vow_all_settled(loop, s_in, 2);
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
-    cr_assert_eq(vow_state(a), VOW_PENDING);
-    cr_assert_eq(obj_freed[0] + obj_freed[1], 0);
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_STATE(vow_state(a), VOW_PENDING);
+    VOW_ASSERT_EQ(obj_freed[0] + obj_freed[1], 0);
     vow_unref(pending);
     vow_unref(a);
     vow_unref(s);

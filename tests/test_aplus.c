@@ -52,9 +52,9 @@ static void way_fire(vow_loop_t *loop, void *arg) {
     (void)loop;
     way *w = arg;
     if (w->reject)
-        cr_assert_eq(vow_reject(w->deferred, w->e), 0);
+        VOW_ASSERT_CODE(vow_reject(w->deferred, w->e), 0);
     else
-        cr_assert_eq(vow_resolve(w->deferred, w->v), 0);
+        VOW_ASSERT_CODE(vow_resolve(w->deferred, w->v), 0);
     w->e = NULL;
     w->v = vow_none();
     vow_unref(w->deferred);
@@ -64,13 +64,13 @@ static void way_fire(vow_loop_t *loop, void *arg) {
 /* Settles the promise of `w` the way it was made for (call after attaching handlers). */
 static void way_settle(vow_loop_t *loop, way *w) {
     if (w->how == IMMEDIATELY) way_fire(loop, w);
-    if (w->how == EVENTUALLY) cr_assert_eq(vow_set_timeout(loop, way_fire, w, 5, NULL), 0);
+    if (w->how == EVENTUALLY) VOW_ASSERT_CODE(vow_set_timeout(loop, way_fire, w, 5, NULL), 0);
 }
 
 static vow_loop_t *aplus_loop(void) {
     vow_loop_t *loop = vow_test_loop();
     /* Many derived promises here end rejected on purpose. */
-    cr_assert_eq(vow_set_unhandled_mode(loop, VOW_UNHANDLED_SILENT), 0);
+    VOW_ASSERT_CODE(vow_set_unhandled_mode(loop, VOW_UNHANDLED_SILENT), 0);
     return loop;
 }
 
@@ -137,8 +137,8 @@ static void dummy_timer(vow_loop_t *loop, void *arg) {
 
 /* Runs the loop until everything, including a last timer 20 ms out, is done: "later". */
 static void run_a_while(vow_loop_t *loop) {
-    cr_assert_eq(vow_set_timeout(loop, dummy_timer, NULL, 20, NULL), 0);
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_CODE(vow_set_timeout(loop, dummy_timer, NULL, 20, NULL), 0);
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
 }
 
 /* =====================================================================================
@@ -150,11 +150,11 @@ Test(aplus, c2_1_1_1_pending_may_become_fulfilled_or_rejected) {
     vow_t *a = vow_new(loop);
     vow_t *b = vow_new(loop);
     run_a_while(loop);
-    cr_assert_eq(vow_state(a), VOW_PENDING, "pending stays pending while nothing settles it");
-    cr_assert_eq(vow_resolve(a, vow_int(1)), 0);
-    cr_assert_eq(vow_state(a), VOW_FULFILLED);
-    cr_assert_eq(vow_reject(b, vow_error_new(VOW_EBUSY, NULL)), 0);
-    cr_assert_eq(vow_state(b), VOW_REJECTED);
+    VOW_ASSERT_STATE(vow_state(a), VOW_PENDING, "pending stays pending while nothing settles it");
+    VOW_ASSERT_CODE(vow_resolve(a, vow_int(1)), 0);
+    VOW_ASSERT_STATE(vow_state(a), VOW_FULFILLED);
+    VOW_ASSERT_CODE(vow_reject(b, vow_error_new(VOW_EBUSY, NULL)), 0);
+    VOW_ASSERT_STATE(vow_state(b), VOW_REJECTED);
     vow_unref(a);
     vow_unref(b);
     VOW_TEST_END(loop);
@@ -162,11 +162,11 @@ Test(aplus, c2_1_1_1_pending_may_become_fulfilled_or_rejected) {
 
 static void reject_later(vow_loop_t *loop, void *arg) {
     (void)loop;
-    cr_assert_eq(vow_reject(arg, vow_error_new(VOW_EBUSY, NULL)), VOW_ESETTLED);
+    VOW_ASSERT_CODE(vow_reject(arg, vow_error_new(VOW_EBUSY, NULL)), VOW_ESETTLED);
 }
 static void resolve_later(vow_loop_t *loop, void *arg) {
     (void)loop;
-    cr_assert_eq(vow_resolve(arg, vow_ptr(&sentinel_b, NULL)), VOW_ESETTLED);
+    VOW_ASSERT_CODE(vow_resolve(arg, vow_ptr(&sentinel_b, NULL)), VOW_ESETTLED);
 }
 
 Test(aplus, c2_1_2_1_fulfilled_never_transitions) {
@@ -174,15 +174,15 @@ Test(aplus, c2_1_2_1_fulfilled_never_transitions) {
     vow_loop_t *loop = aplus_loop();
     vow_t *p = vow_new(loop);
     vow_unref(vow_then(vow_ref(p), on_ok, on_err, NULL, NULL));
-    cr_assert_eq(vow_resolve(p, vow_ptr(&sentinel_a, NULL)), 0);
-    cr_assert_eq(vow_reject(p, vow_error_new(VOW_EBUSY, NULL)), VOW_ESETTLED);
-    cr_assert_eq(vow_set_timeout(loop, reject_later, p, 5, NULL), 0);
+    VOW_ASSERT_CODE(vow_resolve(p, vow_ptr(&sentinel_a, NULL)), 0);
+    VOW_ASSERT_CODE(vow_reject(p, vow_error_new(VOW_EBUSY, NULL)), VOW_ESETTLED);
+    VOW_ASSERT_CODE(vow_set_timeout(loop, reject_later, p, 5, NULL), 0);
     run_a_while(loop);
     vow_unref(vow_then(vow_ref(p), on_ok, on_err, NULL, NULL));
     run_a_while(loop);
-    cr_assert_eq(vow_state(p), VOW_FULFILLED);
-    cr_assert_eq(ok_calls, 2);
-    cr_assert_eq(err_calls, 0);
+    VOW_ASSERT_STATE(vow_state(p), VOW_FULFILLED);
+    VOW_ASSERT_EQ(ok_calls, 2);
+    VOW_ASSERT_EQ(err_calls, 0);
     vow_unref(p);
     VOW_TEST_END(loop);
 }
@@ -191,17 +191,17 @@ Test(aplus, c2_1_2_2_fulfilled_value_never_changes) {
     vow_loop_t *loop = aplus_loop();
     vow_t *p = vow_new(loop);
     vow_unref(vow_then(vow_ref(p), on_ok, NULL, NULL, NULL));
-    cr_assert_eq(vow_resolve(p, vow_ptr(&sentinel_a, NULL)), 0);
-    cr_assert_eq(vow_resolve(p, vow_ptr(&sentinel_b, NULL)), VOW_ESETTLED);
-    cr_assert_eq(vow_set_timeout(loop, resolve_later, p, 5, NULL), 0);
+    VOW_ASSERT_CODE(vow_resolve(p, vow_ptr(&sentinel_a, NULL)), 0);
+    VOW_ASSERT_CODE(vow_resolve(p, vow_ptr(&sentinel_b, NULL)), VOW_ESETTLED);
+    VOW_ASSERT_CODE(vow_set_timeout(loop, resolve_later, p, 5, NULL), 0);
     run_a_while(loop);
-    cr_assert_eq(ok_seen_ptr, &sentinel_a);
+    VOW_ASSERT_EQ(ok_seen_ptr, &sentinel_a);
     ok_seen_ptr = NULL;
     vow_unref(vow_then(vow_ref(p), on_ok, NULL, NULL, NULL));
     run_a_while(loop);
-    cr_assert_eq(ok_seen_ptr, &sentinel_a, "a later handler sees the same value");
-    cr_assert_eq(vow_value_ptr(vow_value(p)), &sentinel_a);
-    cr_assert_eq(ok_calls, 2);
+    VOW_ASSERT_EQ(ok_seen_ptr, &sentinel_a, "a later handler sees the same value");
+    VOW_ASSERT_EQ(vow_value_ptr(vow_value(p)), &sentinel_a);
+    VOW_ASSERT_EQ(ok_calls, 2);
     vow_unref(p);
     VOW_TEST_END(loop);
 }
@@ -210,15 +210,15 @@ Test(aplus, c2_1_3_1_rejected_never_transitions) {
     vow_loop_t *loop = aplus_loop();
     vow_t *p = vow_new(loop);
     vow_unref(vow_then(vow_ref(p), on_ok, on_err, NULL, NULL));
-    cr_assert_eq(vow_reject(p, vow_error_new(VOW_EBUSY, NULL)), 0);
-    cr_assert_eq(vow_resolve(p, vow_int(1)), VOW_ESETTLED);
-    cr_assert_eq(vow_set_timeout(loop, resolve_later, p, 5, NULL), 0);
+    VOW_ASSERT_CODE(vow_reject(p, vow_error_new(VOW_EBUSY, NULL)), 0);
+    VOW_ASSERT_CODE(vow_resolve(p, vow_int(1)), VOW_ESETTLED);
+    VOW_ASSERT_CODE(vow_set_timeout(loop, resolve_later, p, 5, NULL), 0);
     run_a_while(loop);
     vow_unref(vow_then(vow_ref(p), on_ok, on_err, NULL, NULL));
     run_a_while(loop);
-    cr_assert_eq(vow_state(p), VOW_REJECTED);
-    cr_assert_eq(ok_calls, 0);
-    cr_assert_eq(err_calls, 2);
+    VOW_ASSERT_STATE(vow_state(p), VOW_REJECTED);
+    VOW_ASSERT_EQ(ok_calls, 0);
+    VOW_ASSERT_EQ(err_calls, 2);
     vow_unref(p);
     VOW_TEST_END(loop);
 }
@@ -228,16 +228,16 @@ Test(aplus, c2_1_3_2_rejected_reason_never_changes) {
     vow_t *p = vow_new(loop);
     vow_error_t *e = vow_error_new(VOW_EBUSY, "the reason");
     vow_unref(vow_then(vow_ref(p), NULL, on_err, NULL, NULL));
-    cr_assert_eq(vow_reject(p, e), 0);
-    cr_assert_eq(vow_reject(p, vow_error_new(VOW_EINVAL, "another")), VOW_ESETTLED);
-    cr_assert_eq(vow_set_timeout(loop, reject_later, p, 5, NULL), 0);
+    VOW_ASSERT_CODE(vow_reject(p, e), 0);
+    VOW_ASSERT_CODE(vow_reject(p, vow_error_new(VOW_EINVAL, "another")), VOW_ESETTLED);
+    VOW_ASSERT_CODE(vow_set_timeout(loop, reject_later, p, 5, NULL), 0);
     run_a_while(loop);
-    cr_assert_eq(err_seen, e);
+    VOW_ASSERT_EQ(err_seen, e);
     err_seen = NULL;
     vow_unref(vow_then(vow_ref(p), NULL, on_err, NULL, NULL));
     run_a_while(loop);
-    cr_assert_eq(err_seen, e, "a later handler sees the same reason");
-    cr_assert_eq(vow_error(p), e);
+    VOW_ASSERT_EQ(err_seen, e, "a later handler sees the same reason");
+    VOW_ASSERT_EQ(vow_error(p), e);
     vow_unref(p);
     VOW_TEST_END(loop);
 }
@@ -258,8 +258,8 @@ Test(aplus, c2_2_1_1_null_on_ok_is_ignored) {
                             NULL, NULL);
         way_settle(loop, &w);
         run_a_while(loop);
-        cr_assert_eq(err_calls, 1, "%s: on_err runs for the rejected one only", way_name[how]);
-        cr_assert_eq(vow_value_ptr(vow_value(d)), &sentinel_a, "%s", way_name[how]);
+        VOW_ASSERT_EQ(err_calls, 1, "%s: on_err runs for the rejected one only", way_name[how]);
+        VOW_ASSERT_EQ(vow_value_ptr(vow_value(d)), &sentinel_a, "%s", way_name[how]);
         vow_unref(p);
         vow_unref(d);
         vow_unref(r);
@@ -278,8 +278,8 @@ Test(aplus, c2_2_1_2_null_on_err_is_ignored) {
         vow_t *f = vow_then(vow_resolved(loop, vow_none()), on_ok, NULL, NULL, NULL);
         way_settle(loop, &w);
         run_a_while(loop);
-        cr_assert_eq(ok_calls, 1, "%s: on_ok runs for the fulfilled one only", way_name[how]);
-        cr_assert_eq(vow_error(d), e, "%s", way_name[how]);
+        VOW_ASSERT_EQ(ok_calls, 1, "%s: on_ok runs for the fulfilled one only", way_name[how]);
+        VOW_ASSERT_EQ(vow_error(d), e, "%s", way_name[how]);
         vow_unref(p);
         vow_unref(d);
         vow_unref(f);
@@ -297,8 +297,8 @@ Test(aplus, c2_2_2_1_on_ok_called_after_fulfilment_with_the_value) {
         vow_unref(vow_then(vow_ref(p), on_ok, NULL, NULL, NULL));
         way_settle(loop, &w);
         run_a_while(loop);
-        cr_assert_eq(ok_calls, 1, "%s", way_name[how]);
-        cr_assert_eq(ok_seen_ptr, &sentinel_a, "%s: called with the value", way_name[how]);
+        VOW_ASSERT_EQ(ok_calls, 1, "%s", way_name[how]);
+        VOW_ASSERT_EQ(ok_seen_ptr, &sentinel_a, "%s: called with the value", way_name[how]);
         vow_unref(p);
         VOW_TEST_END(loop);
     }
@@ -323,18 +323,18 @@ Test(aplus, c2_2_2_2_on_ok_not_called_before_fulfilment) {
     watched_state_at_call = -1;
     vow_unref(vow_then(vow_ref(watched), on_ok_checks_state, NULL, NULL, NULL));
     ok_calls_at_timer = -1;
-    cr_assert_eq(vow_set_timeout(loop, sample_ok_calls, NULL, 5, NULL), 0);
+    VOW_ASSERT_CODE(vow_set_timeout(loop, sample_ok_calls, NULL, 5, NULL), 0);
     way w = {.how = EVENTUALLY, .deferred = vow_ref(watched), .v = vow_int(1)};
-    cr_assert_eq(vow_set_timeout(loop, way_fire, &w, 15, NULL), 0);
+    VOW_ASSERT_CODE(vow_set_timeout(loop, way_fire, &w, 15, NULL), 0);
     run_a_while(loop);
-    cr_assert_eq(ok_calls_at_timer, 0, "called before the promise was fulfilled");
-    cr_assert_eq(ok_calls, 1);
-    cr_assert_eq(watched_state_at_call, VOW_FULFILLED);
+    VOW_ASSERT_EQ(ok_calls_at_timer, 0, "called before the promise was fulfilled");
+    VOW_ASSERT_EQ(ok_calls, 1);
+    VOW_ASSERT_STATE(watched_state_at_call, VOW_FULFILLED);
     /* Never called for a promise that is rejected instead. */
     vow_unref(vow_then(vow_rejected(loop, vow_error_new(VOW_EBUSY, NULL)), on_ok, NULL, NULL,
                        NULL));
     run_a_while(loop);
-    cr_assert_eq(ok_calls, 1);
+    VOW_ASSERT_EQ(ok_calls, 1);
     vow_unref(watched);
     VOW_TEST_END(loop);
 }
@@ -342,8 +342,8 @@ Test(aplus, c2_2_2_2_on_ok_not_called_before_fulfilment) {
 static void settle_again(vow_loop_t *loop, void *arg) {
     (void)loop;
     vow_t *p = arg;
-    cr_assert_eq(vow_resolve(p, vow_int(2)), VOW_ESETTLED);
-    cr_assert_eq(vow_reject(p, vow_error_new(VOW_EBUSY, NULL)), VOW_ESETTLED);
+    VOW_ASSERT_CODE(vow_resolve(p, vow_int(2)), VOW_ESETTLED);
+    VOW_ASSERT_CODE(vow_reject(p, vow_error_new(VOW_EBUSY, NULL)), VOW_ESETTLED);
 }
 
 Test(aplus, c2_2_2_3_on_ok_called_at_most_once) {
@@ -355,11 +355,11 @@ Test(aplus, c2_2_2_3_on_ok_called_at_most_once) {
         vow_unref(vow_then(vow_ref(p), on_ok, on_err, NULL, NULL));
         way_settle(loop, &w);
         if (how == IMMEDIATELY) settle_again(loop, p); /* at once, after the settle */
-        cr_assert_eq(vow_set_timeout(loop, settle_again, p, 10, NULL), 0); /* and later */
+        VOW_ASSERT_CODE(vow_set_timeout(loop, settle_again, p, 10, NULL), 0); /* and later */
         run_a_while(loop);
         run_a_while(loop);
-        cr_assert_eq(ok_calls, 1, "%s: called %d times", way_name[how], ok_calls);
-        cr_assert_eq(err_calls, 0);
+        VOW_ASSERT_EQ(ok_calls, 1, "%s: called %d times", way_name[how], ok_calls);
+        VOW_ASSERT_EQ(err_calls, 0);
         vow_unref(p);
         VOW_TEST_END(loop);
     }
@@ -376,8 +376,8 @@ Test(aplus, c2_2_3_1_on_err_called_after_rejection_with_the_reason) {
         vow_unref(vow_then(vow_ref(p), NULL, on_err, NULL, NULL));
         way_settle(loop, &w);
         run_a_while(loop);
-        cr_assert_eq(err_calls, 1, "%s", way_name[how]);
-        cr_assert_eq(err_seen, e, "%s: called with the reason", way_name[how]);
+        VOW_ASSERT_EQ(err_calls, 1, "%s", way_name[how]);
+        VOW_ASSERT_EQ(err_seen, e, "%s: called with the reason", way_name[how]);
         vow_unref(p);
         VOW_TEST_END(loop);
     }
@@ -395,16 +395,16 @@ Test(aplus, c2_2_3_2_on_err_not_called_before_rejection) {
     vow_t *p = vow_new(loop);
     vow_unref(vow_then(vow_ref(p), NULL, on_err, NULL, NULL));
     err_calls_at_timer = -1;
-    cr_assert_eq(vow_set_timeout(loop, sample_err_calls, NULL, 5, NULL), 0);
+    VOW_ASSERT_CODE(vow_set_timeout(loop, sample_err_calls, NULL, 5, NULL), 0);
     way w = {.how = EVENTUALLY, .reject = 1, .deferred = vow_ref(p),
              .e = vow_error_new(VOW_EBUSY, NULL)};
-    cr_assert_eq(vow_set_timeout(loop, way_fire, &w, 15, NULL), 0);
+    VOW_ASSERT_CODE(vow_set_timeout(loop, way_fire, &w, 15, NULL), 0);
     run_a_while(loop);
-    cr_assert_eq(err_calls_at_timer, 0, "called before the promise was rejected");
-    cr_assert_eq(err_calls, 1);
+    VOW_ASSERT_EQ(err_calls_at_timer, 0, "called before the promise was rejected");
+    VOW_ASSERT_EQ(err_calls, 1);
     vow_unref(vow_then(vow_resolved(loop, vow_none()), NULL, on_err, NULL, NULL));
     run_a_while(loop);
-    cr_assert_eq(err_calls, 1, "never called for a fulfilled promise");
+    VOW_ASSERT_EQ(err_calls, 1, "never called for a fulfilled promise");
     vow_unref(p);
     VOW_TEST_END(loop);
 }
@@ -418,11 +418,11 @@ Test(aplus, c2_2_3_3_on_err_called_at_most_once) {
         vow_unref(vow_then(vow_ref(p), on_ok, on_err, NULL, NULL));
         way_settle(loop, &w);
         if (how == IMMEDIATELY) settle_again(loop, p); /* at once, after the settle */
-        cr_assert_eq(vow_set_timeout(loop, settle_again, p, 10, NULL), 0); /* and later */
+        VOW_ASSERT_CODE(vow_set_timeout(loop, settle_again, p, 10, NULL), 0); /* and later */
         run_a_while(loop);
         run_a_while(loop);
-        cr_assert_eq(err_calls, 1, "%s: called %d times", way_name[how], err_calls);
-        cr_assert_eq(ok_calls, 0);
+        VOW_ASSERT_EQ(err_calls, 1, "%s: called %d times", way_name[how], err_calls);
+        VOW_ASSERT_EQ(ok_calls, 0);
         vow_unref(p);
         VOW_TEST_END(loop);
     }
@@ -452,15 +452,14 @@ Test(aplus, c2_2_4_never_sync) {
         way w;
         vow_t *p = way_fulfilled(loop, &w, how, vow_int(1));
         vow_unref(vow_then(vow_ref(p), on_ok, NULL, NULL, NULL));
-        cr_assert_eq(ok_calls, 0, "%s: called inside then", way_name[how]);
+        VOW_ASSERT_EQ(ok_calls, 0, "%s: called inside then", way_name[how]);
         way_settle(loop, &w);
-        cr_assert_eq(ok_calls, 0, "%s: called inside resolve", way_name[how]);
+        VOW_ASSERT_EQ(ok_calls, 0, "%s: called inside resolve", way_name[how]);
         vow_unref(vow_then(vow_ref(p), outer_handler, NULL, p, NULL));
-        cr_assert_eq(ok_calls, 0, "%s", way_name[how]);
+        VOW_ASSERT_EQ(ok_calls, 0, "%s", way_name[how]);
         run_a_while(loop);
-        cr_assert_eq(ok_calls, 4, "%s", way_name[how]);
-        cr_assert_eq(inner_ran_inside_outer, 0, "%s: a handler ran inside another",
-                     way_name[how]);
+        VOW_ASSERT_EQ(ok_calls, 4, "%s", way_name[how]);
+        VOW_ASSERT_EQ(inner_ran_inside_outer, 0, "%s: a handler ran inside another", way_name[how]);
         vow_unref(p);
         VOW_TEST_END(loop);
     }
@@ -473,11 +472,11 @@ Test(aplus, c2_2_4_never_sync_rejected) {
         way w;
         vow_t *p = way_rejected(loop, &w, how, vow_error_new(VOW_EBUSY, NULL));
         vow_unref(vow_then(vow_ref(p), NULL, on_err, NULL, NULL));
-        cr_assert_eq(err_calls, 0, "%s: called inside then", way_name[how]);
+        VOW_ASSERT_EQ(err_calls, 0, "%s: called inside then", way_name[how]);
         way_settle(loop, &w);
-        cr_assert_eq(err_calls, 0, "%s: called inside reject", way_name[how]);
+        VOW_ASSERT_EQ(err_calls, 0, "%s: called inside reject", way_name[how]);
         run_a_while(loop);
-        cr_assert_eq(err_calls, 1);
+        VOW_ASSERT_EQ(err_calls, 1);
         vow_unref(p);
         VOW_TEST_END(loop);
     }
@@ -499,14 +498,14 @@ Test(aplus, c2_2_6_1_fulfil_handlers_run_in_then_order) {
         d[3] = vow_then(vow_ref(p), on_ok, NULL, NULL, NULL);
         way_settle(loop, &w);
         run_a_while(loop);
-        cr_assert_eq(order_len, 3, "%s", way_name[how]);
-        for (int i = 0; i < 3; i++) cr_assert_eq(order_log[i], i, "%s", way_name[how]);
-        cr_assert_eq(ok_seen_ptr, &sentinel_a);
+        VOW_ASSERT_EQ(order_len, 3, "%s", way_name[how]);
+        for (int i = 0; i < 3; i++) VOW_ASSERT_EQ(order_log[i], i, "%s", way_name[how]);
+        VOW_ASSERT_EQ(ok_seen_ptr, &sentinel_a);
         /* Each branch has its own outcome. */
-        cr_assert_eq(vow_state(d[0]), VOW_FULFILLED);
-        cr_assert_eq(vow_state(d[1]), VOW_REJECTED);
-        cr_assert_eq(vow_state(d[2]), VOW_FULFILLED);
-        cr_assert_eq(vow_value_ptr(vow_value(d[3])), &sentinel_a);
+        VOW_ASSERT_STATE(vow_state(d[0]), VOW_FULFILLED);
+        VOW_ASSERT_STATE(vow_state(d[1]), VOW_REJECTED);
+        VOW_ASSERT_STATE(vow_state(d[2]), VOW_FULFILLED);
+        VOW_ASSERT_EQ(vow_value_ptr(vow_value(d[3])), &sentinel_a);
         for (int i = 0; i < 4; i++) vow_unref(d[i]);
         vow_unref(p);
         VOW_TEST_END(loop);
@@ -530,8 +529,8 @@ Test(aplus, c2_2_6_1_handler_added_inside_a_handler_runs_last) {
     vow_unref(vow_then(vow_ref(order_subject), log_ok, NULL, (void *)2, NULL));
     run_a_while(loop);
     int want[] = {0, 1, 2, 9};
-    cr_assert_eq(order_len, 4);
-    for (int i = 0; i < 4; i++) cr_assert_eq(order_log[i], want[i]);
+    VOW_ASSERT_EQ(order_len, 4);
+    for (int i = 0; i < 4; i++) VOW_ASSERT_EQ(order_log[i], want[i]);
     vow_unref(order_subject);
     VOW_TEST_END(loop);
 }
@@ -550,13 +549,13 @@ Test(aplus, c2_2_6_2_reject_handlers_run_in_then_order) {
         d[3] = vow_then(vow_ref(p), NULL, on_err, NULL, NULL);
         way_settle(loop, &w);
         run_a_while(loop);
-        cr_assert_eq(order_len, 3, "%s", way_name[how]);
-        for (int i = 0; i < 3; i++) cr_assert_eq(order_log[i], i, "%s", way_name[how]);
-        cr_assert_eq(err_seen, e);
-        cr_assert_eq(vow_state(d[0]), VOW_FULFILLED);
-        cr_assert_eq(vow_state(d[1]), VOW_REJECTED);
-        cr_assert_eq(vow_state(d[2]), VOW_FULFILLED);
-        cr_assert_eq(vow_error(d[3]), e);
+        VOW_ASSERT_EQ(order_len, 3, "%s", way_name[how]);
+        for (int i = 0; i < 3; i++) VOW_ASSERT_EQ(order_log[i], i, "%s", way_name[how]);
+        VOW_ASSERT_EQ(err_seen, e);
+        VOW_ASSERT_STATE(vow_state(d[0]), VOW_FULFILLED);
+        VOW_ASSERT_STATE(vow_state(d[1]), VOW_REJECTED);
+        VOW_ASSERT_STATE(vow_state(d[2]), VOW_FULFILLED);
+        VOW_ASSERT_EQ(vow_error(d[3]), e);
         for (int i = 0; i < 4; i++) vow_unref(d[i]);
         vow_unref(p);
         VOW_TEST_END(loop);
@@ -570,12 +569,12 @@ Test(aplus, c2_2_7_then_returns_a_promise) {
     vow_t *d = vow_then(vow_ref(p), on_ok, on_err, NULL, NULL);
     cr_assert_not_null(d);
     cr_assert_neq(d, p, "a new promise");
-    cr_assert_eq(vow_state(d), VOW_PENDING);
+    VOW_ASSERT_STATE(vow_state(d), VOW_PENDING);
     vow_t *dd = vow_then(vow_ref(d), NULL, NULL, NULL, NULL);
     cr_assert_not_null(dd, "even with no handlers");
     cr_assert_neq(dd, d);
     run_a_while(loop);
-    cr_assert_eq(vow_value_int(vow_value(dd)), 1);
+    VOW_ASSERT_EQ(vow_value_int(vow_value(dd)), 1);
     vow_unref(p);
     vow_unref(d);
     vow_unref(dd);
@@ -612,10 +611,12 @@ Test(aplus, c2_2_7_1_returned_value_resolves_promise2) {
         way_settle(loop, &w1);
         way_settle(loop, &w2);
         run_a_while(loop);
-        cr_assert_eq(vow_value_ptr(vow_value(a)), &sentinel_b, "%s", way_name[how]);
-        cr_assert_eq(vow_value_ptr(vow_value(b)), &sentinel_b, "%s", way_name[how]);
-        cr_assert_eq(vow_value_ptr(vow_value(c)), &sentinel_b, "%s: a returned promise is "
-                     "resolved through [[Resolve]]", way_name[how]);
+        VOW_ASSERT_EQ(vow_value_ptr(vow_value(a)), &sentinel_b, "%s", way_name[how]);
+        VOW_ASSERT_EQ(vow_value_ptr(vow_value(b)), &sentinel_b, "%s", way_name[how]);
+        VOW_ASSERT_EQ(vow_value_ptr(vow_value(c)), &sentinel_b,
+                      "%s: a returned promise is "
+                      "resolved through [[Resolve]]",
+                      way_name[how]);
         vow_unref(a);
         vow_unref(b);
         vow_unref(c);
@@ -651,8 +652,8 @@ Test(aplus, c2_2_7_2_thrown_error_rejects_promise2) {
         way_settle(loop, &w1);
         way_settle(loop, &w2);
         run_a_while(loop);
-        cr_assert_eq(vow_error(a), thrown, "%s: rejected with the thrown error", way_name[how]);
-        cr_assert_eq(vow_error(b), thrown, "%s", way_name[how]);
+        VOW_ASSERT_EQ(vow_error(a), thrown, "%s: rejected with the thrown error", way_name[how]);
+        VOW_ASSERT_EQ(vow_error(b), thrown, "%s", way_name[how]);
         vow_error_unref(thrown);
         vow_unref(a);
         vow_unref(b);
@@ -671,8 +672,8 @@ Test(aplus, c2_2_7_3_no_on_ok_fulfils_promise2_with_the_same_value) {
         vow_t *b = vow_then(vow_ref(p), NULL, NULL, NULL, NULL);
         way_settle(loop, &w);
         run_a_while(loop);
-        cr_assert_eq(vow_value_ptr(vow_value(a)), &sentinel_a, "%s", way_name[how]);
-        cr_assert_eq(vow_value_ptr(vow_value(b)), &sentinel_a, "%s", way_name[how]);
+        VOW_ASSERT_EQ(vow_value_ptr(vow_value(a)), &sentinel_a, "%s", way_name[how]);
+        VOW_ASSERT_EQ(vow_value_ptr(vow_value(b)), &sentinel_a, "%s", way_name[how]);
         vow_unref(a);
         vow_unref(b);
         vow_unref(p);
@@ -690,8 +691,8 @@ Test(aplus, c2_2_7_4_no_on_err_rejects_promise2_with_the_same_reason) {
         vow_t *b = vow_then(vow_ref(p), NULL, NULL, NULL, NULL);
         way_settle(loop, &w);
         run_a_while(loop);
-        cr_assert_eq(vow_error(a), e, "%s", way_name[how]);
-        cr_assert_eq(vow_error(b), e, "%s", way_name[how]);
+        VOW_ASSERT_EQ(vow_error(a), e, "%s", way_name[how]);
+        VOW_ASSERT_EQ(vow_error(b), e, "%s", way_name[how]);
         vow_unref(a);
         vow_unref(b);
         vow_unref(p);
@@ -727,23 +728,23 @@ Test(aplus, c2_3_1_resolving_with_itself_is_a_type_error) {
     /* promise2 = promise1.then(() => promise2) */
     vow_t *gate = vow_new(loop);
     self_promise = vow_then(vow_ref(gate), return_self, NULL, NULL, NULL);
-    cr_assert_eq(vow_resolve(gate, vow_none()), 0);
+    VOW_ASSERT_CODE(vow_resolve(gate, vow_none()), 0);
     vow_outcome_t out;
-    cr_assert_eq(vow_run(loop, vow_ref(self_promise), &out), 0);
-    cr_assert_eq(out.state, VOW_REJECTED);
-    cr_assert_eq(vow_error_code(out.error), VOW_ETYPE);
+    VOW_ASSERT_CODE(vow_run(loop, vow_ref(self_promise), &out), 0);
+    VOW_ASSERT_STATE(out.state, VOW_REJECTED);
+    VOW_ASSERT_CODE(vow_error_code(out.error), VOW_ETYPE);
     vow_outcome_release(&out);
     vow_unref(self_promise);
     /* resolve(p) from outside */
     vow_t *p = vow_new(loop);
-    cr_assert_eq(vow_resolve_with(p, vow_follow(vow_ref(p))), 0);
-    cr_assert_eq(vow_error_code(vow_error(p)), VOW_ETYPE);
+    VOW_ASSERT_CODE(vow_resolve_with(p, vow_follow(vow_ref(p))), 0);
+    VOW_ASSERT_CODE(vow_error_code(vow_error(p)), VOW_ETYPE);
     vow_unref(p);
     /* a thenable whose resolvePromise is called with the promise it resolves */
     self_promise = vow_then(vow_ref(gate), return_self_thenable, NULL, NULL, NULL);
-    cr_assert_eq(vow_run(loop, vow_ref(self_promise), &out), 0);
-    cr_assert_eq(out.state, VOW_REJECTED);
-    cr_assert_eq(vow_error_code(out.error), VOW_ETYPE);
+    VOW_ASSERT_CODE(vow_run(loop, vow_ref(self_promise), &out), 0);
+    VOW_ASSERT_STATE(out.state, VOW_REJECTED);
+    VOW_ASSERT_CODE(vow_error_code(out.error), VOW_ETYPE);
     vow_outcome_release(&out);
     vow_unref(self_promise);
     vow_unref(gate);
@@ -764,10 +765,10 @@ Test(aplus, c2_3_2_1_pending_while_x_is_pending) {
     x_promise = vow_new(loop);
     vow_t *d = vow_then(vow_resolved(loop, vow_none()), return_x, NULL, NULL, NULL);
     run_a_while(loop);
-    cr_assert_eq(vow_state(d), VOW_PENDING, "must stay pending while x is pending");
-    cr_assert_eq(vow_resolve(x_promise, vow_ptr(&sentinel_a, NULL)), 0);
+    VOW_ASSERT_STATE(vow_state(d), VOW_PENDING, "must stay pending while x is pending");
+    VOW_ASSERT_CODE(vow_resolve(x_promise, vow_ptr(&sentinel_a, NULL)), 0);
     run_a_while(loop);
-    cr_assert_eq(vow_value_ptr(vow_value(d)), &sentinel_a);
+    VOW_ASSERT_EQ(vow_value_ptr(vow_value(d)), &sentinel_a);
     vow_unref(d);
     vow_unref(x_promise);
     VOW_TEST_END(loop);
@@ -781,7 +782,7 @@ Test(aplus, c2_3_2_2_fulfilled_with_the_value_of_x) {
         vow_t *d = vow_then(vow_resolved(loop, vow_none()), return_x, NULL, NULL, NULL);
         way_settle(loop, &w);
         run_a_while(loop);
-        cr_assert_eq(vow_value_ptr(vow_value(d)), &sentinel_a, "%s", way_name[how]);
+        VOW_ASSERT_EQ(vow_value_ptr(vow_value(d)), &sentinel_a, "%s", way_name[how]);
         vow_unref(d);
         vow_unref(x_promise);
         VOW_TEST_END(loop);
@@ -797,7 +798,7 @@ Test(aplus, c2_3_2_3_rejected_with_the_reason_of_x) {
         vow_t *d = vow_then(vow_resolved(loop, vow_none()), return_x, NULL, NULL, NULL);
         way_settle(loop, &w);
         run_a_while(loop);
-        cr_assert_eq(vow_error(d), e, "%s", way_name[how]);
+        VOW_ASSERT_EQ(vow_error(d), e, "%s", way_name[how]);
         vow_unref(d);
         vow_unref(x_promise);
         VOW_TEST_END(loop);
@@ -865,7 +866,7 @@ static vow_t *adopt(vow_loop_t *loop, tscript *s) {
     the_script = s;
     vow_t *d = vow_then(vow_resolved(loop, vow_none()), return_thenable, NULL, NULL, NULL);
     run_a_while(loop);
-    cr_assert_eq(s->calls, 1, "subscribe called %d times", s->calls);
+    VOW_ASSERT_EQ(s->calls, 1, "subscribe called %d times", s->calls);
     return d;
 }
 
@@ -873,7 +874,7 @@ Test(aplus, c2_3_3_thenable_is_adopted) {
     vow_loop_t *loop = aplus_loop();
     tscript s = {.steps = {T_RESOLVE_PTR}, .arg = {&sentinel_a}};
     vow_t *d = adopt(loop, &s);
-    cr_assert_eq(vow_value_ptr(vow_value(d)), &sentinel_a);
+    VOW_ASSERT_EQ(vow_value_ptr(vow_value(d)), &sentinel_a);
     vow_unref(d);
     VOW_TEST_END(loop);
 }
@@ -887,8 +888,8 @@ Test(aplus, c2_3_3_1_subscribe_is_taken_once) {
     vow_t *d = vow_then(vow_resolved(loop, vow_none()), return_thenable, NULL, NULL, NULL);
     for (int i = 0; i < 5; i++) vow_unref(vow_then(vow_ref(d), on_ok, NULL, NULL, NULL));
     run_a_while(loop);
-    cr_assert_eq(s.calls, 1);
-    cr_assert_eq(ok_calls, 5);
+    VOW_ASSERT_EQ(s.calls, 1);
+    VOW_ASSERT_EQ(ok_calls, 5);
     vow_unref(d);
     VOW_TEST_END(loop);
 }
@@ -906,8 +907,8 @@ Test(aplus, c2_3_3_2_unobtainable_thenable_rejects) {
     vow_loop_t *loop = aplus_loop();
     vow_t *d = vow_then(vow_resolved(loop, vow_none()), return_null_thenable, NULL, NULL, NULL);
     run_a_while(loop);
-    cr_assert_eq(vow_state(d), VOW_REJECTED);
-    cr_assert_eq(vow_error_code(vow_error(d)), VOW_ENOMEM);
+    VOW_ASSERT_STATE(vow_state(d), VOW_REJECTED);
+    VOW_ASSERT_CODE(vow_error_code(vow_error(d)), VOW_ENOMEM);
     vow_unref(d);
     VOW_TEST_END(loop);
 }
@@ -917,8 +918,8 @@ Test(aplus, c2_3_3_3_subscribe_gets_its_ctx_and_a_resolver) {
     vow_loop_t *loop = aplus_loop();
     tscript s = {.steps = {T_RESOLVE_INT}, .arg = {(void *)3}};
     vow_t *d = adopt(loop, &s);
-    cr_assert_eq(s.ctx_seen, &s);
-    cr_assert_eq(vow_value_int(vow_value(d)), 3);
+    VOW_ASSERT_EQ(s.ctx_seen, &s);
+    VOW_ASSERT_EQ(vow_value_int(vow_value(d)), 3);
     vow_unref(d);
     VOW_TEST_END(loop);
 }
@@ -927,11 +928,11 @@ Test(aplus, c2_3_3_3_subscribe_runs_in_a_job_of_its_own) {
     vow_loop_t *loop = aplus_loop();
     tscript s = {.steps = {T_RESOLVE_INT}, .arg = {(void *)3}};
     vow_t *p = vow_new(loop);
-    cr_assert_eq(vow_resolve_with(p, vow_follow_thenable(tscript_thenable(&s))), 0);
-    cr_assert_eq(s.calls, 0, "subscribe called synchronously");
+    VOW_ASSERT_CODE(vow_resolve_with(p, vow_follow_thenable(tscript_thenable(&s))), 0);
+    VOW_ASSERT_EQ(s.calls, 0, "subscribe called synchronously");
     run_a_while(loop);
-    cr_assert_eq(s.calls, 1);
-    cr_assert_eq(vow_value_int(vow_value(p)), 3);
+    VOW_ASSERT_EQ(s.calls, 1);
+    VOW_ASSERT_EQ(vow_value_int(vow_value(p)), 3);
     vow_unref(p);
     VOW_TEST_END(loop);
 }
@@ -942,36 +943,36 @@ Test(aplus, c2_3_3_3_1_resolve_with_y_runs_resolve_again) {
     /* y a plain value */
     tscript s1 = {.steps = {T_RESOLVE_PTR}, .arg = {&sentinel_a}};
     vow_t *d1 = adopt(loop, &s1);
-    cr_assert_eq(vow_value_ptr(vow_value(d1)), &sentinel_a);
+    VOW_ASSERT_EQ(vow_value_ptr(vow_value(d1)), &sentinel_a);
     /* y a fulfilled promise, a pending one fulfilled later, a rejected one */
     vow_t *yf = vow_resolved(loop, vow_ptr(&sentinel_b, NULL));
     tscript s2 = {.steps = {T_RESOLVE_PROMISE}, .arg = {yf}};
     vow_t *d2 = adopt(loop, &s2);
-    cr_assert_eq(vow_value_ptr(vow_value(d2)), &sentinel_b);
+    VOW_ASSERT_EQ(vow_value_ptr(vow_value(d2)), &sentinel_b);
     vow_t *yp = vow_new(loop);
     tscript s3 = {.steps = {T_RESOLVE_PROMISE}, .arg = {yp}};
     vow_t *d3 = adopt(loop, &s3);
-    cr_assert_eq(vow_state(d3), VOW_PENDING);
-    cr_assert_eq(vow_resolve(yp, vow_int(5)), 0);
+    VOW_ASSERT_STATE(vow_state(d3), VOW_PENDING);
+    VOW_ASSERT_CODE(vow_resolve(yp, vow_int(5)), 0);
     run_a_while(loop);
-    cr_assert_eq(vow_value_int(vow_value(d3)), 5);
+    VOW_ASSERT_EQ(vow_value_int(vow_value(d3)), 5);
     vow_error_t *e = vow_error_new(VOW_EBUSY, NULL);
     vow_t *yr = vow_rejected(loop, e);
     tscript s4 = {.steps = {T_RESOLVE_PROMISE}, .arg = {yr}};
     vow_t *d4 = adopt(loop, &s4);
-    cr_assert_eq(vow_error(d4), e);
+    VOW_ASSERT_EQ(vow_error(d4), e);
     /* y a thenable (recursively), and one whose resolvePromise is called with a thenable
      * that rejects */
     tscript inner = {.steps = {T_RESOLVE_INT}, .arg = {(void *)8}};
     tscript s5 = {.steps = {T_RESOLVE_THENABLE}, .arg = {&inner}};
     vow_t *d5 = adopt(loop, &s5);
-    cr_assert_eq(inner.calls, 1);
-    cr_assert_eq(vow_value_int(vow_value(d5)), 8);
+    VOW_ASSERT_EQ(inner.calls, 1);
+    VOW_ASSERT_EQ(vow_value_int(vow_value(d5)), 8);
     tscript inner_rej = {.steps = {T_REJECT}, .arg = {e}};
     tscript mid = {.steps = {T_RESOLVE_THENABLE}, .arg = {&inner_rej}};
     tscript s6 = {.steps = {T_RESOLVE_THENABLE}, .arg = {&mid}};
     vow_t *d6 = adopt(loop, &s6);
-    cr_assert_eq(vow_error(d6), e);
+    VOW_ASSERT_EQ(vow_error(d6), e);
     vow_unref(d1);
     vow_unref(d2);
     vow_unref(d3);
@@ -989,7 +990,7 @@ Test(aplus, c2_3_3_3_2_reject_with_r_rejects_with_r) {
     vow_error_t *e = vow_error_new(VOW_EBUSY, "r");
     tscript s = {.steps = {T_REJECT}, .arg = {e}};
     vow_t *d = adopt(loop, &s);
-    cr_assert_eq(vow_error(d), e, "the same reason, not a copy");
+    VOW_ASSERT_EQ(vow_error(d), e, "the same reason, not a copy");
     /* A reason that is itself a promise's is not unwrapped (rejections never adopt). */
     vow_unref(d);
     vow_error_unref(e);
@@ -1000,7 +1001,7 @@ static void call_kept_later(vow_loop_t *loop, void *arg) {
     (void)loop;
     tscript *s = arg;
     s->rcs[4] = vow_resolver_resolve(s->kept, vow_ok_int(666));
-    cr_assert_eq(vow_resolver_reject(s->kept, vow_error_new(VOW_EINVAL, NULL)), VOW_ESETTLED);
+    VOW_ASSERT_CODE(vow_resolver_reject(s->kept, vow_error_new(VOW_EINVAL, NULL)), VOW_ESETTLED);
     vow_resolver_unref(s->kept);
     s->kept = NULL;
 }
@@ -1027,20 +1028,20 @@ Test(aplus, c2_3_3_3_3_first_call_wins) {
         the_script = s;
         vow_t *d = vow_then(vow_resolved(loop, vow_none()), return_thenable, NULL, NULL, NULL);
         /* Let subscribe run; then a kept resolver is called again from a timer. */
-        cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+        VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
         if (s->kept != NULL) {
-            cr_assert_eq(vow_set_timeout(loop, call_kept_later, s, 2, NULL), 0);
+            VOW_ASSERT_CODE(vow_set_timeout(loop, call_kept_later, s, 2, NULL), 0);
             run_a_while(loop);
-            cr_assert_eq(s->rcs[4], VOW_ESETTLED, "case %zu: a later call was not ignored", i);
+            VOW_ASSERT_CODE(s->rcs[4], VOW_ESETTLED, "case %zu: a later call was not ignored", i);
         }
-        cr_assert_eq(s->calls, 1);
-        cr_assert_eq(s->rcs[0], 0, "case %zu", i);
-        cr_assert_eq(s->rcs[1], cases[i].s.steps[1] == T_KEEP ? 0 : VOW_ESETTLED, "case %zu", i);
+        VOW_ASSERT_EQ(s->calls, 1);
+        VOW_ASSERT_EQ(s->rcs[0], 0, "case %zu", i);
+        VOW_ASSERT_EQ(s->rcs[1], cases[i].s.steps[1] == T_KEEP ? 0 : VOW_ESETTLED, "case %zu", i);
         if (cases[i].want_rejected) {
-            cr_assert_eq(vow_error(d), cases[i].want_err, "case %zu", i);
+            VOW_ASSERT_EQ(vow_error(d), cases[i].want_err, "case %zu", i);
         } else {
-            cr_assert_eq(vow_state(d), VOW_FULFILLED, "case %zu", i);
-            cr_assert_eq(vow_value_int(vow_value(d)), cases[i].want_int, "case %zu", i);
+            VOW_ASSERT_STATE(vow_state(d), VOW_FULFILLED, "case %zu", i);
+            VOW_ASSERT_EQ(vow_value_int(vow_value(d)), cases[i].want_int, "case %zu", i);
         }
         vow_unref(d);
     }
@@ -1058,12 +1059,12 @@ Test(aplus, c2_3_3_3_3_resolving_with_a_pending_promise_counts_as_the_first_call
     tscript s = {.steps = {T_RESOLVE_PROMISE, T_REJECT, T_RESOLVE_INT},
                  .arg = {y, e, (void *)3}};
     vow_t *d = adopt(loop, &s);
-    cr_assert_eq(s.rcs[1], VOW_ESETTLED);
-    cr_assert_eq(s.rcs[2], VOW_ESETTLED);
-    cr_assert_eq(vow_state(d), VOW_PENDING, "following y, which is pending");
-    cr_assert_eq(vow_resolve(y, vow_ptr(&sentinel_a, NULL)), 0);
+    VOW_ASSERT_CODE(s.rcs[1], VOW_ESETTLED);
+    VOW_ASSERT_CODE(s.rcs[2], VOW_ESETTLED);
+    VOW_ASSERT_STATE(vow_state(d), VOW_PENDING, "following y, which is pending");
+    VOW_ASSERT_CODE(vow_resolve(y, vow_ptr(&sentinel_a, NULL)), 0);
     run_a_while(loop);
-    cr_assert_eq(vow_value_ptr(vow_value(d)), &sentinel_a);
+    VOW_ASSERT_EQ(vow_value_ptr(vow_value(d)), &sentinel_a);
     vow_unref(d);
     vow_unref(y);
     vow_error_unref(e);
@@ -1076,17 +1077,17 @@ Test(aplus, c2_3_3_3_4_1_error_after_a_call_is_ignored) {
     vow_error_t *e = vow_error_new(VOW_EBUSY, NULL);
     tscript s1 = {.steps = {T_RESOLVE_INT}, .arg = {(void *)4}, .ret = VOW_EINVAL};
     vow_t *d1 = adopt(loop, &s1);
-    cr_assert_eq(vow_value_int(vow_value(d1)), 4);
+    VOW_ASSERT_EQ(vow_value_int(vow_value(d1)), 4);
     tscript s2 = {.steps = {T_REJECT}, .arg = {e}, .ret = VOW_EINVAL};
     vow_t *d2 = adopt(loop, &s2);
-    cr_assert_eq(vow_error(d2), e);
+    VOW_ASSERT_EQ(vow_error(d2), e);
     vow_t *y = vow_new(loop);
     tscript s3 = {.steps = {T_RESOLVE_PROMISE}, .arg = {y}, .ret = VOW_EINVAL};
     vow_t *d3 = adopt(loop, &s3);
-    cr_assert_eq(vow_state(d3), VOW_PENDING, "still following y");
-    cr_assert_eq(vow_resolve(y, vow_int(6)), 0);
+    VOW_ASSERT_STATE(vow_state(d3), VOW_PENDING, "still following y");
+    VOW_ASSERT_CODE(vow_resolve(y, vow_int(6)), 0);
     run_a_while(loop);
-    cr_assert_eq(vow_value_int(vow_value(d3)), 6);
+    VOW_ASSERT_EQ(vow_value_int(vow_value(d3)), 6);
     vow_unref(d1);
     vow_unref(d2);
     vow_unref(d3);
@@ -1099,12 +1100,12 @@ Test(aplus, c2_3_3_3_4_2_error_before_any_call_rejects) {
     vow_loop_t *loop = aplus_loop();
     tscript s = {.steps = {T_KEEP}, .ret = -4242};
     vow_t *d = adopt(loop, &s);
-    cr_assert_eq(vow_state(d), VOW_REJECTED);
-    cr_assert_eq(vow_error_code(vow_error(d)), -4242);
+    VOW_ASSERT_STATE(vow_state(d), VOW_REJECTED);
+    VOW_ASSERT_CODE(vow_error_code(vow_error(d)), -4242);
     /* A resolver kept past the failed subscribe is ignored afterwards. */
-    cr_assert_eq(vow_resolver_resolve(s.kept, vow_ok_int(1)), VOW_ESETTLED);
+    VOW_ASSERT_CODE(vow_resolver_resolve(s.kept, vow_ok_int(1)), VOW_ESETTLED);
     vow_resolver_unref(s.kept);
-    cr_assert_eq(vow_error_code(vow_error(d)), -4242);
+    VOW_ASSERT_CODE(vow_error_code(vow_error(d)), -4242);
     vow_unref(d);
     VOW_TEST_END(loop);
 }
@@ -1129,10 +1130,10 @@ Test(aplus, c2_3_3_4_a_value_is_never_taken_for_a_thenable) {
     looks_thenable x = {.then = looks_then, .value = 1};
     vow_t *d = vow_then(vow_resolved(loop, vow_none()), return_b, NULL, NULL, NULL);
     vow_t *p = vow_new(loop);
-    cr_assert_eq(vow_resolve(p, vow_ptr(&x, NULL)), 0);
+    VOW_ASSERT_CODE(vow_resolve(p, vow_ptr(&x, NULL)), 0);
     run_a_while(loop);
-    cr_assert_eq(vow_value_ptr(vow_value(p)), &x, "fulfilled with x itself");
-    cr_assert_eq(looks_then_calls, 0);
+    VOW_ASSERT_EQ(vow_value_ptr(vow_value(p)), &x, "fulfilled with x itself");
+    VOW_ASSERT_EQ(looks_then_calls, 0);
     cr_assert_null(vow_thenable_new(NULL, &x, NULL), "no adapter without a subscribe");
     vow_unref(d);
     vow_unref(p);
@@ -1158,11 +1159,11 @@ Test(aplus, c2_3_4_plain_values_fulfil) {
         d[i] = vow_then(vow_resolved(loop, vow_none()), return_plain, NULL, (void *)(intptr_t)i,
                         NULL);
     run_a_while(loop);
-    for (int i = 0; i < 4; i++) cr_assert_eq(vow_state(d[i]), VOW_FULFILLED);
-    cr_assert_eq(vow_value_kind(vow_value(d[0])), VOW_VAL_NONE);
-    cr_assert_eq(vow_value_int(vow_value(d[1])), -3);
-    cr_assert_eq(vow_value_double(vow_value(d[2])), 0.25);
-    cr_assert_eq(vow_value_kind(vow_value(d[3])), VOW_VAL_PTR);
+    for (int i = 0; i < 4; i++) VOW_ASSERT_STATE(vow_state(d[i]), VOW_FULFILLED);
+    VOW_ASSERT_EQ(vow_value_kind(vow_value(d[0])), VOW_VAL_NONE);
+    VOW_ASSERT_EQ(vow_value_int(vow_value(d[1])), -3);
+    VOW_ASSERT_EQ(vow_value_double(vow_value(d[2])), 0.25);
+    VOW_ASSERT_EQ(vow_value_kind(vow_value(d[3])), VOW_VAL_PTR);
     cr_assert_null(vow_value_ptr(vow_value(d[3])));
     for (int i = 0; i < 4; i++) vow_unref(d[i]);
     VOW_TEST_END(loop);

@@ -18,8 +18,8 @@ TestSuite(cancel, .init = vow_test_setup, .fini = vow_test_teardown, .timeout = 
 /* ---- helpers -------------------------------------------------------------------------- */
 
 static void expect_cancelled(const vow_t *p, const char *what) {
-    cr_assert_eq(vow_state(p), VOW_REJECTED, "%s is not rejected (state %d)", what,
-                 (int)vow_state(p));
+    VOW_ASSERT_STATE(vow_state(p), VOW_REJECTED, "%s is not rejected (state %d)", what,
+                     (int)vow_state(p));
     cr_assert(vow_is_cancellation(vow_error(p)), "%s: %s, not a cancellation", what,
               vow_err_name(vow_error_code(vow_error(p))));
 }
@@ -45,12 +45,6 @@ static vow_result_t fin_n(vow_loop_t *loop, void *ctx) {
 }
 #define SLOT(i) ((void *)(intptr_t)(i))
 
-static int ctx_free_calls;
-static void ctx_free_count(void *ctx) {
-    (void)ctx;
-    ctx_free_calls++;
-}
-
 static int cancel_calls, cancel_ctx_free_calls;
 static int cancel_order[8], cancel_order_len; /* the ids (ctx) in the order callbacks ran */
 static vow_state_t state_in_cancel = (vow_state_t)-1;
@@ -69,15 +63,8 @@ static void cancel_ctx_free(void *ctx) {
 static vow_t *cancellable(vow_loop_t *loop, int id) {
     vow_t *p = vow_new(loop);
     cr_assert_not_null(p);
-    cr_assert_eq(vow_on_cancel(p, on_cancel_count, SLOT(id), cancel_ctx_free), 0);
+    VOW_ASSERT_CODE(vow_on_cancel(p, on_cancel_count, SLOT(id), cancel_ctx_free), 0);
     return p;
-}
-
-static int hook_calls;
-static void hook(vow_loop_t *loop, vow_t *p, vow_error_t *err, vow_rejection_event_t ev,
-                 void *ctx) {
-    (void)loop, (void)p, (void)err, (void)ev, (void)ctx;
-    hook_calls++;
 }
 
 /* Counters back to their start, for a second round of a scenario. */
@@ -88,7 +75,8 @@ static void reset_counts(void) {
     memset(seen_code, 0, sizeof seen_code);
     memset(obj_freed, 0, sizeof obj_freed);
     obj_made = 0;
-    ctx_free_calls = cancel_calls = cancel_ctx_free_calls = cancel_order_len = hook_calls = 0;
+    ctx_free_calls = cancel_calls = cancel_ctx_free_calls = cancel_order_len = 0;
+    rejections_reset();
     state_in_cancel = (vow_state_t)-1;
 }
 
@@ -102,7 +90,7 @@ static void same_live_as_first_round(int round, long *first) {
     if (round == 0)
         *first = live;
     else
-        cr_assert_eq(live, *first, "%ld allocation(s) more after the second round", live - *first);
+        VOW_ASSERT_EQ(live, *first, "%ld allocation(s) more after the second round", live - *first);
 }
 
 /* ---- vow_cancel's codes ------------------------------------------------------------------- */
@@ -110,12 +98,12 @@ static void same_live_as_first_round(int round, long *first) {
 Test(cancel, pending_promise_is_rejected_at_once_with_ecanceled) {
     vow_loop_t *loop = vow_test_loop();
     vow_t *p = vow_new(loop);
-    cr_assert_eq(vow_cancel(p), 0);
+    VOW_ASSERT_CODE(vow_cancel(p), 0);
     expect_cancelled(p, "p");
-    cr_assert_eq(vow_error_code(vow_error(p)), VOW_ECANCELED);
-    cr_assert_eq(vow_cancel(p), VOW_ESETTLED, "cancelling twice");
-    cr_assert_eq(vow_resolve(p, vow_int(1)), VOW_ESETTLED);
-    cr_assert_eq(vow_reject(p, vow_error_new(VOW_EPERM, NULL)), VOW_ESETTLED);
+    VOW_ASSERT_CODE(vow_error_code(vow_error(p)), VOW_ECANCELED);
+    VOW_ASSERT_CODE(vow_cancel(p), VOW_ESETTLED, "cancelling twice");
+    VOW_ASSERT_CODE(vow_resolve(p, vow_int(1)), VOW_ESETTLED);
+    VOW_ASSERT_CODE(vow_reject(p, vow_error_new(VOW_EPERM, NULL)), VOW_ESETTLED);
     expect_cancelled(p, "p after the refused settles");
     vow_unref(p);
     VOW_TEST_END(loop);
@@ -126,27 +114,27 @@ Test(cancel, settled_promise_is_esettled_and_unchanged) {
     vow_t *f = vow_resolved(loop, vow_int(3));
     vow_error_t *e = vow_error_new(VOW_EPERM, NULL);
     vow_t *r = vow_rejected(loop, vow_error_ref(e));
-    cr_assert_eq(vow_cancel(f), VOW_ESETTLED);
-    cr_assert_eq(vow_cancel(r), VOW_ESETTLED);
-    cr_assert_eq(vow_state(f), VOW_FULFILLED);
-    cr_assert_eq(vow_value_int(vow_value(f)), 3);
-    cr_assert_eq(vow_error(r), e);
+    VOW_ASSERT_CODE(vow_cancel(f), VOW_ESETTLED);
+    VOW_ASSERT_CODE(vow_cancel(r), VOW_ESETTLED);
+    VOW_ASSERT_STATE(vow_state(f), VOW_FULFILLED);
+    VOW_ASSERT_EQ(vow_value_int(vow_value(f)), 3);
+    VOW_ASSERT_EQ(vow_error(r), e);
     vow_t *d = vow_catch(r, err_n, SLOT(0), NULL);
-    cr_assert_eq(vow_run(loop, d, NULL), 0);
-    cr_assert_eq(seen_code[0], VOW_EPERM);
+    VOW_ASSERT_CODE(vow_run(loop, d, NULL), 0);
+    VOW_ASSERT_CODE(seen_code[0], VOW_EPERM);
     vow_unref(f);
     vow_error_unref(e);
     VOW_TEST_END(loop);
 }
 
 Test(cancel, null_is_einval_and_closed_is_eclosed) {
-    cr_assert_eq(vow_cancel(NULL), VOW_EINVAL);
+    VOW_ASSERT_CODE(vow_cancel(NULL), VOW_EINVAL);
     vow_loop_t *loop = vow_test_loop();
     vow_t *p = vow_new(loop);
-    cr_assert_eq(vow_loop_free(loop), 0);
-    cr_assert_eq(vow_cancel(p), VOW_ECLOSED);
+    VOW_ASSERT_CODE(vow_loop_free(loop), 0);
+    VOW_ASSERT_CODE(vow_cancel(p), VOW_ECLOSED);
     vow_unref(p);
-    cr_assert_eq(vow_test_live_allocs(), 0);
+    VOW_ASSERT_EQ(vow_test_live_allocs(), 0);
 }
 
 Test(cancel, is_cancellation) {
@@ -157,7 +145,7 @@ Test(cancel, is_cancellation) {
     cr_assert_not(vow_is_cancellation(NULL));
     vow_error_unref(c);
     vow_error_unref(t);
-    cr_assert_eq(vow_test_live_allocs(), 0);
+    VOW_ASSERT_EQ(vow_test_live_allocs(), 0);
 }
 
 /* ---- vow_sleep ------------------------------------------------------------------------------ */
@@ -168,9 +156,9 @@ Test(cancel, cancelled_sleep_stops_and_frees_its_timer_at_once) {
     for (int round = 0; round < 2; round++) {
         reset_counts();
         vow_t *s = vow_sleep(loop, 1000);
-        cr_assert_eq(vow_loop_alive(loop), 1);
-        cr_assert_eq(vow_cancel(s), 0);
-        cr_assert_eq(vow_loop_alive(loop), 0, "the sleep's timer is still active");
+        VOW_ASSERT_EQ(vow_loop_alive(loop), 1);
+        VOW_ASSERT_CODE(vow_cancel(s), 0);
+        VOW_ASSERT_EQ(vow_loop_alive(loop), 0, "the sleep's timer is still active");
         expect_cancelled(s, "the sleep");
         vow_unref(s);
         same_live_as_first_round(round, &first);
@@ -182,11 +170,11 @@ Test(cancel, cancelled_sleep_rejects_its_reactions_and_none_sees_a_value) {
     vow_loop_t *loop = vow_test_loop();
     vow_t *s = vow_sleep(loop, 1000);
     vow_t *d = vow_then(vow_ref(s), ok_n, NULL, SLOT(0), NULL);
-    cr_assert_eq(vow_cancel(s), 0);
+    VOW_ASSERT_CODE(vow_cancel(s), 0);
     /* Only d's reaction job is left: the timer is gone. */
-    cr_assert_eq(vow_loop_alive(loop), 1);
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_NOWAIT), 0);
-    cr_assert_eq(ok_calls[0], 0);
+    VOW_ASSERT_EQ(vow_loop_alive(loop), 1);
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_NOWAIT), 0);
+    VOW_ASSERT_EQ(ok_calls[0], 0);
     expect_cancelled(d, "d");
     vow_unref(s);
     vow_unref(d);
@@ -199,8 +187,8 @@ Test(cancel, sleep_without_a_user_reference_is_cancelled_through_its_chain) {
     for (int round = 0; round < 2; round++) {
         reset_counts();
         vow_t *d = vow_then(vow_sleep(loop, 1000), ok_n, NULL, SLOT(0), NULL);
-        cr_assert_eq(vow_cancel(d), 0);
-        cr_assert_eq(vow_loop_alive(loop), 0);
+        VOW_ASSERT_CODE(vow_cancel(d), 0);
+        VOW_ASSERT_EQ(vow_loop_alive(loop), 0);
         vow_unref(d);
         same_live_as_first_round(round, &first);
     }
@@ -218,16 +206,16 @@ Test(cancel, cancelling_the_tail_cancels_the_chain_up_to_its_sleep) {
         vow_t *a = vow_then(vow_ref(s), ok_n, NULL, SLOT(0), NULL);
         vow_t *b = vow_catch(vow_ref(a), err_n, SLOT(1), NULL);
         vow_t *c = vow_then(vow_ref(b), ok_n, NULL, SLOT(2), NULL);
-        cr_assert_eq(vow_cancel(c), 0);
+        VOW_ASSERT_CODE(vow_cancel(c), 0);
         /* Each link is cancelled, although the test holds a reference to every one. */
         expect_cancelled(c, "c");
         expect_cancelled(b, "b");
         expect_cancelled(a, "a");
         expect_cancelled(s, "the sleep");
-        cr_assert_eq(vow_loop_alive(loop), 0, "the sleep's timer is still active");
-        cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+        VOW_ASSERT_EQ(vow_loop_alive(loop), 0, "the sleep's timer is still active");
+        VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
         for (int i = 0; i < 3; i++)
-            cr_assert_eq(ok_calls[i] + err_calls[i], 0, "reaction %d ran", i);
+            VOW_ASSERT_EQ(ok_calls[i] + err_calls[i], 0, "reaction %d ran", i);
         vow_unref(s);
         vow_unref(a);
         vow_unref(b);
@@ -243,14 +231,14 @@ Test(cancel, upstream_stops_at_a_promise_another_live_reaction_waits_on) {
     vow_t *a = vow_then(s, ok_n, NULL, SLOT(0), NULL);
     vow_t *b = vow_then(vow_ref(a), ok_n, NULL, SLOT(1), NULL);
     vow_t *other = vow_then(a, ok_n, NULL, SLOT(2), NULL);
-    cr_assert_eq(vow_cancel(b), 0);
+    VOW_ASSERT_CODE(vow_cancel(b), 0);
     expect_cancelled(b, "b");
-    cr_assert_eq(vow_loop_alive(loop), 1, "the sleep was cancelled although `other` waits");
-    cr_assert_eq(vow_run(loop, vow_ref(other), NULL), 0);
-    cr_assert_eq(ok_calls[0], 1, "a's reaction did not run");
-    cr_assert_eq(ok_calls[2], 1, "other's reaction did not run");
-    cr_assert_eq(ok_calls[1], 0, "the cancelled b's reaction ran");
-    cr_assert_eq(vow_state(other), VOW_FULFILLED);
+    VOW_ASSERT_EQ(vow_loop_alive(loop), 1, "the sleep was cancelled although `other` waits");
+    VOW_ASSERT_CODE(vow_run(loop, vow_ref(other), NULL), 0);
+    VOW_ASSERT_EQ(ok_calls[0], 1, "a's reaction did not run");
+    VOW_ASSERT_EQ(ok_calls[2], 1, "other's reaction did not run");
+    VOW_ASSERT_EQ(ok_calls[1], 0, "the cancelled b's reaction ran");
+    VOW_ASSERT_STATE(vow_state(other), VOW_FULFILLED);
     vow_unref(b);
     vow_unref(other);
     VOW_TEST_END(loop);
@@ -262,13 +250,13 @@ Test(cancel, the_last_live_waiter_cancelled_takes_the_source_with_it) {
     vow_t *a = vow_then(vow_ref(s), NULL, NULL, NULL, NULL);
     vow_t *b = vow_then(vow_ref(a), ok_n, NULL, SLOT(0), NULL);
     vow_t *c = vow_then(vow_ref(a), ok_n, NULL, SLOT(1), NULL);
-    cr_assert_eq(vow_cancel(b), 0);
-    cr_assert_eq(vow_state(a), VOW_PENDING, "a was cancelled while c waits on it");
-    cr_assert_eq(vow_loop_alive(loop), 1);
-    cr_assert_eq(vow_cancel(c), 0);
+    VOW_ASSERT_CODE(vow_cancel(b), 0);
+    VOW_ASSERT_STATE(vow_state(a), VOW_PENDING, "a was cancelled while c waits on it");
+    VOW_ASSERT_EQ(vow_loop_alive(loop), 1);
+    VOW_ASSERT_CODE(vow_cancel(c), 0);
     expect_cancelled(a, "a");
     expect_cancelled(s, "s");
-    cr_assert_eq(vow_loop_alive(loop), 0);
+    VOW_ASSERT_EQ(vow_loop_alive(loop), 0);
     vow_unref(s);
     vow_unref(a);
     vow_unref(b);
@@ -283,14 +271,14 @@ Test(cancel, a_waiter_whose_promise_already_settled_is_not_live) {
      * a settled result: it does not count as a live waiter. */
     vow_t *in[2] = {vow_ref(s), vow_resolved(loop, vow_int(1))};
     vow_t *r = vow_race(loop, in, 2, 0);
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_NOWAIT), 1);
-    cr_assert_eq(vow_state(r), VOW_FULFILLED);
+    VOW_ASSERT_EQ(vow_loop_run(loop, VOW_RUN_NOWAIT), 1);
+    VOW_ASSERT_STATE(vow_state(r), VOW_FULFILLED);
     vow_t *a = vow_then(vow_ref(s), ok_n, NULL, SLOT(0), NULL);
-    cr_assert_eq(vow_cancel(a), 0);
+    VOW_ASSERT_CODE(vow_cancel(a), 0);
     expect_cancelled(s, "the sleep");
     /* Its timer is gone: what remains is the race record's job, which changes nothing. */
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_NOWAIT), 0);
-    cr_assert_eq(vow_value_int(vow_value(r)), 1);
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_NOWAIT), 0);
+    VOW_ASSERT_EQ(vow_value_int(vow_value(r)), 1);
     vow_unref(s);
     vow_unref(a);
     vow_unref(r);
@@ -303,13 +291,13 @@ Test(cancel, user_references_do_not_count) {
     vow_t *refs[4];
     for (int i = 0; i < 4; i++) refs[i] = vow_ref(p);
     vow_t *d = vow_then(vow_ref(p), ok_n, NULL, SLOT(0), NULL);
-    cr_assert_eq(vow_cancel(d), 0);
-    cr_assert_eq(cancel_calls, 1, "held by user references, p was not cancelled");
+    VOW_ASSERT_CODE(vow_cancel(d), 0);
+    VOW_ASSERT_EQ(cancel_calls, 1, "held by user references, p was not cancelled");
     expect_cancelled(p, "p");
     for (int i = 0; i < 4; i++) vow_unref(refs[i]);
     vow_unref(p);
     vow_unref(d);
-    cr_assert_eq(cancel_ctx_free_calls, 1);
+    VOW_ASSERT_EQ(cancel_ctx_free_calls, 1);
     VOW_TEST_END(loop);
 }
 
@@ -320,14 +308,14 @@ Test(cancel, cancelling_from_inside_a_reaction) {
         reset_counts();
         vow_t *tail = vow_then(vow_then(vow_sleep(loop, 1000), NULL, NULL, NULL, NULL), ok_n, NULL,
                                SLOT(1), NULL);
-        cr_assert_eq(vow_loop_alive(loop), 1);
+        VOW_ASSERT_EQ(vow_loop_alive(loop), 1);
         /* A reaction of another chain cancels the tail. */
         extern vow_result_t cancel_ctx_promise(vow_loop_t *, const vow_value_t *, void *);
         vow_t *d = vow_then(vow_resolved(loop, vow_none()), cancel_ctx_promise, NULL, tail, NULL);
-        cr_assert_eq(vow_run(loop, d, NULL), 0);
-        cr_assert_eq(vow_loop_alive(loop), 0, "the sleep still runs");
+        VOW_ASSERT_CODE(vow_run(loop, d, NULL), 0);
+        VOW_ASSERT_EQ(vow_loop_alive(loop), 0, "the sleep still runs");
         expect_cancelled(tail, "the tail");
-        cr_assert_eq(ok_calls[1], 0);
+        VOW_ASSERT_EQ(ok_calls[1], 0);
         vow_unref(tail);
         same_live_as_first_round(round, &first);
     }
@@ -335,7 +323,7 @@ Test(cancel, cancelling_from_inside_a_reaction) {
 }
 vow_result_t cancel_ctx_promise(vow_loop_t *loop, const vow_value_t *v, void *ctx) {
     (void)loop, (void)v;
-    cr_assert_eq(vow_cancel(ctx), 0);
+    VOW_ASSERT_CODE(vow_cancel(ctx), 0);
     return vow_ok_none();
 }
 
@@ -364,25 +352,25 @@ static void cancel_reaches_inputs(int kind) {
     vow_t *in[5] = {vow_ref(s0), s1, vow_ref(p2), vow_ref(p3), vow_ref(p3)};
     vow_t *c = combine(kind, loop, in, 5);
     cr_assert_not_null(c);
-    cr_assert_eq(vow_state(c), VOW_PENDING);
-    cr_assert_eq(vow_cancel(c), 0);
+    VOW_ASSERT_STATE(vow_state(c), VOW_PENDING);
+    VOW_ASSERT_CODE(vow_cancel(c), 0);
     expect_cancelled(c, "the result");
     expect_cancelled(s0, "input 0");
     expect_cancelled(p2, "input 2");
     expect_cancelled(p3, "input 3");
     /* Each callback once (the header does not say in which order). */
-    cr_assert_eq(cancel_calls, 2, "cancel callbacks ran %d times", cancel_calls);
-    cr_assert_eq(cancel_order[0] + cancel_order[1], 2 + 3);
+    VOW_ASSERT_EQ(cancel_calls, 2, "cancel callbacks ran %d times", cancel_calls);
+    VOW_ASSERT_EQ(cancel_order[0] + cancel_order[1], 2 + 3);
     cr_assert_neq(cancel_order[0], cancel_order[1]);
-    cr_assert_eq(vow_loop_alive(loop), 1, "input 1 must keep its timer, and only it");
-    cr_assert_eq(vow_run(loop, side, NULL), 0);
-    cr_assert_eq(ok_calls[0], 1, "the other reaction on input 1 did not run");
+    VOW_ASSERT_EQ(vow_loop_alive(loop), 1, "input 1 must keep its timer, and only it");
+    VOW_ASSERT_CODE(vow_run(loop, side, NULL), 0);
+    VOW_ASSERT_EQ(ok_calls[0], 1, "the other reaction on input 1 did not run");
     expect_cancelled(c, "the result, afterwards");
     vow_unref(s0);
     vow_unref(p2);
     vow_unref(p3);
     vow_unref(c);
-    cr_assert_eq(cancel_ctx_free_calls, 2);
+    VOW_ASSERT_EQ(cancel_ctx_free_calls, 2);
     VOW_TEST_END(loop);
 }
 
@@ -396,10 +384,10 @@ Test(cancel, cancelling_a_combinator_spares_an_input_that_already_settled) {
     vow_t *s = vow_sleep(loop, 1000);
     vow_t *in[2] = {vow_resolved(loop, vow_int(1)), vow_ref(s)};
     vow_t *a = vow_all(loop, in, 2);
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_NOWAIT), 1);
-    cr_assert_eq(vow_cancel(a), 0);
+    VOW_ASSERT_EQ(vow_loop_run(loop, VOW_RUN_NOWAIT), 1);
+    VOW_ASSERT_CODE(vow_cancel(a), 0);
     expect_cancelled(s, "the pending input");
-    cr_assert_eq(vow_loop_alive(loop), 0);
+    VOW_ASSERT_EQ(vow_loop_alive(loop), 0);
     vow_unref(s);
     vow_unref(a);
     VOW_TEST_END(loop);
@@ -412,9 +400,9 @@ Test(cancel, cancelling_a_chain_on_a_combinator_reaches_the_inputs) {
         reset_counts();
         vow_t *in[2] = {vow_sleep(loop, 1000), vow_sleep(loop, 2000)};
         vow_t *d = vow_then(vow_any(loop, in, 2, 0), ok_n, NULL, SLOT(0), NULL);
-        cr_assert_eq(vow_loop_alive(loop), 2);
-        cr_assert_eq(vow_cancel(d), 0);
-        cr_assert_eq(vow_loop_alive(loop), 0);
+        VOW_ASSERT_EQ(vow_loop_alive(loop), 2);
+        VOW_ASSERT_CODE(vow_cancel(d), 0);
+        VOW_ASSERT_EQ(vow_loop_alive(loop), 0);
         vow_unref(d);
         same_live_as_first_round(round, &first);
     }
@@ -430,19 +418,19 @@ Test(cancel, catch_does_not_see_a_cancellation) {
     vow_t *t = vow_then(vow_ref(c), ok_n, err_n, SLOT(1), NULL);
     vow_t *seen = vow_catch_ex(vow_ref(t), err_n, SLOT(2), NULL, VOW_CATCH_CANCELLED);
     /* Cancel p itself (not upstream from the chain). */
-    cr_assert_eq(vow_cancel(p), 0);
-    cr_assert_eq(vow_run(loop, vow_ref(seen), NULL), 0);
-    cr_assert_eq(err_calls[0], 0, "catch saw the cancellation");
-    cr_assert_eq(err_calls[1], 0, "then's rejection reaction saw the cancellation");
-    cr_assert_eq(ok_calls[1], 0);
-    cr_assert_eq(err_calls[2], 1, "catch_ex with VOW_CATCH_CANCELLED did not see it");
-    cr_assert_eq(seen_code[2], VOW_ECANCELED);
+    VOW_ASSERT_CODE(vow_cancel(p), 0);
+    VOW_ASSERT_CODE(vow_run(loop, vow_ref(seen), NULL), 0);
+    VOW_ASSERT_EQ(err_calls[0], 0, "catch saw the cancellation");
+    VOW_ASSERT_EQ(err_calls[1], 0, "then's rejection reaction saw the cancellation");
+    VOW_ASSERT_EQ(ok_calls[1], 0);
+    VOW_ASSERT_EQ(err_calls[2], 1, "catch_ex with VOW_CATCH_CANCELLED did not see it");
+    VOW_ASSERT_CODE(seen_code[2], VOW_ECANCELED);
     /* It passed by as if absent: the same error object. */
-    cr_assert_eq(vow_error(c), vow_error(p));
-    cr_assert_eq(vow_error(t), vow_error(p));
+    VOW_ASSERT_EQ(vow_error(c), vow_error(p));
+    VOW_ASSERT_EQ(vow_error(t), vow_error(p));
     /* And catch_ex's handler recovered it. */
-    cr_assert_eq(vow_state(seen), VOW_FULFILLED);
-    cr_assert_eq(vow_value_int(vow_value(seen)), 5);
+    VOW_ASSERT_STATE(vow_state(seen), VOW_FULFILLED);
+    VOW_ASSERT_EQ(vow_value_int(vow_value(seen)), 5);
     vow_unref(p);
     vow_unref(c);
     vow_unref(t);
@@ -455,12 +443,12 @@ Test(cancel, then_ex_with_the_flag_sees_it) {
     vow_t *p = vow_new(loop);
     vow_t *t = vow_then_ex(vow_ref(p), ok_n, err_n, SLOT(0), ctx_free_count, VOW_CATCH_CANCELLED);
     cr_assert_not_null(t);
-    cr_assert_eq(vow_cancel(p), 0);
-    cr_assert_eq(vow_run(loop, t, NULL), 0);
-    cr_assert_eq(err_calls[0], 1);
-    cr_assert_eq(seen_code[0], VOW_ECANCELED);
-    cr_assert_eq(ok_calls[0], 0);
-    cr_assert_eq(ctx_free_calls, 1);
+    VOW_ASSERT_CODE(vow_cancel(p), 0);
+    VOW_ASSERT_CODE(vow_run(loop, t, NULL), 0);
+    VOW_ASSERT_EQ(err_calls[0], 1);
+    VOW_ASSERT_CODE(seen_code[0], VOW_ECANCELED);
+    VOW_ASSERT_EQ(ok_calls[0], 0);
+    VOW_ASSERT_EQ(ctx_free_calls, 1);
     vow_unref(p);
     VOW_TEST_END(loop);
 }
@@ -469,12 +457,12 @@ Test(cancel, catch_still_sees_ordinary_rejections_and_timeouts) {
     vow_loop_t *loop = vow_test_loop();
     vow_t *c1 = vow_catch(vow_rejected(loop, vow_error_new(VOW_EPERM, NULL)), err_n, SLOT(0), NULL);
     vow_t *c2 = vow_catch(vow_timeout(vow_sleep(loop, 1000), 5, 0), err_n, SLOT(1), NULL);
-    cr_assert_eq(vow_run(loop, c1, NULL), 0);
-    cr_assert_eq(vow_run(loop, c2, NULL), 0);
-    cr_assert_eq(err_calls[0], 1);
-    cr_assert_eq(seen_code[0], VOW_EPERM);
-    cr_assert_eq(err_calls[1], 1, "a timeout (caused by a cancel) must reach catch");
-    cr_assert_eq(seen_code[1], VOW_ETIMEDOUT);
+    VOW_ASSERT_CODE(vow_run(loop, c1, NULL), 0);
+    VOW_ASSERT_CODE(vow_run(loop, c2, NULL), 0);
+    VOW_ASSERT_EQ(err_calls[0], 1);
+    VOW_ASSERT_CODE(seen_code[0], VOW_EPERM);
+    VOW_ASSERT_EQ(err_calls[1], 1, "a timeout (caused by a cancel) must reach catch");
+    VOW_ASSERT_CODE(seen_code[1], VOW_ETIMEDOUT);
     VOW_TEST_END(loop);
 }
 
@@ -487,20 +475,20 @@ Test(cancel, unknown_flags_reject_with_einval) {
     vow_t *a = vow_then_ex(vow_resolved(loop, vow_ptr(o, obj_free)), ok_n, err_n, SLOT(0),
                            ctx_free_count, 0x40u);
     cr_assert_not_null(a);
-    cr_assert_eq(ctx_free_calls, 1);
-    cr_assert_eq(obj_freed[0], 1, "the subject was not consumed");
+    VOW_ASSERT_EQ(ctx_free_calls, 1);
+    VOW_ASSERT_EQ(obj_freed[0], 1, "the subject was not consumed");
     vow_t *b = vow_catch_ex(vow_new(loop), err_n, SLOT(0), ctx_free_count, 0x2u);
     cr_assert_not_null(b);
-    cr_assert_eq(ctx_free_calls, 2);
+    VOW_ASSERT_EQ(ctx_free_calls, 2);
     vow_outcome_t out;
-    cr_assert_eq(vow_run(loop, a, &out), 0);
-    cr_assert_eq(out.state, VOW_REJECTED);
-    cr_assert_eq(vow_error_code(out.error), VOW_EINVAL);
+    VOW_ASSERT_CODE(vow_run(loop, a, &out), 0);
+    VOW_ASSERT_STATE(out.state, VOW_REJECTED);
+    VOW_ASSERT_CODE(vow_error_code(out.error), VOW_EINVAL);
     vow_outcome_release(&out);
-    cr_assert_eq(vow_run(loop, b, &out), 0);
-    cr_assert_eq(vow_error_code(out.error), VOW_EINVAL);
+    VOW_ASSERT_CODE(vow_run(loop, b, &out), 0);
+    VOW_ASSERT_CODE(vow_error_code(out.error), VOW_EINVAL);
     vow_outcome_release(&out);
-    cr_assert_eq(ok_calls[0] + err_calls[0], 0);
+    VOW_ASSERT_EQ(ok_calls[0] + err_calls[0], 0);
     VOW_TEST_END(loop);
 }
 
@@ -509,13 +497,13 @@ Test(cancel, finally_runs_when_a_cancellation_flows_into_it) {
     vow_t *p = vow_new(loop);
     vow_t *f = vow_finally(vow_ref(p), fin_n, SLOT(0), ctx_free_count);
     vow_t *seen = vow_catch_ex(vow_ref(f), err_n, SLOT(1), NULL, VOW_CATCH_CANCELLED);
-    cr_assert_eq(vow_cancel(p), 0);
-    cr_assert_eq(fin_calls[0], 0, "finally ran inside vow_cancel");
-    cr_assert_eq(vow_run(loop, seen, NULL), 0);
-    cr_assert_eq(fin_calls[0], 1, "finally did not run on the cancellation");
-    cr_assert_eq(ctx_free_calls, 1);
-    cr_assert_eq(err_calls[1], 1);
-    cr_assert_eq(seen_code[1], VOW_ECANCELED, "finally changed the outcome");
+    VOW_ASSERT_CODE(vow_cancel(p), 0);
+    VOW_ASSERT_EQ(fin_calls[0], 0, "finally ran inside vow_cancel");
+    VOW_ASSERT_CODE(vow_run(loop, seen, NULL), 0);
+    VOW_ASSERT_EQ(fin_calls[0], 1, "finally did not run on the cancellation");
+    VOW_ASSERT_EQ(ctx_free_calls, 1);
+    VOW_ASSERT_EQ(err_calls[1], 1);
+    VOW_ASSERT_CODE(seen_code[1], VOW_ECANCELED, "finally changed the outcome");
     expect_cancelled(f, "finally's promise");
     vow_unref(p);
     vow_unref(f);
@@ -528,12 +516,12 @@ Test(cancel, finally_runs_when_its_own_promise_is_cancelled) {
     vow_loop_t *loop = vow_test_loop();
     vow_t *s = vow_sleep(loop, 1000);
     vow_t *f = vow_finally(vow_ref(s), fin_n, SLOT(0), ctx_free_count);
-    cr_assert_eq(vow_cancel(f), 0);
+    VOW_ASSERT_CODE(vow_cancel(f), 0);
     expect_cancelled(f, "finally's promise");
     expect_cancelled(s, "its source");
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
-    cr_assert_eq(fin_calls[0], 1, "the finally callback ran %d times", fin_calls[0]);
-    cr_assert_eq(ctx_free_calls, 1);
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_EQ(fin_calls[0], 1, "the finally callback ran %d times", fin_calls[0]);
+    VOW_ASSERT_EQ(ctx_free_calls, 1);
     vow_unref(s);
     vow_unref(f);
     VOW_TEST_END(loop);
@@ -556,25 +544,25 @@ static vow_result_t make_error(vow_loop_t *loop, const vow_value_t *v, void *ctx
     (void)loop, (void)v, (void)ctx;
     make_calls++;
     vow_error_t *e = vow_error_new(VOW_EBUSY, NULL);
-    cr_assert_eq(vow_error_set_payload(e, obj_new(), obj_free), 0);
+    VOW_ASSERT_CODE(vow_error_set_payload(e, obj_new(), obj_free), 0);
     return vow_fail(e);
 }
 
 static void queued_reaction_case(vow_on_ok fn) {
     vow_loop_t *loop = vow_test_loop();
-    cr_assert_eq(vow_set_rejection_hook(loop, hook, NULL), 0);
+    record_rejections(loop);
     /* The job is queued at once: its promise has settled. */
     vow_t *d = vow_then(vow_resolved(loop, vow_int(1)), fn, NULL, NULL, ctx_free_count);
-    cr_assert_eq(vow_cancel(d), 0);
+    VOW_ASSERT_CODE(vow_cancel(d), 0);
     expect_cancelled(d, "d");
-    cr_assert_eq(make_calls, 0);
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
-    cr_assert_eq(make_calls, 1, "the queued reaction did not run");
-    cr_assert_eq(ctx_free_calls, 1);
-    cr_assert_eq(obj_made, 1);
-    cr_assert_eq(obj_freed[0], 1, "its result was not released");
+    VOW_ASSERT_EQ(make_calls, 0);
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_EQ(make_calls, 1, "the queued reaction did not run");
+    VOW_ASSERT_EQ(ctx_free_calls, 1);
+    VOW_ASSERT_EQ(obj_made, 1);
+    VOW_ASSERT_EQ(obj_freed[0], 1, "its result was not released");
     expect_cancelled(d, "d, afterwards");
-    cr_assert_eq(hook_calls, 0);
+    VOW_ASSERT_EQ(rejections.calls, 0);
     vow_unref(d);
     VOW_TEST_END(loop);
     expect_every_obj_freed_once();
@@ -594,12 +582,12 @@ Test(cancel, queued_reaction_upstream_of_the_cancelled_promise_still_runs) {
     vow_loop_t *loop = vow_test_loop();
     vow_t *a = vow_then(vow_resolved(loop, vow_int(1)), make_obj, NULL, NULL, NULL);
     vow_t *b = vow_then(vow_ref(a), ok_n, NULL, SLOT(0), NULL);
-    cr_assert_eq(vow_cancel(b), 0);
+    VOW_ASSERT_CODE(vow_cancel(b), 0);
     expect_cancelled(a, "a (nothing else waits on it)");
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
-    cr_assert_eq(make_calls, 1);
-    cr_assert_eq(obj_freed[0], 1);
-    cr_assert_eq(ok_calls[0], 0);
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_EQ(make_calls, 1);
+    VOW_ASSERT_EQ(obj_freed[0], 1);
+    VOW_ASSERT_EQ(ok_calls[0], 0);
     vow_unref(a);
     vow_unref(b);
     VOW_TEST_END(loop);
@@ -620,43 +608,43 @@ static const char *read_stderr(void) {
 Test(cancel, no_cancellation_is_reported_as_unhandled) {
     cr_redirect_stderr();
     vow_loop_t *loop = vow_test_loop(); /* warn mode: a report would print a line */
-    cr_assert_eq(vow_set_rejection_hook(loop, hook, NULL), 0);
+    record_rejections(loop);
     vow_t *held[16];
     int n = 0;
     /* A bare vow_new. */
     held[n] = vow_new(loop);
-    cr_assert_eq(vow_cancel(held[n++]), 0);
+    VOW_ASSERT_CODE(vow_cancel(held[n++]), 0);
     /* A chain with no handler, cancelled at its head: the cancellation flows down. */
     vow_t *head = vow_new(loop);
     held[n++] =
         vow_then(vow_then(vow_ref(head), ok_n, NULL, SLOT(0), NULL), ok_n, NULL, SLOT(1), NULL);
     held[n++] = vow_catch(vow_ref(head), err_n, SLOT(2), NULL);
     held[n++] = vow_finally(vow_ref(head), fin_n, SLOT(3), NULL);
-    cr_assert_eq(vow_cancel(head), 0);
+    VOW_ASSERT_CODE(vow_cancel(head), 0);
     held[n++] = head;
     /* A sleep, and a chain cancelled at its tail. */
     held[n] = vow_sleep(loop, 1000);
-    cr_assert_eq(vow_cancel(held[n++]), 0);
+    VOW_ASSERT_CODE(vow_cancel(held[n++]), 0);
     held[n] = vow_then(vow_sleep(loop, 1000), ok_n, NULL, SLOT(4), NULL);
-    cr_assert_eq(vow_cancel(held[n++]), 0);
+    VOW_ASSERT_CODE(vow_cancel(held[n++]), 0);
     /* A combinator cancelled, and losers cancelled by race. */
     vow_t *in[2] = {vow_sleep(loop, 1000), vow_new(loop)};
     held[n] = vow_all(loop, in, 2);
-    cr_assert_eq(vow_cancel(held[n++]), 0);
+    VOW_ASSERT_CODE(vow_cancel(held[n++]), 0);
     vow_t *in2[2] = {vow_sleep(loop, 1000), vow_resolved(loop, vow_int(1))};
     held[n++] = vow_race(loop, in2, 2, VOW_CANCEL_LOSERS);
     /* A timeout's inner (the timeout itself is handled). */
     held[n++] = vow_catch(vow_timeout(vow_sleep(loop, 1000), 5, 0), err_n, SLOT(5), NULL);
     /* Unhandled already-queued reaction on a cancelled promise. */
     held[n] = vow_then(vow_resolved(loop, vow_int(2)), ok_n, NULL, SLOT(6), NULL);
-    cr_assert_eq(vow_cancel(held[n++]), 0);
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
-    cr_assert_eq(fin_calls[3], 1);
-    cr_assert_eq(err_calls[2], 0);
-    cr_assert_eq(err_calls[5], 1);
-    cr_assert_eq(seen_code[5], VOW_ETIMEDOUT);
+    VOW_ASSERT_CODE(vow_cancel(held[n++]), 0);
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_EQ(fin_calls[3], 1);
+    VOW_ASSERT_EQ(err_calls[2], 0);
+    VOW_ASSERT_EQ(err_calls[5], 1);
+    VOW_ASSERT_CODE(seen_code[5], VOW_ETIMEDOUT);
     for (int i = 0; i < n; i++) vow_unref(held[i]);
-    cr_assert_eq(hook_calls, 0, "a cancellation was reported %d time(s)", hook_calls);
+    VOW_ASSERT_EQ(rejections.calls, 0, "a cancellation was reported");
     VOW_TEST_END(loop);
     const char *out = read_stderr();
     cr_assert_str_eq(out, "", "stderr: %s", out);
@@ -666,12 +654,12 @@ Test(cancel, no_cancellation_is_reported_as_unhandled) {
 Test(cancel, control_an_ordinary_rejection_is_reported) {
     cr_redirect_stderr();
     vow_loop_t *loop = vow_test_loop();
-    cr_assert_eq(vow_set_rejection_hook(loop, hook, NULL), 0);
+    record_rejections(loop);
     vow_t *p = vow_new(loop);
     vow_t *d = vow_then(vow_ref(p), ok_n, NULL, SLOT(0), NULL);
-    cr_assert_eq(vow_reject(p, vow_error_new(VOW_EPERM, NULL)), 0);
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
-    cr_assert_eq(hook_calls, 1);
+    VOW_ASSERT_CODE(vow_reject(p, vow_error_new(VOW_EPERM, NULL)), 0);
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_EQ(rejections.calls, 1);
     vow_unref(p);
     vow_unref(d);
     VOW_TEST_END(loop);
@@ -685,33 +673,33 @@ Test(cancel, on_cancel_runs_once_before_the_rejection_then_ctx_free) {
     vow_loop_t *loop = vow_test_loop();
     vow_t *p = cancellable(loop, 1);
     cancel_subject = p;
-    cr_assert_eq(cancel_calls, 0);
-    cr_assert_eq(vow_cancel(p), 0);
-    cr_assert_eq(cancel_calls, 1);
-    cr_assert_eq(state_in_cancel, VOW_PENDING, "the callback ran after p rejected");
-    cr_assert_eq(cancel_ctx_free_calls, 1, "ctx_free did not run when p settled");
-    cr_assert_eq(vow_cancel(p), VOW_ESETTLED);
-    cr_assert_eq(cancel_calls, 1);
+    VOW_ASSERT_EQ(cancel_calls, 0);
+    VOW_ASSERT_CODE(vow_cancel(p), 0);
+    VOW_ASSERT_EQ(cancel_calls, 1);
+    VOW_ASSERT_STATE(state_in_cancel, VOW_PENDING, "the callback ran after p rejected");
+    VOW_ASSERT_EQ(cancel_ctx_free_calls, 1, "ctx_free did not run when p settled");
+    VOW_ASSERT_CODE(vow_cancel(p), VOW_ESETTLED);
+    VOW_ASSERT_EQ(cancel_calls, 1);
     cancel_subject = NULL;
     vow_unref(p);
-    cr_assert_eq(cancel_ctx_free_calls, 1);
+    VOW_ASSERT_EQ(cancel_ctx_free_calls, 1);
     VOW_TEST_END(loop);
 }
 
 Test(cancel, on_cancel_ctx_free_runs_once_when_settled_otherwise_or_freed) {
     vow_loop_t *loop = vow_test_loop();
     vow_t *a = cancellable(loop, 1), *b = cancellable(loop, 2), *c = cancellable(loop, 3);
-    cr_assert_eq(vow_resolve(a, vow_int(1)), 0);
-    cr_assert_eq(cancel_ctx_free_calls, 1, "ctx_free did not run on fulfilment");
-    cr_assert_eq(vow_reject(b, vow_error_new(VOW_EPERM, NULL)), 0);
-    cr_assert_eq(cancel_ctx_free_calls, 2, "ctx_free did not run on rejection");
+    VOW_ASSERT_CODE(vow_resolve(a, vow_int(1)), 0);
+    VOW_ASSERT_EQ(cancel_ctx_free_calls, 1, "ctx_free did not run on fulfilment");
+    VOW_ASSERT_CODE(vow_reject(b, vow_error_new(VOW_EPERM, NULL)), 0);
+    VOW_ASSERT_EQ(cancel_ctx_free_calls, 2, "ctx_free did not run on rejection");
     vow_unref(c); /* pending, freed */
-    cr_assert_eq(cancel_ctx_free_calls, 3, "ctx_free did not run when freed");
+    VOW_ASSERT_EQ(cancel_ctx_free_calls, 3, "ctx_free did not run when freed");
     vow_t *d = vow_catch(b, err_n, SLOT(0), NULL);
-    cr_assert_eq(vow_run(loop, d, NULL), 0);
+    VOW_ASSERT_CODE(vow_run(loop, d, NULL), 0);
     vow_unref(a);
-    cr_assert_eq(cancel_calls, 0);
-    cr_assert_eq(cancel_ctx_free_calls, 3);
+    VOW_ASSERT_EQ(cancel_calls, 0);
+    VOW_ASSERT_EQ(cancel_ctx_free_calls, 3);
     VOW_TEST_END(loop);
 }
 
@@ -720,8 +708,8 @@ Test(cancel, on_cancel_ctx_free_runs_at_loop_free) {
     vow_t *p = cancellable(loop, 1);
     vow_unref(vow_then(p, ok_n, NULL, SLOT(0), NULL));
     VOW_TEST_END_FORCED(loop);
-    cr_assert_eq(cancel_ctx_free_calls, 1);
-    cr_assert_eq(cancel_calls, 0, "loop_free is not a cancel");
+    VOW_ASSERT_EQ(cancel_ctx_free_calls, 1);
+    VOW_ASSERT_EQ(cancel_calls, 0, "loop_free is not a cancel");
 }
 
 Test(cancel, on_cancel_misuse_codes_and_ctx_free_on_error) {
@@ -729,51 +717,51 @@ Test(cancel, on_cancel_misuse_codes_and_ctx_free_on_error) {
     int ctx = 0;
     /* A derived promise: EPERM. */
     vow_t *d = vow_then(vow_new(loop), ok_n, NULL, SLOT(0), NULL);
-    cr_assert_eq(vow_on_cancel(d, on_cancel_count, &ctx, cancel_ctx_free), VOW_EPERM);
-    cr_assert_eq(cancel_ctx_free_calls, 1);
+    VOW_ASSERT_CODE(vow_on_cancel(d, on_cancel_count, &ctx, cancel_ctx_free), VOW_EPERM);
+    VOW_ASSERT_EQ(cancel_ctx_free_calls, 1);
     /* A timer's promise and a vow_resolved one are not vow_new's either. */
     vow_t *s = vow_sleep(loop, 1);
-    cr_assert_eq(vow_on_cancel(s, on_cancel_count, &ctx, cancel_ctx_free), VOW_EPERM);
-    cr_assert_eq(cancel_ctx_free_calls, 2);
+    VOW_ASSERT_CODE(vow_on_cancel(s, on_cancel_count, &ctx, cancel_ctx_free), VOW_EPERM);
+    VOW_ASSERT_EQ(cancel_ctx_free_calls, 2);
     vow_t *r = vow_resolved(loop, vow_int(1));
     int rc = vow_on_cancel(r, on_cancel_count, &ctx, cancel_ctx_free);
     cr_assert(rc == VOW_EPERM || rc == VOW_ESETTLED, "vow_resolved: %s", vow_err_name(rc));
-    cr_assert_eq(cancel_ctx_free_calls, 3);
+    VOW_ASSERT_EQ(cancel_ctx_free_calls, 3);
     /* Settled: ESETTLED. */
     vow_t *p = vow_new(loop);
-    cr_assert_eq(vow_resolve(p, vow_int(1)), 0);
-    cr_assert_eq(vow_on_cancel(p, on_cancel_count, &ctx, cancel_ctx_free), VOW_ESETTLED);
-    cr_assert_eq(cancel_ctx_free_calls, 4);
+    VOW_ASSERT_CODE(vow_resolve(p, vow_int(1)), 0);
+    VOW_ASSERT_CODE(vow_on_cancel(p, on_cancel_count, &ctx, cancel_ctx_free), VOW_ESETTLED);
+    VOW_ASSERT_EQ(cancel_ctx_free_calls, 4);
     /* A second callback: EBUSY; the first stays and runs, the second's ctx is freed now. */
     vow_t *q = vow_new(loop);
-    cr_assert_eq(vow_on_cancel(q, on_cancel_count, SLOT(1), cancel_ctx_free), 0);
-    cr_assert_eq(vow_on_cancel(q, on_cancel_count, SLOT(2), cancel_ctx_free), VOW_EBUSY);
-    cr_assert_eq(cancel_ctx_free_calls, 5);
-    cr_assert_eq(vow_cancel(q), 0);
-    cr_assert_eq(cancel_calls, 1);
-    cr_assert_eq(cancel_order[0], 1, "the second callback replaced the first");
-    cr_assert_eq(cancel_ctx_free_calls, 6);
+    VOW_ASSERT_CODE(vow_on_cancel(q, on_cancel_count, SLOT(1), cancel_ctx_free), 0);
+    VOW_ASSERT_CODE(vow_on_cancel(q, on_cancel_count, SLOT(2), cancel_ctx_free), VOW_EBUSY);
+    VOW_ASSERT_EQ(cancel_ctx_free_calls, 5);
+    VOW_ASSERT_CODE(vow_cancel(q), 0);
+    VOW_ASSERT_EQ(cancel_calls, 1);
+    VOW_ASSERT_EQ(cancel_order[0], 1, "the second callback replaced the first");
+    VOW_ASSERT_EQ(cancel_ctx_free_calls, 6);
     /* NULL subject or callback: EINVAL. */
-    cr_assert_eq(vow_on_cancel(NULL, on_cancel_count, &ctx, cancel_ctx_free), VOW_EINVAL);
-    cr_assert_eq(cancel_ctx_free_calls, 7);
+    VOW_ASSERT_CODE(vow_on_cancel(NULL, on_cancel_count, &ctx, cancel_ctx_free), VOW_EINVAL);
+    VOW_ASSERT_EQ(cancel_ctx_free_calls, 7);
     vow_t *e = vow_new(loop);
-    cr_assert_eq(vow_on_cancel(e, NULL, &ctx, cancel_ctx_free), VOW_EINVAL);
-    cr_assert_eq(cancel_ctx_free_calls, 8);
+    VOW_ASSERT_CODE(vow_on_cancel(e, NULL, &ctx, cancel_ctx_free), VOW_EINVAL);
+    VOW_ASSERT_EQ(cancel_ctx_free_calls, 8);
     /* No ctx_free: fine. */
-    cr_assert_eq(vow_on_cancel(e, on_cancel_count, NULL, NULL), 0);
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_CODE(vow_on_cancel(e, on_cancel_count, NULL, NULL), 0);
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
     vow_unref(d);
     vow_unref(s);
     vow_unref(r);
     vow_unref(p);
     vow_unref(q);
     /* Closed: ECLOSED. */
-    cr_assert_eq(vow_loop_free(loop), 0);
-    cr_assert_eq(vow_on_cancel(e, on_cancel_count, &ctx, cancel_ctx_free), VOW_ECLOSED);
-    cr_assert_eq(cancel_ctx_free_calls, 9);
+    VOW_ASSERT_CODE(vow_loop_free(loop), 0);
+    VOW_ASSERT_CODE(vow_on_cancel(e, on_cancel_count, &ctx, cancel_ctx_free), VOW_ECLOSED);
+    VOW_ASSERT_EQ(cancel_ctx_free_calls, 9);
     vow_unref(e);
-    cr_assert_eq(cancel_calls, 1);
-    cr_assert_eq(vow_test_live_allocs(), 0);
+    VOW_ASSERT_EQ(cancel_calls, 1);
+    VOW_ASSERT_EQ(vow_test_live_allocs(), 0);
 }
 
 /* ---- a promise locked onto another ---------------------------------------------------------- */
@@ -782,16 +770,16 @@ Test(cancel, cancelling_a_locked_promise_cancels_what_it_follows_before_subscrib
     vow_loop_t *loop = vow_test_loop();
     vow_t *q = cancellable(loop, 1);
     vow_t *p = vow_new(loop);
-    cr_assert_eq(vow_resolve_with(p, vow_follow(vow_ref(q))), 0);
-    cr_assert_eq(vow_state(p), VOW_PENDING);
-    cr_assert_eq(vow_resolve(p, vow_int(1)), VOW_ESETTLED, "a locked promise refuses");
+    VOW_ASSERT_CODE(vow_resolve_with(p, vow_follow(vow_ref(q))), 0);
+    VOW_ASSERT_STATE(vow_state(p), VOW_PENDING);
+    VOW_ASSERT_CODE(vow_resolve(p, vow_int(1)), VOW_ESETTLED, "a locked promise refuses");
     /* The thenable job is still queued: p has not subscribed to q yet. */
-    cr_assert_eq(vow_cancel(p), 0);
+    VOW_ASSERT_CODE(vow_cancel(p), 0);
     expect_cancelled(p, "p");
-    cr_assert_eq(cancel_calls, 1, "q was not cancelled");
+    VOW_ASSERT_EQ(cancel_calls, 1, "q was not cancelled");
     expect_cancelled(q, "q");
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
-    cr_assert_eq(cancel_calls, 1);
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_EQ(cancel_calls, 1);
     expect_cancelled(p, "p, afterwards");
     vow_unref(p);
     vow_unref(q);
@@ -803,16 +791,16 @@ Test(cancel, cancelling_a_locked_promise_cancels_what_it_follows_after_subscribi
     vow_t *q = cancellable(loop, 1);
     vow_t *p = vow_new(loop);
     vow_t *d = vow_then(vow_ref(p), ok_n, NULL, SLOT(0), NULL);
-    cr_assert_eq(vow_resolve_with(p, vow_follow(vow_ref(q))), 0);
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0); /* p subscribes to q */
-    cr_assert_eq(vow_state(p), VOW_PENDING);
-    cr_assert_eq(vow_cancel(p), 0);
-    cr_assert_eq(cancel_calls, 1, "q was not cancelled");
+    VOW_ASSERT_CODE(vow_resolve_with(p, vow_follow(vow_ref(q))), 0);
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0); /* p subscribes to q */
+    VOW_ASSERT_STATE(vow_state(p), VOW_PENDING);
+    VOW_ASSERT_CODE(vow_cancel(p), 0);
+    VOW_ASSERT_EQ(cancel_calls, 1, "q was not cancelled");
     expect_cancelled(q, "q");
     expect_cancelled(p, "p");
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
     expect_cancelled(d, "d");
-    cr_assert_eq(ok_calls[0], 0);
+    VOW_ASSERT_EQ(ok_calls[0], 0);
     vow_unref(p);
     vow_unref(q);
     vow_unref(d);
@@ -824,16 +812,16 @@ Test(cancel, cancelling_a_locked_promise_spares_a_followed_promise_someone_else_
     vow_t *q = cancellable(loop, 1);
     vow_t *other = vow_then(vow_ref(q), ok_n, NULL, SLOT(0), NULL);
     vow_t *p = vow_new(loop);
-    cr_assert_eq(vow_resolve_with(p, vow_follow(vow_ref(q))), 0);
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
-    cr_assert_eq(vow_cancel(p), 0);
+    VOW_ASSERT_CODE(vow_resolve_with(p, vow_follow(vow_ref(q))), 0);
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_CODE(vow_cancel(p), 0);
     expect_cancelled(p, "p");
-    cr_assert_eq(cancel_calls, 0, "q was cancelled although another reaction waits");
-    cr_assert_eq(vow_state(q), VOW_PENDING);
-    cr_assert_eq(vow_resolve(q, vow_int(4)), 0);
-    cr_assert_eq(vow_run(loop, vow_ref(other), NULL), 0);
-    cr_assert_eq(ok_calls[0], 1);
-    cr_assert_eq(vow_value_int(vow_value(other)), 4);
+    VOW_ASSERT_EQ(cancel_calls, 0, "q was cancelled although another reaction waits");
+    VOW_ASSERT_STATE(vow_state(q), VOW_PENDING);
+    VOW_ASSERT_CODE(vow_resolve(q, vow_int(4)), 0);
+    VOW_ASSERT_CODE(vow_run(loop, vow_ref(other), NULL), 0);
+    VOW_ASSERT_EQ(ok_calls[0], 1);
+    VOW_ASSERT_EQ(vow_value_int(vow_value(other)), 4);
     expect_cancelled(p, "p, afterwards");
     vow_unref(p);
     vow_unref(q);
@@ -847,10 +835,10 @@ Test(cancel, cancelling_a_promise_that_follows_a_sleep_frees_the_timer) {
     for (int round = 0; round < 2; round++) {
         reset_counts();
         vow_t *p = vow_new(loop);
-        cr_assert_eq(vow_resolve_with(p, vow_follow(vow_sleep(loop, 1000))), 0);
-        cr_assert_eq(vow_loop_run(loop, VOW_RUN_NOWAIT), 1);
-        cr_assert_eq(vow_cancel(p), 0);
-        cr_assert_eq(vow_loop_alive(loop), 0, "the followed sleep still runs");
+        VOW_ASSERT_CODE(vow_resolve_with(p, vow_follow(vow_sleep(loop, 1000))), 0);
+        VOW_ASSERT_EQ(vow_loop_run(loop, VOW_RUN_NOWAIT), 1);
+        VOW_ASSERT_CODE(vow_cancel(p), 0);
+        VOW_ASSERT_EQ(vow_loop_alive(loop), 0, "the followed sleep still runs");
         vow_unref(p);
         same_live_as_first_round(round, &first);
     }
@@ -870,12 +858,12 @@ Test(cancel, cancelling_nested_combinators_reaches_the_innermost_inputs) {
         vow_t *inner = vow_any(loop, inner_in, 2, 0);
         vow_t *outer_in[2] = {inner, vow_ref(s1)};
         vow_t *outer = vow_all_settled(loop, outer_in, 2);
-        cr_assert_eq(vow_cancel(outer), 0);
+        VOW_ASSERT_CODE(vow_cancel(outer), 0);
         expect_cancelled(s0, "the inner combinator's sleep");
         expect_cancelled(s1, "the outer combinator's sleep");
         expect_cancelled(p, "the inner combinator's vow_new");
-        cr_assert_eq(cancel_calls, 1);
-        cr_assert_eq(vow_loop_alive(loop), 0);
+        VOW_ASSERT_EQ(cancel_calls, 1);
+        VOW_ASSERT_EQ(vow_loop_alive(loop), 0);
         vow_unref(s0);
         vow_unref(s1);
         vow_unref(p);
@@ -888,7 +876,7 @@ Test(cancel, cancelling_nested_combinators_reaches_the_innermost_inputs) {
 Test(cancel, cancelling_race_of_nothing) {
     vow_loop_t *loop = vow_test_loop();
     vow_t *r = vow_race(loop, NULL, 0, 0);
-    cr_assert_eq(vow_cancel(r), 0);
+    VOW_ASSERT_CODE(vow_cancel(r), 0);
     expect_cancelled(r, "race([])");
     vow_unref(r);
     VOW_TEST_END(loop);
@@ -908,14 +896,15 @@ Test(cancel, cancelling_while_finally_waits_for_its_callbacks_promise) {
         obj *o = obj_new();
         vow_t *f =
             vow_finally(vow_resolved(loop, vow_ptr(o, obj_free)), fin_follow_sleep, NULL, NULL);
-        cr_assert_eq(vow_loop_run(loop, VOW_RUN_NOWAIT), 1); /* the callback ran; its sleep waits */
-        cr_assert_eq(fin_calls[0], 1);
-        cr_assert_eq(vow_state(f), VOW_PENDING);
-        cr_assert_eq(vow_loop_alive(loop), 1);
-        cr_assert_eq(vow_cancel(f), 0);
+        /* The callback ran; its sleep waits. */
+        VOW_ASSERT_EQ(vow_loop_run(loop, VOW_RUN_NOWAIT), 1);
+        VOW_ASSERT_EQ(fin_calls[0], 1);
+        VOW_ASSERT_STATE(vow_state(f), VOW_PENDING);
+        VOW_ASSERT_EQ(vow_loop_alive(loop), 1);
+        VOW_ASSERT_CODE(vow_cancel(f), 0);
         expect_cancelled(f, "finally's promise");
-        cr_assert_eq(vow_loop_alive(loop), 0, "the callback's sleep still runs");
-        cr_assert_eq(obj_freed[0], 1, "the carried value was not released");
+        VOW_ASSERT_EQ(vow_loop_alive(loop), 0, "the callback's sleep still runs");
+        VOW_ASSERT_EQ(obj_freed[0], 1, "the carried value was not released");
         vow_unref(f);
         same_live_as_first_round(round, &first);
     }
@@ -935,11 +924,11 @@ Test(cancel, cancelling_while_a_reaction_result_is_adopted) {
         reset_counts();
         vow_t *d = vow_then(vow_resolved(loop, vow_int(1)), follow_sleep, NULL, NULL, NULL);
         /* One round: the reaction ran and its thenable job is queued; then drained fully. */
-        cr_assert_eq(vow_loop_run(loop, VOW_RUN_NOWAIT), 1);
-        cr_assert_eq(ok_calls[0], 1);
-        cr_assert_eq(vow_state(d), VOW_PENDING);
-        cr_assert_eq(vow_cancel(d), 0);
-        cr_assert_eq(vow_loop_alive(loop), 0, "the followed sleep still runs");
+        VOW_ASSERT_EQ(vow_loop_run(loop, VOW_RUN_NOWAIT), 1);
+        VOW_ASSERT_EQ(ok_calls[0], 1);
+        VOW_ASSERT_STATE(vow_state(d), VOW_PENDING);
+        VOW_ASSERT_CODE(vow_cancel(d), 0);
+        VOW_ASSERT_EQ(vow_loop_alive(loop), 0, "the followed sleep still runs");
         vow_unref(d);
         same_live_as_first_round(round, &first);
     }
@@ -958,21 +947,21 @@ static int keep_resolver(void *ctx, vow_resolver_t *r) {
 Test(cancel, cancelling_while_a_foreign_thenable_job_is_queued) {
     vow_loop_t *loop = vow_test_loop();
     vow_t *p = vow_new(loop);
-    cr_assert_eq(vow_resolve_with(
-                     p, vow_follow_thenable(vow_thenable_new(keep_resolver, NULL, ctx_free_count))),
-                 0);
-    cr_assert_eq(vow_cancel(p), 0);
+    VOW_ASSERT_CODE(vow_resolve_with(p, vow_follow_thenable(
+                                            vow_thenable_new(keep_resolver, NULL, ctx_free_count))),
+                    0);
+    VOW_ASSERT_CODE(vow_cancel(p), 0);
     expect_cancelled(p, "p");
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
     /* Whether the foreign future is still subscribed is not said; if it was, its late
      * answer changes nothing and what it hands over is released. */
     if (kept_resolver != NULL) {
         obj *o = obj_new();
         vow_resolver_resolve(kept_resolver, vow_ok(vow_ptr(o, obj_free)));
-        cr_assert_eq(obj_freed[0], 1, "the late answer's value was not released");
+        VOW_ASSERT_EQ(obj_freed[0], 1, "the late answer's value was not released");
         vow_resolver_unref(kept_resolver);
     }
-    cr_assert_eq(ctx_free_calls, 1);
+    VOW_ASSERT_EQ(ctx_free_calls, 1);
     expect_cancelled(p, "p, afterwards");
     vow_unref(p);
     VOW_TEST_END(loop);
@@ -989,10 +978,10 @@ Test(cancel, cancelling_the_tail_of_a_million_long_chain, .timeout = 120) {
             tail = vow_then(tail, ok_n, NULL, SLOT(0), NULL);
             cr_assert_not_null(tail);
         }
-        cr_assert_eq(vow_cancel(tail), 0);
+        VOW_ASSERT_CODE(vow_cancel(tail), 0);
         expect_cancelled(s, "the head sleep");
-        cr_assert_eq(vow_loop_alive(loop), 0);
-        cr_assert_eq(ok_calls[0], 0);
+        VOW_ASSERT_EQ(vow_loop_alive(loop), 0);
+        VOW_ASSERT_EQ(ok_calls[0], 0);
         vow_unref(tail);
         vow_unref(s);
         same_live_as_first_round(round, &first);
@@ -1005,15 +994,15 @@ Test(cancel, finally_whose_promise_is_cancelled_runs_when_a_shared_source_settle
     vow_t *s = vow_sleep(loop, 20);
     vow_t *other = vow_then(vow_ref(s), ok_n, NULL, SLOT(1), NULL);
     vow_t *f = vow_finally(vow_ref(s), fin_n, SLOT(0), ctx_free_count);
-    cr_assert_eq(vow_cancel(f), 0);
+    VOW_ASSERT_CODE(vow_cancel(f), 0);
     expect_cancelled(f, "finally's promise");
-    cr_assert_eq(vow_state(s), VOW_PENDING, "the source was cancelled although `other` waits");
-    cr_assert_eq(fin_calls[0], 0);
-    cr_assert_eq(vow_run(loop, vow_ref(other), NULL), 0);
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
-    cr_assert_eq(ok_calls[1], 1);
-    cr_assert_eq(fin_calls[0], 1, "the finally callback ran %d times", fin_calls[0]);
-    cr_assert_eq(ctx_free_calls, 1);
+    VOW_ASSERT_STATE(vow_state(s), VOW_PENDING, "the source was cancelled although `other` waits");
+    VOW_ASSERT_EQ(fin_calls[0], 0);
+    VOW_ASSERT_CODE(vow_run(loop, vow_ref(other), NULL), 0);
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_EQ(ok_calls[1], 1);
+    VOW_ASSERT_EQ(fin_calls[0], 1, "the finally callback ran %d times", fin_calls[0]);
+    VOW_ASSERT_EQ(ctx_free_calls, 1);
     expect_cancelled(f, "finally's promise, afterwards");
     vow_unref(s);
     vow_unref(f);
@@ -1025,26 +1014,26 @@ static vow_result_t fin_fail(vow_loop_t *loop, void *ctx) {
     (void)loop;
     fin_calls[(intptr_t)ctx]++;
     vow_error_t *e = vow_error_new(VOW_EBUSY, NULL);
-    cr_assert_eq(vow_error_set_payload(e, obj_new(), obj_free), 0);
+    VOW_ASSERT_CODE(vow_error_set_payload(e, obj_new(), obj_free), 0);
     return vow_fail(e);
 }
 
 Test(cancel, finally_of_a_cancelled_promise_runs_once_and_its_result_is_released) {
     vow_loop_t *loop = vow_test_loop();
-    cr_assert_eq(vow_set_rejection_hook(loop, hook, NULL), 0);
+    record_rejections(loop);
     vow_t *p = cancellable(loop, 1);
     vow_t *f = vow_finally(vow_ref(p), fin_fail, SLOT(0), ctx_free_count);
     vow_t *t = vow_then(vow_ref(f), ok_n, NULL, SLOT(1), NULL);
-    cr_assert_eq(vow_cancel(t), 0);
+    VOW_ASSERT_CODE(vow_cancel(t), 0);
     expect_cancelled(f, "finally's promise");
     expect_cancelled(p, "the source");
-    cr_assert_eq(cancel_calls, 1);
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
-    cr_assert_eq(fin_calls[0], 1);
-    cr_assert_eq(ctx_free_calls, 1);
-    cr_assert_eq(obj_freed[0], 1, "the callback's error was not released");
+    VOW_ASSERT_EQ(cancel_calls, 1);
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_EQ(fin_calls[0], 1);
+    VOW_ASSERT_EQ(ctx_free_calls, 1);
+    VOW_ASSERT_EQ(obj_freed[0], 1, "the callback's error was not released");
     expect_cancelled(f, "finally's promise, afterwards");
-    cr_assert_eq(hook_calls, 0, "something was reported as unhandled");
+    VOW_ASSERT_EQ(rejections.calls, 0, "something was reported as unhandled");
     vow_unref(p);
     vow_unref(f);
     vow_unref(t);

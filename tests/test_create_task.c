@@ -139,20 +139,9 @@ static vow_result_t count_ok(vow_loop_t *loop, const vow_value_t *v, void *ctx) 
     return vow_ok(vow_value_share(v));
 }
 
-static int hook_calls;
-static vow_t *hook_promise; /* borrowed, compared only */
-static void hook(vow_loop_t *loop, vow_t *p, vow_error_t *err, vow_rejection_event_t ev,
-                 void *ctx) {
-    (void)loop, (void)err, (void)ctx;
-    if (ev == VOW_REJECTION_UNHANDLED) {
-        hook_calls++;
-        hook_promise = p;
-    }
-}
-
 static void expect_cancelled(const vow_t *p, const char *what) {
-    cr_assert_eq(vow_state(p), VOW_REJECTED, "%s is not rejected (state %d)", what,
-                 (int)vow_state(p));
+    VOW_ASSERT_STATE(vow_state(p), VOW_REJECTED, "%s is not rejected (state %d)", what,
+                     (int)vow_state(p));
     cr_assert(vow_is_cancellation(vow_error(p)), "%s: %s, not a cancellation", what,
               vow_err_name(vow_error_code(vow_error(p))));
 }
@@ -163,18 +152,18 @@ Test(create_task, body_does_not_run_inside_the_call_and_the_code_after_runs_firs
     vow_loop_t *loop = vow_test_loop();
     vow_t *t = vow_create_task(loop, body, targ_new(0, 10, 42), targ_free);
     cr_assert_not_null(t);
-    cr_assert_eq(body_calls, 0, "the body ran inside vow_create_task");
-    cr_assert_eq(vow_state(t), VOW_PENDING);
+    VOW_ASSERT_EQ(body_calls, 0, "the body ran inside vow_create_task");
+    VOW_ASSERT_STATE(vow_state(t), VOW_PENDING);
     after_create = 1; /* "tasks created" */
-    cr_assert_eq(vow_loop_alive(loop), 1, "the start is one queued immediate");
+    VOW_ASSERT_EQ(vow_loop_alive(loop), 1, "the start is one queued immediate");
     vow_outcome_t out;
-    cr_assert_eq(vow_run(loop, t, &out), 0);
-    cr_assert_eq(body_calls, 1);
-    cr_assert_eq(after_create_at_body, 1, "the body ran before the code after the call");
-    cr_assert_eq(out.state, VOW_FULFILLED);
-    cr_assert_eq(vow_value_int(&out.value), 42);
+    VOW_ASSERT_CODE(vow_run(loop, t, &out), 0);
+    VOW_ASSERT_EQ(body_calls, 1);
+    VOW_ASSERT_EQ(after_create_at_body, 1, "the body ran before the code after the call");
+    VOW_ASSERT_STATE(out.state, VOW_FULFILLED);
+    VOW_ASSERT_EQ(vow_value_int(&out.value), 42);
     vow_outcome_release(&out);
-    cr_assert_eq(arg_free_calls, 1);
+    VOW_ASSERT_EQ(arg_free_calls, 1);
     vow_unref(body_promise);
     VOW_TEST_END(loop);
 }
@@ -182,9 +171,9 @@ Test(create_task, body_does_not_run_inside_the_call_and_the_code_after_runs_firs
 Test(create_task, microtasks_queued_after_the_call_run_before_the_body) {
     vow_loop_t *loop = vow_test_loop();
     vow_t *t = vow_create_task(loop, body, targ_new(0, 0, 1), targ_free);
-    cr_assert_eq(vow_microtask(loop, micro, CTX(1)), 0);
+    VOW_ASSERT_CODE(vow_microtask(loop, micro, CTX(1)), 0);
     vow_t *d = vow_then(vow_resolved(loop, vow_none()), note_ok, NULL, CTX(2), NULL);
-    cr_assert_eq(vow_run(loop, t, NULL), 0);
+    VOW_ASSERT_CODE(vow_run(loop, t, NULL), 0);
     cr_assert_str_eq(order, "M1M2B0", "order %s", order);
     vow_unref(d);
     vow_unref(body_promise);
@@ -193,15 +182,15 @@ Test(create_task, microtasks_queued_after_the_call_run_before_the_body) {
 
 Test(create_task, body_runs_as_an_immediate_in_fifo_order_with_other_immediates) {
     vow_loop_t *loop = vow_test_loop();
-    cr_assert_eq(vow_set_immediate(loop, imm, CTX(1), NULL), 0);
+    VOW_ASSERT_CODE(vow_set_immediate(loop, imm, CTX(1), NULL), 0);
     vow_t *t0 = vow_create_task(loop, body, targ_new(0, 0, 0), targ_free);
     vow_t *t1 = vow_create_task(loop, body, targ_new(1, 0, 0), targ_free);
-    cr_assert_eq(vow_set_immediate(loop, imm, CTX(2), NULL), 0);
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_CODE(vow_set_immediate(loop, imm, CTX(2), NULL), 0);
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
     cr_assert_str_eq(order, "I1B0B1I2", "order %s", order);
-    cr_assert_eq(vow_state(t0), VOW_FULFILLED);
-    cr_assert_eq(vow_state(t1), VOW_FULFILLED);
-    cr_assert_eq(arg_free_calls, 2);
+    VOW_ASSERT_STATE(vow_state(t0), VOW_FULFILLED);
+    VOW_ASSERT_STATE(vow_state(t1), VOW_FULFILLED);
+    VOW_ASSERT_EQ(arg_free_calls, 2);
     vow_unref(t0);
     vow_unref(t1);
     vow_unref(body_promise);
@@ -216,17 +205,17 @@ static void create_from_timer(vow_loop_t *loop, void *arg) {
     note('T', 0);
     task_from_timer = vow_create_task(loop, body, targ_new(5, 0, 0), targ_free);
     cr_assert_not_null(task_from_timer);
-    cr_assert_eq(vow_set_timeout(loop, tmr, CTX(1), 1, NULL), 0);
-    cr_assert_eq(vow_microtask(loop, micro, CTX(2)), 0);
-    cr_assert_eq(body_calls, 0);
+    VOW_ASSERT_CODE(vow_set_timeout(loop, tmr, CTX(1), 1, NULL), 0);
+    VOW_ASSERT_CODE(vow_microtask(loop, micro, CTX(2)), 0);
+    VOW_ASSERT_EQ(body_calls, 0);
 }
 
 Test(create_task, from_a_timer_it_runs_after_that_turns_microtasks_and_before_later_timers) {
     vow_loop_t *loop = vow_test_loop();
-    cr_assert_eq(vow_set_timeout(loop, create_from_timer, NULL, 5, NULL), 0);
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_CODE(vow_set_timeout(loop, create_from_timer, NULL, 5, NULL), 0);
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
     cr_assert_str_eq(order, "T0M2B5T1", "order %s", order);
-    cr_assert_eq(vow_state(task_from_timer), VOW_FULFILLED);
+    VOW_ASSERT_STATE(vow_state(task_from_timer), VOW_FULFILLED);
     vow_unref(task_from_timer);
     vow_unref(body_promise);
     VOW_TEST_END(loop);
@@ -244,9 +233,9 @@ static void create_from_immediate(vow_loop_t *loop, void *arg) {
 
 Test(create_task, from_an_immediate_it_runs_after_the_immediates_already_queued) {
     vow_loop_t *loop = vow_test_loop();
-    cr_assert_eq(vow_set_immediate(loop, create_from_immediate, NULL, NULL), 0);
-    cr_assert_eq(vow_set_immediate(loop, imm, CTX(1), NULL), 0);
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_CODE(vow_set_immediate(loop, create_from_immediate, NULL, NULL), 0);
+    VOW_ASSERT_CODE(vow_set_immediate(loop, imm, CTX(1), NULL), 0);
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
     cr_assert_str_eq(order, "I0I1B7", "order %s", order);
     vow_unref(task_from_imm);
     vow_unref(body_promise);
@@ -257,11 +246,11 @@ Test(create_task, tasks_start_in_creation_order) {
     vow_loop_t *loop = vow_test_loop();
     vow_t *t[5];
     for (int i = 0; i < 5; i++) t[i] = vow_create_task(loop, body, targ_new(i, 0, i), targ_free);
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
     cr_assert_str_eq(order, "B0B1B2B3B4");
     for (int i = 0; i < 5; i++) {
-        cr_assert_eq(vow_value_int(vow_value(t[i])), i);
-        cr_assert_eq(arg_freed[i], 1);
+        VOW_ASSERT_EQ(vow_value_int(vow_value(t[i])), i);
+        VOW_ASSERT_EQ(arg_freed[i], 1);
         vow_unref(t[i]);
     }
     vow_unref(body_promise);
@@ -274,13 +263,13 @@ Test(create_task, fulfils_with_the_body_value_after_the_body_sleep) {
     vow_loop_t *loop = vow_test_loop();
     vow_t *t = vow_create_task(loop, body, targ_new(0, 20, 7), targ_free);
     vow_t *d = vow_then(vow_ref(t), count_ok, NULL, NULL, NULL);
-    cr_assert_eq(vow_run(loop, vow_ref(d), NULL), 0);
-    cr_assert_eq(ok_calls, 1);
-    cr_assert_eq(ok_seen, 7);
-    cr_assert_eq(vow_state(body_promise), VOW_FULFILLED);
-    cr_assert_eq(vow_state(t), VOW_FULFILLED);
-    cr_assert_eq(arg_free_calls, 1);
-    cr_assert_eq(arg_freed_at_body, 0, "arg_free ran before the body");
+    VOW_ASSERT_CODE(vow_run(loop, vow_ref(d), NULL), 0);
+    VOW_ASSERT_EQ(ok_calls, 1);
+    VOW_ASSERT_EQ(ok_seen, 7);
+    VOW_ASSERT_STATE(vow_state(body_promise), VOW_FULFILLED);
+    VOW_ASSERT_STATE(vow_state(t), VOW_FULFILLED);
+    VOW_ASSERT_EQ(arg_free_calls, 1);
+    VOW_ASSERT_EQ(arg_freed_at_body, 0, "arg_free ran before the body");
     vow_unref(t);
     vow_unref(d);
     vow_unref(body_promise);
@@ -289,20 +278,20 @@ Test(create_task, fulfils_with_the_body_value_after_the_body_sleep) {
 
 Test(create_task, rejects_with_the_body_error_itself) {
     vow_loop_t *loop = vow_test_loop();
-    cr_assert_eq(vow_set_rejection_hook(loop, hook, NULL), 0);
+    record_rejections(loop);
     vow_error_t *e = vow_error_new(VOW_ERANGE, "the body failed");
     targ *a = targ_new(0, 10, 0);
     a->fail = vow_error_ref(e);
     vow_t *t = vow_create_task(loop, body, a, targ_free);
     vow_outcome_t out;
-    cr_assert_eq(vow_run(loop, t, &out), 0);
-    cr_assert_eq(out.state, VOW_REJECTED);
-    cr_assert_eq(out.error, e, "the task rejected with another error than the body's");
-    cr_assert_eq(hook_calls, 0, "the body's rejection was reported as unhandled");
+    VOW_ASSERT_CODE(vow_run(loop, t, &out), 0);
+    VOW_ASSERT_STATE(out.state, VOW_REJECTED);
+    VOW_ASSERT_EQ(out.error, e, "the task rejected with another error than the body's");
+    VOW_ASSERT_EQ(rejections.unhandled, 0, "the body's rejection was reported as unhandled");
     vow_outcome_release(&out);
     vow_error_unref(e);
     vow_unref(body_promise);
-    cr_assert_eq(arg_free_calls, 1);
+    VOW_ASSERT_EQ(arg_free_calls, 1);
     VOW_TEST_END(loop);
 }
 
@@ -314,14 +303,14 @@ Test(create_task, body_returning_a_settled_promise) {
     vow_t *ok = vow_create_task(loop, body, targ_new(0, 0, 9), targ_free);
     vow_t *bad = vow_create_task(loop, body, a, targ_free);
     vow_t *both = vow_all_settled(loop, (vow_t *[]){vow_ref(ok), vow_ref(bad)}, 2);
-    cr_assert_eq(vow_run(loop, both, NULL), 0);
-    cr_assert_eq(vow_value_int(vow_value(ok)), 9);
-    cr_assert_eq(vow_error(bad), e);
+    VOW_ASSERT_CODE(vow_run(loop, both, NULL), 0);
+    VOW_ASSERT_EQ(vow_value_int(vow_value(ok)), 9);
+    VOW_ASSERT_EQ(vow_error(bad), e);
     vow_unref(ok);
     vow_unref(bad);
     vow_error_unref(e);
     vow_unref(body_promise);
-    cr_assert_eq(arg_free_calls, 2);
+    VOW_ASSERT_EQ(arg_free_calls, 2);
     VOW_TEST_END(loop);
 }
 
@@ -329,27 +318,27 @@ Test(create_task, body_returning_null_rejects_with_enomem) {
     vow_loop_t *loop = vow_test_loop();
     vow_t *t = vow_create_task(loop, body_null, targ_new(0, 0, 0), targ_free);
     vow_outcome_t out;
-    cr_assert_eq(vow_run(loop, t, &out), 0);
-    cr_assert_eq(body_calls, 1);
-    cr_assert_eq(out.state, VOW_REJECTED);
-    cr_assert_eq(vow_error_code(out.error), VOW_ENOMEM, "%s",
-                 vow_err_name(vow_error_code(out.error)));
+    VOW_ASSERT_CODE(vow_run(loop, t, &out), 0);
+    VOW_ASSERT_EQ(body_calls, 1);
+    VOW_ASSERT_STATE(out.state, VOW_REJECTED);
+    VOW_ASSERT_CODE(vow_error_code(out.error), VOW_ENOMEM, "%s",
+                    vow_err_name(vow_error_code(out.error)));
     vow_outcome_release(&out);
-    cr_assert_eq(arg_free_calls, 1);
+    VOW_ASSERT_EQ(arg_free_calls, 1);
     VOW_TEST_END(loop);
 }
 
 Test(create_task, unawaited_failing_task_is_reported_once_on_the_task) {
     vow_loop_t *loop = vow_test_loop();
-    cr_assert_eq(vow_set_rejection_hook(loop, hook, NULL), 0);
-    cr_assert_eq(vow_set_unhandled_mode(loop, VOW_UNHANDLED_SILENT), 0);
+    record_rejections(loop);
+    VOW_ASSERT_CODE(vow_set_unhandled_mode(loop, VOW_UNHANDLED_SILENT), 0);
     targ *a = targ_new(0, 5, 0);
     a->fail = vow_error_new(VOW_EPERM, "nobody awaits this");
     vow_t *t = vow_create_task(loop, body, a, targ_free);
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
-    cr_assert_eq(vow_state(t), VOW_REJECTED);
-    cr_assert_eq(hook_calls, 1, "reported %d times", hook_calls);
-    cr_assert_eq(hook_promise, t, "reported on another promise than the task");
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_STATE(vow_state(t), VOW_REJECTED);
+    VOW_ASSERT_EQ(rejections.unhandled, 1);
+    VOW_ASSERT_EQ(rejections.last_unhandled.p, t, "reported on another promise than the task");
     vow_unref(t);
     vow_unref(body_promise);
     VOW_TEST_END(loop);
@@ -360,15 +349,15 @@ Test(create_task, unawaited_failing_task_is_reported_once_on_the_task) {
 Test(create_task, cancelled_before_it_starts_the_body_never_runs) {
     vow_loop_t *loop = vow_test_loop();
     vow_t *t = vow_create_task(loop, body, targ_new(0, 10, 1), targ_free);
-    cr_assert_eq(vow_loop_alive(loop), 1);
-    cr_assert_eq(vow_cancel(t), 0);
+    VOW_ASSERT_EQ(vow_loop_alive(loop), 1);
+    VOW_ASSERT_CODE(vow_cancel(t), 0);
     expect_cancelled(t, "the task");
-    cr_assert_eq(arg_free_calls, 1, "arg_free did not run at the cancel (%d)", arg_free_calls);
-    cr_assert_eq(vow_loop_alive(loop), 0, "the start's immediate is still queued");
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
-    cr_assert_eq(body_calls, 0, "the body of a cancelled task ran");
-    cr_assert_eq(arg_free_calls, 1);
-    cr_assert_eq(vow_cancel(t), VOW_ESETTLED);
+    VOW_ASSERT_EQ(arg_free_calls, 1, "arg_free did not run at the cancel (%d)", arg_free_calls);
+    VOW_ASSERT_EQ(vow_loop_alive(loop), 0, "the start's immediate is still queued");
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_EQ(body_calls, 0, "the body of a cancelled task ran");
+    VOW_ASSERT_EQ(arg_free_calls, 1);
+    VOW_ASSERT_CODE(vow_cancel(t), VOW_ESETTLED);
     vow_unref(t);
     VOW_TEST_END(loop);
 }
@@ -377,21 +366,21 @@ Test(create_task, cancelled_before_it_starts_the_body_never_runs) {
 static void cancel_slot(vow_loop_t *loop, void *arg) {
     (void)loop;
     note('C', 0);
-    cr_assert_eq(vow_cancel(*(vow_t **)arg), 0);
+    VOW_ASSERT_CODE(vow_cancel(*(vow_t **)arg), 0);
 }
 
 Test(create_task, cancelled_by_an_earlier_immediate_of_the_same_pass_never_starts) {
     vow_loop_t *loop = vow_test_loop();
     vow_t *slot = NULL;
-    cr_assert_eq(vow_set_immediate(loop, cancel_slot, &slot, NULL), 0);
+    VOW_ASSERT_CODE(vow_set_immediate(loop, cancel_slot, &slot, NULL), 0);
     vow_t *t = vow_create_task(loop, body, targ_new(0, 10, 1), targ_free);
     slot = t;
-    cr_assert_eq(vow_set_immediate(loop, imm, CTX(1), NULL), 0);
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_CODE(vow_set_immediate(loop, imm, CTX(1), NULL), 0);
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
     cr_assert_str_eq(order, "C0I1", "order %s", order);
-    cr_assert_eq(body_calls, 0);
+    VOW_ASSERT_EQ(body_calls, 0);
     expect_cancelled(t, "the task");
-    cr_assert_eq(arg_free_calls, 1);
+    VOW_ASSERT_EQ(arg_free_calls, 1);
     vow_unref(t);
     VOW_TEST_END(loop);
 }
@@ -400,11 +389,11 @@ Test(create_task, cancelled_through_a_then_on_it_before_it_starts) {
     vow_loop_t *loop = vow_test_loop();
     vow_t *t = vow_create_task(loop, body, targ_new(0, 10, 1), targ_free);
     vow_t *d = vow_then(t, count_ok, NULL, NULL, NULL); /* the task's only waiter */
-    cr_assert_eq(vow_cancel(d), 0);
-    cr_assert_eq(arg_free_calls, 1, "the upstream cancel did not reach the unstarted task");
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
-    cr_assert_eq(body_calls, 0);
-    cr_assert_eq(ok_calls, 0);
+    VOW_ASSERT_CODE(vow_cancel(d), 0);
+    VOW_ASSERT_EQ(arg_free_calls, 1, "the upstream cancel did not reach the unstarted task");
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_EQ(body_calls, 0);
+    VOW_ASSERT_EQ(ok_calls, 0);
     vow_unref(d);
     VOW_TEST_END(loop);
 }
@@ -414,21 +403,21 @@ Test(create_task, cancelled_through_a_then_on_it_before_it_starts) {
 static void cancel_now(vow_loop_t *loop, void *arg) {
     (void)loop;
     note('C', 0);
-    cr_assert_eq(vow_cancel(arg), 0);
+    VOW_ASSERT_CODE(vow_cancel(arg), 0);
 }
 
 Test(create_task, cancelled_after_it_starts_the_body_sleep_is_cancelled_and_freed) {
     vow_loop_t *loop = vow_test_loop();
     vow_t *t = vow_create_task(loop, body, targ_new(0, 1000, 1), targ_free);
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_NOWAIT), 1); /* the start: the body sleeps */
-    cr_assert_eq(body_calls, 1);
-    cr_assert_eq(vow_loop_alive(loop), 1, "the body's sleep");
-    cr_assert_eq(vow_cancel(t), 0);
+    VOW_ASSERT_EQ(vow_loop_run(loop, VOW_RUN_NOWAIT), 1); /* the start: the body sleeps */
+    VOW_ASSERT_EQ(body_calls, 1);
+    VOW_ASSERT_EQ(vow_loop_alive(loop), 1, "the body's sleep");
+    VOW_ASSERT_CODE(vow_cancel(t), 0);
     expect_cancelled(t, "the task");
     expect_cancelled(body_promise, "the body's promise");
-    cr_assert_eq(vow_loop_alive(loop), 0, "the body's sleep timer was not freed at the cancel");
-    cr_assert_eq(arg_free_calls, 1);
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_EQ(vow_loop_alive(loop), 0, "the body's sleep timer was not freed at the cancel");
+    VOW_ASSERT_EQ(arg_free_calls, 1);
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
     vow_unref(t);
     vow_unref(body_promise);
     VOW_TEST_END(loop);
@@ -437,15 +426,15 @@ Test(create_task, cancelled_after_it_starts_the_body_sleep_is_cancelled_and_free
 Test(create_task, cancelled_from_a_timer_while_the_body_sleeps) {
     vow_loop_t *loop = vow_test_loop();
     vow_t *t = vow_create_task(loop, body, targ_new(0, 1000, 1), targ_free);
-    cr_assert_eq(vow_set_timeout(loop, cancel_now, t, 10, NULL), 0);
+    VOW_ASSERT_CODE(vow_set_timeout(loop, cancel_now, t, 10, NULL), 0);
     vow_outcome_t out;
-    cr_assert_eq(vow_run(loop, vow_ref(t), &out), 0);
+    VOW_ASSERT_CODE(vow_run(loop, vow_ref(t), &out), 0);
     cr_assert_str_eq(order, "B0C0");
-    cr_assert_eq(out.state, VOW_REJECTED);
+    VOW_ASSERT_STATE(out.state, VOW_REJECTED);
     cr_assert(vow_is_cancellation(out.error));
     vow_outcome_release(&out);
     expect_cancelled(body_promise, "the body's promise");
-    cr_assert_eq(vow_loop_alive(loop), 0, "the body's sleep timer was not freed");
+    VOW_ASSERT_EQ(vow_loop_alive(loop), 0, "the body's sleep timer was not freed");
     vow_unref(t);
     vow_unref(body_promise);
     VOW_TEST_END(loop);
@@ -456,16 +445,16 @@ Test(create_task, cancel_after_start_spares_a_body_promise_someone_else_waits_on
     vow_t *shared = vow_then(vow_sleep(loop, 30), give_value, NULL, CTX(5), NULL);
     vow_t *other = vow_then(vow_ref(shared), count_ok, NULL, NULL, NULL);
     vow_t *t = vow_create_task(loop, body_returns_shared, vow_ref(shared), promise_unref);
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_NOWAIT), 1);
-    cr_assert_eq(body_calls, 1);
-    cr_assert_eq(vow_cancel(t), 0);
+    VOW_ASSERT_EQ(vow_loop_run(loop, VOW_RUN_NOWAIT), 1);
+    VOW_ASSERT_EQ(body_calls, 1);
+    VOW_ASSERT_CODE(vow_cancel(t), 0);
     expect_cancelled(t, "the task");
-    cr_assert_eq(vow_state(shared), VOW_PENDING, "the upstream rule was not applied");
-    cr_assert_eq(vow_loop_alive(loop), 1, "the shared sleep should still be running");
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
-    cr_assert_eq(vow_state(shared), VOW_FULFILLED);
-    cr_assert_eq(ok_calls, 1);
-    cr_assert_eq(ok_seen, 5);
+    VOW_ASSERT_STATE(vow_state(shared), VOW_PENDING, "the upstream rule was not applied");
+    VOW_ASSERT_EQ(vow_loop_alive(loop), 1, "the shared sleep should still be running");
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_STATE(vow_state(shared), VOW_FULFILLED);
+    VOW_ASSERT_EQ(ok_calls, 1);
+    VOW_ASSERT_EQ(ok_seen, 5);
     vow_unref(t);
     vow_unref(shared);
     vow_unref(other);
@@ -478,7 +467,7 @@ Test(create_task, cancel_after_start_spares_a_body_promise_someone_else_waits_on
 static vow_t *self_task;
 static vow_t *body_cancels_itself(vow_loop_t *loop, void *arg) {
     body_calls++;
-    cr_assert_eq(vow_cancel(self_task), 0);
+    VOW_ASSERT_CODE(vow_cancel(self_task), 0);
     vow_t *p = vow_then(vow_sleep(loop, 1000), give_value, NULL, arg, NULL);
     vow_unref(body_promise);
     body_promise = vow_ref(p);
@@ -488,10 +477,10 @@ static vow_t *body_cancels_itself(vow_loop_t *loop, void *arg) {
 Test(create_task, body_that_cancels_its_own_task_gets_its_promise_cancelled) {
     vow_loop_t *loop = vow_test_loop();
     self_task = vow_create_task(loop, body_cancels_itself, CTX(3), NULL);
-    cr_assert_eq(vow_run(loop, vow_ref(self_task), NULL), 0);
-    cr_assert_eq(body_calls, 1);
+    VOW_ASSERT_CODE(vow_run(loop, vow_ref(self_task), NULL), 0);
+    VOW_ASSERT_EQ(body_calls, 1);
     expect_cancelled(self_task, "the task");
-    cr_assert_eq(vow_loop_alive(loop), 0, "the body's 1 s sleep is still running");
+    VOW_ASSERT_EQ(vow_loop_alive(loop), 0, "the body's 1 s sleep is still running");
     expect_cancelled(body_promise, "the body's promise");
     vow_unref(self_task);
     vow_unref(body_promise);
@@ -503,10 +492,10 @@ Test(create_task, body_that_cancels_its_own_task_gets_its_promise_cancelled) {
 Test(create_task, arg_free_runs_after_the_body_returned) {
     vow_loop_t *loop = vow_test_loop();
     vow_t *t = vow_create_task(loop, body, targ_new(0, 0, 0), targ_free);
-    cr_assert_eq(arg_free_calls, 0);
-    cr_assert_eq(vow_run(loop, t, NULL), 0);
-    cr_assert_eq(arg_freed_at_body, 0);
-    cr_assert_eq(arg_free_calls, 1);
+    VOW_ASSERT_EQ(arg_free_calls, 0);
+    VOW_ASSERT_CODE(vow_run(loop, t, NULL), 0);
+    VOW_ASSERT_EQ(arg_freed_at_body, 0);
+    VOW_ASSERT_EQ(arg_free_calls, 1);
     vow_unref(body_promise);
     VOW_TEST_END(loop);
 }
@@ -516,22 +505,22 @@ Test(create_task, loop_freed_before_the_start_frees_arg_once_and_never_runs_the_
     vow_t *t = vow_create_task(loop, body, targ_new(0, 0, 0), targ_free);
     targ stack_arg = {1, 0, 0, NULL};
     vow_t *u = vow_create_task(loop, body, &stack_arg, NULL); /* no arg_free: the caller's */
-    cr_assert_eq(vow_loop_free(loop), 0);
-    cr_assert_eq(body_calls, 0);
-    cr_assert_eq(arg_free_calls, 1);
-    cr_assert_eq(vow_cancel(t), VOW_ECLOSED);
+    VOW_ASSERT_CODE(vow_loop_free(loop), 0);
+    VOW_ASSERT_EQ(body_calls, 0);
+    VOW_ASSERT_EQ(arg_free_calls, 1);
+    VOW_ASSERT_CODE(vow_cancel(t), VOW_ECLOSED);
     vow_unref(t);
     vow_unref(u);
-    cr_assert_eq(vow_test_live_allocs(), 0, "%ld vow allocation(s) still live",
-                 vow_test_live_allocs());
+    VOW_ASSERT_EQ(vow_test_live_allocs(), 0, "%ld vow allocation(s) still live",
+                  vow_test_live_allocs());
 }
 
 Test(create_task, loop_freed_while_the_body_sleeps) {
     vow_loop_t *loop = vow_test_loop();
     vow_t *t = vow_create_task(loop, body, targ_new(0, 1000, 0), targ_free);
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_NOWAIT), 1);
-    cr_assert_eq(body_calls, 1);
-    cr_assert_eq(arg_free_calls, 1);
+    VOW_ASSERT_EQ(vow_loop_run(loop, VOW_RUN_NOWAIT), 1);
+    VOW_ASSERT_EQ(body_calls, 1);
+    VOW_ASSERT_EQ(arg_free_calls, 1);
     vow_unref(t);
     vow_unref(body_promise);
     VOW_TEST_END_FORCED(loop);
@@ -539,18 +528,18 @@ Test(create_task, loop_freed_while_the_body_sleeps) {
 
 static int null_arg_free_calls;
 static void count_arg_free(void *p) {
-    cr_assert_eq(p, CTX(77));
+    VOW_ASSERT_EQ(p, CTX(77));
     null_arg_free_calls++;
 }
 
 Test(create_task, failed_calls_return_null_and_run_arg_free_at_once) {
     cr_assert_null(vow_create_task(NULL, body, CTX(77), count_arg_free));
-    cr_assert_eq(null_arg_free_calls, 1);
+    VOW_ASSERT_EQ(null_arg_free_calls, 1);
     vow_loop_t *loop = vow_test_loop();
     cr_assert_null(vow_create_task(loop, NULL, CTX(77), count_arg_free));
-    cr_assert_eq(null_arg_free_calls, 2);
+    VOW_ASSERT_EQ(null_arg_free_calls, 2);
     cr_assert_null(vow_create_task(loop, NULL, CTX(77), NULL)); /* no destructor: fine */
-    cr_assert_eq(vow_loop_alive(loop), 0, "a failed call left work queued");
+    VOW_ASSERT_EQ(vow_loop_alive(loop), 0, "a failed call left work queued");
     VOW_TEST_END(loop);
 }
 
@@ -598,7 +587,7 @@ Test(create_task, every_allocation_fails_once) {
     long first = -1;
     for (long n = 0;; n++) {
         vow_loop_t *loop = vow_test_loop();
-        cr_assert_eq(vow_set_unhandled_mode(loop, VOW_UNHANDLED_SILENT), 0);
+        VOW_ASSERT_CODE(vow_set_unhandled_mode(loop, VOW_UNHANDLED_SILENT), 0);
         vow_test_reset_counts();
         vow_test_fail_at(n);
         arg_free_calls = 0;
@@ -606,15 +595,15 @@ Test(create_task, every_allocation_fails_once) {
         int rc = oom_program(loop);
         long failed = vow_test_failed_allocs();
         vow_test_fail_at(0);
-        cr_assert_eq(vow_loop_free(loop), 0);
+        VOW_ASSERT_CODE(vow_loop_free(loop), 0);
         cr_assert(rc == 0 || rc == VOW_ENOMEM, "run %ld: %s", n, vow_strerror(rc));
         for (int i = 0; i < 3; i++)
-            cr_assert_eq(arg_freed[i], 1, "run %ld: arg %d freed %d times", n, i, arg_freed[i]);
-        cr_assert_eq(vow_test_live_allocs(), 0, "run %ld: %ld allocation(s) leaked", n,
-                     vow_test_live_allocs());
+            VOW_ASSERT_EQ(arg_freed[i], 1, "run %ld: arg %d freed %d times", n, i, arg_freed[i]);
+        VOW_ASSERT_EQ(vow_test_live_allocs(), 0, "run %ld: %ld allocation(s) leaked", n,
+                      vow_test_live_allocs());
         if (n == 0) {
             first = vow_test_alloc_total();
-            cr_assert_eq(rc, 0, "the program fails without any failed allocation");
+            VOW_ASSERT_CODE(rc, 0, "the program fails without any failed allocation");
         } else if (failed == 0) {
             break; /* n is past the program's last allocation */
         }

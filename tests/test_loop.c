@@ -24,9 +24,9 @@ Test(loop, fixture_loop_uses_the_backend_asked_for) {
     vow_loop_t *loop = vow_test_loop();
     unsigned b = vow_loop_backend(loop);
     cr_assert_neq(b, 0);
-    cr_assert_eq(b & (b - 1), 0, "exactly one backend bit, got %#x", b);
+    VOW_ASSERT_EQ(b & (b - 1), 0, "exactly one backend bit, got %#x", b);
     cr_assert_not_null(vow_loop_ev(loop));
-    cr_assert_eq(ev_backend(vow_loop_ev(loop)), b, "vow and libev disagree on the backend");
+    VOW_ASSERT_EQ(ev_backend(vow_loop_ev(loop)), b, "vow and libev disagree on the backend");
     VOW_TEST_END(loop);
 }
 
@@ -38,15 +38,15 @@ Test(loop, new_with_each_backend) {
         vow_loop_t *l = NULL;
         int rc = vow_loop_new(&l, all_bits[i]);
         if (supported & all_bits[i]) {
-            cr_assert_eq(rc, 0, "backend %#x: %s", all_bits[i], vow_strerror(rc));
-            cr_assert_eq(vow_loop_backend(l), all_bits[i]);
-            cr_assert_eq(ev_backend(vow_loop_ev(l)), all_bits[i]);
-            cr_assert_eq(vow_loop_run(l, VOW_RUN_DEFAULT), 0);
-            cr_assert_eq(vow_loop_close(l), 0);
+            VOW_ASSERT_CODE(rc, 0, "backend %#x: %s", all_bits[i], vow_strerror(rc));
+            VOW_ASSERT_EQ(vow_loop_backend(l), all_bits[i]);
+            VOW_ASSERT_EQ(ev_backend(vow_loop_ev(l)), all_bits[i]);
+            VOW_ASSERT_CODE(vow_loop_run(l, VOW_RUN_DEFAULT), 0);
+            VOW_ASSERT_CODE(vow_loop_close(l), 0);
             tried++;
         } else {
-            cr_assert_eq(rc, VOW_ENOTSUP, "backend %#x not supported here: %s", all_bits[i],
-                         vow_err_name(rc));
+            VOW_ASSERT_CODE(rc, VOW_ENOTSUP, "backend %#x not supported here: %s", all_bits[i],
+                            vow_err_name(rc));
         }
     }
     /* select and poll exist on every POSIX system libev builds on. */
@@ -59,10 +59,10 @@ Test(loop, explicit_backend_ignores_libev_flags) {
     /* LIBEV_FLAGS=1 asks libev for select; an explicit choice must win (EVFLAG_NOENV). */
     setenv("LIBEV_FLAGS", "1", 1);
     vow_loop_t *l = NULL;
-    cr_assert_eq(vow_loop_new(&l, VOW_BACKEND_POLL), 0);
-    cr_assert_eq(vow_loop_backend(l), VOW_BACKEND_POLL);
-    cr_assert_eq(ev_backend(vow_loop_ev(l)), EVBACKEND_POLL);
-    cr_assert_eq(vow_loop_close(l), 0);
+    VOW_ASSERT_CODE(vow_loop_new(&l, VOW_BACKEND_POLL), 0);
+    VOW_ASSERT_EQ(vow_loop_backend(l), VOW_BACKEND_POLL);
+    VOW_ASSERT_EQ(ev_backend(vow_loop_ev(l)), EVBACKEND_POLL);
+    VOW_ASSERT_CODE(vow_loop_close(l), 0);
     unsetenv("LIBEV_FLAGS");
     VOW_TEST_END(loop);
 }
@@ -82,10 +82,10 @@ Test(loop, vow_backend_env_chooses_and_beats_libev_flags) {
         setenv("LIBEV_FLAGS", names[i].bit == VOW_BACKEND_SELECT ? "2" : "1", 1);
         vow_loop_t *l = NULL;
         int rc = vow_loop_new(&l, VOW_BACKEND_AUTO);
-        cr_assert_eq(rc, 0, "VOW_BACKEND=%s: %s", names[i].name, vow_strerror(rc));
-        cr_assert_eq(vow_loop_backend(l), names[i].bit, "VOW_BACKEND=%s", names[i].name);
-        cr_assert_eq(ev_backend(vow_loop_ev(l)), names[i].bit);
-        cr_assert_eq(vow_loop_close(l), 0);
+        VOW_ASSERT_CODE(rc, 0, "VOW_BACKEND=%s: %s", names[i].name, vow_strerror(rc));
+        VOW_ASSERT_EQ(vow_loop_backend(l), names[i].bit, "VOW_BACKEND=%s", names[i].name);
+        VOW_ASSERT_EQ(ev_backend(vow_loop_ev(l)), names[i].bit);
+        VOW_ASSERT_CODE(vow_loop_close(l), 0);
     }
     unsetenv("LIBEV_FLAGS");
     unsetenv("VOW_BACKEND");
@@ -97,9 +97,9 @@ Test(loop, without_vow_backend_libev_flags_are_honoured) {
     unsetenv("VOW_BACKEND");
     setenv("LIBEV_FLAGS", "2", 1); /* EVBACKEND_POLL */
     vow_loop_t *l = NULL;
-    cr_assert_eq(vow_loop_new(&l, VOW_BACKEND_AUTO), 0);
-    cr_assert_eq(vow_loop_backend(l), VOW_BACKEND_POLL);
-    cr_assert_eq(vow_loop_close(l), 0);
+    VOW_ASSERT_CODE(vow_loop_new(&l, VOW_BACKEND_AUTO), 0);
+    VOW_ASSERT_EQ(vow_loop_backend(l), VOW_BACKEND_POLL);
+    VOW_ASSERT_CODE(vow_loop_close(l), 0);
     unsetenv("LIBEV_FLAGS");
     VOW_TEST_END(loop);
 }
@@ -108,7 +108,7 @@ Test(loop, unknown_vow_backend_name_is_einval) {
     vow_loop_t *loop = vow_test_loop();
     setenv("VOW_BACKEND", "bogus", 1);
     vow_loop_t *l = NULL;
-    cr_assert_eq(vow_loop_new(&l, VOW_BACKEND_AUTO), VOW_EINVAL);
+    VOW_ASSERT_CODE(vow_loop_new(&l, VOW_BACKEND_AUTO), VOW_EINVAL);
     unsetenv("VOW_BACKEND");
     VOW_TEST_END(loop);
 }
@@ -117,25 +117,25 @@ Test(loop, invalid_backend_bits_are_einval) {
     vow_loop_t *loop = vow_test_loop();
     long live = vow_test_live_allocs();
     vow_loop_t *l = NULL;
-    cr_assert_eq(vow_loop_new(&l, VOW_BACKEND_SELECT | VOW_BACKEND_POLL), VOW_EINVAL);
-    cr_assert_eq(vow_loop_new(&l, VOW_BACKEND_POLL | VOW_BACKEND_EPOLL), VOW_EINVAL);
-    cr_assert_eq(vow_loop_new(&l, 0x80000000u), VOW_EINVAL);
-    cr_assert_eq(vow_loop_new(&l, 0xffffffffu), VOW_EINVAL);
-    cr_assert_eq(vow_loop_new(NULL, VOW_BACKEND_AUTO), VOW_EINVAL);
-    cr_assert_eq(vow_test_live_allocs(), live, "a failed vow_loop_new leaked");
+    VOW_ASSERT_CODE(vow_loop_new(&l, VOW_BACKEND_SELECT | VOW_BACKEND_POLL), VOW_EINVAL);
+    VOW_ASSERT_CODE(vow_loop_new(&l, VOW_BACKEND_POLL | VOW_BACKEND_EPOLL), VOW_EINVAL);
+    VOW_ASSERT_CODE(vow_loop_new(&l, 0x80000000u), VOW_EINVAL);
+    VOW_ASSERT_CODE(vow_loop_new(&l, 0xffffffffu), VOW_EINVAL);
+    VOW_ASSERT_CODE(vow_loop_new(NULL, VOW_BACKEND_AUTO), VOW_EINVAL);
+    VOW_ASSERT_EQ(vow_test_live_allocs(), live, "a failed vow_loop_new leaked");
     VOW_TEST_END(loop);
 }
 
 Test(loop, null_arguments) {
     vow_loop_t *loop = vow_test_loop();
-    cr_assert_eq(vow_loop_run(NULL, VOW_RUN_DEFAULT), VOW_EINVAL);
-    cr_assert_eq(vow_loop_alive(NULL), VOW_EINVAL);
-    cr_assert_eq(vow_loop_close(NULL), VOW_EINVAL);
-    cr_assert_eq(vow_loop_free(NULL), VOW_EINVAL);
-    cr_assert_eq(vow_loop_run(loop, (vow_run_mode_t)99), VOW_EINVAL);
+    VOW_ASSERT_CODE(vow_loop_run(NULL, VOW_RUN_DEFAULT), VOW_EINVAL);
+    VOW_ASSERT_CODE(vow_loop_alive(NULL), VOW_EINVAL);
+    VOW_ASSERT_CODE(vow_loop_close(NULL), VOW_EINVAL);
+    VOW_ASSERT_CODE(vow_loop_free(NULL), VOW_EINVAL);
+    VOW_ASSERT_CODE(vow_loop_run(loop, (vow_run_mode_t)99), VOW_EINVAL);
     vow_loop_t *l = NULL;
-    cr_assert_eq(vow_loop_wrap(NULL, vow_loop_ev(loop)), VOW_EINVAL);
-    cr_assert_eq(vow_loop_wrap(&l, NULL), VOW_EINVAL);
+    VOW_ASSERT_CODE(vow_loop_wrap(NULL, vow_loop_ev(loop)), VOW_EINVAL);
+    VOW_ASSERT_CODE(vow_loop_wrap(&l, NULL), VOW_EINVAL);
     VOW_TEST_END(loop);
 }
 
@@ -150,24 +150,24 @@ static void count_timer(vow_loop_t *loop, void *arg) {
 
 Test(loop, empty_loop_returns_at_once_in_every_mode) {
     vow_loop_t *loop = vow_test_loop();
-    cr_assert_eq(vow_loop_alive(loop), 0);
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_NOWAIT), 0);
+    VOW_ASSERT_EQ(vow_loop_alive(loop), 0);
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_NOWAIT), 0);
     /* ONCE on an empty loop must not block (the .timeout would catch a hang). */
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_ONCE), 0);
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_ONCE), 0);
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
     VOW_TEST_END(loop);
 }
 
 Test(loop, nowait_does_not_block_and_once_makes_progress) {
     vow_loop_t *loop = vow_test_loop();
     timer_calls = 0;
-    cr_assert_eq(vow_set_timeout(loop, count_timer, NULL, 30, NULL), 0);
-    cr_assert_eq(vow_set_timeout(loop, count_timer, NULL, 200, NULL), 0);
+    VOW_ASSERT_CODE(vow_set_timeout(loop, count_timer, NULL, 30, NULL), 0);
+    VOW_ASSERT_CODE(vow_set_timeout(loop, count_timer, NULL, 200, NULL), 0);
 
     /* NOWAIT: one non-blocking turn; 30 ms cannot have passed, work remains. */
     cr_assert_gt(vow_loop_run(loop, VOW_RUN_NOWAIT), 0);
-    cr_assert_eq(timer_calls, 0);
+    VOW_ASSERT_EQ(timer_calls, 0);
 
     /* ONCE blocks for the nearest timer; it may take more than one turn if libev wakes a
      * little early, but never fires both at once, and reports work remaining. */
@@ -176,13 +176,13 @@ Test(loop, nowait_does_not_block_and_once_makes_progress) {
         cr_assert_gt(vow_loop_run(loop, VOW_RUN_ONCE), 0, "the 200 ms timer is still pending");
         cr_assert_lt(++turns, 1000);
     }
-    cr_assert_eq(timer_calls, 1);
+    VOW_ASSERT_EQ(timer_calls, 1);
 
     int rc;
     turns = 0;
     while ((rc = vow_loop_run(loop, VOW_RUN_ONCE)) > 0) cr_assert_lt(++turns, 1000);
-    cr_assert_eq(rc, 0, "ONCE returns 0 once nothing keeps the loop alive");
-    cr_assert_eq(timer_calls, 2);
+    VOW_ASSERT_CODE(rc, 0, "ONCE returns 0 once nothing keeps the loop alive");
+    VOW_ASSERT_EQ(timer_calls, 2);
     VOW_TEST_END(loop);
 }
 
@@ -202,17 +202,17 @@ Test(loop, stop_from_a_timer_callback) {
     vow_loop_t *loop = vow_test_loop();
     struct stop_state s = {loop, 0};
     vow_timer_t id = 0;
-    cr_assert_eq(vow_set_interval(loop, stop_at_3_and_5, &s, 2, &id), 0);
+    VOW_ASSERT_CODE(vow_set_interval(loop, stop_at_3_and_5, &s, 2, &id), 0);
 
     cr_assert_gt(vow_loop_run(loop, VOW_RUN_DEFAULT), 0, "stopped with the interval active");
-    cr_assert_eq(s.calls, 3);
+    VOW_ASSERT_EQ(s.calls, 3);
     /* The next run starts afresh and runs until the next stop. */
     cr_assert_gt(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
-    cr_assert_eq(s.calls, 5);
+    VOW_ASSERT_EQ(s.calls, 5);
 
-    cr_assert_eq(vow_clear_interval(loop, id), 0);
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
-    cr_assert_eq(s.calls, 5);
+    VOW_ASSERT_CODE(vow_clear_interval(loop, id), 0);
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_EQ(s.calls, 5);
     VOW_TEST_END(loop);
 }
 
@@ -227,12 +227,12 @@ static void stop_and_record(vow_loop_t *loop, void *arg) {
 Test(loop, stop_returns_after_the_current_callback) {
     vow_loop_t *loop = vow_test_loop();
     timer_calls = 0;
-    cr_assert_eq(vow_set_timeout(loop, stop_and_record, NULL, 3, NULL), 0);
-    cr_assert_eq(vow_set_timeout(loop, count_timer, NULL, 3, NULL), 0);
+    VOW_ASSERT_CODE(vow_set_timeout(loop, stop_and_record, NULL, 3, NULL), 0);
+    VOW_ASSERT_CODE(vow_set_timeout(loop, count_timer, NULL, 3, NULL), 0);
     cr_assert_gt(vow_loop_run(loop, VOW_RUN_DEFAULT), 0, "stopped with a timer left");
-    cr_assert_eq(timer_calls, 1, "a timer ran after vow_loop_stop in the same pass");
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
-    cr_assert_eq(timer_calls, 2);
+    VOW_ASSERT_EQ(timer_calls, 1, "a timer ran after vow_loop_stop in the same pass");
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_EQ(timer_calls, 2);
     VOW_TEST_END(loop);
 }
 
@@ -245,18 +245,18 @@ static void stop_in_micro(vow_loop_t *loop, void *arg) {
 static void timer_queues_stop(vow_loop_t *loop, void *arg) {
     (void)arg;
     timer_calls++;
-    cr_assert_eq(vow_microtask(loop, stop_in_micro, NULL), 0);
+    VOW_ASSERT_CODE(vow_microtask(loop, stop_in_micro, NULL), 0);
 }
 
 Test(loop, stop_from_a_microtask_returns_before_the_next_timer) {
     vow_loop_t *loop = vow_test_loop();
     timer_calls = 0;
-    cr_assert_eq(vow_set_timeout(loop, timer_queues_stop, NULL, 3, NULL), 0);
-    cr_assert_eq(vow_set_timeout(loop, count_timer, NULL, 3, NULL), 0);
+    VOW_ASSERT_CODE(vow_set_timeout(loop, timer_queues_stop, NULL, 3, NULL), 0);
+    VOW_ASSERT_CODE(vow_set_timeout(loop, count_timer, NULL, 3, NULL), 0);
     cr_assert_gt(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
-    cr_assert_eq(timer_calls, 1, "a timer ran after vow_loop_stop in the same pass");
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
-    cr_assert_eq(timer_calls, 2);
+    VOW_ASSERT_EQ(timer_calls, 1, "a timer ran after vow_loop_stop in the same pass");
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_EQ(timer_calls, 2);
     VOW_TEST_END(loop);
 }
 
@@ -270,22 +270,22 @@ static void imm_rec(vow_loop_t *loop, void *arg) {
 }
 static void imm_stop(vow_loop_t *loop, void *arg) {
     imm_rec(loop, arg);
-    cr_assert_eq(vow_set_immediate(loop, imm_rec, (void *)(intptr_t)'4', NULL), 0);
+    VOW_ASSERT_CODE(vow_set_immediate(loop, imm_rec, (void *)(intptr_t)'4', NULL), 0);
     vow_loop_stop(loop);
 }
 
 Test(loop, stop_from_an_immediate_returns_after_it) {
     vow_loop_t *loop = vow_test_loop();
     imm_n = 0;
-    cr_assert_eq(vow_set_immediate(loop, imm_stop, (void *)(intptr_t)'1', NULL), 0);
-    cr_assert_eq(vow_set_immediate(loop, imm_rec, (void *)(intptr_t)'2', NULL), 0);
-    cr_assert_eq(vow_set_immediate(loop, imm_rec, (void *)(intptr_t)'3', NULL), 0);
+    VOW_ASSERT_CODE(vow_set_immediate(loop, imm_stop, (void *)(intptr_t)'1', NULL), 0);
+    VOW_ASSERT_CODE(vow_set_immediate(loop, imm_rec, (void *)(intptr_t)'2', NULL), 0);
+    VOW_ASSERT_CODE(vow_set_immediate(loop, imm_rec, (void *)(intptr_t)'3', NULL), 0);
     cr_assert_gt(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
-    cr_assert_eq(imm_n, 1, "immediates ran after vow_loop_stop: %.*s", imm_n, imm_order);
-    cr_assert_eq(vow_loop_alive(loop), 3);
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
-    cr_assert_eq(imm_n, 4);
-    cr_assert_eq(memcmp(imm_order, "1234", 4), 0, "order %.4s", imm_order);
+    VOW_ASSERT_EQ(imm_n, 1, "immediates ran after vow_loop_stop: %.*s", imm_n, imm_order);
+    VOW_ASSERT_EQ(vow_loop_alive(loop), 3);
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_EQ(imm_n, 4);
+    VOW_ASSERT_EQ(memcmp(imm_order, "1234", 4), 0, "order %.4s", imm_order);
     VOW_TEST_END(loop);
 }
 
@@ -294,10 +294,10 @@ Test(loop, stop_when_not_running_is_a_noop) {
     timer_calls = 0;
     vow_loop_stop(loop);
     vow_loop_stop(loop);
-    cr_assert_eq(vow_set_timeout(loop, count_timer, NULL, 1, NULL), 0);
-    cr_assert_eq(vow_set_timeout(loop, count_timer, NULL, 5, NULL), 0);
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
-    cr_assert_eq(timer_calls, 2, "a stop before run must not end the next run early");
+    VOW_ASSERT_CODE(vow_set_timeout(loop, count_timer, NULL, 1, NULL), 0);
+    VOW_ASSERT_CODE(vow_set_timeout(loop, count_timer, NULL, 5, NULL), 0);
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_EQ(timer_calls, 2, "a stop before run must not end the next run early");
     VOW_TEST_END(loop);
 }
 
@@ -319,34 +319,35 @@ static void reenter_timer(vow_loop_t *loop, void *arg) { try_reenter(loop, arg);
 static void reenter_micro(vow_loop_t *loop, void *arg) { try_reenter(loop, arg); }
 
 static void check_reent(const struct reent *r, const char *where) {
-    cr_assert_eq(r->calls, 1, "%s: callback ran %d times", where, r->calls);
-    cr_assert_eq(r->run_default, VOW_EREENTRANT, "%s: run DEFAULT gave %d", where, r->run_default);
-    cr_assert_eq(r->run_once, VOW_EREENTRANT, "%s: run ONCE gave %d", where, r->run_once);
-    cr_assert_eq(r->run_nowait, VOW_EREENTRANT, "%s: run NOWAIT gave %d", where, r->run_nowait);
-    cr_assert_eq(r->close_rc, VOW_EREENTRANT, "%s: close gave %d", where, r->close_rc);
-    cr_assert_eq(r->free_rc, VOW_EREENTRANT, "%s: free gave %d", where, r->free_rc);
+    VOW_ASSERT_EQ(r->calls, 1, "%s: callback ran %d times", where, r->calls);
+    VOW_ASSERT_CODE(r->run_default, VOW_EREENTRANT, "%s: run DEFAULT gave %d", where,
+                    r->run_default);
+    VOW_ASSERT_CODE(r->run_once, VOW_EREENTRANT, "%s: run ONCE gave %d", where, r->run_once);
+    VOW_ASSERT_CODE(r->run_nowait, VOW_EREENTRANT, "%s: run NOWAIT gave %d", where, r->run_nowait);
+    VOW_ASSERT_CODE(r->close_rc, VOW_EREENTRANT, "%s: close gave %d", where, r->close_rc);
+    VOW_ASSERT_CODE(r->free_rc, VOW_EREENTRANT, "%s: free gave %d", where, r->free_rc);
 }
 
 Test(loop, reentrant_run_close_free_from_timer) {
     vow_loop_t *loop = vow_test_loop();
     struct reent r = {0};
-    cr_assert_eq(vow_set_timeout(loop, reenter_timer, &r, 1, NULL), 0);
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_CODE(vow_set_timeout(loop, reenter_timer, &r, 1, NULL), 0);
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
     check_reent(&r, "timeout");
 
     /* Nothing was freed: the loop still works. */
     timer_calls = 0;
-    cr_assert_eq(vow_set_timeout(loop, count_timer, NULL, 1, NULL), 0);
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
-    cr_assert_eq(timer_calls, 1);
+    VOW_ASSERT_CODE(vow_set_timeout(loop, count_timer, NULL, 1, NULL), 0);
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_EQ(timer_calls, 1);
     VOW_TEST_END(loop);
 }
 
 Test(loop, reentrant_run_close_free_from_immediate) {
     vow_loop_t *loop = vow_test_loop();
     struct reent r = {0};
-    cr_assert_eq(vow_set_immediate(loop, reenter_timer, &r, NULL), 0);
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_CODE(vow_set_immediate(loop, reenter_timer, &r, NULL), 0);
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
     check_reent(&r, "immediate");
     VOW_TEST_END(loop);
 }
@@ -354,8 +355,8 @@ Test(loop, reentrant_run_close_free_from_immediate) {
 Test(loop, reentrant_run_close_free_from_microtask) {
     vow_loop_t *loop = vow_test_loop();
     struct reent r = {0};
-    cr_assert_eq(vow_microtask(loop, reenter_micro, &r), 0);
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_CODE(vow_microtask(loop, reenter_micro, &r), 0);
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
     check_reent(&r, "microtask");
     VOW_TEST_END(loop);
 }
@@ -372,33 +373,33 @@ static void count_micro(vow_loop_t *loop, void *arg) {
 Test(loop, alive_counts_what_keeps_the_loop_running) {
     vow_loop_t *loop = vow_test_loop();
     vow_timer_t t1, t2, iv, im;
-    cr_assert_eq(vow_loop_alive(loop), 0);
-    cr_assert_eq(vow_set_timeout(loop, count_timer, NULL, 1000, &t1), 0);
-    cr_assert_eq(vow_loop_alive(loop), 1);
-    cr_assert_eq(vow_set_timeout(loop, count_timer, NULL, 1000, &t2), 0);
-    cr_assert_eq(vow_loop_alive(loop), 2, "two timers in one duration list are two things");
-    cr_assert_eq(vow_set_interval(loop, count_timer, NULL, 500, &iv), 0);
-    cr_assert_eq(vow_loop_alive(loop), 3);
-    cr_assert_eq(vow_set_immediate(loop, count_timer, NULL, &im), 0);
-    cr_assert_eq(vow_loop_alive(loop), 4);
+    VOW_ASSERT_EQ(vow_loop_alive(loop), 0);
+    VOW_ASSERT_CODE(vow_set_timeout(loop, count_timer, NULL, 1000, &t1), 0);
+    VOW_ASSERT_EQ(vow_loop_alive(loop), 1);
+    VOW_ASSERT_CODE(vow_set_timeout(loop, count_timer, NULL, 1000, &t2), 0);
+    VOW_ASSERT_EQ(vow_loop_alive(loop), 2, "two timers in one duration list are two things");
+    VOW_ASSERT_CODE(vow_set_interval(loop, count_timer, NULL, 500, &iv), 0);
+    VOW_ASSERT_EQ(vow_loop_alive(loop), 3);
+    VOW_ASSERT_CODE(vow_set_immediate(loop, count_timer, NULL, &im), 0);
+    VOW_ASSERT_EQ(vow_loop_alive(loop), 4);
     micro_calls = 0;
-    cr_assert_eq(vow_microtask(loop, count_micro, NULL), 0);
-    cr_assert_eq(vow_loop_alive(loop), 5);
+    VOW_ASSERT_CODE(vow_microtask(loop, count_micro, NULL), 0);
+    VOW_ASSERT_EQ(vow_loop_alive(loop), 5);
 
-    cr_assert_eq(vow_clear_timeout(loop, t1), 0);
-    cr_assert_eq(vow_loop_alive(loop), 4);
-    cr_assert_eq(vow_clear_interval(loop, iv), 0);
-    cr_assert_eq(vow_loop_alive(loop), 3);
-    cr_assert_eq(vow_clear_immediate(loop, im), 0);
-    cr_assert_eq(vow_loop_alive(loop), 2);
-    cr_assert_eq(vow_clear_timeout(loop, t2), 0);
-    cr_assert_eq(vow_loop_alive(loop), 1, "the microtask is still queued");
+    VOW_ASSERT_CODE(vow_clear_timeout(loop, t1), 0);
+    VOW_ASSERT_EQ(vow_loop_alive(loop), 4);
+    VOW_ASSERT_CODE(vow_clear_interval(loop, iv), 0);
+    VOW_ASSERT_EQ(vow_loop_alive(loop), 3);
+    VOW_ASSERT_CODE(vow_clear_immediate(loop, im), 0);
+    VOW_ASSERT_EQ(vow_loop_alive(loop), 2);
+    VOW_ASSERT_CODE(vow_clear_timeout(loop, t2), 0);
+    VOW_ASSERT_EQ(vow_loop_alive(loop), 1, "the microtask is still queued");
 
     timer_calls = 0;
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
-    cr_assert_eq(micro_calls, 1);
-    cr_assert_eq(timer_calls, 0);
-    cr_assert_eq(vow_loop_alive(loop), 0);
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_EQ(micro_calls, 1);
+    VOW_ASSERT_EQ(timer_calls, 0);
+    VOW_ASSERT_EQ(vow_loop_alive(loop), 0);
     VOW_TEST_END(loop);
 }
 
@@ -406,43 +407,43 @@ Test(loop, close_is_busy_while_a_timer_is_pending) {
     vow_loop_t *loop = vow_test_loop();
     vow_timer_t id;
     timer_calls = 0;
-    cr_assert_eq(vow_set_timeout(loop, count_timer, NULL, 10000, &id), 0);
-    cr_assert_eq(vow_loop_close(loop), VOW_EBUSY);
-    cr_assert_eq(vow_loop_close(loop), VOW_EBUSY);
+    VOW_ASSERT_CODE(vow_set_timeout(loop, count_timer, NULL, 10000, &id), 0);
+    VOW_ASSERT_CODE(vow_loop_close(loop), VOW_EBUSY);
+    VOW_ASSERT_CODE(vow_loop_close(loop), VOW_EBUSY);
     /* Nothing changed: the loop and the timer are intact. */
-    cr_assert_eq(vow_loop_alive(loop), 1);
-    cr_assert_eq(vow_clear_timeout(loop, id), 0);
-    cr_assert_eq(vow_loop_alive(loop), 0);
-    cr_assert_eq(timer_calls, 0);
+    VOW_ASSERT_EQ(vow_loop_alive(loop), 1);
+    VOW_ASSERT_CODE(vow_clear_timeout(loop, id), 0);
+    VOW_ASSERT_EQ(vow_loop_alive(loop), 0);
+    VOW_ASSERT_EQ(timer_calls, 0);
     VOW_TEST_END(loop); /* close now returns 0 */
 }
 
 Test(loop, close_is_busy_then_the_timer_still_fires) {
     vow_loop_t *loop = vow_test_loop();
     timer_calls = 0;
-    cr_assert_eq(vow_set_timeout(loop, count_timer, NULL, 2, NULL), 0);
-    cr_assert_eq(vow_loop_close(loop), VOW_EBUSY);
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
-    cr_assert_eq(timer_calls, 1);
+    VOW_ASSERT_CODE(vow_set_timeout(loop, count_timer, NULL, 2, NULL), 0);
+    VOW_ASSERT_CODE(vow_loop_close(loop), VOW_EBUSY);
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_EQ(timer_calls, 1);
     VOW_TEST_END(loop);
 }
 
 Test(loop, close_is_busy_for_interval_immediate_and_microtask) {
     vow_loop_t *loop = vow_test_loop();
     vow_timer_t id;
-    cr_assert_eq(vow_set_interval(loop, count_timer, NULL, 10000, &id), 0);
-    cr_assert_eq(vow_loop_close(loop), VOW_EBUSY);
-    cr_assert_eq(vow_clear_interval(loop, id), 0);
+    VOW_ASSERT_CODE(vow_set_interval(loop, count_timer, NULL, 10000, &id), 0);
+    VOW_ASSERT_CODE(vow_loop_close(loop), VOW_EBUSY);
+    VOW_ASSERT_CODE(vow_clear_interval(loop, id), 0);
 
-    cr_assert_eq(vow_set_immediate(loop, count_timer, NULL, &id), 0);
-    cr_assert_eq(vow_loop_close(loop), VOW_EBUSY);
-    cr_assert_eq(vow_clear_immediate(loop, id), 0);
+    VOW_ASSERT_CODE(vow_set_immediate(loop, count_timer, NULL, &id), 0);
+    VOW_ASSERT_CODE(vow_loop_close(loop), VOW_EBUSY);
+    VOW_ASSERT_CODE(vow_clear_immediate(loop, id), 0);
 
     micro_calls = 0;
-    cr_assert_eq(vow_microtask(loop, count_micro, NULL), 0);
-    cr_assert_eq(vow_loop_close(loop), VOW_EBUSY);
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_NOWAIT), 0);
-    cr_assert_eq(micro_calls, 1);
+    VOW_ASSERT_CODE(vow_microtask(loop, count_micro, NULL), 0);
+    VOW_ASSERT_CODE(vow_loop_close(loop), VOW_EBUSY);
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_NOWAIT), 0);
+    VOW_ASSERT_EQ(micro_calls, 1);
     VOW_TEST_END(loop);
 }
 
@@ -458,14 +459,14 @@ Test(loop, free_with_pending_work_is_clean) {
     never_calls = 0;
     for (uint64_t ms = 1; ms <= 50; ms += 7)
         for (int k = 0; k < 4; k++)
-            cr_assert_eq(vow_set_timeout(loop, never, NULL, 1000 + ms, NULL), 0);
-    cr_assert_eq(vow_set_interval(loop, never, NULL, 5000, NULL), 0);
-    for (int k = 0; k < 10; k++) cr_assert_eq(vow_set_immediate(loop, never, NULL, NULL), 0);
-    for (int k = 0; k < 100; k++) cr_assert_eq(vow_microtask(loop, never, NULL), 0);
+            VOW_ASSERT_CODE(vow_set_timeout(loop, never, NULL, 1000 + ms, NULL), 0);
+    VOW_ASSERT_CODE(vow_set_interval(loop, never, NULL, 5000, NULL), 0);
+    for (int k = 0; k < 10; k++) VOW_ASSERT_CODE(vow_set_immediate(loop, never, NULL, NULL), 0);
+    for (int k = 0; k < 100; k++) VOW_ASSERT_CODE(vow_microtask(loop, never, NULL), 0);
     cr_assert_gt(vow_loop_alive(loop), 0);
-    cr_assert_eq(vow_loop_close(loop), VOW_EBUSY);
+    VOW_ASSERT_CODE(vow_loop_close(loop), VOW_EBUSY);
     VOW_TEST_END_FORCED(loop);
-    cr_assert_eq(never_calls, 0, "vow_loop_free ran callbacks");
+    VOW_ASSERT_EQ(never_calls, 0, "vow_loop_free ran callbacks");
 }
 
 static void stop_now(vow_loop_t *loop, void *arg) {
@@ -476,14 +477,14 @@ static void stop_now(vow_loop_t *loop, void *arg) {
 Test(loop, free_after_a_partial_run_is_clean) {
     vow_loop_t *loop = vow_test_loop();
     never_calls = 0;
-    cr_assert_eq(vow_set_timeout(loop, stop_now, NULL, 1, NULL), 0);
-    cr_assert_eq(vow_set_timeout(loop, never, NULL, 10000, NULL), 0);
-    cr_assert_eq(vow_set_interval(loop, never, NULL, 10000, NULL), 0);
+    VOW_ASSERT_CODE(vow_set_timeout(loop, stop_now, NULL, 1, NULL), 0);
+    VOW_ASSERT_CODE(vow_set_timeout(loop, never, NULL, 10000, NULL), 0);
+    VOW_ASSERT_CODE(vow_set_interval(loop, never, NULL, 10000, NULL), 0);
     cr_assert_gt(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
-    cr_assert_eq(vow_set_immediate(loop, never, NULL, NULL), 0);
-    cr_assert_eq(vow_microtask(loop, never, NULL), 0);
+    VOW_ASSERT_CODE(vow_set_immediate(loop, never, NULL, NULL), 0);
+    VOW_ASSERT_CODE(vow_microtask(loop, never, NULL), 0);
     VOW_TEST_END_FORCED(loop);
-    cr_assert_eq(never_calls, 0);
+    VOW_ASSERT_EQ(never_calls, 0);
 }
 
 /* ---- internal watchers are unref'd ------------------------------------------------------- */
@@ -519,20 +520,20 @@ Test(loop, internal_watchers_are_unrefd) {
 
     /* And again after vow has used its timer machinery and everything was cleared. */
     vow_timer_t a, b, c;
-    cr_assert_eq(vow_set_timeout(loop, count_timer, NULL, 1000, &a), 0);
-    cr_assert_eq(vow_set_interval(loop, count_timer, NULL, 20, &b), 0);
-    cr_assert_eq(vow_set_immediate(loop, count_timer, NULL, &c), 0);
-    cr_assert_eq(vow_clear_timeout(loop, a), 0);
-    cr_assert_eq(vow_clear_interval(loop, b), 0);
-    cr_assert_eq(vow_clear_immediate(loop, c), 0);
+    VOW_ASSERT_CODE(vow_set_timeout(loop, count_timer, NULL, 1000, &a), 0);
+    VOW_ASSERT_CODE(vow_set_interval(loop, count_timer, NULL, 20, &b), 0);
+    VOW_ASSERT_CODE(vow_set_immediate(loop, count_timer, NULL, &c), 0);
+    VOW_ASSERT_CODE(vow_clear_timeout(loop, a), 0);
+    VOW_ASSERT_CODE(vow_clear_interval(loop, b), 0);
+    VOW_ASSERT_CODE(vow_clear_immediate(loop, c), 0);
     check_ev_run_returns(vow_loop_ev(loop));
 
     /* And after timers actually ran. */
     timer_calls = 0;
-    cr_assert_eq(vow_set_timeout(loop, count_timer, NULL, 1, NULL), 0);
-    cr_assert_eq(vow_set_immediate(loop, count_timer, NULL, NULL), 0);
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
-    cr_assert_eq(timer_calls, 2);
+    VOW_ASSERT_CODE(vow_set_timeout(loop, count_timer, NULL, 1, NULL), 0);
+    VOW_ASSERT_CODE(vow_set_immediate(loop, count_timer, NULL, NULL), 0);
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_EQ(timer_calls, 2);
     check_ev_run_returns(vow_loop_ev(loop));
     VOW_TEST_END(loop);
 }
@@ -543,10 +544,10 @@ Test(loop, now_is_cached_and_update_time_advances) {
     vow_loop_t *loop = vow_test_loop();
     uint64_t a = vow_loop_now(loop);
     usleep(5 * 1000);
-    cr_assert_eq(vow_loop_now(loop), a, "vow_loop_now is the cached time");
+    VOW_ASSERT_EQ(vow_loop_now(loop), a, "vow_loop_now is the cached time");
     uint64_t b = vow_loop_update_time(loop);
     cr_assert_geq(b, a + 5, "5 ms slept, clock moved %llu ms", (unsigned long long)(b - a));
-    cr_assert_eq(vow_loop_now(loop), b);
+    VOW_ASSERT_EQ(vow_loop_now(loop), b);
     usleep(20 * 1000);
     uint64_t c = vow_loop_update_time(loop);
     cr_assert_geq(c, b + 20);
@@ -559,30 +560,30 @@ Test(loop, default_loop_works_and_can_be_freed) {
     vow_loop_t *loop = vow_test_loop();
     vow_loop_t *d = vow_loop_default();
     cr_assert_not_null(d);
-    cr_assert_eq(vow_loop_default(), d, "one default loop");
+    VOW_ASSERT_EQ(vow_loop_default(), d, "one default loop");
     cr_assert_neq(d, loop);
     unsigned want = vow_test_expected_backend();
-    if (want != 0) cr_assert_eq(vow_loop_backend(d), want);
+    if (want != 0) VOW_ASSERT_EQ(vow_loop_backend(d), want);
 
     timer_calls = 0;
-    cr_assert_eq(vow_set_timeout(d, count_timer, NULL, 1, NULL), 0);
-    cr_assert_eq(vow_set_timeout(loop, count_timer, NULL, 1, NULL), 0);
-    cr_assert_eq(vow_loop_run(d, VOW_RUN_DEFAULT), 0);
-    cr_assert_eq(timer_calls, 1, "running the default loop ran only its own timer");
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
-    cr_assert_eq(timer_calls, 2);
+    VOW_ASSERT_CODE(vow_set_timeout(d, count_timer, NULL, 1, NULL), 0);
+    VOW_ASSERT_CODE(vow_set_timeout(loop, count_timer, NULL, 1, NULL), 0);
+    VOW_ASSERT_CODE(vow_loop_run(d, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_EQ(timer_calls, 1, "running the default loop ran only its own timer");
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_EQ(timer_calls, 2);
 
-    cr_assert_eq(vow_set_timeout(d, never, NULL, 10000, NULL), 0);
-    cr_assert_eq(vow_loop_free(d), 0);
+    VOW_ASSERT_CODE(vow_set_timeout(d, never, NULL, 10000, NULL), 0);
+    VOW_ASSERT_CODE(vow_loop_free(d), 0);
 
     /* The next call makes a new, working default loop. */
     vow_loop_t *d2 = vow_loop_default();
     cr_assert_not_null(d2);
-    cr_assert_eq(vow_set_timeout(d2, count_timer, NULL, 1, NULL), 0);
-    cr_assert_eq(vow_loop_run(d2, VOW_RUN_DEFAULT), 0);
-    cr_assert_eq(timer_calls, 3);
-    cr_assert_eq(vow_loop_close(d2), 0);
-    cr_assert_eq(never_calls, 0);
+    VOW_ASSERT_CODE(vow_set_timeout(d2, count_timer, NULL, 1, NULL), 0);
+    VOW_ASSERT_CODE(vow_loop_run(d2, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_EQ(timer_calls, 3);
+    VOW_ASSERT_CODE(vow_loop_close(d2), 0);
+    VOW_ASSERT_EQ(never_calls, 0);
     VOW_TEST_END(loop);
 }
 
@@ -592,7 +593,7 @@ Test(loop, default_loop_with_a_bad_vow_backend_is_null) {
     setenv("VOW_BACKEND", "bogus", 1);
     cr_assert_null(vow_loop_default());
     unsetenv("VOW_BACKEND");
-    cr_assert_eq(vow_test_live_allocs(), live);
+    VOW_ASSERT_EQ(vow_test_live_allocs(), live);
     VOW_TEST_END(loop);
 }
 
@@ -613,7 +614,7 @@ struct wrap_state {
 
 static void wrap_micro(vow_loop_t *loop, void *arg) {
     struct wrap_state *s = arg;
-    cr_assert_eq(loop, s->vl);
+    VOW_ASSERT_EQ(loop, s->vl);
     s->m_calls++;
     s->order[s->n++] = 'M';
     if (s->use_io) {
@@ -625,7 +626,7 @@ static void wrap_micro(vow_loop_t *loop, void *arg) {
 static void wrap_a(struct ev_loop *evl, ev_timer *w, int revents) {
     (void)revents;
     struct wrap_state *s = w->data;
-    cr_assert_eq(evl, s->evl);
+    VOW_ASSERT_EQ(evl, s->evl);
     s->a_calls++;
     s->order[s->n++] = 'A';
     s->queue_rc = vow_microtask(s->vl, wrap_micro, s);
@@ -667,12 +668,12 @@ static void run_foreign_microtask_prio(int use_io, int app_hook, int prio) {
     memset(&s, 0, sizeof s);
     s.evl = evl;
     s.use_io = use_io;
-    cr_assert_eq(vow_loop_wrap(&s.vl, evl), 0);
-    cr_assert_eq(vow_loop_ev(s.vl), evl);
+    VOW_ASSERT_CODE(vow_loop_wrap(&s.vl, evl), 0);
+    VOW_ASSERT_EQ(vow_loop_ev(s.vl), evl);
 
     int fds[2];
     if (use_io) {
-        cr_assert_eq(pipe(fds), 0);
+        VOW_ASSERT_EQ(pipe(fds), 0);
         ev_io_init(&s.io, idle_io_cb, fds[0], EV_READ);
         s.io.data = &s;
         ev_io_start(evl, &s.io);
@@ -687,18 +688,18 @@ static void run_foreign_microtask_prio(int use_io, int app_hook, int prio) {
 
     ev_run(evl, 0);
 
-    cr_assert_eq(s.a_calls, 1);
-    cr_assert_eq(s.queue_rc, 0);
-    cr_assert_eq(s.run_rc, VOW_EREENTRANT, "vow_loop_run inside the app's ev_run gave %d",
-                 s.run_rc);
-    cr_assert_eq(s.guard_calls, 0, "the microtask did not run before ev_run blocked (order %.*s)",
-                 s.n, s.order);
-    cr_assert_eq(s.m_calls, 1, "the microtask did not run before ev_run returned");
-    cr_assert_eq(s.n, 2);
-    cr_assert_eq(memcmp(s.order, "AM", 2), 0);
+    VOW_ASSERT_EQ(s.a_calls, 1);
+    VOW_ASSERT_EQ(s.queue_rc, 0);
+    VOW_ASSERT_CODE(s.run_rc, VOW_EREENTRANT, "vow_loop_run inside the app's ev_run gave %d",
+                    s.run_rc);
+    VOW_ASSERT_EQ(s.guard_calls, 0, "the microtask did not run before ev_run blocked (order %.*s)",
+                  s.n, s.order);
+    VOW_ASSERT_EQ(s.m_calls, 1, "the microtask did not run before ev_run returned");
+    VOW_ASSERT_EQ(s.n, 2);
+    VOW_ASSERT_EQ(memcmp(s.order, "AM", 2), 0);
     if (app_hook) cr_assert_gt(app_invoke_calls, 0, "vow replaced the app's invoke_pending");
 
-    cr_assert_eq(vow_loop_free(s.vl), 0);
+    VOW_ASSERT_CODE(vow_loop_free(s.vl), 0);
     if (use_io) {
         close(fds[0]);
         close(fds[1]);
@@ -748,10 +749,10 @@ static void uev_micro(vow_loop_t *loop, void *arg) {
 }
 static void uev_timer(vow_loop_t *loop, void *arg) {
     struct vow_under_ev *s = arg;
-    cr_assert_eq(loop, s->vl);
+    VOW_ASSERT_EQ(loop, s->vl);
     s->t_calls++;
     s->order[s->n++] = 'T';
-    cr_assert_eq(vow_microtask(loop, uev_micro, s), 0);
+    VOW_ASSERT_CODE(vow_microtask(loop, uev_micro, s), 0);
 }
 static void uev_imm(vow_loop_t *loop, void *arg) {
     (void)loop;
@@ -777,35 +778,35 @@ Test(loop, wrap_vow_timers_fire_under_the_apps_ev_run_and_ev_loop_survives) {
 
     struct vow_under_ev s;
     memset(&s, 0, sizeof s);
-    cr_assert_eq(vow_loop_wrap(&s.vl, evl), 0);
-    cr_assert_eq(ev_userdata(evl), &mine, "vow overwrote the application's ev_userdata");
-    cr_assert_eq(vow_loop_backend(s.vl), ev_backend(evl));
+    VOW_ASSERT_CODE(vow_loop_wrap(&s.vl, evl), 0);
+    VOW_ASSERT_EQ(ev_userdata(evl), &mine, "vow overwrote the application's ev_userdata");
+    VOW_ASSERT_EQ(vow_loop_backend(s.vl), ev_backend(evl));
 
-    cr_assert_eq(vow_set_timeout(s.vl, uev_timer, &s, 10, NULL), 0);
-    cr_assert_eq(vow_loop_alive(s.vl), 1);
+    VOW_ASSERT_CODE(vow_set_timeout(s.vl, uev_timer, &s, 10, NULL), 0);
+    VOW_ASSERT_EQ(vow_loop_alive(s.vl), 1);
     ev_run(evl, 0); /* the vow timer keeps the app's loop alive until it fired */
-    cr_assert_eq(s.t_calls, 1);
-    cr_assert_eq(s.m_calls, 1);
+    VOW_ASSERT_EQ(s.t_calls, 1);
+    VOW_ASSERT_EQ(s.m_calls, 1);
 
-    cr_assert_eq(vow_set_immediate(s.vl, uev_imm, &s, NULL), 0);
+    VOW_ASSERT_CODE(vow_set_immediate(s.vl, uev_imm, &s, NULL), 0);
     ev_run(evl, 0);
-    cr_assert_eq(s.i_calls, 1);
-    cr_assert_eq(s.n, 3);
-    cr_assert_eq(memcmp(s.order, "TmI", 3), 0);
+    VOW_ASSERT_EQ(s.i_calls, 1);
+    VOW_ASSERT_EQ(s.n, 3);
+    VOW_ASSERT_EQ(memcmp(s.order, "TmI", 3), 0);
 
     /* Pending vow work is dropped by vow_loop_free; the app's loop survives. */
     never_calls = 0;
-    cr_assert_eq(vow_set_timeout(s.vl, never, NULL, 10000, NULL), 0);
-    cr_assert_eq(vow_loop_free(s.vl), 0);
-    cr_assert_eq(ev_userdata(evl), &mine);
+    VOW_ASSERT_CODE(vow_set_timeout(s.vl, never, NULL, 10000, NULL), 0);
+    VOW_ASSERT_CODE(vow_loop_free(s.vl), 0);
+    VOW_ASSERT_EQ(ev_userdata(evl), &mine);
 
     ev_timer t;
     foreign_calls = 0;
     ev_timer_init(&t, foreign_cb, 0.001, 0.);
     ev_timer_start(evl, &t);
     ev_run(evl, 0); /* returns: no vow watcher is left behind, ref'd or not */
-    cr_assert_eq(foreign_calls, 1);
-    cr_assert_eq(never_calls, 0);
+    VOW_ASSERT_EQ(foreign_calls, 1);
+    VOW_ASSERT_EQ(never_calls, 0);
     ev_loop_destroy(evl);
     VOW_TEST_END(loop);
 }
@@ -814,20 +815,20 @@ Test(loop, wrap_close_when_idle_leaves_the_ev_loop) {
     vow_loop_t *loop = vow_test_loop();
     struct ev_loop *evl = ev_loop_new(EVFLAG_AUTO);
     vow_loop_t *vl = NULL;
-    cr_assert_eq(vow_loop_wrap(&vl, evl), 0);
+    VOW_ASSERT_CODE(vow_loop_wrap(&vl, evl), 0);
     micro_calls = 0;
     /* Queued outside any callback, before the app's ev_run: it runs under ev_run. */
-    cr_assert_eq(vow_microtask(vl, count_micro, NULL), 0);
+    VOW_ASSERT_CODE(vow_microtask(vl, count_micro, NULL), 0);
     ev_run(evl, 0);
-    cr_assert_eq(micro_calls, 1);
-    cr_assert_eq(vow_loop_close(vl), 0);
+    VOW_ASSERT_EQ(micro_calls, 1);
+    VOW_ASSERT_CODE(vow_loop_close(vl), 0);
 
     ev_timer t;
     foreign_calls = 0;
     ev_timer_init(&t, foreign_cb, 0.001, 0.);
     ev_timer_start(evl, &t);
     ev_run(evl, 0);
-    cr_assert_eq(foreign_calls, 1);
+    VOW_ASSERT_EQ(foreign_calls, 1);
     ev_loop_destroy(evl);
     VOW_TEST_END(loop);
 }
@@ -836,12 +837,12 @@ Test(loop, wrap_can_be_driven_by_vow_loop_run_too) {
     vow_loop_t *loop = vow_test_loop();
     struct ev_loop *evl = ev_loop_new(EVFLAG_AUTO);
     vow_loop_t *vl = NULL;
-    cr_assert_eq(vow_loop_wrap(&vl, evl), 0);
+    VOW_ASSERT_CODE(vow_loop_wrap(&vl, evl), 0);
     timer_calls = 0;
-    cr_assert_eq(vow_set_timeout(vl, count_timer, NULL, 2, NULL), 0);
-    cr_assert_eq(vow_loop_run(vl, VOW_RUN_DEFAULT), 0);
-    cr_assert_eq(timer_calls, 1);
-    cr_assert_eq(vow_loop_close(vl), 0);
+    VOW_ASSERT_CODE(vow_set_timeout(vl, count_timer, NULL, 2, NULL), 0);
+    VOW_ASSERT_CODE(vow_loop_run(vl, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_EQ(timer_calls, 1);
+    VOW_ASSERT_CODE(vow_loop_close(vl), 0);
     ev_loop_destroy(evl);
     VOW_TEST_END(loop);
 }
@@ -853,31 +854,31 @@ Test(loop, wrap_can_be_driven_by_vow_loop_run_too) {
 Test(loop, loop_calls_answer_eclosed_after_free_while_a_promise_is_held) {
     vow_loop_t *loop = vow_test_loop();
     vow_loop_t *l = NULL;
-    cr_assert_eq(vow_loop_new(&l, VOW_BACKEND_AUTO), 0);
+    VOW_ASSERT_CODE(vow_loop_new(&l, VOW_BACKEND_AUTO), 0);
     long live = vow_test_live_allocs();
     vow_t *p = vow_sleep(l, 10000);
     cr_assert_not_null(p);
     cr_assert_gt(vow_test_live_allocs(), live);
     never_calls = 0;
-    cr_assert_eq(vow_loop_free(l), 0);
+    VOW_ASSERT_CODE(vow_loop_free(l), 0);
 
     cr_assert_null(vow_loop_ev(l));
-    cr_assert_eq(vow_loop_backend(l), 0);
-    cr_assert_eq(vow_loop_alive(l), VOW_ECLOSED);
-    cr_assert_eq(vow_loop_run(l, VOW_RUN_DEFAULT), VOW_ECLOSED);
-    cr_assert_eq(vow_loop_run(l, VOW_RUN_NOWAIT), VOW_ECLOSED);
-    cr_assert_eq(vow_microtask(l, never, NULL), VOW_ECLOSED);
+    VOW_ASSERT_EQ(vow_loop_backend(l), 0);
+    VOW_ASSERT_CODE(vow_loop_alive(l), VOW_ECLOSED);
+    VOW_ASSERT_CODE(vow_loop_run(l, VOW_RUN_DEFAULT), VOW_ECLOSED);
+    VOW_ASSERT_CODE(vow_loop_run(l, VOW_RUN_NOWAIT), VOW_ECLOSED);
+    VOW_ASSERT_CODE(vow_microtask(l, never, NULL), VOW_ECLOSED);
     vow_timer_t id = 0;
-    cr_assert_eq(vow_set_timeout(l, never, NULL, 1, &id), VOW_ECLOSED);
-    cr_assert_eq(vow_set_interval(l, never, NULL, 1, &id), VOW_ECLOSED);
-    cr_assert_eq(vow_set_immediate(l, never, NULL, &id), VOW_ECLOSED);
-    cr_assert_eq(vow_clear_timeout(l, 1), VOW_ECLOSED);
-    cr_assert_eq(vow_clear_interval(l, 1), VOW_ECLOSED);
-    cr_assert_eq(vow_clear_immediate(l, 1), VOW_ECLOSED);
+    VOW_ASSERT_CODE(vow_set_timeout(l, never, NULL, 1, &id), VOW_ECLOSED);
+    VOW_ASSERT_CODE(vow_set_interval(l, never, NULL, 1, &id), VOW_ECLOSED);
+    VOW_ASSERT_CODE(vow_set_immediate(l, never, NULL, &id), VOW_ECLOSED);
+    VOW_ASSERT_CODE(vow_clear_timeout(l, 1), VOW_ECLOSED);
+    VOW_ASSERT_CODE(vow_clear_interval(l, 1), VOW_ECLOSED);
+    VOW_ASSERT_CODE(vow_clear_immediate(l, 1), VOW_ECLOSED);
     vow_loop_stop(l); /* a no-op, not a crash */
 
     vow_unref(p);
-    cr_assert_eq(never_calls, 0);
+    VOW_ASSERT_EQ(never_calls, 0);
     VOW_TEST_END(loop); /* no vow allocation of the freed loop is left */
 }
 
@@ -890,14 +891,15 @@ Test(loop, wrap_free_with_pending_work_leaves_the_ev_loop_clean) {
     cr_assert_not_null(evl);
     for (int what = 0; what < 4; what++) {
         vow_loop_t *vl = NULL;
-        cr_assert_eq(vow_loop_wrap(&vl, evl), 0);
+        VOW_ASSERT_CODE(vow_loop_wrap(&vl, evl), 0);
         never_calls = 0;
-        if (what == 0 || what == 3) cr_assert_eq(vow_microtask(vl, never, NULL), 0);
-        if (what == 1 || what == 3) cr_assert_eq(vow_set_immediate(vl, never, NULL, NULL), 0);
-        if (what == 2 || what == 3) cr_assert_eq(vow_set_timeout(vl, never, NULL, 5000, NULL), 0);
-        cr_assert_eq(vow_loop_free(vl), 0);
+        if (what == 0 || what == 3) VOW_ASSERT_CODE(vow_microtask(vl, never, NULL), 0);
+        if (what == 1 || what == 3) VOW_ASSERT_CODE(vow_set_immediate(vl, never, NULL, NULL), 0);
+        if (what == 2 || what == 3)
+            VOW_ASSERT_CODE(vow_set_timeout(vl, never, NULL, 5000, NULL), 0);
+        VOW_ASSERT_CODE(vow_loop_free(vl), 0);
         check_ev_run_returns(evl);
-        cr_assert_eq(never_calls, 0);
+        VOW_ASSERT_EQ(never_calls, 0);
     }
     ev_loop_destroy(evl);
     VOW_TEST_END(loop);

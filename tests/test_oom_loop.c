@@ -46,7 +46,7 @@ struct prog {
 
 static void note(struct prog *p, int rc, const char *what) {
     if (rc == 0) return;
-    cr_assert_eq(rc, VOW_ENOMEM, "%s answered %s, not 0 or ENOMEM", what, vow_err_name(rc));
+    VOW_ASSERT_CODE(rc, VOW_ENOMEM, "%s answered %s, not 0 or ENOMEM", what, vow_err_name(rc));
     p->enomem++;
 }
 
@@ -68,7 +68,7 @@ static void make_errors(struct prog *p) {
     vow_error_t *mid = vow_error_wrap(VOW_ETIMEDOUT, "took too long", root);
     p->dtor_expected++;
     int rc = vow_error_set_payload(mid, p, payload_dtor);
-    if (rc != 0) cr_assert_eq(rc, VOW_ENOMEM, "set_payload: %s", vow_err_name(rc));
+    if (rc != 0) VOW_ASSERT_CODE(rc, VOW_ENOMEM, "set_payload: %s", vow_err_name(rc));
     vow_error_t *other = vow_error_newf(VOW_EUSER, "request %d failed", 7);
     vow_error_t *inner[2] = {mid, other};
     vow_error_t *agg = vow_error_aggregate(NULL, inner, 2);
@@ -77,8 +77,8 @@ static void make_errors(struct prog *p) {
     if (code == VOW_ENOMEM) {
         p->oom_errors++;
     } else {
-        cr_assert_eq(code, VOW_EAGGREGATE);
-        cr_assert_eq(vow_error_count(agg), 2);
+        VOW_ASSERT_CODE(code, VOW_EAGGREGATE);
+        VOW_ASSERT_EQ(vow_error_count(agg), 2);
         /* Each inner is either what was asked for or the static OOM error. */
         int c0 = vow_error_code(vow_error_at(agg, 0));
         int c1 = vow_error_code(vow_error_at(agg, 1));
@@ -92,13 +92,13 @@ static void make_errors(struct prog *p) {
     char buf[256];
     size_t n = vow_error_format(agg, buf, sizeof buf);
     cr_assert_lt(n, sizeof buf);
-    cr_assert_eq(strlen(buf), n);
+    VOW_ASSERT_EQ(strlen(buf), n);
     vow_error_unref(agg);
 }
 
 static void on_microtask(vow_loop_t *loop, void *arg) {
     struct slot *s = arg;
-    cr_assert_eq(loop, s->p->loop);
+    VOW_ASSERT_EQ(loop, s->p->loop);
     cr_assert(s->scheduled, "a microtask whose vow_microtask failed ran");
     s->ran++;
 }
@@ -112,7 +112,7 @@ static void queue_microtask(struct prog *p) {
 
 static void on_plain(vow_loop_t *loop, void *arg) {
     struct slot *s = arg;
-    cr_assert_eq(loop, s->p->loop);
+    VOW_ASSERT_EQ(loop, s->p->loop);
     cr_assert(s->scheduled, "a callback whose set_* call failed ran");
     s->ran++;
 }
@@ -146,7 +146,7 @@ static void on_interval(vow_loop_t *loop, void *arg) {
     cr_assert(p->iv_scheduled, "an interval whose set call failed ticked");
     p->iv_ticks++;
     queue_microtask(p);
-    if (p->iv_ticks == 3) cr_assert_eq(vow_clear_interval(loop, p->iv_id), 0);
+    if (p->iv_ticks == 3) VOW_ASSERT_CODE(vow_clear_interval(loop, p->iv_id), 0);
 }
 
 static void on_victim(vow_loop_t *loop, void *arg) {
@@ -174,7 +174,7 @@ static void program(struct prog *p, int variant) {
         rc = vow_loop_new(&p->loop, VOW_BACKEND_AUTO);
     }
     if (rc != 0) {
-        cr_assert_eq(rc, VOW_ENOMEM, "loop creation: %s", vow_err_name(rc));
+        VOW_ASSERT_CODE(rc, VOW_ENOMEM, "loop creation: %s", vow_err_name(rc));
         p->enomem++;
         if (evl) ev_loop_destroy(evl);
         return;
@@ -215,16 +215,16 @@ static void program(struct prog *p, int variant) {
     }
     rc = vow_set_timeout(loop, on_victim, NULL, 1000, &p->victim);
     note(p, rc, "vow_set_timeout (victim)");
-    if (rc == 0) cr_assert_eq(vow_clear_timeout(loop, p->victim), 0);
+    if (rc == 0) VOW_ASSERT_CODE(vow_clear_timeout(loop, p->victim), 0);
 
     if (variant == 1) {
         ev_run(evl, 0);
         rc = vow_loop_alive(loop);
-        cr_assert_eq(rc, 0, "the app's ev_run returned with %d vow things alive", rc);
+        VOW_ASSERT_CODE(rc, 0, "the app's ev_run returned with %d vow things alive", rc);
     } else {
         rc = vow_loop_run(loop, VOW_RUN_DEFAULT);
         if (variant != 2)
-            cr_assert_eq(rc, 0, "vow_loop_run: %d", rc);
+            VOW_ASSERT_CODE(rc, 0, "vow_loop_run: %d", rc);
         else
             cr_assert_geq(rc, 0, "vow_loop_run: %d", rc);
     }
@@ -235,20 +235,20 @@ static void program(struct prog *p, int variant) {
         if (variant == 2)
             cr_assert_leq(s->ran, s->scheduled, "slot %d", i);
         else
-            cr_assert_eq(s->ran, s->scheduled, "slot %d: scheduled %d, ran %d", i, s->scheduled,
-                         s->ran);
+            VOW_ASSERT_EQ(s->ran, s->scheduled, "slot %d: scheduled %d, ran %d", i, s->scheduled,
+                          s->ran);
     }
-    if (variant != 2) cr_assert_eq(p->iv_ticks, p->iv_scheduled ? 3 : 0);
+    if (variant != 2) VOW_ASSERT_EQ(p->iv_ticks, p->iv_scheduled ? 3 : 0);
 
     if (variant == 2) {
-        cr_assert_eq(vow_loop_free(loop), 0);
+        VOW_ASSERT_CODE(vow_loop_free(loop), 0);
     } else {
         rc = vow_loop_close(loop);
-        cr_assert_eq(rc, 0, "vow_loop_close after a complete run: %s", vow_err_name(rc));
+        VOW_ASSERT_CODE(rc, 0, "vow_loop_close after a complete run: %s", vow_err_name(rc));
     }
     if (evl) ev_loop_destroy(evl);
-    cr_assert_eq(p->dtor_calls, p->dtor_expected, "payload destructors: %d of %d ran",
-                 p->dtor_calls, p->dtor_expected);
+    VOW_ASSERT_EQ(p->dtor_calls, p->dtor_expected, "payload destructors: %d of %d ran",
+                  p->dtor_calls, p->dtor_expected);
 }
 
 static void sweep(int variant) {
@@ -261,13 +261,13 @@ static void sweep(int variant) {
     program(&p, variant);
     long normal = vow_test_alloc_total();
     cr_assert_gt(normal, 0, "the program made no vow allocation");
-    cr_assert_eq(p.enomem, 0);
-    cr_assert_eq(p.oom_errors, 0);
-    cr_assert_eq(vow_test_live_allocs(), baseline);
+    VOW_ASSERT_EQ(p.enomem, 0);
+    VOW_ASSERT_EQ(p.oom_errors, 0);
+    VOW_ASSERT_EQ(vow_test_live_allocs(), baseline);
     int normal_slots = p.nslots;
     if (variant != 2) {
-        for (int i = 0; i < p.nslots; i++) cr_assert_eq(p.slots[i].ran, 1);
-        cr_assert_eq(p.iv_ticks, 3);
+        for (int i = 0; i < p.nslots; i++) VOW_ASSERT_EQ(p.slots[i].ran, 1);
+        VOW_ASSERT_EQ(p.iv_ticks, 3);
     }
 
     int saw_failure = 0, absorbed = 0;
@@ -286,16 +286,16 @@ static void sweep(int variant) {
                 absorbed++;
                 int scheduled = 0;
                 for (int i = 0; i < p.nslots; i++) scheduled += p.slots[i].scheduled;
-                cr_assert_eq(p.nslots, normal_slots, "variant %d, n=%ld: work silently lost",
-                             variant, n);
-                cr_assert_eq(scheduled, normal_slots, "variant %d, n=%ld: work silently lost",
-                             variant, n);
+                VOW_ASSERT_EQ(p.nslots, normal_slots, "variant %d, n=%ld: work silently lost",
+                              variant, n);
+                VOW_ASSERT_EQ(scheduled, normal_slots, "variant %d, n=%ld: work silently lost",
+                              variant, n);
                 cr_log_info("variant %d: failing allocation %ld was absorbed", variant, n);
             }
         }
-        cr_assert_eq(vow_test_live_allocs(), baseline,
-                     "variant %d, n=%ld: %ld allocation(s) leaked", variant, n,
-                     vow_test_live_allocs() - baseline);
+        VOW_ASSERT_EQ(vow_test_live_allocs(), baseline,
+                      "variant %d, n=%ld: %ld allocation(s) leaked", variant, n,
+                      vow_test_live_allocs() - baseline);
     }
     cr_assert_gt(saw_failure, 0);
     cr_log_info("variant %d: %ld allocations in a normal run, %d failed runs, %d absorbed", variant,

@@ -140,9 +140,9 @@ TestSuite(oom_promise, .init = vow_test_setup, .fini = vow_test_teardown, .timeo
 static void sweep_every_allocation(void) {
     dtor_runs = values_made = 0;
     int rc = program();
-    cr_assert_eq(rc, 0, "normal run: %d", rc);
-    cr_assert_eq(dtor_runs, values_made);
-    cr_assert_eq(vow_test_live_allocs(), 0);
+    VOW_ASSERT_CODE(rc, 0, "normal run: %d", rc);
+    VOW_ASSERT_EQ(dtor_runs, values_made);
+    VOW_ASSERT_EQ(vow_test_live_allocs(), 0);
     long total = vow_test_alloc_total();
     cr_assert_gt(total, 0);
     long enomem_runs = 0;
@@ -153,11 +153,11 @@ static void sweep_every_allocation(void) {
         rc = program();
         cr_assert(rc == 0 || rc == VOW_ENOMEM, "N=%ld: program returned %d (%s)", n, rc,
                   vow_strerror(rc));
-        cr_assert_eq(vow_test_failed_allocs(), 1, "N=%ld: the allocation did not fail", n);
-        cr_assert_eq(dtor_runs, values_made, "N=%ld: %d of %d value destructors ran", n,
-                     dtor_runs, values_made);
-        cr_assert_eq(vow_test_live_allocs(), 0, "N=%ld: %ld allocation(s) leaked", n,
-                     vow_test_live_allocs());
+        VOW_ASSERT_EQ(vow_test_failed_allocs(), 1, "N=%ld: the allocation did not fail", n);
+        VOW_ASSERT_EQ(dtor_runs, values_made, "N=%ld: %d of %d value destructors ran", n, dtor_runs,
+                      values_made);
+        VOW_ASSERT_EQ(vow_test_live_allocs(), 0, "N=%ld: %ld allocation(s) leaked", n,
+                      vow_test_live_allocs());
         if (rc == VOW_ENOMEM) enomem_runs++;
     }
     cr_assert_gt(enomem_runs, 0, "no run saw the failure");

@@ -43,15 +43,15 @@ static void *thread_main(void *arg) {
 /* Runs j->fn on a thread with a 128 KiB stack and fails the test if a check failed. */
 static void run_on_small_stack(job *j) {
     pthread_attr_t attr;
-    cr_assert_eq(pthread_attr_init(&attr), 0);
-    cr_assert_eq(pthread_attr_setstacksize(&attr, SMALL_STACK), 0);
+    VOW_ASSERT_EQ(pthread_attr_init(&attr), 0);
+    VOW_ASSERT_EQ(pthread_attr_setstacksize(&attr, SMALL_STACK), 0);
     size_t got = 0;
-    cr_assert_eq(pthread_attr_getstacksize(&attr, &got), 0);
-    cr_assert_eq(got, SMALL_STACK);
+    VOW_ASSERT_EQ(pthread_attr_getstacksize(&attr, &got), 0);
+    VOW_ASSERT_EQ(got, SMALL_STACK);
     pthread_t t;
     int rc = pthread_create(&t, &attr, thread_main, j);
-    cr_assert_eq(rc, 0, "pthread_create: %d", rc);
-    cr_assert_eq(pthread_join(t, NULL), 0);
+    VOW_ASSERT_CODE(rc, 0, "pthread_create: %d", rc);
+    VOW_ASSERT_EQ(pthread_join(t, NULL), 0);
     pthread_attr_destroy(&attr);
     cr_assert_str_eq(j->failure, "", "%s", j->failure);
 }
@@ -240,7 +240,7 @@ Test(promise_stack, unreferenced_follow_chain_settles_and_is_freed) {
     vow_loop_t *loop = vow_test_loop();
     job j = {.loop = loop, .fn = follow_chain_unreferenced, .n = 100000};
     run_on_small_stack(&j);
-    cr_assert_eq(add_calls, 1);
+    VOW_ASSERT_EQ(add_calls, 1);
     VOW_TEST_END(loop);
 }
 

@@ -18,16 +18,9 @@ static void log_push(int v) {
     order_log[order_len++] = v;
 }
 static void expect_log(const int *want, int n) {
-    cr_assert_eq(order_len, n, "log has %d entries, expected %d", order_len, n);
+    VOW_ASSERT_EQ(order_len, n, "log has %d entries, expected %d", order_len, n);
     for (int i = 0; i < n; i++)
-        cr_assert_eq(order_log[i], want[i], "log[%d] = %d, expected %d", i, order_log[i],
-                     want[i]);
-}
-
-static int ctx_free_calls;
-static void ctx_free_count(void *ctx) {
-    (void)ctx;
-    ctx_free_calls++;
+        VOW_ASSERT_EQ(order_log[i], want[i], "log[%d] = %d, expected %d", i, order_log[i], want[i]);
 }
 
 static int payload_freed;
@@ -58,17 +51,17 @@ Test(promise_then, reaction_never_runs_inside_then_or_resolve) {
     vow_loop_t *loop = vow_test_loop();
     vow_t *p = vow_new(loop);
     vow_t *d1 = vow_then(vow_ref(p), ok_count, NULL, NULL, NULL);
-    cr_assert_eq(ok_calls, 0);
-    cr_assert_eq(vow_resolve(p, vow_int(1)), 0);
-    cr_assert_eq(ok_calls, 0, "reaction ran inside vow_resolve");
+    VOW_ASSERT_EQ(ok_calls, 0);
+    VOW_ASSERT_CODE(vow_resolve(p, vow_int(1)), 0);
+    VOW_ASSERT_EQ(ok_calls, 0, "reaction ran inside vow_resolve");
     /* then on an already-settled promise does not run it either. */
     vow_t *d2 = vow_then(vow_ref(p), ok_count, NULL, NULL, NULL);
-    cr_assert_eq(ok_calls, 0, "reaction ran inside vow_then");
+    VOW_ASSERT_EQ(ok_calls, 0, "reaction ran inside vow_then");
     vow_t *d3 = vow_then(vow_resolved(loop, vow_int(2)), ok_count, NULL, NULL, NULL);
-    cr_assert_eq(ok_calls, 0);
+    VOW_ASSERT_EQ(ok_calls, 0);
 
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
-    cr_assert_eq(ok_calls, 3);
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_EQ(ok_calls, 3);
     vow_unref(p);
     vow_unref(d1);
     vow_unref(d2);
@@ -97,10 +90,10 @@ static vow_result_t nested_outer(vow_loop_t *loop, const vow_value_t *v, void *c
     /* Settle a promise with a reaction waiting, and attach reactions to settled ones:
      * none of them may run before this reaction returns. */
     int before = nested_calls;
-    cr_assert_eq(vow_resolve(nest_pending, vow_int(1)), 0);
+    VOW_ASSERT_CODE(vow_resolve(nest_pending, vow_int(1)), 0);
     vow_unref(vow_then(vow_resolved(loop, vow_int(2)), nested_inner, NULL, NULL, NULL));
     vow_unref(vow_then(vow_ref(nest_pending), nested_inner, NULL, NULL, NULL));
-    cr_assert_eq(nested_calls, before, "a reaction ran nested inside another");
+    VOW_ASSERT_EQ(nested_calls, before, "a reaction ran nested inside another");
     depth--;
     return vow_ok_none();
 }
@@ -110,9 +103,9 @@ Test(promise_then, reactions_never_nest) {
     nest_pending = vow_new(loop);
     vow_unref(vow_then(vow_ref(nest_pending), nested_inner, NULL, NULL, NULL));
     vow_unref(vow_then(vow_resolved(loop, vow_none()), nested_outer, NULL, NULL, NULL));
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
-    cr_assert_eq(nested_calls, 4);
-    cr_assert_eq(max_depth, 1, "max reaction depth %d", max_depth);
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_EQ(nested_calls, 4);
+    VOW_ASSERT_EQ(max_depth, 1, "max reaction depth %d", max_depth);
     vow_unref(nest_pending);
     VOW_TEST_END(loop);
 }
@@ -120,17 +113,17 @@ Test(promise_then, reactions_never_nest) {
 static void timer_resolves(vow_loop_t *loop, void *arg) {
     (void)loop;
     int before = ok_calls;
-    cr_assert_eq(vow_resolve(arg, vow_int(5)), 0);
-    cr_assert_eq(ok_calls, before, "reaction ran inside the timer callback");
+    VOW_ASSERT_CODE(vow_resolve(arg, vow_int(5)), 0);
+    VOW_ASSERT_EQ(ok_calls, before, "reaction ran inside the timer callback");
 }
 
 Test(promise_then, reactions_run_after_the_timer_callback_returns) {
     vow_loop_t *loop = vow_test_loop();
     vow_t *p = vow_new(loop);
     vow_t *d = vow_then(vow_ref(p), ok_count, NULL, NULL, NULL);
-    cr_assert_eq(vow_set_timeout(loop, timer_resolves, p, 1, NULL), 0);
-    cr_assert_eq(vow_run(loop, d, NULL), 0);
-    cr_assert_eq(ok_calls, 1);
+    VOW_ASSERT_CODE(vow_set_timeout(loop, timer_resolves, p, 1, NULL), 0);
+    VOW_ASSERT_CODE(vow_run(loop, d, NULL), 0);
+    VOW_ASSERT_EQ(ok_calls, 1);
     vow_unref(p);
     VOW_TEST_END(loop);
 }
@@ -156,7 +149,7 @@ static vow_result_t log_index_err(vow_loop_t *loop, vow_error_t *e, void *ctx) {
 static void several_thens(int settle_first, int reject) {
     vow_loop_t *loop = vow_test_loop();
     /* The derived promises end rejected with nobody to handle them. */
-    cr_assert_eq(vow_set_unhandled_mode(loop, VOW_UNHANDLED_SILENT), 0);
+    VOW_ASSERT_CODE(vow_set_unhandled_mode(loop, VOW_UNHANDLED_SILENT), 0);
     vow_t *p = vow_new(loop);
     if (settle_first) {
         if (reject)
@@ -173,15 +166,15 @@ static void several_thens(int settle_first, int reject) {
         else
             vow_resolve(p, vow_int(7));
     }
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
     int want[] = {0, 1, 2, 3, 4, 5};
     expect_log(want, 6);
-    cr_assert_eq(seen_value_ok, 6, "every reaction saw the original outcome");
+    VOW_ASSERT_EQ(seen_value_ok, 6, "every reaction saw the original outcome");
     for (int i = 0; i < 6; i++) {
         if (reject) {
-            cr_assert_eq(vow_error_code(vow_error(d[i])), VOW_EINVAL);
+            VOW_ASSERT_CODE(vow_error_code(vow_error(d[i])), VOW_EINVAL);
         } else {
-            cr_assert_eq(vow_value_int(vow_value(d[i])), 100 + i);
+            VOW_ASSERT_EQ(vow_value_int(vow_value(d[i])), 100 + i);
         }
         vow_unref(d[i]);
     }
@@ -203,32 +196,32 @@ Test(promise_then, missing_on_ok_passes_the_value_through) {
                         (void *)1, ctx_free_count);
     d = vow_catch(d, err_count, NULL, NULL);
     vow_outcome_t out;
-    cr_assert_eq(vow_run(loop, d, &out), 0);
-    cr_assert_eq(out.state, VOW_FULFILLED);
-    cr_assert_eq(vow_value_ptr(&out.value), o, "the same pointer, not a copy");
-    cr_assert_eq(err_calls, 0);
-    cr_assert_eq(ctx_free_calls, 1, "ctx_free runs even when no reaction of it ran");
-    cr_assert_eq(obj_freed[0], 0);
+    VOW_ASSERT_CODE(vow_run(loop, d, &out), 0);
+    VOW_ASSERT_STATE(out.state, VOW_FULFILLED);
+    VOW_ASSERT_EQ(vow_value_ptr(&out.value), o, "the same pointer, not a copy");
+    VOW_ASSERT_EQ(err_calls, 0);
+    VOW_ASSERT_EQ(ctx_free_calls, 1, "ctx_free runs even when no reaction of it ran");
+    VOW_ASSERT_EQ(obj_freed[0], 0);
     vow_outcome_release(&out);
-    cr_assert_eq(obj_freed[0], 1);
+    VOW_ASSERT_EQ(obj_freed[0], 1);
     VOW_TEST_END(loop);
 }
 
 Test(promise_then, missing_on_err_passes_the_error_through) {
     vow_loop_t *loop = vow_test_loop();
     vow_error_t *e = vow_error_new(VOW_ERANGE, "out");
-    cr_assert_eq(vow_error_set_payload(e, (void *)1, payload_free), 0);
+    VOW_ASSERT_CODE(vow_error_set_payload(e, (void *)1, payload_free), 0);
     vow_t *d = vow_then(vow_rejected(loop, e), ok_count, NULL, (void *)1, ctx_free_count);
     d = vow_then(d, ok_count, NULL, NULL, NULL);
     vow_outcome_t out;
-    cr_assert_eq(vow_run(loop, d, &out), 0);
-    cr_assert_eq(out.state, VOW_REJECTED);
-    cr_assert_eq(out.error, e, "the same error object");
-    cr_assert_eq(ok_calls, 0);
-    cr_assert_eq(ctx_free_calls, 1);
-    cr_assert_eq(payload_freed, 0);
+    VOW_ASSERT_CODE(vow_run(loop, d, &out), 0);
+    VOW_ASSERT_STATE(out.state, VOW_REJECTED);
+    VOW_ASSERT_EQ(out.error, e, "the same error object");
+    VOW_ASSERT_EQ(ok_calls, 0);
+    VOW_ASSERT_EQ(ctx_free_calls, 1);
+    VOW_ASSERT_EQ(payload_freed, 0);
     vow_outcome_release(&out);
-    cr_assert_eq(payload_freed, 1);
+    VOW_ASSERT_EQ(payload_freed, 1);
     VOW_TEST_END(loop);
 }
 
@@ -239,21 +232,21 @@ static int ctx_freed_after_reaction;
 static vow_result_t ctx_reaction(vow_loop_t *loop, const vow_value_t *v, void *ctx) {
     (void)loop;
     (void)v;
-    cr_assert_eq(*(int *)ctx, 77, "the reaction gets its ctx");
-    cr_assert_eq(ctx_free_calls, 0, "ctx freed before its reaction ran");
+    VOW_ASSERT_EQ(*(int *)ctx, 77, "the reaction gets its ctx");
+    VOW_ASSERT_EQ(ctx_free_calls, 0, "ctx freed before its reaction ran");
     ctx_reaction_calls++;
     return vow_ok_none();
 }
 static vow_result_t ctx_reaction_err(vow_loop_t *loop, vow_error_t *e, void *ctx) {
     (void)loop;
     (void)e;
-    cr_assert_eq(*(int *)ctx, 77);
-    cr_assert_eq(ctx_free_calls, 0);
+    VOW_ASSERT_EQ(*(int *)ctx, 77);
+    VOW_ASSERT_EQ(ctx_free_calls, 0);
     ctx_reaction_calls++;
     return vow_ok_none();
 }
 static void ctx_free_heap(void *ctx) {
-    cr_assert_eq(*(int *)ctx, 77);
+    VOW_ASSERT_EQ(*(int *)ctx, 77);
     if (ctx_reaction_calls > 0) ctx_freed_after_reaction++;
     ctx_free_calls++;
     free(ctx);
@@ -268,10 +261,10 @@ Test(promise_then, ctx_free_runs_once_after_the_reaction) {
     vow_loop_t *loop = vow_test_loop();
     vow_t *d = vow_then(vow_resolved(loop, vow_none()), ctx_reaction, ctx_reaction_err,
                         ctx_new(), ctx_free_heap);
-    cr_assert_eq(vow_run(loop, d, NULL), 0);
-    cr_assert_eq(ctx_reaction_calls, 1);
-    cr_assert_eq(ctx_free_calls, 1);
-    cr_assert_eq(ctx_freed_after_reaction, 1);
+    VOW_ASSERT_CODE(vow_run(loop, d, NULL), 0);
+    VOW_ASSERT_EQ(ctx_reaction_calls, 1);
+    VOW_ASSERT_EQ(ctx_free_calls, 1);
+    VOW_ASSERT_EQ(ctx_freed_after_reaction, 1);
     VOW_TEST_END(loop);
 }
 
@@ -279,10 +272,10 @@ Test(promise_then, ctx_free_runs_once_for_catch_and_finally) {
     vow_loop_t *loop = vow_test_loop();
     vow_t *d = vow_catch(vow_rejected(loop, vow_error_new(VOW_EBUSY, NULL)), ctx_reaction_err,
                          ctx_new(), ctx_free_heap);
-    cr_assert_eq(vow_run(loop, d, NULL), 0);
-    cr_assert_eq(ctx_reaction_calls, 1);
-    cr_assert_eq(ctx_free_calls, 1);
-    cr_assert_eq(ctx_freed_after_reaction, 1);
+    VOW_ASSERT_CODE(vow_run(loop, d, NULL), 0);
+    VOW_ASSERT_EQ(ctx_reaction_calls, 1);
+    VOW_ASSERT_EQ(ctx_free_calls, 1);
+    VOW_ASSERT_EQ(ctx_freed_after_reaction, 1);
     VOW_TEST_END(loop);
 }
 
@@ -295,11 +288,11 @@ Test(promise_then, ctx_free_runs_when_loop_free_drops_a_pending_reaction) {
     vow_unref(vow_then(vow_ref(p), ctx_reaction, NULL, ctx_new(), ctx_free_heap));
     vow_unref(vow_finally(vow_ref(p), NULL, ctx_new(), ctx_free_heap));
     vow_unref(p);
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_NOWAIT), 1);
-    cr_assert_eq(ctx_free_calls, 0);
+    VOW_ASSERT_EQ(vow_loop_run(loop, VOW_RUN_NOWAIT), 1);
+    VOW_ASSERT_EQ(ctx_free_calls, 0);
     VOW_TEST_END_FORCED(loop);
-    cr_assert_eq(ctx_reaction_calls, 0, "a dropped reaction never runs");
-    cr_assert_eq(ctx_free_calls, 2);
+    VOW_ASSERT_EQ(ctx_reaction_calls, 0, "a dropped reaction never runs");
+    VOW_ASSERT_EQ(ctx_free_calls, 2);
 }
 
 Test(promise_then, ctx_free_runs_when_loop_free_drops_a_queued_reaction) {
@@ -308,19 +301,19 @@ Test(promise_then, ctx_free_runs_when_loop_free_drops_a_queued_reaction) {
     vow_unref(vow_then(vow_resolved(loop, vow_none()), ctx_reaction, NULL, ctx_new(),
                        ctx_free_heap));
     VOW_TEST_END_FORCED(loop);
-    cr_assert_eq(ctx_reaction_calls, 0);
-    cr_assert_eq(ctx_free_calls, 1);
+    VOW_ASSERT_EQ(ctx_reaction_calls, 0);
+    VOW_ASSERT_EQ(ctx_free_calls, 1);
 }
 
 Test(promise_then, ctx_free_runs_at_once_when_the_subject_is_null) {
     vow_loop_t *loop = vow_test_loop();
     cr_assert_null(vow_then(NULL, ctx_reaction, NULL, ctx_new(), ctx_free_heap));
-    cr_assert_eq(ctx_free_calls, 1);
+    VOW_ASSERT_EQ(ctx_free_calls, 1);
     cr_assert_null(vow_catch(NULL, ctx_reaction_err, ctx_new(), ctx_free_heap));
-    cr_assert_eq(ctx_free_calls, 2);
+    VOW_ASSERT_EQ(ctx_free_calls, 2);
     cr_assert_null(vow_finally(NULL, NULL, ctx_new(), ctx_free_heap));
-    cr_assert_eq(ctx_free_calls, 3);
-    cr_assert_eq(ctx_reaction_calls, 0);
+    VOW_ASSERT_EQ(ctx_free_calls, 3);
+    VOW_ASSERT_EQ(ctx_reaction_calls, 0);
     VOW_TEST_END(loop);
 }
 
@@ -331,7 +324,7 @@ static vow_result_t recover(vow_loop_t *loop, vow_error_t *e, void *ctx) {
     (void)loop;
     (void)ctx;
     recover_calls++;
-    cr_assert_eq(vow_error_code(e), VOW_EBUSY);
+    VOW_ASSERT_CODE(vow_error_code(e), VOW_EBUSY);
     return vow_ok_int(5);
 }
 static int seen_after_recover;
@@ -349,12 +342,12 @@ Test(promise_then, catch_recovers) {
     d = vow_catch(d, recover, NULL, NULL);
     d = vow_then(d, after_recover, err_count, NULL, NULL);
     vow_outcome_t out;
-    cr_assert_eq(vow_run(loop, d, &out), 0);
-    cr_assert_eq(ok_calls, 0);
-    cr_assert_eq(recover_calls, 1);
-    cr_assert_eq(err_calls, 0);
-    cr_assert_eq(seen_after_recover, 5);
-    cr_assert_eq(out.state, VOW_FULFILLED);
+    VOW_ASSERT_CODE(vow_run(loop, d, &out), 0);
+    VOW_ASSERT_EQ(ok_calls, 0);
+    VOW_ASSERT_EQ(recover_calls, 1);
+    VOW_ASSERT_EQ(err_calls, 0);
+    VOW_ASSERT_EQ(seen_after_recover, 5);
+    VOW_ASSERT_STATE(out.state, VOW_FULFILLED);
     vow_outcome_release(&out);
     VOW_TEST_END(loop);
 }
@@ -363,9 +356,9 @@ Test(promise_then, catch_is_skipped_on_fulfilment) {
     vow_loop_t *loop = vow_test_loop();
     vow_t *d = vow_catch(vow_resolved(loop, vow_int(3)), recover, NULL, NULL);
     vow_outcome_t out;
-    cr_assert_eq(vow_run(loop, d, &out), 0);
-    cr_assert_eq(recover_calls, 0);
-    cr_assert_eq(vow_value_int(&out.value), 3);
+    VOW_ASSERT_CODE(vow_run(loop, d, &out), 0);
+    VOW_ASSERT_EQ(recover_calls, 0);
+    VOW_ASSERT_EQ(vow_value_int(&out.value), 3);
     vow_outcome_release(&out);
     VOW_TEST_END(loop);
 }
@@ -382,11 +375,11 @@ Test(promise_then, catch_can_rethrow) {
     vow_t *d = vow_catch(vow_rejected(loop, vow_error_new(VOW_EBUSY, "inner")), rethrow_wrapped,
                          NULL, NULL);
     vow_outcome_t out;
-    cr_assert_eq(vow_run(loop, d, &out), 0);
-    cr_assert_eq(err_calls, 1);
-    cr_assert_eq(out.state, VOW_REJECTED);
-    cr_assert_eq(vow_error_code(out.error), VOW_ETIMEDOUT);
-    cr_assert_eq(vow_error_code(vow_error_cause(out.error)), VOW_EBUSY);
+    VOW_ASSERT_CODE(vow_run(loop, d, &out), 0);
+    VOW_ASSERT_EQ(err_calls, 1);
+    VOW_ASSERT_STATE(out.state, VOW_REJECTED);
+    VOW_ASSERT_CODE(vow_error_code(out.error), VOW_ETIMEDOUT);
+    VOW_ASSERT_CODE(vow_error_code(vow_error_cause(out.error)), VOW_EBUSY);
     vow_outcome_release(&out);
     VOW_TEST_END(loop);
 }
@@ -396,7 +389,7 @@ Test(promise_then, catch_can_rethrow) {
 static int fin_calls;
 static vow_result_t fin_plain(vow_loop_t *loop, void *ctx) {
     (void)loop;
-    cr_assert_eq((intptr_t)ctx, 9, "finally gets its ctx");
+    VOW_ASSERT_EQ((intptr_t)ctx, 9, "finally gets its ctx");
     fin_calls++;
     return vow_ok_int(12345); /* its value is ignored */
 }
@@ -412,13 +405,13 @@ Test(promise_then, finally_runs_on_fulfilment_and_passes_the_value) {
     obj *o = obj_new();
     vow_t *d = vow_finally(vow_resolved(loop, vow_ptr(o, obj_free)), fin_plain, (void *)9,
                            ctx_free_count);
-    cr_assert_eq(fin_calls, 0);
+    VOW_ASSERT_EQ(fin_calls, 0);
     vow_outcome_t out;
-    cr_assert_eq(vow_run(loop, d, &out), 0);
-    cr_assert_eq(fin_calls, 1);
-    cr_assert_eq(ctx_free_calls, 1);
-    cr_assert_eq(out.state, VOW_FULFILLED);
-    cr_assert_eq(vow_value_ptr(&out.value), o);
+    VOW_ASSERT_CODE(vow_run(loop, d, &out), 0);
+    VOW_ASSERT_EQ(fin_calls, 1);
+    VOW_ASSERT_EQ(ctx_free_calls, 1);
+    VOW_ASSERT_STATE(out.state, VOW_FULFILLED);
+    VOW_ASSERT_EQ(vow_value_ptr(&out.value), o);
     vow_outcome_release(&out);
     expect_every_obj_freed_once();
     VOW_TEST_END(loop);
@@ -429,11 +422,11 @@ Test(promise_then, finally_runs_on_rejection_and_passes_the_error) {
     vow_error_t *e = vow_error_new(VOW_EBUSY, "kept");
     vow_t *d = vow_finally(vow_rejected(loop, e), fin_plain, (void *)9, ctx_free_count);
     vow_outcome_t out;
-    cr_assert_eq(vow_run(loop, d, &out), 0);
-    cr_assert_eq(fin_calls, 1);
-    cr_assert_eq(ctx_free_calls, 1);
-    cr_assert_eq(out.state, VOW_REJECTED);
-    cr_assert_eq(out.error, e, "the same error object");
+    VOW_ASSERT_CODE(vow_run(loop, d, &out), 0);
+    VOW_ASSERT_EQ(fin_calls, 1);
+    VOW_ASSERT_EQ(ctx_free_calls, 1);
+    VOW_ASSERT_STATE(out.state, VOW_REJECTED);
+    VOW_ASSERT_EQ(out.error, e, "the same error object");
     vow_outcome_release(&out);
     VOW_TEST_END(loop);
 }
@@ -443,10 +436,10 @@ Test(promise_then, finally_error_replaces_a_value) {
     obj *o = obj_new();
     vow_t *d = vow_finally(vow_resolved(loop, vow_ptr(o, obj_free)), fin_throw, NULL, NULL);
     vow_outcome_t out;
-    cr_assert_eq(vow_run(loop, d, &out), 0);
-    cr_assert_eq(fin_calls, 1);
-    cr_assert_eq(out.state, VOW_REJECTED);
-    cr_assert_eq(vow_error_code(out.error), VOW_EAGAIN);
+    VOW_ASSERT_CODE(vow_run(loop, d, &out), 0);
+    VOW_ASSERT_EQ(fin_calls, 1);
+    VOW_ASSERT_STATE(out.state, VOW_REJECTED);
+    VOW_ASSERT_CODE(vow_error_code(out.error), VOW_EAGAIN);
     cr_assert_str_eq(vow_error_message(out.error), "finally threw");
     vow_outcome_release(&out);
     expect_every_obj_freed_once();
@@ -456,14 +449,14 @@ Test(promise_then, finally_error_replaces_a_value) {
 Test(promise_then, finally_error_replaces_an_error) {
     vow_loop_t *loop = vow_test_loop();
     vow_error_t *e = vow_error_new(VOW_EBUSY, "original");
-    cr_assert_eq(vow_error_set_payload(e, (void *)1, payload_free), 0);
+    VOW_ASSERT_CODE(vow_error_set_payload(e, (void *)1, payload_free), 0);
     vow_t *d = vow_finally(vow_rejected(loop, e), fin_throw, NULL, NULL);
     vow_outcome_t out;
-    cr_assert_eq(vow_run(loop, d, &out), 0);
-    cr_assert_eq(out.state, VOW_REJECTED);
-    cr_assert_eq(vow_error_code(out.error), VOW_EAGAIN);
+    VOW_ASSERT_CODE(vow_run(loop, d, &out), 0);
+    VOW_ASSERT_STATE(out.state, VOW_REJECTED);
+    VOW_ASSERT_CODE(vow_error_code(out.error), VOW_EAGAIN);
     vow_outcome_release(&out);
-    cr_assert_eq(payload_freed, 1, "the replaced error was released once");
+    VOW_ASSERT_EQ(payload_freed, 1, "the replaced error was released once");
     VOW_TEST_END(loop);
 }
 
@@ -482,12 +475,12 @@ static void fin_timer_resolve(vow_loop_t *loop, void *arg) {
     (void)loop;
     fin_timer_fired++;
     obj *o = obj_new();
-    cr_assert_eq(vow_resolve(arg, vow_ptr(o, obj_free)), 0); /* a value to be ignored */
+    VOW_ASSERT_CODE(vow_resolve(arg, vow_ptr(o, obj_free)), 0); /* a value to be ignored */
 }
 static void fin_timer_reject(vow_loop_t *loop, void *arg) {
     (void)loop;
     fin_timer_fired++;
-    cr_assert_eq(vow_reject(arg, vow_error_new(VOW_ETIMEDOUT, "from finally's promise")), 0);
+    VOW_ASSERT_CODE(vow_reject(arg, vow_error_new(VOW_ETIMEDOUT, "from finally's promise")), 0);
 }
 static vow_result_t after_fin_ok(vow_loop_t *loop, const vow_value_t *v, void *ctx) {
     (void)loop;
@@ -507,9 +500,9 @@ static vow_result_t after_fin_err(vow_loop_t *loop, vow_error_t *e, void *ctx) {
 static void finally_waits(int source_rejects, int q_rejects) {
     vow_loop_t *loop = vow_test_loop();
     fin_q = vow_new(loop);
-    cr_assert_eq(vow_set_timeout(loop, q_rejects ? fin_timer_reject : fin_timer_resolve, fin_q,
-                                 20, NULL),
-                 0);
+    VOW_ASSERT_CODE(
+        vow_set_timeout(loop, q_rejects ? fin_timer_reject : fin_timer_resolve, fin_q, 20, NULL),
+        0);
     obj *o = obj_new();
     vow_error_t *src_err = vow_error_new(VOW_EBUSY, "source");
     vow_t *src = source_rejects ? vow_rejected(loop, src_err)
@@ -523,20 +516,20 @@ static void finally_waits(int source_rejects, int q_rejects) {
     vow_t *d = vow_finally(src, fin_wait, NULL, NULL);
     d = vow_then(d, after_fin_ok, after_fin_err, NULL, NULL);
     vow_outcome_t out;
-    cr_assert_eq(vow_run(loop, d, &out), 0);
-    cr_assert_eq(fin_calls, 1);
-    cr_assert_eq(fin_timer_fired, 1);
-    cr_assert_eq(after_fin_calls, 1);
-    cr_assert_eq(after_fin_saw_timer, 1, "the chain went on before finally's promise settled");
+    VOW_ASSERT_CODE(vow_run(loop, d, &out), 0);
+    VOW_ASSERT_EQ(fin_calls, 1);
+    VOW_ASSERT_EQ(fin_timer_fired, 1);
+    VOW_ASSERT_EQ(after_fin_calls, 1);
+    VOW_ASSERT_EQ(after_fin_saw_timer, 1, "the chain went on before finally's promise settled");
     if (q_rejects) {
-        cr_assert_eq(out.state, VOW_REJECTED);
-        cr_assert_eq(vow_error_code(out.error), VOW_ETIMEDOUT, "q's rejection replaces it");
+        VOW_ASSERT_STATE(out.state, VOW_REJECTED);
+        VOW_ASSERT_CODE(vow_error_code(out.error), VOW_ETIMEDOUT, "q's rejection replaces it");
     } else if (source_rejects) {
-        cr_assert_eq(out.state, VOW_REJECTED);
-        cr_assert_eq(out.error, src_err, "the original error passes through");
+        VOW_ASSERT_STATE(out.state, VOW_REJECTED);
+        VOW_ASSERT_EQ(out.error, src_err, "the original error passes through");
     } else {
-        cr_assert_eq(out.state, VOW_FULFILLED);
-        cr_assert_eq(vow_value_ptr(&out.value), o, "the original value, not q's");
+        VOW_ASSERT_STATE(out.state, VOW_FULFILLED);
+        VOW_ASSERT_EQ(vow_value_ptr(&out.value), o, "the original value, not q's");
     }
     vow_outcome_release(&out);
     vow_unref(fin_q);
@@ -553,9 +546,9 @@ Test(promise_then, finally_null_callback_passes_through) {
     vow_loop_t *loop = vow_test_loop();
     vow_t *d = vow_finally(vow_resolved(loop, vow_int(8)), NULL, (void *)1, ctx_free_count);
     vow_outcome_t out;
-    cr_assert_eq(vow_run(loop, d, &out), 0);
-    cr_assert_eq(vow_value_int(&out.value), 8);
-    cr_assert_eq(ctx_free_calls, 1);
+    VOW_ASSERT_CODE(vow_run(loop, d, &out), 0);
+    VOW_ASSERT_EQ(vow_value_int(&out.value), 8);
+    VOW_ASSERT_EQ(ctx_free_calls, 1);
     vow_outcome_release(&out);
     VOW_TEST_END(loop);
 }
@@ -568,13 +561,13 @@ static vow_result_t chain_expect_0_share(vow_loop_t *loop, const vow_value_t *v,
     (void)loop;
     (void)ctx;
     chain_steps++;
-    cr_assert_eq(vow_value_ptr(v), chain_objs[0]);
+    VOW_ASSERT_EQ(vow_value_ptr(v), chain_objs[0]);
     return vow_ok(vow_value_share(v)); /* forwarding: a shared owner, not a copy */
 }
 static vow_result_t chain_adopt_resolved_1(vow_loop_t *loop, const vow_value_t *v, void *ctx) {
     (void)ctx;
     chain_steps++;
-    cr_assert_eq(vow_value_ptr(v), chain_objs[0]);
+    VOW_ASSERT_EQ(vow_value_ptr(v), chain_objs[0]);
     chain_objs[1] = obj_new();
     return vow_follow(vow_resolved(loop, vow_ptr(chain_objs[1], obj_free)));
 }
@@ -583,14 +576,14 @@ static vow_result_t chain_adopt_pending_2(vow_loop_t *loop, const vow_value_t *v
     (void)loop;
     (void)ctx;
     chain_steps++;
-    cr_assert_eq(vow_value_ptr(v), chain_objs[1]);
+    VOW_ASSERT_EQ(vow_value_ptr(v), chain_objs[1]);
     return vow_follow(vow_ref(chain_pending));
 }
 static void chain_timer(vow_loop_t *loop, void *arg) {
     (void)loop;
     (void)arg;
     chain_objs[2] = obj_new();
-    cr_assert_eq(vow_resolve(chain_pending, vow_ptr(chain_objs[2], obj_free)), 0);
+    VOW_ASSERT_CODE(vow_resolve(chain_pending, vow_ptr(chain_objs[2], obj_free)), 0);
 }
 static vow_result_t chain_fin_returns_heap_promise(vow_loop_t *loop, void *ctx) {
     (void)ctx;
@@ -603,7 +596,7 @@ static vow_result_t chain_expect_2_new_value(vow_loop_t *loop, const vow_value_t
     (void)loop;
     (void)ctx;
     chain_steps++;
-    cr_assert_eq(vow_value_ptr(v), chain_objs[2]);
+    VOW_ASSERT_EQ(vow_value_ptr(v), chain_objs[2]);
     chain_objs[4] = obj_new();
     return vow_ok(vow_ptr(chain_objs[4], obj_free));
 }
@@ -612,17 +605,17 @@ static vow_result_t chain_throw_with_payload(vow_loop_t *loop, const vow_value_t
     (void)loop;
     (void)ctx;
     chain_steps++;
-    cr_assert_eq(vow_value_ptr(v), chain_objs[4]);
+    VOW_ASSERT_EQ(vow_value_ptr(v), chain_objs[4]);
     vow_error_t *e = vow_error_new(VOW_EUSER, "payload");
     chain_objs[5] = obj_new();
-    cr_assert_eq(vow_error_set_payload(e, chain_objs[5], obj_free), 0);
+    VOW_ASSERT_CODE(vow_error_set_payload(e, chain_objs[5], obj_free), 0);
     return vow_fail(e);
 }
 static vow_result_t chain_recover_share_payload(vow_loop_t *loop, vow_error_t *e, void *ctx) {
     (void)loop;
     (void)ctx;
     chain_steps++;
-    cr_assert_eq(vow_error_payload(e), chain_objs[5]);
+    VOW_ASSERT_EQ(vow_error_payload(e), chain_objs[5]);
     chain_objs[6] = obj_new();
     return vow_ok(vow_ptr(chain_objs[6], obj_free));
 }
@@ -630,7 +623,7 @@ static vow_result_t chain_recover_share_payload(vow_loop_t *loop, vow_error_t *e
 Test(promise_then, heap_values_flow_through_chains_adoption_and_finally) {
     vow_loop_t *loop = vow_test_loop();
     chain_pending = vow_new(loop);
-    cr_assert_eq(vow_set_timeout(loop, chain_timer, NULL, 5, NULL), 0);
+    VOW_ASSERT_CODE(vow_set_timeout(loop, chain_timer, NULL, 5, NULL), 0);
     chain_objs[0] = obj_new();
     vow_t *d = vow_resolved(loop, vow_ptr(chain_objs[0], obj_free));
     d = vow_then(d, NULL, err_count, NULL, NULL);           /* pass-through */
@@ -645,18 +638,18 @@ Test(promise_then, heap_values_flow_through_chains_adoption_and_finally) {
     d = vow_then(d, ok_count, NULL, NULL, NULL); /* skipped: rejected */
     d = vow_catch(d, chain_recover_share_payload, NULL, NULL);
     vow_outcome_t out;
-    cr_assert_eq(vow_run(loop, d, &out), 0);
-    cr_assert_eq(chain_steps, 7);
-    cr_assert_eq(fin_calls, 2);
-    cr_assert_eq(ok_calls, 0);
-    cr_assert_eq(err_calls, 0);
-    cr_assert_eq(out.state, VOW_FULFILLED);
-    cr_assert_eq(vow_value_ptr(&out.value), chain_objs[6]);
-    cr_assert_eq(obj_made, 7);
-    cr_assert_eq(obj_freed[6], 0, "the outcome still holds the last value");
+    VOW_ASSERT_CODE(vow_run(loop, d, &out), 0);
+    VOW_ASSERT_EQ(chain_steps, 7);
+    VOW_ASSERT_EQ(fin_calls, 2);
+    VOW_ASSERT_EQ(ok_calls, 0);
+    VOW_ASSERT_EQ(err_calls, 0);
+    VOW_ASSERT_STATE(out.state, VOW_FULFILLED);
+    VOW_ASSERT_EQ(vow_value_ptr(&out.value), chain_objs[6]);
+    VOW_ASSERT_EQ(obj_made, 7);
+    VOW_ASSERT_EQ(obj_freed[6], 0, "the outcome still holds the last value");
     vow_outcome_release(&out);
     vow_unref(chain_pending);
-    cr_assert_eq(obj_freed[2], 1);
+    VOW_ASSERT_EQ(obj_freed[2], 1);
     VOW_TEST_END(loop);
     expect_every_obj_freed_once();
 }
@@ -669,12 +662,12 @@ Test(promise_then, one_heap_value_shared_by_many_reactions_is_freed_once) {
     vow_t *ds[5];
     for (int i = 0; i < 5; i++) ds[i] = vow_then(vow_ref(fanout_src), ok_count, NULL, NULL, NULL);
     vow_unref(fanout_src);
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
-    cr_assert_eq(ok_calls, 5);
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_EQ(ok_calls, 5);
     for (int i = 0; i < 5; i++) {
-        cr_assert_eq(vow_value_ptr(vow_value(ds[i])), o);
+        VOW_ASSERT_EQ(vow_value_ptr(vow_value(ds[i])), o);
         vow_unref(ds[i]);
-        cr_assert_eq(obj_freed[0], i == 4 ? 1 : 0, "freed at the last holder only");
+        VOW_ASSERT_EQ(obj_freed[0], i == 4 ? 1 : 0, "freed at the last holder only");
     }
     VOW_TEST_END(loop);
 }
@@ -715,7 +708,7 @@ static int script_subscribe(void *ctx, vow_resolver_t *r) {
         case S_RESOLVE_INT: s->rcs[i] = vow_resolver_resolve(r, vow_ok_int(s->arg[i])); break;
         case S_REJECT: {
             vow_error_t *e = vow_error_new((int)s->arg[i], "from thenable");
-            cr_assert_eq(vow_error_set_payload(e, (void *)1, payload_free), 0);
+            VOW_ASSERT_CODE(vow_error_set_payload(e, (void *)1, payload_free), 0);
             s->rcs[i] = vow_resolver_reject(r, e);
             break;
         }
@@ -736,12 +729,12 @@ static int script_subscribe(void *ctx, vow_resolver_t *r) {
 /* Adopts the thenable of `s` as the result of a vow_new promise; runs to the end. */
 static void adopt(vow_loop_t *loop, script *s, vow_outcome_t *out) {
     vow_t *p = vow_new(loop);
-    cr_assert_eq(vow_resolve_with(p, vow_follow_thenable(script_thenable(s))), 0);
-    cr_assert_eq(s->subscribe_calls, 0, "subscribe runs in a job of its own");
-    cr_assert_eq(vow_state(p), VOW_PENDING);
-    cr_assert_eq(vow_resolve(p, vow_int(0)), VOW_ESETTLED, "p is locked onto the thenable");
-    cr_assert_eq(vow_run(loop, p, out), 0);
-    cr_assert_eq(s->subscribe_calls, 1);
+    VOW_ASSERT_CODE(vow_resolve_with(p, vow_follow_thenable(script_thenable(s))), 0);
+    VOW_ASSERT_EQ(s->subscribe_calls, 0, "subscribe runs in a job of its own");
+    VOW_ASSERT_STATE(vow_state(p), VOW_PENDING);
+    VOW_ASSERT_CODE(vow_resolve(p, vow_int(0)), VOW_ESETTLED, "p is locked onto the thenable");
+    VOW_ASSERT_CODE(vow_run(loop, p, out), 0);
+    VOW_ASSERT_EQ(s->subscribe_calls, 1);
 }
 
 Test(promise_then, thenable_resolve_first_call_wins) {
@@ -750,14 +743,14 @@ Test(promise_then, thenable_resolve_first_call_wins) {
                 .arg = {5, 6, VOW_EBUSY, 1}};
     vow_outcome_t out;
     adopt(loop, &s, &out);
-    cr_assert_eq(out.state, VOW_FULFILLED);
-    cr_assert_eq(vow_value_int(&out.value), 5);
-    cr_assert_eq(s.rcs[0], 0);
-    cr_assert_eq(s.rcs[1], VOW_ESETTLED);
-    cr_assert_eq(s.rcs[2], VOW_ESETTLED);
-    cr_assert_eq(s.rcs[3], VOW_ESETTLED);
-    cr_assert_eq(payload_freed, 2, "ignored arguments are released (error and pointer)");
-    cr_assert_eq(thenable_ctx_freed, 1);
+    VOW_ASSERT_STATE(out.state, VOW_FULFILLED);
+    VOW_ASSERT_EQ(vow_value_int(&out.value), 5);
+    VOW_ASSERT_EQ(s.rcs[0], 0);
+    VOW_ASSERT_CODE(s.rcs[1], VOW_ESETTLED);
+    VOW_ASSERT_CODE(s.rcs[2], VOW_ESETTLED);
+    VOW_ASSERT_CODE(s.rcs[3], VOW_ESETTLED);
+    VOW_ASSERT_EQ(payload_freed, 2, "ignored arguments are released (error and pointer)");
+    VOW_ASSERT_EQ(thenable_ctx_freed, 1);
     vow_outcome_release(&out);
     VOW_TEST_END(loop);
 }
@@ -767,14 +760,14 @@ Test(promise_then, thenable_reject_first_call_wins) {
     script s = {.steps = {S_REJECT, S_RESOLVE_INT, S_REJECT}, .arg = {VOW_EBUSY, 6, VOW_EINVAL}};
     vow_outcome_t out;
     adopt(loop, &s, &out);
-    cr_assert_eq(out.state, VOW_REJECTED);
-    cr_assert_eq(vow_error_code(out.error), VOW_EBUSY);
-    cr_assert_eq(s.rcs[0], 0);
-    cr_assert_eq(s.rcs[1], VOW_ESETTLED);
-    cr_assert_eq(s.rcs[2], VOW_ESETTLED);
-    cr_assert_eq(payload_freed, 1, "the ignored error was released");
+    VOW_ASSERT_STATE(out.state, VOW_REJECTED);
+    VOW_ASSERT_CODE(vow_error_code(out.error), VOW_EBUSY);
+    VOW_ASSERT_EQ(s.rcs[0], 0);
+    VOW_ASSERT_CODE(s.rcs[1], VOW_ESETTLED);
+    VOW_ASSERT_CODE(s.rcs[2], VOW_ESETTLED);
+    VOW_ASSERT_EQ(payload_freed, 1, "the ignored error was released");
     vow_outcome_release(&out);
-    cr_assert_eq(payload_freed, 2);
+    VOW_ASSERT_EQ(payload_freed, 2);
     VOW_TEST_END(loop);
 }
 
@@ -783,8 +776,8 @@ Test(promise_then, thenable_error_return_after_resolve_is_ignored) {
     script s = {.steps = {S_RESOLVE_INT}, .arg = {8}, .ret = VOW_EINVAL};
     vow_outcome_t out;
     adopt(loop, &s, &out);
-    cr_assert_eq(out.state, VOW_FULFILLED);
-    cr_assert_eq(vow_value_int(&out.value), 8);
+    VOW_ASSERT_STATE(out.state, VOW_FULFILLED);
+    VOW_ASSERT_EQ(vow_value_int(&out.value), 8);
     vow_outcome_release(&out);
     VOW_TEST_END(loop);
 }
@@ -794,8 +787,8 @@ Test(promise_then, thenable_error_return_after_reject_is_ignored) {
     script s = {.steps = {S_REJECT}, .arg = {VOW_EBUSY}, .ret = VOW_EINVAL};
     vow_outcome_t out;
     adopt(loop, &s, &out);
-    cr_assert_eq(out.state, VOW_REJECTED);
-    cr_assert_eq(vow_error_code(out.error), VOW_EBUSY, "the first call's reason, not EINVAL");
+    VOW_ASSERT_STATE(out.state, VOW_REJECTED);
+    VOW_ASSERT_CODE(vow_error_code(out.error), VOW_EBUSY, "the first call's reason, not EINVAL");
     vow_outcome_release(&out);
     VOW_TEST_END(loop);
 }
@@ -805,10 +798,10 @@ Test(promise_then, thenable_error_return_before_any_call_rejects) {
     script s = {.ret = -7777};
     vow_outcome_t out;
     adopt(loop, &s, &out);
-    cr_assert_eq(out.state, VOW_REJECTED);
-    cr_assert_eq(vow_error_code(out.error), -7777);
+    VOW_ASSERT_STATE(out.state, VOW_REJECTED);
+    VOW_ASSERT_CODE(vow_error_code(out.error), -7777);
     vow_outcome_release(&out);
-    cr_assert_eq(thenable_ctx_freed, 1);
+    VOW_ASSERT_EQ(thenable_ctx_freed, 1);
     VOW_TEST_END(loop);
 }
 
@@ -817,10 +810,10 @@ Test(promise_then, thenable_kept_resolver_answers_esettled_after_error_return) {
     script s = {.steps = {S_KEEP}, .ret = VOW_EBUSY};
     vow_outcome_t out;
     adopt(loop, &s, &out);
-    cr_assert_eq(out.state, VOW_REJECTED);
-    cr_assert_eq(vow_error_code(out.error), VOW_EBUSY);
+    VOW_ASSERT_STATE(out.state, VOW_REJECTED);
+    VOW_ASSERT_CODE(vow_error_code(out.error), VOW_EBUSY);
     /* subscribe's failure counted as the first call: later calls are ignored. */
-    cr_assert_eq(vow_resolver_resolve(s.kept, vow_ok_int(1)), VOW_ESETTLED);
+    VOW_ASSERT_CODE(vow_resolver_resolve(s.kept, vow_ok_int(1)), VOW_ESETTLED);
     vow_resolver_unref(s.kept);
     vow_outcome_release(&out);
     VOW_TEST_END(loop);
@@ -835,13 +828,13 @@ Test(promise_then, nested_thenables_unwrap) {
                     .arg = {(int64_t)(intptr_t)&inner1, 2}};
     vow_outcome_t out;
     adopt(loop, &outer, &out);
-    cr_assert_eq(inner1.subscribe_calls, 1);
-    cr_assert_eq(inner2.subscribe_calls, 1);
-    cr_assert_eq(out.state, VOW_FULFILLED);
-    cr_assert_eq(vow_value_int(&out.value), 99);
-    cr_assert_eq(outer.rcs[1], VOW_ESETTLED, "resolving with a thenable counts as the call");
-    cr_assert_eq(inner1.rcs[1], VOW_ESETTLED);
-    cr_assert_eq(thenable_ctx_freed, 3);
+    VOW_ASSERT_EQ(inner1.subscribe_calls, 1);
+    VOW_ASSERT_EQ(inner2.subscribe_calls, 1);
+    VOW_ASSERT_STATE(out.state, VOW_FULFILLED);
+    VOW_ASSERT_EQ(vow_value_int(&out.value), 99);
+    VOW_ASSERT_CODE(outer.rcs[1], VOW_ESETTLED, "resolving with a thenable counts as the call");
+    VOW_ASSERT_CODE(inner1.rcs[1], VOW_ESETTLED);
+    VOW_ASSERT_EQ(thenable_ctx_freed, 3);
     vow_outcome_release(&out);
     VOW_TEST_END(loop);
 }
@@ -850,7 +843,7 @@ static void resolve_kept_from_timer(vow_loop_t *loop, void *arg) {
     (void)loop;
     script *s = arg;
     s->rcs[5] = vow_resolver_resolve(s->kept, vow_ok_int(31));
-    cr_assert_eq(vow_resolver_resolve(s->kept, vow_ok_int(32)), VOW_ESETTLED);
+    VOW_ASSERT_CODE(vow_resolver_resolve(s->kept, vow_ok_int(32)), VOW_ESETTLED);
     vow_resolver_unref(s->kept);
     s->kept = NULL;
 }
@@ -859,7 +852,7 @@ static int keep_subscribe(void *ctx, vow_resolver_t *r) {
     script *s = ctx;
     s->subscribe_calls++;
     s->kept = vow_resolver_ref(r);
-    cr_assert_eq(vow_set_timeout(s->loop, resolve_kept_from_timer, s, 10, NULL), 0);
+    VOW_ASSERT_CODE(vow_set_timeout(s->loop, resolve_kept_from_timer, s, 10, NULL), 0);
     return 0;
 }
 
@@ -868,7 +861,7 @@ static vow_result_t later_ok(vow_loop_t *loop, const vow_value_t *v, void *ctx) 
     (void)loop;
     (void)ctx;
     later_ok_calls++;
-    cr_assert_eq(vow_value_int(v), 31);
+    VOW_ASSERT_EQ(vow_value_int(v), 31);
     return vow_ok_int(vow_value_int(v) + 1);
 }
 
@@ -878,19 +871,19 @@ Test(promise_then, kept_resolver_resolved_later_from_a_timer) {
     vow_thenable_t *t = vow_thenable_new(keep_subscribe, &s, script_free);
     cr_assert_not_null(t);
     vow_t *p = vow_new(loop);
-    cr_assert_eq(vow_resolve_with(p, vow_follow_thenable(t)), 0);
+    VOW_ASSERT_CODE(vow_resolve_with(p, vow_follow_thenable(t)), 0);
     vow_t *d = vow_then(vow_ref(p), later_ok, NULL, NULL, NULL);
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_NOWAIT), 1, "the timer is still pending");
-    cr_assert_eq(s.subscribe_calls, 1);
-    cr_assert_eq(thenable_ctx_freed, 1, "ctx_free runs after subscribe returned");
-    cr_assert_eq(vow_state(p), VOW_PENDING);
-    cr_assert_eq(later_ok_calls, 0);
+    VOW_ASSERT_EQ(vow_loop_run(loop, VOW_RUN_NOWAIT), 1, "the timer is still pending");
+    VOW_ASSERT_EQ(s.subscribe_calls, 1);
+    VOW_ASSERT_EQ(thenable_ctx_freed, 1, "ctx_free runs after subscribe returned");
+    VOW_ASSERT_STATE(vow_state(p), VOW_PENDING);
+    VOW_ASSERT_EQ(later_ok_calls, 0);
     vow_outcome_t out;
-    cr_assert_eq(vow_run(loop, d, &out), 0);
-    cr_assert_eq(s.rcs[5], 0);
-    cr_assert_eq(later_ok_calls, 1);
-    cr_assert_eq(vow_value_int(&out.value), 32);
-    cr_assert_eq(vow_value_int(vow_value(p)), 31);
+    VOW_ASSERT_CODE(vow_run(loop, d, &out), 0);
+    VOW_ASSERT_EQ(s.rcs[5], 0);
+    VOW_ASSERT_EQ(later_ok_calls, 1);
+    VOW_ASSERT_EQ(vow_value_int(&out.value), 32);
+    VOW_ASSERT_EQ(vow_value_int(vow_value(p)), 31);
     vow_outcome_release(&out);
     vow_unref(p);
     VOW_TEST_END(loop);
@@ -911,9 +904,9 @@ Test(promise_then, reaction_returning_a_thenable_adopts_it) {
     reaction_script = &s;
     vow_t *d = vow_then(vow_resolved(loop, vow_none()), return_thenable, NULL, NULL, NULL);
     vow_outcome_t out;
-    cr_assert_eq(vow_run(loop, d, &out), 0);
-    cr_assert_eq(s.subscribe_calls, 1);
-    cr_assert_eq(vow_value_int(&out.value), 44);
+    VOW_ASSERT_CODE(vow_run(loop, d, &out), 0);
+    VOW_ASSERT_EQ(s.subscribe_calls, 1);
+    VOW_ASSERT_EQ(vow_value_int(&out.value), 44);
     vow_outcome_release(&out);
     VOW_TEST_END(loop);
 }
@@ -923,14 +916,14 @@ Test(promise_then, thenable_dropped_unused_frees_its_ctx_once) {
     script s = {.steps = {S_RESOLVE_INT}, .arg = {1}};
     /* Refused settle: the result (and the thenable in it) is released at once. */
     vow_t *r = vow_resolved(loop, vow_none());
-    cr_assert_eq(vow_resolve_with(r, vow_follow_thenable(script_thenable(&s))), VOW_EPERM);
-    cr_assert_eq(thenable_ctx_freed, 1);
+    VOW_ASSERT_CODE(vow_resolve_with(r, vow_follow_thenable(script_thenable(&s))), VOW_EPERM);
+    VOW_ASSERT_EQ(thenable_ctx_freed, 1);
     /* Queued but never run: vow_loop_free drops the job and the thenable with it. */
     vow_t *p = vow_new(loop);
-    cr_assert_eq(vow_resolve_with(p, vow_follow_thenable(script_thenable(&s))), 0);
+    VOW_ASSERT_CODE(vow_resolve_with(p, vow_follow_thenable(script_thenable(&s))), 0);
     vow_unref(p);
     vow_unref(r);
     VOW_TEST_END_FORCED(loop);
-    cr_assert_eq(s.subscribe_calls, 0);
-    cr_assert_eq(thenable_ctx_freed, 2);
+    VOW_ASSERT_EQ(s.subscribe_calls, 0);
+    VOW_ASSERT_EQ(thenable_ctx_freed, 2);
 }

@@ -12,64 +12,13 @@
 
 #include "counted.h"
 #include "helpers.h"
+#include "settle.h"
 
 TestSuite(wait, .init = vow_test_setup, .fini = vow_test_teardown, .timeout = 30);
 
 #define CTX(x) ((void *)(intptr_t)(x))
 
-/* ---- inputs settled by timers ---------------------------------------------------------- */
-
-/* The order in which the timers settled or cancelled their promises (tags). */
-static int fired[64];
-static int fired_len;
-
-typedef struct later {
-    vow_t *p; /* owned reference: the promise this timer settles */
-    int tag;
-    int cancel;        /* cancel p instead of settling it */
-    vow_value_t value; /* owned, when err is NULL */
-    vow_error_t *err;  /* owned */
-} later;
-
-static void later_cb(vow_loop_t *loop, void *arg) {
-    (void)loop;
-    later *l = arg;
-    cr_assert_lt(fired_len, 64);
-    fired[fired_len++] = l->tag;
-    int rc = l->cancel        ? vow_cancel(l->p)
-             : l->err != NULL ? vow_reject(l->p, l->err)
-                              : vow_resolve(l->p, l->value);
-    cr_assert_eq(rc, 0, "settling input %d: %s", l->tag, vow_strerror(rc));
-    vow_unref(l->p);
-    free(l);
-}
-
-static vow_t *settle_in(vow_loop_t *loop, uint64_t ms, int tag, int cancel, vow_value_t v,
-                        vow_error_t *err) {
-    later *l = malloc(sizeof *l);
-    cr_assert_not_null(l);
-    vow_t *p = vow_new(loop);
-    cr_assert_not_null(p);
-    l->p = vow_ref(p);
-    l->tag = tag;
-    l->cancel = cancel;
-    l->value = v;
-    l->err = err;
-    cr_assert_eq(vow_set_timeout(loop, later_cb, l, ms, NULL), 0);
-    return p;
-}
-/* Fulfils with `i` after `ms`. */
-static vow_t *fulfil_in(vow_loop_t *loop, uint64_t ms, int tag, int64_t i) {
-    return settle_in(loop, ms, tag, 0, vow_int(i), NULL);
-}
-/* Rejects with `err` (consumed) after `ms`. */
-static vow_t *reject_in(vow_loop_t *loop, uint64_t ms, int tag, vow_error_t *err) {
-    return settle_in(loop, ms, tag, 0, vow_none(), err);
-}
-/* Is cancelled after `ms`. */
-static vow_t *cancel_in(vow_loop_t *loop, uint64_t ms, int tag) {
-    return settle_in(loop, ms, tag, 1, vow_none(), NULL);
-}
+/* ---- inputs settled by timers (fulfil_in, reject_in, cancel_in: settle.h) --------------- */
 
 /* A vow_sleep of `ms` that then fulfils with `i`: cancelling it frees its timer. */
 static vow_result_t give_value(vow_loop_t *loop, const vow_value_t *v, void *ctx) {
@@ -83,8 +32,8 @@ static vow_t *sleep_value(vow_loop_t *loop, uint64_t ms, int64_t i) {
 }
 
 static void expect_cancelled(const vow_t *p, const char *what) {
-    cr_assert_eq(vow_state(p), VOW_REJECTED, "%s is not rejected (state %d)", what,
-                 (int)vow_state(p));
+    VOW_ASSERT_STATE(vow_state(p), VOW_REJECTED, "%s is not rejected (state %d)", what,
+                     (int)vow_state(p));
     cr_assert(vow_is_cancellation(vow_error(p)), "%s: %s, not a cancellation", what,
               vow_err_name(vow_error_code(vow_error(p))));
 }
@@ -125,8 +74,8 @@ static vow_result_t on_wait(vow_loop_t *loop, const vow_value_t *v, void *ctx) {
     }
     cr_assert_null(vow_wait_done(w, n_done));
     cr_assert_null(vow_wait_pending(w, n_pending));
-    cr_assert_eq(vow_wait_done_index(w, n_done), SIZE_MAX);
-    cr_assert_eq(vow_wait_pending_index(w, n_pending), SIZE_MAX);
+    VOW_ASSERT_EQ(vow_wait_done_index(w, n_done), SIZE_MAX);
+    VOW_ASSERT_EQ(vow_wait_pending_index(w, n_pending), SIZE_MAX);
     return vow_ok_none();
 }
 
@@ -143,10 +92,10 @@ static vow_t *run_wait(vow_loop_t *loop, vow_t *const *in, size_t n, vow_wait_mo
                        uint64_t timeout, unsigned flags) {
     vow_t *w = vow_wait(loop, in, n, mode, timeout, flags);
     cr_assert_not_null(w);
-    cr_assert_eq(vow_state(w), VOW_PENDING);
+    VOW_ASSERT_STATE(vow_state(w), VOW_PENDING);
     vow_t *d = vow_then(vow_ref(w), on_wait, on_err, NULL, NULL);
-    cr_assert_eq(vow_run(loop, d, NULL), 0);
-    cr_assert_eq(wait_calls + err_calls, 1);
+    VOW_ASSERT_CODE(vow_run(loop, d, NULL), 0);
+    VOW_ASSERT_EQ(wait_calls + err_calls, 1);
     return w;
 }
 
@@ -154,17 +103,17 @@ static vow_t *run_wait(vow_loop_t *loop, vow_t *const *in, size_t n, vow_wait_mo
     do {                                                                                           \
         size_t want_[] = {__VA_ARGS__};                                                            \
         size_t nw_ = sizeof want_ / sizeof want_[0];                                               \
-        cr_assert_eq(n_arr, nw_, #arr ": %zu items, expected %zu", (size_t)(n_arr), nw_);          \
+        VOW_ASSERT_EQ(n_arr, nw_, #arr ": %zu items, expected %zu", (size_t)(n_arr), nw_);         \
         for (size_t k_ = 0; k_ < nw_; k_++)                                                        \
-            cr_assert_eq(arr[k_], want_[k_], #arr "[%zu] is input %zu, expected %zu", k_, arr[k_], \
-                         want_[k_]);                                                               \
+            VOW_ASSERT_EQ(arr[k_], want_[k_], #arr "[%zu] is input %zu, expected %zu", k_,         \
+                          arr[k_], want_[k_]);                                                     \
     } while (0)
 
 /* Awaits a pending input kept from the result (consumes the reference); returns its int. */
 static int64_t await_int(vow_loop_t *loop, vow_t *p) {
     vow_outcome_t out;
-    cr_assert_eq(vow_run(loop, p, &out), 0);
-    cr_assert_eq(out.state, VOW_FULFILLED);
+    VOW_ASSERT_CODE(vow_run(loop, p, &out), 0);
+    VOW_ASSERT_STATE(out.state, VOW_FULFILLED);
     int64_t i = vow_value_int(&out.value);
     vow_outcome_release(&out);
     return i;
@@ -178,17 +127,17 @@ Test(wait, first_completed_returns_when_the_earliest_input_settles) {
     vow_t *in[3] = {fulfil_in(loop, 60, 0, 100), fulfil_in(loop, 10, 1, 101),
                     fulfil_in(loop, 120, 2, 102)};
     vow_t *w = run_wait(loop, in, 3, VOW_FIRST_COMPLETED, VOW_NO_TIMEOUT, 0);
-    cr_assert_eq(fired_at_wait, 1, "the wait did not complete on the first settle");
+    VOW_ASSERT_EQ(fired_at_wait, 1, "the wait did not complete on the first settle");
     EXPECT_IDX(done_idx, n_done, 1);
     EXPECT_IDX(pending_idx, n_pending, 0, 2);
-    cr_assert_eq(done_state[0], VOW_FULFILLED);
-    cr_assert_eq(pending_state[0], VOW_PENDING);
-    cr_assert_eq(pending_state[1], VOW_PENDING);
-    cr_assert_eq(vow_state(w), VOW_FULFILLED, "the wait's promise itself");
+    VOW_ASSERT_STATE(done_state[0], VOW_FULFILLED);
+    VOW_ASSERT_STATE(pending_state[0], VOW_PENDING);
+    VOW_ASSERT_STATE(pending_state[1], VOW_PENDING);
+    VOW_ASSERT_STATE(vow_state(w), VOW_FULFILLED, "the wait's promise itself");
     /* The pending inputs are live: awaited afterwards, they yield their values. */
-    cr_assert_eq(await_int(loop, pending_kept[0]), 100);
-    cr_assert_eq(await_int(loop, pending_kept[1]), 102);
-    cr_assert_eq(fired_len, 3);
+    VOW_ASSERT_EQ(await_int(loop, pending_kept[0]), 100);
+    VOW_ASSERT_EQ(await_int(loop, pending_kept[1]), 102);
+    VOW_ASSERT_EQ(fired_len, 3);
     vow_unref(w);
     VOW_TEST_END(loop);
 }
@@ -199,12 +148,12 @@ Test(wait, first_completed_done_holds_every_input_already_settled_in_input_order
                     fulfil_in(loop, 10, 2, 2), vow_rejected(loop, vow_error_new(VOW_EPERM, NULL)),
                     vow_resolved(loop, vow_int(4))};
     vow_t *w = run_wait(loop, in, 5, VOW_FIRST_COMPLETED, VOW_NO_TIMEOUT, 0);
-    cr_assert_eq(fired_at_wait, 0);
+    VOW_ASSERT_EQ(fired_at_wait, 0);
     EXPECT_IDX(done_idx, n_done, 1, 3, 4);
     EXPECT_IDX(pending_idx, n_pending, 0, 2);
-    cr_assert_eq(done_state[1], VOW_REJECTED);
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0); /* the pending ones still run */
-    cr_assert_eq(fired_len, 2);
+    VOW_ASSERT_STATE(done_state[1], VOW_REJECTED);
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0); /* the pending ones still run */
+    VOW_ASSERT_EQ(fired_len, 2);
     vow_unref(w);
     VOW_TEST_END(loop);
 }
@@ -214,20 +163,20 @@ static vow_t *pair[2];
 static void settle_pair(vow_loop_t *loop, void *arg) {
     (void)loop, (void)arg;
     fired[fired_len++] = 9;
-    cr_assert_eq(vow_resolve(pair[1], vow_int(1)), 0);
-    cr_assert_eq(vow_resolve(pair[0], vow_int(0)), 0);
+    VOW_ASSERT_CODE(vow_resolve(pair[1], vow_int(1)), 0);
+    VOW_ASSERT_CODE(vow_resolve(pair[0], vow_int(0)), 0);
 }
 
 Test(wait, first_completed_done_holds_every_input_settled_before_the_wait_woke) {
     vow_loop_t *loop = vow_test_loop();
     pair[0] = vow_new(loop);
     pair[1] = vow_new(loop);
-    cr_assert_eq(vow_set_timeout(loop, settle_pair, NULL, 10, NULL), 0);
+    VOW_ASSERT_CODE(vow_set_timeout(loop, settle_pair, NULL, 10, NULL), 0);
     vow_t *in[3] = {vow_ref(pair[0]), fulfil_in(loop, 200, 1, 7), vow_ref(pair[1])};
     vow_t *w = run_wait(loop, in, 3, VOW_FIRST_COMPLETED, VOW_NO_TIMEOUT, 0);
     EXPECT_IDX(done_idx, n_done, 0, 2);
     EXPECT_IDX(pending_idx, n_pending, 1);
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
     vow_unref(pair[0]);
     vow_unref(pair[1]);
     vow_unref(w);
@@ -239,18 +188,18 @@ Test(wait, first_completed_counts_a_rejection_and_a_cancellation) {
     vow_t *in[2] = {fulfil_in(loop, 80, 0, 0),
                     reject_in(loop, 10, 1, vow_error_new(VOW_EBUSY, NULL))};
     vow_t *w = run_wait(loop, in, 2, VOW_FIRST_COMPLETED, VOW_NO_TIMEOUT, 0);
-    cr_assert_eq(vow_state(w), VOW_FULFILLED, "a rejected input rejected the wait");
+    VOW_ASSERT_STATE(vow_state(w), VOW_FULFILLED, "a rejected input rejected the wait");
     EXPECT_IDX(done_idx, n_done, 1);
-    cr_assert_eq(done_state[0], VOW_REJECTED);
+    VOW_ASSERT_STATE(done_state[0], VOW_REJECTED);
     vow_unref(w);
 
     wait_calls = 0;
     vow_t *in2[2] = {cancel_in(loop, 10, 2), fulfil_in(loop, 80, 3, 0)};
     w = run_wait(loop, in2, 2, VOW_FIRST_COMPLETED, VOW_NO_TIMEOUT, 0);
-    cr_assert_eq(vow_state(w), VOW_FULFILLED, "a cancelled input cancelled the wait");
+    VOW_ASSERT_STATE(vow_state(w), VOW_FULFILLED, "a cancelled input cancelled the wait");
     EXPECT_IDX(done_idx, n_done, 0);
     EXPECT_IDX(pending_idx, n_pending, 1);
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
     vow_unref(w);
     VOW_TEST_END(loop);
 }
@@ -263,15 +212,15 @@ Test(wait, first_exception_skips_cancellations_and_returns_on_the_first_error) {
     vow_t *in[5] = {fulfil_in(loop, 40, 0, 0), cancel_in(loop, 20, 1), fulfil_in(loop, 200, 2, 2),
                     reject_in(loop, 60, 3, vow_error_ref(e)), fulfil_in(loop, 10, 4, 4)};
     vow_t *w = run_wait(loop, in, 5, VOW_FIRST_EXCEPTION, VOW_NO_TIMEOUT, 0);
-    cr_assert_eq(fired_at_wait, 4, "the wait returned on %d settles, not on the error",
-                 fired_at_wait);
+    VOW_ASSERT_EQ(fired_at_wait, 4, "the wait returned on %d settles, not on the error",
+                  fired_at_wait);
     EXPECT_IDX(done_idx, n_done, 0, 1, 3, 4);
     EXPECT_IDX(pending_idx, n_pending, 2);
-    cr_assert_eq(done_state[1], VOW_REJECTED);
-    cr_assert_eq(done_state[2], VOW_REJECTED);
-    cr_assert_eq(vow_state(w), VOW_FULFILLED);
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
-    cr_assert_eq(fired_len, 5);
+    VOW_ASSERT_STATE(done_state[1], VOW_REJECTED);
+    VOW_ASSERT_STATE(done_state[2], VOW_REJECTED);
+    VOW_ASSERT_STATE(vow_state(w), VOW_FULFILLED);
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_EQ(fired_len, 5);
     vow_unref(w);
     vow_error_unref(e);
     VOW_TEST_END(loop);
@@ -281,9 +230,9 @@ Test(wait, first_exception_without_an_error_waits_for_every_input) {
     vow_loop_t *loop = vow_test_loop();
     vow_t *in[3] = {fulfil_in(loop, 10, 0, 0), cancel_in(loop, 20, 1), fulfil_in(loop, 40, 2, 2)};
     vow_t *w = run_wait(loop, in, 3, VOW_FIRST_EXCEPTION, VOW_NO_TIMEOUT, 0);
-    cr_assert_eq(fired_at_wait, 3, "a cancellation ended FIRST_EXCEPTION");
+    VOW_ASSERT_EQ(fired_at_wait, 3, "a cancellation ended FIRST_EXCEPTION");
     EXPECT_IDX(done_idx, n_done, 0, 1, 2);
-    cr_assert_eq(n_pending, 0);
+    VOW_ASSERT_EQ(n_pending, 0);
     vow_unref(w);
     VOW_TEST_END(loop);
 }
@@ -293,10 +242,10 @@ Test(wait, first_exception_with_an_already_rejected_input) {
     vow_t *in[3] = {fulfil_in(loop, 30, 0, 0), vow_resolved(loop, vow_int(1)),
                     vow_rejected(loop, vow_error_new(VOW_EINVAL, NULL))};
     vow_t *w = run_wait(loop, in, 3, VOW_FIRST_EXCEPTION, VOW_NO_TIMEOUT, 0);
-    cr_assert_eq(fired_at_wait, 0);
+    VOW_ASSERT_EQ(fired_at_wait, 0);
     EXPECT_IDX(done_idx, n_done, 1, 2);
     EXPECT_IDX(pending_idx, n_pending, 0);
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
     vow_unref(w);
     VOW_TEST_END(loop);
 }
@@ -304,13 +253,13 @@ Test(wait, first_exception_with_an_already_rejected_input) {
 Test(wait, first_exception_with_only_already_cancelled_inputs) {
     vow_loop_t *loop = vow_test_loop();
     vow_t *a = vow_new(loop), *b = vow_new(loop);
-    cr_assert_eq(vow_cancel(a), 0);
-    cr_assert_eq(vow_cancel(b), 0);
+    VOW_ASSERT_CODE(vow_cancel(a), 0);
+    VOW_ASSERT_CODE(vow_cancel(b), 0);
     vow_t *in[2] = {a, b};
     vow_t *w = run_wait(loop, in, 2, VOW_FIRST_EXCEPTION, VOW_NO_TIMEOUT, 0);
-    cr_assert_eq(vow_state(w), VOW_FULFILLED);
+    VOW_ASSERT_STATE(vow_state(w), VOW_FULFILLED);
     EXPECT_IDX(done_idx, n_done, 0, 1);
-    cr_assert_eq(n_pending, 0);
+    VOW_ASSERT_EQ(n_pending, 0);
     vow_unref(w);
     VOW_TEST_END(loop);
 }
@@ -329,20 +278,20 @@ Test(wait, all_completed_in_input_order_whatever_the_settle_order) {
     in[4] = fulfil_in(loop, 20, 4, 4);
     in[5] = fulfil_in(loop, 10, 5, 5);
     vow_t *w = run_wait(loop, in, N, VOW_ALL_COMPLETED, VOW_NO_TIMEOUT, 0);
-    cr_assert_eq(fired_at_wait, 5);
+    VOW_ASSERT_EQ(fired_at_wait, 5);
     EXPECT_IDX(done_idx, n_done, 0, 1, 2, 3, 4, 5);
-    cr_assert_eq(n_pending, 0);
-    cr_assert_eq(vow_state(w), VOW_FULFILLED, "ALL_COMPLETED never rejects");
+    VOW_ASSERT_EQ(n_pending, 0);
+    VOW_ASSERT_STATE(vow_state(w), VOW_FULFILLED, "ALL_COMPLETED never rejects");
     const vow_wait_result_t *r = vow_wait_result_of(vow_value(w));
     cr_assert_not_null(r);
     for (size_t i = 0; i < N; i++) {
         vow_t *p = vow_wait_done(r, i);
         if (i == 1)
-            cr_assert_eq(vow_error_code(vow_error(p)), VOW_EBUSY);
+            VOW_ASSERT_CODE(vow_error_code(vow_error(p)), VOW_EBUSY);
         else if (i == 2)
             expect_cancelled(p, "input 2");
         else
-            cr_assert_eq(vow_value_int(vow_value(p)), (int64_t)i, "input %zu's value", i);
+            VOW_ASSERT_EQ(vow_value_int(vow_value(p)), (int64_t)i, "input %zu's value", i);
     }
     vow_unref(w);
     VOW_TEST_END(loop);
@@ -353,9 +302,9 @@ Test(wait, all_completed_with_every_input_already_settled) {
     vow_t *in[2] = {vow_resolved(loop, vow_int(0)), vow_resolved(loop, vow_int(1))};
     vow_t *w = vow_wait(loop, in, 2, VOW_ALL_COMPLETED, VOW_NO_TIMEOUT, 0);
     vow_t *d = vow_then(vow_ref(w), on_wait, NULL, NULL, NULL);
-    cr_assert_eq(wait_calls, 0, "the reaction ran inside vow_wait");
-    cr_assert_eq(vow_run(loop, d, NULL), 0);
-    cr_assert_eq(wait_calls, 1);
+    VOW_ASSERT_EQ(wait_calls, 0, "the reaction ran inside vow_wait");
+    VOW_ASSERT_CODE(vow_run(loop, d, NULL), 0);
+    VOW_ASSERT_EQ(wait_calls, 1);
     EXPECT_IDX(done_idx, n_done, 0, 1);
     vow_unref(w);
     VOW_TEST_END(loop);
@@ -375,8 +324,8 @@ Test(wait, second_wait_over_the_pending_inputs_of_the_first) {
     w = run_wait(loop, pending_kept, 2, VOW_ALL_COMPLETED, VOW_NO_TIMEOUT, 0);
     EXPECT_IDX(done_idx, n_done, 0, 1); /* indexes into the second wait's input */
     const vow_wait_result_t *r = vow_wait_result_of(vow_value(w));
-    cr_assert_eq(vow_value_int(vow_value(vow_wait_done(r, 0))), 1);
-    cr_assert_eq(vow_value_int(vow_value(vow_wait_done(r, 1))), 2);
+    VOW_ASSERT_EQ(vow_value_int(vow_value(vow_wait_done(r, 0))), 1);
+    VOW_ASSERT_EQ(vow_value_int(vow_value(vow_wait_done(r, 1))), 2);
     vow_unref(w);
     VOW_TEST_END(loop);
 }
@@ -387,15 +336,15 @@ Test(wait, pending_input_kept_past_the_result_still_yields_its_value) {
     vow_loop_t *loop = vow_test_loop();
     vow_t *in[2] = {sleep_value(loop, 10, 10), sleep_value(loop, 40, 20)};
     vow_outcome_t out;
-    cr_assert_eq(vow_run(loop, vow_wait(loop, in, 2, VOW_FIRST_COMPLETED, VOW_NO_TIMEOUT, 0), &out),
-                 0);
-    cr_assert_eq(out.state, VOW_FULFILLED);
+    VOW_ASSERT_CODE(
+        vow_run(loop, vow_wait(loop, in, 2, VOW_FIRST_COMPLETED, VOW_NO_TIMEOUT, 0), &out), 0);
+    VOW_ASSERT_STATE(out.state, VOW_FULFILLED);
     const vow_wait_result_t *r = vow_wait_result_of(&out.value);
-    cr_assert_eq(vow_wait_pending_count(r), 1);
+    VOW_ASSERT_EQ(vow_wait_pending_count(r), 1);
     vow_t *p = vow_ref(vow_wait_pending(r, 0));
     vow_outcome_release(&out); /* the wait and its result are gone */
-    cr_assert_eq(vow_state(p), VOW_PENDING);
-    cr_assert_eq(await_int(loop, p), 20);
+    VOW_ASSERT_STATE(vow_state(p), VOW_PENDING);
+    VOW_ASSERT_EQ(await_int(loop, p), 20);
     VOW_TEST_END(loop);
 }
 
@@ -406,13 +355,13 @@ Test(wait, timeout_fulfils_with_everything_pending_and_cancels_nothing) {
     keep_pending = 1;
     vow_t *in[2] = {sleep_value(loop, 150, 1), sleep_value(loop, 200, 2)};
     vow_t *w = run_wait(loop, in, 2, VOW_ALL_COMPLETED, 20, 0);
-    cr_assert_eq(wait_calls, 1, "the timeout rejected the wait");
-    cr_assert_eq(n_done, 0);
+    VOW_ASSERT_EQ(wait_calls, 1, "the timeout rejected the wait");
+    VOW_ASSERT_EQ(n_done, 0);
     EXPECT_IDX(pending_idx, n_pending, 0, 1);
-    cr_assert_eq(alive_at_wait, 2, "the inputs' timers should still run");
-    cr_assert_eq(vow_state(pending_kept[0]), VOW_PENDING, "the timeout cancelled an input");
-    cr_assert_eq(await_int(loop, pending_kept[0]), 1);
-    cr_assert_eq(await_int(loop, pending_kept[1]), 2);
+    VOW_ASSERT_EQ(alive_at_wait, 2, "the inputs' timers should still run");
+    VOW_ASSERT_STATE(vow_state(pending_kept[0]), VOW_PENDING, "the timeout cancelled an input");
+    VOW_ASSERT_EQ(await_int(loop, pending_kept[0]), 1);
+    VOW_ASSERT_EQ(await_int(loop, pending_kept[1]), 2);
     vow_unref(w);
     VOW_TEST_END(loop);
 }
@@ -425,7 +374,7 @@ Test(wait, timeout_splits_done_from_pending) {
     vow_t *w = run_wait(loop, in, 3, VOW_ALL_COMPLETED, 100, 0);
     EXPECT_IDX(done_idx, n_done, 1, 2);
     EXPECT_IDX(pending_idx, n_pending, 0);
-    cr_assert_eq(await_int(loop, pending_kept[0]), 0);
+    VOW_ASSERT_EQ(await_int(loop, pending_kept[0]), 0);
     vow_unref(w);
     VOW_TEST_END(loop);
 }
@@ -434,8 +383,8 @@ Test(wait, timeout_timer_is_freed_when_the_wait_completes_first) {
     vow_loop_t *loop = vow_test_loop();
     vow_t *in[1] = {sleep_value(loop, 10, 0)};
     vow_t *w = run_wait(loop, in, 1, VOW_FIRST_COMPLETED, 60000, 0);
-    cr_assert_eq(n_done, 1);
-    cr_assert_eq(vow_loop_alive(loop), 0, "the wait's 60 s timer is still running");
+    VOW_ASSERT_EQ(n_done, 1);
+    VOW_ASSERT_EQ(vow_loop_alive(loop), 0, "the wait's 60 s timer is still running");
     vow_unref(w);
     VOW_TEST_END(loop);
 }
@@ -446,7 +395,7 @@ Test(wait, zero_timeout_returns_on_the_next_timer_turn) {
     vow_t *w = run_wait(loop, in, 2, VOW_ALL_COMPLETED, 0, 0);
     EXPECT_IDX(done_idx, n_done, 0);
     EXPECT_IDX(pending_idx, n_pending, 1);
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
     vow_unref(w);
     VOW_TEST_END(loop);
 }
@@ -461,9 +410,9 @@ Test(wait, timeout_beyond_2_pow_31_ms_is_not_clamped_to_1_ms) {
         fired_len = 0;
         vow_t *in[2] = {fulfil_in(loop, 30, 0, 0), fulfil_in(loop, 60, 1, 1)};
         vow_t *w = run_wait(loop, in, 2, VOW_ALL_COMPLETED, long_timeouts[k], 0);
-        cr_assert_eq(fired_at_wait, 2, "a timeout of %llu ms expired after %d input(s)",
-                     (unsigned long long)long_timeouts[k], fired_at_wait);
-        cr_assert_eq(n_pending, 0);
+        VOW_ASSERT_EQ(fired_at_wait, 2, "a timeout of %llu ms expired after %d input(s)",
+                      (unsigned long long)long_timeouts[k], fired_at_wait);
+        VOW_ASSERT_EQ(n_pending, 0);
         vow_unref(w);
     }
     VOW_TEST_END(loop);
@@ -479,10 +428,10 @@ Test(wait, cancel_pending_cancels_the_rest_and_frees_their_timers_at_once) {
     vow_t *w = run_wait(loop, in, 3, VOW_FIRST_COMPLETED, VOW_NO_TIMEOUT, VOW_WAIT_CANCEL_PENDING);
     EXPECT_IDX(done_idx, n_done, 1);
     EXPECT_IDX(pending_idx, n_pending, 0, 2);
-    cr_assert_eq(alive_at_wait, 0, "the cancelled inputs' timers still run");
+    VOW_ASSERT_EQ(alive_at_wait, 0, "the cancelled inputs' timers still run");
     expect_cancelled(pending_kept[0], "pending input 0");
     expect_cancelled(pending_kept[1], "pending input 2");
-    cr_assert_eq(vow_loop_alive(loop), 0);
+    VOW_ASSERT_EQ(vow_loop_alive(loop), 0);
     vow_unref(pending_kept[0]);
     vow_unref(pending_kept[1]);
     vow_unref(w);
@@ -497,7 +446,7 @@ Test(wait, cancel_pending_on_timeout_cancels_every_input_still_pending) {
     vow_t *w = run_wait(loop, in, 3, VOW_ALL_COMPLETED, 20, VOW_WAIT_CANCEL_PENDING);
     EXPECT_IDX(done_idx, n_done, 1);
     EXPECT_IDX(pending_idx, n_pending, 0, 2);
-    cr_assert_eq(alive_at_wait, 0);
+    VOW_ASSERT_EQ(alive_at_wait, 0);
     expect_cancelled(pending_kept[0], "pending input 0");
     expect_cancelled(pending_kept[1], "pending input 2");
     vow_unref(pending_kept[0]);
@@ -511,8 +460,8 @@ Test(wait, cancel_pending_with_nothing_pending_cancels_nothing) {
     vow_t *in[2] = {sleep_value(loop, 10, 0), sleep_value(loop, 20, 1)};
     vow_t *w = run_wait(loop, in, 2, VOW_ALL_COMPLETED, VOW_NO_TIMEOUT, VOW_WAIT_CANCEL_PENDING);
     EXPECT_IDX(done_idx, n_done, 0, 1);
-    cr_assert_eq(done_state[0], VOW_FULFILLED);
-    cr_assert_eq(done_state[1], VOW_FULFILLED);
+    VOW_ASSERT_STATE(done_state[0], VOW_FULFILLED);
+    VOW_ASSERT_STATE(done_state[1], VOW_FULFILLED);
     vow_unref(w);
     VOW_TEST_END(loop);
 }
@@ -533,8 +482,8 @@ Test(wait, cancel_pending_cancels_an_input_another_reaction_waits_on) {
     vow_t *in[2] = {slow, sleep_value(loop, 10, 1)};
     vow_t *w = run_wait(loop, in, 2, VOW_FIRST_COMPLETED, VOW_NO_TIMEOUT, VOW_WAIT_CANCEL_PENDING);
     EXPECT_IDX(pending_idx, n_pending, 0);
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
-    cr_assert_eq(cancelled_seen, 1);
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_EQ(cancelled_seen, 1);
     vow_unref(watch);
     vow_unref(w);
     VOW_TEST_END(loop);
@@ -548,7 +497,7 @@ Test(wait, the_same_promise_twice_is_two_inputs) {
     vow_t *w = run_wait(loop, in, 4, VOW_FIRST_COMPLETED, VOW_NO_TIMEOUT, VOW_WAIT_CANCEL_PENDING);
     EXPECT_IDX(done_idx, n_done, 1, 2);
     EXPECT_IDX(pending_idx, n_pending, 0, 3);
-    cr_assert_eq(alive_at_wait, 0);
+    VOW_ASSERT_EQ(alive_at_wait, 0);
     vow_unref(w);
     VOW_TEST_END(loop);
 }
@@ -577,9 +526,9 @@ Test(wait, cancel_pending_with_chained_inputs_and_an_unstarted_task) {
     EXPECT_IDX(done_idx, n_done, 2);
     EXPECT_IDX(pending_idx, n_pending, 0, 1, 3);
     for (int i = 0; i < 3; i++) expect_cancelled(pending_kept[i], "a pending input");
-    cr_assert_eq(task_arg_freed, 1);
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
-    cr_assert_eq(task_body_calls, 0, "the body of a task cancelled before its start ran");
+    VOW_ASSERT_EQ(task_arg_freed, 1);
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_EQ(task_body_calls, 0, "the body of a task cancelled before its start ran");
     for (int i = 0; i < 3; i++) vow_unref(pending_kept[i]);
     vow_unref(w);
     VOW_TEST_END(loop);
@@ -592,18 +541,18 @@ Test(wait, cancelling_the_wait_leaves_its_inputs_running) {
     vow_t *a = sleep_value(loop, 10, 1), *b = sleep_value(loop, 20, 2);
     vow_t *in[2] = {vow_ref(a), vow_ref(b)};
     vow_t *w = vow_wait(loop, in, 2, VOW_ALL_COMPLETED, 5000, VOW_WAIT_CANCEL_PENDING);
-    cr_assert_eq(vow_loop_alive(loop), 3, "two sleeps and the wait's timer");
-    cr_assert_eq(vow_cancel(w), 0);
+    VOW_ASSERT_EQ(vow_loop_alive(loop), 3, "two sleeps and the wait's timer");
+    VOW_ASSERT_CODE(vow_cancel(w), 0);
     expect_cancelled(w, "the wait");
-    cr_assert_eq(vow_state(a), VOW_PENDING, "cancelling the wait cancelled an input");
-    cr_assert_eq(vow_state(b), VOW_PENDING, "cancelling the wait cancelled an input");
-    cr_assert_eq(vow_loop_alive(loop), 2, "the wait's timeout timer was not freed");
+    VOW_ASSERT_STATE(vow_state(a), VOW_PENDING, "cancelling the wait cancelled an input");
+    VOW_ASSERT_STATE(vow_state(b), VOW_PENDING, "cancelling the wait cancelled an input");
+    VOW_ASSERT_EQ(vow_loop_alive(loop), 2, "the wait's timeout timer was not freed");
     vow_t *d = vow_then(vow_ref(w), on_wait, NULL, NULL, NULL);
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
-    cr_assert_eq(wait_calls, 0);
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_EQ(wait_calls, 0);
     expect_cancelled(d, "the reaction on the wait");
-    cr_assert_eq(vow_value_int(vow_value(a)), 1);
-    cr_assert_eq(vow_value_int(vow_value(b)), 2);
+    VOW_ASSERT_EQ(vow_value_int(vow_value(a)), 1);
+    VOW_ASSERT_EQ(vow_value_int(vow_value(b)), 2);
     vow_unref(a);
     vow_unref(b);
     vow_unref(w);
@@ -617,10 +566,10 @@ Test(wait, cancelling_a_reaction_on_the_wait_leaves_its_inputs_running) {
     vow_t *in[1] = {vow_ref(a)};
     vow_t *d = vow_then(vow_wait(loop, in, 1, VOW_ALL_COMPLETED, VOW_NO_TIMEOUT, 0), on_wait, NULL,
                         NULL, NULL);
-    cr_assert_eq(vow_cancel(d), 0); /* upstream: the wait is cancelled, not its input */
-    cr_assert_eq(vow_state(a), VOW_PENDING);
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
-    cr_assert_eq(vow_value_int(vow_value(a)), 1);
+    VOW_ASSERT_CODE(vow_cancel(d), 0); /* upstream: the wait is cancelled, not its input */
+    VOW_ASSERT_STATE(vow_state(a), VOW_PENDING);
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_EQ(vow_value_int(vow_value(a)), 1);
     vow_unref(a);
     vow_unref(d);
     VOW_TEST_END(loop);
@@ -630,15 +579,15 @@ Test(wait, cancelling_a_reaction_on_the_wait_leaves_its_inputs_running) {
 
 static void expect_einval(vow_loop_t *loop, vow_t *w) {
     cr_assert_not_null(w);
-    cr_assert_eq(vow_state(w), VOW_REJECTED);
-    cr_assert_eq(vow_error_code(vow_error(w)), VOW_EINVAL, "%s",
-                 vow_err_name(vow_error_code(vow_error(w))));
+    VOW_ASSERT_STATE(vow_state(w), VOW_REJECTED);
+    VOW_ASSERT_CODE(vow_error_code(vow_error(w)), VOW_EINVAL, "%s",
+                    vow_err_name(vow_error_code(vow_error(w))));
     err_calls = 0;
     vow_t *d = vow_catch(w, on_err, NULL, NULL);
-    cr_assert_eq(err_calls, 0, "the reaction ran inside the call");
-    cr_assert_eq(vow_run(loop, d, NULL), 0);
-    cr_assert_eq(err_calls, 1);
-    cr_assert_eq(seen_code, VOW_EINVAL);
+    VOW_ASSERT_EQ(err_calls, 0, "the reaction ran inside the call");
+    VOW_ASSERT_CODE(vow_run(loop, d, NULL), 0);
+    VOW_ASSERT_EQ(err_calls, 1);
+    VOW_ASSERT_CODE(seen_code, VOW_EINVAL);
 }
 
 Test(wait, empty_input_is_a_rejection_with_einval) {
@@ -658,7 +607,7 @@ Test(wait, unknown_mode_or_flag_is_a_rejection_with_einval_and_consumes_the_inpu
     }
     vow_t *in[1] = {vow_resolved(loop, vow_int(1))};
     expect_einval(loop, vow_wait(loop, in, 1, VOW_ALL_COMPLETED, VOW_NO_TIMEOUT, 0x2u));
-    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
     VOW_TEST_END(loop);
 }
 
@@ -667,7 +616,7 @@ Test(wait, input_of_another_loop_is_einval) {
     vow_loop_t *other = vow_test_loop();
     vow_t *in[2] = {vow_resolved(loop, vow_int(0)), vow_resolved(other, vow_int(1))};
     expect_einval(loop, vow_wait(loop, in, 2, VOW_ALL_COMPLETED, VOW_NO_TIMEOUT, 0));
-    cr_assert_eq(vow_loop_close(other), 0);
+    VOW_ASSERT_CODE(vow_loop_close(other), 0);
     VOW_TEST_END(loop);
 }
 
@@ -685,12 +634,12 @@ Test(wait, result_accessors_on_other_values) {
     int x;
     vow_value_t p = vow_ptr(&x, NULL);
     cr_assert_null(vow_wait_result_of(&p));
-    cr_assert_eq(vow_wait_done_count(NULL), 0);
-    cr_assert_eq(vow_wait_pending_count(NULL), 0);
+    VOW_ASSERT_EQ(vow_wait_done_count(NULL), 0);
+    VOW_ASSERT_EQ(vow_wait_pending_count(NULL), 0);
     cr_assert_null(vow_wait_done(NULL, 0));
     cr_assert_null(vow_wait_pending(NULL, 0));
-    cr_assert_eq(vow_wait_done_index(NULL, 0), SIZE_MAX);
-    cr_assert_eq(vow_wait_pending_index(NULL, 0), SIZE_MAX);
+    VOW_ASSERT_EQ(vow_wait_done_index(NULL, 0), SIZE_MAX);
+    VOW_ASSERT_EQ(vow_wait_pending_index(NULL, 0), SIZE_MAX);
 }
 
 /* ---- memory --------------------------------------------------------------------------------- */
@@ -715,16 +664,16 @@ Test(wait, heap_values_are_freed_once_and_nothing_leaks_whatever_the_path) {
                          vow_then(vow_sleep(loop, 1000), give_obj, NULL, CTX(4), NULL)};
         w = run_wait(loop, in2, 2, VOW_FIRST_COMPLETED, 20, VOW_WAIT_CANCEL_PENDING);
         vow_unref(w);
-        cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+        VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
         for (int k = 0; k < 4; k++)
-            cr_assert_eq(obj_freed[k], 1, "object %d freed %d times", k, obj_freed[k]);
-        cr_assert_eq(obj_freed[4], 0, "a cancelled input made its value");
+            VOW_ASSERT_EQ(obj_freed[k], 1, "object %d freed %d times", k, obj_freed[k]);
+        VOW_ASSERT_EQ(obj_freed[4], 0, "a cancelled input made its value");
         long live = vow_test_live_allocs();
         if (round == 0)
             first = live;
         else
-            cr_assert_eq(live, first, "%ld allocation(s) more after the second round",
-                         live - first);
+            VOW_ASSERT_EQ(live, first, "%ld allocation(s) more after the second round",
+                          live - first);
     }
     VOW_TEST_END(loop);
 }
@@ -733,11 +682,11 @@ Test(wait, loop_freed_while_waiting) {
     vow_loop_t *loop = vow_test_loop();
     vow_t *in[2] = {sleep_value(loop, 1000, 0), sleep_value(loop, 2000, 1)};
     vow_t *w = vow_wait(loop, in, 2, VOW_FIRST_COMPLETED, 500, 0);
-    cr_assert_eq(vow_loop_free(loop), 0);
-    cr_assert_eq(vow_cancel(w), VOW_ECLOSED);
+    VOW_ASSERT_CODE(vow_loop_free(loop), 0);
+    VOW_ASSERT_CODE(vow_cancel(w), VOW_ECLOSED);
     vow_unref(w);
-    cr_assert_eq(vow_test_live_allocs(), 0, "%ld vow allocation(s) still live",
-                 vow_test_live_allocs());
+    VOW_ASSERT_EQ(vow_test_live_allocs(), 0, "%ld vow allocation(s) still live",
+                  vow_test_live_allocs());
 }
 
 /* Out of memory: every allocation of a wait program fails once in turn; each run ends
@@ -766,19 +715,19 @@ Test(wait, every_allocation_fails_once) {
     long first = -1;
     for (long n = 0;; n++) {
         vow_loop_t *loop = vow_test_loop();
-        cr_assert_eq(vow_set_unhandled_mode(loop, VOW_UNHANDLED_SILENT), 0);
+        VOW_ASSERT_CODE(vow_set_unhandled_mode(loop, VOW_UNHANDLED_SILENT), 0);
         vow_test_reset_counts();
         vow_test_fail_at(n);
         int rc = oom_program(loop);
         long failed = vow_test_failed_allocs();
         vow_test_fail_at(0);
-        cr_assert_eq(vow_loop_free(loop), 0);
+        VOW_ASSERT_CODE(vow_loop_free(loop), 0);
         cr_assert(rc == 0 || rc == VOW_ENOMEM, "run %ld: %s", n, vow_strerror(rc));
-        cr_assert_eq(vow_test_live_allocs(), 0, "run %ld: %ld allocation(s) leaked", n,
-                     vow_test_live_allocs());
+        VOW_ASSERT_EQ(vow_test_live_allocs(), 0, "run %ld: %ld allocation(s) leaked", n,
+                      vow_test_live_allocs());
         if (n == 0) {
             first = vow_test_alloc_total();
-            cr_assert_eq(rc, 0);
+            VOW_ASSERT_CODE(rc, 0);
         } else if (failed == 0) {
             break;
         }
