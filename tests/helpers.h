@@ -4,7 +4,7 @@
  *   allocations and can fail the Nth one (for the out-of-memory tests).
  * - vow_test_loop(): a loop on the backend the environment asks for (VOW_BACKEND, set by
  *   ctest once per backend); the test fails unless the loop really uses it.
- * - VOW_TEST_END(loop): closes the loop (it must close cleanly: nothing left running) and
+ * - VOW_TEST_END(loop): checks the loop's invariants (vow_loop_verify), closes the loop (it must close cleanly: nothing left running) and
  *   asserts that no vow allocation is live, inside the test body, because Criterion 2.4
  *   reports PASS for a failed assert in .fini (STYLE.md section 12).
  *
@@ -327,6 +327,7 @@ static inline void rejections_reset(void) { memset(&rejections, 0, sizeof reject
 /* The loop must close cleanly (nothing left running) and no vow allocation may be live. */
 #define VOW_TEST_END(loop)                                                                 \
     do {                                                                                   \
+        cr_assert_eq(vow_loop_verify(loop), 0); /* aborts on a broken invariant */        \
         int vow_test_end_rc_ = vow_loop_close(loop);                                       \
         cr_assert_eq(vow_test_end_rc_, 0, "vow_loop_close: %s",                            \
                      vow_strerror(vow_test_end_rc_));                                      \
@@ -337,6 +338,7 @@ static inline void rejections_reset(void) { memset(&rejections, 0, sizeof reject
 /* For tests that end with promises still pending on purpose: forced teardown. */
 #define VOW_TEST_END_FORCED(loop)                                                          \
     do {                                                                                   \
+        cr_assert_eq(vow_loop_verify(loop), 0);                                            \
         cr_assert_eq(vow_loop_free(loop), 0);                                              \
         cr_assert_eq(vow_test_live_allocs(), 0, "%ld vow allocation(s) still live",        \
                      vow_test_live_allocs());                                              \
