@@ -133,28 +133,29 @@ static struct vow__combine *state_new(int kind, size_t n) {
     return c;
 }
 
+/* The misuse rule (vow/promise.h, MISUSE): NULL only when no promise can be made (loop NULL
+ * or closed, an input NULL: it ran out of memory, out of memory here); any other misuse is
+ * a promise rejected with its code. The inputs are consumed on every path. */
 static vow_t *combine(vow_loop_t *loop, int kind, unsigned flags, vow_t *const *inputs,
                       size_t n) {
-    if (loop == NULL || loop->closed || (n > 0 && inputs == NULL)) {
+    if (loop == NULL || loop->closed) {
         if (inputs != NULL) vow__release_inputs(inputs, n);
         return NULL;
     }
-    for (size_t i = 0; i < n; i++)
-        if (inputs[i] == NULL || inputs[i]->loop != loop ||
-            (inputs[i]->flags & VOW__F_CLOSED)) {
-            /* An input that ran out of memory (NULL), or belongs elsewhere. */
-            int null_input = inputs[i] == NULL;
-            vow__release_inputs(inputs, n);
-            return null_input ? NULL
-                              : vow_rejected(loop, vow_error_new(VOW_EINVAL,
-                                                                 "input of another loop"));
-        }
-    if (n > UINT32_MAX) {
-        vow__release_inputs(inputs, n);
-        return vow_rejected(loop, vow_error_new(VOW_ERANGE, "too many inputs"));
+    if (n > 0 && inputs == NULL)
+        return vow_rejected(loop, vow_error_new(VOW_EINVAL, "inputs NULL with n > 0"));
+    int null_input = 0, foreign = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (inputs[i] == NULL) /* an input that ran out of memory */
+            null_input = 1;
+        else if (inputs[i]->loop != loop || (inputs[i]->flags & VOW__F_CLOSED))
+            foreign = 1;
     }
-    if (flags & ~VOW_CANCEL_LOSERS) {
+    if (null_input || foreign || n > UINT32_MAX || (flags & ~VOW_CANCEL_LOSERS)) {
         vow__release_inputs(inputs, n);
+        if (null_input) return NULL;
+        if (foreign) return vow_rejected(loop, vow_error_new(VOW_EINVAL, "input of another loop"));
+        if (n > UINT32_MAX) return vow_rejected(loop, vow_error_new(VOW_ERANGE, "too many inputs"));
         return vow_rejected(loop, vow_error_new(VOW_EINVAL, "unknown flags"));
     }
     vow_t *d = vow__promise_new(loop, 0);

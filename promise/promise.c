@@ -164,6 +164,10 @@ vow_t *vow_resolved(vow_loop_t *loop, vow_value_t v) {
         vow_value_release(&v);
         return NULL;
     }
+    if (vow__value_store(&v) != 0) { /* out of memory: NULL (the destructor has run) */
+        vow__unref(p);
+        return NULL;
+    }
     vow__fulfill_move(p, &v);
     return p;
 }

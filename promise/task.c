@@ -55,10 +55,17 @@ void vow__task_start_free(void *arg) {
     vow__free(ts);
 }
 
+/* The misuse rule (vow/promise.h, MISUSE): NULL for a NULL or closed loop and out of
+ * memory; fn NULL is a promise rejected with VOW_EINVAL. arg_free(arg) runs at once on every
+ * path where fn will never run. */
 vow_t *vow_create_task(vow_loop_t *loop, vow_task_fn fn, void *arg, void (*arg_free)(void *)) {
     vow_t *t = NULL;
     struct task_start *ts = NULL;
-    if (loop != NULL && !loop->closed && fn != NULL) {
+    if (loop != NULL && !loop->closed && fn == NULL) {
+        if (arg_free != NULL) arg_free(arg);
+        return vow_rejected(loop, vow_error_new(VOW_EINVAL, "create_task: fn NULL"));
+    }
+    if (loop != NULL && !loop->closed) {
         t = vow__promise_new(loop, 0);
         ts = t != NULL ? vow__malloc(sizeof *ts) : NULL;
     }

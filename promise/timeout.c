@@ -44,6 +44,8 @@ void vow__timeout_job(vow_loop_t *loop, vow__reaction *r, vow_t *src) {
     vow__rec_free(loop, &r->rec);
 }
 
+/* The misuse rule (vow/promise.h, MISUSE): NULL for p NULL, p of a closed loop, out of
+ * memory; unknown flags are a promise rejected with VOW_EINVAL. p is consumed on every path. */
 vow_t *vow_timeout(vow_t *p, uint64_t ms, unsigned flags) {
     if (p == NULL) return NULL;
     vow_loop_t *loop = p->loop;
@@ -72,11 +74,12 @@ vow_t *vow_timeout(vow_t *p, uint64_t ms, unsigned flags) {
         vow__ref(t); /* the timer's */
         if (vow__timer_start(loop, VOW__T_TIMEOUT, ms, timeout_fire, t, VOW__REL_UNREF,
                              &t->timer) != 0) {
-            vow__unref(t);
-            vow__rec_free(loop, &r->rec);
+            /* Out of memory: no promise (vow/promise.h, MISUSE), nothing subscribed. */
+            vow__unref(t);                /* the timer's */
+            vow__rec_free(loop, &r->rec); /* drops r's references to t and to p */
             vow__unref(p);
-            vow__reject(t, vow_error_new(VOW_ENOMEM, NULL));
-            return t;
+            vow__unref(t); /* the caller's: t is freed */
+            return NULL;
         }
     }
     vow__perform_then(p, &r->rec);

@@ -129,29 +129,42 @@ static void wait_timeout(vow_loop_t *loop, void *arg) {
     if (d->state == VOW_PENDING) wait_complete(d);
 }
 
+/* The misuse rule (vow/promise.h, MISUSE): NULL only for a NULL or closed loop, a NULL
+ * input (it ran out of memory) or out of memory here; every other misuse is a promise
+ * rejected with its code (VOW_EINVAL: empty input, inputs NULL, unknown mode or flags, an
+ * input of another loop; VOW_ERANGE: too many inputs). The inputs are consumed on every
+ * path. */
 vow_t *vow_wait(vow_loop_t *loop, vow_t *const *inputs, size_t n, vow_wait_mode_t mode,
                 uint64_t timeout_ms, unsigned flags) {
-    if (loop == NULL || loop->closed || (n > 0 && inputs == NULL)) {
+    if (loop == NULL || loop->closed) {
         for (size_t i = 0; inputs != NULL && i < n; i++) vow__unref(inputs[i]);
         return NULL;
     }
-    int bad = n == 0 || n > UINT32_MAX ||
-              (mode != VOW_FIRST_COMPLETED && mode != VOW_FIRST_EXCEPTION &&
-               mode != VOW_ALL_COMPLETED) ||
-              (flags & ~VOW_WAIT_CANCEL_PENDING) != 0;
-    int null_input = 0;
+    if (n > 0 && inputs == NULL)
+        return vow_rejected(loop, vow_error_new(VOW_EINVAL, "wait: inputs NULL with n > 0"));
+    int null_input = 0, foreign = 0;
     for (size_t i = 0; i < n; i++) {
         if (inputs[i] == NULL)
             null_input = 1;
         else if (inputs[i]->loop != loop || (inputs[i]->flags & VOW__F_CLOSED))
-            bad = 1;
+            foreign = 1;
     }
-    if (bad || null_input) {
+    const char *bad = NULL;
+    int code = VOW_EINVAL;
+    if (n == 0)
+        bad = "wait: empty input";
+    else if (foreign)
+        bad = "wait: input of another loop";
+    else if (n > UINT32_MAX)
+        bad = "wait: too many inputs", code = VOW_ERANGE;
+    else if (mode != VOW_FIRST_COMPLETED && mode != VOW_FIRST_EXCEPTION &&
+             mode != VOW_ALL_COMPLETED)
+        bad = "wait: unknown mode";
+    else if ((flags & ~VOW_WAIT_CANCEL_PENDING) != 0)
+        bad = "wait: unknown flags";
+    if (bad != NULL || null_input) {
         vow__release_inputs(inputs, n);
-        return null_input ? NULL
-                          : vow_rejected(loop, vow_error_new(VOW_EINVAL,
-                                                             n == 0 ? "wait: empty input"
-                                                                    : "wait: invalid argument"));
+        return null_input ? NULL : vow_rejected(loop, vow_error_new(code, bad));
     }
     vow_t *d = vow__promise_new(loop, 0);
     struct vow__combine *c = NULL;

@@ -350,16 +350,27 @@ static void teardown(vow_loop_t *loop) {
 
 static void invoke_nothing(struct ev_loop *evl) { (void)evl; }
 
-/* How many active, referenced watchers the libev loop has beyond vow's own (which are all
- * inactive or unref'd once vow_loop_alive is 0). libev has no getter for the count; ev_run
- * returns it. So: one non-blocking iteration whose invoke-pending callback invokes
- * nothing: no callback runs, and what the poll collected stays pending for the loop's
- * next iteration. */
-static int foreign_watchers(vow_loop_t *loop) {
+/* How many watchers of the application's the libev loop has: active and referenced, or
+ * pending (vow's own are all inactive or unref'd once vow_loop_alive is 0). libev has no
+ * getter for its count of active watchers; ev_run returns it. So: one non-blocking
+ * iteration whose invoke-pending callback invokes nothing. No callback runs; what the
+ * poll collected stays pending for the loop's next iteration, and a one-shot timer that
+ * was due (libev stops it as it queues it) is counted as pending. */
+static unsigned foreign_watchers(vow_loop_t *loop) {
     ev_set_invoke_pending_cb(loop->evl, invoke_nothing);
-    int n = ev_run(loop->evl, EVRUN_NOWAIT);
+    unsigned n = (unsigned)ev_run(loop->evl, EVRUN_NOWAIT);
     ev_set_invoke_pending_cb(loop->evl, ev_invoke_pending);
-    return n;
+    unsigned pending = ev_pending_count(loop->evl);
+    /* vow's own watchers the probe queued (prepare, check) do not count, and are unqueued
+     * again: they run in their own phase of the next iteration, not early. (libev keeps
+     * counting a cleared watcher's slot until the next invocation: count them first.) */
+    unsigned own = (unsigned)(ev_is_pending(&loop->prepare_w) + ev_is_pending(&loop->check_w) +
+                              ev_is_pending(&loop->idle_w) + ev_is_pending(&loop->timer_w));
+    ev_clear_pending(loop->evl, &loop->prepare_w);
+    ev_clear_pending(loop->evl, &loop->check_w);
+    ev_clear_pending(loop->evl, &loop->idle_w);
+    ev_clear_pending(loop->evl, &loop->timer_w);
+    return n + pending - own;
 }
 
 int vow_loop_close(vow_loop_t *loop) {

@@ -398,7 +398,10 @@ Test(all, null_input_gives_null_and_releases_the_others) {
     VOW_ASSERT_EQ(obj_freed[0], 1, "the other inputs were not released");
     vow_t *in2[2] = {vow_new(loop), vow_resolved(loop, vow_int(1))};
     cr_assert_null(vow_all(NULL, in2, 2), "a NULL loop must give NULL");
-    cr_assert_null(vow_all(loop, NULL, 2), "a NULL array with n > 0 must give NULL");
+    vow_t *bad = vow_all(loop, NULL, 2); /* misuse on a live loop: a rejection */
+    cr_assert_not_null(bad, "a NULL array with n > 0 is a rejection with VOW_EINVAL");
+    VOW_ASSERT_CODE(vow_error_code(vow_error(bad)), VOW_EINVAL);
+    vow_unref(bad);
     VOW_TEST_END(loop);
 }
 

@@ -536,9 +536,13 @@ Test(create_task, failed_calls_return_null_and_run_arg_free_at_once) {
     cr_assert_null(vow_create_task(NULL, body, CTX(77), count_arg_free));
     VOW_ASSERT_EQ(null_arg_free_calls, 1);
     vow_loop_t *loop = vow_test_loop();
-    cr_assert_null(vow_create_task(loop, NULL, CTX(77), count_arg_free));
+    vow_set_unhandled_mode(loop, VOW_UNHANDLED_SILENT);
+    vow_t *bad = vow_create_task(loop, NULL, CTX(77), count_arg_free); /* misuse: a rejection */
+    cr_assert_not_null(bad);
+    VOW_ASSERT_CODE(vow_error_code(vow_error(bad)), VOW_EINVAL);
     VOW_ASSERT_EQ(null_arg_free_calls, 2);
-    cr_assert_null(vow_create_task(loop, NULL, CTX(77), NULL)); /* no destructor: fine */
+    vow_unref(bad);
+    vow_unref(vow_create_task(loop, NULL, CTX(77), NULL)); /* no destructor: fine */
     VOW_ASSERT_EQ(vow_loop_alive(loop), 0, "a failed call left work queued");
     VOW_TEST_END(loop);
 }

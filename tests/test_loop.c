@@ -904,3 +904,86 @@ Test(loop, wrap_free_with_pending_work_leaves_the_ev_loop_clean) {
     ev_loop_destroy(evl);
     VOW_TEST_END(loop);
 }
+
+/* ---- the application's own watchers on an owned loop (issue 12) ------------------------- */
+
+static int app_fired;
+static void app_timer_cb(struct ev_loop *evl, ev_timer *w, int revents) {
+    (void)evl, (void)w, (void)revents;
+    app_fired++;
+}
+static void app_io_cb(struct ev_loop *evl, ev_io *w, int revents) {
+    (void)revents;
+    app_fired++;
+    ev_io_stop(evl, w);
+}
+
+/* vow_loop_close used to destroy the libev loop under an application's active watcher
+ * (returning 0, while vow_run counted the watcher): now it answers VOW_EBUSY, runs no
+ * callback while it looks, and closes once the watcher is gone. */
+Test(loop, close_is_busy_while_the_application_has_a_watcher_on_an_owned_loop) {
+    vow_loop_t *loop = vow_test_loop();
+    app_fired = 0;
+    ev_timer t;
+    ev_timer_init(&t, app_timer_cb, 0.001, 0.0);
+    ev_timer_start(vow_loop_ev(loop), &t);
+    usleep(3000); /* due: the probe must not fire it */
+    VOW_ASSERT_CODE(vow_loop_close(loop), VOW_EBUSY);
+    VOW_ASSERT_EQ(app_fired, 0, "closing ran the application's callback");
+    VOW_ASSERT_EQ(vow_loop_alive(loop), 0, "vow itself has nothing left");
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0); /* runs the app's timer */
+    VOW_ASSERT_EQ(app_fired, 1);
+
+    /* An fd watcher, readable at once. */
+    int fds[2];
+    cr_assert_eq(pipe(fds), 0);
+    cr_assert_eq(write(fds[1], "x", 1), 1);
+    ev_io io;
+    ev_io_init(&io, app_io_cb, fds[0], EV_READ);
+    ev_io_start(vow_loop_ev(loop), &io);
+    VOW_ASSERT_CODE(vow_loop_close(loop), VOW_EBUSY);
+    VOW_ASSERT_EQ(app_fired, 1);
+    ev_run(vow_loop_ev(loop), 0); /* the event the probe saw is still delivered */
+    VOW_ASSERT_EQ(app_fired, 2);
+    close(fds[0]);
+    close(fds[1]);
+
+    /* A watcher the application unref'd does not keep the loop (libev's own rule). */
+    ev_timer_init(&t, app_timer_cb, 60.0, 0.0);
+    ev_timer_start(vow_loop_ev(loop), &t);
+    ev_unref(vow_loop_ev(loop));
+    ev_ref(vow_loop_ev(loop));
+    ev_timer_stop(vow_loop_ev(loop), &t);
+    VOW_TEST_END(loop);
+}
+
+/* On a wrapped loop the application owns the libev loop and its watchers: closing vow's
+ * part of it leaves them alone and succeeds. */
+Test(loop, wrap_close_ignores_the_applications_watchers) {
+    struct ev_loop *evl = ev_loop_new(EVFLAG_AUTO);
+    cr_assert_not_null(evl);
+    vow_loop_t *loop = NULL;
+    VOW_ASSERT_CODE(vow_loop_wrap(&loop, evl), 0);
+    app_fired = 0;
+    ev_timer t;
+    ev_timer_init(&t, app_timer_cb, 0.001, 0.0);
+    ev_timer_start(evl, &t);
+    VOW_TEST_END(loop);
+    ev_run(evl, 0);
+    VOW_ASSERT_EQ(app_fired, 1, "the application's timer survived vow's close");
+    ev_loop_destroy(evl);
+}
+
+Test(loop, verify_answers_codes_for_null_and_checks_a_busy_loop) {
+    VOW_ASSERT_CODE(vow_loop_verify(NULL), VOW_EINVAL);
+    vow_loop_t *loop = vow_test_loop();
+    vow_t *s = vow_sleep(loop, 1);
+    vow_t *held = vow_then(vow_new(loop), NULL, NULL, NULL, NULL);
+    VOW_ASSERT_CODE(vow_loop_verify(loop), 0);
+    VOW_ASSERT_CODE(vow_run(loop, s, NULL), 0);
+    VOW_ASSERT_CODE(vow_loop_verify(loop), 0);
+    VOW_ASSERT_CODE(vow_loop_free(loop), 0);
+    VOW_ASSERT_CODE(vow_loop_verify(loop), VOW_ECLOSED, "a freed loop a promise still holds");
+    vow_unref(held);
+    VOW_ASSERT_EQ(vow_test_live_allocs(), 0);
+}

@@ -2,8 +2,13 @@
  *
  * OWNERSHIP. Every input promise is consumed (the array itself stays the caller's), on
  * every path, errors included; pass the same promise twice only after a vow_ref. Each
- * returns one reference to the result, or NULL when out of memory or `loop` is NULL or
- * closed (the inputs are released then too).
+ * returns one reference to the result.
+ *
+ * MISUSE follows the rule of vow/promise.h. NULL when out of memory, `loop` is NULL or
+ * closed, or an input is NULL (an earlier call ran out of memory); a promise rejected with
+ * VOW_EINVAL for an input of another (or a freed) loop, `inputs` NULL with n > 0, or
+ * unknown flags; with VOW_ERANGE for more than UINT32_MAX inputs. The inputs are released
+ * in every case.
  *
  * JOBS. As in ECMAScript, each input subscribes with one then: a combinator settles in
  * the job of the input reaction that decides it, and results come in input order
@@ -75,8 +80,8 @@ VOW_EXTERN vow_t *vow_any(vow_loop_t *loop, vow_t *const *inputs, size_t n, unsi
  * VOW_ETIMEDOUT caused by p's cancellation error, or like p if p settled otherwise anyway.
  * With VOW_TIMEOUT_RACE: rejects with VOW_ETIMEDOUT at expiry and cancels nothing.
  * Cancelling the result stops the timer and cancels p under the upstream rule.
- * Returns one reference; NULL when out of memory or p NULL. Unknown flags: a promise
- * rejected with VOW_EINVAL. */
+ * Returns one reference; NULL when out of memory, p NULL or p's loop closed (p consumed).
+ * Unknown flags: a promise rejected with VOW_EINVAL (p consumed, nothing started). */
 VOW_EXTERN vow_t *vow_timeout(vow_t *p, uint64_t ms, unsigned flags);
 
 #ifdef __cplusplus

@@ -1,10 +1,11 @@
 /* vow/promise.h - the Promise object, with JavaScript's semantics.
  *
- * THE CALLBACK CONTRACT. If a call that takes a callback returns an error (or NULL),
- * the callback never runs and the context pointer stays the caller's, except that a
- * context destructor passed to it has already run. If the call succeeds, the callback
- * runs at most once and the context destructor runs exactly once: after the callback,
- * or when the reaction is dropped without running (loop freed).
+ * THE CALLBACK CONTRACT. If a call that takes a callback returns an error, NULL or a
+ * promise rejected for misuse (MISUSE below), the callback never runs and the context
+ * pointer stays the caller's, except that a context destructor passed to it has already
+ * run. If the call succeeds, the callback runs at most once and the context destructor
+ * runs exactly once: after the callback, or when the reaction is dropped without running
+ * (loop freed).
  *
  * OWNERSHIP. vow_t is an opaque, reference-counted handle.
  *  - A function that returns a promise gives the caller one reference.
@@ -16,9 +17,28 @@
  *    vow_error, vow_resolve/vow_reject's subject.
  *  - Dropping the last user reference does not cancel anything: whatever will settle a
  *    promise (a timer, a reaction) keeps it alive.
- *  - NULL returned by a promise-returning call means only "out of memory"; every call
- *    accepts a NULL subject and passes NULL (or VOW_EINVAL) on, so an inline chain that
- *    ran out of memory ends in NULL without leaking.
+ *
+ * MISUSE: ONE RULE FOR EVERY CALL THAT RETURNS A PROMISE (this is the one place it is
+ * written; the per-function comments below and in combinators.h and task.h only list
+ * their cases; docs/misuse.md tabulates them with their tests).
+ *  - NULL only when no promise can be made at all: the loop is NULL; the subject is NULL
+ *    (a promise, a combinator's or vow_wait's input, a task group: NULL is what an
+ *    earlier call that ran out of memory returned, so it is passed on); the loop is
+ *    closed, or the subject's loop was freed (vow_loop_close / vow_loop_free); or out of
+ *    memory. An inline chain that ran out of memory thus ends in NULL without leaking.
+ *  - Every other misuse answers a promise rejected with the code: VOW_EINVAL for unknown
+ *    flags, an unknown mode, a NULL argument that is not a subject (a task body, an
+ *    inputs array with n > 0), an input of another loop, an empty vow_wait; VOW_ERANGE
+ *    for more inputs than UINT32_MAX; VOW_EPERM for a second vow_task_group_join. The
+ *    rejection is a promise like any other: it is reported as unhandled if nothing
+ *    handles it, and a chain written inline carries it to its end. (When its promise
+ *    cannot be allocated the answer is NULL; when only its error cannot, the promise
+ *    rejects with VOW_ENOMEM.)
+ *  - In every case, NULL or rejected, what the call takes is consumed exactly as on
+ *    success: the subject and inputs are released, values and errors given are released,
+ *    and a ctx_free / arg_free given runs exactly once (at once: the callback never runs).
+ *  - Out of the rule: vow_ref (NULL passes through) and vow_wait_done/vow_wait_pending
+ *    (borrowed accessors) return promises they do not make.
  *
  * VALUES. A promise fulfils with a vow_value_t: nothing (undefined), an int64, a double,
  * or a pointer with an optional destructor. The settled promise owns its value; reactions
@@ -175,9 +195,12 @@ VOW_EXTERN void vow_resolver_unref(vow_resolver_t *r);
  * Returns one reference; NULL when out of memory or the loop is NULL or closed. */
 VOW_EXTERN vow_t *vow_new(vow_loop_t *loop);
 
-/* Promise.resolve(v): a promise fulfilled with `v` (consumed). */
+/* Promise.resolve(v): a promise fulfilled with `v` (consumed on every path). Returns one
+ * reference; NULL as vow_new (v has then been released). */
 VOW_EXTERN vow_t *vow_resolved(vow_loop_t *loop, vow_value_t v);
-/* Promise.reject(err): a promise rejected with `err` (consumed). */
+/* Promise.reject(err): a promise rejected with `err` (consumed on every path; NULL err
+ * rejects with VOW_ETYPE). Returns one reference; NULL as vow_new (err has then been
+ * released). */
 VOW_EXTERN vow_t *vow_rejected(vow_loop_t *loop, vow_error_t *err);
 
 /* Settles a promise made by vow_new. `p` is borrowed; `v`, `err`, `result` are consumed
@@ -192,8 +215,8 @@ VOW_EXTERN int vow_resolve_with(vow_t *p, vow_result_t result);
 
 /* A promise fulfilled (with vow_none) `ms` milliseconds from now, on a vow timer that
  * keeps the loop alive (asyncio.sleep: any delay is taken as it is; only setTimeout has
- * Node's rule that a delay above 2^31-1 ms becomes 1). Returns one reference; NULL when out of memory, loop NULL or
- * closed. */
+ * Node's rule that a delay above 2^31-1 ms becomes 1). Returns one reference; NULL when
+ * out of memory, loop NULL or closed (every delay is valid: no misuse). */
 VOW_EXTERN vow_t *vow_sleep(vow_loop_t *loop, uint64_t ms);
 
 /* ---------------------------------------------------------------------------------
@@ -211,8 +234,8 @@ typedef vow_result_t (*vow_on_finally)(vow_loop_t *loop, void *ctx);
 /* p.then(on_ok, on_err). Consumes `p`. Either reaction may be NULL: the outcome passes
  * through unchanged (sharing the value). `ctx` is given to whichever reaction runs;
  * ctx_free(ctx) runs exactly once (after the reaction, or when it is dropped, or at once
- * on failure). Returns the derived promise (one reference), NULL when out of memory or
- * p is NULL. On a promise of a closed loop returns NULL. */
+ * when the call returns NULL). Returns the derived promise (one reference); NULL when out
+ * of memory, p is NULL or p's loop is closed (p consumed, ctx_free has run). */
 VOW_EXTERN vow_t *vow_then(vow_t *p, vow_on_ok on_ok, vow_on_err on_err, void *ctx,
                            void (*ctx_free)(void *));
 
@@ -230,8 +253,8 @@ VOW_EXTERN vow_t *vow_finally(vow_t *p, vow_on_finally fn, void *ctx, void (*ctx
 /* vow_then / vow_catch with flags. Without VOW_CATCH_CANCELLED a cancellation (an error
  * with code VOW_ECANCELED) passes by the rejection reaction as if it were absent, so a
  * cancellation cannot be swallowed by accident (Python's BaseException rule); finally
- * always runs. Unknown flags: the call fails as on NULL (returns NULL, ctx_free runs,
- * p consumed). */
+ * always runs. NULL as vow_then. Unknown flags: a promise rejected with VOW_EINVAL (p
+ * consumed, ctx_free has run, the reaction never runs). */
 VOW_EXTERN vow_t *vow_then_ex(vow_t *p, vow_on_ok on_ok, vow_on_err on_err, void *ctx,
                               void (*ctx_free)(void *), unsigned flags);
 VOW_EXTERN vow_t *vow_catch_ex(vow_t *p, vow_on_err on_err, void *ctx, void (*ctx_free)(void *),

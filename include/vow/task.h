@@ -3,7 +3,9 @@
  * JavaScript's (DESIGN.md, "JavaScript or asyncio, per construct").
  *
  * OWNERSHIP is the promise rule: promises passed in are consumed (on every path, errors
- * included), promises returned give the caller one reference, NULL means out of memory.
+ * included), promises returned give the caller one reference. MISUSE is vow/promise.h's
+ * rule: NULL only when no promise can be made (loop or subject NULL, loop closed, out of
+ * memory), a promise rejected with the code for every other misuse.
  */
 #ifndef VOW_TASK_H
 #define VOW_TASK_H
@@ -41,11 +43,12 @@ typedef enum {
  * pending inputs are cancelled directly (as asyncio's task.cancel(), not under the upstream
  * rule) when the wait completes, before any reaction reads the result: a reaction sees them
  * listed as pending and already rejected as cancelled.
- * The wait's promise never rejects, except: empty input, an unknown mode or flag, or an
- * input of another loop is a promise rejected with VOW_EINVAL (asyncio's ValueError).
+ * The wait's promise never rejects, except: empty input, `inputs` NULL with n > 0, an
+ * unknown mode or flag, or an input of another (or a freed) loop is a promise rejected
+ * with VOW_EINVAL (asyncio's ValueError); more than UINT32_MAX inputs, with VOW_ERANGE.
  * Cancelling the wait's promise does not cancel its inputs (asyncio's rule). Returns one
  * reference; NULL when out of memory, loop NULL/closed, or an input is NULL (an input that
- * ran out of memory; the others are released). */
+ * ran out of memory). The inputs are released in every case. */
 VOW_EXTERN vow_t *vow_wait(vow_loop_t *loop, vow_t *const *inputs, size_t n,
                            vow_wait_mode_t mode, uint64_t timeout_ms, unsigned flags);
 
@@ -74,8 +77,9 @@ typedef vow_t *(*vow_task_fn)(vow_loop_t *loop, void *arg);
  * settles as fn's promise does. Cancelled before it starts, fn never runs; cancelled
  * after, the cancellation reaches fn's promise under the upstream rule. arg_free(arg)
  * runs exactly once, after fn returned or when the task is dropped unstarted (cancelled,
- * loop freed), or at once when this call fails. Returns one reference; NULL when out of
- * memory, fn NULL, loop NULL or closed. */
+ * loop freed), or at once when fn will never run (this call returned NULL or a rejected
+ * promise). Returns one reference; NULL when out of memory, loop NULL or closed; fn NULL:
+ * a promise rejected with VOW_EINVAL. */
 VOW_EXTERN vow_t *vow_create_task(vow_loop_t *loop, vow_task_fn fn, void *arg,
                                   void (*arg_free)(void *));
 
@@ -112,8 +116,8 @@ VOW_EXTERN int vow_task_group_spawn(vow_task_group_t *g, vow_task_fn fn, void *a
 
 /* The group's outcome (async with's exit): one reference to a promise that settles as the
  * group comment above says. Call it once: a second call returns a promise rejected with
- * VOW_EPERM. NULL when out of memory or g NULL. The group handle stays valid (and needs
- * its vow_task_group_unref); adding after join answers VOW_EPERM. */
+ * VOW_EPERM. NULL when out of memory, g NULL or the group's loop closed. The group handle
+ * stays valid (and needs its vow_task_group_unref); adding after join answers VOW_EPERM. */
 VOW_EXTERN vow_t *vow_task_group_join(vow_task_group_t *g);
 
 /* One more reference to the group (returns g; NULL passes through). */
