@@ -54,8 +54,21 @@ struct vow__box {
 };
 
 /* Makes `v` storable: a pointer with a destructor gets its shared box. On failure the
- * destructor has run and VOW_ENOMEM is returned (value.c). */
-int vow__value_store(vow_value_t *v);
+ * destructor has run and VOW_ENOMEM is returned. (Inline: every settlement passes here;
+ * the box is value.c's.) */
+int vow__value_store_box(vow_value_t *v);
+static inline int vow__value_store(vow_value_t *v) {
+    if (v->kind != VOW_VAL_PTR) {
+        /* Written only when set (rarely): see vow_none on partial stores. */
+        if (v->boxed != 0 || v->own.dtor != NULL) {
+            v->boxed = 0;
+            v->own.dtor = NULL;
+        }
+        return 0;
+    }
+    if (v->boxed || v->own.dtor == NULL) return 0;
+    return vow__value_store_box(v);
+}
 /* Releases whatever a result holds (value.c). */
 void vow__result_release(vow_result_t *res);
 /* A result holding nothing, of the given kind. */
@@ -159,7 +172,11 @@ static inline void vow__unref(vow_t *p) {
 }
 
 /* Initialises p (a slot from one of the loop's pools) with one reference. */
-vow_t *vow__promise_init(vow_t *p, vow_loop_t *loop, unsigned flags);
+static inline vow_t *vow__promise_init(vow_t *p, vow_loop_t *loop, unsigned flags) {
+    *p = (struct vow){.refcnt = 1, .loop = loop, .flags = (uint16_t)flags};
+    loop->handles++;
+    return p;
+}
 /* Allocates a promise on `loop` with one reference (NULL when out of memory). */
 vow_t *vow__promise_new(vow_loop_t *loop, unsigned flags);
 /* Settles p (internal callers: no permission checks). Consume the value / error. */
@@ -272,8 +289,31 @@ void vow__rec_init(vow__rec *r, int kind, vow_t *derived, unsigned flags);
 void vow__rec_free(vow_loop_t *loop, vow__rec *r);
 /* PerformPromiseThen: registers r on p (borrowed), or queues it when p has settled. */
 void vow__perform_then(vow_t *p, vow__rec *r);
-/* Queues the reactions of p (just settled); `head` is the list p had while pending. */
-void vow__trigger(vow_t *p, vow__rec *head);
+/* The job of every record (reaction.c). */
+void vow__reaction_job(vow_loop_t *loop, vow__job *job, int how);
+/* Forgets the derived promise's weak pointer to r: d no longer waits on it. */
+static inline void vow__detach(vow__rec *r) {
+    vow_t *d = r->derived;
+    if (d != NULL && r->kind != VOW__R_COMBINE && d->state == VOW_PENDING && d->waiting == r)
+        d->waiting = NULL;
+}
+/* Queues r's job (r in no list) with settled p as its source (referenced until the job
+ * has run). */
+static inline void vow__queue_from(vow__rec *r, vow_t *p) {
+    r->source = vow__ref(p);
+    r->state = VOW__RS_QUEUED;
+    r->job.fn = vow__reaction_job;
+    vow__job_push(p->loop, &r->job);
+}
+/* Queues the reactions of p (just settled); `r` is the list p had while pending. */
+static inline void vow__trigger(vow_t *p, vow__rec *r) {
+    while (r != NULL) {
+        vow__rec *next = r->list.next;
+        vow__detach(r); /* queued now: cancelling its promise no longer reaches p */
+        vow__queue_from(r, p);
+        r = next;
+    }
+}
 /* Unlinks a WAITING record from its owner's list in O(1) (no cancellation). */
 void vow__unlink_waiter(vow__rec *r);
 /* Non-zero when a reaction other than `except` waits on p for a pending promise. */

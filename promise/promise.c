@@ -16,15 +16,6 @@
 static _Thread_local vow_t *free_stack;
 static _Thread_local int freeing;
 
-vow_t *vow__promise_init(vow_t *p, vow_loop_t *loop, unsigned flags) {
-    memset(p, 0, sizeof *p);
-    p->refcnt = 1;
-    p->loop = loop;
-    p->flags = (uint16_t)flags;
-    loop->handles++;
-    return p;
-}
-
 vow_t *vow__promise_new(vow_loop_t *loop, unsigned flags) {
     vow_t *p = vow__pool_alloc(&loop->pools[VOW__POOL_PROMISE]);
     return p != NULL ? vow__promise_init(p, loop, flags) : NULL;

@@ -16,7 +16,6 @@
 #include "internal.h"
 #include "plant.h"
 
-static void reaction_job(vow_loop_t *loop, vow__job *job, int how);
 
 void vow__rec_init(vow__rec *r, int kind, vow_t *derived, unsigned flags) {
     memset(r, 0, sizeof *r);
@@ -34,12 +33,6 @@ vow__reaction *vow__reaction_new(vow_loop_t *loop, int kind, vow_t *derived) {
     return r;
 }
 
-/* Forgets the derived promise's weak pointer to r: d no longer waits on it. */
-static inline void detach(vow__rec *r) {
-    vow_t *d = r->derived;
-    if (d != NULL && r->kind != VOW__R_COMBINE && d->state == VOW_PENDING && d->waiting == r)
-        d->waiting = NULL;
-}
 
 /* Makes r the record its derived promise waits on (combinator inputs: their state knows
  * them). */
@@ -49,12 +42,13 @@ static inline void attach(vow__rec *r) {
 }
 
 void vow__rec_free(vow_loop_t *loop, vow__rec *r) {
+    /* A queued record is only ever dropped by its own job (VOW__JOB_DROP), which takes it
+     * out of the queue and its source out of it first. */
+    vow__assert(r->state != VOW__RS_QUEUED, "freeing a record still in the job queue");
     if (r->state == VOW__RS_WAITING) vow__unlink_waiter(r);
-    detach(r);
+    vow__detach(r);
     vow_t *d = r->derived; /* dropped last: an embedded record lives in d's block */
     r->derived = NULL;
-    if (r->state == VOW__RS_QUEUED) vow__unref(r->source); /* not in a queue any more */
-    r->state = VOW__RS_IDLE;
     if (r->kind != VOW__R_COMBINE) {
         vow__reaction *x = (vow__reaction *)r;
         switch (r->kind) {
@@ -97,25 +91,9 @@ void vow__perform_then(vow_t *p, vow__rec *r) {
         attach(r);
     } else {
         vow__tracker_handle(p);
-        r->source = vow__ref(p);
-        r->state = VOW__RS_QUEUED;
-        r->job.fn = reaction_job;
-        vow__job_push(p->loop, &r->job);
+        vow__queue_from(r, p);
     }
     p->flags |= VOW__F_HANDLED;
-}
-
-void vow__trigger(vow_t *p, vow__rec *r) {
-    vow_loop_t *loop = p->loop;
-    while (r != NULL) {
-        vow__rec *next = r->list.next;
-        detach(r); /* queued now: cancelling its promise no longer reaches p */
-        r->source = vow__ref(p);
-        r->state = VOW__RS_QUEUED;
-        r->job.fn = reaction_job;
-        vow__job_push(loop, &r->job);
-        r = next;
-    }
 }
 
 void vow__unlink_waiter(vow__rec *r) {
@@ -132,7 +110,7 @@ void vow__unlink_waiter(vow__rec *r) {
     r->list.next = r->list.prev = NULL;
     r->owner = NULL;
     r->state = VOW__RS_IDLE;
-    detach(r);
+    vow__detach(r);
 }
 
 int vow__has_live_waiter(const vow_t *p, const vow__rec *except) {
@@ -190,7 +168,7 @@ void vow__resolve_with(vow_t *d, vow_result_t *resp, vow__reaction *r) {
         r->rec.derived = vow__ref(d);
     }
     d->flags |= VOW__F_RESOLVED;
-    detach(&r->rec);
+    vow__detach(&r->rec);
     if (VOW__PLANT_DIVERGENCE(resp, r)) return;
     if (resp->kind == VOW_RESULT_FOLLOW) {
         r->rec.kind = VOW__R_THENABLE_JOB;
@@ -202,7 +180,7 @@ void vow__resolve_with(vow_t *d, vow_result_t *resp, vow__reaction *r) {
     }
     r->rec.source = NULL; /* a job with no source promise */
     r->rec.state = VOW__RS_QUEUED;
-    r->rec.job.fn = reaction_job;
+    r->rec.job.fn = vow__reaction_job;
     vow__job_push(loop, &r->rec.job);
     return;
 done:
@@ -251,7 +229,7 @@ static void combine_job(vow_loop_t *loop, vow__rec *r, vow_t *src) {
     vow__unref(d);
 }
 
-static void reaction_job(vow_loop_t *loop, vow__job *job, int how) {
+void vow__reaction_job(vow_loop_t *loop, vow__job *job, int how) {
     vow__rec *r = (vow__rec *)job;
     vow_t *src = r->source; /* this job's reference, dropped at the end */
     r->source = NULL;

@@ -19,6 +19,7 @@ static void list_append(vow__promise_fifo *q, vow_t *p) {
     p->flags |= VOW__F_LISTED;
     vow__ref(p);
     VOW__FIFO_PUSH(q, p, list_next);
+    vow__loop_want_after_drain(p->loop, VOW__LAYER_PROMISE); /* report at the drain's end */
 }
 
 static vow_t *list_pop(vow__promise_fifo *q) {
@@ -85,6 +86,11 @@ void vow__unhandled_report(vow_loop_t *loop, void *state) {
         }
     } while (VOW__FIFO_EMPTY(&loop->jobs) &&
              (pl->unhandled.head != NULL || pl->handled_late.head != NULL));
+    /* Jobs came first (the hook queued them): the next round after they have run. (The
+     * batch's own appends asked too: only what is left counts.) */
+    loop->want_after_drain &= ~(1u << VOW__LAYER_PROMISE);
+    if (pl->unhandled.head != NULL || pl->handled_late.head != NULL)
+        vow__loop_want_after_drain(loop, VOW__LAYER_PROMISE);
 }
 
 void vow__unhandled_clear(vow_loop_t *loop) {

@@ -67,17 +67,8 @@ void *vow_value_ptr(const vow_value_t *v) {
     return v != NULL && v->kind == VOW_VAL_PTR ? v->u.p : NULL;
 }
 
-/* Makes `v` storable (promise/internal.h). */
-int vow__value_store(vow_value_t *v) {
-    if (v->kind != VOW_VAL_PTR) {
-        /* Written only when set (rarely): see vow_none on partial stores. */
-        if (v->boxed != 0 || v->own.dtor != NULL) {
-            v->boxed = 0;
-            v->own.dtor = NULL;
-        }
-        return 0;
-    }
-    if (v->boxed || v->own.dtor == NULL) return 0;
+/* vow__value_store's slow path: a pointer with a destructor gets its box. */
+int vow__value_store_box(vow_value_t *v) {
     struct vow__box *b = vow__malloc(sizeof *b);
     if (b == NULL) {
         v->own.dtor(v->u.p);

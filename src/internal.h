@@ -238,7 +238,9 @@ void vow__timers_verify(const vow_loop_t *loop);
  * of a layer. Every function may be NULL. */
 typedef struct vow__layer {
     const char *name;
-    /* After each drain of the job queue: may queue more jobs (the drain then repeats). */
+    /* After a drain of the job queue, when the layer asked for it since the last call
+     * (vow__loop_want_after_drain): may queue more jobs (the drain then repeats), and may
+     * ask again. A drain that nobody asked anything of costs no call. */
     void (*after_drain)(vow_loop_t *loop, void *state);
     /* Forced teardown (vow_loop_free), after the timers are gone and the queued jobs
      * dropped: release everything the layer holds on this loop (destructors may run and
@@ -276,6 +278,7 @@ struct vow_loop {
     unsigned draining : 1;
     unsigned kept : 1;     /* ev_ref taken while jobs wait */
     unsigned pool_passthrough : 1; /* VOW_POOL=off */
+    unsigned want_after_drain;     /* bit per layer slot: call its after_drain */
     size_t handles; /* live objects holding the loop struct (a layer's handles) */
 
     /* the job queue */
@@ -307,6 +310,11 @@ static inline void vow__job_push(vow_loop_t *loop, vow__job *j) {
     if (!loop->kept && !loop->draining) vow__mq_note_work(loop);
 }
 
+/* Layer `slot` wants its after_drain called at the end of the current (or next) drain. */
+static inline void vow__loop_want_after_drain(vow_loop_t *loop, int slot) {
+    loop->want_after_drain |= 1u << slot;
+}
+
 /* A layer's state on this loop (NULL: not registered). */
 static inline void *vow__loop_layer(const vow_loop_t *loop, int slot) {
     return loop->layers[slot].state;
@@ -315,8 +323,13 @@ static inline void *vow__loop_layer(const vow_loop_t *loop, int slot) {
 /* Monotonic milliseconds. */
 uint64_t vow__clock_ms(void);
 uint64_t vow__clock_ns(void); /* CLOCK_MONOTONIC in nanoseconds */
-/* Releases the loop struct once closed and no handle holds it. */
-void vow__loop_handle_release(vow_loop_t *loop);
+/* Frees the loop struct (closed, no handle left): the layers' destroy, the pools. */
+void vow__loop_struct_free(vow_loop_t *loop);
+/* Releases one handle; the loop struct goes once closed and no handle holds it. */
+static inline void vow__loop_handle_release(vow_loop_t *loop) {
+    vow__assert(loop->handles > 0, "loop handle count underflow");
+    if (--loop->handles == 0 && loop->closed) vow__loop_struct_free(loop);
+}
 /* Runs the loop until done(arg) is non-zero (0), nothing keeps it alive (VOW_ENEVER),
  * vow_loop_stop (VOW_EINTR); VOW_EREENTRANT / VOW_ECLOSED as vow_loop_run. */
 int vow__loop_run_until(vow_loop_t *loop, int (*done)(void *), void *arg);

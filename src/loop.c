@@ -122,7 +122,7 @@ int vow__loop_set_release(vow_loop_t *loop, int id, vow__release_fn fn) {
     return 0;
 }
 
-static void loop_struct_free(vow_loop_t *loop) {
+void vow__loop_struct_free(vow_loop_t *loop) {
     for (int i = 0; i < VOW__LAYERS; i++) {
         const vow__layer *ly = loop->layers[i].layer;
         if (ly != NULL && ly->destroy != NULL) ly->destroy(loop, loop->layers[i].state);
@@ -314,10 +314,6 @@ void vow_loop_stop(vow_loop_t *loop) {
     if (ev_depth(loop->evl) > 0) ev_break(loop->evl, EVBREAK_ONE);
 }
 
-void vow__loop_handle_release(vow_loop_t *loop) {
-    vow__assert(loop->handles > 0, "loop handle count underflow");
-    if (--loop->handles == 0 && loop->closed) loop_struct_free(loop);
-}
 
 static void teardown(vow_loop_t *loop) {
     /* Keep the struct alive while promises are released below. */

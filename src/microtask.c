@@ -3,9 +3,9 @@
  * One FIFO of intrusive job nodes (src/internal.h, vow__job): a layer queues its own
  * records through the node at their head, so the reactor never knows what a job is;
  * vow_microtask wraps the user's (fn, arg) in a node from the loop's microtask pool.
- * Draining is iterative and runs to empty (ECMAScript's rule), then each layer's
- * after_drain runs (the promise layer reports unhandled rejections there), and the whole
- * repeats while either queued more.
+ * Draining is iterative and runs to empty (ECMAScript's rule), then the after_drain of
+ * each layer that asked for it runs (the promise layer reports unhandled rejections
+ * there), and the whole repeats while either queued more.
  */
 #include "internal.h"
 
@@ -52,20 +52,25 @@ static inline vow__job *job_pop(vow_loop_t *loop) {
     return j;
 }
 
+/* The after_drain of each layer that asked since the last call (in slot order). */
 static void after_drain(vow_loop_t *loop) {
-    for (int i = 0; i < VOW__LAYERS; i++) {
+    unsigned want = loop->want_after_drain;
+    loop->want_after_drain = 0;
+    for (int i = 0; want != 0 && i < VOW__LAYERS; i++, want >>= 1) {
         const vow__layer *ly = loop->layers[i].layer;
-        if (ly != NULL && ly->after_drain != NULL) ly->after_drain(loop, loop->layers[i].state);
+        if ((want & 1u) && ly != NULL && ly->after_drain != NULL)
+            ly->after_drain(loop, loop->layers[i].state);
     }
 }
 
 void vow__drain(vow_loop_t *loop) {
     if (loop->draining || loop->closed) return;
+    if (VOW__FIFO_EMPTY(&loop->jobs) && loop->want_after_drain == 0 && !loop->kept) return;
     loop->draining = 1;
     do {
         vow__job *j;
         while ((j = job_pop(loop)) != NULL) j->fn(loop, j, VOW__JOB_RUN);
-        after_drain(loop);
+        if (loop->want_after_drain != 0) after_drain(loop);
     } while (!VOW__FIFO_EMPTY(&loop->jobs));
     loop->draining = 0;
     if (loop->kept) {
