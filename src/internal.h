@@ -140,14 +140,15 @@ static inline void vow__pool_put(vow__pool *pl, void *p) {
 /* ---- the job queue (microtasks) -----------------------------------------------------------
  * One FIFO of intrusive nodes. A layer embeds a vow__job at the head of its own record (a
  * promise reaction is one), so queueing a job allocates nothing and never fails; the
- * reactor knows a job only by its node. vow_microtask's (fn, arg) pairs take a pooled
- * node of the reactor's own. The node's function runs the job (VOW__JOB_RUN) or, at forced
- * teardown, drops it (VOW__JOB_DROP: free the record, run no user code but destructors).
+ * reactor knows a job only by its node. The node's function runs the job (VOW__JOB_RUN)
+ * or, at forced teardown, drops it (VOW__JOB_DROP: free the record, run no user code but
+ * destructors).
  *
- * (Until issue 12 the queue was a ring of (fn, arg) pairs with an intrusive overflow list
- * for bursts: the list alone is as fast for the promise workloads, since a reaction's
- * record is touched by its job anyway, and it has no growth or copy at all:
- * bench/README.md has the before and after.) */
+ * vow_microtask's (fn, arg) pairs wait in a ring of their own; a run of consecutive ones
+ * is one marker node in the queue that says how many ring entries to run at that point
+ * (a microtask queued while the queue's tail is a marker only counts one more), so FIFO
+ * order holds between microtasks and everything else, and a user microtask costs a ring
+ * slot, as before issue 12 (bench/README.md measures both). */
 enum { VOW__JOB_RUN = 0, VOW__JOB_DROP = 1 };
 typedef struct vow__job vow__job;
 typedef void (*vow__job_fn)(vow_loop_t *loop, vow__job *job, int how);
@@ -156,6 +157,18 @@ struct vow__job {
     vow__job_fn fn; /* set by whoever queues it */
 };
 
+/* A run of user microtasks in the job queue. */
+typedef struct vow__mt_marker {
+    vow__job job;
+    size_t count; /* ring entries to run when the marker's turn comes */
+} vow__mt_marker;
+
+/* A user microtask waiting in the ring. */
+typedef struct vow__mt {
+    vow_microtask_fn fn;
+    void *arg;
+} vow__mt;
+
 /* Notes that work was queued (keeps the application's ev_run going until prepare drains). */
 void vow__mq_note_work(vow_loop_t *loop);
 /* Drains the job queue to empty (iteratively; a nested call returns at once), then runs
@@ -163,8 +176,10 @@ void vow__mq_note_work(vow_loop_t *loop);
 void vow__drain(vow_loop_t *loop);
 /* Drops every queued job (VOW__JOB_DROP), FIFO, until none is left (forced teardown). */
 void vow__jobs_discard(vow_loop_t *loop);
-/* The size of a user microtask's pooled node. */
-size_t vow__microtask_node_size(void);
+/* Checks the queue (vow_loop_verify). */
+void vow__jobs_verify(const vow_loop_t *loop);
+/* At forced teardown: frees the microtask ring (after vow__jobs_discard emptied it). */
+void vow__microtasks_free(vow_loop_t *loop);
 
 /* ---- timers ------------------------------------------------------------------------------ */
 #define VOW__NIL UINT32_MAX
@@ -266,6 +281,7 @@ void vow__loop_pool_init(vow_loop_t *loop, int id, size_t size);
 /* Pools of a loop: the reactor's own, then the layers' (a layer numbers its own from
  * VOW__POOL_FIRST_LAYER; promise/internal.h). */
 enum { VOW__POOL_MICROTASK = 0, VOW__POOL_FIRST_LAYER = 1, VOW__POOLS = 8 };
+/* (VOW__POOL_MICROTASK: markers beyond the loop's own, vow__mt_marker.) */
 
 /* ---- the loop --------------------------------------------------------------------------- */
 struct vow_loop {
@@ -283,7 +299,13 @@ struct vow_loop {
 
     /* the job queue */
     VOW__FIFO(vow__job) jobs;
-    size_t jobs_len;
+    size_t jobs_len; /* nodes in the queue (markers included) */
+    /* user microtasks: the ring, and the markers of their runs in the queue */
+    vow__mt *mt_ring;
+    size_t mt_cap, mt_head, mt_len;
+    size_t mt_markers;          /* markers in the queue */
+    vow__mt_marker mt_marker;   /* the loop's own marker (no allocation while it is free) */
+    unsigned mt_marker_queued;  /* the own marker is in the queue */
 
     /* watchers (internal ones unref'd) */
     ev_prepare prepare_w;

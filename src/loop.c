@@ -93,12 +93,8 @@ static void loop_init(vow_loop_t *loop, struct ev_loop *evl, int owns) {
 
     const char *pool_env = getenv("VOW_POOL");
     loop->pool_passthrough = pool_env != NULL && strcmp(pool_env, "off") == 0;
-    vow__pool_init(&loop->pools[VOW__POOL_MICROTASK], vow__microtask_node_size(),
+    vow__pool_init(&loop->pools[VOW__POOL_MICROTASK], sizeof(vow__mt_marker),
                    loop->pool_passthrough);
-    /* Microtasks come in bursts that drain to nothing: keep the nodes of a burst of a few
-     * thousand (as the ring of (fn, arg) pairs kept its 4,096 slots), so a steady loop
-     * allocates none; what a bigger burst took goes back. */
-    loop->pools[VOW__POOL_MICROTASK].keep = 128u << 10;
 }
 
 void vow__loop_pool_init(vow_loop_t *loop, int id, size_t size) {
@@ -252,7 +248,8 @@ static int in_loop(const vow_loop_t *loop) {
 int vow_loop_alive(const vow_loop_t *loop) {
     if (loop == NULL) return VOW_EINVAL;
     if (loop->closed) return VOW_ECLOSED;
-    size_t n = loop->tm.active + loop->tm.immediates + loop->jobs_len;
+    size_t n = loop->tm.active + loop->tm.immediates + loop->jobs_len - loop->mt_markers +
+               loop->mt_len;
     return n > INT32_MAX ? INT32_MAX : (int)n;
 }
 
@@ -327,6 +324,7 @@ static void teardown(vow_loop_t *loop) {
     /* A destructor run above may have queued more (a microtask, a settlement's reactions):
      * dropped the same way. */
     vow__jobs_discard(loop);
+    vow__microtasks_free(loop);
     if (loop->kept) {
         loop->kept = 0;
         ev_unref(loop->evl);
@@ -391,15 +389,7 @@ int vow_loop_free(vow_loop_t *loop) {
 int vow_loop_verify(const vow_loop_t *loop) {
     if (loop == NULL) return VOW_EINVAL;
     if (loop->closed) return VOW_ECLOSED;
-    size_t n = 0;
-    const vow__job *last = NULL;
-    for (const vow__job *j = loop->jobs.head; j != NULL; j = j->next) {
-        vow__assert(j->fn != NULL, "queued job without a function");
-        last = j;
-        if (++n > loop->jobs_len) break;
-    }
-    vow__assert(n == loop->jobs_len, "job queue length");
-    vow__assert(last == loop->jobs.tail, "job queue tail");
+    vow__jobs_verify(loop);
     vow__timers_verify(loop);
     vow__assert(loop->tm.heap_len == 0 || ev_is_active(&loop->timer_w),
                 "the timer watcher is armed while timers wait");

@@ -1,22 +1,19 @@
 /* src/microtask.c - the job queue (microtasks) and its drain.
  *
  * One FIFO of intrusive job nodes (src/internal.h, vow__job): a layer queues its own
- * records through the node at their head, so the reactor never knows what a job is;
- * vow_microtask wraps the user's (fn, arg) in a node from the loop's microtask pool.
+ * records through the node at their head, so the reactor never knows what a job is.
+ * vow_microtask's (fn, arg) pairs wait in a ring; each run of consecutive ones is a marker
+ * node in the queue (the loop's own marker, or one from the microtask pool when the own
+ * one is queued already), so they keep their place among the other jobs.
  * Draining is iterative and runs to empty (ECMAScript's rule), then the after_drain of
  * each layer that asked for it runs (the promise layer reports unhandled rejections
  * there), and the whole repeats while either queued more.
  */
 #include "internal.h"
 
-/* A user microtask's node. */
-typedef struct {
-    vow__job job;
-    vow_microtask_fn fn;
-    void *arg;
-} microtask_node;
-
-size_t vow__microtask_node_size(void) { return sizeof(microtask_node); }
+/* The ring keeps this many slots (64 KiB) across drains; a bigger one, grown by a burst,
+ * goes back once it is empty. */
+#define MT_RING_KEEP 4096u
 
 void vow__mq_note_work(vow_loop_t *loop) {
     if (!loop->kept && !loop->draining) {
@@ -25,25 +22,80 @@ void vow__mq_note_work(vow_loop_t *loop) {
     }
 }
 
-static void microtask_job(vow_loop_t *loop, vow__job *job, int how) {
-    microtask_node *m = (microtask_node *)job;
-    vow_microtask_fn fn = m->fn;
-    void *arg = m->arg;
-    vow__pool_put(&loop->pools[VOW__POOL_MICROTASK], m);
-    if (how == VOW__JOB_RUN) fn(loop, arg); /* dropped: the arg stays the caller's */
+/* ---- user microtasks ------------------------------------------------------------------------ */
+
+static int mt_grow(vow_loop_t *loop) {
+    size_t cap = loop->mt_cap ? loop->mt_cap * 2 : 16;
+    if (cap > SIZE_MAX / 2 / sizeof(vow__mt)) return VOW_ENOMEM;
+    vow__mt *ring = vow__malloc(cap * sizeof *ring);
+    if (ring == NULL) return VOW_ENOMEM;
+    for (size_t i = 0; i < loop->mt_len; i++)
+        ring[i] = loop->mt_ring[(loop->mt_head + i) & (loop->mt_cap - 1)];
+    vow__free(loop->mt_ring);
+    loop->mt_ring = ring;
+    loop->mt_cap = cap;
+    loop->mt_head = 0;
+    return 0;
+}
+
+/* A marker's turn: run (or, at forced teardown, drop) its entries of the ring, in order. */
+static void marker_job(vow_loop_t *loop, vow__job *job, int how) {
+    vow__mt_marker *m = (vow__mt_marker *)job;
+    size_t n = m->count;
+    /* Free the marker first: a microtask queued by one of these entries starts a new run
+     * at the queue's tail (these entries come before it in the ring). */
+    loop->mt_markers--;
+    if (m == &loop->mt_marker)
+        loop->mt_marker_queued = 0;
+    else
+        vow__pool_put(&loop->pools[VOW__POOL_MICROTASK], m);
+    while (n-- > 0) {
+        vow__mt e = loop->mt_ring[loop->mt_head];
+        loop->mt_head = (loop->mt_head + 1) & (loop->mt_cap - 1);
+        loop->mt_len--;
+        if (how == VOW__JOB_RUN) e.fn(loop, e.arg); /* dropped: the arg stays the caller's */
+    }
+    if (loop->mt_len == 0 && loop->mt_cap > MT_RING_KEEP) { /* a burst is over */
+        vow__free(loop->mt_ring);
+        loop->mt_ring = NULL;
+        loop->mt_cap = loop->mt_head = 0;
+    }
 }
 
 int vow_microtask(vow_loop_t *loop, vow_microtask_fn fn, void *arg) {
     if (loop == NULL || fn == NULL) return VOW_EINVAL;
     if (loop->closed) return VOW_ECLOSED;
-    microtask_node *m = vow__pool_alloc(&loop->pools[VOW__POOL_MICROTASK]);
-    if (m == NULL) return VOW_ENOMEM;
-    m->job.fn = microtask_job;
-    m->fn = fn;
-    m->arg = arg;
-    vow__job_push(loop, &m->job);
+    if (loop->mt_len == loop->mt_cap && mt_grow(loop) != 0) return VOW_ENOMEM;
+    vow__job *tail = loop->jobs.tail;
+    if (tail != NULL && tail->fn == marker_job) {
+        ((vow__mt_marker *)tail)->count++; /* the run at the tail grows */
+        vow__mq_note_work(loop);
+    } else {
+        vow__mt_marker *m = &loop->mt_marker;
+        if (loop->mt_marker_queued) {
+            m = vow__pool_alloc(&loop->pools[VOW__POOL_MICROTASK]);
+            if (m == NULL) return VOW_ENOMEM;
+        } else {
+            loop->mt_marker_queued = 1;
+        }
+        m->count = 1;
+        m->job.fn = marker_job;
+        loop->mt_markers++;
+        vow__job_push(loop, &m->job);
+    }
+    loop->mt_ring[(loop->mt_head + loop->mt_len) & (loop->mt_cap - 1)] = (vow__mt){fn, arg};
+    loop->mt_len++;
     return 0;
 }
+
+void vow__microtasks_free(vow_loop_t *loop) {
+    vow__assert(loop->mt_len == 0 && loop->mt_markers == 0, "microtasks left at teardown");
+    vow__free(loop->mt_ring);
+    loop->mt_ring = NULL;
+    loop->mt_cap = loop->mt_head = 0;
+}
+
+/* ---- the queue ------------------------------------------------------------------------------ */
 
 static inline vow__job *job_pop(vow_loop_t *loop) {
     vow__job *j;
@@ -82,4 +134,24 @@ void vow__drain(vow_loop_t *loop) {
 void vow__jobs_discard(vow_loop_t *loop) {
     vow__job *j;
     while ((j = job_pop(loop)) != NULL) j->fn(loop, j, VOW__JOB_DROP);
+}
+
+/* The queue's links, length and markers (vow_loop_verify). */
+void vow__jobs_verify(const vow_loop_t *loop) {
+    size_t n = 0, markers = 0, marked = 0;
+    const vow__job *last = NULL;
+    for (const vow__job *j = loop->jobs.head; j != NULL; j = j->next) {
+        vow__assert(j->fn != NULL, "queued job without a function");
+        if (j->fn == marker_job) {
+            markers++;
+            marked += ((const vow__mt_marker *)j)->count;
+        }
+        last = j;
+        if (++n > loop->jobs_len) break;
+    }
+    vow__assert(n == loop->jobs_len, "job queue length");
+    vow__assert(last == loop->jobs.tail, "job queue tail");
+    vow__assert(markers == loop->mt_markers, "microtask markers in the queue");
+    vow__assert(marked == loop->mt_len, "microtasks in the ring = what the markers count");
+    vow__assert(loop->mt_len <= loop->mt_cap, "microtask ring length");
 }

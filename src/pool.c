@@ -146,6 +146,14 @@ static void pool_shrink(vow__pool *pl) {
     pl->next_bytes = c->bytes * 2;
 }
 
+/* Whether a shrink would release a chunk. */
+static int pool_releasable(const vow__pool *pl) {
+    if (pl->chunks == NULL || pl->chunks->next == NULL) return 0;
+    size_t total = 0;
+    for (const struct vow__chunk *c = pl->chunks; c != NULL; c = c->next) total += c->bytes;
+    return total > pl->keep;
+}
+
 void vow__pool_put_slow(vow__pool *pl, void *p) {
     if (pl->passthrough) {
         struct vow__pt_hdr *h = (struct vow__pt_hdr *)((char *)p - PT_HDR);
@@ -157,8 +165,11 @@ void vow__pool_put_slow(vow__pool *pl, void *p) {
         vow__free(h);
         return;
     }
-    /* The last live slot came back: release what a burst left behind (not under a walk). */
-    if (!pl->hold)
+    /* The last live slot came back: release what a burst left behind (not under a walk),
+     * when there is something to release: a pool of one chunk, or of no more than it
+     * keeps, stays as it is (a chain of one object at a time would otherwise reset the
+     * pool at every step). */
+    if (!pl->hold && pool_releasable(pl))
         pool_shrink(pl);
     else
         vow__pool_put_slot(pl, p);

@@ -38,7 +38,6 @@ Test(job_queue, reactions_and_microtasks_keep_fifo_order) {
             cr_assert_eq(vow_microtask(loop, mark, (void *)(intptr_t)i), 0);
         }
     }
-    cr_assert_eq(loop->jobs_len, N);
     cr_assert_eq(vow_loop_alive(loop), N);
     cr_assert_eq(vow_loop_verify(loop), 0);
     cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
@@ -74,20 +73,72 @@ Test(job_queue, queueing_a_reaction_never_allocates) {
     VOW_TEST_END(loop);
 }
 
-/* A microtask that cannot get its node (one allocation per object with VOW_POOL=off) is
- * refused with VOW_ENOMEM and queues nothing; freeing the loop drops the waiting ones. */
-Test(job_queue, a_microtask_without_a_node_is_refused_and_waiting_ones_are_dropped) {
+/* A microtask that cannot be queued (its ring cannot grow, or the marker of a new run
+ * cannot be had) is refused with VOW_ENOMEM and queues nothing; freeing the loop drops
+ * the waiting ones, running none. */
+Test(job_queue, a_microtask_that_cannot_be_queued_is_refused_and_waiting_ones_are_dropped) {
     vow_loop_t *loop = vow_test_loop_without_pools();
     order_len = 0;
-    for (int i = 0; i < 3; i++) cr_assert_eq(vow_microtask(loop, mark, (void *)(intptr_t)i), 0);
+    /* The ring's first 16 slots, one run (the loop's own marker). */
+    for (int i = 0; i < 16; i++) cr_assert_eq(vow_microtask(loop, mark, (void *)(intptr_t)i), 0);
+    vow_test_reset_counts();
+    vow_test_fail_at(1); /* the ring's growth */
+    VOW_ASSERT_CODE(vow_microtask(loop, mark, (void *)(intptr_t)-1), VOW_ENOMEM);
+    vow_test_fail_at(0);
+    VOW_ASSERT_EQ(vow_test_failed_allocs(), 1);
+    VOW_ASSERT_EQ(vow_loop_alive(loop), 16, "the refused microtask was queued");
+    /* A reaction after the run, then a microtask: a new run needs a marker of its own (the
+     * loop's is queued), from the pool, here one allocation. */
+    vow_t *a = vow_then(vow_resolved(loop, vow_int(1)), mark_ok, NULL, (void *)(intptr_t)50,
+                        NULL);
+    cr_assert_not_null(a);
+    cr_assert_eq(vow_microtask(loop, mark, (void *)(intptr_t)16), 0); /* the ring grows */
     vow_test_reset_counts();
     vow_test_fail_at(1);
-    cr_assert_eq(vow_microtask(loop, mark, (void *)(intptr_t)-1), VOW_ENOMEM);
+    cr_assert_eq(vow_microtask(loop, mark, (void *)(intptr_t)17), 0, "joins the tail's run");
+    VOW_ASSERT_EQ(vow_test_alloc_total(), 0, "joining a run allocates nothing");
     vow_test_fail_at(0);
-    cr_assert_eq(vow_test_failed_allocs(), 1);
-    cr_assert_eq(vow_loop_alive(loop), 3, "the refused microtask was queued");
+    vow_unref(vow_then(vow_resolved(loop, vow_int(1)), mark_ok, NULL, NULL, NULL));
+    vow_test_reset_counts();
+    vow_test_fail_at(1); /* the new run's marker */
+    VOW_ASSERT_CODE(vow_microtask(loop, mark, (void *)(intptr_t)-2), VOW_ENOMEM);
+    vow_test_fail_at(0);
+    VOW_ASSERT_EQ(vow_loop_alive(loop), 20); /* 18 microtasks, 2 reactions */
+    cr_assert_eq(vow_loop_verify(loop), 0);
+    vow_unref(a);
     VOW_TEST_END_FORCED(loop);
-    cr_assert_eq(order_len, 0, "nothing ran");
+    VOW_ASSERT_EQ(order_len, 0, "nothing ran");
+}
+
+/* Runs of microtasks between reactions keep their places; a microtask queued by one of a
+ * run's entries runs after everything queued before it, not inside its run. */
+static vow_loop_t *nest_loop;
+static void nest(vow_loop_t *loop, void *arg) {
+    order[order_len++] = (int)(intptr_t)arg;
+    if ((intptr_t)arg == 1) cr_assert_eq(vow_microtask(loop, mark, (void *)(intptr_t)9), 0);
+}
+
+Test(job_queue, runs_of_microtasks_keep_their_places) {
+    vow_loop_t *loop = nest_loop = vow_test_loop();
+    order_len = 0;
+    vow_t *p = vow_resolved(loop, vow_int(1));
+    cr_assert_eq(vow_microtask(loop, nest, (void *)(intptr_t)1), 0);
+    cr_assert_eq(vow_microtask(loop, nest, (void *)(intptr_t)2), 0);
+    vow_t *a = vow_then(vow_ref(p), mark_ok, NULL, (void *)(intptr_t)3, NULL);
+    cr_assert_eq(vow_microtask(loop, nest, (void *)(intptr_t)4), 0);
+    vow_t *b = vow_then(vow_ref(p), mark_ok, NULL, (void *)(intptr_t)5, NULL);
+    cr_assert_eq(vow_microtask(loop, nest, (void *)(intptr_t)6), 0);
+    cr_assert_eq(vow_microtask(loop, nest, (void *)(intptr_t)7), 0);
+    VOW_ASSERT_EQ(vow_loop_alive(loop), 7);
+    cr_assert_eq(vow_loop_verify(loop), 0);
+    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    static const int want[] = {1, 2, 3, 4, 5, 6, 7, 9};
+    VOW_ASSERT_EQ(order_len, 8);
+    for (int i = 0; i < 8; i++) VOW_ASSERT_EQ(order[i], want[i], "job %d", i);
+    vow_unref(a);
+    vow_unref(b);
+    vow_unref(p);
+    VOW_TEST_END(loop);
 }
 
 /* vow_loop_free with queued jobs whose destructors queue more (a microtask, a settlement
@@ -112,7 +163,7 @@ Test(job_queue, destructors_that_queue_jobs_while_the_loop_is_freed) {
     vow_unref(vow_then(vow_ref(settle_on_free), mark_ok, NULL, (void *)(intptr_t)-2, NULL));
     for (int i = 0; i < 100; i++) vow_unref(vow_then(vow_ref(p), mark_ok, NULL, NULL, NULL));
     vow_unref(vow_then(vow_ref(p), mark_ok, NULL, loop, queue_more));
-    cr_assert_eq(loop->jobs_len, 101);
+    cr_assert_eq(vow_loop_alive(loop), 101);
     vow_unref(p);
     VOW_TEST_END_FORCED(loop);
     cr_assert_eq(order_len, 0, "nothing ran");
