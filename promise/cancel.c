@@ -22,7 +22,9 @@ void vow__cancel_cb_release(vow_t *p) {
 }
 
 void vow__work_push(vow__worklist *work, vow_t *u) {
-    if (u->flags & VOW__F_CANCEL_QUEUED) return; /* reached twice: cancelled once */
+    /* Reached twice: cancelled once. Being destroyed (a destructor run by its destruction
+     * got here): nothing to cancel, and a reference would bring it back. */
+    if (u->flags & (VOW__F_CANCEL_QUEUED | VOW__F_DYING)) return;
     u->flags |= VOW__F_CANCEL_QUEUED;
     vow__ref(u);
     VOW__FIFO_PUSH(&work->q, u, cancel_next);
@@ -46,6 +48,10 @@ void vow__drop_wait(vow__rec *r, vow__worklist *work) {
         /* finally always runs: its record stays, to run when the source settles (at once,
          * if the source is cancelled now); its result is then discarded. */
         if (u->state == VOW_PENDING && !vow__has_live_waiter(u, r)) vow__work_push(work, u);
+        return;
+    }
+    if (u->flags & VOW__F_DYING) { /* u is being destroyed: its list goes anyway */
+        vow__rec_free(u->loop, r);
         return;
     }
     vow__ref(u);

@@ -19,16 +19,25 @@ void vow__release_inputs(vow_t *const *inputs, size_t n) {
 
 /* ---- the kinds' operations ---------------------------------------------------------------- */
 
+/* The records live in c's block: none may still be waiting or queued. */
+static void check_idle(const struct vow__combine *c) {
+    for (size_t i = 0; i < c->n; i++)
+        vow__assert(c->recs[i].state == VOW__RS_IDLE, "freeing a combinator's busy record");
+}
+
 static void js_free(struct vow__combine *c) {
-    vow__free(c); /* the records live in c's block */
+    check_idle(c);
+    vow__free(c);
 }
 
 static void all_free(struct vow__combine *c) {
+    check_idle(c);
     vow__list_free(c->all.list);
     vow__free(c);
 }
 
 static void any_free(struct vow__combine *c) {
+    check_idle(c);
     if (c->any.errs != NULL) /* in c's block, as the records */
         for (size_t i = 0; i < c->n; i++) vow_error_unref(c->any.errs[i]);
     vow__free(c);

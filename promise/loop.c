@@ -15,13 +15,15 @@ size_t vow__then_node_size(void); /* then.c */
 
 /* ---- the layer's callbacks ------------------------------------------------------------- */
 
-/* The teardown's passes over every live promise (both pools hold promises at offset 0). */
-static void hold_one(vow_t *p) { p->refcnt++; }
-
-static void strip_reactions(vow_t *p) {
+/* The teardown's passes over every live promise (both pools hold promises at offset 0).
+ * The first holds and closes each one, so that no destructor run by the later passes can
+ * settle a promise (and queue the records of a combinator state about to be freed). */
+static void hold_one(vow_t *p) {
+    p->refcnt++;
     p->flags |= VOW__F_CLOSED;
-    vow__drop_reactions(p);
 }
+
+static void strip_reactions(vow_t *p) { vow__drop_reactions(p); }
 
 static void drop_hold(vow_t *p) { vow__unref(p); }
 
@@ -53,6 +55,8 @@ static void layer_teardown(vow_loop_t *loop, void *state) {
     each_promise(loop, hold_one);
     /* First every reaction record (they point into other promises' combinator states)... */
     each_promise(loop, strip_reactions);
+    /* What the destructors queued meanwhile (a microtask) goes before the holdings do. */
+    vow__jobs_discard(loop);
     vow__unhandled_clear(loop);
     /* ...then what the promises hold: values, errors, combinator states, cancel callbacks. */
     each_promise(loop, vow__release_holdings);
@@ -91,6 +95,10 @@ static void layer_verify(const vow_loop_t *loop, void *state) {
     vow__pool_walk(&l->pools[VOW__POOL_PROMISE], mark, VOW__S_FREE, verify_promise, NULL);
     vow__pool_walk(&l->pools[VOW__POOL_NODE], mark, VOW__S_FREE, verify_promise, NULL);
     vow__unhandled_verify(loop);
+    /* Every handle that holds the loop struct is a promise of the layer's pools. */
+    vow__assert(loop->handles == loop->pools[VOW__POOL_PROMISE].live +
+                                     loop->pools[VOW__POOL_NODE].live,
+                "the loop's handle count is not its live promises");
 }
 
 static const vow__layer promise_layer = {

@@ -22,16 +22,9 @@ vow_t *vow__promise_new(vow_loop_t *loop, unsigned flags) {
 }
 
 void vow__drop_reactions(vow_t *p) {
-    if (p->state != VOW_PENDING) return;
-    vow__rec *r = p->r_head;
-    p->r_head = p->r_tail = NULL;
-    while (r != NULL) {
-        vow__rec *next = r->list.next;
-        r->state = VOW__RS_IDLE; /* out of the list already */
-        r->owner = NULL;
-        vow__rec_free(p->loop, r);
-        r = next;
-    }
+    /* One record at a time, unlinked before it is freed: a context destructor run by the
+     * free may cancel another waiter of p, which then leaves a list that is still whole. */
+    while (p->state == VOW_PENDING && p->r_head != NULL) vow__rec_free(p->loop, p->r_head);
 }
 
 void vow__release_holdings(vow_t *p) {
@@ -65,13 +58,13 @@ void vow_unref(vow_t *p) { vow__unref(p); }
  * (iteratively: a chain of a million promises unwinds in a loop, not in recursion). */
 void vow__promise_release(vow_t *p) {
     p->flags |= VOW__F_DYING; /* a teardown run from a destructor must not touch it */
-    p->free_next = free_stack;
-    free_stack = p;
+    VOW__STACK_PUSH(free_stack, p, free_next);
     if (freeing) return;
     freeing = 1;
-    while (free_stack != NULL) {
-        vow_t *q = free_stack;
-        free_stack = q->free_next;
+    vow_t *q;
+    for (;;) {
+        VOW__STACK_POP(free_stack, q, free_next);
+        if (q == NULL) break;
         promise_destroy(q);
     }
     freeing = 0;

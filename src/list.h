@@ -39,4 +39,17 @@
         }                                                                                   \
     } while (0)
 
+/* A LIFO stack: a pointer to the top node, linked through `field`. */
+#define VOW__STACK_PUSH(top, node, field)                                                  \
+    do {                                                                                    \
+        (node)->field = (top);                                                              \
+        (top) = (node);                                                                     \
+    } while (0)
+
+#define VOW__STACK_POP(top, out, field)                                                     \
+    do {                                                                                    \
+        (out) = (top);                                                                      \
+        if ((out) != NULL) (top) = (out)->field;                                            \
+    } while (0)
+
 #endif /* VOW_SRC_LIST_H */

@@ -342,29 +342,23 @@ static void teardown(vow_loop_t *loop) {
     vow__loop_handle_release(loop);
 }
 
-static void invoke_nothing(struct ev_loop *evl) { (void)evl; }
+static void break_at_once(struct ev_loop *evl) { ev_break(evl, EVBREAK_ONE); }
 
-/* How many watchers of the application's the libev loop has: active and referenced, or
- * pending (vow's own are all inactive or unref'd once vow_loop_alive is 0). libev has no
- * getter for its count of active watchers; ev_run returns it. So: one non-blocking
- * iteration whose invoke-pending callback invokes nothing. No callback runs; what the
- * poll collected stays pending for the loop's next iteration, and a one-shot timer that
- * was due (libev stops it as it queues it) is counted as pending. */
-static unsigned foreign_watchers(vow_loop_t *loop) {
-    ev_set_invoke_pending_cb(loop->evl, invoke_nothing);
-    unsigned n = (unsigned)ev_run(loop->evl, EVRUN_NOWAIT);
+/* How many watchers of the application's keep the libev loop alive: active and not
+ * unref'd, libev's own count (vow's watchers are all inactive or unref'd once
+ * vow_loop_alive is 0). libev has no getter for it; ev_run returns it. So: ev_run with an
+ * invoke-pending callback that breaks the loop. libev calls it in the prepare phase (vow's
+ * prepare watcher is always there), before it polls, updates the time or queues a
+ * timer, and ev_run stops right there: no callback runs, nothing is polled, no timer is
+ * stopped. What it queued stays pending, but for vow's own watcher, unqueued again: the
+ * application's prepare watchers, if any, get one extra call when ev_run is next entered
+ * (libev invokes what is pending first). */
+static int foreign_watchers(vow_loop_t *loop) {
+    ev_set_invoke_pending_cb(loop->evl, break_at_once);
+    int n = ev_run(loop->evl, EVRUN_NOWAIT);
     ev_set_invoke_pending_cb(loop->evl, ev_invoke_pending);
-    unsigned pending = ev_pending_count(loop->evl);
-    /* vow's own watchers the probe queued (prepare, check) do not count, and are unqueued
-     * again: they run in their own phase of the next iteration, not early. (libev keeps
-     * counting a cleared watcher's slot until the next invocation: count them first.) */
-    unsigned own = (unsigned)(ev_is_pending(&loop->prepare_w) + ev_is_pending(&loop->check_w) +
-                              ev_is_pending(&loop->idle_w) + ev_is_pending(&loop->timer_w));
     ev_clear_pending(loop->evl, &loop->prepare_w);
-    ev_clear_pending(loop->evl, &loop->check_w);
-    ev_clear_pending(loop->evl, &loop->idle_w);
-    ev_clear_pending(loop->evl, &loop->timer_w);
-    return n + pending - own;
+    return n;
 }
 
 int vow_loop_close(vow_loop_t *loop) {
@@ -393,7 +387,7 @@ int vow_loop_verify(const vow_loop_t *loop) {
     vow__timers_verify(loop);
     vow__assert(loop->tm.heap_len == 0 || ev_is_active(&loop->timer_w),
                 "the timer watcher is armed while timers wait");
-    vow__assert(ev_is_active(&loop->idle_w) == (loop->tm.immediates > 0),
+    vow__assert(!!ev_is_active(&loop->idle_w) == (loop->tm.immediates > 0),
                 "the idle watcher runs exactly while immediates wait");
     for (int i = 0; i < VOW__POOLS; i++)
         if (loop->pools[i].size != 0) vow__pool_verify(&loop->pools[i]);

@@ -97,10 +97,11 @@ VOW_EXTERN void vow_loop_stop(vow_loop_t *loop);
 VOW_EXTERN int vow_loop_alive(const vow_loop_t *loop);
 
 /* Gentle teardown (libuv's rule). When work remains (vow_loop_alive() > 0), or, on a loop
- * vow_loop_new made, the application still has an active (referenced) watcher of its own
- * on vow_loop_ev(loop), returns VOW_EBUSY and changes nothing (to find those, vow runs one
- * non-blocking libev iteration that invokes no callback: events it collects stay pending
- * for the loop's next iteration). Otherwise releases the loop as vow_loop_free does
+ * vow_loop_new made, the application still has a watcher of its own on vow_loop_ev(loop)
+ * that keeps the libev loop alive (started and not ev_unref'd: libev's own count, which
+ * vow reads by entering ev_run and breaking out in its prepare phase, before any poll or
+ * callback), returns VOW_EBUSY and changes nothing (but that the application's prepare
+ * watchers, queued by that look, are called once more when ev_run is next entered). Otherwise releases the loop as vow_loop_free does
  * and returns 0. VOW_EREENTRANT from inside a callback of this loop, including any
  * callback of the application's own ev_run on a wrapped loop; VOW_EINVAL on NULL (or on a
  * closed loop that promises still hold; once closed, the handle must not be used). */
