@@ -178,6 +178,7 @@ static vow_t *combine(vow_loop_t *loop, int kind, unsigned flags, vow_t *const *
     int ok = c != NULL && (c->all.list != NULL || (kind != C_ALL && kind != C_ALL_SETTLED));
     /* Everything allocated first, so that running out of memory leaves no input subscribed. */
     if (!ok) {
+        if (c != NULL) c->n = 0; /* no record was set up */
         vow__unref(d);
         vow__release_inputs(inputs, n);
         return NULL;

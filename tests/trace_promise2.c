@@ -15,21 +15,13 @@
 #include <stdlib.h>
 
 #include "vow.h"
+#include "trace.h"
 
 static vow_loop_t *loop;
 static vow_t *a, *b, *late, *gate;
-static int failures;
 
 #define L(s) ((void *)(s))
-#define EXPECT(cond)                                                                       \
-    do {                                                                                   \
-        if (!(cond)) {                                                                     \
-            fprintf(stderr, "%s:%d: unexpected: %s\n", __FILE__, __LINE__, #cond);         \
-            failures++;                                                                    \
-        }                                                                                  \
-    } while (0)
 
-static void log_line(const char *s) { printf("%s\n", s); }
 static void log_int(const char *label, int64_t v) { printf("%s %lld\n", label, (long long)v); }
 static void log_err(const char *label, vow_error_t *e) {
     printf("%s %s\n", label, vow_err_name(vow_error_code(e)));

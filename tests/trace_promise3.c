@@ -9,22 +9,14 @@
 #include <stdio.h>
 
 #include "vow.h"
+#include "trace.h"
 
 #define L(s) ((void *)(s))
 
 static vow_loop_t *loop;
 static vow_t *shared, *root, *n3;
-static int failures;
 
-#define EXPECT(cond)                                                                       \
-    do {                                                                                   \
-        if (!(cond)) {                                                                     \
-            fprintf(stderr, "%s:%d: unexpected: %s\n", __FILE__, __LINE__, #cond);         \
-            failures++;                                                                    \
-        }                                                                                  \
-    } while (0)
 
-static void log_line(const char *s) { printf("%s\n", s); }
 static void log_int(const char *label, const vow_value_t *v) {
     printf("%s %lld\n", label, (long long)vow_value_int(v));
 }

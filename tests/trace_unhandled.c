@@ -25,19 +25,11 @@
 #include <string.h>
 
 #include "vow.h"
+#include "trace.h"
 
 static vow_loop_t *loop;
-static int failures;
 
-#define EXPECT(cond)                                                                       \
-    do {                                                                                   \
-        if (!(cond)) {                                                                     \
-            fprintf(stderr, "%s:%d: unexpected: %s\n", __FILE__, __LINE__, #cond);         \
-            failures++;                                                                    \
-        }                                                                                  \
-    } while (0)
 
-static void log_line(const char *s) { printf("%s\n", s); }
 static void log_pair(const char *a, const char *b) { printf("%s %s\n", a, b); }
 
 /* The rejected promises by name (one reference each, released at the end). */
