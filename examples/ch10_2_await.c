@@ -80,8 +80,8 @@ int main(void) {
         return 1;
     }
     uint64_t start = vow_loop_update_time(loop);
-    vow_t *demo = vow_then(vow_then(get_user(loop, 1), got_user, NULL, NULL, NULL), got_posts,
-                           NULL, NULL, NULL);
+    vow_t *demo = vow_then(vow_then(get_user(loop, 1), got_user, NULL, NULL, NULL), got_posts, NULL,
+                           NULL, NULL);
     vow_outcome_t out;
     rc = vow_run(loop, demo, &out); /* asyncio.run(demo_await()) */
     if (rc != 0 || out.state != VOW_FULFILLED) {

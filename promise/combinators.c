@@ -145,8 +145,7 @@ static struct vow__combine *state_new(int kind, size_t n) {
 /* The misuse rule (vow/promise.h, MISUSE): NULL only when no promise can be made (loop NULL
  * or closed, an input NULL: it ran out of memory, out of memory here); any other misuse is
  * a promise rejected with its code. The inputs are consumed on every path. */
-static vow_t *combine(vow_loop_t *loop, int kind, unsigned flags, vow_t *const *inputs,
-                      size_t n) {
+static vow_t *combine(vow_loop_t *loop, int kind, unsigned flags, vow_t *const *inputs, size_t n) {
     if (loop == NULL || loop->closed) {
         if (inputs != NULL) vow__release_inputs(inputs, n);
         return NULL;

@@ -19,7 +19,8 @@ enum {
     VOW__POOL_NODE,                            /* then nodes: a promise and its record */
     VOW__POOL_REACTION                         /* vow__reaction */
 };
-_Static_assert((int)VOW__POOL_REACTION < (int)VOW__POOLS, "the loop has room for the layer's pools");
+_Static_assert((int)VOW__POOL_REACTION < (int)VOW__POOLS,
+               "the loop has room for the layer's pools");
 /* Timer release kinds (src/internal.h, vow__loop_set_release). */
 enum { VOW__REL_UNREF = 1, VOW__REL_TASK_START = 2 };
 
@@ -99,18 +100,18 @@ void vow__thenable_free(vow_thenable_t *t);
 
 /* Promise flags. */
 enum {
-    VOW__F_SETTLEABLE = 1u << 0,     /* made by vow_new: the user may settle it */
-    VOW__F_RESOLVED = 1u << 1,       /* [[AlreadyResolved]]: settled or locked onto another */
-    VOW__F_HANDLED = 1u << 2,        /* [[PromiseIsHandled]] */
-    VOW__F_REPORTED = 1u << 3,       /* reported as unhandled */
-    VOW__F_LISTED = 1u << 4,         /* on an unhandled-rejection list (holds a ref) */
-    VOW__F_CLOSED = 1u << 5,         /* its loop was freed: stripped, answers VOW_ECLOSED */
-    VOW__F_TIMED_OUT = 1u << 6,      /* vow_timeout: the timer fired and cancelled the inner */
-    VOW__F_RACE_TIMEOUT = 1u << 7,   /* vow_timeout: VOW_TIMEOUT_RACE */
-    VOW__F_CANCEL_QUEUED = 1u << 8,  /* on a cancellation worklist */
-    VOW__F_COMBINE = 1u << 9,        /* `combine` is set (combinator, wait, task group) */
-    VOW__F_NODE = 1u << 10,          /* the promise of a then node (VOW__POOL_NODE) */
-    VOW__F_DYING = 1u << 11          /* refcount 0: waiting on the free stack or being freed */
+    VOW__F_SETTLEABLE = 1u << 0,    /* made by vow_new: the user may settle it */
+    VOW__F_RESOLVED = 1u << 1,      /* [[AlreadyResolved]]: settled or locked onto another */
+    VOW__F_HANDLED = 1u << 2,       /* [[PromiseIsHandled]] */
+    VOW__F_REPORTED = 1u << 3,      /* reported as unhandled */
+    VOW__F_LISTED = 1u << 4,        /* on an unhandled-rejection list (holds a ref) */
+    VOW__F_CLOSED = 1u << 5,        /* its loop was freed: stripped, answers VOW_ECLOSED */
+    VOW__F_TIMED_OUT = 1u << 6,     /* vow_timeout: the timer fired and cancelled the inner */
+    VOW__F_RACE_TIMEOUT = 1u << 7,  /* vow_timeout: VOW_TIMEOUT_RACE */
+    VOW__F_CANCEL_QUEUED = 1u << 8, /* on a cancellation worklist */
+    VOW__F_COMBINE = 1u << 9,       /* `combine` is set (combinator, wait, task group) */
+    VOW__F_NODE = 1u << 10,         /* the promise of a then node (VOW__POOL_NODE) */
+    VOW__F_DYING = 1u << 11         /* refcount 0: waiting on the free stack or being freed */
 };
 
 struct vow__rec;
@@ -121,18 +122,18 @@ struct vow {
     uint16_t flags;
     uint8_t state; /* vow_state_t */
     vow_loop_t *loop;
-    union { /* by state: a promise needs one of the three at a time */
-        struct {                       /* PENDING */
-            struct vow__rec *r_head;   /* reactions waiting, in registration order */
-            struct vow__rec *r_tail;   /* (doubly linked: removal is O(1)) */
-            struct vow__rec *waiting;  /* weak: the record that will settle this promise,
+    union {                           /* by state: a promise needs one of the three at a time */
+        struct {                      /* PENDING */
+            struct vow__rec *r_head;  /* reactions waiting, in registration order */
+            struct vow__rec *r_tail;  /* (doubly linked: removal is O(1)) */
+            struct vow__rec *waiting; /* weak: the record that will settle this promise,
                                           in its upstream's list (or a queued thenable
                                           job); NULL once that record's job is queued */
         };
         vow_value_t value;  /* FULFILLED: owned (boxed when it has a destructor) */
         vow_error_t *error; /* REJECTED: owned */
     };
-    union { /* which one: VOW__F_SETTLEABLE, VOW__F_COMBINE */
+    union {                            /* which one: VOW__F_SETTLEABLE, VOW__F_COMBINE */
         struct vow__combine *combine;  /* combinator results: the shared state (owned) */
         struct vow__cancel_cb *cancel; /* vow_new promises: vow_on_cancel (owned) */
         vow_timer_t timer;             /* other derived promises: their source timer or
@@ -254,7 +255,7 @@ _Static_assert(sizeof(vow__rec) == 40, "a record's head is 40 bytes");
 
 typedef struct vow__reaction {
     vow__rec rec;
-    union { /* by kind */
+    union {      /* by kind */
         struct { /* THEN, FINALLY */
             union {
                 vow_on_ok on_ok;       /* THEN */
@@ -264,7 +265,7 @@ typedef struct vow__reaction {
             void *ctx;
             void (*ctx_free)(void *);
         };
-        union { /* FINALLY_VALUE: the original outcome (owned) */
+        union {                      /* FINALLY_VALUE: the original outcome (owned) */
             vow_value_t carry_value; /* unless VOW__RF_CARRY_ERROR */
             vow_error_t *carry_error;
         };
@@ -323,9 +324,9 @@ int vow__has_live_waiter(const vow_t *p, const vow__rec *except);
 void vow__resolve_with(vow_t *d, vow_result_t *res, vow__reaction *r);
 
 /* Job bodies living with their concepts; each consumes its record. */
-void vow__finally_job(vow_loop_t *loop, vow__reaction *r, vow_t *src);    /* then.c */
-void vow__foreign_job(vow_loop_t *loop, vow__reaction *r);                /* thenable.c */
-void vow__timeout_job(vow_loop_t *loop, vow__reaction *r, vow_t *src);    /* timeout.c */
+void vow__finally_job(vow_loop_t *loop, vow__reaction *r, vow_t *src); /* then.c */
+void vow__foreign_job(vow_loop_t *loop, vow__reaction *r);             /* thenable.c */
+void vow__timeout_job(vow_loop_t *loop, vow__reaction *r, vow_t *src); /* timeout.c */
 
 /* ---- cancellation ------------------------------------------------------------------------ */
 
@@ -376,10 +377,10 @@ typedef struct vow__combine_ops {
 
 struct vow__combine {
     const vow__combine_ops *ops;
-    unsigned flags;        /* the call's flags */
-    size_t n, remaining;   /* inputs, and inputs not settled yet */
-    vow_timer_t timer;     /* wait's timeout, a group's abort immediate; 0 */
-    vow__rec *recs;        /* the inputs' records, n of them in the state's block (all,
+    unsigned flags;      /* the call's flags */
+    size_t n, remaining; /* inputs, and inputs not settled yet */
+    vow_timer_t timer;   /* wait's timeout, a group's abort immediate; 0 */
+    vow__rec *recs;      /* the inputs' records, n of them in the state's block (all,
                               allSettled, race, any, wait); NULL for a group */
     union {
         struct {                   /* ALL, ALL_SETTLED */
@@ -388,9 +389,9 @@ struct vow__combine {
         struct {
             vow_error_t **errs; /* ANY: the rejections so far (owned, in the block) */
         } any;
-        struct {                /* WAIT */
-            vow_t **inputs;     /* every input (owned references) */
-            int mode;           /* vow_wait_mode_t */
+        struct {            /* WAIT */
+            vow_t **inputs; /* every input (owned references) */
+            int mode;       /* vow_wait_mode_t */
         } wait;
         struct {                 /* GROUP */
             vow__rec **recs;     /* each task's record (pooled, owned by the state) */

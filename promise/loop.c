@@ -96,8 +96,8 @@ static void layer_verify(const vow_loop_t *loop, void *state) {
     vow__pool_walk(&l->pools[VOW__POOL_NODE], mark, VOW__S_FREE, verify_promise, NULL);
     vow__unhandled_verify(loop);
     /* Every handle that holds the loop struct is a promise of the layer's pools. */
-    vow__assert(loop->handles == loop->pools[VOW__POOL_PROMISE].live +
-                                     loop->pools[VOW__POOL_NODE].live,
+    vow__assert(loop->handles ==
+                    loop->pools[VOW__POOL_PROMISE].live + loop->pools[VOW__POOL_NODE].live,
                 "the loop's handle count is not its live promises");
 }
 

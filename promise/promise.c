@@ -201,13 +201,11 @@ int vow_reject(vow_t *p, vow_error_t *err) { return vow_resolve_with(p, vow_fail
 vow_state_t vow_state(const vow_t *p) { return p != NULL ? (vow_state_t)p->state : VOW_PENDING; }
 
 const vow_value_t *vow_value(const vow_t *p) {
-    return p != NULL && p->state == VOW_FULFILLED && !(p->flags & VOW__F_CLOSED) ? &p->value
-                                                                                 : NULL;
+    return p != NULL && p->state == VOW_FULFILLED && !(p->flags & VOW__F_CLOSED) ? &p->value : NULL;
 }
 
 vow_error_t *vow_error(const vow_t *p) {
-    return p != NULL && p->state == VOW_REJECTED && !(p->flags & VOW__F_CLOSED) ? p->error
-                                                                                : NULL;
+    return p != NULL && p->state == VOW_REJECTED && !(p->flags & VOW__F_CLOSED) ? p->error : NULL;
 }
 
 vow_loop_t *vow_loop_of(const vow_t *p) {

@@ -16,7 +16,6 @@
 #include "internal.h"
 #include "plant.h"
 
-
 void vow__rec_init(vow__rec *r, int kind, vow_t *derived, unsigned flags) {
     memset(r, 0, sizeof *r);
     r->kind = (uint8_t)kind;
@@ -32,7 +31,6 @@ vow__reaction *vow__reaction_new(vow_loop_t *loop, int kind, vow_t *derived) {
     r->rec.derived = derived;
     return r;
 }
-
 
 /* Makes r the record its derived promise waits on (combinator inputs: their state knows
  * them). */
@@ -245,9 +243,8 @@ void vow__reaction_job(vow_loop_t *loop, vow__job *job, int how) {
         if (((vow__reaction *)r)->on_fin != NULL) {
             vow__finally_job(loop, (vow__reaction *)r, src);
         } else { /* finally(undefined): plain pass-through */
-            vow_result_t res = src->state == VOW_FULFILLED
-                                   ? vow_ok(vow_value_share(&src->value))
-                                   : vow_fail(vow_error_ref(src->error));
+            vow_result_t res = src->state == VOW_FULFILLED ? vow_ok(vow_value_share(&src->value))
+                                                           : vow_fail(vow_error_ref(src->error));
             vow__resolve_with(r->derived, &res, (vow__reaction *)r);
         }
         break;

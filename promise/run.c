@@ -39,4 +39,3 @@ void vow_outcome_release(vow_outcome_t *out) {
     out->error = NULL;
     out->state = VOW_PENDING;
 }
-

@@ -16,8 +16,7 @@ vow_t *vow_sleep(vow_loop_t *loop, uint64_t ms) {
     vow_t *p = vow__promise_new(loop, 0);
     if (p == NULL) return NULL;
     vow__ref(p); /* the timer's */
-    if (vow__timer_start(loop, VOW__T_TIMEOUT, ms, sleep_fire, p, VOW__REL_UNREF, &p->timer) !=
-        0) {
+    if (vow__timer_start(loop, VOW__T_TIMEOUT, ms, sleep_fire, p, VOW__REL_UNREF, &p->timer) != 0) {
         vow__unref(p);
         vow__unref(p);
         return NULL;

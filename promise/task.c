@@ -4,7 +4,6 @@
  * Cancelling the task before the start drops the start (the body never runs). */
 #include "internal.h"
 
-
 struct task_start {
     vow_t *task;
     vow_task_fn fn;

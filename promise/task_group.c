@@ -11,7 +11,6 @@
 
 #include "internal.h"
 
-
 struct vow_task_group {
     size_t refcnt;
     vow_loop_t *loop;
@@ -35,7 +34,8 @@ static void group_finish(vow_t *d) {
         }
         size_t k = 0;
         for (size_t i = 0; i < c->n; i++)
-            if (c->group.outs[i].state == VOW_REJECTED && !vow_is_cancellation(c->group.outs[i].error))
+            if (c->group.outs[i].state == VOW_REJECTED &&
+                !vow_is_cancellation(c->group.outs[i].error))
                 errs[k++] = vow_error_ref(c->group.outs[i].error);
         vow__reject(d, vow_error_aggregate("task group failed", errs, n_err));
         vow__free(errs);
@@ -197,8 +197,7 @@ int vow_task_group_add(vow_task_group_t *g, vow_t *p) {
     return 0;
 }
 
-int vow_task_group_spawn(vow_task_group_t *g, vow_task_fn fn, void *arg,
-                         void (*arg_free)(void *)) {
+int vow_task_group_spawn(vow_task_group_t *g, vow_task_fn fn, void *arg, void (*arg_free)(void *)) {
     if (g == NULL || fn == NULL) {
         if (arg_free != NULL) arg_free(arg);
         return VOW_EINVAL;
@@ -242,4 +241,3 @@ void vow_task_group_unref(vow_task_group_t *g) {
     vow__unref(g->done);
     vow__free(g);
 }
-

@@ -66,7 +66,6 @@ void vow__finally_job(vow_loop_t *loop, vow__reaction *r, vow_t *src) {
     vow__resolve_with(d, &follow, r);
 }
 
-
 static vow_t *then_common(vow_t *p, int kind, vow_on_ok on_ok, vow_on_err on_err,
                           vow_on_finally on_fin, void *ctx, void (*ctx_free)(void *),
                           unsigned flags) {
@@ -99,8 +98,7 @@ static vow_t *then_common(vow_t *p, int kind, vow_on_ok on_ok, vow_on_err on_err
     return d;
 }
 
-vow_t *vow_then(vow_t *p, vow_on_ok on_ok, vow_on_err on_err, void *ctx,
-                void (*ctx_free)(void *)) {
+vow_t *vow_then(vow_t *p, vow_on_ok on_ok, vow_on_err on_err, void *ctx, void (*ctx_free)(void *)) {
     return then_common(p, VOW__R_THEN, on_ok, on_err, NULL, ctx, ctx_free, 0);
 }
 

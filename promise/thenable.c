@@ -3,8 +3,7 @@
  * with Promises/A+ 2.3.3's first-call-wins rules. */
 #include "internal.h"
 
-vow_thenable_t *vow_thenable_new(vow_subscribe_fn subscribe, void *ctx,
-                                 void (*ctx_free)(void *)) {
+vow_thenable_t *vow_thenable_new(vow_subscribe_fn subscribe, void *ctx, void (*ctx_free)(void *)) {
     vow_thenable_t *t = subscribe != NULL ? vow__malloc(sizeof *t) : NULL;
     if (t == NULL) {
         if (ctx_free != NULL) ctx_free(ctx);

@@ -9,7 +9,6 @@
  */
 #include "internal.h"
 
-
 static void timeout_fire(vow_loop_t *loop, void *arg) {
     (void)loop;
     vow_t *t = arg;
@@ -22,8 +21,7 @@ static void timeout_fire(vow_loop_t *loop, void *arg) {
         /* JavaScript's race, or someone else still wants the inner: leave it running. */
         vow__ref(t);
         vow__rec_free(loop, r); /* unlinks it */
-        if (t->state == VOW_PENDING)
-            vow__reject(t, vow_error_new(VOW_ETIMEDOUT, NULL));
+        if (t->state == VOW_PENDING) vow__reject(t, vow_error_new(VOW_ETIMEDOUT, NULL));
         vow__unref(t);
         return;
     }

@@ -59,8 +59,7 @@ static void report(vow_loop_t *loop, struct vow__promise_layer *pl, vow_t *p,
             abort();
         }
     } else {
-        fprintf(stderr,
-                "vow: promise rejection was handled asynchronously (rejection id: %u)\n",
+        fprintf(stderr, "vow: promise rejection was handled asynchronously (rejection id: %u)\n",
                 p->rejection_id);
     }
 }
@@ -97,8 +96,7 @@ void vow__unhandled_clear(vow_loop_t *loop) {
     struct vow__promise_layer *pl = vow__pl(loop);
     vow_t *p;
     while ((p = list_pop(&pl->unhandled)) != NULL) vow__unref(p);
-    while ((p = list_pop(&pl->handled_late)) != NULL)
-        vow__unref(p);
+    while ((p = list_pop(&pl->handled_late)) != NULL) vow__unref(p);
 }
 
 void vow__unhandled_verify(const vow_loop_t *loop) {

@@ -113,4 +113,3 @@ void vow__result_release(vow_result_t *res) {
     }
     *res = vow__result_empty(VOW_RESULT_VALUE);
 }
-

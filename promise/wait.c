@@ -10,7 +10,6 @@
 
 #include "internal.h"
 
-
 struct vow_wait_result {
     size_t n, n_done;
     vow_t **items; /* done first, then pending, each in input order (owned references) */

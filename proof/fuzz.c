@@ -23,7 +23,6 @@
 
 #include "interp.h"
 
-
 /* Formats the trace (so the formatting code is fuzzed too) and throws it away. */
 static void emit(void *ud, int index, const char *line) {
     (void)index;

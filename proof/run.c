@@ -23,7 +23,6 @@
 
 #include "interp.h"
 
-
 static void emit(void *ud, int index, const char *line) {
     (void)ud;
     printf("%d %s\n", index, line);

@@ -11,11 +11,13 @@
 const char *vow_strerror(int code) {
     switch (code) {
     case 0: return "success";
-#define VOW__ERRNO_STR(name, msg) case VOW_##name: return msg;
-    VOW_ERRNO_MAP(VOW__ERRNO_STR)
+#define VOW__ERRNO_STR(name, msg)                                                                  \
+    case VOW_##name: return msg;
+        VOW_ERRNO_MAP(VOW__ERRNO_STR)
 #undef VOW__ERRNO_STR
-#define VOW__OWN_STR(name, val, msg) case VOW_##name: return msg;
-    VOW_OWN_ERR_MAP(VOW__OWN_STR)
+#define VOW__OWN_STR(name, val, msg)                                                               \
+    case VOW_##name: return msg;
+        VOW_OWN_ERR_MAP(VOW__OWN_STR)
 #undef VOW__OWN_STR
     default: return "unknown error";
     }
@@ -24,11 +26,13 @@ const char *vow_strerror(int code) {
 const char *vow_err_name(int code) {
     switch (code) {
     case 0: return "OK";
-#define VOW__ERRNO_NAME(name, msg) case VOW_##name: return #name;
-    VOW_ERRNO_MAP(VOW__ERRNO_NAME)
+#define VOW__ERRNO_NAME(name, msg)                                                                 \
+    case VOW_##name: return #name;
+        VOW_ERRNO_MAP(VOW__ERRNO_NAME)
 #undef VOW__ERRNO_NAME
-#define VOW__OWN_NAME(name, val, msg) case VOW_##name: return #name;
-    VOW_OWN_ERR_MAP(VOW__OWN_NAME)
+#define VOW__OWN_NAME(name, val, msg)                                                              \
+    case VOW_##name: return #name;
+        VOW_OWN_ERR_MAP(VOW__OWN_NAME)
 #undef VOW__OWN_NAME
     default: return "UNKNOWN";
     }

@@ -27,15 +27,14 @@
 #include "list.h"
 
 /* ---- assertions: codes for users, asserts for ourselves ------------------------------ */
-#define vow__assert(cond, msg)                                                              \
-    do {                                                                                    \
-        if (!(cond)) vow__assert_fail(#cond, (msg), __FILE__, __LINE__);                    \
+#define vow__assert(cond, msg)                                                                     \
+    do {                                                                                           \
+        if (!(cond)) vow__assert_fail(#cond, (msg), __FILE__, __LINE__);                           \
     } while (0)
 void vow__assert_fail(const char *cond, const char *msg, const char *file, int line)
     __attribute__((noreturn));
 
-#define vow__container_of(ptr, type, member)                                               \
-    ((type *)((char *)(ptr)-offsetof(type, member)))
+#define vow__container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 /* ---- allocation: every byte vow allocates goes through these ------------------------- */
 void *vow__malloc(size_t n);
@@ -220,10 +219,10 @@ typedef struct vow__tlist {
 typedef struct vow__timers {
     vow__tnode *nodes;
     uint32_t cap, free_head;
-    uint32_t fresh;     /* slots below it have been handed out at least once */
-    uint32_t faulted;   /* slots below it are faulted in (see node_alloc) */
-    size_t active;      /* timeouts + intervals in lists or running */
-    size_t immediates;  /* immediates queued (either list) */
+    uint32_t fresh;    /* slots below it have been handed out at least once */
+    uint32_t faulted;  /* slots below it are faulted in (see node_alloc) */
+    size_t active;     /* timeouts + intervals in lists or running */
+    size_t immediates; /* immediates queued (either list) */
     vow__tlist **heap;
     size_t heap_len, heap_cap;
     vow__tlist **map; /* open addressing on ms, linear probing */
@@ -288,14 +287,14 @@ struct vow_loop {
     struct ev_loop *evl;
     unsigned owns_evl : 1;
     unsigned is_default : 1;
-    unsigned closed : 1;   /* freed: handles answer VOW_ECLOSED */
-    unsigned running : 1;  /* inside vow_loop_run / vow_run */
-    unsigned stop : 1;     /* vow_loop_stop was called */
+    unsigned closed : 1;  /* freed: handles answer VOW_ECLOSED */
+    unsigned running : 1; /* inside vow_loop_run / vow_run */
+    unsigned stop : 1;    /* vow_loop_stop was called */
     unsigned draining : 1;
-    unsigned kept : 1;     /* ev_ref taken while jobs wait */
+    unsigned kept : 1;             /* ev_ref taken while jobs wait */
     unsigned pool_passthrough : 1; /* VOW_POOL=off */
     unsigned want_after_drain;     /* bit per layer slot: call its after_drain */
-    size_t handles; /* live objects holding the loop struct (a layer's handles) */
+    size_t handles;                /* live objects holding the loop struct (a layer's handles) */
 
     /* the job queue */
     VOW__FIFO(vow__job) jobs;
@@ -303,9 +302,9 @@ struct vow_loop {
     /* user microtasks: the ring, and the markers of their runs in the queue */
     vow__mt *mt_ring;
     size_t mt_cap, mt_head, mt_len;
-    size_t mt_markers;          /* markers in the queue */
-    vow__mt_marker mt_marker;   /* the loop's own marker (no allocation while it is free) */
-    unsigned mt_marker_queued;  /* the own marker is in the queue */
+    size_t mt_markers;         /* markers in the queue */
+    vow__mt_marker mt_marker;  /* the loop's own marker (no allocation while it is free) */
+    unsigned mt_marker_queued; /* the own marker is in the queue */
 
     /* watchers (internal ones unref'd) */
     ev_prepare prepare_w;

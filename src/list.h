@@ -10,46 +10,46 @@
 
 #include <stddef.h>
 
-#define VOW__FIFO(type)                                                                     \
-    struct {                                                                                \
-        type *head, *tail;                                                                  \
+#define VOW__FIFO(type)                                                                            \
+    struct {                                                                                       \
+        type *head, *tail;                                                                         \
     }
 
 #define VOW__FIFO_EMPTY(q) ((q)->head == NULL)
 
 /* Appends `node` (its `field` is overwritten). */
-#define VOW__FIFO_PUSH(q, node, field)                                                      \
-    do {                                                                                    \
-        (node)->field = NULL;                                                               \
-        if ((q)->tail != NULL)                                                              \
-            (q)->tail->field = (node);                                                      \
-        else                                                                                \
-            (q)->head = (node);                                                             \
-        (q)->tail = (node);                                                                 \
+#define VOW__FIFO_PUSH(q, node, field)                                                             \
+    do {                                                                                           \
+        (node)->field = NULL;                                                                      \
+        if ((q)->tail != NULL)                                                                     \
+            (q)->tail->field = (node);                                                             \
+        else                                                                                       \
+            (q)->head = (node);                                                                    \
+        (q)->tail = (node);                                                                        \
     } while (0)
 
 /* Removes the first node into `out` (NULL when empty). */
-#define VOW__FIFO_POP(q, out, field)                                                        \
-    do {                                                                                    \
-        (out) = (q)->head;                                                                  \
-        if ((out) != NULL) {                                                                \
-            (q)->head = (out)->field;                                                       \
-            if ((q)->head == NULL) (q)->tail = NULL;                                        \
-            (out)->field = NULL;                                                            \
-        }                                                                                   \
+#define VOW__FIFO_POP(q, out, field)                                                               \
+    do {                                                                                           \
+        (out) = (q)->head;                                                                         \
+        if ((out) != NULL) {                                                                       \
+            (q)->head = (out)->field;                                                              \
+            if ((q)->head == NULL) (q)->tail = NULL;                                               \
+            (out)->field = NULL;                                                                   \
+        }                                                                                          \
     } while (0)
 
 /* A LIFO stack: a pointer to the top node, linked through `field`. */
-#define VOW__STACK_PUSH(top, node, field)                                                  \
-    do {                                                                                    \
-        (node)->field = (top);                                                              \
-        (top) = (node);                                                                     \
+#define VOW__STACK_PUSH(top, node, field)                                                          \
+    do {                                                                                           \
+        (node)->field = (top);                                                                     \
+        (top) = (node);                                                                            \
     } while (0)
 
-#define VOW__STACK_POP(top, out, field)                                                     \
-    do {                                                                                    \
-        (out) = (top);                                                                      \
-        if ((out) != NULL) (top) = (out)->field;                                            \
+#define VOW__STACK_POP(top, out, field)                                                            \
+    do {                                                                                           \
+        (out) = (top);                                                                             \
+        if ((out) != NULL) (top) = (out)->field;                                                   \
     } while (0)
 
 #endif /* VOW_SRC_LIST_H */

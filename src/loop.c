@@ -148,8 +148,7 @@ static int backend_from_name(const char *name, unsigned *out) {
 static int backend_flags(unsigned backend, unsigned *flags, unsigned *want) {
     if (backend == VOW_BACKEND_AUTO) {
         const char *env = getenv("VOW_BACKEND");
-        if (env != NULL && *env != '\0' && backend_from_name(env, &backend) != 0)
-            return VOW_EINVAL;
+        if (env != NULL && *env != '\0' && backend_from_name(env, &backend) != 0) return VOW_EINVAL;
     }
     *want = backend;
     if (backend == VOW_BACKEND_AUTO) {
@@ -248,14 +247,13 @@ static int in_loop(const vow_loop_t *loop) {
 int vow_loop_alive(const vow_loop_t *loop) {
     if (loop == NULL) return VOW_EINVAL;
     if (loop->closed) return VOW_ECLOSED;
-    size_t n = loop->tm.active + loop->tm.immediates + loop->jobs_len - loop->mt_markers +
-               loop->mt_len;
+    size_t n =
+        loop->tm.active + loop->tm.immediates + loop->jobs_len - loop->mt_markers + loop->mt_len;
     return n > INT32_MAX ? INT32_MAX : (int)n;
 }
 
 int vow_loop_run(vow_loop_t *loop, vow_run_mode_t mode) {
-    if (loop == NULL || (mode != VOW_RUN_DEFAULT && mode != VOW_RUN_ONCE &&
-                         mode != VOW_RUN_NOWAIT))
+    if (loop == NULL || (mode != VOW_RUN_DEFAULT && mode != VOW_RUN_ONCE && mode != VOW_RUN_NOWAIT))
         return VOW_EINVAL;
     if (loop->closed) return VOW_ECLOSED;
     if (in_loop(loop)) return VOW_EREENTRANT;
@@ -310,7 +308,6 @@ void vow_loop_stop(vow_loop_t *loop) {
     loop->stop = 1;
     if (ev_depth(loop->evl) > 0) ev_break(loop->evl, EVBREAK_ONE);
 }
-
 
 static void teardown(vow_loop_t *loop) {
     /* Keep the struct alive while promises are released below. */

@@ -245,8 +245,8 @@ void vow__pool_verify(const vow__pool *pl) {
         int inside = 0;
         for (const struct vow__chunk *c = pl->chunks; c != NULL && !inside; c = c->next) {
             const char *start = (const char *)c + HEADER_BYTES;
-            inside = p >= start && p < (const char *)c + c->bytes &&
-                     (size_t)(p - start) % pl->size == 0;
+            inside =
+                p >= start && p < (const char *)c + c->bytes && (size_t)(p - start) % pl->size == 0;
         }
         vow__assert(inside, "pool free list points outside its chunks");
         vow__assert(++listed <= handed, "pool free list loops");

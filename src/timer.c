@@ -378,7 +378,7 @@ int vow__timer_clear(vow_loop_t *loop, vow_timer_t id, int want_immediate) {
     if (n->state == VOW__TS_CLEARED) return VOW_ENOENT;
     if (n->state == VOW__TS_RUNNING) {
         if (n->kind != VOW__T_INTERVAL) return VOW_ENOENT; /* it has fired */
-        n->state = VOW__TS_CLEARED; /* freed when its callback returns */
+        n->state = VOW__TS_CLEARED;                        /* freed when its callback returns */
         return 0;
     }
     int how = n->release;
@@ -492,8 +492,7 @@ int vow_set_timeout(vow_loop_t *loop, vow_timer_cb cb, void *arg, uint64_t ms, v
     return rc ? rc : vow__timer_start(loop, VOW__T_TIMEOUT, ms, cb, arg, 0, id);
 }
 
-int vow_set_interval(vow_loop_t *loop, vow_timer_cb cb, void *arg, uint64_t ms,
-                     vow_timer_t *id) {
+int vow_set_interval(vow_loop_t *loop, vow_timer_cb cb, void *arg, uint64_t ms, vow_timer_t *id) {
     ms = node_delay(ms);
     int rc = check_args(loop, cb);
     return rc ? rc : vow__timer_start(loop, VOW__T_INTERVAL, ms, cb, arg, 0, id);

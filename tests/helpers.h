@@ -34,10 +34,10 @@
 /* ---- counting allocator ---------------------------------------------------------- */
 #define VOW_TEST_HDR 16 /* keeps max_align_t alignment */
 
-static atomic_long vow_test_live;       /* live allocations */
-static atomic_long vow_test_total;      /* allocations since setup */
-static atomic_long vow_test_fail_n;     /* fail the allocation with this ordinal (1-based); 0 = never */
-static atomic_long vow_test_failed;     /* how many allocations were failed */
+static atomic_long vow_test_live;   /* live allocations */
+static atomic_long vow_test_total;  /* allocations since setup */
+static atomic_long vow_test_fail_n; /* fail the allocation with this ordinal (1-based); 0 = never */
+static atomic_long vow_test_failed; /* how many allocations were failed */
 
 static inline int vow_test__should_fail(void) {
     long n = atomic_fetch_add(&vow_test_total, 1) + 1;
@@ -158,7 +158,7 @@ static inline void vow_test_without_pools(void (*scenario)(void)) {
  * format is empty. The "x" lets the macros pass a note-less call a format that is not
  * empty (as Criterion does), so the compiler checks every note's format and arguments. */
 __attribute__((format(printf, 1, 2))) static inline const char *vow_test__note(const char *xfmt,
-                                                                              ...) {
+                                                                               ...) {
     static char buf[512];
     if (xfmt[1] == '\0') return "";
     va_list ap;
@@ -174,10 +174,10 @@ __attribute__((format(printf, 1, 2))) static inline const char *vow_test__note(c
 }
 
 /* The first of 1 to 16 macro arguments, and the others (nothing when there is one). */
-#define VOW_TEST__N(...)                                                                   \
+#define VOW_TEST__N(...)                                                                           \
     VOW_TEST__N_(__VA_ARGS__, M, M, M, M, M, M, M, M, M, M, M, M, M, M, M, 1, ~)
-#define VOW_TEST__N_(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, n, \
-                     ...)                                                                  \
+#define VOW_TEST__N_(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, n,     \
+                     ...)                                                                          \
     n
 #define VOW_TEST__CAT(a, b) VOW_TEST__CAT_(a, b)
 #define VOW_TEST__CAT_(a, b) a##b
@@ -226,8 +226,7 @@ static inline const char *vow_test_state_name(vow_state_t s) {
     }
     return "(not a state)";
 }
-static inline const char *vow_test__eq_state(const char *what, vow_state_t got,
-                                             vow_state_t want) {
+static inline const char *vow_test__eq_state(const char *what, vow_state_t got, vow_state_t want) {
     if (got == want) return NULL;
     snprintf(vow_test__msg, sizeof vow_test__msg, "%s: got %s (%d), want %s (%d)", what,
              vow_test_state_name(got), (int)got, vow_test_state_name(want), (int)want);
@@ -242,31 +241,31 @@ static inline const char *vow_test__eq_str(const char *what, const char *got, co
 }
 
 /* The comparison function for the type of x (enums are one of the integer types). */
-#define VOW_TEST__EQ_FN(x)                                                                 \
-    _Generic((x),                                                                          \
-        _Bool: vow_test__eq_signed,                                                        \
-        char: vow_test__eq_signed,                                                         \
-        signed char: vow_test__eq_signed,                                                  \
-        short: vow_test__eq_signed,                                                        \
-        int: vow_test__eq_signed,                                                          \
-        long: vow_test__eq_signed,                                                         \
-        long long: vow_test__eq_signed,                                                    \
-        unsigned char: vow_test__eq_unsigned,                                              \
-        unsigned short: vow_test__eq_unsigned,                                             \
-        unsigned int: vow_test__eq_unsigned,                                               \
-        unsigned long: vow_test__eq_unsigned,                                              \
-        unsigned long long: vow_test__eq_unsigned,                                         \
-        float: vow_test__eq_double,                                                        \
-        double: vow_test__eq_double,                                                       \
-        long double: vow_test__eq_double,                                                  \
-        default: vow_test__eq_ptr)
+#define VOW_TEST__EQ_FN(x)                                                                         \
+    _Generic((x), _Bool                                                                            \
+             : vow_test__eq_signed, char                                                           \
+             : vow_test__eq_signed, signed char                                                    \
+             : vow_test__eq_signed, short                                                          \
+             : vow_test__eq_signed, int                                                            \
+             : vow_test__eq_signed, long                                                           \
+             : vow_test__eq_signed, long long                                                      \
+             : vow_test__eq_signed, unsigned char                                                  \
+             : vow_test__eq_unsigned, unsigned short                                               \
+             : vow_test__eq_unsigned, unsigned int                                                 \
+             : vow_test__eq_unsigned, unsigned long                                                \
+             : vow_test__eq_unsigned, unsigned long long                                           \
+             : vow_test__eq_unsigned, float                                                        \
+             : vow_test__eq_double, double                                                         \
+             : vow_test__eq_double, long double                                                    \
+             : vow_test__eq_double, default                                                        \
+             : vow_test__eq_ptr)
 
 /* __VA_ARGS__: the value wanted, then the note's format and arguments if any. */
-#define VOW_TEST__ASSERT(fn, what, got, ...)                                               \
-    do {                                                                                   \
-        const char *vow_test_fail_ = fn(what, got, VOW_TEST__HEAD(__VA_ARGS__));           \
-        cr_assert(vow_test_fail_ == NULL, "%s%s", vow_test_fail_,                          \
-                  vow_test__note("x" VOW_TEST__TAIL(__VA_ARGS__)));                        \
+#define VOW_TEST__ASSERT(fn, what, got, ...)                                                       \
+    do {                                                                                           \
+        const char *vow_test_fail_ = fn(what, got, VOW_TEST__HEAD(__VA_ARGS__));                   \
+        cr_assert(vow_test_fail_ == NULL, "%s%s", vow_test_fail_,                                  \
+                  vow_test__note("x" VOW_TEST__TAIL(__VA_ARGS__)));                                \
     } while (0)
 
 /* VOW_ASSERT_EQ(got, want [, fmt, ...]) */
@@ -285,11 +284,11 @@ static inline const char *vow_test__eq_str(const char *what, const char *got, co
 enum { VOW_TEST_REPORTS = 16 };
 
 typedef struct vow_test_report {
-    vow_t *p;          /* borrowed, compared only */
-    vow_error_t *err;  /* borrowed, compared only */
-    int code;          /* vow_error_code(err) when reported */
+    vow_t *p;         /* borrowed, compared only */
+    vow_error_t *err; /* borrowed, compared only */
+    int code;         /* vow_error_code(err) when reported */
     vow_rejection_event_t event;
-    void *ctx;         /* the hook's ctx */
+    void *ctx; /* the hook's ctx */
 } vow_test_report;
 
 static struct {
@@ -325,23 +324,22 @@ static inline void record_rejections(vow_loop_t *loop) {
 static inline void rejections_reset(void) { memset(&rejections, 0, sizeof rejections); }
 
 /* The loop must close cleanly (nothing left running) and no vow allocation may be live. */
-#define VOW_TEST_END(loop)                                                                 \
-    do {                                                                                   \
-        cr_assert_eq(vow_loop_verify(loop), 0); /* aborts on a broken invariant */        \
-        int vow_test_end_rc_ = vow_loop_close(loop);                                       \
-        cr_assert_eq(vow_test_end_rc_, 0, "vow_loop_close: %s",                            \
-                     vow_strerror(vow_test_end_rc_));                                      \
-        cr_assert_eq(vow_test_live_allocs(), 0, "%ld vow allocation(s) still live",        \
-                     vow_test_live_allocs());                                              \
+#define VOW_TEST_END(loop)                                                                         \
+    do {                                                                                           \
+        cr_assert_eq(vow_loop_verify(loop), 0); /* aborts on a broken invariant */                 \
+        int vow_test_end_rc_ = vow_loop_close(loop);                                               \
+        cr_assert_eq(vow_test_end_rc_, 0, "vow_loop_close: %s", vow_strerror(vow_test_end_rc_));   \
+        cr_assert_eq(vow_test_live_allocs(), 0, "%ld vow allocation(s) still live",                \
+                     vow_test_live_allocs());                                                      \
     } while (0)
 
 /* For tests that end with promises still pending on purpose: forced teardown. */
-#define VOW_TEST_END_FORCED(loop)                                                          \
-    do {                                                                                   \
-        cr_assert_eq(vow_loop_verify(loop), 0);                                            \
-        cr_assert_eq(vow_loop_free(loop), 0);                                              \
-        cr_assert_eq(vow_test_live_allocs(), 0, "%ld vow allocation(s) still live",        \
-                     vow_test_live_allocs());                                              \
+#define VOW_TEST_END_FORCED(loop)                                                                  \
+    do {                                                                                           \
+        cr_assert_eq(vow_loop_verify(loop), 0);                                                    \
+        cr_assert_eq(vow_loop_free(loop), 0);                                                      \
+        cr_assert_eq(vow_test_live_allocs(), 0, "%ld vow allocation(s) still live",                \
+                     vow_test_live_allocs());                                                      \
     } while (0)
 
 #endif /* VOW_TEST_HELPERS_H */

@@ -254,8 +254,8 @@ Test(aplus, c2_2_1_1_null_on_ok_is_ignored) {
         way w;
         vow_t *p = way_fulfilled(loop, &w, how, vow_ptr(&sentinel_a, NULL));
         vow_t *d = vow_then(vow_ref(p), NULL, on_err, NULL, NULL);
-        vow_t *r = vow_then(vow_rejected(loop, vow_error_new(VOW_EBUSY, NULL)), NULL, on_err,
-                            NULL, NULL);
+        vow_t *r =
+            vow_then(vow_rejected(loop, vow_error_new(VOW_EBUSY, NULL)), NULL, on_err, NULL, NULL);
         way_settle(loop, &w);
         run_a_while(loop);
         VOW_ASSERT_EQ(err_calls, 1, "%s: on_err runs for the rejected one only", way_name[how]);
@@ -331,8 +331,8 @@ Test(aplus, c2_2_2_2_on_ok_not_called_before_fulfilment) {
     VOW_ASSERT_EQ(ok_calls, 1);
     VOW_ASSERT_STATE(watched_state_at_call, VOW_FULFILLED);
     /* Never called for a promise that is rejected instead. */
-    vow_unref(vow_then(vow_rejected(loop, vow_error_new(VOW_EBUSY, NULL)), on_ok, NULL, NULL,
-                       NULL));
+    vow_unref(
+        vow_then(vow_rejected(loop, vow_error_new(VOW_EBUSY, NULL)), on_ok, NULL, NULL, NULL));
     run_a_while(loop);
     VOW_ASSERT_EQ(ok_calls, 1);
     vow_unref(watched);
@@ -396,7 +396,9 @@ Test(aplus, c2_2_3_2_on_err_not_called_before_rejection) {
     vow_unref(vow_then(vow_ref(p), NULL, on_err, NULL, NULL));
     err_calls_at_timer = -1;
     VOW_ASSERT_CODE(vow_set_timeout(loop, sample_err_calls, NULL, 5, NULL), 0);
-    way w = {.how = EVENTUALLY, .reject = 1, .deferred = vow_ref(p),
+    way w = {.how = EVENTUALLY,
+             .reject = 1,
+             .deferred = vow_ref(p),
              .e = vow_error_new(VOW_EBUSY, NULL)};
     VOW_ASSERT_CODE(vow_set_timeout(loop, way_fire, &w, 15, NULL), 0);
     run_a_while(loop);
@@ -806,8 +808,15 @@ Test(aplus, c2_3_2_3_rejected_with_the_reason_of_x) {
 }
 
 /* 2.3.3: x is a thenable (an explicit adapter in C). */
-enum { T_END = 0, T_RESOLVE_INT, T_RESOLVE_PTR, T_REJECT, T_RESOLVE_PROMISE, T_RESOLVE_THENABLE,
-       T_KEEP };
+enum {
+    T_END = 0,
+    T_RESOLVE_INT,
+    T_RESOLVE_PTR,
+    T_REJECT,
+    T_RESOLVE_PROMISE,
+    T_RESOLVE_THENABLE,
+    T_KEEP
+};
 typedef struct tscript {
     int steps[5];
     const void *arg[5];
@@ -844,8 +853,8 @@ static int tscript_subscribe(void *ctx, vow_resolver_t *r) {
             s->rcs[i] = vow_resolver_resolve(r, vow_follow(vow_ref((vow_t *)s->arg[i])));
             break;
         case T_RESOLVE_THENABLE:
-            s->rcs[i] =
-                vow_resolver_resolve(r, vow_follow_thenable(tscript_thenable((tscript *)s->arg[i])));
+            s->rcs[i] = vow_resolver_resolve(
+                r, vow_follow_thenable(tscript_thenable((tscript *)s->arg[i])));
             break;
         case T_KEEP: s->kept = vow_resolver_ref(r); break;
         }
@@ -1056,8 +1065,7 @@ Test(aplus, c2_3_3_3_3_resolving_with_a_pending_promise_counts_as_the_first_call
     vow_loop_t *loop = aplus_loop();
     vow_t *y = vow_new(loop);
     vow_error_t *e = vow_error_new(VOW_EBUSY, NULL);
-    tscript s = {.steps = {T_RESOLVE_PROMISE, T_REJECT, T_RESOLVE_INT},
-                 .arg = {y, e, (void *)3}};
+    tscript s = {.steps = {T_RESOLVE_PROMISE, T_REJECT, T_RESOLVE_INT}, .arg = {y, e, (void *)3}};
     vow_t *d = adopt(loop, &s);
     VOW_ASSERT_CODE(s.rcs[1], VOW_ESETTLED);
     VOW_ASSERT_CODE(s.rcs[2], VOW_ESETTLED);
@@ -1156,8 +1164,8 @@ Test(aplus, c2_3_4_plain_values_fulfil) {
     plain_values[3] = vow_ptr(NULL, NULL);
     vow_t *d[4];
     for (int i = 0; i < 4; i++)
-        d[i] = vow_then(vow_resolved(loop, vow_none()), return_plain, NULL, (void *)(intptr_t)i,
-                        NULL);
+        d[i] =
+            vow_then(vow_resolved(loop, vow_none()), return_plain, NULL, (void *)(intptr_t)i, NULL);
     run_a_while(loop);
     for (int i = 0; i < 4; i++) VOW_ASSERT_STATE(vow_state(d[i]), VOW_FULFILLED);
     VOW_ASSERT_EQ(vow_value_kind(vow_value(d[0])), VOW_VAL_NONE);

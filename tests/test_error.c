@@ -18,12 +18,12 @@ TestSuite(error, .init = vow_test_setup, .fini = vow_test_teardown, .timeout = 1
 
 /* Compile-time facts about the header's table: a code that errno defines is its negative,
  * vow's own codes have the values listed and sit below VOW_ERR_OWN_BASE. */
-#define ERRNO_FACT(name_, msg_)                                                             \
+#define ERRNO_FACT(name_, msg_)                                                                    \
     _Static_assert(VOW_##name_ == -name_, "VOW_" #name_ " is not -" #name_);
 VOW_ERRNO_MAP(ERRNO_FACT)
 #undef ERRNO_FACT
-#define OWN_FACT(name_, val_, msg_)                                                         \
-    _Static_assert(VOW_##name_ == (val_), "VOW_" #name_ " is not " #val_);                  \
+#define OWN_FACT(name_, val_, msg_)                                                                \
+    _Static_assert(VOW_##name_ == (val_), "VOW_" #name_ " is not " #val_);                         \
     _Static_assert(VOW_##name_ < VOW_ERR_OWN_BASE, "VOW_" #name_ " not below the own base");
 VOW_OWN_ERR_MAP(OWN_FACT)
 #undef OWN_FACT

@@ -31,8 +31,8 @@ Test(job_queue, reactions_and_microtasks_keep_fifo_order) {
     static vow_t *ds[N];
     for (int i = 0; i < N; i++) {
         if (i % 2 == 0) {
-            cr_assert_not_null(ds[i] = vow_then(vow_ref(p), mark_ok, NULL, (void *)(intptr_t)i,
-                                                NULL));
+            cr_assert_not_null(ds[i] =
+                                   vow_then(vow_ref(p), mark_ok, NULL, (void *)(intptr_t)i, NULL));
         } else {
             ds[i] = NULL;
             cr_assert_eq(vow_microtask(loop, mark, (void *)(intptr_t)i), 0);
@@ -89,8 +89,7 @@ Test(job_queue, a_microtask_that_cannot_be_queued_is_refused_and_waiting_ones_ar
     VOW_ASSERT_EQ(vow_loop_alive(loop), 16, "the refused microtask was queued");
     /* A reaction after the run, then a microtask: a new run needs a marker of its own (the
      * loop's is queued), from the pool, here one allocation. */
-    vow_t *a = vow_then(vow_resolved(loop, vow_int(1)), mark_ok, NULL, (void *)(intptr_t)50,
-                        NULL);
+    vow_t *a = vow_then(vow_resolved(loop, vow_int(1)), mark_ok, NULL, (void *)(intptr_t)50, NULL);
     cr_assert_not_null(a);
     cr_assert_eq(vow_microtask(loop, mark, (void *)(intptr_t)16), 0); /* the ring grows */
     vow_test_reset_counts();

@@ -84,8 +84,8 @@ static int program(void) {
     vow_set_unhandled_mode(loop, VOW_UNHANDLED_SILENT);
 
     /* An unhandled rejection with a cause chain. */
-    vow_unref(vow_rejected(loop, vow_error_wrap(VOW_ETIMEDOUT, NULL,
-                                                vow_error_new(VOW_ECANCELED, NULL))));
+    vow_unref(vow_rejected(
+        loop, vow_error_wrap(VOW_ETIMEDOUT, NULL, vow_error_new(VOW_ECANCELED, NULL))));
 
     /* A chain: sleep -> heap value -> +1 (heap) -> adopt a resolved promise -> read ->
      * finally (waits on a sleep) -> throw with a cause -> recover. */

@@ -189,8 +189,7 @@ static void teardown_scenario(void) {
     vow_unref(later);
     for (int i = 0; i < N; i++) vow_unref(heads[i]);
     cr_assert_eq(vow_loop_free(loop), 0);
-    cr_assert_eq(ctx_freed, 2 * N + 2, "%d of %d context destructors ran", ctx_freed,
-                 2 * N + 2);
+    cr_assert_eq(ctx_freed, 2 * N + 2, "%d of %d context destructors ran", ctx_freed, 2 * N + 2);
     cr_assert_eq(vow_state(all), VOW_PENDING);
     cr_assert_gt(vow_test_live_allocs(), 0, "the kept promise holds the loop's memory");
     vow_unref(all);

@@ -66,8 +66,8 @@ Test(promise_errors, then_catch_finally_on_null_return_null_and_free_ctx) {
     /* Without ctx_free, nothing to run, still NULL. */
     cr_assert_null(vow_then(NULL, on_ok, NULL, NULL, NULL));
     /* An inline chain that starts from NULL ends in NULL. */
-    cr_assert_null(vow_then(vow_then(NULL, on_ok, NULL, (void *)1, ctx_free_count), on_ok,
-                            NULL, (void *)1, ctx_free_count));
+    cr_assert_null(vow_then(vow_then(NULL, on_ok, NULL, (void *)1, ctx_free_count), on_ok, NULL,
+                            (void *)1, ctx_free_count));
     VOW_ASSERT_EQ(ctx_free_calls, 5);
     VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
     VOW_ASSERT_EQ(reaction_calls, 0);

@@ -25,13 +25,12 @@ typedef struct job {
 } job;
 
 /* `cond` is evaluated once (it may be a call). */
-#define CHECK(j, cond, ...)                                                                \
-    do {                                                                                   \
-        if (!(cond)) {                                                                     \
-            if ((j)->failure[0] == '\0')                                                   \
-                snprintf((j)->failure, sizeof (j)->failure, __VA_ARGS__);                  \
-            return;                                                                        \
-        }                                                                                  \
+#define CHECK(j, cond, ...)                                                                        \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            if ((j)->failure[0] == '\0') snprintf((j)->failure, sizeof(j)->failure, __VA_ARGS__);  \
+            return;                                                                                \
+        }                                                                                          \
     } while (0)
 
 static void *thread_main(void *arg) {
@@ -264,8 +263,8 @@ static long baseline(vow_loop_t *loop) {
  * may keep what a pool keeps for reuse (its first chunk); what must not stay is anything
  * in proportion to the chain. The exact zero is checked when the loop closes
  * (VOW_TEST_END). */
-#define FREED_ALL_BUT_A_CACHE(j, base, n)                                                  \
-    CHECK(j, vow_test_live_allocs() - (base) < (n) / 20,                                   \
+#define FREED_ALL_BUT_A_CACHE(j, base, n)                                                          \
+    CHECK(j, vow_test_live_allocs() - (base) < (n) / 20,                                           \
           "%ld of the chain's allocations are still live", vow_test_live_allocs() - (base))
 
 static void drop_then_chain(job *j) {

@@ -192,8 +192,8 @@ Test(promise_then, several_rejection_handlers_in_order_settled) { several_thens(
 Test(promise_then, missing_on_ok_passes_the_value_through) {
     vow_loop_t *loop = vow_test_loop();
     obj *o = obj_new();
-    vow_t *d = vow_then(vow_resolved(loop, vow_ptr(o, obj_free)), NULL, err_count,
-                        (void *)1, ctx_free_count);
+    vow_t *d = vow_then(vow_resolved(loop, vow_ptr(o, obj_free)), NULL, err_count, (void *)1,
+                        ctx_free_count);
     d = vow_catch(d, err_count, NULL, NULL);
     vow_outcome_t out;
     VOW_ASSERT_CODE(vow_run(loop, d, &out), 0);
@@ -259,8 +259,8 @@ static int *ctx_new(void) {
 
 Test(promise_then, ctx_free_runs_once_after_the_reaction) {
     vow_loop_t *loop = vow_test_loop();
-    vow_t *d = vow_then(vow_resolved(loop, vow_none()), ctx_reaction, ctx_reaction_err,
-                        ctx_new(), ctx_free_heap);
+    vow_t *d = vow_then(vow_resolved(loop, vow_none()), ctx_reaction, ctx_reaction_err, ctx_new(),
+                        ctx_free_heap);
     VOW_ASSERT_CODE(vow_run(loop, d, NULL), 0);
     VOW_ASSERT_EQ(ctx_reaction_calls, 1);
     VOW_ASSERT_EQ(ctx_free_calls, 1);
@@ -298,8 +298,8 @@ Test(promise_then, ctx_free_runs_when_loop_free_drops_a_pending_reaction) {
 Test(promise_then, ctx_free_runs_when_loop_free_drops_a_queued_reaction) {
     vow_loop_t *loop = vow_test_loop();
     /* Queued on the microtask queue (the promise is settled) but never run. */
-    vow_unref(vow_then(vow_resolved(loop, vow_none()), ctx_reaction, NULL, ctx_new(),
-                       ctx_free_heap));
+    vow_unref(
+        vow_then(vow_resolved(loop, vow_none()), ctx_reaction, NULL, ctx_new(), ctx_free_heap));
     VOW_TEST_END_FORCED(loop);
     VOW_ASSERT_EQ(ctx_reaction_calls, 0);
     VOW_ASSERT_EQ(ctx_free_calls, 1);
@@ -337,8 +337,8 @@ static vow_result_t after_recover(vow_loop_t *loop, const vow_value_t *v, void *
 
 Test(promise_then, catch_recovers) {
     vow_loop_t *loop = vow_test_loop();
-    vow_t *d = vow_then(vow_rejected(loop, vow_error_new(VOW_EBUSY, NULL)), ok_count, NULL,
-                        NULL, NULL); /* skipped */
+    vow_t *d = vow_then(vow_rejected(loop, vow_error_new(VOW_EBUSY, NULL)), ok_count, NULL, NULL,
+                        NULL); /* skipped */
     d = vow_catch(d, recover, NULL, NULL);
     d = vow_then(d, after_recover, err_count, NULL, NULL);
     vow_outcome_t out;
@@ -403,8 +403,8 @@ static vow_result_t fin_throw(vow_loop_t *loop, void *ctx) {
 Test(promise_then, finally_runs_on_fulfilment_and_passes_the_value) {
     vow_loop_t *loop = vow_test_loop();
     obj *o = obj_new();
-    vow_t *d = vow_finally(vow_resolved(loop, vow_ptr(o, obj_free)), fin_plain, (void *)9,
-                           ctx_free_count);
+    vow_t *d =
+        vow_finally(vow_resolved(loop, vow_ptr(o, obj_free)), fin_plain, (void *)9, ctx_free_count);
     VOW_ASSERT_EQ(fin_calls, 0);
     vow_outcome_t out;
     VOW_ASSERT_CODE(vow_run(loop, d, &out), 0);
@@ -505,8 +505,8 @@ static void finally_waits(int source_rejects, int q_rejects) {
         0);
     obj *o = obj_new();
     vow_error_t *src_err = vow_error_new(VOW_EBUSY, "source");
-    vow_t *src = source_rejects ? vow_rejected(loop, src_err)
-                                : vow_resolved(loop, vow_ptr(o, obj_free));
+    vow_t *src =
+        source_rejects ? vow_rejected(loop, src_err) : vow_resolved(loop, vow_ptr(o, obj_free));
     if (source_rejects) {
         free(o);
         obj_freed[0]++;
@@ -591,8 +591,7 @@ static vow_result_t chain_fin_returns_heap_promise(vow_loop_t *loop, void *ctx) 
     chain_objs[3] = obj_new(); /* finally's own promise value: waited for, then dropped */
     return vow_follow(vow_resolved(loop, vow_ptr(chain_objs[3], obj_free)));
 }
-static vow_result_t chain_expect_2_new_value(vow_loop_t *loop, const vow_value_t *v,
-                                             void *ctx) {
+static vow_result_t chain_expect_2_new_value(vow_loop_t *loop, const vow_value_t *v, void *ctx) {
     (void)loop;
     (void)ctx;
     chain_steps++;
@@ -600,8 +599,7 @@ static vow_result_t chain_expect_2_new_value(vow_loop_t *loop, const vow_value_t
     chain_objs[4] = obj_new();
     return vow_ok(vow_ptr(chain_objs[4], obj_free));
 }
-static vow_result_t chain_throw_with_payload(vow_loop_t *loop, const vow_value_t *v,
-                                             void *ctx) {
+static vow_result_t chain_throw_with_payload(vow_loop_t *loop, const vow_value_t *v, void *ctx) {
     (void)loop;
     (void)ctx;
     chain_steps++;
@@ -626,8 +624,8 @@ Test(promise_then, heap_values_flow_through_chains_adoption_and_finally) {
     VOW_ASSERT_CODE(vow_set_timeout(loop, chain_timer, NULL, 5, NULL), 0);
     chain_objs[0] = obj_new();
     vow_t *d = vow_resolved(loop, vow_ptr(chain_objs[0], obj_free));
-    d = vow_then(d, NULL, err_count, NULL, NULL);           /* pass-through */
-    d = vow_finally(d, fin_plain, (void *)9, NULL);         /* pass-through */
+    d = vow_then(d, NULL, err_count, NULL, NULL);            /* pass-through */
+    d = vow_finally(d, fin_plain, (void *)9, NULL);          /* pass-through */
     d = vow_then(d, chain_expect_0_share, NULL, NULL, NULL); /* share */
     d = vow_then(d, chain_adopt_resolved_1, NULL, NULL, NULL);
     d = vow_then(d, chain_adopt_pending_2, NULL, NULL, NULL);
@@ -679,11 +677,11 @@ enum { S_END = 0, S_RESOLVE_INT, S_REJECT, S_RESOLVE_THENABLE, S_RESOLVE_PTR, S_
 typedef struct script {
     int steps[6];
     int64_t arg[6];
-    int ret;           /* subscribe's return value */
-    int rcs[6];        /* what each step returned */
+    int ret;    /* subscribe's return value */
+    int rcs[6]; /* what each step returned */
     int subscribe_calls;
     vow_resolver_t *kept;
-    vow_loop_t *loop;  /* for adapters that start a timer */
+    vow_loop_t *loop; /* for adapters that start a timer */
 } script;
 
 static int thenable_ctx_freed;
@@ -717,8 +715,8 @@ static int script_subscribe(void *ctx, vow_resolver_t *r) {
                 r, vow_follow_thenable(script_thenable((script *)(intptr_t)s->arg[i])));
             break;
         case S_RESOLVE_PTR:
-            s->rcs[i] = vow_resolver_resolve(
-                r, vow_ok(vow_ptr((void *)(intptr_t)s->arg[i], payload_free)));
+            s->rcs[i] =
+                vow_resolver_resolve(r, vow_ok(vow_ptr((void *)(intptr_t)s->arg[i], payload_free)));
             break;
         case S_KEEP: s->kept = vow_resolver_ref(r); break;
         }

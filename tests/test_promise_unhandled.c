@@ -266,8 +266,7 @@ Test(promise_unhandled, several_unhandled_are_reported_in_rejection_order) {
     vow_t *c = vow_rejected(loop, vow_error_new(VOW_EINVAL, NULL));
     VOW_ASSERT_CODE(vow_reject(b, vow_error_new(VOW_ERANGE, NULL)), 0);
     /* Handled: never reported. */
-    vow_unref(vow_catch(vow_rejected(loop, vow_error_new(VOW_EPERM, NULL)), swallow, NULL,
-                        NULL));
+    vow_unref(vow_catch(vow_rejected(loop, vow_error_new(VOW_EPERM, NULL)), swallow, NULL, NULL));
     VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
     VOW_ASSERT_EQ(rejections.calls, 3);
     VOW_ASSERT_EQ(rejections.at[0].p, a);
@@ -397,8 +396,7 @@ Test(promise_unhandled, strict_mode_calls_the_hook_then_aborts, .signal = SIGABR
 
 Test(promise_unhandled, strict_mode_does_not_abort_for_handled_rejections) {
     vow_loop_t *loop = hooked_loop(VOW_UNHANDLED_STRICT);
-    vow_unref(vow_catch(vow_rejected(loop, vow_error_new(VOW_EBUSY, NULL)), swallow, NULL,
-                        NULL));
+    vow_unref(vow_catch(vow_rejected(loop, vow_error_new(VOW_EBUSY, NULL)), swallow, NULL, NULL));
     late_target = vow_rejected(loop, vow_error_new(VOW_EBUSY, NULL));
     VOW_ASSERT_CODE(vow_microtask(loop, attach_catch, NULL), 0);
     VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);

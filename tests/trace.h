@@ -10,12 +10,12 @@
 static int failures;
 
 /* A call answered something unexpected: say where on stderr, count it. */
-#define EXPECT(cond)                                                                       \
-    do {                                                                                   \
-        if (!(cond)) {                                                                     \
-            fprintf(stderr, "%s:%d: unexpected: %s\n", __FILE__, __LINE__, #cond);         \
-            failures++;                                                                    \
-        }                                                                                  \
+#define EXPECT(cond)                                                                               \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "%s:%d: unexpected: %s\n", __FILE__, __LINE__, #cond);                 \
+            failures++;                                                                            \
+        }                                                                                          \
     } while (0)
 
 static inline void log_line(const char *s) { printf("%s\n", s); }

@@ -142,9 +142,9 @@ static void run_case(vow_loop_t *loop, int i) {
         break;
     case 5:
         case_name = "then_passthrough_rejection";
-        d = vow_catch(vow_then(vow_rejected(loop, vow_error_new(VOW_EINVAL, NULL)), same, NULL,
-                               NULL, NULL),
-                      rec_err, NULL, NULL);
+        d = vow_catch(
+            vow_then(vow_rejected(loop, vow_error_new(VOW_EINVAL, NULL)), same, NULL, NULL, NULL),
+            rec_err, NULL, NULL);
         break;
     case 6:
         case_name = "catch_passthrough_value";
@@ -153,9 +153,9 @@ static void run_case(vow_loop_t *loop, int i) {
         break;
     case 7:
         case_name = "throw_in_then";
-        d = vow_catch(vow_then(vow_resolved(loop, vow_int(1)), throw_code, NULL, CTX(VOW_ERANGE),
-                               NULL),
-                      rec_err, NULL, NULL);
+        d = vow_catch(
+            vow_then(vow_resolved(loop, vow_int(1)), throw_code, NULL, CTX(VOW_ERANGE), NULL),
+            rec_err, NULL, NULL);
         break;
     case 8:
         case_name = "return_resolved_promise";
@@ -164,14 +164,14 @@ static void run_case(vow_loop_t *loop, int i) {
         break;
     case 9:
         case_name = "return_rejected_promise";
-        d = vow_catch(vow_then(vow_resolved(loop, vow_int(1)), ret_rejected, NULL,
-                               CTX(VOW_EPERM), NULL),
-                      rec_err, NULL, NULL);
+        d = vow_catch(
+            vow_then(vow_resolved(loop, vow_int(1)), ret_rejected, NULL, CTX(VOW_EPERM), NULL),
+            rec_err, NULL, NULL);
         break;
     case 10:
         case_name = "return_pending_promise";
-        d = vow_then(vow_then(vow_resolved(loop, vow_int(1)), ret_pending, NULL, CTX(6), NULL),
-                     rec, NULL, NULL, NULL);
+        d = vow_then(vow_then(vow_resolved(loop, vow_int(1)), ret_pending, NULL, CTX(6), NULL), rec,
+                     NULL, NULL, NULL);
         break;
     case 11:
         case_name = "resolve_with_promise";
@@ -184,8 +184,8 @@ static void run_case(vow_loop_t *loop, int i) {
         case_name = "resolve_with_pending_promise";
         p = vow_new(loop);
         d = vow_then(vow_ref(p), rec, NULL, NULL, NULL);
-        vow_resolve_with(p, vow_follow(vow_then(vow_resolved(loop, vow_int(9)), same, NULL, NULL,
-                                                NULL)));
+        vow_resolve_with(
+            p, vow_follow(vow_then(vow_resolved(loop, vow_int(9)), same, NULL, NULL, NULL)));
         vow_unref(p);
         break;
     case 13:
@@ -195,26 +195,26 @@ static void run_case(vow_loop_t *loop, int i) {
         break;
     case 14:
         case_name = "finally_rejected";
-        d = vow_catch(vow_finally(vow_rejected(loop, vow_error_new(VOW_EBUSY, NULL)), nothing,
-                                  NULL, NULL),
-                      rec_err, NULL, NULL);
+        d = vow_catch(
+            vow_finally(vow_rejected(loop, vow_error_new(VOW_EBUSY, NULL)), nothing, NULL, NULL),
+            rec_err, NULL, NULL);
         break;
     case 15:
         case_name = "finally_returns_promise";
-        d = vow_then(vow_finally(vow_resolved(loop, vow_int(11)), fin_ret_pending, NULL, NULL),
-                     rec, NULL, NULL, NULL);
+        d = vow_then(vow_finally(vow_resolved(loop, vow_int(11)), fin_ret_pending, NULL, NULL), rec,
+                     NULL, NULL, NULL);
         break;
     case 16:
         case_name = "finally_throws";
-        d = vow_catch(vow_finally(vow_resolved(loop, vow_int(12)), fin_throw, CTX(VOW_EAGAIN),
-                                  NULL),
-                      rec_err, NULL, NULL);
+        d = vow_catch(
+            vow_finally(vow_resolved(loop, vow_int(12)), fin_throw, CTX(VOW_EAGAIN), NULL), rec_err,
+            NULL, NULL);
         break;
     case 17:
         case_name = "finally_returns_rejected";
-        d = vow_catch(vow_finally(vow_resolved(loop, vow_int(13)), fin_ret_rejected,
-                                  CTX(VOW_EINTR), NULL),
-                      rec_err, NULL, NULL);
+        d = vow_catch(
+            vow_finally(vow_resolved(loop, vow_int(13)), fin_ret_rejected, CTX(VOW_EINTR), NULL),
+            rec_err, NULL, NULL);
         break;
     case 18:
         case_name = "thenable_sync";

@@ -168,8 +168,8 @@ int main(void) {
 
     /* Microtasks queued before, between and inside. */
     vow_microtask(loop, m1, NULL);
-    vow_unref(vow_then(vow_then(vow_ref(p), e1, NULL, L("e1"), NULL), log_value, NULL, L("e2"),
-                       NULL));
+    vow_unref(
+        vow_then(vow_then(vow_ref(p), e1, NULL, L("e1"), NULL), log_value, NULL, L("e2"), NULL));
     vow_microtask(loop, m_log, "m4");
 
     vow_unref(p);

@@ -125,9 +125,7 @@ static int subscribe(void *ctx, vow_resolver_t *r) {
         later_resolver = vow_resolver_ref(r);
         later_value = t->v;
         return 0;
-    case T_THROWS:
-        log_line("thenable throws");
-        return VOW_ENOENT;
+    case T_THROWS: log_line("thenable throws"); return VOW_ENOENT;
     case T_THROWS_AFTER:
         log_int("thenable resolves then throws", t->v);
         EXPECT(vow_resolver_resolve(r, vow_ok_int(t->v)) == 0);

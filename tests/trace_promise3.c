@@ -16,7 +16,6 @@
 static vow_loop_t *loop;
 static vow_t *shared, *root, *n3;
 
-
 static void log_int(const char *label, const vow_value_t *v) {
     printf("%s %lld\n", label, (long long)vow_value_int(v));
 }
@@ -130,8 +129,8 @@ int main(void) {
     vow_unref(vow_then(c, log_value, NULL, L("d3b"), NULL));
     EXPECT(vow_resolve_with(d1, vow_follow(vow_resolved(loop, vow_int(11)))) == 0);
     EXPECT(vow_resolve_with(d2, vow_follow(vow_ref(shared))) == 0);
-    EXPECT(vow_resolve_with(d3, vow_follow(vow_rejected(loop, vow_error_new(VOW_EINVAL, NULL))))
-           == 0);
+    EXPECT(vow_resolve_with(d3, vow_follow(vow_rejected(loop, vow_error_new(VOW_EINVAL, NULL)))) ==
+           0);
 
     /* Nested adoption. */
     n3 = vow_resolved(loop, vow_int(30));

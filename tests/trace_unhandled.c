@@ -29,13 +29,12 @@
 
 static vow_loop_t *loop;
 
-
 static void log_pair(const char *a, const char *b) { printf("%s %s\n", a, b); }
 
 /* The rejected promises by name (one reference each, released at the end). */
 enum { NAMES = 20 };
-static const char *const names[NAMES] = {"A", "A2", "B", "C", "D", "E", "F", "G", "H", "J",
-                                         "K", "L",  "M", "N", "O"};
+static const char *const names[NAMES] = {"A", "A2", "B", "C", "D", "E", "F", "G",
+                                         "H", "J",  "K", "L", "M", "N", "O"};
 static vow_t *promises[NAMES];
 
 static int index_of(const char *name) {
@@ -75,8 +74,7 @@ static void m_handle(vow_loop_t *l, void *arg) {
     handle(arg);
 }
 
-static void hook(vow_loop_t *l, vow_t *p, vow_error_t *err, vow_rejection_event_t ev,
-                 void *ctx) {
+static void hook(vow_loop_t *l, vow_t *p, vow_error_t *err, vow_rejection_event_t ev, void *ctx) {
     (void)ctx;
     const char *name = vow_error_message(err);
     EXPECT(vow_error(p) == err);

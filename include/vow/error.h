@@ -24,27 +24,27 @@ extern "C" {
 #endif
 
 /* Codes that errno defines: XX(NAME, message). */
-#define VOW_ERRNO_MAP(XX)                                                                  \
-    XX(EPERM, "operation not permitted")                                                   \
-    XX(ENOENT, "no such entry")                                                            \
-    XX(EINTR, "interrupted")                                                               \
-    XX(EAGAIN, "resource temporarily unavailable")                                         \
-    XX(ENOMEM, "out of memory")                                                            \
-    XX(EBUSY, "resource busy")                                                             \
-    XX(EINVAL, "invalid argument")                                                         \
-    XX(ERANGE, "result out of range")                                                      \
-    XX(ENOTSUP, "operation not supported")                                                 \
-    XX(ETIMEDOUT, "timed out")                                                             \
+#define VOW_ERRNO_MAP(XX)                                                                          \
+    XX(EPERM, "operation not permitted")                                                           \
+    XX(ENOENT, "no such entry")                                                                    \
+    XX(EINTR, "interrupted")                                                                       \
+    XX(EAGAIN, "resource temporarily unavailable")                                                 \
+    XX(ENOMEM, "out of memory")                                                                    \
+    XX(EBUSY, "resource busy")                                                                     \
+    XX(EINVAL, "invalid argument")                                                                 \
+    XX(ERANGE, "result out of range")                                                              \
+    XX(ENOTSUP, "operation not supported")                                                         \
+    XX(ETIMEDOUT, "timed out")                                                                     \
     XX(ECANCELED, "operation cancelled")
 
 /* vow's own codes: XX(NAME, value, message). Values stay below VOW_ERR_OWN_BASE. */
-#define VOW_OWN_ERR_MAP(XX)                                                                \
-    XX(EAGGREGATE, -5001, "all promises were rejected")                                    \
-    XX(ETYPE, -5002, "type error")                                                         \
-    XX(ECLOSED, -5003, "loop is closed")                                                   \
-    XX(ESETTLED, -5004, "promise already resolved")                                        \
-    XX(ENEVER, -5005, "promise would never settle: the loop ran out of work")              \
-    XX(EREENTRANT, -5006, "loop is already running")                                       \
+#define VOW_OWN_ERR_MAP(XX)                                                                        \
+    XX(EAGGREGATE, -5001, "all promises were rejected")                                            \
+    XX(ETYPE, -5002, "type error")                                                                 \
+    XX(ECLOSED, -5003, "loop is closed")                                                           \
+    XX(ESETTLED, -5004, "promise already resolved")                                                \
+    XX(ENEVER, -5005, "promise would never settle: the loop ran out of work")                      \
+    XX(EREENTRANT, -5006, "loop is already running")                                               \
     XX(EUSER, -5007, "user-defined error")
 
 #define VOW_ERR_OWN_BASE (-5000)
@@ -55,7 +55,7 @@ typedef enum {
     VOW_ERRNO_MAP(VOW__ERRNO_ENUM)
 #undef VOW__ERRNO_ENUM
 #define VOW__OWN_ENUM(name, val, msg) VOW_##name = (val),
-    VOW_OWN_ERR_MAP(VOW__OWN_ENUM)
+        VOW_OWN_ERR_MAP(VOW__OWN_ENUM)
 #undef VOW__OWN_ENUM
 } vow_errno_t;
 
@@ -83,8 +83,7 @@ typedef struct vow_error vow_error_t;
 VOW_EXTERN vow_error_t *vow_error_new(int code, const char *message);
 
 /* As vow_error_new, with a printf-style message. */
-VOW_EXTERN vow_error_t *vow_error_newf(int code, const char *fmt, ...)
-    VOW_PRINTF(2, 3);
+VOW_EXTERN vow_error_t *vow_error_newf(int code, const char *fmt, ...) VOW_PRINTF(2, 3);
 
 /* A new error caused by `cause`. Consumes the caller's reference to `cause`
  * (which may be NULL: then this is vow_error_new). */
@@ -94,8 +93,7 @@ VOW_EXTERN vow_error_t *vow_error_wrap(int code, const char *message, vow_error_
  * Consumes the caller's reference to each of them (NULL entries are not allowed:
  * they are skipped). The array itself stays the caller's. `message` NULL gives
  * vow_strerror(VOW_EAGGREGATE). */
-VOW_EXTERN vow_error_t *vow_error_aggregate(const char *message, vow_error_t **inner,
-                                            size_t n);
+VOW_EXTERN vow_error_t *vow_error_aggregate(const char *message, vow_error_t **inner, size_t n);
 
 /* Attaches a user payload (your own rejection reason) with an optional destructor,
  * run when the error is freed. Returns 0; VOW_EINVAL if err is NULL; VOW_EBUSY if the

@@ -92,8 +92,8 @@ typedef struct vow_value {
         void *p;
     } u;
     union {
-        void (*dtor)(void *);  /* pointer values not yet stored */
-        struct vow__box *box;  /* pointer values with a destructor, once stored */
+        void (*dtor)(void *); /* pointer values not yet stored */
+        struct vow__box *box; /* pointer values with a destructor, once stored */
     } own;
 } vow_value_t;
 
@@ -337,7 +337,7 @@ VOW_EXTERN void vow_outcome_release(vow_outcome_t *out);
  * derived one. Cancellations are never reported.
  * --------------------------------------------------------------------------------- */
 typedef enum {
-    VOW_UNHANDLED_WARN = 0, /* default: one line on stderr with the cause chain */
+    VOW_UNHANDLED_WARN = 0,   /* default: one line on stderr with the cause chain */
     VOW_UNHANDLED_STRICT = 1, /* abort() */
     VOW_UNHANDLED_SILENT = 2
 } vow_unhandled_mode_t;

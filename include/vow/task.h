@@ -49,8 +49,8 @@ typedef enum {
  * Cancelling the wait's promise does not cancel its inputs (asyncio's rule). Returns one
  * reference; NULL when out of memory, loop NULL/closed, or an input is NULL (an input that
  * ran out of memory). The inputs are released in every case. */
-VOW_EXTERN vow_t *vow_wait(vow_loop_t *loop, vow_t *const *inputs, size_t n,
-                           vow_wait_mode_t mode, uint64_t timeout_ms, unsigned flags);
+VOW_EXTERN vow_t *vow_wait(vow_loop_t *loop, vow_t *const *inputs, size_t n, vow_wait_mode_t mode,
+                           uint64_t timeout_ms, unsigned flags);
 
 typedef struct vow_wait_result vow_wait_result_t;
 

@@ -57,8 +57,7 @@ VOW_EXTERN int vow_clear_interval(vow_loop_t *loop, vow_timer_t id);
  * FIFO order; one queued from inside an immediate runs on the next loop turn. A queued
  * immediate keeps the loop alive and stops it from blocking.
  * Errors: VOW_EINVAL, VOW_ECLOSED, VOW_ENOMEM. */
-VOW_EXTERN int vow_set_immediate(vow_loop_t *loop, vow_timer_cb cb, void *arg,
-                                 vow_timer_t *id);
+VOW_EXTERN int vow_set_immediate(vow_loop_t *loop, vow_timer_cb cb, void *arg, vow_timer_t *id);
 
 /* clearImmediate. Returns 0; VOW_ENOENT when it already ran, was cleared or is unknown;
  * VOW_EINVAL for a NULL loop or a timer's id; VOW_ECLOSED. */
