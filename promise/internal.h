@@ -9,6 +9,8 @@
 #ifndef VOW_PROMISE_INTERNAL_H
 #define VOW_PROMISE_INTERNAL_H
 
+#include <string.h>
+
 #include "../src/internal.h"
 #include "vow.h"
 
@@ -283,8 +285,14 @@ static inline vow__reaction *vow__reaction_of(vow__rec *r) {
 /* A reaction record from the loop's pool (NULL: out of memory). It takes over the
  * caller's reference to `derived`. */
 vow__reaction *vow__reaction_new(vow_loop_t *loop, int kind, vow_t *derived);
-/* Initialises a record head; it takes over the caller's reference to `derived`. */
-void vow__rec_init(vow__rec *r, int kind, vow_t *derived, unsigned flags);
+/* Initialises a record head; it takes over the caller's reference to `derived`. (Inline:
+ * every then step makes one.) */
+static inline void vow__rec_init(vow__rec *r, int kind, vow_t *derived, unsigned flags) {
+    memset(r, 0, sizeof *r);
+    r->kind = (uint8_t)kind;
+    r->flags = (uint8_t)flags;
+    r->derived = derived;
+}
 /* Drops a record without running it (context destructor, references); its memory goes
  * back to the pool unless VOW__RF_EMBEDDED. */
 void vow__rec_free(vow_loop_t *loop, vow__rec *r);
