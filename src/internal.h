@@ -305,6 +305,8 @@ struct vow_loop {
     size_t mt_markers;         /* markers in the queue */
     vow__mt_marker mt_marker;  /* the loop's own marker (no allocation while it is free) */
     unsigned mt_marker_queued; /* the own marker is in the queue */
+    unsigned mt_running;       /* a marker's entries are running (src/microtask.c) */
+    size_t mt_run_left;        /* entries of the running run still to run */
 
     /* watchers (internal ones unref'd) */
     ev_prepare prepare_w;

@@ -38,23 +38,31 @@ static int mt_grow(vow_loop_t *loop) {
     return 0;
 }
 
-/* A marker's turn: run (or, at forced teardown, drop) its entries of the ring, in order. */
+/* A marker's turn: run (or, at forced teardown, drop) its entries of the ring, in order.
+ * While it runs with nothing else queued, a microtask its entries queue joins this run
+ * (mt_run_left) rather than a new marker: nothing was queued between them, so FIFO holds,
+ * and a chain of microtasks costs no marker per link. */
 static void marker_job(vow_loop_t *loop, vow__job *job, int how) {
     vow__mt_marker *m = (vow__mt_marker *)job;
-    size_t n = m->count;
-    /* Free the marker first: a microtask queued by one of these entries starts a new run
+    size_t outer_left = loop->mt_run_left; /* (0 but inside vow_loop_verify's checks) */
+    loop->mt_run_left = m->count;
+    /* Free the marker first: once something else is queued, a microtask starts a new run
      * at the queue's tail (these entries come before it in the ring). */
     loop->mt_markers--;
     if (m == &loop->mt_marker)
         loop->mt_marker_queued = 0;
     else
         vow__pool_put(&loop->pools[VOW__POOL_MICROTASK], m);
-    while (n-- > 0) {
+    loop->mt_running = how == VOW__JOB_RUN;
+    while (loop->mt_run_left > 0) {
+        loop->mt_run_left--;
         vow__mt e = loop->mt_ring[loop->mt_head];
         loop->mt_head = (loop->mt_head + 1) & (loop->mt_cap - 1);
         loop->mt_len--;
         if (how == VOW__JOB_RUN) e.fn(loop, e.arg); /* dropped: the arg stays the caller's */
     }
+    loop->mt_running = 0;
+    loop->mt_run_left = outer_left;
     if (loop->mt_len == 0 && loop->mt_cap > MT_RING_KEEP) { /* a burst is over */
         vow__free(loop->mt_ring);
         loop->mt_ring = NULL;
@@ -67,7 +75,9 @@ int vow_microtask(vow_loop_t *loop, vow_microtask_fn fn, void *arg) {
     if (loop->closed) return VOW_ECLOSED;
     if (loop->mt_len == loop->mt_cap && mt_grow(loop) != 0) return VOW_ENOMEM;
     vow__job *tail = loop->jobs.tail;
-    if (tail != NULL && tail->fn == marker_job) {
+    if (tail == NULL && loop->mt_running) {
+        loop->mt_run_left++; /* the running run grows (see marker_job) */
+    } else if (tail != NULL && tail->fn == marker_job) {
         ((vow__mt_marker *)tail)->count++; /* the run at the tail grows */
         vow__mq_note_work(loop);
     } else {
@@ -152,6 +162,7 @@ void vow__jobs_verify(const vow_loop_t *loop) {
     vow__assert(n == loop->jobs_len, "job queue length");
     vow__assert(last == loop->jobs.tail, "job queue tail");
     vow__assert(markers == loop->mt_markers, "microtask markers in the queue");
-    vow__assert(marked == loop->mt_len, "microtasks in the ring = what the markers count");
+    vow__assert(marked + loop->mt_run_left == loop->mt_len,
+                "microtasks in the ring = what the markers and the running run count");
     vow__assert(loop->mt_len <= loop->mt_cap, "microtask ring length");
 }

@@ -168,3 +168,42 @@ Test(job_queue, destructors_that_queue_jobs_while_the_loop_is_freed) {
     cr_assert_eq(order_len, 0, "nothing ran");
     cr_assert_null(settle_on_free);
 }
+
+/* A run whose entries queue more while nothing else waits: the new microtask joins the
+ * running run (no marker), and once a reaction is queued the next microtask starts a run
+ * of its own after it. FIFO holds throughout. */
+static vow_t *chain_src;
+static int chain_left;
+static void chain_step(vow_loop_t *loop, void *arg) {
+    order[order_len++] = (int)(intptr_t)arg;
+    if (--chain_left > 0)
+        cr_assert_eq(vow_microtask(loop, chain_step, (void *)((intptr_t)arg + 1)), 0);
+}
+static void queue_mixed(vow_loop_t *loop, void *arg) {
+    (void)arg;
+    order[order_len++] = 100;
+    cr_assert_eq(vow_microtask(loop, mark, (void *)(intptr_t)101), 0); /* joins the run */
+    vow_unref(vow_then(vow_ref(chain_src), mark_ok, NULL, (void *)(intptr_t)102, NULL));
+    cr_assert_eq(vow_microtask(loop, mark, (void *)(intptr_t)103), 0); /* a run after it */
+    cr_assert_eq(vow_loop_verify(loop), 0);
+}
+
+Test(job_queue, a_running_run_grows_until_something_else_is_queued) {
+    vow_loop_t *loop = vow_test_loop();
+    order_len = 0;
+    chain_src = vow_resolved(loop, vow_int(1));
+    chain_left = 5;
+    cr_assert_eq(vow_microtask(loop, chain_step, (void *)(intptr_t)0), 0);
+    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_EQ(order_len, 5);
+    for (int i = 0; i < 5; i++) VOW_ASSERT_EQ(order[i], i);
+    order_len = 0;
+    cr_assert_eq(vow_microtask(loop, queue_mixed, NULL), 0);
+    cr_assert_eq(vow_microtask(loop, mark, (void *)(intptr_t)99), 0);
+    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    static const int want[] = {100, 99, 101, 102, 103};
+    VOW_ASSERT_EQ(order_len, 5);
+    for (int i = 0; i < 5; i++) VOW_ASSERT_EQ(order[i], want[i], "job %d", i);
+    vow_unref(chain_src);
+    VOW_TEST_END(loop);
+}
