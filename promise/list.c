@@ -42,6 +42,10 @@ struct vow_list *vow__list_new(size_t n) {
     if (l == NULL) return NULL;
     l->n = n;
     l->state = (uint8_t *)(l->items + n);
+    /* A big list is written whole (an item per input): fault its items in with one call
+     * rather than a trap a page (src/alloc.c), as the combinator's records are. */
+    if (n * sizeof(list_item) >= VOW__PREFAULT_WINDOW)
+        vow__prefault(l->items, n * sizeof(list_item));
     memset(l->state, ITEM_PENDING, n);
     return l;
 }
