@@ -97,7 +97,7 @@ void vow__drop_waiter(vow__rec *r) {
 
 int vow_cancel(vow_t *p) {
     if (p == NULL) return VOW_EINVAL;
-    if (p->flags & VOW__F_CLOSED) return VOW_ECLOSED;
+    if ((p->flags & VOW__F_CLOSED) || p->loop->closed) return VOW_ECLOSED;
     if (p->state != VOW_PENDING) return VOW_ESETTLED;
     vow__cancel(p);
     return 0;
@@ -107,7 +107,7 @@ int vow_on_cancel(vow_t *p, vow_cancel_fn fn, void *ctx, void (*ctx_free)(void *
     int rc = 0;
     if (p == NULL || fn == NULL)
         rc = VOW_EINVAL;
-    else if (p->flags & VOW__F_CLOSED)
+    else if ((p->flags & VOW__F_CLOSED) || p->loop->closed)
         rc = VOW_ECLOSED;
     else if (!(p->flags & VOW__F_SETTLEABLE))
         rc = VOW_EPERM;

@@ -168,7 +168,7 @@ vow_t *vow_rejected(vow_loop_t *loop, vow_error_t *err) {
 
 static int settle_check(const vow_t *p) {
     if (p == NULL) return VOW_EINVAL;
-    if (p->flags & VOW__F_CLOSED) return VOW_ECLOSED;
+    if ((p->flags & VOW__F_CLOSED) || p->loop->closed) return VOW_ECLOSED;
     if (!(p->flags & VOW__F_SETTLEABLE)) return VOW_EPERM;
     if (p->flags & VOW__F_RESOLVED) return VOW_ESETTLED;
     return 0;

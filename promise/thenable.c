@@ -57,7 +57,7 @@ void vow__foreign_job(vow_loop_t *loop, vow__reaction *r) {
 
 static int resolver_check(vow_resolver_t *r) {
     if (r == NULL) return VOW_EINVAL;
-    if (r->target->flags & VOW__F_CLOSED) return VOW_ECLOSED;
+    if ((r->target->flags & VOW__F_CLOSED) || r->target->loop->closed) return VOW_ECLOSED;
     if (r->already) return VOW_ESETTLED;
     return 0;
 }

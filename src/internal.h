@@ -287,9 +287,10 @@ struct vow_loop {
     struct ev_loop *evl;
     unsigned owns_evl : 1;
     unsigned is_default : 1;
-    unsigned closed : 1;  /* freed: handles answer VOW_ECLOSED */
-    unsigned running : 1; /* inside vow_loop_run / vow_run */
-    unsigned stop : 1;    /* vow_loop_stop was called */
+    unsigned closed : 1;       /* freed: handles answer VOW_ECLOSED */
+    unsigned tearing_down : 1; /* inside vow_loop_free/close: closed already (src/loop.c) */
+    unsigned running : 1;      /* inside vow_loop_run / vow_run */
+    unsigned stop : 1;         /* vow_loop_stop was called */
     unsigned draining : 1;
     unsigned kept : 1;             /* ev_ref taken while jobs wait */
     unsigned pool_passthrough : 1; /* VOW_POOL=off */

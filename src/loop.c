@@ -310,6 +310,11 @@ void vow_loop_stop(vow_loop_t *loop) {
 }
 
 static void teardown(vow_loop_t *loop) {
+    /* Closed from the start: a destructor run below (a reaction's ctx_free, a value's
+     * destructor, an arg_free) that calls back into this loop gets VOW_ECLOSED (or NULL)
+     * and schedules nothing; vow_loop_free / vow_loop_close get VOW_EREENTRANT. */
+    loop->closed = 1;
+    loop->tearing_down = 1;
     /* Keep the struct alive while promises are released below. */
     loop->handles++;
     vow__timers_free(loop);
@@ -335,7 +340,7 @@ static void teardown(vow_loop_t *loop) {
     if (loop->owns_evl) ev_loop_destroy(loop->evl);
     loop->evl = NULL;
     if (loop->is_default) default_loop = NULL;
-    loop->closed = 1;
+    loop->tearing_down = 0;
     vow__loop_handle_release(loop);
 }
 
@@ -359,6 +364,7 @@ static int foreign_watchers(vow_loop_t *loop) {
 }
 
 int vow_loop_close(vow_loop_t *loop) {
+    if (loop != NULL && loop->tearing_down) return VOW_EREENTRANT;
     if (loop == NULL || loop->closed) return VOW_EINVAL;
     if (in_loop(loop)) return VOW_EREENTRANT;
     if (vow_loop_alive(loop) > 0) return VOW_EBUSY;
@@ -369,6 +375,7 @@ int vow_loop_close(vow_loop_t *loop) {
 }
 
 int vow_loop_free(vow_loop_t *loop) {
+    if (loop != NULL && loop->tearing_down) return VOW_EREENTRANT;
     if (loop == NULL || loop->closed) return VOW_EINVAL;
     if (in_loop(loop)) return VOW_EREENTRANT;
     teardown(loop);

@@ -116,6 +116,10 @@ VOW_EXTERN int vow_loop_close(vow_loop_t *loop);
  * a callback of this loop, including any callback of the application's own ev_run on a
  * wrapped loop (nothing is freed); VOW_EINVAL on NULL (or on a closed loop that promises still hold;
  * once closed, the handle must not be used). */
+/* From a destructor that teardown (vow_loop_free or vow_loop_close) runs, this loop is
+ * closed already: vow_loop_free and vow_loop_close answer VOW_EREENTRANT, every other
+ * call on the loop or one of its promises answers VOW_ECLOSED (or NULL, for a call that
+ * returns a promise) and schedules nothing. */
 VOW_EXTERN int vow_loop_free(vow_loop_t *loop);
 
 /* queueMicrotask: runs fn(loop, arg) after the current callback returns, in FIFO order
