@@ -101,6 +101,10 @@ vow_error_t *vow_error_wrap(int code, const char *message, vow_error_t *cause) {
 }
 
 vow_error_t *vow_error_aggregate(const char *message, vow_error_t **inner, size_t n) {
+    if (inner == NULL) n = 0; /* nothing to hold (or to release) */
+    /* No array of n pointers can exist past SIZE_MAX / sizeof: `inner` is not one, and is
+     * not touched. */
+    if (n > SIZE_MAX / sizeof(vow_error_t *)) return &vow__oom_error;
     vow_error_t *e = error_alloc(VOW_EAGGREGATE, message);
     vow_error_t **list = NULL;
     if (e != NULL && n > 0) {

@@ -296,6 +296,7 @@ struct vow_loop {
     unsigned pool_passthrough : 1; /* VOW_POOL=off */
     unsigned want_after_drain;     /* bit per layer slot: call its after_drain */
     size_t handles;                /* live objects holding the loop struct (a layer's handles) */
+    vow_loop_t *managed_next;      /* the loops that manage a libev loop (src/loop.c) */
 
     /* the job queue */
     VOW__FIFO(vow__job) jobs;

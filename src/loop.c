@@ -28,12 +28,43 @@
  * register (vow__loop_add_layer): after each drain, at forced teardown and when the loop's
  * memory goes it calls what they registered, in slot order.
  */
+#include <pthread.h>
 #include <string.h>
 #include <time.h>
 
 #include "internal.h"
 
 static vow_loop_t *default_loop;
+
+/* Every libev loop a vow loop manages (made or wrapped), so that one is never managed
+ * twice: a second vow loop on it would install a second set of watchers, and freeing one
+ * would destroy (or strip) it under the other. Loops live on many threads: a mutex. */
+static pthread_mutex_t managed_lock = PTHREAD_MUTEX_INITIALIZER;
+static vow_loop_t *managed;
+
+/* Adds loop (its evl set) unless a live vow loop manages its evl already: 0 or VOW_EBUSY. */
+static int manage(vow_loop_t *loop) {
+    int rc = 0;
+    pthread_mutex_lock(&managed_lock);
+    for (vow_loop_t *l = managed; l != NULL; l = l->managed_next)
+        if (l->evl == loop->evl) rc = VOW_EBUSY;
+    if (rc == 0) {
+        loop->managed_next = managed;
+        managed = loop;
+    }
+    pthread_mutex_unlock(&managed_lock);
+    return rc;
+}
+
+static void unmanage(vow_loop_t *loop) {
+    pthread_mutex_lock(&managed_lock);
+    for (vow_loop_t **pp = &managed; *pp != NULL; pp = &(*pp)->managed_next)
+        if (*pp == loop) {
+            *pp = loop->managed_next;
+            break;
+        }
+    pthread_mutex_unlock(&managed_lock);
+}
 
 uint64_t vow__clock_ns(void) {
     struct timespec ts;
@@ -179,6 +210,7 @@ int vow__loop_new(vow_loop_t **out, unsigned backend) {
         return VOW_ENOTSUP;
     }
     loop_init(loop, evl, 1);
+    (void)manage(loop); /* a libev loop just made: nobody manages it yet */
     *out = loop;
     return 0;
 }
@@ -189,7 +221,14 @@ int vow__loop_wrap(vow_loop_t **out, struct ev_loop *evl) {
     if (evl == NULL) return VOW_EINVAL;
     vow_loop_t *loop = vow__malloc(sizeof *loop);
     if (loop == NULL) return VOW_ENOMEM;
+    loop->evl = evl;
+    if (manage(loop) != 0) { /* vow manages this libev loop already */
+        vow__free(loop);
+        return VOW_EBUSY;
+    }
+    vow_loop_t *keep = loop->managed_next;
     loop_init(loop, evl, 0);
+    loop->managed_next = keep;
     *out = loop;
     return 0;
 }
@@ -202,11 +241,14 @@ vow_loop_t *vow__loop_default(int *created) {
     vow_loop_t *loop = vow__malloc(sizeof *loop);
     if (loop == NULL) return NULL;
     struct ev_loop *evl = ev_default_loop(flags);
-    if (evl == NULL || (want != 0 && ev_backend(evl) != want)) {
-        vow__free(loop);
+    loop->evl = evl;
+    if (evl == NULL || (want != 0 && ev_backend(evl) != want) || manage(loop) != 0) {
+        vow__free(loop); /* (or the application wrapped libev's default loop already) */
         return NULL;
     }
+    vow_loop_t *keep = loop->managed_next;
     loop_init(loop, evl, 1);
+    loop->managed_next = keep;
     loop->is_default = 1;
     default_loop = loop;
     *created = 1;
@@ -214,6 +256,7 @@ vow_loop_t *vow__loop_default(int *created) {
 }
 
 void vow__loop_discard(vow_loop_t *loop) {
+    unmanage(loop);
     ev_ref(loop->evl);
     ev_prepare_stop(loop->evl, &loop->prepare_w);
     ev_ref(loop->evl);
@@ -337,6 +380,7 @@ static void teardown(vow_loop_t *loop) {
     ev_check_stop(loop->evl, &loop->check_w);
     ev_idle_stop(loop->evl, &loop->idle_w);
     ev_timer_stop(loop->evl, &loop->timer_w);
+    unmanage(loop);
     if (loop->owns_evl) ev_loop_destroy(loop->evl);
     loop->evl = NULL;
     if (loop->is_default) default_loop = NULL;

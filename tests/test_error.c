@@ -660,3 +660,19 @@ Test(error, very_long_cause_chain) {
     VOW_ASSERT_EQ(vow_test_live_allocs(), live);
     VOW_TEST_END(loop);
 }
+
+/* vow_error_aggregate with no array and a huge count, and with a count whose array size
+ * overflows (issue 18, item 4): no read of the NULL array, no undersized allocation. */
+Test(error, aggregate_with_a_null_array_or_an_impossible_count) {
+    vow_error_t *e = vow_error_aggregate(NULL, NULL, SIZE_MAX / 8 + 2);
+    cr_assert_not_null(e);
+    VOW_ASSERT_CODE(vow_error_code(e), VOW_EAGGREGATE);
+    VOW_ASSERT_EQ(vow_error_count(e), 0);
+    vow_error_unref(e);
+    vow_error_t *one[1] = {vow_error_new(VOW_EINVAL, NULL)};
+    e = vow_error_aggregate(NULL, one, SIZE_MAX / 8 + 2);
+    VOW_ASSERT_CODE(vow_error_code(e), VOW_ENOMEM, "no array of that many errors exists");
+    vow_error_unref(e);
+    vow_error_unref(one[0]); /* not touched: `one` cannot be such an array */
+    VOW_ASSERT_EQ(vow_test_live_allocs(), 0);
+}

@@ -987,3 +987,38 @@ Test(loop, verify_answers_codes_for_null_and_checks_a_busy_loop) {
     vow_unref(held);
     VOW_ASSERT_EQ(vow_test_live_allocs(), 0);
 }
+
+/* ---- one vow loop per libev loop (issue 18, item 5) --------------------------------------- */
+
+/* Wrapping libev's default loop while vow_loop_default manages it used to succeed; freeing
+ * the default vow loop then destroyed it under the wrapper, and freeing the wrapper
+ * crashed. Now the second manager is refused, either way round. */
+Test(loop, a_libev_loop_is_managed_by_one_vow_loop) {
+    vow_loop_t *d = vow_loop_default();
+    cr_assert_not_null(d);
+    vow_loop_t *w = (vow_loop_t *)1;
+    VOW_ASSERT_CODE(vow_loop_wrap(&w, vow_loop_ev(d)), VOW_EBUSY);
+    cr_assert_null(w);
+    VOW_ASSERT_CODE(vow_loop_free(d), 0);
+
+    struct ev_loop *evl = ev_loop_new(EVFLAG_AUTO);
+    cr_assert_not_null(evl);
+    vow_loop_t *a = NULL, *b = NULL;
+    VOW_ASSERT_CODE(vow_loop_wrap(&a, evl), 0);
+    VOW_ASSERT_CODE(vow_loop_wrap(&b, evl), VOW_EBUSY, "a second wrapper of the same ev_loop");
+    cr_assert_null(b);
+    VOW_TEST_END(a);
+    VOW_ASSERT_CODE(vow_loop_wrap(&b, evl), 0, "free again once the first wrapper is gone");
+    VOW_TEST_END(b);
+    ev_loop_destroy(evl);
+
+    /* The application wrapped libev's default loop first: no default vow loop meanwhile. */
+    struct ev_loop *def = ev_default_loop(EVFLAG_AUTO);
+    cr_assert_not_null(def);
+    VOW_ASSERT_CODE(vow_loop_wrap(&a, def), 0);
+    cr_assert_null(vow_loop_default(), "the default loop is the application's wrapper's");
+    VOW_TEST_END(a);
+    d = vow_loop_default();
+    cr_assert_not_null(d);
+    VOW_TEST_END(d);
+}

@@ -121,8 +121,7 @@ Test(teardown_reentry, every_call_from_a_teardown_destructor_answers_a_code) {
         answered = 12345;
         VOW_ASSERT_CODE(vow_loop_free(L), 0, "%s", current->name);
         VOW_ASSERT_EQ(calls, 1, "%s: the destructor ran", current->name);
-        VOW_ASSERT_CODE(answered, current->want, "%s from a teardown destructor",
-                        current->name);
+        VOW_ASSERT_CODE(answered, current->want, "%s from a teardown destructor", current->name);
         vow_unref(held); /* the last handle: the loop's memory goes */
         VOW_ASSERT_EQ(vow_test_live_allocs(), 0, "%s: allocations left", current->name);
     }
@@ -140,8 +139,7 @@ Test(teardown_reentry, calls_from_a_strip_destructor_answer_a_code) {
         answered = 12345;
         VOW_ASSERT_CODE(vow_loop_free(L), 0, "%s", current->name);
         VOW_ASSERT_EQ(calls, 1, "%s: the destructor ran", current->name);
-        VOW_ASSERT_CODE(answered, current->want, "%s from a strip destructor",
-                        current->name);
+        VOW_ASSERT_CODE(answered, current->want, "%s from a strip destructor", current->name);
         vow_unref(held);
         VOW_ASSERT_EQ(vow_test_live_allocs(), 0, "%s: allocations left", current->name);
     }

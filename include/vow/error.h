@@ -92,7 +92,10 @@ VOW_EXTERN vow_error_t *vow_error_wrap(int code, const char *message, vow_error_
 /* An aggregate error (code VOW_EAGGREGATE) holding the `n` errors of `inner`, in order.
  * Consumes the caller's reference to each of them (NULL entries are not allowed:
  * they are skipped). The array itself stays the caller's. `message` NULL gives
- * vow_strerror(VOW_EAGGREGATE). */
+ * vow_strerror(VOW_EAGGREGATE). `inner` NULL is an aggregate of none, whatever `n` says.
+ * Out of memory it releases the inner errors and answers the immortal ENOMEM error, as
+ * every error constructor does; an `n` no array can have (over SIZE_MAX / sizeof(void *))
+ * answers that error too, without touching `inner`. */
 VOW_EXTERN vow_error_t *vow_error_aggregate(const char *message, vow_error_t **inner, size_t n);
 
 /* Attaches a user payload (your own rejection reason) with an optional destructor,

@@ -51,7 +51,11 @@ VOW_EXTERN int vow_loop_new(vow_loop_t **out, unsigned backend);
  * not own `evl`: closing or freeing the vow loop leaves `evl` alive (vow's watchers are
  * stopped). With the application's own ev_run, vow drains its queued work after each
  * vow callback and once per iteration before the loop blocks; vow never replaces an
- * invoke-pending callback the application installed. Errors: VOW_EINVAL, VOW_ENOMEM. */
+ * invoke-pending callback the application installed. One vow loop per libev loop: when
+ * a live vow loop already manages `evl` (vow_loop_default's is libev's default loop, so
+ * wrapping EV_DEFAULT while it lives is refused, and vow_loop_default returns NULL while
+ * the application's wrapper of the default loop lives), answers VOW_EBUSY and makes
+ * nothing. Errors: VOW_EINVAL, VOW_EBUSY, VOW_ENOMEM. */
 VOW_EXTERN int vow_loop_wrap(vow_loop_t **out, struct ev_loop *evl);
 
 /* The process-wide default loop, made on first use over libev's default loop (backend
