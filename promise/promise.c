@@ -175,6 +175,9 @@ static int settle_check(const vow_t *p) {
 }
 
 int vow_resolve_with(vow_t *p, vow_result_t result) {
+    /* A kind vow_result_t cannot have (memory never initialised): nothing in it can be
+     * named, so nothing is released, and p is not touched. */
+    if (!vow__result_kind_ok(result.kind)) return VOW_EINVAL;
     int rc = settle_check(p);
     if (rc != 0) {
         vow__result_release(&result);

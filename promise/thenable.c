@@ -63,6 +63,7 @@ static int resolver_check(vow_resolver_t *r) {
 }
 
 int vow_resolver_resolve(vow_resolver_t *r, vow_result_t result) {
+    if (!vow__result_kind_ok(result.kind)) return VOW_EINVAL; /* as vow_resolve_with */
     int rc = resolver_check(r);
     if (rc != 0) {
         vow__result_release(&result);

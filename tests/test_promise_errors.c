@@ -359,3 +359,33 @@ Test(promise_errors, settle_errors_in_order_of_precedence) {
     vow_unref(r);
     VOW_TEST_END(loop);
 }
+
+/* A vow_result_t of a kind outside its enum (issue 18, item 3): vow_resolve_with answers
+ * VOW_EINVAL and touches nothing; a reaction that returns one rejects its derived promise
+ * with VOW_EINVAL (the next drain used to crash in the thenable path). */
+static vow_result_t bad_kind(vow_loop_t *loop, const vow_value_t *v, void *ctx) {
+    (void)loop, (void)v, (void)ctx;
+    vow_result_t r;
+    memset(&r, 0, sizeof r);
+    r.kind = (vow_result_kind_t)77;
+    return r;
+}
+
+Test(promise_errors, a_result_of_unknown_kind_is_einval) {
+    vow_loop_t *loop = vow_test_loop();
+    vow_t *p = vow_new(loop);
+    vow_result_t r;
+    memset(&r, 0, sizeof r);
+    r.kind = (vow_result_kind_t)77;
+    VOW_ASSERT_CODE(vow_resolve_with(p, r), VOW_EINVAL);
+    VOW_ASSERT_STATE(vow_state(p), VOW_PENDING);
+    VOW_ASSERT_CODE(vow_resolve(p, vow_int(1)), 0, "p was not touched");
+    vow_t *d = vow_then(vow_ref(p), bad_kind, NULL, NULL, NULL);
+    vow_outcome_t out;
+    VOW_ASSERT_CODE(vow_run(loop, d, &out), 0);
+    VOW_ASSERT_STATE(out.state, VOW_REJECTED);
+    VOW_ASSERT_CODE(vow_error_code(out.error), VOW_EINVAL);
+    vow_outcome_release(&out);
+    vow_unref(p);
+    VOW_TEST_END(loop);
+}

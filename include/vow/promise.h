@@ -208,7 +208,11 @@ VOW_EXTERN vow_t *vow_rejected(vow_loop_t *loop, vow_error_t *err);
  * follow (ECMAScript's resolve(promise), two extra jobs) or a foreign thenable.
  * Returns 0; VOW_EPERM when p was not made by vow_new (derived from then, a timer, a
  * combinator); VOW_ESETTLED when p is already resolved, which includes being locked
- * onto another promise it follows (nothing changes); VOW_ECLOSED; VOW_EINVAL (NULL). */
+ * onto another promise it follows (nothing changes); VOW_ECLOSED; VOW_EINVAL (NULL).
+ * A `result` whose kind is none of vow_result_kind_t's (uninitialised memory) is
+ * VOW_EINVAL from vow_resolve_with, before anything else: nothing is released, since
+ * nothing in it can be named; a reaction that returns one rejects its derived promise
+ * with VOW_EINVAL. */
 VOW_EXTERN int vow_resolve(vow_t *p, vow_value_t v);
 VOW_EXTERN int vow_reject(vow_t *p, vow_error_t *err);
 VOW_EXTERN int vow_resolve_with(vow_t *p, vow_result_t result);
