@@ -1018,6 +1018,7 @@ Test(loop, a_libev_loop_is_managed_by_one_vow_loop) {
     VOW_ASSERT_CODE(vow_loop_wrap(&a, def), 0);
     cr_assert_null(vow_loop_default(), "the default loop is the application's wrapper's");
     VOW_TEST_END(a);
+    ev_loop_destroy(def); /* the application's (made with its flags, not the test's backend) */
     d = vow_loop_default();
     cr_assert_not_null(d);
     VOW_TEST_END(d);
