@@ -53,8 +53,15 @@ Test(waiters, cancelling_waiters_one_by_one_is_linear) {
     cr_assert_eq(vow_set_unhandled_mode(loop, VOW_UNHANDLED_SILENT), 0);
     settled_calls = 0;
     (void)cancel_waiters(loop, 10000); /* warm the pools */
-    double small = cancel_waiters(loop, 10000);
-    double big = cancel_waiters(loop, 100000);
+    /* The best of three of each: a ratio of one-off timings would follow the machine's
+     * load (other tests run beside this one), not the algorithm. */
+    double small = 1e9, big = 1e9;
+    for (int i = 0; i < 3; i++) {
+        double t = cancel_waiters(loop, 10000);
+        if (t < small) small = t;
+        t = cancel_waiters(loop, 100000);
+        if (t < big) big = t;
+    }
     cr_assert_eq(settled_calls, 0, "a cancelled waiter's callback ran");
     if (small < 1e-6) small = 1e-6;
     cr_assert_lt(big / small, 20.0, "10,000 waiters: %.4f s, 100,000: %.4f s (ratio %.1f)", small,

@@ -4,6 +4,7 @@
  * and the loop callbacks (after_drain, teardown, destroy, verify). Proves the layering of
  * src/internal.h: if src/ named anything of promise/, this would not link. */
 #include <stdint.h>
+#include <string.h>
 
 #include "helpers.h"
 #include "../../src/internal.h"
@@ -57,10 +58,18 @@ Test(reactor, microtasks_timers_and_immediates_in_node_order) {
     cr_assert_eq(vow_clear_timeout(loop, gone), 0);
     cr_assert_eq(vow_loop_verify(loop), 0);
     cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
-    /* Microtasks FIFO (the chain's later links after x), the immediate in the first turn's
-     * check phase, then the timers by deadline and creation order, each followed by its
-     * microtask. */
-    cr_assert_str_eq(trace, "axbci1mTm2m", "trace %s", trace);
+    /* Microtasks FIFO (the chain's later links after x) before anything else; the timers
+     * by deadline and creation order, each followed by its microtask; the immediate in
+     * the first turn's check phase, which comes after the timers that are due by then (on
+     * a loaded machine the 1 ms ones may be: where the immediate lands among them is
+     * timing, so only its place after the microtasks is checked). */
+    char without_i[sizeof trace];
+    size_t k = 0;
+    for (size_t i = 0; i < trace_len; i++)
+        if (trace[i] != 'i') without_i[k++] = trace[i];
+    without_i[k] = '\0';
+    cr_assert_str_eq(without_i, "axbc1mTm2m", "trace %s", trace);
+    cr_assert(strchr(trace, 'i') != NULL && strchr(trace, 'i') - trace >= 4, "trace %s", trace);
     VOW_TEST_END(loop);
 }
 
