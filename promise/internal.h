@@ -26,7 +26,7 @@ _Static_assert((int)VOW__POOL_REACTION < (int)VOW__POOLS,
 /* Timer release kinds (src/internal.h, vow__loop_set_release). */
 enum { VOW__REL_UNREF = 1, VOW__REL_TASK_START = 2 };
 
-/* A FIFO of promises (src/list.h), linked through a field the user names. */
+/* A FIFO of promises (src/queue.h), linked through a field the user names. */
 typedef VOW__FIFO(struct vow) vow__promise_fifo;
 
 /* The layer's state on one loop. */

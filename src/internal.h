@@ -24,7 +24,7 @@
 #include "vow/error.h"
 #include "vow/loop.h"
 #include "vow/timer.h"
-#include "list.h"
+#include "queue.h"
 
 /* ---- assertions: codes for users, asserts for ourselves ------------------------------ */
 #define vow__assert(cond, msg)                                                                     \

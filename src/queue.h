@@ -1,12 +1,12 @@
-/* src/list.h - intrusive singly linked FIFOs and stacks, for any layer (never installed).
+/* src/queue.h - intrusive singly linked FIFOs and stacks, for any layer (never installed).
  *
  * A FIFO is a {head, tail} pair of pointers to nodes that link through a field the caller
  * names; the nodes are the caller's own records (no allocation). Used by the job queue,
  * the unhandled-rejection reports, the cancellation worklist and the deferred-free stack.
  * A promise's reaction list needs O(1) removal from the middle and is doubly linked
  * (promise/reaction.c). */
-#ifndef VOW_SRC_LIST_H
-#define VOW_SRC_LIST_H
+#ifndef VOW_SRC_QUEUE_H
+#define VOW_SRC_QUEUE_H
 
 #include <stddef.h>
 
@@ -52,4 +52,4 @@
         if ((out) != NULL) (top) = (out)->field;                                                   \
     } while (0)
 
-#endif /* VOW_SRC_LIST_H */
+#endif /* VOW_SRC_QUEUE_H */
