@@ -35,8 +35,7 @@ void vow__drop_wait(vow__rec *r, vow__worklist *work) {
     if (r->kind == VOW__R_THENABLE_JOB && r->state == VOW__RS_QUEUED) {
         /* Queued, not yet subscribed: the job will only release what it holds. */
         u = ((vow__reaction *)r)->follow;
-        if (r->derived != NULL && r->derived->state == VOW_PENDING && r->derived->waiting == r)
-            r->derived->waiting = NULL;
+        vow__detach(r); /* its promise no longer waits on it */
         r->kind = VOW__R_DEAD;
         if (u->state == VOW_PENDING && !vow__has_live_waiter(u, NULL)) vow__work_push(work, u);
         return;

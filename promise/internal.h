@@ -277,11 +277,6 @@ typedef struct vow__reaction {
 } vow__reaction;
 _Static_assert(sizeof(vow__reaction) == 72, "a reaction record is 72 bytes");
 
-static inline vow__reaction *vow__reaction_of(vow__rec *r) {
-    vow__assert(r->kind != VOW__R_COMBINE, "a combinator input's record is only a head");
-    return (vow__reaction *)r;
-}
-
 /* A reaction record from the loop's pool (NULL: out of memory). It takes over the
  * caller's reference to `derived`. */
 vow__reaction *vow__reaction_new(vow_loop_t *loop, int kind, vow_t *derived);
@@ -298,6 +293,8 @@ static inline void vow__rec_init(vow__rec *r, int kind, vow_t *derived, unsigned
 void vow__rec_free(vow_loop_t *loop, vow__rec *r);
 /* PerformPromiseThen: registers r on p (borrowed), or queues it when p has settled. */
 void vow__perform_then(vow_t *p, vow__rec *r);
+/* The size of a then node: a promise and its reaction record in one slot (then.c). */
+size_t vow__then_node_size(void);
 /* The job of every record (reaction.c). */
 void vow__reaction_job(vow_loop_t *loop, vow__job *job, int how);
 /* Forgets the derived promise's weak pointer to r: d no longer waits on it. */

@@ -11,8 +11,6 @@
 
 #include "internal.h"
 
-size_t vow__then_node_size(void); /* then.c */
-
 /* ---- the layer's callbacks ------------------------------------------------------------- */
 
 /* The teardown's passes over every live promise (both pools hold promises at offset 0).
@@ -130,24 +128,21 @@ int vow__promise_layer_init(vow_loop_t *loop) {
 
 /* ---- the public constructors ------------------------------------------------------------- */
 
-int vow_loop_new(vow_loop_t **out, unsigned backend) {
-    int rc = vow__loop_new(out, backend);
-    if (rc != 0) return rc;
-    if ((rc = vow__promise_layer_init(*out)) != 0) {
+/* The reactor made *out (rc 0): the layers go on it, or it goes. */
+static int with_layers(int rc, vow_loop_t **out) {
+    if (rc == 0 && (rc = vow__promise_layer_init(*out)) != 0) {
         vow__loop_discard(*out);
         *out = NULL;
     }
     return rc;
 }
 
+int vow_loop_new(vow_loop_t **out, unsigned backend) {
+    return with_layers(vow__loop_new(out, backend), out);
+}
+
 int vow_loop_wrap(vow_loop_t **out, struct ev_loop *evl) {
-    int rc = vow__loop_wrap(out, evl);
-    if (rc != 0) return rc;
-    if ((rc = vow__promise_layer_init(*out)) != 0) {
-        vow__loop_discard(*out);
-        *out = NULL;
-    }
-    return rc;
+    return with_layers(vow__loop_wrap(out, evl), out);
 }
 
 vow_loop_t *vow_loop_default(void) {

@@ -7,7 +7,8 @@
 #   libev-dev                          the event loop vow builds on
 #   libcriterion-dev                   the test framework
 #   clang libclang-rt-dev              the second compiler CI builds with (and its sanitizers)
-#   clang-format                       scripts/format.sh (CI fails on an unformatted C file)
+#   clang-format git                   scripts/format.sh (CI fails on an unformatted C file;
+#                                      it lists the tracked files with git)
 #   python3                            examples/check.py, only when no python3 is on the PATH
 #   nodejs                             the tests compare vow's order with Node's; only when no
 #                                      `node` is on the PATH (a newer Node.js may be installed
@@ -15,6 +16,7 @@
 set -eu
 
 want="build-essential cmake pkg-config libev-dev libcriterion-dev clang libclang-rt-dev clang-format"
+command -v git >/dev/null 2>&1 || want="$want git"
 command -v python3 >/dev/null 2>&1 || want="$want python3"
 command -v node >/dev/null 2>&1 || want="$want nodejs"
 

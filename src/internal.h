@@ -76,8 +76,6 @@ typedef struct vow__pool {
     void *free;                /* free slots, linked through their first word */
     char *bump, *bump_end;     /* the open window of the newest chunk's never-used tail */
     struct vow__chunk *chunks; /* newest first */
-    struct vow__chunk *spare;  /* chunks kept by a shrink (up to `keep` bytes), unused */
-    size_t keep;               /* bytes of chunks a shrink keeps (0: only the first) */
     size_t size;               /* slot bytes (a multiple of the pointer size) */
     size_t live;               /* slots handed out */
     size_t next_bytes;         /* size of the next chunk (0: the first) */
@@ -171,7 +169,7 @@ typedef struct vow__mt {
 /* Notes that work was queued (keeps the application's ev_run going until prepare drains). */
 void vow__mq_note_work(vow_loop_t *loop);
 /* Drains the job queue to empty (iteratively; a nested call returns at once), then runs
- * each layer's after_drain, repeating while either queued more work. */
+ * the after_drain of each layer that asked for it, repeating while either queued more. */
 void vow__drain(vow_loop_t *loop);
 /* Drops every queued job (VOW__JOB_DROP), FIFO, until none is left (forced teardown). */
 void vow__jobs_discard(vow_loop_t *loop);

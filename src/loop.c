@@ -99,8 +99,11 @@ static void idle_cb(struct ev_loop *evl, ev_idle *w, int revents) {
     (void)revents; /* only there to keep the poll from blocking while immediates wait */
 }
 
+/* Sets up a loop struct; keeps managed_next (manage() may have linked it already). */
 static void loop_init(vow_loop_t *loop, struct ev_loop *evl, int owns) {
+    vow_loop_t *managed_next = loop->managed_next;
     memset(loop, 0, sizeof *loop);
+    loop->managed_next = managed_next;
     loop->evl = evl;
     loop->owns_evl = owns ? 1 : 0;
     loop->now_ms = vow__clock_ms();
@@ -201,7 +204,7 @@ int vow__loop_new(vow_loop_t **out, unsigned backend) {
     unsigned flags, want;
     int rc = backend_flags(backend, &flags, &want);
     if (rc != 0) return rc;
-    vow_loop_t *loop = vow__malloc(sizeof *loop);
+    vow_loop_t *loop = vow__calloc(1, sizeof *loop);
     if (loop == NULL) return VOW_ENOMEM;
     struct ev_loop *evl = ev_loop_new(flags);
     if (evl == NULL || (want != 0 && ev_backend(evl) != want)) {
@@ -219,16 +222,14 @@ int vow__loop_wrap(vow_loop_t **out, struct ev_loop *evl) {
     if (out == NULL) return VOW_EINVAL;
     *out = NULL;
     if (evl == NULL) return VOW_EINVAL;
-    vow_loop_t *loop = vow__malloc(sizeof *loop);
+    vow_loop_t *loop = vow__calloc(1, sizeof *loop);
     if (loop == NULL) return VOW_ENOMEM;
     loop->evl = evl;
     if (manage(loop) != 0) { /* vow manages this libev loop already */
         vow__free(loop);
         return VOW_EBUSY;
     }
-    vow_loop_t *keep = loop->managed_next;
     loop_init(loop, evl, 0);
-    loop->managed_next = keep;
     *out = loop;
     return 0;
 }
@@ -238,7 +239,7 @@ vow_loop_t *vow__loop_default(int *created) {
     if (default_loop != NULL) return default_loop;
     unsigned flags, want;
     if (backend_flags(VOW_BACKEND_AUTO, &flags, &want) != 0) return NULL;
-    vow_loop_t *loop = vow__malloc(sizeof *loop);
+    vow_loop_t *loop = vow__calloc(1, sizeof *loop);
     if (loop == NULL) return NULL;
     struct ev_loop *evl = ev_default_loop(flags);
     loop->evl = evl;
@@ -246,9 +247,7 @@ vow_loop_t *vow__loop_default(int *created) {
         vow__free(loop); /* (or the application wrapped libev's default loop already) */
         return NULL;
     }
-    vow_loop_t *keep = loop->managed_next;
     loop_init(loop, evl, 1);
-    loop->managed_next = keep;
     loop->is_default = 1;
     default_loop = loop;
     *created = 1;

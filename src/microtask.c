@@ -44,7 +44,9 @@ static int mt_grow(vow_loop_t *loop) {
  * and a chain of microtasks costs no marker per link. */
 static void marker_job(vow_loop_t *loop, vow__job *job, int how) {
     vow__mt_marker *m = (vow__mt_marker *)job;
-    size_t outer_left = loop->mt_run_left; /* (0 but inside vow_loop_verify's checks) */
+    /* Never nested: a marker runs from the drain, which does not re-enter, or from the
+     * teardown's discard, which runs no microtask. */
+    vow__assert(!loop->mt_running && loop->mt_run_left == 0, "microtask runs nested");
     loop->mt_run_left = m->count;
     /* Free the marker first: once something else is queued, a microtask starts a new run
      * at the queue's tail (these entries come before it in the ring). */
@@ -62,7 +64,6 @@ static void marker_job(vow_loop_t *loop, vow__job *job, int how) {
         if (how == VOW__JOB_RUN) e.fn(loop, e.arg); /* dropped: the arg stays the caller's */
     }
     loop->mt_running = 0;
-    loop->mt_run_left = outer_left;
     if (loop->mt_len == 0 && loop->mt_cap > MT_RING_KEEP) { /* a burst is over */
         vow__free(loop->mt_ring);
         loop->mt_ring = NULL;

@@ -108,50 +108,31 @@ void *vow__pool_alloc_slow(vow__pool *pl) {
     /* The newest chunk has slots past its open window, or a new chunk is needed. */
     if (pl->chunks != NULL && pl->bump_end != slots_end(pl, pl->chunks)) {
         open_window(pl, pl->chunks);
-    } else if (pl->spare != NULL) { /* kept by the last shrink */
-        struct vow__chunk *c = pl->spare;
-        pl->spare = c->next;
-        c->next = pl->chunks;
-        pl->chunks = c;
-        bump_into(pl, c);
     } else if (pool_grow(pl) != 0) {
         return NULL;
     }
     return vow__pool_alloc(pl);
 }
 
-/* With no slot live: releases every chunk but the first (oldest, smallest), newest first,
- * except that chunks up to pl->keep bytes in all are kept as spares, and hands the first
- * out afresh (the free list is forgotten). */
+/* With no slot live: releases every chunk but the first (oldest, smallest) and hands that
+ * one out afresh (the free list is forgotten). */
 static void pool_shrink(vow__pool *pl) {
     struct vow__chunk *c = pl->chunks;
     if (c == NULL) return;
-    size_t total = 0;
-    for (struct vow__chunk *k = c; k != NULL; k = k->next) total += k->bytes;
     while (c->next != NULL) {
         struct vow__chunk *older = c->next;
-        if (total <= pl->keep) { /* a spare: the next chunks the pool needs */
-            c->next = pl->spare;
-            pl->spare = c;
-        } else {
-            total -= c->bytes;
-            chunk_release(c);
-        }
+        chunk_release(c);
         c = older;
     }
-    c->next = NULL;
     pl->chunks = c;
     pl->free = NULL;
     bump_into(pl, c);
     pl->next_bytes = c->bytes * 2;
 }
 
-/* Whether a shrink would release a chunk. */
+/* Whether a shrink would release a chunk (it keeps the first). */
 static int pool_releasable(const vow__pool *pl) {
-    if (pl->chunks == NULL || pl->chunks->next == NULL) return 0;
-    size_t total = 0;
-    for (const struct vow__chunk *c = pl->chunks; c != NULL; c = c->next) total += c->bytes;
-    return total > pl->keep;
+    return pl->chunks != NULL && pl->chunks->next != NULL;
 }
 
 void vow__pool_put_slow(vow__pool *pl, void *p) {
@@ -166,8 +147,7 @@ void vow__pool_put_slow(vow__pool *pl, void *p) {
         return;
     }
     /* The last live slot came back: release what a burst left behind (not under a walk),
-     * when there is something to release: a pool of one chunk, or of no more than it
-     * keeps, stays as it is (a chain of one object at a time would otherwise reset the
+     * when there is something to release: a pool of one chunk stays as it is (a chain of one object at a time would otherwise reset the
      * pool at every step). */
     if (!pl->hold && pool_releasable(pl))
         pool_shrink(pl);
@@ -177,11 +157,6 @@ void vow__pool_put_slow(vow__pool *pl, void *p) {
 
 void vow__pool_destroy(vow__pool *pl) {
     vow__assert(pl->live == 0, "pool destroyed with live objects");
-    while (pl->spare != NULL) {
-        struct vow__chunk *c = pl->spare;
-        pl->spare = c->next;
-        chunk_release(c);
-    }
     struct vow__chunk *c = pl->chunks;
     while (c != NULL) {
         struct vow__chunk *older = c->next;

@@ -207,3 +207,26 @@ Test(job_queue, a_running_run_grows_until_something_else_is_queued) {
     vow_unref(chain_src);
     VOW_TEST_END(loop);
 }
+
+/* The microtask ring grows for a burst and goes back once it is empty; up to 4,096 slots
+ * it stays (a steady loop allocates nothing). */
+Test(job_queue, the_microtask_ring_goes_back_after_a_burst) {
+    vow_loop_t *loop = vow_test_loop();
+    order_len = 0;
+    for (int i = 0; i < 1000; i++) cr_assert_eq(vow_microtask(loop, mark, (void *)(intptr_t)i), 0);
+    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_EQ(loop->mt_cap, 1024, "a small ring stays");
+    long before = vow_test_alloc_total();
+    order_len = 0;
+    for (int i = 0; i < 1000; i++) cr_assert_eq(vow_microtask(loop, mark, (void *)(intptr_t)i), 0);
+    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_EQ(vow_test_alloc_total() - before, 0, "a second round of 1,000 allocated");
+    order_len = 0;
+    for (int i = 0; i < 2 * N; i++) /* 40,000: past the slots the ring keeps */
+        if (vow_microtask(loop, mark, (void *)(intptr_t)i) != 0) cr_assert_fail("microtask %d", i);
+    VOW_ASSERT_EQ(loop->mt_cap >= 2 * N, 1);
+    cr_assert_eq(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_EQ(order_len, 2 * N);
+    VOW_ASSERT_EQ(loop->mt_cap, 0, "the burst's ring went back");
+    VOW_TEST_END(loop);
+}
