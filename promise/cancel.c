@@ -64,7 +64,7 @@ static void run_cancellations(vow__worklist *work) {
         VOW__FIFO_POP(&work->q, p, cancel_next);
         if (p == NULL) return;
         p->flags &= (uint16_t)~VOW__F_CANCEL_QUEUED;
-        if (p->state == VOW_PENDING && !(p->flags & VOW__F_CLOSED)) {
+        if (p->state == VOW_PENDING && !vow__closed(p)) {
             struct vow__combine *pc = VOW__COMBINE(p);
             struct vow__cancel_cb *cb = VOW__CANCEL_CB(p);
             if (pc != NULL)
@@ -96,7 +96,7 @@ void vow__drop_waiter(vow__rec *r) {
 
 int vow_cancel(vow_t *p) {
     if (p == NULL) return VOW_EINVAL;
-    if ((p->flags & VOW__F_CLOSED) || p->loop->closed) return VOW_ECLOSED;
+    if (vow__closed(p)) return VOW_ECLOSED;
     if (p->state != VOW_PENDING) return VOW_ESETTLED;
     vow__cancel(p);
     return 0;
@@ -106,7 +106,7 @@ int vow_on_cancel(vow_t *p, vow_cancel_fn fn, void *ctx, void (*ctx_free)(void *
     int rc = 0;
     if (p == NULL || fn == NULL)
         rc = VOW_EINVAL;
-    else if ((p->flags & VOW__F_CLOSED) || p->loop->closed)
+    else if (vow__closed(p))
         rc = VOW_ECLOSED;
     else if (!(p->flags & VOW__F_SETTLEABLE))
         rc = VOW_EPERM;

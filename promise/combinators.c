@@ -165,7 +165,7 @@ static vow_t *combine(vow_loop_t *loop, int kind, unsigned flags, vow_t *const *
     for (size_t i = 0; i < n; i++) {
         if (inputs[i] == NULL) /* an input that ran out of memory */
             null_input = 1;
-        else if (inputs[i]->loop != loop || (inputs[i]->flags & VOW__F_CLOSED))
+        else if (inputs[i]->loop != loop || vow__closed(inputs[i]))
             foreign = 1;
     }
     if (null_input || foreign || n > UINT32_MAX || (flags & ~VOW_CANCEL_LOSERS)) {

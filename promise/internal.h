@@ -102,12 +102,12 @@ void vow__thenable_free(vow_thenable_t *t);
 
 /* Promise flags. */
 enum {
-    VOW__F_SETTLEABLE = 1u << 0,    /* made by vow_new: the user may settle it */
-    VOW__F_RESOLVED = 1u << 1,      /* [[AlreadyResolved]]: settled or locked onto another */
-    VOW__F_HANDLED = 1u << 2,       /* [[PromiseIsHandled]] */
-    VOW__F_REPORTED = 1u << 3,      /* reported as unhandled */
-    VOW__F_LISTED = 1u << 4,        /* on an unhandled-rejection list (holds a ref) */
-    VOW__F_CLOSED = 1u << 5,        /* its loop was freed: stripped, answers VOW_ECLOSED */
+    VOW__F_SETTLEABLE = 1u << 0, /* made by vow_new: the user may settle it */
+    VOW__F_RESOLVED = 1u << 1,   /* [[AlreadyResolved]]: settled or locked onto another */
+    VOW__F_HANDLED = 1u << 2,    /* [[PromiseIsHandled]] */
+    VOW__F_REPORTED = 1u << 3,   /* reported as unhandled */
+    VOW__F_LISTED = 1u << 4,     /* on an unhandled-rejection list (holds a ref) */
+    /* 1u << 5: free (a promise is closed when its loop is: vow__closed) */
     VOW__F_TIMED_OUT = 1u << 6,     /* vow_timeout: the timer fired and cancelled the inner */
     VOW__F_RACE_TIMEOUT = 1u << 7,  /* vow_timeout: VOW_TIMEOUT_RACE */
     VOW__F_CANCEL_QUEUED = 1u << 8, /* on a cancellation worklist */
@@ -173,6 +173,11 @@ static inline void vow__unref(vow_t *p) {
     vow__assert(p->refcnt > 0, "promise refcount underflow");
     if (--p->refcnt == 0) vow__promise_release(p);
 }
+
+/* p's loop is closed (freed, or being torn down: it is closed from the start of its
+ * teardown): every call on p answers VOW_ECLOSED or NULL. The loop struct lives while any
+ * promise does, so this is always safe to ask. */
+static inline int vow__closed(const vow_t *p) { return p->loop->closed; }
 
 /* Initialises p (a slot from one of the loop's pools) with one reference. */
 static inline vow_t *vow__promise_init(vow_t *p, vow_loop_t *loop, unsigned flags) {

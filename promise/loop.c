@@ -14,12 +14,9 @@
 /* ---- the layer's callbacks ------------------------------------------------------------- */
 
 /* The teardown's passes over every live promise (both pools hold promises at offset 0).
- * The first holds and closes each one, so that no destructor run by the later passes can
- * settle a promise (and queue the records of a combinator state about to be freed). */
-static void hold_one(vow_t *p) {
-    p->refcnt++;
-    p->flags |= VOW__F_CLOSED;
-}
+ * The loop is closed already (src/loop.c): no destructor run by these passes can settle a
+ * promise (and queue the records of a combinator state about to be freed). */
+static void hold_one(vow_t *p) { p->refcnt++; }
 
 static void strip_reactions(vow_t *p) { vow__drop_reactions(p); }
 

@@ -168,7 +168,7 @@ vow_t *vow_rejected(vow_loop_t *loop, vow_error_t *err) {
 
 static int settle_check(const vow_t *p) {
     if (p == NULL) return VOW_EINVAL;
-    if ((p->flags & VOW__F_CLOSED) || p->loop->closed) return VOW_ECLOSED;
+    if (vow__closed(p)) return VOW_ECLOSED;
     if (!(p->flags & VOW__F_SETTLEABLE)) return VOW_EPERM;
     if (p->flags & VOW__F_RESOLVED) return VOW_ESETTLED;
     return 0;
@@ -204,13 +204,11 @@ int vow_reject(vow_t *p, vow_error_t *err) { return vow_resolve_with(p, vow_fail
 vow_state_t vow_state(const vow_t *p) { return p != NULL ? (vow_state_t)p->state : VOW_PENDING; }
 
 const vow_value_t *vow_value(const vow_t *p) {
-    return p != NULL && p->state == VOW_FULFILLED && !(p->flags & VOW__F_CLOSED) ? &p->value : NULL;
+    return p != NULL && p->state == VOW_FULFILLED && !vow__closed(p) ? &p->value : NULL;
 }
 
 vow_error_t *vow_error(const vow_t *p) {
-    return p != NULL && p->state == VOW_REJECTED && !(p->flags & VOW__F_CLOSED) ? p->error : NULL;
+    return p != NULL && p->state == VOW_REJECTED && !vow__closed(p) ? p->error : NULL;
 }
 
-vow_loop_t *vow_loop_of(const vow_t *p) {
-    return p != NULL && !(p->flags & VOW__F_CLOSED) ? p->loop : NULL;
-}
+vow_loop_t *vow_loop_of(const vow_t *p) { return p != NULL && !vow__closed(p) ? p->loop : NULL; }

@@ -131,7 +131,7 @@ void vow__resolve_with(vow_t *d, vow_result_t *resp, vow__reaction *r) {
             vow__reject(d, vow_error_new(VOW_ETYPE, "chaining cycle detected for promise"));
             goto done;
         }
-        if (resp->promise->loop != loop || (resp->promise->flags & VOW__F_CLOSED)) {
+        if (resp->promise->loop != loop || vow__closed(resp->promise)) {
             vow__unref(resp->promise);
             vow__reject(d, vow_error_new(VOW_EINVAL, "cannot follow a promise of another loop"));
             goto done;

@@ -11,9 +11,9 @@ int vow_run(vow_loop_t *loop, vow_t *p, vow_outcome_t *out) {
         out->error = NULL;
     }
     int rc;
-    if (loop == NULL || p == NULL || (p->loop != loop && !(p->flags & VOW__F_CLOSED)))
+    if (loop == NULL || p == NULL || (p->loop != loop && !vow__closed(p)))
         rc = VOW_EINVAL;
-    else if (loop->closed || (p->flags & VOW__F_CLOSED))
+    else if (loop->closed || vow__closed(p))
         rc = VOW_ECLOSED;
     else {
         /* Awaiting p handles it. */

@@ -30,7 +30,7 @@ static void task_start(vow_loop_t *loop, void *arg) {
         vow__reject(t, vow_error_new(VOW_ENOMEM, "task body returned NULL"));
         return;
     }
-    if (p->loop != loop || (p->flags & VOW__F_CLOSED)) {
+    if (p->loop != loop || vow__closed(p)) {
         vow__unref(p);
         vow__reject(t, vow_error_new(VOW_EINVAL, "task body returned a promise of another loop"));
         return;

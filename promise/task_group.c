@@ -163,7 +163,7 @@ int vow_task_group_add(vow_task_group_t *g, vow_t *p) {
     int rc = 0;
     if (g == NULL || p == NULL)
         rc = VOW_EINVAL;
-    else if (g->loop->closed || (g->done->flags & VOW__F_CLOSED))
+    else if (g->loop->closed || vow__closed(g->done))
         rc = VOW_ECLOSED;
     else if (p->loop != g->loop)
         rc = VOW_EINVAL;
@@ -223,7 +223,7 @@ static void group_join(vow_task_group_t *g) {
 
 vow_t *vow_task_group_join(vow_task_group_t *g) {
     if (g == NULL) return NULL;
-    if (g->loop->closed || (g->done->flags & VOW__F_CLOSED)) return NULL;
+    if (g->loop->closed || vow__closed(g->done)) return NULL;
     if (g->join_called) return vow_rejected(g->loop, vow_error_new(VOW_EPERM, "already joined"));
     g->join_called = 1;
     group_join(g);
@@ -237,7 +237,7 @@ vow_task_group_t *vow_task_group_ref(vow_task_group_t *g) {
 
 void vow_task_group_unref(vow_task_group_t *g) {
     if (g == NULL || --g->refcnt > 0) return;
-    if (!g->join_called && !(g->done->flags & VOW__F_CLOSED)) group_join(g);
+    if (!g->join_called && !vow__closed(g->done)) group_join(g);
     vow__unref(g->done);
     vow__free(g);
 }

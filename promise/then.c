@@ -71,12 +71,11 @@ static vow_t *then_common(vow_t *p, int kind, vow_on_ok on_ok, vow_on_err on_err
                           unsigned flags) {
     then_node *n = NULL;
     int bad_flags = (flags & ~VOW_CATCH_CANCELLED) != 0;
-    if (p != NULL && !(p->flags & VOW__F_CLOSED) && !p->loop->closed && !bad_flags)
+    if (p != NULL && !vow__closed(p) && !bad_flags)
         n = vow__pool_alloc(&p->loop->pools[VOW__POOL_NODE]);
     if (n == NULL) {
         /* No subject, a closed loop or no memory: NULL. Unknown flags: a rejection. */
-        vow_loop_t *loop =
-            p != NULL && !(p->flags & VOW__F_CLOSED) && !p->loop->closed ? p->loop : NULL;
+        vow_loop_t *loop = p != NULL && !vow__closed(p) ? p->loop : NULL;
         if (ctx_free != NULL) ctx_free(ctx);
         vow__unref(p);
         return bad_flags && loop != NULL

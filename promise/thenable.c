@@ -47,7 +47,7 @@ void vow__foreign_job(vow_loop_t *loop, vow__reaction *r) {
     vow__thenable_free(t);
     if (rc != 0 && !res->already) {
         res->already = 1;
-        if (res->target->state == VOW_PENDING && !(res->target->flags & VOW__F_CLOSED))
+        if (res->target->state == VOW_PENDING && !vow__closed(res->target))
             vow__reject(res->target, vow_error_new(rc, "thenable subscribe failed"));
     }
     vow_resolver_unref(res);
@@ -57,7 +57,7 @@ void vow__foreign_job(vow_loop_t *loop, vow__reaction *r) {
 
 static int resolver_check(vow_resolver_t *r) {
     if (r == NULL) return VOW_EINVAL;
-    if ((r->target->flags & VOW__F_CLOSED) || r->target->loop->closed) return VOW_ECLOSED;
+    if (vow__closed(r->target)) return VOW_ECLOSED;
     if (r->already) return VOW_ESETTLED;
     return 0;
 }

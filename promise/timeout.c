@@ -47,7 +47,7 @@ void vow__timeout_job(vow_loop_t *loop, vow__reaction *r, vow_t *src) {
 vow_t *vow_timeout(vow_t *p, uint64_t ms, unsigned flags) {
     if (p == NULL) return NULL;
     vow_loop_t *loop = p->loop;
-    if ((p->flags & VOW__F_CLOSED) || loop->closed) {
+    if (vow__closed(p)) {
         vow__unref(p);
         return NULL;
     }

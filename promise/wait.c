@@ -149,7 +149,7 @@ vow_t *vow_wait(vow_loop_t *loop, vow_t *const *inputs, size_t n, vow_wait_mode_
     for (size_t i = 0; i < n; i++) {
         if (inputs[i] == NULL)
             null_input = 1;
-        else if (inputs[i]->loop != loop || (inputs[i]->flags & VOW__F_CLOSED))
+        else if (inputs[i]->loop != loop || vow__closed(inputs[i]))
             foreign = 1;
     }
     const char *bad = NULL;
