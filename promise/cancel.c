@@ -71,12 +71,19 @@ static void run_cancellations(vow__worklist *work) {
                 pc->ops->cancel(p, work); /* the kind's rule for its inputs */
             else if (p->waiting != NULL)
                 vow__drop_wait(p->waiting, work);
+            int declined = 0;
             if (cb != NULL && cb->fn != NULL) {
                 vow_cancel_fn fn = cb->fn;
+                uint16_t resolved = p->flags & VOW__F_RESOLVED;
                 cb->fn = NULL; /* at most once */
                 fn(p->loop, cb->ctx);
+                /* The callback resolved p itself (settled it, or locked it onto another
+                 * promise or a thenable): its outcome stands, as an asyncio future that
+                 * completes first cannot be cancelled. */
+                declined = p->state == VOW_PENDING && !resolved && (p->flags & VOW__F_RESOLVED);
             }
-            if (p->state == VOW_PENDING) vow__reject(p, vow_error_new(VOW_ECANCELED, NULL));
+            if (p->state == VOW_PENDING && !declined && !vow__closed(p))
+                vow__reject(p, vow_error_new(VOW_ECANCELED, NULL));
         }
         vow__unref(p);
     }
@@ -99,7 +106,10 @@ int vow_cancel(vow_t *p) {
     if (vow__closed(p)) return VOW_ECLOSED;
     if (p->state != VOW_PENDING) return VOW_ESETTLED;
     vow__cancel(p);
-    return 0;
+    /* p is the caller's (borrowed), so it is still here. Whoever rejected it with a
+     * cancellation (the cancel, or its callback), it is cancelled. */
+    if (p->state == VOW_REJECTED && vow_is_cancellation(p->error)) return 0;
+    return VOW_CANCEL_DECLINED;
 }
 
 int vow_on_cancel(vow_t *p, vow_cancel_fn fn, void *ctx, void (*ctx_free)(void *)) {

@@ -3,11 +3,21 @@
  * with Promises/A+ 2.3.3's first-call-wins rules. */
 #include "internal.h"
 
+/* The adapter of a thenable made without one: following it rejects with VOW_EINVAL. */
+static int subscribe_missing(void *ctx, vow_resolver_t *resolver) {
+    (void)ctx;
+    (void)resolver;
+    return VOW_EINVAL;
+}
+
 vow_thenable_t *vow_thenable_new(vow_subscribe_fn subscribe, void *ctx, void (*ctx_free)(void *)) {
-    vow_thenable_t *t = subscribe != NULL ? vow__malloc(sizeof *t) : NULL;
-    if (t == NULL) {
-        if (ctx_free != NULL) ctx_free(ctx);
-        return NULL;
+    vow_thenable_t *t = vow__malloc(sizeof *t);
+    if (t == NULL || subscribe == NULL) {
+        if (ctx_free != NULL) ctx_free(ctx); /* a missing adapter will never use ctx */
+        if (t == NULL) return NULL;
+        subscribe = subscribe_missing;
+        ctx = NULL;
+        ctx_free = NULL;
     }
     t->subscribe = subscribe;
     t->ctx = ctx;

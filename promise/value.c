@@ -52,7 +52,15 @@ vow_value_kind_t vow_value_kind(const vow_value_t *v) {
 int64_t vow_value_int(const vow_value_t *v) {
     if (v == NULL) return 0;
     if (v->kind == VOW_VAL_INT) return v->u.i;
-    if (v->kind == VOW_VAL_DOUBLE) return (int64_t)v->u.d;
+    if (v->kind == VOW_VAL_DOUBLE) {
+        /* Converting a double outside int64's range is undefined in C: saturate, and give
+         * NaN 0 (as JavaScript's ToIntegerOrInfinity does). 2^63 is exact in a double. */
+        double d = v->u.d;
+        if (d != d) return 0;
+        if (d >= 9223372036854775808.0) return INT64_MAX;
+        if (d < -9223372036854775808.0) return INT64_MIN;
+        return (int64_t)d;
+    }
     return 0;
 }
 

@@ -73,6 +73,7 @@ vow_error_t *vow_error_new(int code, const char *message) {
 }
 
 vow_error_t *vow_error_newf(int code, const char *fmt, ...) {
+    if (fmt == NULL) return vow_error_new(code, NULL); /* no format: no message */
     char buf[512];
     va_list ap;
     va_start(ap, fmt);

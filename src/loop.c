@@ -275,10 +275,12 @@ unsigned vow_loop_backend(const vow_loop_t *loop) {
     return loop != NULL && !loop->closed ? ev_backend(loop->evl) : 0;
 }
 
-uint64_t vow_loop_now(const vow_loop_t *loop) { return loop != NULL ? loop->now_ms : 0; }
+uint64_t vow_loop_now(const vow_loop_t *loop) {
+    return loop != NULL && !loop->closed ? loop->now_ms : 0;
+}
 
 uint64_t vow_loop_update_time(vow_loop_t *loop) {
-    if (loop == NULL) return 0;
+    if (loop == NULL || loop->closed) return 0;
     return loop->now_ms = vow__clock_ms();
 }
 

@@ -301,13 +301,6 @@ Test(promise_errors, follow_null_means_out_of_memory) {
     VOW_TEST_END(loop);
 }
 
-Test(promise_errors, thenable_without_subscribe_is_refused) {
-    vow_loop_t *loop = vow_test_loop();
-    cr_assert_null(vow_thenable_new(NULL, (void *)1, ctx_free_count));
-    VOW_ASSERT_EQ(ctx_free_calls, 1, "ctx_free ran on the error path");
-    VOW_TEST_END(loop);
-}
-
 Test(promise_errors, resolver_null_is_einval_and_releases_the_argument) {
     int x = 0;
     VOW_ASSERT_CODE(vow_resolver_resolve(NULL, vow_ok(vow_ptr(&x, count_dtor))), VOW_EINVAL);

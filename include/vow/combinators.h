@@ -8,7 +8,7 @@
  * closed, or an input is NULL (an earlier call ran out of memory); a promise rejected with
  * VOW_EINVAL for an input of another (or a freed) loop, `inputs` NULL with n > 0, or
  * unknown flags; with VOW_ERANGE for more than UINT32_MAX inputs. The inputs are released
- * in every case.
+ * in every case. `inputs` may be NULL when n is 0 (the empty input).
  *
  * JOBS. As in ECMAScript, each input subscribes with one then: a combinator settles in
  * the job of the input reaction that decides it, and results come in input order
@@ -37,7 +37,8 @@ extern "C" {
  * Read it with vow_list_of(v) and the accessors; forward it with vow_value_share. */
 typedef struct vow_list vow_list_t;
 
-/* The list in a value, or NULL when the value is not a vow list. */
+/* The list in a value, or NULL when the value is not a vow list (or v is NULL). The
+ * accessors below answer NULL l as an empty list. */
 VOW_EXTERN const vow_list_t *vow_list_of(const vow_value_t *v);
 VOW_EXTERN size_t vow_list_len(const vow_list_t *l);
 /* VOW_FULFILLED or VOW_REJECTED (allSettled); VOW_PENDING past the end. */

@@ -47,7 +47,10 @@ typedef void (*vow_free_fn)(void *ptr);
 VOW_EXTERN int vow_replace_allocator(vow_malloc_fn malloc_fn, vow_realloc_fn realloc_fn,
                                      vow_calloc_fn calloc_fn, vow_free_fn free_fn);
 
-/* Restores the C library's allocator. */
+/* Restores the C library's allocator (a no-op when it is in use). The rule of
+ * vow_replace_allocator holds: call it only when no vow object is live. That is not
+ * checked (vow keeps no count of its objects across loops): memory freed by another
+ * allocator than the one that made it is undefined behaviour. */
 VOW_EXTERN void vow_reset_allocator(void);
 
 #ifdef __cplusplus

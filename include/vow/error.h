@@ -59,12 +59,12 @@ typedef enum {
 #undef VOW__OWN_ENUM
 } vow_errno_t;
 
-/* The message for a code ("timed out"). Unknown codes give "unknown error".
- * The string is static: never free it. */
+/* The message for a code ("timed out"); 0 gives "success", codes outside the table
+ * "unknown error". The string is static: never free it. */
 VOW_EXTERN const char *vow_strerror(int code);
 
-/* The name of a code without prefix ("ETIMEDOUT", "EAGGREGATE"); "UNKNOWN" for codes
- * outside the table. The string is static. */
+/* The name of a code without prefix ("ETIMEDOUT", "EAGGREGATE"); 0 gives "OK", codes
+ * outside the table "UNKNOWN". The string is static. */
 VOW_EXTERN const char *vow_err_name(int code);
 
 /* ---------------------------------------------------------------------------------
@@ -78,11 +78,13 @@ VOW_EXTERN const char *vow_err_name(int code);
  * --------------------------------------------------------------------------------- */
 typedef struct vow_error vow_error_t;
 
-/* A new error with `code` (any int; by convention a VOW_E* code or your own below
- * VOW_ERR_OWN_BASE) and a copy of `message` (NULL: vow_strerror(code)). */
+/* A new error with `code` (any int, none is refused; by convention a VOW_E* code or your
+ * own below VOW_ERR_OWN_BASE) and a copy of `message` (NULL: vow_strerror(code)). */
 VOW_EXTERN vow_error_t *vow_error_new(int code, const char *message);
 
-/* As vow_error_new, with a printf-style message. */
+/* As vow_error_new, with a printf-style message. `fmt` NULL is no message (the error's
+ * message is then vow_strerror(code)), as vow_error_new(code, NULL); a format the C
+ * library cannot print (vsnprintf fails) gives no message too. */
 VOW_EXTERN vow_error_t *vow_error_newf(int code, const char *fmt, ...) VOW_PRINTF(2, 3);
 
 /* A new error caused by `cause`. Consumes the caller's reference to `cause`
@@ -104,17 +106,22 @@ VOW_EXTERN vow_error_t *vow_error_aggregate(const char *message, vow_error_t **i
  * every error return `dtor(payload)` has already run, so the payload never leaks. */
 VOW_EXTERN int vow_error_set_payload(vow_error_t *err, void *payload, void (*dtor)(void *));
 
-/* One more reference (returns err; NULL passes through). */
+/* One more reference (returns err; NULL passes through; the immortal out-of-memory
+ * error ignores it). */
 VOW_EXTERN vow_error_t *vow_error_ref(vow_error_t *err);
 /* Drops one reference; the last frees the error, its cause chain, its inner errors and
  * runs the payload destructor. NULL is ignored. */
 VOW_EXTERN void vow_error_unref(vow_error_t *err);
 
-/* Inspectors. All borrow `err`; none of them takes a reference. */
+/* Inspectors. All borrow `err`; none of them takes a reference. err NULL is answered,
+ * never a crash: VOW_EINVAL from vow_error_code, "" from vow_error_message, NULL from
+ * vow_error_cause / vow_error_payload / vow_error_at, 0 from vow_error_count. */
 VOW_EXTERN int vow_error_code(const vow_error_t *err);
+/* The message (borrowed, valid while you hold err; never NULL). */
 VOW_EXTERN const char *vow_error_message(const vow_error_t *err);
 /* The cause, borrowed (NULL when none). */
 VOW_EXTERN vow_error_t *vow_error_cause(const vow_error_t *err);
+/* The payload (NULL when none; it stays the error's). */
 VOW_EXTERN void *vow_error_payload(const vow_error_t *err);
 /* Number of inner errors (0 unless aggregate) and the i-th, borrowed (NULL past end). */
 VOW_EXTERN size_t vow_error_count(const vow_error_t *err);
@@ -123,10 +130,12 @@ VOW_EXTERN vow_error_t *vow_error_at(const vow_error_t *err, size_t i);
 /* Writes the error and its cause chain as one line, "ETIMEDOUT: timed out; caused by
  * ECANCELED: operation cancelled", aggregates as "EAGGREGATE: msg [EINVAL: a, ...]".
  * snprintf semantics: returns the length the full text needs (excluding the NUL),
- * writes at most `len` bytes including the NUL. */
+ * writes at most `len` bytes including the NUL (nothing when buf is NULL or len is 0, to
+ * measure first). err NULL formats as "(null)". */
 VOW_EXTERN size_t vow_error_format(const vow_error_t *err, char *buf, size_t len);
 
-/* vow_error_format to a stream, followed by a newline. Returns 0 or VOW_EINVAL. */
+/* vow_error_format to a stream, followed by a newline. Returns 0; VOW_EINVAL when err or
+ * stream is NULL (nothing written). */
 VOW_EXTERN int vow_error_print(const vow_error_t *err, FILE *stream);
 
 #ifdef __cplusplus

@@ -44,7 +44,8 @@ typedef struct vow_loop vow_loop_t;
  * really uses the backend asked for.
  * On success stores the loop in *out (the caller owns it: vow_loop_close or
  * vow_loop_free) and returns 0. Errors: VOW_EINVAL (out NULL, several bits, unknown
- * VOW_BACKEND name), VOW_ENOTSUP (backend not available here), VOW_ENOMEM. */
+ * VOW_BACKEND name), VOW_ENOTSUP (backend not available here), VOW_ENOMEM; on every
+ * error *out (when out is not NULL) is NULL. */
 VOW_EXTERN int vow_loop_new(vow_loop_t **out, unsigned backend);
 
 /* Wraps an ev_loop the application already has and drives itself (ev_run). vow does
@@ -55,7 +56,8 @@ VOW_EXTERN int vow_loop_new(vow_loop_t **out, unsigned backend);
  * a live vow loop already manages `evl` (vow_loop_default's is libev's default loop, so
  * wrapping EV_DEFAULT while it lives is refused, and vow_loop_default returns NULL while
  * the application's wrapper of the default loop lives), answers VOW_EBUSY and makes
- * nothing. Errors: VOW_EINVAL, VOW_EBUSY, VOW_ENOMEM. */
+ * nothing. Errors: VOW_EINVAL (out or evl NULL), VOW_EBUSY, VOW_ENOMEM; on every error
+ * *out (when out is not NULL) is NULL. */
 VOW_EXTERN int vow_loop_wrap(vow_loop_t **out, struct ev_loop *evl);
 
 /* The process-wide default loop, made on first use over libev's default loop (backend
@@ -66,17 +68,18 @@ VOW_EXTERN int vow_loop_wrap(vow_loop_t **out, struct ev_loop *evl);
  * Not thread-safe on first use. */
 VOW_EXTERN vow_loop_t *vow_loop_default(void);
 
-/* The libev loop underneath, for raw libev watchers (borrowed; NULL once the loop is
- * closed or freed). */
+/* The libev loop underneath, for raw libev watchers (borrowed; NULL for a NULL loop and
+ * once the loop is closed or freed). */
 VOW_EXTERN struct ev_loop *vow_loop_ev(vow_loop_t *loop);
 
-/* The backend in use (one VOW_BACKEND_* bit, ev_backend()); 0 once closed. */
+/* The backend in use (one VOW_BACKEND_* bit, ev_backend()); 0 for NULL and once closed. */
 VOW_EXTERN unsigned vow_loop_backend(const vow_loop_t *loop);
 
 /* The loop's cached monotonic time in milliseconds, updated at each turn, before timer
- * callbacks run, and whenever a timer is set. */
+ * callbacks run, and whenever a timer is set. 0 for NULL and once closed. */
 VOW_EXTERN uint64_t vow_loop_now(const vow_loop_t *loop);
-/* Refreshes the cached time from the clock and returns it. */
+/* Refreshes the cached time from the clock and returns it; 0 for NULL and once closed
+ * (nothing read or written). */
 VOW_EXTERN uint64_t vow_loop_update_time(vow_loop_t *loop);
 
 typedef enum {
@@ -87,12 +90,14 @@ typedef enum {
 
 /* Runs the loop. Returns 0 when nothing keeps the loop alive any more, a positive
  * value when work remains (after VOW_RUN_ONCE/NOWAIT, or after vow_loop_stop).
- * Errors: VOW_EINVAL, VOW_ECLOSED, VOW_EREENTRANT when called from a callback running
- * on this loop (or inside the application's ev_run of a wrapped loop): never a hang. */
+ * Errors: VOW_EINVAL (loop NULL, unknown mode), VOW_ECLOSED, VOW_EREENTRANT when called
+ * from a callback running on this loop (or inside the application's ev_run of a wrapped
+ * loop): never a hang. */
 VOW_EXTERN int vow_loop_run(vow_loop_t *loop, vow_run_mode_t mode);
 
 /* Makes the running vow_loop_run (or vow_run) return after the current callback;
- * a no-op when the loop is not running. The next run starts afresh. */
+ * a no-op when the loop is not running, is closed, or is NULL. The next run starts
+ * afresh. */
 VOW_EXTERN void vow_loop_stop(vow_loop_t *loop);
 
 /* How many things keep the loop alive now: active timers and intervals, queued

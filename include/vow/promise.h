@@ -103,20 +103,28 @@ VOW_EXTERN vow_value_t vow_int(int64_t i);
 VOW_EXTERN vow_value_t vow_double(double d);
 /* A pointer value. With `dtor`, the value owns `p`: dtor(p) runs exactly once, when the
  * last promise holding it is freed, or at once if vow cannot store it (out of memory,
- * settle refused). Without dtor, `p` stays the caller's and vow never frees it. */
+ * settle refused); p NULL is a value like any other (dtor(NULL) runs, as free(NULL)
+ * may). Without dtor, `p` stays the caller's and vow never frees it. */
 VOW_EXTERN vow_value_t vow_ptr(void *p, void (*dtor)(void *));
 
 /* Another owning handle to the same value (shares the box; no copy of the pointee).
- * Use it to forward a borrowed value: return vow_ok(vow_value_share(v)). */
+ * Use it to forward a borrowed value: return vow_ok(vow_value_share(v)). v NULL gives
+ * vow_none(). */
 VOW_EXTERN vow_value_t vow_value_share(const vow_value_t *v);
-/* Releases a value you own that you will not hand to vow. */
+/* Releases a value you own that you will not hand to vow, and leaves *v vow_none(), so
+ * a second release of the same variable does nothing. NULL is ignored. (A copy of the
+ * struct made before the release is a second owner: releasing it too is a double free,
+ * which vow cannot see.) */
 VOW_EXTERN void vow_value_release(vow_value_t *v);
 
 /* The kind of a value (VOW_VAL_NONE for NULL). The accessors below borrow v. */
 VOW_EXTERN vow_value_kind_t vow_value_kind(const vow_value_t *v);
-/* The integer (doubles are truncated; other kinds give 0). */
+/* The integer. Doubles are truncated toward zero and saturate: at or above 2^63 gives
+ * INT64_MAX, below -2^63 INT64_MIN (infinities included), NaN gives 0. Other kinds, and
+ * v NULL, give 0. */
 VOW_EXTERN int64_t vow_value_int(const vow_value_t *v);
-/* The double (integers are converted; other kinds give 0.0). */
+/* The double (integers are converted, rounded to nearest; other kinds and v NULL give
+ * 0.0). */
 VOW_EXTERN double vow_value_double(const vow_value_t *v);
 /* The pointer (NULL for other kinds); borrowed. */
 VOW_EXTERN void *vow_value_ptr(const vow_value_t *v);
@@ -150,7 +158,8 @@ VOW_EXTERN vow_result_t vow_ok(vow_value_t v);
 VOW_EXTERN vow_result_t vow_ok_none(void);
 VOW_EXTERN vow_result_t vow_ok_int(int64_t i);
 VOW_EXTERN vow_result_t vow_ok_double(double d);
-/* Reject with `err` (consumed; NULL becomes a VOW_ETYPE error). "Throwing". */
+/* Reject with `err` (consumed; NULL becomes a VOW_ETYPE error: JavaScript's `throw
+ * undefined` has no C counterpart, so a missing error is a type error). "Throwing". */
 VOW_EXTERN vow_result_t vow_fail(vow_error_t *err);
 /* Reject with a new error of this code and message (NULL message: vow_strerror). */
 VOW_EXTERN vow_result_t vow_fail_code(int code, const char *message);
@@ -169,11 +178,13 @@ typedef struct vow_resolver vow_resolver_t;
 typedef int (*vow_subscribe_fn)(void *ctx, vow_resolver_t *resolver);
 
 /* Makes a thenable from an adapter. `ctx_free` (optional) runs exactly once, after
- * subscribe returned or when the thenable is dropped unused. Returns NULL when out of
- * memory (ctx_free has then run). */
+ * subscribe returned or when the thenable is dropped unused. Returns NULL only when out
+ * of memory (ctx_free has then run). `subscribe` NULL (misuse) still gives a thenable:
+ * ctx_free(ctx) runs at once, and the promise that follows it rejects with VOW_EINVAL. */
 VOW_EXTERN vow_thenable_t *vow_thenable_new(vow_subscribe_fn subscribe, void *ctx,
                                             void (*ctx_free)(void *));
-/* Follow a foreign future (consumed). NULL rejects with ENOMEM. */
+/* Follow a foreign future (consumed). NULL (what vow_thenable_new answered out of memory)
+ * rejects with VOW_ENOMEM. */
 VOW_EXTERN vow_result_t vow_follow_thenable(vow_thenable_t *t);
 
 /* Resolver handles given to subscribe. The resolver passed to subscribe is borrowed for
@@ -181,10 +192,15 @@ VOW_EXTERN vow_result_t vow_follow_thenable(vow_thenable_t *t);
  * vow_resolver_unref. resolve/reject consume their argument on every path and return
  * 0, VOW_ESETTLED (a call already won: ignored), VOW_ECLOSED, VOW_EINVAL. The first call
  * returns 0 even when the promise it resolves was cancelled meanwhile: its value is then
- * released, as any result that reaches a cancelled promise. */
+ * released, as any result that reaches a cancelled promise. VOW_EINVAL answers r NULL
+ * and a result of no known kind (which is not released: nothing in it can be named); a
+ * refused call does not count as the first. */
 VOW_EXTERN int vow_resolver_resolve(vow_resolver_t *r, vow_result_t result);
 VOW_EXTERN int vow_resolver_reject(vow_resolver_t *r, vow_error_t *err);
+/* One more reference to the resolver (returns r; NULL passes through). */
 VOW_EXTERN vow_resolver_t *vow_resolver_ref(vow_resolver_t *r);
+/* Drops one (NULL ignored); the last frees the handle, and the promise no longer waits
+ * on it from then on. */
 VOW_EXTERN void vow_resolver_unref(vow_resolver_t *r);
 
 /* ---------------------------------------------------------------------------------
@@ -214,6 +230,7 @@ VOW_EXTERN vow_t *vow_rejected(vow_loop_t *loop, vow_error_t *err);
  * nothing in it can be named; a reaction that returns one rejects its derived promise
  * with VOW_EINVAL. */
 VOW_EXTERN int vow_resolve(vow_t *p, vow_value_t v);
+/* err NULL rejects with a VOW_ETYPE error, as vow_fail(NULL). */
 VOW_EXTERN int vow_reject(vow_t *p, vow_error_t *err);
 VOW_EXTERN int vow_resolve_with(vow_t *p, vow_result_t result);
 
@@ -248,7 +265,9 @@ VOW_EXTERN vow_t *vow_catch(vow_t *p, vow_on_err on_err, void *ctx, void (*ctx_f
 
 /* p.finally(fn), with ECMAScript's steps (thenFinally / catchFinally: the callback's
  * result is resolved to a promise and waited for, so finally costs the jobs
- * docs/job-order.md lists). Consumes `p`. Returns one reference, NULL as vow_then. */
+ * docs/job-order.md lists). Consumes `p`. fn NULL: the outcome passes through unchanged,
+ * as vow_then with no reaction (ctx_free still runs once). Returns one reference, NULL as
+ * vow_then. */
 VOW_EXTERN vow_t *vow_finally(vow_t *p, vow_on_finally fn, void *ctx, void (*ctx_free)(void *));
 
 /* Flags for vow_then_ex / vow_catch_ex. */
@@ -277,19 +296,33 @@ VOW_EXTERN vow_t *vow_catch_ex(vow_t *p, vow_on_err on_err, void *ctx, void (*ct
  * never reported as unhandled rejections.
  * --------------------------------------------------------------------------------- */
 
-/* Cancels p (borrowed). Returns 0 when p was pending and is now cancelled; VOW_ESETTLED
- * when it had already settled (nothing changes); VOW_ECLOSED; VOW_EINVAL for NULL. */
+/* Cancels p (borrowed). Returns:
+ *   0                    p was pending and is now rejected with a cancellation (by the
+ *                        cancel, or by its cancel callback rejecting it with VOW_ECANCELED);
+ *   VOW_CANCEL_DECLINED  (positive) p's cancel callback resolved p itself first: it
+ *                        fulfilled it, rejected it with another error, or locked it onto
+ *                        another promise or a thenable. p keeps that outcome and is not
+ *                        cancelled (asyncio: a future that completes first cannot be
+ *                        cancelled); what p now follows is not cancelled either;
+ *   VOW_ESETTLED         p had already settled (nothing changes);
+ *   VOW_ECLOSED          p's loop is closed (or closing: teardown has begun);
+ *   VOW_EINVAL           p is NULL.
+ * A pending p that was locked onto another promise before the call is cancelled (0), and
+ * what it followed is cancelled by the upstream rule. */
+#define VOW_CANCEL_DECLINED 1
 VOW_EXTERN int vow_cancel(vow_t *p);
 
 /* The cancel callback of a vow_new promise: fn(loop, ctx) runs at most once, when p is
  * cancelled while pending (before p rejects); ctx_free(ctx) runs exactly once, when p
- * settles in any way or is freed. Returns 0; VOW_EPERM when p was not made by vow_new;
+ * settles in any way or is freed. The callback may settle p itself (vow_resolve,
+ * vow_reject, vow_resolve_with): p then keeps that outcome instead of the cancellation
+ * (vow_cancel answers VOW_CANCEL_DECLINED). Returns 0; VOW_EPERM when p was not made by vow_new;
  * VOW_ESETTLED when p is no longer pending; VOW_EBUSY when a callback is already set;
  * VOW_ENOMEM; VOW_ECLOSED; VOW_EINVAL (p or fn NULL). On error ctx_free(ctx) has run. */
 typedef void (*vow_cancel_fn)(vow_loop_t *loop, void *ctx);
 VOW_EXTERN int vow_on_cancel(vow_t *p, vow_cancel_fn fn, void *ctx, void (*ctx_free)(void *));
 
-/* Non-zero when err is a cancellation (code VOW_ECANCELED). */
+/* Non-zero when err is a cancellation (code VOW_ECANCELED); 0 for NULL. */
 VOW_EXTERN int vow_is_cancellation(const vow_error_t *err);
 
 /* ---------------------------------------------------------------------------------
@@ -300,14 +333,16 @@ VOW_EXTERN vow_t *vow_ref(vow_t *p);
 /* Drops one reference (NULL ignored). Does not cancel pending work. */
 VOW_EXTERN void vow_unref(vow_t *p);
 
-/* The state. A promise locked onto another one is still VOW_PENDING. */
+/* The state. A promise locked onto another one is still VOW_PENDING; so is NULL. A
+ * promise of a closed loop keeps the state it had. */
 VOW_EXTERN vow_state_t vow_state(const vow_t *p);
-/* The fulfilment value (borrowed, valid while you hold p), NULL unless fulfilled. */
+/* The fulfilment value (borrowed, valid while you hold p), NULL unless fulfilled; NULL
+ * for p NULL and once p's loop is closed (teardown released the values). */
 VOW_EXTERN const vow_value_t *vow_value(const vow_t *p);
-/* The rejection reason (borrowed), NULL unless rejected. Reading it does not count as
- * handling the rejection. */
+/* The rejection reason (borrowed), NULL unless rejected (and for p NULL). Reading it does
+ * not count as handling the rejection. */
 VOW_EXTERN vow_error_t *vow_error(const vow_t *p);
-/* The loop (borrowed); NULL once that loop was freed. */
+/* The loop (borrowed); NULL for p NULL and once that loop is closed. */
 VOW_EXTERN vow_loop_t *vow_loop_of(const vow_t *p);
 
 /* ---------------------------------------------------------------------------------
@@ -328,6 +363,8 @@ typedef struct vow_outcome {
  * vow_loop_stop was called; VOW_ECLOSED; VOW_EINVAL (loop or p NULL; p of another loop).
  * On every error out->state is VOW_PENDING and holds nothing. */
 VOW_EXTERN int vow_run(vow_loop_t *loop, vow_t *p, vow_outcome_t *out);
+/* Releases what an outcome owns and leaves it PENDING and empty, so a second release does
+ * nothing. NULL is ignored. */
 VOW_EXTERN void vow_outcome_release(vow_outcome_t *out);
 
 /* ---------------------------------------------------------------------------------
@@ -352,9 +389,11 @@ typedef enum { VOW_REJECTION_UNHANDLED = 0, VOW_REJECTION_HANDLED_LATE = 1 } vow
 typedef void (*vow_rejection_hook)(vow_loop_t *loop, vow_t *p, vow_error_t *err,
                                    vow_rejection_event_t event, void *ctx);
 
-/* Installs (or with NULL removes) the hook; ctx borrowed. Returns 0, VOW_EINVAL, VOW_ECLOSED. */
+/* Installs (or with NULL removes) the hook; ctx borrowed. Returns 0, VOW_EINVAL (loop
+ * NULL), VOW_ECLOSED. */
 VOW_EXTERN int vow_set_rejection_hook(vow_loop_t *loop, vow_rejection_hook hook, void *ctx);
-/* Sets the mode. Returns 0, VOW_EINVAL, VOW_ECLOSED. */
+/* Sets the mode. Returns 0, VOW_EINVAL (loop NULL, a mode not in the enum: nothing
+ * changes), VOW_ECLOSED. */
 VOW_EXTERN int vow_set_unhandled_mode(vow_loop_t *loop, vow_unhandled_mode_t mode);
 
 #ifdef __cplusplus

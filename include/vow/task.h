@@ -54,7 +54,8 @@ VOW_EXTERN vow_t *vow_wait(vow_loop_t *loop, vow_t *const *inputs, size_t n, vow
 
 typedef struct vow_wait_result vow_wait_result_t;
 
-/* The wait result in a value, or NULL when the value is not one. Borrowed from the value. */
+/* The wait result in a value, or NULL when the value is not one (or v is NULL). Borrowed
+ * from the value. The accessors below answer NULL w as an empty result. */
 VOW_EXTERN const vow_wait_result_t *vow_wait_result_of(const vow_value_t *v);
 VOW_EXTERN size_t vow_wait_done_count(const vow_wait_result_t *w);
 VOW_EXTERN size_t vow_wait_pending_count(const vow_wait_result_t *w);
@@ -62,7 +63,8 @@ VOW_EXTERN size_t vow_wait_pending_count(const vow_wait_result_t *w);
  * promise: vow_ref it to keep it, vow_then it or vow_run it to await its outcome. */
 VOW_EXTERN vow_t *vow_wait_done(const vow_wait_result_t *w, size_t i);
 VOW_EXTERN vow_t *vow_wait_pending(const vow_wait_result_t *w, size_t i);
-/* The input index (in the array given to vow_wait) of the i-th done / pending input. */
+/* The input index (in the array given to vow_wait) of the i-th done / pending input;
+ * SIZE_MAX past the end. */
 VOW_EXTERN size_t vow_wait_done_index(const vow_wait_result_t *w, size_t i);
 VOW_EXTERN size_t vow_wait_pending_index(const vow_wait_result_t *w, size_t i);
 
@@ -110,7 +112,8 @@ VOW_EXTERN vow_task_group_t *vow_task_group_new(vow_loop_t *loop);
 VOW_EXTERN int vow_task_group_add(vow_task_group_t *g, vow_t *p);
 
 /* TaskGroup.create_task: vow_create_task(fn, arg, arg_free) added to the group. Errors as
- * vow_task_group_add; on error fn never runs and arg_free(arg) has run. */
+ * vow_task_group_add (VOW_EINVAL also for fn NULL); on error fn never runs and
+ * arg_free(arg) has run. */
 VOW_EXTERN int vow_task_group_spawn(vow_task_group_t *g, vow_task_fn fn, void *arg,
                                     void (*arg_free)(void *));
 
@@ -123,7 +126,8 @@ VOW_EXTERN vow_t *vow_task_group_join(vow_task_group_t *g);
 /* One more reference to the group (returns g; NULL passes through). */
 VOW_EXTERN vow_task_group_t *vow_task_group_ref(vow_task_group_t *g);
 
-/* Drops one reference; the last one releases the handle. A group dropped before join is
+/* Drops one reference (NULL ignored); the last one releases the handle. A group dropped
+ * before join is
  * joined implicitly: its
  * tasks keep running and their failures are reported through its join promise, which is
  * then unhandled (reported as an unhandled rejection like any other). */

@@ -1,0 +1,1228 @@
+/* tests/test_misuse_table.c - docs/misuse.md, walked: one case per row of its table "Every
+ * public function", each in its own process (a Criterion parameterized test: a crash, an
+ * abort or a sanitizer report fails that case alone and names it on stderr).
+ *
+ * MISUSE_TABLE lists the cases in the order of the document, each with the public
+ * function it exercises; tests/misuse_doc.sh (ctest `misuse_doc`) checks that the table
+ * and the document list the same ids for the same functions, and that every public
+ * function of include/vow/ has a row. Each case makes the call, checks the answer, that
+ * what the call consumes was released exactly once (counted destructors), that no
+ * callback ran, and that no vow allocation is left (the counting allocator of helpers.h).
+ *
+ * The promise-returning calls' rows (the MISUSE rule of vow/promise.h) are walked by
+ * tests/test_misuse_rule.c, which sweeps each of them through out-of-memory too.
+ */
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <ev.h>
+#include <math.h>
+#include <stdio.h>
+
+#include "helpers.h"
+
+/* ---- the cases' shared state ----------------------------------------------------------- */
+static vow_loop_t *L;  /* the case's loop */
+static vow_t *HOLD;    /* a promise that keeps a closed loop's memory valid */
+static int freed;      /* calls of count_free */
+static int callbacks;  /* calls of any callback below */
+static int inner_rc;   /* what a call made from inside a callback answered */
+static int payload_at; /* an address to count a payload's destructor on */
+
+static void count_free(void *p) {
+    (void)p;
+    freed++;
+}
+
+static vow_loop_t *live(void) { return L = vow_test_loop(); }
+
+/* A loop freed with vow_loop_free while a promise of it is held: the handle's memory stays
+ * valid (until done() drops the promise), and every call on it must answer "closed". */
+static vow_loop_t *closed(void) {
+    L = vow_test_loop();
+    HOLD = vow_new(L);
+    cr_assert_not_null(HOLD);
+    cr_assert_eq(vow_loop_free(L), 0);
+    return L;
+}
+
+static void done(void) {
+    if (HOLD != NULL) {
+        vow_unref(HOLD); /* the closed loop's last memory goes with it */
+        HOLD = NULL;
+    } else if (L != NULL) {
+        VOW_TEST_END(L);
+    }
+    L = NULL;
+    VOW_ASSERT_EQ(vow_test_live_allocs(), 0L, "vow allocations left");
+}
+
+static void timer_cb(vow_loop_t *loop, void *arg) {
+    (void)loop, (void)arg;
+    callbacks++;
+}
+static void micro_cb(vow_loop_t *loop, void *arg) {
+    (void)loop, (void)arg;
+    callbacks++;
+}
+static vow_result_t on_ok(vow_loop_t *loop, const vow_value_t *v, void *ctx) {
+    (void)loop, (void)v, (void)ctx;
+    callbacks++;
+    return vow_ok_none();
+}
+static vow_t *task_body(vow_loop_t *loop, void *arg) {
+    (void)arg;
+    callbacks++;
+    return vow_resolved(loop, vow_none());
+}
+static void cancel_cb(vow_loop_t *loop, void *ctx) {
+    (void)loop, (void)ctx;
+    callbacks++;
+}
+static int subscribe_ok(void *ctx, vow_resolver_t *r) {
+    (void)ctx;
+    return vow_resolver_resolve(r, vow_ok_int(1));
+}
+static void hook(vow_loop_t *loop, vow_t *p, vow_error_t *e, vow_rejection_event_t ev, void *ctx) {
+    (void)loop, (void)p, (void)e, (void)ev, (void)ctx;
+    callbacks++;
+}
+
+/* A pointer value whose destructor is counted. */
+static vow_value_t counted_value(void) { return vow_ptr(&payload_at, count_free); }
+/* An error whose payload destructor is counted (freeing the error counts once). */
+static vow_error_t *counted_error(void) {
+    vow_error_t *e = vow_error_new(VOW_EUSER, "counted");
+    cr_assert_eq(vow_error_set_payload(e, &payload_at, count_free), 0);
+    return e;
+}
+
+/* Runs the loop until it has nothing left, and checks it stopped cleanly. */
+static void run_out(void) { VOW_ASSERT_CODE(vow_loop_run(L, VOW_RUN_DEFAULT), 0); }
+
+/* Runs fn(L) from inside a callback of L (a timeout), keeping what it answers in
+ * inner_rc. */
+static int (*inside_fn)(vow_loop_t *);
+static void inside_cb(vow_loop_t *loop, void *arg) {
+    (void)arg;
+    inner_rc = inside_fn(loop);
+}
+static void from_inside(int (*fn)(vow_loop_t *)) {
+    inside_fn = fn;
+    inner_rc = 1;
+    VOW_ASSERT_CODE(vow_set_timeout(L, inside_cb, NULL, 1, NULL), 0);
+    run_out();
+}
+
+#define CASE(id) static void case_##id(void)
+
+/* ---- vow/common.h ---------------------------------------------------------------------- */
+static void *m_(size_t n) { return malloc(n); }
+CASE(replace_allocator_null) {
+    VOW_ASSERT_CODE(vow_replace_allocator(NULL, realloc, calloc, free), VOW_EINVAL);
+    VOW_ASSERT_CODE(vow_replace_allocator(m_, NULL, calloc, free), VOW_EINVAL);
+    VOW_ASSERT_CODE(vow_replace_allocator(m_, realloc, NULL, free), VOW_EINVAL);
+    VOW_ASSERT_CODE(vow_replace_allocator(m_, realloc, calloc, NULL), VOW_EINVAL);
+    /* Nothing changed: vow still allocates through the test's counting allocator. */
+    vow_error_t *e = vow_error_new(VOW_EUSER, "x");
+    VOW_ASSERT_EQ(vow_test_live_allocs(), 1L);
+    vow_error_unref(e);
+    done();
+}
+CASE(reset_allocator_twice) {
+    vow_reset_allocator();
+    vow_reset_allocator(); /* a no-op: the C library's allocator already */
+    vow_error_t *e = vow_error_new(VOW_EUSER, "x");
+    VOW_ASSERT_EQ(vow_test_live_allocs(), 0L, "the C library's allocator is not counted");
+    vow_error_unref(e);
+}
+
+/* ---- vow/error.h ----------------------------------------------------------------------- */
+CASE(strerror_unknown) {
+    VOW_ASSERT_STR_EQ(vow_strerror(-4242), "unknown error");
+    VOW_ASSERT_STR_EQ(vow_strerror(17), "unknown error");
+    VOW_ASSERT_STR_EQ(vow_strerror(0), "success");
+}
+CASE(err_name_unknown) {
+    VOW_ASSERT_STR_EQ(vow_err_name(-4242), "UNKNOWN");
+    VOW_ASSERT_STR_EQ(vow_err_name(0), "OK");
+}
+CASE(error_new_null_message) {
+    vow_error_t *e = vow_error_new(VOW_ETIMEDOUT, NULL);
+    VOW_ASSERT_STR_EQ(vow_error_message(e), "timed out");
+    vow_error_unref(e);
+    done();
+}
+CASE(error_new_oom) {
+    vow_test_fail_at(1);
+    vow_error_t *e = vow_error_new(VOW_EUSER, "x");
+    VOW_ASSERT_CODE(vow_error_code(e), VOW_ENOMEM);
+    vow_error_unref(e); /* the immortal error ignores it */
+    vow_error_unref(vow_error_ref(e));
+    done();
+}
+CASE(error_newf_null_format) {
+    vow_error_t *e = vow_error_newf(VOW_EBUSY, NULL);
+    VOW_ASSERT_CODE(vow_error_code(e), VOW_EBUSY);
+    VOW_ASSERT_STR_EQ(vow_error_message(e), "resource busy");
+    vow_error_unref(e);
+    done();
+}
+CASE(error_wrap_oom) {
+    vow_error_t *cause = counted_error();
+    vow_test_fail_at(vow_test_alloc_total() + 1);
+    vow_error_t *e = vow_error_wrap(VOW_EUSER, "outer", cause);
+    VOW_ASSERT_CODE(vow_error_code(e), VOW_ENOMEM);
+    VOW_ASSERT_EQ(freed, 1, "the cause was released");
+    done();
+}
+CASE(error_wrap_null_cause) {
+    vow_error_t *e = vow_error_wrap(VOW_EUSER, "outer", NULL);
+    VOW_ASSERT_EQ(vow_error_cause(e), (vow_error_t *)NULL);
+    vow_error_unref(e);
+    done();
+}
+CASE(error_aggregate_null_entry) {
+    vow_error_t *in[3] = {vow_error_new(VOW_EBUSY, "a"), NULL, counted_error()};
+    vow_error_t *e = vow_error_aggregate(NULL, in, 3);
+    VOW_ASSERT_EQ(vow_error_count(e), (size_t)2, "the NULL entry is skipped");
+    VOW_ASSERT_CODE(vow_error_code(vow_error_at(e, 1)), VOW_EUSER);
+    vow_error_unref(e);
+    VOW_ASSERT_EQ(freed, 1);
+    done();
+}
+CASE(error_aggregate_oom) {
+    vow_error_t *in[2] = {counted_error(), counted_error()};
+    vow_test_fail_at(vow_test_alloc_total() + 1);
+    vow_error_t *e = vow_error_aggregate("m", in, 2);
+    VOW_ASSERT_CODE(vow_error_code(e), VOW_ENOMEM);
+    VOW_ASSERT_EQ(freed, 2, "the inner errors were released");
+    done();
+}
+CASE(error_set_payload_null) {
+    VOW_ASSERT_CODE(vow_error_set_payload(NULL, &payload_at, count_free), VOW_EINVAL);
+    VOW_ASSERT_EQ(freed, 1, "the payload's destructor ran");
+    done();
+}
+CASE(error_set_payload_twice) {
+    vow_error_t *e = counted_error();
+    VOW_ASSERT_CODE(vow_error_set_payload(e, &payload_at, count_free), VOW_EBUSY);
+    VOW_ASSERT_EQ(freed, 1, "the refused payload's destructor ran");
+    vow_error_unref(e);
+    VOW_ASSERT_EQ(freed, 2);
+    done();
+}
+CASE(error_set_payload_oom_error) {
+    vow_test_fail_at(1);
+    vow_error_t *e = vow_error_new(VOW_EUSER, "x");
+    VOW_ASSERT_CODE(vow_error_set_payload(e, &payload_at, count_free), VOW_ENOMEM);
+    VOW_ASSERT_EQ(freed, 1);
+    VOW_ASSERT_EQ(vow_error_payload(e), (void *)NULL);
+    done();
+}
+CASE(error_ref_null) {
+    VOW_ASSERT_EQ(vow_error_ref(NULL), (vow_error_t *)NULL);
+    vow_error_unref(NULL);
+}
+CASE(error_inspect_null) {
+    VOW_ASSERT_CODE(vow_error_code(NULL), VOW_EINVAL);
+    VOW_ASSERT_STR_EQ(vow_error_message(NULL), "");
+    VOW_ASSERT_EQ(vow_error_cause(NULL), (vow_error_t *)NULL);
+    VOW_ASSERT_EQ(vow_error_payload(NULL), (void *)NULL);
+    VOW_ASSERT_EQ(vow_error_count(NULL), (size_t)0);
+    VOW_ASSERT_EQ(vow_error_at(NULL, 0), (vow_error_t *)NULL);
+}
+CASE(error_at_past_end) {
+    vow_error_t *in[1] = {vow_error_new(VOW_EBUSY, "a")};
+    vow_error_t *e = vow_error_aggregate(NULL, in, 1);
+    VOW_ASSERT_EQ(vow_error_at(e, 1), (vow_error_t *)NULL);
+    VOW_ASSERT_EQ(vow_error_at(e, SIZE_MAX), (vow_error_t *)NULL);
+    vow_error_unref(e);
+    done();
+}
+CASE(error_format_null) {
+    char buf[16];
+    VOW_ASSERT_EQ(vow_error_format(NULL, buf, sizeof buf), (size_t)6);
+    VOW_ASSERT_STR_EQ(buf, "(null)");
+    vow_error_t *e = vow_error_new(VOW_EBUSY, "busy now");
+    size_t need = vow_error_format(e, NULL, 100); /* buf NULL: nothing written */
+    VOW_ASSERT_EQ(need, strlen("EBUSY: busy now"));
+    VOW_ASSERT_EQ(vow_error_format(e, buf, 0), need, "len 0: nothing written");
+    VOW_ASSERT_EQ(vow_error_format(e, buf, 4), need);
+    VOW_ASSERT_STR_EQ(buf, "EBU", "truncated, NUL-terminated");
+    vow_error_unref(e);
+    done();
+}
+CASE(error_print_null) {
+    VOW_ASSERT_CODE(vow_error_print(NULL, stderr), VOW_EINVAL);
+    vow_error_t *e = vow_error_new(VOW_EBUSY, NULL);
+    VOW_ASSERT_CODE(vow_error_print(e, NULL), VOW_EINVAL);
+    vow_error_unref(e);
+    done();
+}
+
+/* ---- vow/loop.h ------------------------------------------------------------------------ */
+CASE(loop_new_out_null) { VOW_ASSERT_CODE(vow_loop_new(NULL, VOW_BACKEND_AUTO), VOW_EINVAL); }
+CASE(loop_new_two_bits) {
+    vow_loop_t *l = (vow_loop_t *)&payload_at;
+    VOW_ASSERT_CODE(vow_loop_new(&l, VOW_BACKEND_SELECT | VOW_BACKEND_POLL), VOW_EINVAL);
+    VOW_ASSERT_EQ(l, (vow_loop_t *)NULL, "*out cleared");
+    VOW_ASSERT_CODE(vow_loop_new(&l, 0x100u), VOW_EINVAL);
+}
+CASE(loop_new_bad_env) {
+    vow_loop_t *l = NULL;
+    cr_assert_eq(setenv("VOW_BACKEND", "carrier-pigeon", 1), 0);
+    VOW_ASSERT_CODE(vow_loop_new(&l, VOW_BACKEND_AUTO), VOW_EINVAL);
+    VOW_ASSERT_EQ(l, (vow_loop_t *)NULL);
+    done();
+}
+CASE(loop_new_unsupported) {
+    vow_loop_t *l = NULL;
+    unsigned missing = 0;
+    for (unsigned b = VOW_BACKEND_SELECT; b <= VOW_BACKEND_KQUEUE; b <<= 1)
+        if (!(ev_supported_backends() & b)) missing = b;
+    cr_assert_neq(missing, 0u, "every backend is supported here: nothing to test");
+    VOW_ASSERT_CODE(vow_loop_new(&l, missing), VOW_ENOTSUP);
+    VOW_ASSERT_EQ(l, (vow_loop_t *)NULL);
+    done();
+}
+CASE(loop_new_oom) {
+    vow_loop_t *l = NULL;
+    vow_test_fail_at(1);
+    VOW_ASSERT_CODE(vow_loop_new(&l, VOW_BACKEND_AUTO), VOW_ENOMEM);
+    VOW_ASSERT_EQ(l, (vow_loop_t *)NULL);
+    done();
+}
+CASE(loop_wrap_null) {
+    vow_loop_t *l = (vow_loop_t *)&payload_at;
+    struct ev_loop *evl = ev_loop_new(EVFLAG_AUTO);
+    VOW_ASSERT_CODE(vow_loop_wrap(NULL, evl), VOW_EINVAL);
+    VOW_ASSERT_CODE(vow_loop_wrap(&l, NULL), VOW_EINVAL);
+    VOW_ASSERT_EQ(l, (vow_loop_t *)NULL);
+    ev_loop_destroy(evl);
+    done();
+}
+CASE(loop_ev_null_or_closed) {
+    VOW_ASSERT_EQ(vow_loop_ev(NULL), (struct ev_loop *)NULL);
+    VOW_ASSERT_EQ(vow_loop_ev(closed()), (struct ev_loop *)NULL);
+    done();
+}
+CASE(loop_backend_null_or_closed) {
+    VOW_ASSERT_EQ(vow_loop_backend(NULL), 0u);
+    VOW_ASSERT_EQ(vow_loop_backend(closed()), 0u);
+    done();
+}
+CASE(loop_now_null_or_closed) {
+    VOW_ASSERT_EQ(vow_loop_now(NULL), (uint64_t)0);
+    VOW_ASSERT_EQ(vow_loop_now(closed()), (uint64_t)0);
+    done();
+}
+CASE(loop_update_time_null_or_closed) {
+    VOW_ASSERT_EQ(vow_loop_update_time(NULL), (uint64_t)0);
+    VOW_ASSERT_EQ(vow_loop_update_time(closed()), (uint64_t)0);
+    done();
+}
+CASE(loop_run_null) { VOW_ASSERT_CODE(vow_loop_run(NULL, VOW_RUN_DEFAULT), VOW_EINVAL); }
+CASE(loop_run_bad_mode) {
+    VOW_ASSERT_CODE(vow_loop_run(live(), (vow_run_mode_t)7), VOW_EINVAL);
+    done();
+}
+CASE(loop_run_closed) {
+    VOW_ASSERT_CODE(vow_loop_run(closed(), VOW_RUN_DEFAULT), VOW_ECLOSED);
+    done();
+}
+static int run_inside(vow_loop_t *l) { return vow_loop_run(l, VOW_RUN_NOWAIT); }
+CASE(loop_run_inside) {
+    live();
+    from_inside(run_inside);
+    VOW_ASSERT_CODE(inner_rc, VOW_EREENTRANT);
+    done();
+}
+CASE(loop_stop_null_closed_idle) {
+    vow_loop_stop(NULL);
+    vow_loop_stop(live()); /* not running: the next run starts afresh */
+    VOW_ASSERT_CODE(vow_set_timeout(L, timer_cb, NULL, 1, NULL), 0);
+    run_out();
+    VOW_ASSERT_EQ(callbacks, 1, "the stop before the run did not stop it");
+    done();
+    vow_loop_stop(closed());
+    done();
+}
+CASE(loop_alive_null_or_closed) {
+    VOW_ASSERT_CODE(vow_loop_alive(NULL), VOW_EINVAL);
+    VOW_ASSERT_CODE(vow_loop_alive(closed()), VOW_ECLOSED);
+    done();
+}
+CASE(loop_close_null) { VOW_ASSERT_CODE(vow_loop_close(NULL), VOW_EINVAL); }
+CASE(loop_close_busy) {
+    VOW_ASSERT_CODE(vow_set_timeout(live(), timer_cb, NULL, 1, NULL), 0);
+    VOW_ASSERT_CODE(vow_loop_close(L), VOW_EBUSY);
+    run_out();
+    VOW_ASSERT_EQ(callbacks, 1, "nothing was cancelled");
+    done();
+}
+CASE(loop_close_closed) {
+    VOW_ASSERT_CODE(vow_loop_close(closed()), VOW_EINVAL);
+    done();
+}
+static int close_inside(vow_loop_t *l) { return vow_loop_close(l); }
+CASE(loop_close_inside) {
+    live();
+    from_inside(close_inside);
+    VOW_ASSERT_CODE(inner_rc, VOW_EREENTRANT);
+    done();
+}
+CASE(loop_free_null) { VOW_ASSERT_CODE(vow_loop_free(NULL), VOW_EINVAL); }
+CASE(loop_free_closed) {
+    VOW_ASSERT_CODE(vow_loop_free(closed()), VOW_EINVAL);
+    done();
+}
+static int free_inside(vow_loop_t *l) { return vow_loop_free(l); }
+CASE(loop_free_inside) {
+    live();
+    from_inside(free_inside);
+    VOW_ASSERT_CODE(inner_rc, VOW_EREENTRANT);
+    done();
+}
+CASE(microtask_null) {
+    VOW_ASSERT_CODE(vow_microtask(NULL, micro_cb, NULL), VOW_EINVAL);
+    VOW_ASSERT_CODE(vow_microtask(live(), NULL, NULL), VOW_EINVAL);
+    run_out();
+    done();
+}
+CASE(microtask_closed) {
+    VOW_ASSERT_CODE(vow_microtask(closed(), micro_cb, NULL), VOW_ECLOSED);
+    VOW_ASSERT_EQ(callbacks, 0);
+    done();
+}
+
+/* ---- vow/timer.h ----------------------------------------------------------------------- */
+typedef int (*set_fn)(vow_loop_t *, vow_timer_cb, void *, uint64_t, vow_timer_t *);
+static int set_immediate_(vow_loop_t *l, vow_timer_cb cb, void *a, uint64_t ms, vow_timer_t *id) {
+    (void)ms;
+    return vow_set_immediate(l, cb, a, id);
+}
+static void set_null(set_fn set) {
+    vow_timer_t id = 77;
+    VOW_ASSERT_CODE(set(NULL, timer_cb, NULL, 1, &id), VOW_EINVAL);
+    VOW_ASSERT_CODE(set(live(), NULL, NULL, 1, &id), VOW_EINVAL);
+    VOW_ASSERT_EQ(id, (vow_timer_t)77, "*id untouched");
+    VOW_ASSERT_EQ(vow_loop_alive(L), 0);
+    done();
+}
+static void set_closed(set_fn set) {
+    vow_timer_t id = 77;
+    VOW_ASSERT_CODE(set(closed(), timer_cb, NULL, 1, &id), VOW_ECLOSED);
+    VOW_ASSERT_EQ(id, (vow_timer_t)77, "*id untouched");
+    done();
+}
+CASE(set_timeout_null) { set_null(vow_set_timeout); }
+CASE(set_timeout_closed) { set_closed(vow_set_timeout); }
+CASE(set_interval_null) { set_null(vow_set_interval); }
+CASE(set_interval_closed) { set_closed(vow_set_interval); }
+CASE(set_immediate_null) { set_null(set_immediate_); }
+CASE(set_immediate_closed) { set_closed(set_immediate_); }
+
+typedef int (*clear_fn)(vow_loop_t *, vow_timer_t);
+/* The answers of a clear call: NULL loop, id 0, an id never given, a stale id (fired),
+ * an id of the other kind, a closed loop. */
+static void clear_rows(clear_fn clear, set_fn set_same, set_fn set_other) {
+    vow_timer_t fired, other;
+    VOW_ASSERT_CODE(clear(NULL, 1), VOW_EINVAL);
+    live();
+    VOW_ASSERT_CODE(clear(L, 0), VOW_ENOENT);
+    VOW_ASSERT_CODE(clear(L, 0x0000002a00000007ull), VOW_ENOENT);
+    VOW_ASSERT_CODE(set_same(L, timer_cb, NULL, 1, &fired), 0);
+    run_out();
+    VOW_ASSERT_CODE(clear(L, fired), VOW_ENOENT, "stale");
+    VOW_ASSERT_CODE(set_other(L, timer_cb, NULL, 1, &other), 0);
+    VOW_ASSERT_CODE(clear(L, other), VOW_EINVAL, "the other kind's id");
+    run_out();
+    VOW_ASSERT_EQ(callbacks, 2, "the other kind's timer still ran");
+    done();
+    VOW_ASSERT_CODE(clear(closed(), 1), VOW_ECLOSED);
+    done();
+}
+CASE(clear_timeout_rows) { clear_rows(vow_clear_timeout, vow_set_timeout, set_immediate_); }
+CASE(clear_interval_rows) { clear_rows(vow_clear_interval, vow_set_timeout, set_immediate_); }
+CASE(clear_immediate_rows) { clear_rows(vow_clear_immediate, set_immediate_, vow_set_timeout); }
+CASE(clear_timeout_of_interval) {
+    vow_timer_t id;
+    VOW_ASSERT_CODE(vow_set_interval(live(), timer_cb, NULL, 1, &id), 0);
+    VOW_ASSERT_CODE(vow_clear_timeout(L, id), 0, "Node's clearTimeout clears an interval");
+    VOW_ASSERT_CODE(vow_clear_interval(L, id), VOW_ENOENT, "twice");
+    run_out();
+    VOW_ASSERT_EQ(callbacks, 0);
+    done();
+}
+
+/* ---- vow/promise.h: values and results ------------------------------------------------- */
+CASE(values_no_misuse) {
+    vow_value_t v = vow_int(INT64_MIN);
+    VOW_ASSERT_EQ(vow_value_int(&v), INT64_MIN);
+    v = vow_double(NAN);
+    VOW_ASSERT_EQ(vow_value_kind(&v), VOW_VAL_DOUBLE);
+    v = vow_none();
+    VOW_ASSERT_EQ(vow_value_kind(&v), VOW_VAL_NONE);
+}
+CASE(ptr_null_with_dtor) {
+    vow_value_t v = vow_ptr(NULL, count_free);
+    VOW_ASSERT_EQ(vow_value_kind(&v), VOW_VAL_PTR);
+    vow_value_release(&v);
+    VOW_ASSERT_EQ(freed, 1, "dtor(NULL) ran once, as free(NULL) may");
+}
+CASE(value_share_null) {
+    vow_value_t v = vow_value_share(NULL);
+    VOW_ASSERT_EQ(vow_value_kind(&v), VOW_VAL_NONE);
+}
+CASE(value_release_null_and_twice) {
+    vow_value_release(NULL);
+    vow_value_t v = counted_value();
+    vow_value_release(&v);
+    vow_value_release(&v); /* v is vow_none() now */
+    VOW_ASSERT_EQ(freed, 1);
+    VOW_ASSERT_EQ(vow_value_kind(&v), VOW_VAL_NONE);
+}
+CASE(value_accessors_null) {
+    VOW_ASSERT_EQ(vow_value_kind(NULL), VOW_VAL_NONE);
+    VOW_ASSERT_EQ(vow_value_int(NULL), (int64_t)0);
+    VOW_ASSERT_EQ(vow_value_double(NULL), 0.0);
+    VOW_ASSERT_EQ(vow_value_ptr(NULL), (void *)NULL);
+}
+CASE(value_accessors_other_kind) {
+    vow_value_t p = vow_ptr(&payload_at, NULL), i = vow_int(3);
+    VOW_ASSERT_EQ(vow_value_int(&p), (int64_t)0);
+    VOW_ASSERT_EQ(vow_value_double(&p), 0.0);
+    VOW_ASSERT_EQ(vow_value_ptr(&i), (void *)NULL);
+}
+CASE(value_int_out_of_range) {
+    vow_value_t v = vow_double(1e300);
+    VOW_ASSERT_EQ(vow_value_int(&v), INT64_MAX);
+    v = vow_double(-1e300);
+    VOW_ASSERT_EQ(vow_value_int(&v), INT64_MIN);
+    v = vow_double(9223372036854775808.0); /* 2^63: one past INT64_MAX */
+    VOW_ASSERT_EQ(vow_value_int(&v), INT64_MAX);
+    v = vow_double(-9223372036854775808.0); /* -2^63 is INT64_MIN exactly */
+    VOW_ASSERT_EQ(vow_value_int(&v), INT64_MIN);
+    v = vow_double(INFINITY);
+    VOW_ASSERT_EQ(vow_value_int(&v), INT64_MAX);
+    v = vow_double(-INFINITY);
+    VOW_ASSERT_EQ(vow_value_int(&v), INT64_MIN);
+    v = vow_double(NAN);
+    VOW_ASSERT_EQ(vow_value_int(&v), (int64_t)0);
+    v = vow_double(-2.9);
+    VOW_ASSERT_EQ(vow_value_int(&v), (int64_t)-2, "toward zero");
+}
+CASE(results_no_misuse) {
+    /* vow_ok / vow_ok_none / vow_ok_int / vow_ok_double take nothing that can be wrong;
+     * a result that is never handed to vow is released by resolving a promise with it. */
+    vow_t *p = vow_new(live());
+    VOW_ASSERT_CODE(vow_resolve_with(p, vow_ok(counted_value())), 0);
+    vow_unref(p);
+    vow_result_t r[3] = {vow_ok_none(), vow_ok_int(1), vow_ok_double(2.5)};
+    VOW_ASSERT_EQ(r[0].kind, VOW_RESULT_VALUE);
+    VOW_ASSERT_EQ(r[2].kind, VOW_RESULT_VALUE);
+    run_out();
+    done();
+    VOW_ASSERT_EQ(freed, 1);
+}
+/* Resolves a new promise of L with r, runs the loop, and checks it rejected with `code`. */
+static void expect_rejects(vow_result_t r, int code) {
+    vow_t *p = vow_new(L);
+    VOW_ASSERT_CODE(vow_resolve_with(p, r), 0);
+    run_out();
+    VOW_ASSERT_STATE(vow_state(p), VOW_REJECTED);
+    VOW_ASSERT_CODE(vow_error_code(vow_error(p)), code);
+    vow_unref(p);
+}
+CASE(fail_null) {
+    vow_set_unhandled_mode(live(), VOW_UNHANDLED_SILENT);
+    expect_rejects(vow_fail(NULL), VOW_ETYPE);
+    done();
+}
+CASE(fail_code_null_message) {
+    vow_result_t r = vow_fail_code(VOW_EBUSY, NULL);
+    VOW_ASSERT_STR_EQ(vow_error_message(r.error), "resource busy");
+    vow_set_unhandled_mode(live(), VOW_UNHANDLED_SILENT);
+    expect_rejects(r, VOW_EBUSY);
+    done();
+}
+CASE(follow_null) {
+    vow_set_unhandled_mode(live(), VOW_UNHANDLED_SILENT);
+    expect_rejects(vow_follow(NULL), VOW_ENOMEM);
+    done();
+}
+CASE(follow_itself) {
+    vow_set_unhandled_mode(live(), VOW_UNHANDLED_SILENT);
+    vow_t *p = vow_new(L);
+    VOW_ASSERT_CODE(vow_resolve_with(p, vow_follow(vow_ref(p))), 0);
+    run_out();
+    VOW_ASSERT_CODE(vow_error_code(vow_error(p)), VOW_ETYPE);
+    vow_unref(p);
+    done();
+}
+CASE(thenable_new_null_subscribe) {
+    vow_thenable_t *t = vow_thenable_new(NULL, &payload_at, count_free);
+    cr_assert_not_null(t, "NULL is only for out of memory");
+    VOW_ASSERT_EQ(freed, 1, "ctx_free ran at once");
+    vow_set_unhandled_mode(live(), VOW_UNHANDLED_SILENT);
+    expect_rejects(vow_follow_thenable(t), VOW_EINVAL);
+    VOW_ASSERT_EQ(freed, 1);
+    done();
+}
+CASE(thenable_new_oom) {
+    vow_test_fail_at(1);
+    VOW_ASSERT_EQ(vow_thenable_new(subscribe_ok, &payload_at, count_free), (vow_thenable_t *)NULL);
+    VOW_ASSERT_EQ(freed, 1);
+}
+CASE(follow_thenable_null) {
+    vow_set_unhandled_mode(live(), VOW_UNHANDLED_SILENT);
+    expect_rejects(vow_follow_thenable(NULL), VOW_ENOMEM);
+    done();
+}
+
+/* ---- resolvers ------------------------------------------------------------------------- */
+static vow_resolver_t *kept;
+static int subscribe_keep(void *ctx, vow_resolver_t *r) {
+    (void)ctx;
+    kept = vow_resolver_ref(r);
+    return 0;
+}
+/* A promise of L that follows a thenable whose resolver is kept in `kept`. */
+static vow_t *keep_resolver(void) {
+    vow_t *p = vow_new(L);
+    VOW_ASSERT_CODE(vow_resolve_with(p, vow_follow_thenable(vow_thenable_new(subscribe_keep, NULL, NULL))), 0);
+    run_out();
+    cr_assert_not_null(kept);
+    return p;
+}
+CASE(resolver_null) {
+    VOW_ASSERT_CODE(vow_resolver_resolve(NULL, vow_ok(counted_value())), VOW_EINVAL);
+    VOW_ASSERT_CODE(vow_resolver_reject(NULL, counted_error()), VOW_EINVAL);
+    VOW_ASSERT_EQ(freed, 2, "both consumed");
+    VOW_ASSERT_EQ(vow_resolver_ref(NULL), (vow_resolver_t *)NULL);
+    vow_resolver_unref(NULL);
+    done();
+}
+CASE(resolver_twice) {
+    live();
+    vow_t *p = keep_resolver();
+    VOW_ASSERT_CODE(vow_resolver_resolve(kept, vow_ok_int(1)), 0);
+    VOW_ASSERT_CODE(vow_resolver_resolve(kept, vow_ok(counted_value())), VOW_ESETTLED);
+    VOW_ASSERT_CODE(vow_resolver_reject(kept, counted_error()), VOW_ESETTLED);
+    VOW_ASSERT_EQ(freed, 2, "the losers were released");
+    run_out();
+    VOW_ASSERT_EQ(vow_value_int(vow_value(p)), (int64_t)1);
+    vow_resolver_unref(kept);
+    vow_unref(p);
+    done();
+}
+CASE(resolver_closed) {
+    live();
+    vow_t *p = keep_resolver();
+    HOLD = p;
+    cr_assert_eq(vow_loop_free(L), 0);
+    VOW_ASSERT_CODE(vow_resolver_resolve(kept, vow_ok(counted_value())), VOW_ECLOSED);
+    VOW_ASSERT_CODE(vow_resolver_reject(kept, counted_error()), VOW_ECLOSED);
+    VOW_ASSERT_EQ(freed, 2);
+    vow_resolver_unref(kept);
+    done();
+}
+CASE(resolver_bad_kind) {
+    live();
+    vow_t *p = keep_resolver();
+    vow_result_t bad = {.kind = (vow_result_kind_t)9};
+    VOW_ASSERT_CODE(vow_resolver_resolve(kept, bad), VOW_EINVAL);
+    VOW_ASSERT_CODE(vow_resolver_resolve(kept, vow_ok_int(2)), 0, "the bad call did not count");
+    run_out();
+    vow_resolver_unref(kept);
+    vow_unref(p);
+    done();
+}
+
+/* ---- settling -------------------------------------------------------------------------- */
+CASE(settle_null) {
+    VOW_ASSERT_CODE(vow_resolve(NULL, counted_value()), VOW_EINVAL);
+    VOW_ASSERT_CODE(vow_reject(NULL, counted_error()), VOW_EINVAL);
+    VOW_ASSERT_CODE(vow_resolve_with(NULL, vow_ok(counted_value())), VOW_EINVAL);
+    VOW_ASSERT_EQ(freed, 3, "all consumed");
+    done();
+}
+CASE(settle_derived) {
+    vow_t *d = vow_then(vow_new(live()), on_ok, NULL, NULL, NULL);
+    VOW_ASSERT_CODE(vow_resolve(d, counted_value()), VOW_EPERM);
+    VOW_ASSERT_CODE(vow_reject(d, counted_error()), VOW_EPERM);
+    vow_t *s = vow_sleep(L, 1);
+    VOW_ASSERT_CODE(vow_resolve_with(s, vow_ok(counted_value())), VOW_EPERM);
+    VOW_ASSERT_EQ(freed, 3);
+    vow_unref(d);
+    vow_unref(s);
+    run_out();
+    done();
+}
+CASE(settle_twice) {
+    vow_t *p = vow_new(live());
+    VOW_ASSERT_CODE(vow_resolve(p, vow_int(1)), 0);
+    VOW_ASSERT_CODE(vow_resolve(p, counted_value()), VOW_ESETTLED);
+    VOW_ASSERT_CODE(vow_reject(p, counted_error()), VOW_ESETTLED);
+    VOW_ASSERT_EQ(freed, 2);
+    VOW_ASSERT_EQ(vow_value_int(vow_value(p)), (int64_t)1);
+    vow_unref(p);
+    done();
+}
+CASE(settle_locked) {
+    vow_t *p = vow_new(live()), *q = vow_new(L);
+    VOW_ASSERT_CODE(vow_resolve_with(p, vow_follow(vow_ref(q))), 0);
+    VOW_ASSERT_CODE(vow_resolve(p, counted_value()), VOW_ESETTLED, "locked onto q");
+    VOW_ASSERT_STATE(vow_state(p), VOW_PENDING);
+    VOW_ASSERT_CODE(vow_resolve(q, vow_int(5)), 0);
+    run_out();
+    VOW_ASSERT_EQ(vow_value_int(vow_value(p)), (int64_t)5);
+    VOW_ASSERT_EQ(freed, 1);
+    vow_unref(p);
+    vow_unref(q);
+    done();
+}
+CASE(settle_closed) {
+    closed();
+    VOW_ASSERT_CODE(vow_resolve(HOLD, counted_value()), VOW_ECLOSED);
+    VOW_ASSERT_CODE(vow_reject(HOLD, counted_error()), VOW_ECLOSED);
+    VOW_ASSERT_CODE(vow_resolve_with(HOLD, vow_ok(counted_value())), VOW_ECLOSED);
+    VOW_ASSERT_EQ(freed, 3);
+    done();
+}
+CASE(reject_null_error) {
+    vow_t *p = vow_new(live());
+    vow_set_unhandled_mode(L, VOW_UNHANDLED_SILENT);
+    VOW_ASSERT_CODE(vow_reject(p, NULL), 0);
+    VOW_ASSERT_CODE(vow_error_code(vow_error(p)), VOW_ETYPE);
+    vow_unref(p);
+    run_out();
+    done();
+}
+
+/* ---- reactions ------------------------------------------------------------------------- */
+CASE(then_no_reactions) {
+    vow_t *d = vow_then(vow_resolved(live(), vow_int(4)), NULL, NULL, &payload_at, count_free);
+    vow_t *c = vow_catch(vow_rejected(L, vow_error_new(VOW_EBUSY, NULL)), NULL, NULL, NULL);
+    run_out();
+    VOW_ASSERT_EQ(vow_value_int(vow_value(d)), (int64_t)4, "passes through");
+    VOW_ASSERT_CODE(vow_error_code(vow_error(c)), VOW_EBUSY, "passes through");
+    VOW_ASSERT_EQ(freed, 1, "ctx_free ran once");
+    vow_unref(d);
+    vow_unref(c);
+    done();
+}
+CASE(finally_null_fn) {
+    vow_t *d = vow_finally(vow_resolved(live(), vow_int(4)), NULL, &payload_at, count_free);
+    run_out();
+    VOW_ASSERT_EQ(vow_value_int(vow_value(d)), (int64_t)4, "passes through");
+    VOW_ASSERT_EQ(freed, 1);
+    vow_unref(d);
+    done();
+}
+
+/* ---- cancellation ---------------------------------------------------------------------- */
+CASE(cancel_null) { VOW_ASSERT_CODE(vow_cancel(NULL), VOW_EINVAL); }
+CASE(cancel_settled) {
+    vow_t *p = vow_resolved(live(), vow_int(1));
+    VOW_ASSERT_CODE(vow_cancel(p), VOW_ESETTLED);
+    VOW_ASSERT_STATE(vow_state(p), VOW_FULFILLED);
+    vow_unref(p);
+    done();
+}
+CASE(cancel_closed) {
+    VOW_ASSERT_CODE(vow_cancel(closed() ? HOLD : NULL), VOW_ECLOSED);
+    done();
+}
+static int cancel_action; /* what cancel_settles does: 0 resolve, 1 reject, 2 lock, 3 cancel */
+static vow_t *lock_target;
+static void cancel_settles(vow_loop_t *loop, void *ctx) {
+    (void)loop;
+    vow_t *p = ctx;
+    callbacks++;
+    switch (cancel_action) {
+    case 0: VOW_ASSERT_CODE(vow_resolve(p, vow_int(9)), 0); break;
+    case 1: VOW_ASSERT_CODE(vow_reject(p, vow_error_new(VOW_EBUSY, NULL)), 0); break;
+    case 2: VOW_ASSERT_CODE(vow_resolve_with(p, vow_follow(vow_ref(lock_target))), 0); break;
+    default: VOW_ASSERT_CODE(vow_reject(p, vow_error_new(VOW_ECANCELED, "mine")), 0); break;
+    }
+}
+static vow_t *with_settling_cancel(int action) {
+    cancel_action = action;
+    vow_t *p = vow_new(L);
+    VOW_ASSERT_CODE(vow_on_cancel(p, cancel_settles, p, NULL), 0);
+    return p;
+}
+CASE(cancel_callback_resolves) {
+    vow_set_unhandled_mode(live(), VOW_UNHANDLED_SILENT);
+    vow_t *p = with_settling_cancel(0);
+    VOW_ASSERT_CODE(vow_cancel(p), VOW_CANCEL_DECLINED);
+    VOW_ASSERT_STATE(vow_state(p), VOW_FULFILLED);
+    VOW_ASSERT_EQ(vow_value_int(vow_value(p)), (int64_t)9);
+    vow_unref(p);
+    p = with_settling_cancel(1);
+    VOW_ASSERT_CODE(vow_cancel(p), VOW_CANCEL_DECLINED);
+    VOW_ASSERT_CODE(vow_error_code(vow_error(p)), VOW_EBUSY);
+    vow_unref(p);
+    p = with_settling_cancel(3);
+    VOW_ASSERT_CODE(vow_cancel(p), 0, "rejected as cancelled: cancelled");
+    VOW_ASSERT_STR_EQ(vow_error_message(vow_error(p)), "mine");
+    vow_unref(p);
+    VOW_ASSERT_EQ(callbacks, 3);
+    run_out();
+    done();
+}
+CASE(cancel_callback_locks) {
+    live();
+    lock_target = vow_new(L);
+    vow_t *p = with_settling_cancel(2);
+    VOW_ASSERT_CODE(vow_cancel(p), VOW_CANCEL_DECLINED);
+    VOW_ASSERT_STATE(vow_state(p), VOW_PENDING);
+    VOW_ASSERT_STATE(vow_state(lock_target), VOW_PENDING, "what p follows is not cancelled");
+    VOW_ASSERT_CODE(vow_resolve(lock_target, vow_int(3)), 0);
+    run_out();
+    VOW_ASSERT_EQ(vow_value_int(vow_value(p)), (int64_t)3, "p settles as it follows");
+    vow_unref(p);
+    vow_unref(lock_target);
+    done();
+}
+CASE(on_cancel_null) {
+    VOW_ASSERT_CODE(vow_on_cancel(NULL, cancel_cb, &payload_at, count_free), VOW_EINVAL);
+    vow_t *p = vow_new(live());
+    VOW_ASSERT_CODE(vow_on_cancel(p, NULL, &payload_at, count_free), VOW_EINVAL);
+    VOW_ASSERT_EQ(freed, 2, "ctx_free ran each time");
+    vow_unref(p);
+    done();
+}
+CASE(on_cancel_derived) {
+    vow_t *s = vow_sleep(live(), 1);
+    VOW_ASSERT_CODE(vow_on_cancel(s, cancel_cb, &payload_at, count_free), VOW_EPERM);
+    VOW_ASSERT_EQ(freed, 1);
+    vow_unref(s);
+    run_out();
+    done();
+}
+CASE(on_cancel_settled_twice_closed) {
+    vow_t *p = vow_resolved(live(), vow_none());
+    VOW_ASSERT_CODE(vow_on_cancel(p, cancel_cb, &payload_at, count_free), VOW_EPERM,
+                    "vow_resolved's promise is not vow_new's");
+    vow_unref(p);
+    p = vow_new(L);
+    VOW_ASSERT_CODE(vow_on_cancel(p, cancel_cb, NULL, NULL), 0);
+    VOW_ASSERT_CODE(vow_on_cancel(p, cancel_cb, &payload_at, count_free), VOW_EBUSY);
+    VOW_ASSERT_CODE(vow_resolve(p, vow_none()), 0);
+    VOW_ASSERT_CODE(vow_on_cancel(p, cancel_cb, &payload_at, count_free), VOW_ESETTLED);
+    vow_unref(p);
+    done();
+    VOW_ASSERT_CODE(vow_on_cancel(closed() ? HOLD : NULL, cancel_cb, &payload_at, count_free),
+                    VOW_ECLOSED);
+    VOW_ASSERT_EQ(freed, 4);
+    VOW_ASSERT_EQ(callbacks, 0);
+    done();
+}
+CASE(is_cancellation_null) { VOW_ASSERT_EQ(vow_is_cancellation(NULL), 0); }
+
+/* ---- references and inspection --------------------------------------------------------- */
+CASE(ref_null) {
+    VOW_ASSERT_EQ(vow_ref(NULL), (vow_t *)NULL);
+    vow_unref(NULL);
+}
+CASE(inspect_null) {
+    VOW_ASSERT_STATE(vow_state(NULL), VOW_PENDING);
+    VOW_ASSERT_EQ(vow_value(NULL), (const vow_value_t *)NULL);
+    VOW_ASSERT_EQ(vow_error(NULL), (vow_error_t *)NULL);
+    VOW_ASSERT_EQ(vow_loop_of(NULL), (vow_loop_t *)NULL);
+}
+CASE(inspect_wrong_state) {
+    vow_t *p = vow_new(live());
+    VOW_ASSERT_EQ(vow_value(p), (const vow_value_t *)NULL, "pending");
+    VOW_ASSERT_EQ(vow_error(p), (vow_error_t *)NULL, "pending");
+    VOW_ASSERT_CODE(vow_resolve(p, vow_none()), 0);
+    VOW_ASSERT_EQ(vow_error(p), (vow_error_t *)NULL, "fulfilled");
+    vow_unref(p);
+    done();
+}
+CASE(inspect_closed) {
+    vow_t *p = vow_resolved(live(), vow_int(3));
+    HOLD = p;
+    cr_assert_eq(vow_loop_free(L), 0);
+    VOW_ASSERT_EQ(vow_loop_of(p), (vow_loop_t *)NULL);
+    VOW_ASSERT_EQ(vow_value(p), (const vow_value_t *)NULL, "the value went with the loop");
+    done();
+}
+
+/* ---- vow_run ----------------------------------------------------------------------------- */
+static vow_outcome_t unset_outcome(void) {
+    return (vow_outcome_t){.state = VOW_FULFILLED, .value = vow_int(1), .error = NULL};
+}
+CASE(run_null) {
+    vow_outcome_t out = unset_outcome();
+    VOW_ASSERT_CODE(vow_run(NULL, vow_resolved(live(), counted_value()), &out), VOW_EINVAL);
+    VOW_ASSERT_STATE(out.state, VOW_PENDING);
+    VOW_ASSERT_EQ(freed, 1, "p consumed");
+    VOW_ASSERT_CODE(vow_run(L, NULL, &out), VOW_EINVAL);
+    done();
+}
+CASE(run_foreign) {
+    vow_loop_t *other = vow_test_loop();
+    vow_outcome_t out = unset_outcome();
+    VOW_ASSERT_CODE(vow_run(live(), vow_resolved(other, counted_value()), &out), VOW_EINVAL);
+    VOW_ASSERT_STATE(out.state, VOW_PENDING);
+    VOW_ASSERT_EQ(freed, 1);
+    VOW_ASSERT_CODE(vow_loop_close(other), 0);
+    done();
+}
+CASE(run_closed) {
+    closed();
+    vow_outcome_t out = unset_outcome();
+    VOW_ASSERT_CODE(vow_run(L, vow_ref(HOLD), &out), VOW_ECLOSED);
+    VOW_ASSERT_STATE(out.state, VOW_PENDING);
+    done();
+}
+static int run_p_inside(vow_loop_t *l) { return vow_run(l, vow_resolved(l, counted_value()), NULL); }
+CASE(run_inside) {
+    live();
+    from_inside(run_p_inside);
+    VOW_ASSERT_CODE(inner_rc, VOW_EREENTRANT);
+    VOW_ASSERT_EQ(freed, 1);
+    done();
+}
+CASE(run_never) {
+    vow_t *p = vow_new(live());
+    vow_outcome_t out = unset_outcome();
+    VOW_ASSERT_CODE(vow_run(L, vow_ref(p), &out), VOW_ENEVER);
+    VOW_ASSERT_STATE(out.state, VOW_PENDING);
+    vow_unref(p);
+    done();
+}
+static void stop_cb(vow_loop_t *loop, void *arg) {
+    (void)arg;
+    vow_loop_stop(loop);
+}
+CASE(run_stopped) {
+    vow_t *p = vow_sleep(live(), 50);
+    VOW_ASSERT_CODE(vow_set_timeout(L, stop_cb, NULL, 1, NULL), 0);
+    VOW_ASSERT_CODE(vow_run(L, vow_ref(p), NULL), VOW_EINTR);
+    VOW_ASSERT_CODE(vow_run(L, p, NULL), 0, "the next run starts afresh");
+    done();
+}
+CASE(outcome_release_null_twice) {
+    vow_outcome_release(NULL);
+    vow_outcome_t out;
+    live();
+    VOW_ASSERT_CODE(vow_run(L, vow_resolved(L, counted_value()), &out), 0);
+    vow_outcome_release(&out);
+    vow_outcome_release(&out); /* emptied by the first */
+    VOW_ASSERT_STATE(out.state, VOW_PENDING);
+    VOW_ASSERT_EQ(freed, 1);
+    done();
+}
+
+/* ---- unhandled rejections -------------------------------------------------------------- */
+CASE(rejection_hook_null_closed) {
+    VOW_ASSERT_CODE(vow_set_rejection_hook(NULL, hook, NULL), VOW_EINVAL);
+    VOW_ASSERT_CODE(vow_set_rejection_hook(live(), NULL, NULL), 0, "NULL removes the hook");
+    done();
+    VOW_ASSERT_CODE(vow_set_rejection_hook(closed(), hook, NULL), VOW_ECLOSED);
+    done();
+}
+CASE(unhandled_mode_bad) {
+    VOW_ASSERT_CODE(vow_set_unhandled_mode(NULL, VOW_UNHANDLED_SILENT), VOW_EINVAL);
+    VOW_ASSERT_CODE(vow_set_unhandled_mode(live(), (vow_unhandled_mode_t)3), VOW_EINVAL);
+    VOW_ASSERT_CODE(vow_set_unhandled_mode(L, (vow_unhandled_mode_t)-1), VOW_EINVAL);
+    done();
+    VOW_ASSERT_CODE(vow_set_unhandled_mode(closed(), VOW_UNHANDLED_SILENT), VOW_ECLOSED);
+    done();
+}
+
+/* ---- vow/combinators.h: the list value ------------------------------------------------- */
+CASE(list_of_not_a_list) {
+    VOW_ASSERT_EQ(vow_list_of(NULL), (const vow_list_t *)NULL);
+    vow_value_t i = vow_int(1), p = vow_ptr(&payload_at, NULL), b = counted_value();
+    VOW_ASSERT_EQ(vow_list_of(&i), (const vow_list_t *)NULL);
+    VOW_ASSERT_EQ(vow_list_of(&p), (const vow_list_t *)NULL);
+    vow_t *q = vow_resolved(live(), b); /* a boxed pointer that is not a list */
+    VOW_ASSERT_EQ(vow_list_of(vow_value(q)), (const vow_list_t *)NULL);
+    vow_unref(q);
+    done();
+}
+CASE(list_accessors_null_past_end) {
+    VOW_ASSERT_EQ(vow_list_len(NULL), (size_t)0);
+    VOW_ASSERT_STATE(vow_list_state(NULL, 0), VOW_PENDING);
+    VOW_ASSERT_EQ(vow_list_value(NULL, 0), (const vow_value_t *)NULL);
+    VOW_ASSERT_EQ(vow_list_error(NULL, 0), (vow_error_t *)NULL);
+    live();
+    vow_t *in[1] = {vow_resolved(L, vow_int(1))};
+    vow_t *all = vow_all_settled(L, in, 1);
+    run_out();
+    const vow_list_t *l = vow_list_of(vow_value(all));
+    cr_assert_not_null(l);
+    VOW_ASSERT_STATE(vow_list_state(l, 1), VOW_PENDING);
+    VOW_ASSERT_EQ(vow_list_value(l, 1), (const vow_value_t *)NULL);
+    VOW_ASSERT_EQ(vow_list_error(l, 0), (vow_error_t *)NULL, "fulfilled");
+    VOW_ASSERT_EQ(vow_list_error(l, SIZE_MAX), (vow_error_t *)NULL);
+    vow_unref(all);
+    done();
+}
+
+CASE(combinators_null_array_empty) {
+    live();
+    vow_t *p[4] = {vow_all(L, NULL, 0), vow_all_settled(L, NULL, 0), vow_race(L, NULL, 0, 0),
+                   vow_any(L, NULL, 0, 0)};
+    vow_set_unhandled_mode(L, VOW_UNHANDLED_SILENT);
+    run_out();
+    VOW_ASSERT_EQ(vow_list_len(vow_list_of(vow_value(p[0]))), (size_t)0);
+    VOW_ASSERT_EQ(vow_list_len(vow_list_of(vow_value(p[1]))), (size_t)0);
+    VOW_ASSERT_STATE(vow_state(p[2]), VOW_PENDING, "an empty race never settles");
+    VOW_ASSERT_CODE(vow_error_code(vow_error(p[3])), VOW_EAGGREGATE);
+    for (int i = 0; i < 4; i++) vow_unref(p[i]);
+    done();
+}
+
+/* ---- vow/task.h: the wait result ------------------------------------------------------- */
+CASE(wait_result_null_past_end) {
+    VOW_ASSERT_EQ(vow_wait_result_of(NULL), (const vow_wait_result_t *)NULL);
+    vow_value_t i = vow_int(1);
+    VOW_ASSERT_EQ(vow_wait_result_of(&i), (const vow_wait_result_t *)NULL);
+    VOW_ASSERT_EQ(vow_wait_done_count(NULL), (size_t)0);
+    VOW_ASSERT_EQ(vow_wait_pending_count(NULL), (size_t)0);
+    VOW_ASSERT_EQ(vow_wait_done(NULL, 0), (vow_t *)NULL);
+    VOW_ASSERT_EQ(vow_wait_pending(NULL, 0), (vow_t *)NULL);
+    VOW_ASSERT_EQ(vow_wait_done_index(NULL, 0), SIZE_MAX);
+    VOW_ASSERT_EQ(vow_wait_pending_index(NULL, 0), SIZE_MAX);
+    live();
+    vow_t *in[2] = {vow_resolved(L, vow_int(1)), vow_new(L)};
+    vow_t *pending = vow_ref(in[1]);
+    vow_t *w = vow_wait(L, in, 2, VOW_FIRST_COMPLETED, VOW_NO_TIMEOUT, 0);
+    run_out();
+    const vow_wait_result_t *r = vow_wait_result_of(vow_value(w));
+    cr_assert_not_null(r);
+    VOW_ASSERT_EQ(vow_wait_done(r, 1), (vow_t *)NULL);
+    VOW_ASSERT_EQ(vow_wait_pending(r, 1), (vow_t *)NULL);
+    VOW_ASSERT_EQ(vow_wait_done_index(r, 1), SIZE_MAX);
+    VOW_ASSERT_EQ(vow_wait_pending_index(r, 1), SIZE_MAX);
+    VOW_ASSERT_EQ(vow_wait_pending_index(r, 0), (size_t)1);
+    vow_unref(w);
+    VOW_ASSERT_CODE(vow_resolve(pending, vow_none()), 0);
+    vow_unref(pending);
+    run_out();
+    done();
+}
+
+/* ---- task groups ------------------------------------------------------------------------ */
+CASE(task_group_new_null_closed) {
+    VOW_ASSERT_EQ(vow_task_group_new(NULL), (vow_task_group_t *)NULL);
+    VOW_ASSERT_EQ(vow_task_group_new(closed()), (vow_task_group_t *)NULL);
+    done();
+}
+CASE(task_group_new_oom) {
+    live();
+    vow_test_fail_at(vow_test_alloc_total() + 1);
+    VOW_ASSERT_EQ(vow_task_group_new(L), (vow_task_group_t *)NULL);
+    vow_test_fail_at(0);
+    done();
+}
+CASE(task_group_add_null) {
+    VOW_ASSERT_CODE(vow_task_group_add(NULL, vow_resolved(live(), counted_value())), VOW_EINVAL);
+    VOW_ASSERT_EQ(freed, 1, "p released");
+    vow_task_group_t *g = vow_task_group_new(L);
+    VOW_ASSERT_CODE(vow_task_group_add(g, NULL), VOW_EINVAL);
+    vow_t *j = vow_task_group_join(g);
+    vow_task_group_unref(g);
+    VOW_ASSERT_CODE(vow_run(L, j, NULL), 0);
+    done();
+}
+CASE(task_group_add_foreign) {
+    vow_loop_t *other = vow_test_loop();
+    vow_task_group_t *g = vow_task_group_new(live());
+    VOW_ASSERT_CODE(vow_task_group_add(g, vow_resolved(other, counted_value())), VOW_EINVAL);
+    VOW_ASSERT_EQ(freed, 1);
+    vow_t *j = vow_task_group_join(g);
+    vow_task_group_unref(g);
+    VOW_ASSERT_CODE(vow_run(L, j, NULL), 0);
+    VOW_ASSERT_CODE(vow_loop_close(other), 0);
+    done();
+}
+CASE(task_group_add_after_join) {
+    vow_task_group_t *g = vow_task_group_new(live());
+    vow_t *j = vow_task_group_join(g);
+    vow_t *late = vow_new(L);
+    VOW_ASSERT_CODE(vow_task_group_add(g, vow_ref(late)), VOW_EPERM);
+    VOW_ASSERT_STATE(vow_state(late), VOW_REJECTED, "cancelled, as asyncio closes it");
+    VOW_ASSERT_EQ(vow_is_cancellation(vow_error(late)), 1);
+    VOW_ASSERT_CODE(vow_task_group_spawn(g, task_body, &payload_at, count_free), VOW_EPERM);
+    VOW_ASSERT_EQ(freed, 1, "arg_free ran");
+    vow_unref(late);
+    vow_task_group_unref(g);
+    VOW_ASSERT_CODE(vow_run(L, j, NULL), 0);
+    VOW_ASSERT_EQ(callbacks, 0);
+    done();
+}
+CASE(task_group_add_closed) {
+    vow_task_group_t *g = vow_task_group_new(live());
+    vow_t *p = vow_new(L);
+    HOLD = vow_ref(p);
+    cr_assert_eq(vow_loop_free(L), 0);
+    VOW_ASSERT_CODE(vow_task_group_add(g, p), VOW_ECLOSED);
+    VOW_ASSERT_CODE(vow_task_group_spawn(g, task_body, &payload_at, count_free), VOW_ECLOSED);
+    VOW_ASSERT_EQ(freed, 1);
+    VOW_ASSERT_EQ(vow_task_group_join(g), (vow_t *)NULL);
+    vow_task_group_unref(g);
+    done();
+}
+CASE(task_group_spawn_null) {
+    VOW_ASSERT_CODE(vow_task_group_spawn(NULL, task_body, &payload_at, count_free), VOW_EINVAL);
+    vow_task_group_t *g = vow_task_group_new(live());
+    VOW_ASSERT_CODE(vow_task_group_spawn(g, NULL, &payload_at, count_free), VOW_EINVAL);
+    VOW_ASSERT_EQ(freed, 2, "arg_free ran each time");
+    vow_t *j = vow_task_group_join(g);
+    vow_task_group_unref(g);
+    VOW_ASSERT_CODE(vow_run(L, j, NULL), 0);
+    VOW_ASSERT_EQ(callbacks, 0);
+    done();
+}
+CASE(task_group_ref_null) {
+    VOW_ASSERT_EQ(vow_task_group_ref(NULL), (vow_task_group_t *)NULL);
+    vow_task_group_unref(NULL);
+}
+
+/* ---- the table ------------------------------------------------------------------------- */
+#define MISUSE_TABLE(X)                                                                            \
+    X(replace_allocator_null, vow_replace_allocator)                                               \
+    X(reset_allocator_twice, vow_reset_allocator)                                                  \
+    X(strerror_unknown, vow_strerror)                                                              \
+    X(err_name_unknown, vow_err_name)                                                              \
+    X(error_new_null_message, vow_error_new)                                                       \
+    X(error_new_oom, vow_error_new)                                                                \
+    X(error_newf_null_format, vow_error_newf)                                                      \
+    X(error_wrap_oom, vow_error_wrap)                                                              \
+    X(error_wrap_null_cause, vow_error_wrap)                                                       \
+    X(error_aggregate_null_entry, vow_error_aggregate)                                             \
+    X(error_aggregate_oom, vow_error_aggregate)                                                    \
+    X(error_set_payload_null, vow_error_set_payload)                                               \
+    X(error_set_payload_twice, vow_error_set_payload)                                              \
+    X(error_set_payload_oom_error, vow_error_set_payload)                                          \
+    X(error_ref_null, vow_error_ref)                                                               \
+    X(error_inspect_null, vow_error_code)                                                          \
+    X(error_at_past_end, vow_error_at)                                                             \
+    X(error_format_null, vow_error_format)                                                         \
+    X(error_print_null, vow_error_print)                                                           \
+    X(loop_new_out_null, vow_loop_new)                                                             \
+    X(loop_new_two_bits, vow_loop_new)                                                             \
+    X(loop_new_bad_env, vow_loop_new)                                                              \
+    X(loop_new_unsupported, vow_loop_new)                                                          \
+    X(loop_new_oom, vow_loop_new)                                                                  \
+    X(loop_wrap_null, vow_loop_wrap)                                                               \
+    X(loop_ev_null_or_closed, vow_loop_ev)                                                         \
+    X(loop_backend_null_or_closed, vow_loop_backend)                                               \
+    X(loop_now_null_or_closed, vow_loop_now)                                                       \
+    X(loop_update_time_null_or_closed, vow_loop_update_time)                                       \
+    X(loop_run_null, vow_loop_run)                                                                 \
+    X(loop_run_bad_mode, vow_loop_run)                                                             \
+    X(loop_run_closed, vow_loop_run)                                                               \
+    X(loop_run_inside, vow_loop_run)                                                               \
+    X(loop_stop_null_closed_idle, vow_loop_stop)                                                   \
+    X(loop_alive_null_or_closed, vow_loop_alive)                                                   \
+    X(loop_close_null, vow_loop_close)                                                             \
+    X(loop_close_busy, vow_loop_close)                                                             \
+    X(loop_close_closed, vow_loop_close)                                                           \
+    X(loop_close_inside, vow_loop_close)                                                           \
+    X(loop_free_null, vow_loop_free)                                                               \
+    X(loop_free_closed, vow_loop_free)                                                             \
+    X(loop_free_inside, vow_loop_free)                                                             \
+    X(microtask_null, vow_microtask)                                                               \
+    X(microtask_closed, vow_microtask)                                                             \
+    X(set_timeout_null, vow_set_timeout)                                                           \
+    X(set_timeout_closed, vow_set_timeout)                                                         \
+    X(set_interval_null, vow_set_interval)                                                         \
+    X(set_interval_closed, vow_set_interval)                                                       \
+    X(set_immediate_null, vow_set_immediate)                                                       \
+    X(set_immediate_closed, vow_set_immediate)                                                     \
+    X(clear_timeout_rows, vow_clear_timeout)                                                       \
+    X(clear_timeout_of_interval, vow_clear_timeout)                                                \
+    X(clear_interval_rows, vow_clear_interval)                                                     \
+    X(clear_immediate_rows, vow_clear_immediate)                                                   \
+    X(values_no_misuse, vow_int)                                                                   \
+    X(ptr_null_with_dtor, vow_ptr)                                                                 \
+    X(value_share_null, vow_value_share)                                                           \
+    X(value_release_null_and_twice, vow_value_release)                                             \
+    X(value_accessors_null, vow_value_kind)                                                        \
+    X(value_accessors_other_kind, vow_value_int)                                                   \
+    X(value_int_out_of_range, vow_value_int)                                                       \
+    X(results_no_misuse, vow_ok)                                                                   \
+    X(fail_null, vow_fail)                                                                         \
+    X(fail_code_null_message, vow_fail_code)                                                       \
+    X(follow_null, vow_follow)                                                                     \
+    X(follow_itself, vow_follow)                                                                   \
+    X(thenable_new_null_subscribe, vow_thenable_new)                                               \
+    X(thenable_new_oom, vow_thenable_new)                                                          \
+    X(follow_thenable_null, vow_follow_thenable)                                                   \
+    X(resolver_null, vow_resolver_resolve)                                                         \
+    X(resolver_twice, vow_resolver_resolve)                                                        \
+    X(resolver_closed, vow_resolver_resolve)                                                       \
+    X(resolver_bad_kind, vow_resolver_resolve)                                                     \
+    X(settle_null, vow_resolve)                                                                    \
+    X(settle_derived, vow_resolve)                                                                 \
+    X(settle_twice, vow_resolve)                                                                   \
+    X(settle_locked, vow_resolve)                                                                  \
+    X(settle_closed, vow_resolve)                                                                  \
+    X(reject_null_error, vow_reject)                                                               \
+    X(then_no_reactions, vow_then)                                                                 \
+    X(finally_null_fn, vow_finally)                                                                \
+    X(cancel_null, vow_cancel)                                                                     \
+    X(cancel_settled, vow_cancel)                                                                  \
+    X(cancel_closed, vow_cancel)                                                                   \
+    X(cancel_callback_resolves, vow_cancel)                                                        \
+    X(cancel_callback_locks, vow_cancel)                                                           \
+    X(on_cancel_null, vow_on_cancel)                                                               \
+    X(on_cancel_derived, vow_on_cancel)                                                            \
+    X(on_cancel_settled_twice_closed, vow_on_cancel)                                               \
+    X(is_cancellation_null, vow_is_cancellation)                                                   \
+    X(ref_null, vow_ref)                                                                           \
+    X(inspect_null, vow_state)                                                                     \
+    X(inspect_wrong_state, vow_value)                                                              \
+    X(inspect_closed, vow_loop_of)                                                                 \
+    X(run_null, vow_run)                                                                           \
+    X(run_foreign, vow_run)                                                                        \
+    X(run_closed, vow_run)                                                                         \
+    X(run_inside, vow_run)                                                                         \
+    X(run_never, vow_run)                                                                          \
+    X(run_stopped, vow_run)                                                                        \
+    X(outcome_release_null_twice, vow_outcome_release)                                             \
+    X(rejection_hook_null_closed, vow_set_rejection_hook)                                          \
+    X(unhandled_mode_bad, vow_set_unhandled_mode)                                                  \
+    X(list_of_not_a_list, vow_list_of)                                                             \
+    X(list_accessors_null_past_end, vow_list_state)                                                \
+    X(combinators_null_array_empty, vow_all)                                                      \
+    X(wait_result_null_past_end, vow_wait_done_index)                                              \
+    X(task_group_new_null_closed, vow_task_group_new)                                              \
+    X(task_group_new_oom, vow_task_group_new)                                                      \
+    X(task_group_add_null, vow_task_group_add)                                                     \
+    X(task_group_add_foreign, vow_task_group_add)                                                  \
+    X(task_group_add_after_join, vow_task_group_add)                                               \
+    X(task_group_add_closed, vow_task_group_add)                                                   \
+    X(task_group_spawn_null, vow_task_group_spawn)                                                 \
+    X(task_group_ref_null, vow_task_group_ref)
+
+struct misuse_case {
+    const char *id, *fn;
+    void (*run)(void);
+};
+#define ENTRY(id, fn) {#id, #fn, case_##id},
+static const struct misuse_case cases[] = {MISUSE_TABLE(ENTRY)};
+#define INDEX(id, fn) IDX_##id,
+enum { MISUSE_TABLE(INDEX) N_CASES };
+/* The parameters are indexes, not pointers: Criterion may run each case in a process of
+ * its own that maps the binary elsewhere. */
+static int indexes[] = {MISUSE_TABLE(INDEX)};
+
+ParameterizedTestParameters(misuse, table) {
+    return cr_make_param_array(int, indexes, N_CASES);
+}
+
+ParameterizedTest(int *i, misuse, table, .init = vow_test_setup, .fini = vow_test_teardown,
+                  .timeout = 20) {
+    const struct misuse_case *c = &cases[*i];
+    fprintf(stderr, "misuse case %s (%s)\n", c->id, c->fn);
+    c->run();
+}
