@@ -3,7 +3,7 @@
  * abort or a sanitizer report fails that case alone and names it on stderr).
  *
  * MISUSE_TABLE lists the cases in the order of the document, each with the public
- * function it exercises; tests/misuse_doc.sh (ctest `misuse_doc`) checks that the table
+ * function it exercises; tests/misuse_doc.py (ctest `misuse_doc`) checks that the table
  * and the document list the same ids for the same functions, and that every public
  * function of include/vow/ has a row. Each case makes the call, checks the answer, that
  * what the call consumes was released exactly once (counted destructors), that no
@@ -590,7 +590,8 @@ static int subscribe_keep(void *ctx, vow_resolver_t *r) {
 /* A promise of L that follows a thenable whose resolver is kept in `kept`. */
 static vow_t *keep_resolver(void) {
     vow_t *p = vow_new(L);
-    VOW_ASSERT_CODE(vow_resolve_with(p, vow_follow_thenable(vow_thenable_new(subscribe_keep, NULL, NULL))), 0);
+    VOW_ASSERT_CODE(
+        vow_resolve_with(p, vow_follow_thenable(vow_thenable_new(subscribe_keep, NULL, NULL))), 0);
     run_out();
     cr_assert_not_null(kept);
     return p;
@@ -879,7 +880,9 @@ CASE(run_closed) {
     VOW_ASSERT_STATE(out.state, VOW_PENDING);
     done();
 }
-static int run_p_inside(vow_loop_t *l) { return vow_run(l, vow_resolved(l, counted_value()), NULL); }
+static int run_p_inside(vow_loop_t *l) {
+    return vow_run(l, vow_resolved(l, counted_value()), NULL);
+}
 CASE(run_inside) {
     live();
     from_inside(run_p_inside);
@@ -1193,7 +1196,7 @@ CASE(task_group_ref_null) {
     X(unhandled_mode_bad, vow_set_unhandled_mode)                                                  \
     X(list_of_not_a_list, vow_list_of)                                                             \
     X(list_accessors_null_past_end, vow_list_state)                                                \
-    X(combinators_null_array_empty, vow_all)                                                      \
+    X(combinators_null_array_empty, vow_all)                                                       \
     X(wait_result_null_past_end, vow_wait_done_index)                                              \
     X(task_group_new_null_closed, vow_task_group_new)                                              \
     X(task_group_new_oom, vow_task_group_new)                                                      \
@@ -1216,9 +1219,7 @@ enum { MISUSE_TABLE(INDEX) N_CASES };
  * its own that maps the binary elsewhere. */
 static int indexes[] = {MISUSE_TABLE(INDEX)};
 
-ParameterizedTestParameters(misuse, table) {
-    return cr_make_param_array(int, indexes, N_CASES);
-}
+ParameterizedTestParameters(misuse, table) { return cr_make_param_array(int, indexes, N_CASES); }
 
 ParameterizedTest(int *i, misuse, table, .init = vow_test_setup, .fini = vow_test_teardown,
                   .timeout = 20) {
