@@ -440,5 +440,7 @@ void vow__release_inputs(vow_t *const *inputs, size_t n);
 
 /* ---- task starts (task.c) ----------------------------------------------------------------- */
 void vow__task_start_free(void *arg);
+/* The task a VOW__REL_TASK_START timer's argument starts (borrowed). */
+vow_t *vow__task_start_task(void *arg);
 
 #endif /* VOW_PROMISE_INTERNAL_H */

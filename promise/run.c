@@ -39,3 +39,97 @@ void vow_outcome_release(vow_outcome_t *out) {
     out->error = NULL;
     out->state = VOW_PENDING;
 }
+
+/* ---- asyncio.run's exit: cancel what is left, drain, close ------------------------------ */
+
+/* The promises the layer's timers keep the loop alive for, each referenced. */
+typedef struct sweep {
+    vow_t **p;
+    size_t n, cap;
+    int oom;
+} sweep;
+
+static void sweep_add(sweep *s, vow_t *p) {
+    if (s->oom || p->state != VOW_PENDING) return;
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? 2 * s->cap : 16;
+        vow_t **np = vow__realloc(s->p, cap * sizeof *np);
+        if (np == NULL) {
+            s->oom = 1;
+            return;
+        }
+        s->p = np;
+        s->cap = cap;
+    }
+    s->p[s->n++] = vow__ref(p);
+}
+
+/* VOW__REL_UNREF timers hold a promise: a vow_sleep, a vow_timeout's result, a vow_wait's
+ * result, a task group's join; VOW__REL_TASK_START immediates start a task. */
+static void sweep_promise(void *arg, void *ctx) { sweep_add(ctx, arg); }
+static void sweep_task(void *arg, void *ctx) { sweep_add(ctx, vow__task_start_task(arg)); }
+
+/* Rounds of: cancel every promise a timer of this layer holds, then run the reactions
+ * that queued (cancellation reactions, finally callbacks). A reaction that starts new
+ * timed work has it cancelled in the next round. Bounded: a program that answers every
+ * cancellation with new work is cut off by the forced teardown that follows. */
+enum { SHUTDOWN_ROUNDS = 64 };
+static void cancel_what_is_left(vow_loop_t *loop) {
+    sweep s = {NULL, 0, 0, 0};
+    for (int round = 0; round < SHUTDOWN_ROUNDS && !loop->closed; round++) {
+        s.n = 0;
+        vow__timers_each(loop, VOW__REL_TASK_START, sweep_task, &s);
+        vow__timers_each(loop, VOW__REL_UNREF, sweep_promise, &s);
+        for (size_t i = 0; i < s.n; i++) {
+            vow_t *p = s.p[i];
+            if (p->state == VOW_PENDING && !vow__closed(p)) vow__cancel(p);
+            vow__unref(p);
+        }
+        if (s.n == 0 || s.oom) break;
+        vow__drain(loop);
+    }
+    vow__free(s.p);
+}
+
+int vow_run_main(vow_loop_t *loop, vow_t *p, vow_outcome_t *out) {
+    int rc = vow_run(loop, p, out);
+    if (loop == NULL || rc == VOW_EREENTRANT) return rc; /* nothing we may free */
+    if (!loop->closed && rc != VOW_EINVAL) {
+        cancel_what_is_left(loop);
+        vow__drain(loop);
+    }
+    if (!loop->closed) vow_loop_free(loop);
+    return rc;
+}
+
+int vow_exit_status(int rc, const vow_outcome_t *out) {
+    if (rc == VOW_ENEVER) return 13; /* Node's exit code for an unsettled top-level await */
+    if (rc != 0) return 1;
+    return out != NULL && out->state == VOW_FULFILLED ? 0 : 1;
+}
+
+int vow_main(vow_t *(*fn)(vow_loop_t *loop, void *arg), void *arg) {
+    vow_loop_t *loop;
+    int rc = vow_loop_new(&loop, VOW_BACKEND_AUTO);
+    if (rc != 0) {
+        fprintf(stderr, "vow_main: vow_loop_new: %s\n", vow_strerror(rc));
+        return 1;
+    }
+    if (fn == NULL) {
+        vow_loop_free(loop);
+        fprintf(stderr, "vow_main: %s\n", vow_strerror(VOW_EINVAL));
+        return 1;
+    }
+    vow_outcome_t out;
+    rc = vow_run_main(loop, fn(loop, arg), &out);
+    int status = vow_exit_status(rc, &out);
+    if (rc == 0 && out.state == VOW_REJECTED) {
+        char buf[512];
+        vow_error_format(out.error, buf, sizeof buf);
+        fprintf(stderr, "vow_main: uncaught rejection: %s\n", buf);
+    } else if (rc != 0) {
+        fprintf(stderr, "vow_main: %s\n", vow_strerror(rc));
+    }
+    vow_outcome_release(&out);
+    return status;
+}

@@ -47,6 +47,8 @@ static void task_start(vow_loop_t *loop, void *arg) {
     vow__unref(p);
 }
 
+vow_t *vow__task_start_task(void *arg) { return ((struct task_start *)arg)->task; }
+
 void vow__task_start_free(void *arg) {
     struct task_start *ts = arg;
     if (ts->arg_free != NULL) ts->arg_free(ts->arg);

@@ -240,6 +240,10 @@ int vow__timer_start(vow_loop_t *loop, int kind, uint64_t ms, vow_timer_cb cb, v
 int vow__timer_clear(vow_loop_t *loop, vow_timer_t id, int want_immediate);
 void vow__timers_init(vow_loop_t *loop);
 void vow__timers_free(vow_loop_t *loop);
+/* Calls fn(arg, ctx) with the argument of every live timer (not fired, not cleared) whose
+ * release kind is `release` (a layer's own), in slot order: how a layer finds the work it
+ * keeps the loop alive with. fn must not start, clear or free timers (collect, then act). */
+void vow__timers_each(vow_loop_t *loop, int release, void (*fn)(void *arg, void *ctx), void *ctx);
 void vow__timers_check(vow_loop_t *loop); /* run this turn's immediates */
 /* Checks the timers' invariants (vow_loop_verify): heap order, map, counts. */
 void vow__timers_verify(const vow_loop_t *loop);

@@ -444,6 +444,16 @@ void vow__timers_check(vow_loop_t *loop) {
     }
 }
 
+void vow__timers_each(vow_loop_t *loop, int release, void (*fn)(void *arg, void *ctx), void *ctx) {
+    const vow__timers *tm = &loop->tm;
+    for (uint32_t s = 0; s < tm->fresh; s++) {
+        const vow__tnode *n = &tm->nodes[s];
+        if (n->kind == VOW__T_FREE || n->state == VOW__TS_CLEARED || n->release != release)
+            continue;
+        fn(n->arg, ctx);
+    }
+}
+
 void vow__timers_free(vow_loop_t *loop) {
     vow__timers *tm = &loop->tm;
     ev_timer_stop(loop->evl, &loop->timer_w);

@@ -920,6 +920,40 @@ CASE(outcome_release_null_twice) {
     VOW_ASSERT_EQ(freed, 1);
     done();
 }
+CASE(run_main_null) {
+    vow_outcome_t out = unset_outcome();
+    VOW_ASSERT_CODE(vow_run_main(NULL, vow_resolved(live(), counted_value()), &out), VOW_EINVAL);
+    VOW_ASSERT_STATE(out.state, VOW_PENDING);
+    VOW_ASSERT_EQ(freed, 1, "p consumed");
+    VOW_ASSERT_CODE(vow_run_main(L, NULL, &out), VOW_EINVAL);
+    L = NULL; /* freed by the call */
+    done();
+}
+CASE(run_main_closed) {
+    closed();
+    VOW_ASSERT_CODE(vow_run_main(L, vow_ref(HOLD), NULL), VOW_ECLOSED);
+    done(); /* the handle was not freed twice: HOLD still holds it */
+}
+static int run_main_p_inside(vow_loop_t *l) {
+    return vow_run_main(l, vow_resolved(l, counted_value()), NULL);
+}
+CASE(run_main_inside) {
+    live();
+    from_inside(run_main_p_inside);
+    VOW_ASSERT_CODE(inner_rc, VOW_EREENTRANT);
+    VOW_ASSERT_EQ(freed, 1, "p consumed, the loop kept");
+    done();
+}
+CASE(exit_status_any_code) {
+    VOW_ASSERT_EQ(vow_exit_status(0, NULL), 1);
+    VOW_ASSERT_EQ(vow_exit_status(-4242, NULL), 1);
+    VOW_ASSERT_EQ(vow_exit_status(12, NULL), 1);
+}
+CASE(main_null_fn) {
+    fflush(stderr);
+    VOW_ASSERT_EQ(vow_main(NULL, NULL), 1);
+    done();
+}
 
 /* ---- unhandled rejections -------------------------------------------------------------- */
 CASE(rejection_hook_null_closed) {
@@ -1192,6 +1226,11 @@ CASE(task_group_ref_null) {
     X(run_never, vow_run)                                                                          \
     X(run_stopped, vow_run)                                                                        \
     X(outcome_release_null_twice, vow_outcome_release)                                             \
+    X(run_main_null, vow_run_main)                                                                 \
+    X(run_main_closed, vow_run_main)                                                               \
+    X(run_main_inside, vow_run_main)                                                               \
+    X(exit_status_any_code, vow_exit_status)                                                       \
+    X(main_null_fn, vow_main)                                                                      \
     X(rejection_hook_null_closed, vow_set_rejection_hook)                                          \
     X(unhandled_mode_bad, vow_set_unhandled_mode)                                                  \
     X(list_of_not_a_list, vow_list_of)                                                             \

@@ -367,6 +367,38 @@ VOW_EXTERN int vow_run(vow_loop_t *loop, vow_t *p, vow_outcome_t *out);
  * nothing. NULL is ignored. */
 VOW_EXTERN void vow_outcome_release(vow_outcome_t *out);
 
+/* asyncio.run(main) on a loop you made: vow_run(loop, p, out), then the clean exit.
+ * Once p has settled (or the run ended otherwise), everything still pending that vow keeps
+ * the loop alive for is cancelled: every vow_sleep, vow_timeout and vow_wait timer's
+ * promise, every task of vow_create_task or a task group not yet started (the upstream
+ * rule carries each cancellation to what waits on it: a started task whose body awaits a
+ * sleep is cancelled through it). The reactions those cancellations queue run (a
+ * vow_finally's callback, a vow_catch_ex with VOW_CATCH_CANCELLED), in rounds: timed work a
+ * reaction starts is cancelled in the next round (at most 64), so the call never waits on
+ * a timer once p has settled. Then the loop is freed as by vow_loop_free: the
+ * application's own timers, intervals and immediates are dropped unrun, and promises
+ * nothing cancelled (a vow_new promise no timer settles) are released, their destructors
+ * run. Consumes p; frees the loop on every path (the handle must not be used after),
+ * except VOW_EREENTRANT (called from a callback of this loop: nothing is freed) and a
+ * NULL loop. Returns what vow_run returns (VOW_EINTR when vow_loop_stop ended the run:
+ * the loop is shut down all the same); *out as vow_run's. If memory runs out while
+ * collecting what to cancel, the rest is dropped by the teardown without cancellation
+ * reactions. */
+VOW_EXTERN int vow_run_main(vow_loop_t *loop, vow_t *p, vow_outcome_t *out);
+
+/* The exit status convention for a program's main: 0 when rc is 0 and the outcome
+ * fulfilled; 13 for VOW_ENEVER (the main promise could never settle: Node's exit code
+ * for an unsettled top-level await); 1 otherwise (a rejection, as Node and Python exit on
+ * an uncaught error, or any other error code). out may be NULL (then rc 0 gives 1). */
+VOW_EXTERN int vow_exit_status(int rc, const vow_outcome_t *out);
+
+/* asyncio.run(main()) in one call, for a program's main: makes a loop (VOW_BACKEND_AUTO),
+ * calls fn(loop, arg) for the main promise, runs it with vow_run_main, writes an uncaught
+ * rejection to stderr as one line ("vow_main: uncaught rejection: ETIMEDOUT: timed out"),
+ * and returns vow_exit_status: int main(void) { return vow_main(amain, NULL); }.
+ * fn NULL or a loop that cannot be made: a line on stderr and 1 (fn is not called). */
+VOW_EXTERN int vow_main(vow_t *(*fn)(vow_loop_t *loop, void *arg), void *arg);
+
 /* ---------------------------------------------------------------------------------
  * Unhandled rejections (Node.js's rules).
  * When the microtask queue drains and a rejected promise has no handler, it is reported
