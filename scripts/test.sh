@@ -8,6 +8,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 build="${VOW_BUILD_DIR:-build}"
 scripts/setup.sh
-cmake -S . -B "$build" "$@"
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Debug "$@"
 cmake --build "$build" -j2
 ctest --test-dir "$build" --output-on-failure --no-tests=error -j2

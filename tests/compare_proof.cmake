@@ -39,9 +39,9 @@ function(vow_proof_library name)
     target_include_directories(${name}
         PUBLIC ${PROJECT_SOURCE_DIR}/include
         PRIVATE ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR}/promise ${EV_INCLUDE_DIR})
-    target_link_libraries(${name} PUBLIC vow_libev Threads::Threads)
+    target_link_libraries(${name} PUBLIC vow::libev Threads::Threads)
     if(VOW_LIBM)
-        target_link_libraries(${name} PUBLIC ${VOW_LIBM})
+        target_link_libraries(${name} PUBLIC m)
     endif()
 endfunction()
 
