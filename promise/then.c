@@ -102,6 +102,10 @@ vow_t *vow_then(vow_t *p, vow_on_ok on_ok, vow_on_err on_err, void *ctx, void (*
     return then_common(p, VOW__R_THEN, on_ok, on_err, NULL, ctx, ctx_free, 0);
 }
 
+vow_t *vow_then_ok(vow_t *p, vow_on_ok on_ok, void *ctx) {
+    return then_common(p, VOW__R_THEN, on_ok, NULL, NULL, ctx, NULL, 0);
+}
+
 vow_t *vow_then_ex(vow_t *p, vow_on_ok on_ok, vow_on_err on_err, void *ctx,
                    void (*ctx_free)(void *), unsigned flags) {
     return then_common(p, VOW__R_THEN, on_ok, on_err, NULL, ctx, ctx_free, flags);

@@ -142,6 +142,14 @@ void vow__drain(vow_loop_t *loop) {
     }
 }
 
+int vow_loop_drain(vow_loop_t *loop) {
+    if (loop == NULL) return VOW_EINVAL;
+    if (loop->closed) return VOW_ECLOSED;
+    if (loop->draining) return VOW_EREENTRANT;
+    vow__drain(loop);
+    return 0;
+}
+
 void vow__jobs_discard(vow_loop_t *loop) {
     vow__job *j;
     while ((j = job_pop(loop)) != NULL) j->fn(loop, j, VOW__JOB_DROP);

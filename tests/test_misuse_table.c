@@ -389,6 +389,21 @@ CASE(microtask_null) {
     run_out();
     done();
 }
+static int drain_inside_rc = 1;
+static void drain_inside(vow_loop_t *loop, void *arg) {
+    (void)arg;
+    drain_inside_rc = vow_loop_drain(loop);
+}
+CASE(loop_drain_null_closed_inside) {
+    VOW_ASSERT_CODE(vow_loop_drain(NULL), VOW_EINVAL);
+    VOW_ASSERT_CODE(vow_loop_drain(live()), 0, "nothing queued: nothing to do");
+    VOW_ASSERT_CODE(vow_microtask(L, drain_inside, NULL), 0);
+    VOW_ASSERT_CODE(vow_loop_drain(L), 0);
+    VOW_ASSERT_CODE(drain_inside_rc, VOW_EREENTRANT);
+    done();
+    VOW_ASSERT_CODE(vow_loop_drain(closed()), VOW_ECLOSED);
+    done();
+}
 CASE(microtask_closed) {
     VOW_ASSERT_CODE(vow_microtask(closed(), micro_cb, NULL), VOW_ECLOSED);
     VOW_ASSERT_EQ(callbacks, 0);
@@ -711,6 +726,18 @@ CASE(then_no_reactions) {
     VOW_ASSERT_EQ(freed, 1, "ctx_free ran once");
     vow_unref(d);
     vow_unref(c);
+    done();
+}
+CASE(then_ok_null_closed) {
+    VOW_ASSERT_EQ(vow_then_ok(NULL, on_ok, NULL), (vow_t *)NULL);
+    closed();
+    VOW_ASSERT_EQ(vow_then_ok(vow_ref(HOLD), on_ok, NULL), (vow_t *)NULL, "p released");
+    done();
+    vow_t *d = vow_then_ok(vow_resolved(live(), vow_int(2)), NULL, NULL);
+    run_out();
+    VOW_ASSERT_EQ(vow_value_int(vow_value(d)), (int64_t)2, "on_ok NULL: passes through");
+    vow_unref(d);
+    VOW_ASSERT_EQ(callbacks, 0);
     done();
 }
 CASE(finally_null_fn) {
@@ -1169,6 +1196,7 @@ CASE(task_group_ref_null) {
     X(loop_free_inside, vow_loop_free)                                                             \
     X(microtask_null, vow_microtask)                                                               \
     X(microtask_closed, vow_microtask)                                                             \
+    X(loop_drain_null_closed_inside, vow_loop_drain)                                               \
     X(set_timeout_null, vow_set_timeout)                                                           \
     X(set_timeout_closed, vow_set_timeout)                                                         \
     X(set_interval_null, vow_set_interval)                                                         \
@@ -1205,6 +1233,7 @@ CASE(task_group_ref_null) {
     X(settle_closed, vow_resolve)                                                                  \
     X(reject_null_error, vow_reject)                                                               \
     X(then_no_reactions, vow_then)                                                                 \
+    X(then_ok_null_closed, vow_then_ok)                                                            \
     X(finally_null_fn, vow_finally)                                                                \
     X(cancel_null, vow_cancel)                                                                     \
     X(cancel_settled, vow_cancel)                                                                  \

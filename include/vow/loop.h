@@ -141,6 +141,17 @@ VOW_EXTERN int vow_loop_free(vow_loop_t *loop);
 typedef void (*vow_microtask_fn)(vow_loop_t *loop, void *arg);
 VOW_EXTERN int vow_microtask(vow_loop_t *loop, vow_microtask_fn fn, void *arg);
 
+/* Node's microtask checkpoint, now: runs every queued reaction and microtask (and those
+ * they queue) until none is left, as vow does after each of its own callbacks. For an
+ * application's own libev callbacks on a loop vow drives or wraps: vow drains once per
+ * loop iteration (before the loop blocks) and after each of its own callbacks, but libev
+ * has no hook between two callbacks of one iteration (ev_invoke_pending runs them all), so
+ * call vow_loop_drain at the end of your watcher's callback to have its promises' reactions
+ * run before the next callback, as Node runs them. Returns 0; VOW_EINVAL (NULL),
+ * VOW_ECLOSED, VOW_EREENTRANT from inside a reaction or microtask (a drain is running:
+ * what you queued runs when the current one returns). */
+VOW_EXTERN int vow_loop_drain(vow_loop_t *loop);
+
 /* Checks the loop's invariants, as libev's ev_verify does: the job queue's links and
  * length, the timer heap's order and its lists, the immediates, every pool's count of
  * live and free slots, and each layer's own (promise reaction lists, unhandled-rejection

@@ -260,6 +260,11 @@ typedef vow_result_t (*vow_on_finally)(vow_loop_t *loop, void *ctx);
 VOW_EXTERN vow_t *vow_then(vow_t *p, vow_on_ok on_ok, vow_on_err on_err, void *ctx,
                            void (*ctx_free)(void *));
 
+/* p.then(on_ok), the common form: vow_then(p, on_ok, NULL, ctx, NULL). ctx (NULL when the
+ * reaction needs none) stays the caller's: no destructor runs. A rejection passes by.
+ * NULL as vow_then (p consumed). */
+VOW_EXTERN vow_t *vow_then_ok(vow_t *p, vow_on_ok on_ok, void *ctx);
+
 /* p.catch(on_err): vow_then(p, NULL, on_err, ...). */
 VOW_EXTERN vow_t *vow_catch(vow_t *p, vow_on_err on_err, void *ctx, void (*ctx_free)(void *));
 
