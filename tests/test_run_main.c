@@ -42,8 +42,8 @@ static vow_result_t fin_sleeps(vow_loop_t *loop, void *ctx) {
 
 Test(run_main, a_main_that_wins_a_race_against_a_long_sleep_returns_at_once) {
     vow_loop_t *loop = vow_test_loop();
-    vow_t *in[2] = {vow_sleep(loop, 1), vow_catch_ex(vow_sleep(loop, 10000), saw_cancel,
-                                                      (void *)0, NULL, VOW_CATCH_CANCELLED)};
+    vow_t *in[2] = {vow_sleep(loop, 1), vow_catch_ex(vow_sleep(loop, 10000), saw_cancel, (void *)0,
+                                                     NULL, VOW_CATCH_CANCELLED)};
     vow_t *first = vow_race(loop, in, 2, 0);
     vow_outcome_t out;
     double t0 = now_s();
@@ -141,8 +141,8 @@ static void stop(vow_loop_t *loop, void *arg) {
 Test(run_main, a_stopped_run_is_shut_down_all_the_same) {
     vow_loop_t *loop = vow_test_loop();
     VOW_ASSERT_CODE(vow_set_timeout(loop, stop, NULL, 1, NULL), 0);
-    vow_t *bg = vow_catch_ex(vow_sleep(loop, 10000), saw_cancel, (void *)0, NULL,
-                             VOW_CATCH_CANCELLED);
+    vow_t *bg =
+        vow_catch_ex(vow_sleep(loop, 10000), saw_cancel, (void *)0, NULL, VOW_CATCH_CANCELLED);
     vow_unref(bg);
     VOW_ASSERT_CODE(vow_run_main(loop, vow_sleep(loop, 10000), NULL), VOW_EINTR);
     VOW_ASSERT_EQ(cancelled_seen[0], 1);
