@@ -3,21 +3,13 @@
  * with Promises/A+ 2.3.3's first-call-wins rules. */
 #include "internal.h"
 
-/* The adapter of a thenable made without one: following it rejects with VOW_EINVAL. */
-static int subscribe_missing(void *ctx, vow_resolver_t *resolver) {
-    (void)ctx;
-    (void)resolver;
-    return VOW_EINVAL;
-}
-
+/* subscribe NULL is Promises/A+ 2.3.3.4's "then is not a function": following the
+ * thenable fulfils with x itself, the ctx pointer (vow__foreign_job). */
 vow_thenable_t *vow_thenable_new(vow_subscribe_fn subscribe, void *ctx, void (*ctx_free)(void *)) {
     vow_thenable_t *t = vow__malloc(sizeof *t);
-    if (t == NULL || subscribe == NULL) {
-        if (ctx_free != NULL) ctx_free(ctx); /* a missing adapter will never use ctx */
-        if (t == NULL) return NULL;
-        subscribe = subscribe_missing;
-        ctx = NULL;
-        ctx_free = NULL;
+    if (t == NULL) {
+        if (ctx_free != NULL) ctx_free(ctx);
+        return NULL;
     }
     t->subscribe = subscribe;
     t->ctx = ctx;
@@ -42,6 +34,17 @@ void vow__foreign_job(vow_loop_t *loop, vow__reaction *r) {
     vow_t *d = r->rec.derived;
     vow_thenable_t *t = r->thenable;
     r->thenable = NULL;
+    if (t->subscribe == NULL) { /* not a thenable after all: fulfil with x (ctx) */
+        vow_value_t x = vow_ptr(t->ctx, t->ctx_free);
+        t->ctx_free = NULL; /* the value owns ctx now */
+        vow__thenable_free(t);
+        vow__rec_free(loop, &r->rec);
+        if (d->state == VOW_PENDING && !vow__closed(d))
+            vow__fulfill_move(d, &x);
+        else
+            vow_value_release(&x);
+        return;
+    }
     vow_resolver_t *res = vow__malloc(sizeof *res);
     if (res == NULL) {
         vow__thenable_free(t);

@@ -179,8 +179,9 @@ typedef int (*vow_subscribe_fn)(void *ctx, vow_resolver_t *resolver);
 
 /* Makes a thenable from an adapter. `ctx_free` (optional) runs exactly once, after
  * subscribe returned or when the thenable is dropped unused. Returns NULL only when out
- * of memory (ctx_free has then run). `subscribe` NULL (misuse) still gives a thenable:
- * ctx_free(ctx) runs at once, and the promise that follows it rejects with VOW_EINVAL. */
+ * of memory (ctx_free has then run). `subscribe` NULL is Promises/A+ 2.3.3.4's "then is
+ * not a function": the promise that follows the thenable fulfils with ctx itself, as
+ * vow_ptr(ctx, ctx_free) (the value then owns ctx; ctx_free runs once, when it goes). */
 VOW_EXTERN vow_thenable_t *vow_thenable_new(vow_subscribe_fn subscribe, void *ctx,
                                             void (*ctx_free)(void *));
 /* Follow a foreign future (consumed). NULL (what vow_thenable_new answered out of memory)
