@@ -575,6 +575,27 @@ CASE(follow_itself) {
     vow_unref(p);
     done();
 }
+static vow_t *other_promise;
+static vow_result_t follow_other(vow_loop_t *loop, const vow_value_t *v, void *ctx) {
+    (void)loop, (void)v, (void)ctx;
+    return vow_follow(other_promise);
+}
+CASE(follow_other_loop) {
+    vow_loop_t *other = vow_test_loop();
+    vow_set_unhandled_mode(live(), VOW_UNHANDLED_SILENT);
+    vow_t *p = vow_new(L);
+    VOW_ASSERT_CODE(vow_resolve_with(p, vow_follow(vow_resolved(other, counted_value()))), 0);
+    other_promise = vow_resolved(other, counted_value());
+    vow_t *d = vow_then_ok(vow_resolved(L, vow_none()), follow_other, NULL);
+    run_out();
+    VOW_ASSERT_CODE(vow_error_code(vow_error(p)), VOW_EINVAL, "resolve_with");
+    VOW_ASSERT_CODE(vow_error_code(vow_error(d)), VOW_EINVAL, "a reaction's result");
+    VOW_ASSERT_EQ(freed, 2, "both promises of the other loop released");
+    vow_unref(p);
+    vow_unref(d);
+    VOW_ASSERT_CODE(vow_loop_close(other), 0);
+    done();
+}
 CASE(thenable_new_null_subscribe) {
     vow_thenable_t *t = vow_thenable_new(NULL, &payload_at, count_free);
     cr_assert_not_null(t, "NULL is only for out of memory");
@@ -1233,6 +1254,7 @@ CASE(task_group_ref_null) {
     X(fail_code_null_message, vow_fail_code)                                                       \
     X(follow_null, vow_follow)                                                                     \
     X(follow_itself, vow_follow)                                                                   \
+    X(follow_other_loop, vow_follow)                                                               \
     X(thenable_new_null_subscribe, vow_thenable_new)                                               \
     X(thenable_new_oom, vow_thenable_new)                                                          \
     X(follow_thenable_null, vow_follow_thenable)                                                   \

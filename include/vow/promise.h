@@ -165,7 +165,8 @@ VOW_EXTERN vow_result_t vow_fail(vow_error_t *err);
 VOW_EXTERN vow_result_t vow_fail_code(int code, const char *message);
 /* Follow `p` (consumed): the derived promise settles as p does, after ECMAScript's two
  * extra jobs (NewPromiseResolveThenableJob, then p's reaction). Following the derived
- * promise itself rejects it with VOW_ETYPE. NULL (out of memory) rejects with ENOMEM. */
+ * promise itself rejects it with VOW_ETYPE; a promise of another loop with VOW_EINVAL (it
+ * is released). NULL (out of memory) rejects with ENOMEM. */
 VOW_EXTERN vow_result_t vow_follow(vow_t *p);
 
 /* Foreign futures (another library's). C cannot recognise a thenable in a void *, so
