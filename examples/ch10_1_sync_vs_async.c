@@ -5,11 +5,12 @@
  * time.sleep(0.5)                  nanosleep(): blocks the whole thread (on purpose, and
  *                                  only in the synchronous half, before any loop runs)
  * async def async_task(name, s)    async_task(): prints, then returns the promise
- *                                  vow_then(vow_sleep(loop, ms), task_finished, ...)
+ *                                  vow_then_ok(vow_sleep(loop, ms), task_finished, ...)
  * await asyncio.sleep(0.5)         vow_sleep(loop, 500); the code after the await is the
  *                                  then reaction (task_finished)
  * await asyncio.gather(a, b, c)    vow_all(loop, tasks, 3), then a reaction that prints
- * asyncio.run(run_async_demo())    vow_run(loop, run_async_demo(loop), &out)
+ * asyncio.run(run_async_demo())    vow_main(run_async_demo, &start): runs the main promise,
+ *                                  cancels what is left, frees the loop, exit status
  *
  * Compare with examples/py/ch10_1_sync_vs_async.py (examples/check.py does). */
 #include <errno.h>
@@ -57,7 +58,7 @@ static vow_result_t task_finished(vow_loop_t *loop, const vow_value_t *v, void *
 /* async def async_task(name, seconds) */
 static vow_t *async_task(vow_loop_t *loop, const char *name, uint64_t ms) {
     printf("%s started\n", name);
-    return vow_then(vow_sleep(loop, ms), task_finished, NULL, (void *)name, NULL);
+    return vow_then_ok(vow_sleep(loop, ms), task_finished, (void *)name);
 }
 
 static vow_result_t all_done(vow_loop_t *loop, const vow_value_t *v, void *ctx) {
@@ -66,36 +67,18 @@ static vow_result_t all_done(vow_loop_t *loop, const vow_value_t *v, void *ctx) 
     return vow_ok_none();
 }
 
-/* async def run_async_demo(): the three tasks run concurrently under gather. */
-static vow_t *run_async_demo(vow_loop_t *loop, double *start) {
+/* async def run_async_demo(): the three tasks run concurrently under gather. `start` (a
+ * double of main's) is where the start time is kept for all_done. */
+static vow_t *run_async_demo(vow_loop_t *loop, void *start) {
     printf("=== asynchronous: concurrently (0.5 s each) ===\n");
-    *start = now_s();
+    *(double *)start = now_s();
     vow_t *tasks[3] = {async_task(loop, "task 1", 500), async_task(loop, "task 2", 500),
                        async_task(loop, "task 3", 500)};
-    return vow_then(vow_all(loop, tasks, 3), all_done, NULL, start, NULL);
+    return vow_then_ok(vow_all(loop, tasks, 3), all_done, start);
 }
 
 int main(void) {
     run_sync_demo();
-
-    vow_loop_t *loop;
-    int rc = vow_loop_new(&loop, VOW_BACKEND_AUTO);
-    if (rc != 0) {
-        fprintf(stderr, "vow_loop_new: %s\n", vow_strerror(rc));
-        return 1;
-    }
     double start;
-    vow_outcome_t out;
-    rc = vow_run(loop, run_async_demo(loop, &start), &out);
-    int ok = rc == 0 && out.state == VOW_FULFILLED;
-    if (!ok) {
-        fprintf(stderr, "demo failed: %s\n",
-                rc != 0 ? vow_strerror(rc) : vow_error_message(out.error));
-    }
-    vow_outcome_release(&out);
-    if (!ok) {
-        vow_loop_free(loop);
-        return 1;
-    }
-    return vow_loop_close(loop) == 0 ? 0 : 1;
+    return vow_main(run_async_demo, &start); /* asyncio.run(run_async_demo()) */
 }

@@ -34,7 +34,7 @@ static vow_result_t make_user(vow_loop_t *loop, const vow_value_t *v, void *ctx)
 
 /* async def get_user(user_id): await asyncio.sleep(0.3); return {...} */
 static vow_t *get_user(vow_loop_t *loop, int user_id) {
-    return vow_then(vow_sleep(loop, 300), make_user, NULL, (void *)(intptr_t)user_id, NULL);
+    return vow_then_ok(vow_sleep(loop, 300), make_user, (void *)(intptr_t)user_id);
 }
 
 static vow_result_t make_posts(vow_loop_t *loop, const vow_value_t *v, void *ctx) {
@@ -51,7 +51,7 @@ static vow_result_t make_posts(vow_loop_t *loop, const vow_value_t *v, void *ctx
 
 static vow_t *get_posts(vow_loop_t *loop, int user_id) {
     (void)user_id;
-    return vow_then(vow_sleep(loop, 300), make_posts, NULL, NULL, NULL);
+    return vow_then_ok(vow_sleep(loop, 300), make_posts, NULL);
 }
 
 /* user = await get_user(1); print(...); posts = await get_posts(user["id"]) */
@@ -62,37 +62,26 @@ static vow_result_t got_user(vow_loop_t *loop, const vow_value_t *v, void *ctx) 
     return vow_follow(get_posts(loop, u->id));
 }
 
+/* print(f"posts: {posts}"); print(f"total: ...") */
 static vow_result_t got_posts(vow_loop_t *loop, const vow_value_t *v, void *ctx) {
-    (void)loop, (void)ctx;
     const posts_t *p = vow_value_ptr(v);
     printf("posts: [");
     for (size_t i = 0; i < p->n; i++)
         printf("%s{'id': %d, 'title': '%s'}", i ? ", " : "", p->items[i].id, p->items[i].title);
     printf("]\n");
+    uint64_t start = *(const uint64_t *)ctx;
+    printf("total: %.2f s (sequential: 0.3 + 0.3)\n",
+           (double)(vow_loop_update_time(loop) - start) / 1000.0);
     return vow_ok_none();
 }
 
+/* async def demo_await(). `start` (main's) keeps the start time for got_posts. */
+static vow_t *demo_await(vow_loop_t *loop, void *start) {
+    *(uint64_t *)start = vow_loop_update_time(loop);
+    return vow_then_ok(vow_then_ok(get_user(loop, 1), got_user, NULL), got_posts, start);
+}
+
 int main(void) {
-    vow_loop_t *loop;
-    int rc = vow_loop_new(&loop, VOW_BACKEND_AUTO);
-    if (rc != 0) {
-        fprintf(stderr, "vow_loop_new: %s\n", vow_strerror(rc));
-        return 1;
-    }
-    uint64_t start = vow_loop_update_time(loop);
-    vow_t *demo = vow_then(vow_then(get_user(loop, 1), got_user, NULL, NULL, NULL), got_posts, NULL,
-                           NULL, NULL);
-    vow_outcome_t out;
-    rc = vow_run(loop, demo, &out); /* asyncio.run(demo_await()) */
-    if (rc != 0 || out.state != VOW_FULFILLED) {
-        fprintf(stderr, "demo failed: %s\n",
-                rc != 0 ? vow_strerror(rc) : vow_error_message(out.error));
-        vow_outcome_release(&out);
-        vow_loop_free(loop);
-        return 1;
-    }
-    vow_outcome_release(&out);
-    printf("total: %.2f s (sequential: 0.3 + 0.3)\n",
-           (double)(vow_loop_update_time(loop) - start) / 1000.0);
-    return vow_loop_close(loop) == 0 ? 0 : 1;
+    uint64_t start;
+    return vow_main(demo_await, &start); /* asyncio.run(demo_await()) */
 }

@@ -5,14 +5,14 @@
  *
  * Python construct                      C rendering here
  * async def background_task(name, s)    background_task(): the task body, a vow_task_fn;
- *                                       prints, then returns vow_then(vow_sleep(...), ...)
+ *                                       prints, then returns vow_then_ok(vow_sleep(...), ...)
  * asyncio.create_task(coro)             vow_create_task(loop, background_task, job, NULL):
  *                                       the body runs from an immediate on the next loop
  *                                       turn, as asyncio's call_soon, so the prints after
  *                                       it come first
- * result1 = await task1                 vow_then(task1, got_first, ...), which returns
+ * result1 = await task1                 vow_then_ok(task1, got_first, ...), which returns
  * result2 = await task2                 vow_follow(task2) to await the second one
- * asyncio.run(demo_create_task())       vow_run(loop, demo_create_task(loop), &out)
+ * asyncio.run(demo_create_task())       vow_main(demo_create_task, NULL)
  *
  * Compare with examples/py/ch10_3_create_task.py (examples/check.py does). */
 #include <stdio.h>
@@ -50,7 +50,7 @@ static vow_result_t finished(vow_loop_t *loop, const vow_value_t *v, void *ctx) 
 static vow_t *background_task(vow_loop_t *loop, void *arg) {
     const job_t *job = arg;
     printf("%s starts\n", job->name);
-    return vow_then(vow_sleep(loop, job->ms), finished, NULL, (void *)job, NULL);
+    return vow_then_ok(vow_sleep(loop, job->ms), finished, (void *)job);
 }
 
 /* What the coroutine keeps between its two awaits. */
@@ -88,7 +88,8 @@ static void demo_free(void *ctx) {
 }
 
 /* async def demo_create_task() */
-static vow_t *demo_create_task(vow_loop_t *loop) {
+static vow_t *demo_create_task(vow_loop_t *loop, void *arg) {
+    (void)arg;
     demo_t *d = calloc(1, sizeof *d);
     if (d == NULL) return NULL;
     d->start = now_s();
@@ -101,27 +102,9 @@ static vow_t *demo_create_task(vow_loop_t *loop) {
     printf("(the tasks have not started yet: this code runs first)\n");
 
     /* awaiting a task gives the loop a turn; both tasks run concurrently */
-    vow_t *first = vow_then(task1, got_first, NULL, d, NULL);
+    vow_t *first = vow_then_ok(task1, got_first, d);
     return vow_then(first, got_second, NULL, d, demo_free);
 }
 
-int main(void) {
-    vow_loop_t *loop;
-    int rc = vow_loop_new(&loop, VOW_BACKEND_AUTO);
-    if (rc != 0) {
-        fprintf(stderr, "vow_loop_new: %s\n", vow_strerror(rc));
-        return 1;
-    }
-    vow_outcome_t out;
-    rc = vow_run(loop, demo_create_task(loop), &out);
-    int ok = rc == 0 && out.state == VOW_FULFILLED;
-    if (!ok)
-        fprintf(stderr, "demo failed: %s\n",
-                rc != 0 ? vow_strerror(rc) : vow_error_message(out.error));
-    vow_outcome_release(&out);
-    if (!ok) {
-        vow_loop_free(loop);
-        return 1;
-    }
-    return vow_loop_close(loop) == 0 ? 0 : 1;
-}
+/* asyncio.run(demo_create_task()) */
+int main(void) { return vow_main(demo_create_task, NULL); }

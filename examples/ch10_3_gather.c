@@ -5,13 +5,13 @@
  *
  * Python construct                   C rendering here
  * async def fetch_url(url, delay)    fetch_url(): prints, then returns
- *                                    vow_then(vow_sleep(loop, ms), fetched, ...)
+ *                                    vow_then_ok(vow_sleep(loop, ms), fetched, ...)
  * await asyncio.sleep(delay)         vow_sleep(loop, ms); the code after it is `fetched`
  * return f"data from {url}"          vow_ok(vow_ptr(string, free)): the promise owns it
  * await asyncio.gather(a, b, c)      vow_all(loop, inputs, 3) (JavaScript's Promise.all),
  *                                    fulfilled with a vow list: vow_list_of, vow_list_len,
  *                                    vow_list_value, in input order
- * asyncio.run(demo_gather())         vow_run(loop, demo_gather(loop), &out)
+ * asyncio.run(demo_gather())         vow_main(demo_gather, &start)
  *
  * Compare with examples/py/ch10_3_gather.py (examples/check.py does). */
 #include <stdio.h>
@@ -41,7 +41,7 @@ static vow_result_t fetched(vow_loop_t *loop, const vow_value_t *v, void *ctx) {
 /* async def fetch_url(url, delay) */
 static vow_t *fetch_url(vow_loop_t *loop, const char *url, uint64_t ms) {
     printf("started: %s\n", url);
-    return vow_then(vow_sleep(loop, ms), fetched, NULL, (void *)url, NULL);
+    return vow_then_ok(vow_sleep(loop, ms), fetched, (void *)url);
 }
 
 /* results = await asyncio.gather(...); print(...) */
@@ -56,32 +56,15 @@ static vow_result_t gathered(vow_loop_t *loop, const vow_value_t *v, void *ctx) 
     return vow_ok_none();
 }
 
-/* async def demo_gather() */
-static vow_t *demo_gather(vow_loop_t *loop, double *start) {
-    *start = now_s();
+/* async def demo_gather(). `start` (main's) keeps the start time for gathered. */
+static vow_t *demo_gather(vow_loop_t *loop, void *start) {
+    *(double *)start = now_s();
     vow_t *fetches[3] = {fetch_url(loop, "url1", 200), fetch_url(loop, "url2", 100),
                          fetch_url(loop, "url3", 300)};
-    return vow_then(vow_all(loop, fetches, 3), gathered, NULL, start, NULL);
+    return vow_then_ok(vow_all(loop, fetches, 3), gathered, start);
 }
 
 int main(void) {
-    vow_loop_t *loop;
-    int rc = vow_loop_new(&loop, VOW_BACKEND_AUTO);
-    if (rc != 0) {
-        fprintf(stderr, "vow_loop_new: %s\n", vow_strerror(rc));
-        return 1;
-    }
     double start;
-    vow_outcome_t out;
-    rc = vow_run(loop, demo_gather(loop, &start), &out);
-    int ok = rc == 0 && out.state == VOW_FULFILLED;
-    if (!ok)
-        fprintf(stderr, "demo failed: %s\n",
-                rc != 0 ? vow_strerror(rc) : vow_error_message(out.error));
-    vow_outcome_release(&out);
-    if (!ok) {
-        vow_loop_free(loop);
-        return 1;
-    }
-    return vow_loop_close(loop) == 0 ? 0 : 1;
+    return vow_main(demo_gather, &start); /* asyncio.run(demo_gather()) */
 }

@@ -14,7 +14,7 @@
  * gather(..., return_exceptions=True)   vow_all_settled (Promise.allSettled): never rejects;
  *                                       vow_list_state tells a value from an error
  * isinstance(result, Exception)         vow_list_state(list, i) == VOW_REJECTED
- * asyncio.run(demo_gather_error())      vow_run(loop, demo_gather_error(loop), &out)
+ * asyncio.run(demo_gather_error())      vow_main(demo_gather_error, NULL)
  *
  * Compare with examples/py/ch10_3_gather_errors.py (examples/check.py does). */
 #include <stdio.h>
@@ -43,7 +43,7 @@ static vow_result_t finish(vow_loop_t *loop, const vow_value_t *v, void *ctx) {
 
 /* async def may_fail(name, should_fail=False) */
 static vow_t *may_fail(vow_loop_t *loop, const job_t *job) {
-    return vow_then(vow_sleep(loop, 500), finish, NULL, (void *)job, NULL);
+    return vow_then_ok(vow_sleep(loop, 500), finish, (void *)job);
 }
 
 static void start_all(vow_loop_t *loop, vow_t *tasks[3]) {
@@ -68,7 +68,7 @@ static vow_t *demo_return_exceptions(vow_loop_t *loop) {
     printf("\n=== return_exceptions=True: errors come back as results ===\n");
     vow_t *tasks[3];
     start_all(loop, tasks);
-    return vow_then(vow_all_settled(loop, tasks, 3), print_outcomes, NULL, NULL, NULL);
+    return vow_then_ok(vow_all_settled(loop, tasks, 3), print_outcomes, NULL);
 }
 
 /* ---- part 1: the default, the first exception propagates ------------------------------ */
@@ -85,30 +85,13 @@ static vow_result_t caught(vow_loop_t *loop, vow_error_t *err, void *ctx) {
 }
 
 /* async def demo_gather_error() */
-static vow_t *demo_gather_error(vow_loop_t *loop) {
+static vow_t *demo_gather_error(vow_loop_t *loop, void *arg) {
+    (void)arg;
     printf("=== default: the first exception propagates ===\n");
     vow_t *tasks[3];
     start_all(loop, tasks);
     return vow_then(vow_all(loop, tasks, 3), all_ok, caught, NULL, NULL);
 }
 
-int main(void) {
-    vow_loop_t *loop;
-    int rc = vow_loop_new(&loop, VOW_BACKEND_AUTO);
-    if (rc != 0) {
-        fprintf(stderr, "vow_loop_new: %s\n", vow_strerror(rc));
-        return 1;
-    }
-    vow_outcome_t out;
-    rc = vow_run(loop, demo_gather_error(loop), &out);
-    int ok = rc == 0 && out.state == VOW_FULFILLED;
-    if (!ok)
-        fprintf(stderr, "demo failed: %s\n",
-                rc != 0 ? vow_strerror(rc) : vow_error_message(out.error));
-    vow_outcome_release(&out);
-    if (!ok) {
-        vow_loop_free(loop);
-        return 1;
-    }
-    return vow_loop_close(loop) == 0 ? 0 : 1;
-}
+/* asyncio.run(demo_gather_error()) */
+int main(void) { return vow_main(demo_gather_error, NULL); }

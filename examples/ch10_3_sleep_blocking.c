@@ -13,7 +13,7 @@
  * await asyncio.sleep(0.5)             return vow_follow(vow_then(vow_sleep(loop, 500),
  *                                      ...)): the reaction ends, the loop runs on
  * await asyncio.gather(a, b, c)        vow_all(loop, tasks, 3)
- * asyncio.run(main())                  vow_run(loop, demo(loop), &out)
+ * asyncio.run(main())                  vow_main(demo, NULL)
  *
  * Compare with examples/py/ch10_3_sleep_blocking.py (examples/check.py does). */
 #include <errno.h>
@@ -37,7 +37,7 @@ static void blocking_sleep(unsigned ms) {
 
 /* A task: body(ctx) runs in a reaction once the caller has returned to the loop. */
 static vow_t *start_task(vow_loop_t *loop, vow_on_ok body, const char *name) {
-    return vow_then(vow_resolved(loop, vow_none()), body, NULL, (void *)name, NULL);
+    return vow_then_ok(vow_resolved(loop, vow_none()), body, (void *)name);
 }
 
 static double start;
@@ -60,7 +60,7 @@ static vow_result_t non_blocking_task(vow_loop_t *loop, const vow_value_t *v, vo
     (void)v;
     printf("%s started\n", (const char *)ctx);
     /* await asyncio.sleep(0.5): the reaction returns at once; the rest runs at the timer */
-    return vow_follow(vow_then(vow_sleep(loop, 500), non_blocking_finish, NULL, ctx, NULL));
+    return vow_follow(vow_then_ok(vow_sleep(loop, 500), non_blocking_finish, ctx));
 }
 
 static vow_result_t demo_non_blocking(vow_loop_t *loop, const vow_value_t *v, void *ctx) {
@@ -74,7 +74,7 @@ static vow_result_t demo_non_blocking(vow_loop_t *loop, const vow_value_t *v, vo
     vow_t *tasks[3] = {start_task(loop, non_blocking_task, "A"),
                        start_task(loop, non_blocking_task, "B"),
                        start_task(loop, non_blocking_task, "C")};
-    return vow_follow(vow_then(vow_all(loop, tasks, 3), print_total, NULL, "concurrent", NULL));
+    return vow_follow(vow_then_ok(vow_all(loop, tasks, 3), print_total, "concurrent"));
 }
 
 /* ---- the first half: time.sleep ---------------------------------------------------------- */
@@ -87,33 +87,15 @@ static vow_result_t blocking_task(vow_loop_t *loop, const vow_value_t *v, void *
     return vow_ok_none();
 }
 
-static vow_t *demo(vow_loop_t *loop) {
+static vow_t *demo(vow_loop_t *loop, void *arg) {
+    (void)arg;
     printf("=== time.sleep(): blocks the loop ===\n");
     start = now_s();
     vow_t *tasks[3] = {start_task(loop, blocking_task, "A"), start_task(loop, blocking_task, "B"),
                        start_task(loop, blocking_task, "C")};
-    vow_t *blocked =
-        vow_then(vow_all(loop, tasks, 3), print_total, NULL, "one after another", NULL);
-    return vow_then(blocked, demo_non_blocking, NULL, NULL, NULL);
+    vow_t *blocked = vow_then_ok(vow_all(loop, tasks, 3), print_total, "one after another");
+    return vow_then_ok(blocked, demo_non_blocking, NULL);
 }
 
-int main(void) {
-    vow_loop_t *loop;
-    int rc = vow_loop_new(&loop, VOW_BACKEND_AUTO);
-    if (rc != 0) {
-        fprintf(stderr, "vow_loop_new: %s\n", vow_strerror(rc));
-        return 1;
-    }
-    vow_outcome_t out;
-    rc = vow_run(loop, demo(loop), &out);
-    int ok = rc == 0 && out.state == VOW_FULFILLED;
-    if (!ok)
-        fprintf(stderr, "demo failed: %s\n",
-                rc != 0 ? vow_strerror(rc) : vow_error_message(out.error));
-    vow_outcome_release(&out);
-    if (!ok) {
-        vow_loop_free(loop);
-        return 1;
-    }
-    return vow_loop_close(loop) == 0 ? 0 : 1;
-}
+/* asyncio.run(main()) */
+int main(void) { return vow_main(demo, NULL); }

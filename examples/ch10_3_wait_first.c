@@ -51,7 +51,7 @@ static vow_result_t job_done(vow_loop_t *loop, const vow_value_t *v, void *ctx) 
 /* async def job(name, seconds): the body of each task. */
 static vow_t *job(vow_loop_t *loop, void *arg) {
     const job_t *j = arg;
-    return vow_then(vow_sleep(loop, j->ms), job_done, NULL, (void *)j, NULL);
+    return vow_then_ok(vow_sleep(loop, j->ms), job_done, (void *)j);
 }
 
 static void start_jobs(vow_loop_t *loop, vow_t *tasks[3]) {
@@ -135,36 +135,19 @@ static vow_result_t first_done(vow_loop_t *loop, const vow_value_t *v, void *ctx
     vow_t *pending[3];
     for (size_t i = 0; i < n; i++) pending[i] = vow_ref(vow_wait_pending(w, i));
     vow_t *rest = vow_wait(loop, pending, n, VOW_ALL_COMPLETED, VOW_NO_TIMEOUT, 0);
-    return vow_follow(vow_then(rest, all_done, NULL, NULL, NULL));
+    return vow_follow(vow_then_ok(rest, all_done, NULL));
 }
 
 /* async def demo_wait() */
-static vow_t *demo_wait(vow_loop_t *loop) {
+static vow_t *demo_wait(vow_loop_t *loop, void *arg) {
+    (void)arg;
     start = now_s();
     printf("=== FIRST_COMPLETED, then wait for the rest ===\n");
     vow_t *tasks[3];
     start_jobs(loop, tasks);
     vow_t *w = vow_wait(loop, tasks, 3, VOW_FIRST_COMPLETED, VOW_NO_TIMEOUT, 0);
-    return vow_then(w, first_done, NULL, NULL, NULL);
+    return vow_then_ok(w, first_done, NULL);
 }
 
-int main(void) {
-    vow_loop_t *loop;
-    int rc = vow_loop_new(&loop, VOW_BACKEND_AUTO);
-    if (rc != 0) {
-        fprintf(stderr, "vow_loop_new: %s\n", vow_strerror(rc));
-        return 1;
-    }
-    vow_outcome_t out;
-    rc = vow_run(loop, demo_wait(loop), &out);
-    int ok = rc == 0 && out.state == VOW_FULFILLED;
-    if (!ok)
-        fprintf(stderr, "demo failed: %s\n",
-                rc != 0 ? vow_strerror(rc) : vow_error_message(out.error));
-    vow_outcome_release(&out);
-    if (!ok) {
-        vow_loop_free(loop);
-        return 1;
-    }
-    return vow_loop_close(loop) == 0 ? 0 : 1;
-}
+/* asyncio.run(demo_wait()) */
+int main(void) { return vow_main(demo_wait, NULL); }

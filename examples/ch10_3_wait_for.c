@@ -9,15 +9,20 @@
  *
  * Python construct                       C rendering here
  * async def slow_operation()             slow_operation(): prints, then returns
- *                                        vow_then(vow_sleep(loop, 1000), finished, ...)
+ *                                        vow_then_ok(vow_sleep(loop, 1000), finished, ...)
  * await asyncio.wait_for(op, timeout=.3) vow_timeout(op, 300, 0), then a reaction
  * except asyncio.TimeoutError as e       the rejection reaction: code VOW_ETIMEDOUT
  * e.__cause__ is a CancelledError        vow_is_cancellation(vow_error_cause(err))
- * len(asyncio.all_tasks()) - 1           vow_loop_alive(loop) once vow_run returned
+ * len(asyncio.all_tasks()) - 1           vow_loop_alive(loop): the timers still running and
+ *                                        the jobs still queued (none: this reaction is the
+ *                                        only one, and vow_timeout stopped the sleep)
  * task = asyncio.create_task(op)         vow_t *op, kept with vow_ref
  * wait_for(asyncio.shield(task), .3)     vow_timeout(vow_ref(op), 300, VOW_TIMEOUT_RACE)
  * result = await task                    return vow_follow(op) from the reaction
- * asyncio.run(...)                       vow_run(loop, ..., &out), once per part
+ * async def main():                      amain(): vow_then_ok(demo_wait_for(loop),
+ *     await demo_wait_for(); print(...)  between_parts, NULL); between_parts prints, then
+ *     await demo_race()                  returns vow_follow(demo_race(loop))
+ * asyncio.run(main())                    vow_main(amain, NULL)
  *
  * Compare with examples/py/ch10_3_wait_for.py (examples/check.py does). */
 #include <stdio.h>
@@ -43,7 +48,7 @@ static vow_result_t finished(vow_loop_t *loop, const vow_value_t *v, void *ctx) 
 /* async def slow_operation() */
 static vow_t *slow_operation(vow_loop_t *loop) {
     printf("slow operation started...\n");
-    return vow_then(vow_sleep(loop, 1000), finished, NULL, NULL, NULL);
+    return vow_then_ok(vow_sleep(loop, 1000), finished, NULL);
 }
 
 /* ---- part 1: wait_for cancels the operation -------------------------------------------- */
@@ -90,7 +95,7 @@ static vow_result_t race_lost(vow_loop_t *loop, vow_error_t *err, void *ctx) {
     if (vow_error_code(err) != VOW_ETIMEDOUT) return vow_fail(vow_error_ref(err));
     printf("timed out after %.2f s; the operation keeps running\n", now_s() - start);
     /* result = await task: follow it (vow_follow consumes a reference of our own). */
-    return vow_follow(vow_then(vow_ref(ctx), print_late_result, NULL, NULL, NULL));
+    return vow_follow(vow_then_ok(vow_ref(ctx), print_late_result, NULL));
 }
 
 static vow_t *demo_race(vow_loop_t *loop) {
@@ -101,30 +106,18 @@ static vow_t *demo_race(vow_loop_t *loop) {
     return vow_then(raced, race_won, race_lost, task, unref_promise);
 }
 
-static int run_part(vow_loop_t *loop, vow_t *demo) {
-    vow_outcome_t out;
-    int rc = vow_run(loop, demo, &out);
-    int ok = rc == 0 && out.state == VOW_FULFILLED;
-    if (!ok)
-        fprintf(stderr, "demo failed: %s\n",
-                rc != 0 ? vow_strerror(rc) : vow_error_message(out.error));
-    vow_outcome_release(&out);
-    return ok;
-}
-
-int main(void) {
-    vow_loop_t *loop;
-    int rc = vow_loop_new(&loop, VOW_BACKEND_AUTO);
-    if (rc != 0) {
-        fprintf(stderr, "vow_loop_new: %s\n", vow_strerror(rc));
-        return 1;
-    }
-    if (!run_part(loop, demo_wait_for(loop))) goto fail;
+/* ---- async def main() ------------------------------------------------------------------ */
+static vow_result_t between_parts(vow_loop_t *loop, const vow_value_t *v, void *ctx) {
+    (void)v, (void)ctx;
     printf("operations still running: %d\n", vow_loop_alive(loop));
     printf("\n");
-    if (!run_part(loop, demo_race(loop))) goto fail;
-    return vow_loop_close(loop) == 0 ? 0 : 1;
-fail:
-    vow_loop_free(loop);
-    return 1;
+    return vow_follow(demo_race(loop)); /* await demo_race() */
 }
+
+static vow_t *amain(vow_loop_t *loop, void *arg) {
+    (void)arg;
+    return vow_then_ok(demo_wait_for(loop), between_parts, NULL);
+}
+
+/* asyncio.run(main()) */
+int main(void) { return vow_main(amain, NULL); }

@@ -19,7 +19,7 @@
  * raise ValueError(...)                   vow_fail(vow_error_newf(VOW_EINVAL, ...))
  * task.cancelled()                        vow_is_cancellation(vow_error(task))
  * deadline = asyncio.Event(), set at      one vow_sleep(loop, 100) that both checks
- * 0.1 s, awaited by both checks           continue (vow_then on a vow_ref of it each)
+ * 0.1 s, awaited by both checks           continue (vow_then_ok on a vow_ref of it each)
  *
  * Compare with examples/py/ch10_4_task_group.py (examples/check.py does). */
 #include <stdio.h>
@@ -56,7 +56,7 @@ static vow_result_t fetched(vow_loop_t *loop, const vow_value_t *v, void *ctx) {
 /* async def fetch(url, seconds): a task body. */
 static vow_t *fetch(vow_loop_t *loop, void *arg) {
     const fetch_t *f = arg;
-    return vow_then(vow_sleep(loop, f->ms), fetched, NULL, (void *)f, NULL);
+    return vow_then_ok(vow_sleep(loop, f->ms), fetched, (void *)f);
 }
 
 /* ---- part 2: two tasks fail, the group cancels the rest ---------------------------------- */
@@ -102,8 +102,8 @@ static vow_t *demo_taskgroup_failure(vow_loop_t *loop) {
     }
     vow_t *fetch1 = vow_create_task(loop, fetch, (void *)&slow_fetch, NULL);
     vow_task_group_add(tg, vow_ref(fetch1)); /* keep fetch1 to ask whether it was cancelled */
-    vow_task_group_add(tg, vow_then(vow_ref(deadline), not_reachable, NULL, "host A", NULL));
-    vow_task_group_add(tg, vow_then(deadline, not_reachable, NULL, "host B", NULL));
+    vow_task_group_add(tg, vow_then_ok(vow_ref(deadline), not_reachable, "host A"));
+    vow_task_group_add(tg, vow_then_ok(deadline, not_reachable, "host B"));
     vow_t *joined = vow_task_group_join(tg);
     vow_task_group_unref(tg);
     return vow_then(joined, group_succeeded, group_failed, fetch1, unref_task);
@@ -123,7 +123,8 @@ static vow_result_t all_fetched(vow_loop_t *loop, const vow_value_t *v, void *ct
     return vow_follow(demo_taskgroup_failure(loop));
 }
 
-static vow_t *demo_taskgroup(vow_loop_t *loop) {
+static vow_t *demo_taskgroup(vow_loop_t *loop, void *arg) {
+    (void)arg;
     printf("=== three fetches in a group ===\n");
     start = now_s();
     vow_task_group_t *tg = vow_task_group_new(loop);
@@ -131,26 +132,8 @@ static vow_t *demo_taskgroup(vow_loop_t *loop) {
     for (int i = 0; i < 3; i++) vow_task_group_spawn(tg, fetch, (void *)&fetches[i], NULL);
     vow_t *joined = vow_task_group_join(tg);
     vow_task_group_unref(tg);
-    return vow_then(joined, all_fetched, NULL, NULL, NULL);
+    return vow_then_ok(joined, all_fetched, NULL);
 }
 
-int main(void) {
-    vow_loop_t *loop;
-    int rc = vow_loop_new(&loop, VOW_BACKEND_AUTO);
-    if (rc != 0) {
-        fprintf(stderr, "vow_loop_new: %s\n", vow_strerror(rc));
-        return 1;
-    }
-    vow_outcome_t out;
-    rc = vow_run(loop, demo_taskgroup(loop), &out);
-    int ok = rc == 0 && out.state == VOW_FULFILLED;
-    if (!ok)
-        fprintf(stderr, "demo failed: %s\n",
-                rc != 0 ? vow_strerror(rc) : vow_error_message(out.error));
-    vow_outcome_release(&out);
-    if (!ok) {
-        vow_loop_free(loop);
-        return 1;
-    }
-    return vow_loop_close(loop) == 0 ? 0 : 1;
-}
+/* asyncio.run(demo_taskgroup()), then demo_taskgroup_failure() */
+int main(void) { return vow_main(demo_taskgroup, NULL); }

@@ -8,13 +8,13 @@
  *
  * Python construct                      C rendering here
  * async def fetch_url(url)              fetch_url(): prints, then returns
- *                                       vow_then(vow_sleep(loop, ms), respond, ...)
+ *                                       vow_then_ok(vow_sleep(loop, ms), respond, ...)
  * random.uniform(0.5, 2.0)              500 + rng_next() % 1501 milliseconds
  * return {"url":..., "status":...}      vow_ok(vow_ptr(response, free)): a malloc'd struct
  *                                       the promise owns
  * gather(*[fetch_url(u) for u in urls]) vow_all(loop, pending, N_URLS) over an array
  * for result in results                 vow_list_of(v), vow_list_value(list, i)
- * asyncio.run(demo_http())              vow_run(loop, demo_http(loop), &out)
+ * asyncio.run(demo_http())              vow_main(demo_http, NULL)
  *
  * Compare with examples/py/ch10_6_http.py (examples/check.py does). */
 #include <stdint.h>
@@ -82,7 +82,7 @@ static vow_t *fetch_url(vow_loop_t *loop, request_t *req, const char *url) {
     req->url = url;
     req->delay_ms = 500 + rng_next() % 1501; /* random.uniform(0.5, 2.0), in ms */
     printf("fetching %s...\n", url);
-    return vow_then(vow_sleep(loop, req->delay_ms), respond, NULL, req, NULL);
+    return vow_then_ok(vow_sleep(loop, req->delay_ms), respond, req);
 }
 
 static vow_result_t print_results(vow_loop_t *loop, const vow_value_t *v, void *ctx) {
@@ -98,30 +98,13 @@ static vow_result_t print_results(vow_loop_t *loop, const vow_value_t *v, void *
 }
 
 /* async def demo_http() */
-static vow_t *demo_http(vow_loop_t *loop) {
+static vow_t *demo_http(vow_loop_t *loop, void *arg) {
+    (void)arg;
     start = now_s();
     vow_t *pending[N_URLS];
     for (size_t i = 0; i < N_URLS; i++) pending[i] = fetch_url(loop, &requests[i], urls[i]);
-    return vow_then(vow_all(loop, pending, N_URLS), print_results, NULL, NULL, NULL);
+    return vow_then_ok(vow_all(loop, pending, N_URLS), print_results, NULL);
 }
 
-int main(void) {
-    vow_loop_t *loop;
-    int rc = vow_loop_new(&loop, VOW_BACKEND_AUTO);
-    if (rc != 0) {
-        fprintf(stderr, "vow_loop_new: %s\n", vow_strerror(rc));
-        return 1;
-    }
-    vow_outcome_t out;
-    rc = vow_run(loop, demo_http(loop), &out);
-    int ok = rc == 0 && out.state == VOW_FULFILLED;
-    if (!ok)
-        fprintf(stderr, "demo failed: %s\n",
-                rc != 0 ? vow_strerror(rc) : vow_error_message(out.error));
-    vow_outcome_release(&out);
-    if (!ok) {
-        vow_loop_free(loop);
-        return 1;
-    }
-    return vow_loop_close(loop) == 0 ? 0 : 1;
-}
+/* asyncio.run(demo_http()) */
+int main(void) { return vow_main(demo_http, NULL); }

@@ -21,8 +21,10 @@
  * try: await task                        vow_catch_ex(task, confirmed, ...,
  * except asyncio.CancelledError:             VOW_CATCH_CANCELLED): catch reactions do not
  *                                        see a cancellation unless they ask for it
- * len(asyncio.all_tasks()) - 1           vow_loop_alive(loop) once vow_run returned
- * asyncio.run(main())                    vow_run(loop, ..., &out)
+ * async def main(): await demo_cancel()  vow_then_ok(demo_cancel(loop), still_running, NULL)
+ * len(asyncio.all_tasks()) - 1           vow_loop_alive(loop), in that reaction: the timers
+ *                                        still running and the jobs still queued
+ * asyncio.run(main())                    vow_main(amain, NULL)
  *
  * Compare with examples/py/ch10_6_timeout_cancel.py (examples/check.py does). */
 #include <stdio.h>
@@ -146,25 +148,18 @@ static vow_t *demo_cancel(vow_loop_t *loop) {
                     NULL, NULL);
 }
 
-int main(void) {
-    vow_loop_t *loop;
-    int rc = vow_loop_new(&loop, VOW_BACKEND_AUTO);
-    if (rc != 0) {
-        fprintf(stderr, "vow_loop_new: %s\n", vow_strerror(rc));
-        return 1;
-    }
-    vow_outcome_t out;
-    rc = vow_run(loop, demo_cancel(loop), &out);
-    int ok = rc == 0 && out.state == VOW_FULFILLED;
-    if (!ok)
-        fprintf(stderr, "demo failed: %s\n",
-                rc != 0 ? vow_strerror(rc) : vow_error_message(out.error));
-    vow_outcome_release(&out);
-    if (!ok) {
-        vow_loop_free(loop);
-        return 1;
-    }
+/* async def main() */
+static vow_result_t still_running(vow_loop_t *loop, const vow_value_t *v, void *ctx) {
+    (void)v, (void)ctx;
     /* Both 10 s timers were stopped: nothing is left to wait for. */
     printf("operations still running: %d\n", vow_loop_alive(loop));
-    return vow_loop_close(loop) == 0 ? 0 : 1;
+    return vow_ok_none();
 }
+
+static vow_t *amain(vow_loop_t *loop, void *arg) {
+    (void)arg;
+    return vow_then_ok(demo_cancel(loop), still_running, NULL);
+}
+
+/* asyncio.run(main()) */
+int main(void) { return vow_main(amain, NULL); }

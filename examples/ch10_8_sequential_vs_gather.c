@@ -3,14 +3,14 @@
  * times add up), then gathered (they overlap).
  *
  * Python construct                 C rendering here
- * async def slow_operation(name)   slow_operation(): vow_then(vow_sleep(loop, 500), ...)
+ * async def slow_operation(name)   slow_operation(): vow_then_ok(vow_sleep(loop, 500), ...)
  *                                  fulfilled with a malloc'd "<name> done"
  * r1 = await slow_operation("A")   a chain: each step's reaction keeps the result and
  * r2 = await slow_operation("B")   returns vow_follow(the next operation), so B starts
  * r3 = await slow_operation("C")   only when A has finished
  * r1, r2, r3 = await gather(...)   vow_all(loop, ops, 3): all three start at once; the
  *                                  list holds the results in argument order
- * asyncio.run(demo())              vow_run(loop, demo(loop), &out)
+ * asyncio.run(demo())              vow_main(demo, NULL)
  *
  * Compare with examples/py/ch10_8_sequential_vs_gather.py (examples/check.py does). */
 #include <stdint.h>
@@ -42,7 +42,7 @@ static vow_result_t operation_done(vow_loop_t *loop, const vow_value_t *v, void 
 
 /* async def slow_operation(name): await asyncio.sleep(0.5); return f"{name} done" */
 static vow_t *slow_operation(vow_loop_t *loop, const char *name) {
-    return vow_then(vow_sleep(loop, 500), operation_done, NULL, (void *)name, NULL);
+    return vow_then_ok(vow_sleep(loop, 500), operation_done, (void *)name);
 }
 
 static void print_results(void) {
@@ -66,7 +66,7 @@ static vow_t *demo_gather(vow_loop_t *loop) {
     start = now_s();
     vow_t *ops[3] = {slow_operation(loop, "A"), slow_operation(loop, "B"),
                      slow_operation(loop, "C")};
-    return vow_then(vow_all(loop, ops, 3), gathered, NULL, NULL, NULL);
+    return vow_then_ok(vow_all(loop, ops, 3), gathered, NULL);
 }
 
 /* ---- wrong: one await after another --------------------------------------------------------- */
@@ -75,37 +75,19 @@ static vow_result_t sequential_step(vow_loop_t *loop, const vow_value_t *v, void
     size_t i = (size_t)(uintptr_t)ctx;
     snprintf(results[i], sizeof results[i], "%s", (const char *)vow_value_ptr(v));
     if (i + 1 < 3)
-        return vow_follow(vow_then(slow_operation(loop, names[i + 1]), sequential_step, NULL,
-                                   (void *)(uintptr_t)(i + 1), NULL));
+        return vow_follow(vow_then_ok(slow_operation(loop, names[i + 1]), sequential_step,
+                                      (void *)(uintptr_t)(i + 1)));
     print_results();
     printf("\n");
     return vow_follow(demo_gather(loop)); /* the next part of the coroutine */
 }
 
-static vow_t *demo(vow_loop_t *loop) {
+static vow_t *demo(vow_loop_t *loop, void *arg) {
+    (void)arg;
     printf("=== one await after another (slow) ===\n");
     start = now_s();
-    return vow_then(slow_operation(loop, names[0]), sequential_step, NULL, (void *)(uintptr_t)0,
-                    NULL);
+    return vow_then_ok(slow_operation(loop, names[0]), sequential_step, (void *)(uintptr_t)0);
 }
 
-int main(void) {
-    vow_loop_t *loop;
-    int rc = vow_loop_new(&loop, VOW_BACKEND_AUTO);
-    if (rc != 0) {
-        fprintf(stderr, "vow_loop_new: %s\n", vow_strerror(rc));
-        return 1;
-    }
-    vow_outcome_t out;
-    rc = vow_run(loop, demo(loop), &out);
-    int ok = rc == 0 && out.state == VOW_FULFILLED;
-    if (!ok)
-        fprintf(stderr, "demo failed: %s\n",
-                rc != 0 ? vow_strerror(rc) : vow_error_message(out.error));
-    vow_outcome_release(&out);
-    if (!ok) {
-        vow_loop_free(loop);
-        return 1;
-    }
-    return vow_loop_close(loop) == 0 ? 0 : 1;
-}
+/* asyncio.run(demo()) */
+int main(void) { return vow_main(demo, NULL); }

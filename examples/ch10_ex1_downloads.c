@@ -4,12 +4,12 @@
  *
  * Python construct                      C rendering here
  * async def download_file(name, size)   download_file(): prints, then returns
- *                                       vow_then(vow_sleep(loop, size * 100), finished, ...)
+ *                                       vow_then_ok(vow_sleep(loop, size * 100), finished, ...)
  * return {"filename":..., "size":...,   vow_ok(vow_ptr(result, free)): a malloc'd struct
  *         "status": "completed"}        the promise owns
  * gather(*[download_file(n, s) ...])    vow_all(loop, downloads, N_FILES)
  * for result in results                 vow_list_of(v), vow_list_value(list, i)
- * asyncio.run(main())                   vow_run(loop, demo(loop), &out)
+ * asyncio.run(main())                   vow_main(demo, NULL)
  *
  * Compare with examples/py/ch10_ex1_downloads.py (examples/check.py does). */
 #include <stdio.h>
@@ -58,7 +58,7 @@ static vow_result_t finished(vow_loop_t *loop, const vow_value_t *v, void *ctx) 
 /* async def download_file(filename, size): 0.1 s per MB */
 static vow_t *download_file(vow_loop_t *loop, const file_t *f) {
     printf("downloading %s (%d MB)...\n", f->filename, f->size);
-    return vow_then(vow_sleep(loop, (uint64_t)f->size * 100), finished, NULL, (void *)f, NULL);
+    return vow_then_ok(vow_sleep(loop, (uint64_t)f->size * 100), finished, (void *)f);
 }
 
 static vow_result_t report(vow_loop_t *loop, const vow_value_t *v, void *ctx) {
@@ -79,30 +79,13 @@ static vow_result_t report(vow_loop_t *loop, const vow_value_t *v, void *ctx) {
 }
 
 /* async def main() */
-static vow_t *demo(vow_loop_t *loop) {
+static vow_t *demo(vow_loop_t *loop, void *arg) {
+    (void)arg;
     start = now_s();
     vow_t *downloads[N_FILES];
     for (size_t i = 0; i < N_FILES; i++) downloads[i] = download_file(loop, &files[i]);
-    return vow_then(vow_all(loop, downloads, N_FILES), report, NULL, NULL, NULL);
+    return vow_then_ok(vow_all(loop, downloads, N_FILES), report, NULL);
 }
 
-int main(void) {
-    vow_loop_t *loop;
-    int rc = vow_loop_new(&loop, VOW_BACKEND_AUTO);
-    if (rc != 0) {
-        fprintf(stderr, "vow_loop_new: %s\n", vow_strerror(rc));
-        return 1;
-    }
-    vow_outcome_t out;
-    rc = vow_run(loop, demo(loop), &out);
-    int ok = rc == 0 && out.state == VOW_FULFILLED;
-    if (!ok)
-        fprintf(stderr, "demo failed: %s\n",
-                rc != 0 ? vow_strerror(rc) : vow_error_message(out.error));
-    vow_outcome_release(&out);
-    if (!ok) {
-        vow_loop_free(loop);
-        return 1;
-    }
-    return vow_loop_close(loop) == 0 ? 0 : 1;
-}
+/* asyncio.run(main()) */
+int main(void) { return vow_main(demo, NULL); }
