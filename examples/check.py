@@ -9,11 +9,18 @@ the same time), and their output is compared line by line:
     10% of Python's value), since both sides really sleep;
   - a Python file that contains the line `# check: unordered` (random delays, fan-out)
     is compared as a multiset of lines instead of a sequence.
-Examples without a Python counterpart (timers_demo) are run and must exit 0.
+stderr is compared by a rule of its own per example (STDERR_RULES below), since Python's
+messages and vow's are worded differently: both sides must report the same things (the
+same function never awaited, the same failures left unhandled); an example without a rule
+must write nothing on stderr, in C or in Python.
+Examples without a Python counterpart (timers_demo, and the C-only ones) are run and must
+exit 0 with nothing on stderr.
 
   python3 examples/check.py BUILD_DIR [NAME...]   compare; exit 1 on any mismatch
   python3 examples/check.py --demo BUILD_DIR      the README's demo: show each example's
-                                                  output, then its verdict
+                                                  output (its stderr lines after its
+                                                  stdout, marked "stderr| "), then its
+                                                  verdict
 """
 import argparse
 import os
@@ -26,12 +33,56 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 PY_DIR = os.path.join(HERE, "py")
 NUM = re.compile(r"-?\d+(?:\.\d+)?")
 TIMEOUT = 120
+STDERR_MARK = "stderr| "
+
+# The stderr rules. Each says what the reports are (`about`), and gives a regular
+# expression for one line of the C program's stderr (`c`) and one for a report in Python's
+# stderr (`py`, searched in the whole text with re.MULTILINE: Python's reports span several
+# lines). Both capture a group `what`: the thing reported. The comparison: every line the C
+# program writes on stderr is such a report (nothing else), Python writes at least one, and
+# the `what` of the reports are the same on both sides, in the same order.
+STDERR_RULES = {
+    # Pitfall 1. Python's coroutine finalizer warns "RuntimeWarning: coroutine 'get_data'
+    # was never awaited" (then echoes the source line and a tracemalloc hint); the C
+    # example's get_data context destructor warns when the work never finished (the clean
+    # exit cancelled it). what = the function whose result nobody awaited.
+    "ch10_8_forgotten_await": {
+        "about": "never-awaited warning",
+        "c": r"^warning: a promise of '(?P<what>\w+)' was never awaited: .*$",
+        "py": r"^.*RuntimeWarning: coroutine '(?P<what>\w+)' was never awaited$",
+    },
+    # Pitfall 4. asyncio's default exception handler logs "Task exception was never
+    # retrieved", the task, and a traceback ending in "ValueError: <message>"; vow's warn
+    # mode writes one line per unhandled rejection, "vow: unhandled promise rejection
+    # (rejection id: N): EINVAL: <message>". what = the failure's message: as many reports
+    # on each side, with the same messages.
+    "ch10_8_unhandled": {
+        "about": "unhandled-failure report",
+        "c": r"^vow: unhandled promise rejection \(rejection id: \d+\): \w+: (?P<what>.*)$",
+        "py": (r"^Task exception was never retrieved\n(?:.*\n)*?"
+               r"\w*(?:Error|Exception): (?P<what>.*)$"),
+    },
+}
+
+# VOW_BACKEND (set by ctest, once per backend) chooses the backend of vow's own loops. An
+# example that makes its own libev loop (ev_loop_new, then vow_loop_wrap) gets the same
+# through LIBEV_FLAGS, which libev reads unless the caller passes EVFLAG_NOENV (vow passes
+# it for the loops it makes, so this changes nothing else).
+LIBEV_FLAGS = {"select": "1", "poll": "2", "epoll": "4", "kqueue": "8"}
 
 
-def run(cmd, results, key):
+def c_env():
+    env = dict(os.environ)
+    backend = env.get("VOW_BACKEND", "")
+    if backend in LIBEV_FLAGS and "LIBEV_FLAGS" not in env:
+        env["LIBEV_FLAGS"] = LIBEV_FLAGS[backend]
+    return env
+
+
+def run(cmd, results, key, env=None):
     try:
         p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           timeout=TIMEOUT, text=True)
+                           timeout=TIMEOUT, text=True, env=env)
         results[key] = (p.returncode, p.stdout, p.stderr)
     except (OSError, subprocess.TimeoutExpired) as e:
         results[key] = (-1, "", str(e))
@@ -39,7 +90,7 @@ def run(cmd, results, key):
 
 def run_pair(c_cmd, py_cmd):
     results = {}
-    threads = [threading.Thread(target=run, args=(c_cmd, results, "c")),
+    threads = [threading.Thread(target=run, args=(c_cmd, results, "c", c_env())),
                threading.Thread(target=run, args=(py_cmd, results, "py"))]
     for t in threads:
         t.start()
@@ -99,6 +150,41 @@ def compare(c_out, py_out, unordered, tol_abs, tol_rel):
     return problems
 
 
+def compare_stderr(name, c_err, py_err):
+    """Checks the two stderr streams by the example's rule (py_err None: the example has no
+    Python counterpart). Returns (problems, what the C program reported)."""
+    rule = STDERR_RULES.get(name)
+    if rule is None:
+        problems = []
+        if c_err.strip():
+            problems.append(f"the C program wrote on stderr (check.py has no stderr rule for"
+                            f" {name}): {c_err.strip()!r}")
+        if py_err is not None and py_err.strip():
+            problems.append(f"the Python program wrote on stderr (check.py has no stderr rule"
+                            f" for {name}): {py_err.strip()!r}")
+        return problems, []
+    problems = []
+    c_what = []
+    for line in c_err.splitlines():
+        if not line.strip():
+            continue
+        m = re.match(rule["c"], line.rstrip())
+        if m:
+            c_what.append(m.group("what"))
+        else:
+            problems.append(f"C stderr line is no {rule['about']}: {line.rstrip()!r}")
+    if py_err is None:
+        problems.append(f"{name} has a stderr rule but no Python counterpart")
+        return problems, c_what
+    py_what = [m.group("what") for m in re.finditer(rule["py"], py_err, re.MULTILINE)]
+    if not py_what:
+        problems.append(f"Python wrote no {rule['about']} on stderr (has its wording changed?)")
+    if c_what != py_what:
+        problems.append(f"stderr: C wrote {len(c_what)} {rule['about']}(s) about {c_what}, "
+                        f"Python {len(py_what)} about {py_what}")
+    return problems, c_what
+
+
 def example_names(bin_dir):
     names = []
     for f in sorted(os.listdir(bin_dir)):
@@ -127,7 +213,41 @@ def self_test():
         if got != want:
             bad += 1
             print(f"self-test: compare({c!r}, {p!r}, unordered={unordered}) gave {got}")
-    print(f"check.py self-test: {len(cases) - bad} passed, {bad} failed")
+    # stderr: the rules, on text shaped like each side's real messages
+    fa, un = "ch10_8_forgotten_await", "ch10_8_unhandled"
+    warn_c = "warning: a promise of 'get_data' was never awaited: its work was cancelled\n"
+    warn_py = ("/x/ch10_8_forgotten_await.py:39: RuntimeWarning: coroutine 'get_data' was"
+               " never awaited\n  del never\nRuntimeWarning: Enable tracemalloc to get the"
+               " object allocation traceback\n")
+    rep_c = "vow: unhandled promise rejection (rejection id: 1): EINVAL: {}\n"
+    rep_py = ("Task exception was never retrieved\nfuture: <Task finished name='Task-2'"
+              " coro=<risky_task() done> exception=ValueError('{0}')>\nTraceback (most"
+              " recent call last):\n  File \"/x/u.py\", line 23, in risky_task\n"
+              "    raise ValueError(\"{0}\")\nValueError: {0}\n")
+    err_cases = [
+        (fa, warn_c, warn_py, True),
+        (fa, warn_c.replace("get_data", "fetch"), warn_py, False),      # another function
+        (fa, "", warn_py, False),                                       # no warning in C
+        (fa, warn_c, "", False),                                        # none in Python
+        (fa, warn_c + "vow_main: timed out\n", warn_py, False),         # a stray C line
+        (fa, warn_c * 2, warn_py, False),                               # a warning too many
+        (un, rep_c.format("boom"), rep_py.format("boom"), True),
+        (un, rep_c.format("boom"), rep_py.format("bang"), False),       # another failure
+        (un, rep_c.format("boom"), rep_py.format("boom") * 2, False),   # a report missing
+        (un, "", rep_py.format("boom"), False),                         # no report in C
+        ("ch10_2_await", "", "", True),                                 # no rule: silence
+        ("ch10_2_await", "vow_main: uncaught rejection: EINVAL\n", "", False),
+        ("ch10_2_await", "", "DeprecationWarning: x\n", False),
+        ("timers_demo", "", None, True),                                # no Python side
+        ("timers_demo", "oops\n", None, False),
+    ]
+    for name, c, p, want in err_cases:
+        got = not compare_stderr(name, c, p)[0]
+        if got != want:
+            bad += 1
+            print(f"self-test: compare_stderr({name}, {c!r}, {p!r}) gave {got}")
+    total = len(cases) + len(err_cases)
+    print(f"check.py self-test: {total - bad} passed, {bad} failed")
     return 1 if bad else 0
 
 
@@ -169,12 +289,16 @@ def main():
         else:
             unordered = False
             results = {}
-            run([exe], results, "c")
+            run([exe], results, "c", c_env())
             crc, cout, cerr = results["c"]
-            prc, pout, perr = 0, None, ""
+            prc, pout, perr = 0, None, None
         if args.demo:
             print(f"==== {name} " + "=" * max(0, 60 - len(name)))
             sys.stdout.write(cout)
+            # stderr is a pipe of its own (their interleaving is lost): its lines come
+            # after stdout's, each marked
+            for line in cerr.splitlines():
+                print(STDERR_MARK + line)
         problems = []
         if crc != 0:
             problems.append(f"the C program exited with {crc}: {cerr.strip()}")
@@ -184,6 +308,9 @@ def main():
             if prc != 0:
                 problems.append(f"the Python program exited with {prc}: {perr.strip()}")
             problems += compare(cout, pout, unordered, args.tolerance, args.relative)
+        err_problems, reported = compare_stderr(name, cerr, perr)
+        if crc == 0 and prc == 0:  # a failed exit already shows its stderr
+            problems += err_problems
         if problems:
             failed += 1
             print(f"FAIL {name}")
@@ -194,10 +321,19 @@ def main():
                 print("    " + "\n    ".join(cout.splitlines()))
                 print("    --- Python output ---")
                 print("    " + "\n    ".join(pout.splitlines()))
+            if not args.demo and err_problems:
+                print("    --- C stderr ---")
+                print("    " + "\n    ".join(cerr.splitlines()))
+                if perr is not None:
+                    print("    --- Python stderr ---")
+                    print("    " + "\n    ".join(perr.splitlines()))
         else:
             passed += 1
             how = (f"matches examples/py/{name}.py" + (" (as a set of lines)" if unordered else "")
                    if pout is not None else "ran cleanly (no Python counterpart)")
+            if name in STDERR_RULES:
+                how += (f"; stderr too ({len(reported)} {STDERR_RULES[name]['about']}(s)"
+                        f" about {', '.join(map(repr, reported))}, as Python's)")
             print(f"ok   {name}: {how}")
     print(f"examples: {passed} passed, {failed} failed")
     return 0 if failed == 0 else 1
