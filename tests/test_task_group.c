@@ -183,13 +183,20 @@ static void expect_aggregate(const vow_outcome_t *out, vow_error_t *const *want,
 
 /* ---- results in the order added ----------------------------------------------------------- */
 
+/* Tasks 0, 1, 2 sleep 30, 10 and 20 ms and so complete in the order 1, 2, 0. A timer counts
+ * from its own creation, so the sleeps are made in the order they are due (1, 2, 0): then
+ * no machine is too slow for that order. Made in the order added, a gap of 10 ms between
+ * two of them (valgrind) would reorder them. */
 Test(task_group, join_fulfils_with_the_results_in_the_order_added) {
     vow_loop_t *loop = vow_test_loop();
     vow_task_group_t *g = vow_task_group_new(loop);
     cr_assert_not_null(g);
-    VOW_ASSERT_CODE(vow_task_group_add(g, sleep_value(loop, 30, 0)), 0);
-    VOW_ASSERT_CODE(vow_task_group_add(g, sleep_value(loop, 10, 1)), 0);
-    VOW_ASSERT_CODE(vow_task_group_add(g, sleep_value(loop, 20, 2)), 0);
+    vow_t *t1 = sleep_value(loop, 10, 1);
+    vow_t *t2 = sleep_value(loop, 20, 2);
+    vow_t *t0 = sleep_value(loop, 30, 0);
+    VOW_ASSERT_CODE(vow_task_group_add(g, t0), 0);
+    VOW_ASSERT_CODE(vow_task_group_add(g, t1), 0);
+    VOW_ASSERT_CODE(vow_task_group_add(g, t2), 0);
     vow_outcome_t out = run_join(loop, g);
     VOW_ASSERT_EQ(done_len, 3);
     VOW_ASSERT_EQ(done_order[0], 1, "the tasks did not complete in the order 1, 2, 0");
@@ -256,8 +263,13 @@ Test(task_group, a_failure_cancels_the_others_and_the_join_rejects_with_the_aggr
     record_rejections(loop);
     vow_error_t *e = vow_error_new(VOW_EINVAL, "task 2 failed");
     vow_task_group_t *g = vow_task_group_new(loop);
-    vow_t *t[4] = {cancellable(loop, 0), sleep_value(loop, 1000, 1),
-                   fail_in(loop, 10, 2, vow_error_ref(e)), sleep_value(loop, 2, 3)};
+    vow_t *t[4];
+    t[0] = cancellable(loop, 0);
+    t[1] = sleep_value(loop, 1000, 1);
+    /* Task 3's 2 ms sleep is made before task 2's 10 ms timer, so it is due first however
+     * slow the machine (each timer counts from its own creation). */
+    t[3] = sleep_value(loop, 2, 3);
+    t[2] = fail_in(loop, 10, 2, vow_error_ref(e));
     for (int i = 0; i < 4; i++) {
         watch(t[i]);
         VOW_ASSERT_CODE(vow_task_group_add(g, t[i]), 0);
@@ -299,12 +311,21 @@ Test(task_group, spawned_tasks_are_cancelled_too_and_their_sleeps_freed) {
     VOW_TEST_END(loop);
 }
 
+/* Continues the shared sleep with 10 ms more: made in the drain after the shared timer, so
+ * C's timer is due 10 ms after that turn, whatever the machine's speed. (A 30 ms timer made
+ * beside the 20 ms one would be due in the same timers pass whenever the loop wakes 10 ms
+ * late, as under valgrind, and fail before the group aborted.) */
+static vow_result_t sleep_10_more(vow_loop_t *loop, const vow_value_t *v, void *ctx) {
+    (void)v, (void)ctx;
+    return vow_follow(vow_sleep(loop, 10));
+}
+
 /* The issue's test: two tasks fail in one loop turn, a sibling would fail 10 ms later.
  * Both continue one shared 20 ms sleep, so both fail in the microtask drain after that
  * timer; A, added first, fails last (three jobs deeper), so a group that aborted as soon
  * as it saw B's failure would cancel A before it failed. Both failures are in the
  * aggregate, in the order added (A, B), not in time order; the late sibling C is
- * cancelled and absent; a long task is cancelled. */
+ * cancelled (its pending sleep with it) and absent; a long task is cancelled. */
 Test(task_group, two_failures_in_one_turn_both_appear_in_the_order_added) {
     vow_loop_t *loop = vow_test_loop();
     vow_error_t *ea = vow_error_new(VOW_EINVAL, "A failed");
@@ -315,8 +336,9 @@ Test(task_group, two_failures_in_one_turn_both_appear_in_the_order_added) {
         vow_then(vow_then(vow_ref(shared), NULL, NULL, NULL, NULL), NULL, NULL, NULL, NULL), NULL,
         NULL, NULL, NULL);
     vow_t *a = fail_after(deeper, 0, vow_error_ref(ea));
+    vow_t *c = fail_after(vow_then(vow_ref(shared), sleep_10_more, NULL, NULL, NULL), 2,
+                          vow_error_ref(ec));
     vow_t *b = fail_after(shared, 1, vow_error_ref(eb));
-    vow_t *c = fail_in(loop, 30, 2, vow_error_ref(ec));
     vow_t *d = sleep_value(loop, 1000, 3);
     vow_task_group_t *g = vow_task_group_new(loop);
     vow_t *order_added[4] = {a, d, b, c};
@@ -562,7 +584,9 @@ Test(task_group, join_twice_is_a_rejection_with_eperm) {
 Test(task_group, cancelling_the_join_cancels_the_pending_tasks) {
     vow_loop_t *loop = vow_test_loop();
     vow_task_group_t *g = vow_task_group_new(loop);
-    vow_t *t[3] = {cancellable(loop, 0), sleep_value(loop, 1000, 1), sleep_value(loop, 5, 2)};
+    /* Both sleeps far enough out that the NOWAIT turn below never reaches them (a 5 ms one
+     * did, under valgrind). */
+    vow_t *t[3] = {cancellable(loop, 0), sleep_value(loop, 1000, 1), sleep_value(loop, 2000, 2)};
     for (int i = 0; i < 3; i++) {
         watch(t[i]);
         VOW_ASSERT_CODE(vow_task_group_add(g, t[i]), 0);
