@@ -1,6 +1,10 @@
 /* tests/settle.h - promises that a timer settles later, for the tests of the combinators
- * (test_all, test_race, test_timeout, test_wait): the inputs settle in the order their
- * delays say, whatever order the test made them in.
+ * (test_all, test_race, test_timeout, test_wait). Each timer counts from its own creation
+ * (Node's rule), so inputs settle in the order of their delays when they are made in that
+ * order, however slow the machine; made in another order, they keep it only while the
+ * time between two makes stays below the difference of their delays (not so under
+ * valgrind). A test whose verdict depends on the settle order makes its inputs in that
+ * order, whatever their places in the input array.
  *
  *   settle_in(loop, ms, tag, v, err)  a vow_new promise a timer settles `ms` from now with
  *                                     `v`, or with `err` when it is not NULL (both consumed);

@@ -84,8 +84,10 @@ static void same_live_as_first_round(int round, long *first) {
 
 Test(race, first_to_settle_wins) {
     vow_loop_t *loop = vow_test_loop();
-    vow_t *in[3] = {fulfil_in(loop, 30, 0, 1), fulfil_in(loop, 10, 1, 2),
-                    reject_in(loop, 20, 2, vow_error_new(VOW_EBUSY, NULL))};
+    vow_t *in[3];
+    in[1] = fulfil_in(loop, 10, 1, 2); /* made in the order they settle (settle.h) */
+    in[2] = reject_in(loop, 20, 2, vow_error_new(VOW_EBUSY, NULL));
+    in[0] = fulfil_in(loop, 30, 0, 1);
     vow_t *d = vow_then(vow_race(loop, in, 3, 0), count_ok, count_err, NULL, NULL);
     VOW_ASSERT_CODE(vow_run(loop, d, NULL), 0);
     VOW_ASSERT_EQ(fired_in_reaction, 1, "the race waited for more than the first input");
@@ -101,8 +103,10 @@ Test(race, first_rejection_in_time_wins) {
     vow_loop_t *loop = vow_test_loop();
     record_rejections(loop);
     vow_error_t *e = vow_error_new(VOW_EBUSY, NULL);
-    vow_t *in[3] = {fulfil_in(loop, 30, 0, 1), reject_in(loop, 10, 1, vow_error_ref(e)),
-                    reject_in(loop, 20, 2, vow_error_new(VOW_EPERM, NULL))};
+    vow_t *in[3];
+    in[1] = reject_in(loop, 10, 1, vow_error_ref(e)); /* made in the order they settle */
+    in[2] = reject_in(loop, 20, 2, vow_error_new(VOW_EPERM, NULL));
+    in[0] = fulfil_in(loop, 30, 0, 1);
     vow_t *r = vow_race(loop, in, 3, 0);
     vow_t *d = vow_then(vow_ref(r), count_ok, count_err, NULL, NULL);
     VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
@@ -285,7 +289,9 @@ Test(race, cancel_losers_runs_a_losers_cancel_callback_once) {
 Test(race, loser_settling_later_changes_nothing_and_leaks_nothing) {
     vow_loop_t *loop = vow_test_loop();
     obj *o = obj_new();
-    vow_t *in[2] = {settle_in(loop, 30, 0, vow_ptr(o, obj_free), NULL), fulfil_in(loop, 10, 1, 9)};
+    vow_t *in[2];
+    in[1] = fulfil_in(loop, 10, 1, 9); /* the winner, made first (settle.h) */
+    in[0] = settle_in(loop, 30, 0, vow_ptr(o, obj_free), NULL);
     vow_t *r = vow_race(loop, in, 2, 0);
     vow_t *d = vow_then(vow_ref(r), count_ok, count_err, NULL, NULL);
     VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
@@ -340,9 +346,11 @@ Test(race, null_input_gives_null) {
 
 Test(any, first_fulfilment_in_time_wins) {
     vow_loop_t *loop = vow_test_loop();
-    vow_t *in[4] = {fulfil_in(loop, 40, 0, 3),
-                    reject_in(loop, 10, 1, vow_error_new(VOW_EPERM, NULL)),
-                    fulfil_in(loop, 20, 2, 2), vow_rejected(loop, vow_error_new(VOW_EBUSY, NULL))};
+    vow_t *in[4];
+    in[1] = reject_in(loop, 10, 1, vow_error_new(VOW_EPERM, NULL)); /* made in settle order */
+    in[2] = fulfil_in(loop, 20, 2, 2);
+    in[0] = fulfil_in(loop, 40, 0, 3);
+    in[3] = vow_rejected(loop, vow_error_new(VOW_EBUSY, NULL));
     vow_t *a = vow_any(loop, in, 4, 0);
     vow_t *d = vow_then(vow_ref(a), count_ok, count_err, NULL, NULL);
     VOW_ASSERT_CODE(vow_run(loop, vow_ref(d), NULL), 0);

@@ -124,8 +124,10 @@ static int64_t await_int(vow_loop_t *loop, vow_t *p) {
 Test(wait, first_completed_returns_when_the_earliest_input_settles) {
     vow_loop_t *loop = vow_test_loop();
     keep_pending = 1;
-    vow_t *in[3] = {fulfil_in(loop, 60, 0, 100), fulfil_in(loop, 10, 1, 101),
-                    fulfil_in(loop, 120, 2, 102)};
+    vow_t *in[3];
+    in[1] = fulfil_in(loop, 10, 1, 101); /* made in the order they settle (settle.h) */
+    in[0] = fulfil_in(loop, 60, 0, 100);
+    in[2] = fulfil_in(loop, 120, 2, 102);
     vow_t *w = run_wait(loop, in, 3, VOW_FIRST_COMPLETED, VOW_NO_TIMEOUT, 0);
     VOW_ASSERT_EQ(fired_at_wait, 1, "the wait did not complete on the first settle");
     EXPECT_IDX(done_idx, n_done, 1);
@@ -185,8 +187,9 @@ Test(wait, first_completed_done_holds_every_input_settled_before_the_wait_woke) 
 
 Test(wait, first_completed_counts_a_rejection_and_a_cancellation) {
     vow_loop_t *loop = vow_test_loop();
-    vow_t *in[2] = {fulfil_in(loop, 80, 0, 0),
-                    reject_in(loop, 10, 1, vow_error_new(VOW_EBUSY, NULL))};
+    vow_t *in[2];
+    in[1] = reject_in(loop, 10, 1, vow_error_new(VOW_EBUSY, NULL)); /* made first: settles first */
+    in[0] = fulfil_in(loop, 80, 0, 0);
     vow_t *w = run_wait(loop, in, 2, VOW_FIRST_COMPLETED, VOW_NO_TIMEOUT, 0);
     VOW_ASSERT_STATE(vow_state(w), VOW_FULFILLED, "a rejected input rejected the wait");
     EXPECT_IDX(done_idx, n_done, 1);
@@ -209,8 +212,13 @@ Test(wait, first_completed_counts_a_rejection_and_a_cancellation) {
 Test(wait, first_exception_skips_cancellations_and_returns_on_the_first_error) {
     vow_loop_t *loop = vow_test_loop();
     vow_error_t *e = vow_error_new(VOW_ERANGE, "input 3 at 60 ms");
-    vow_t *in[5] = {fulfil_in(loop, 40, 0, 0), cancel_in(loop, 20, 1), fulfil_in(loop, 200, 2, 2),
-                    reject_in(loop, 60, 3, vow_error_ref(e)), fulfil_in(loop, 10, 4, 4)};
+    /* Settling at 10, 20, 40, 60 and 200 ms: made in that order (settle.h). */
+    vow_t *in[5];
+    in[4] = fulfil_in(loop, 10, 4, 4);
+    in[1] = cancel_in(loop, 20, 1);
+    in[0] = fulfil_in(loop, 40, 0, 0);
+    in[3] = reject_in(loop, 60, 3, vow_error_ref(e));
+    in[2] = fulfil_in(loop, 200, 2, 2);
     vow_t *w = run_wait(loop, in, 5, VOW_FIRST_EXCEPTION, VOW_NO_TIMEOUT, 0);
     VOW_ASSERT_EQ(fired_at_wait, 4, "the wait returned on %d settles, not on the error",
                   fired_at_wait);
