@@ -13,8 +13,8 @@ stderr is compared by a rule of its own per example (STDERR_RULES below), since 
 messages and vow's are worded differently: both sides must report the same things (the
 same function never awaited, the same failures left unhandled); an example without a rule
 must write nothing on stderr, in C or in Python.
-Examples without a Python counterpart (timers_demo, and the C-only ones) are run and must
-exit 0 with nothing on stderr.
+Examples without a Python counterpart (timers_demo, adopt_libev, shared_context) are run and
+must exit 0 with nothing on stderr.
 
   python3 examples/check.py BUILD_DIR [NAME...]   compare; exit 1 on any mismatch
   python3 examples/check.py --demo BUILD_DIR      the README's demo: show each example's
