@@ -13,8 +13,9 @@
  * clearing a timer that already fired or was cleared is safe and answers VOW_ENOENT.
  * 0 is never a valid id.
  *
- * Callback contract: when a set_* call returns an error, cb never runs. `arg` is
- * borrowed: it stays the caller's, and vow never frees it.
+ * Callback contract: when a set_* call returns an error, cb never runs, nothing is
+ * scheduled and *id is left as it was. `arg` is borrowed: it stays the caller's, and vow
+ * never frees it.
  */
 #ifndef VOW_TIMER_H
 #define VOW_TIMER_H
