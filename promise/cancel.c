@@ -75,12 +75,19 @@ static void run_cancellations(vow__worklist *work) {
             if (cb != NULL && cb->fn != NULL) {
                 vow_cancel_fn fn = cb->fn;
                 uint16_t resolved = p->flags & VOW__F_RESOLVED;
-                cb->fn = NULL; /* at most once */
+                /* Detached while it runs: a callback that settles p itself must not see its
+                 * own ctx freed under it (settling releases the cancel record). Its
+                 * ctx_free runs once it has returned and p is cancelled or declined. */
+                p->cancel = NULL;
                 fn(p->loop, cb->ctx);
                 /* The callback resolved p itself (settled it, or locked it onto another
                  * promise or a thenable): its outcome stands, as an asyncio future that
                  * completes first cannot be cancelled. */
                 declined = p->state == VOW_PENDING && !resolved && (p->flags & VOW__F_RESOLVED);
+                if (p->state == VOW_PENDING && !declined && !vow__closed(p))
+                    vow__reject(p, vow_error_new(VOW_ECANCELED, NULL));
+                if (cb->ctx_free != NULL) cb->ctx_free(cb->ctx);
+                vow__free(cb);
             }
             if (p->state == VOW_PENDING && !declined && !vow__closed(p))
                 vow__reject(p, vow_error_new(VOW_ECANCELED, NULL));
@@ -105,9 +112,14 @@ int vow_cancel(vow_t *p) {
     if (p == NULL) return VOW_EINVAL;
     if (vow__closed(p)) return VOW_ECLOSED;
     if (p->state != VOW_PENDING) return VOW_ESETTLED;
+    /* Already on the worklist of a cancellation running further up the stack (a cancel
+     * callback cancelling a sibling): that one will cancel it. */
+    if (p->flags & VOW__F_CANCEL_QUEUED) return 0;
     vow__cancel(p);
-    /* p is the caller's (borrowed), so it is still here. Whoever rejected it with a
-     * cancellation (the cancel, or its callback), it is cancelled. */
+    /* p is the caller's (borrowed), so it is still here. A callback may have freed the
+     * loop; whoever rejected p with a cancellation (the cancel, or its callback), it is
+     * cancelled. */
+    if (vow__closed(p)) return VOW_ECLOSED;
     if (p->state == VOW_REJECTED && vow_is_cancellation(p->error)) return 0;
     return VOW_CANCEL_DECLINED;
 }

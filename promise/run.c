@@ -94,11 +94,16 @@ static void cancel_what_is_left(vow_loop_t *loop) {
 int vow_run_main(vow_loop_t *loop, vow_t *p, vow_outcome_t *out) {
     int rc = vow_run(loop, p, out);
     if (loop == NULL || rc == VOW_EREENTRANT) return rc; /* nothing we may free */
-    if (!loop->closed && rc != VOW_EINVAL) {
+    if (!loop->closed) {
+        /* Running, for what the cancellations call (cancel callbacks, destructors, the
+         * reactions): vow_loop_free / vow_loop_close / vow_run from there answer
+         * VOW_EREENTRANT, so the loop stays ours until the end. */
+        loop->running = 1;
         cancel_what_is_left(loop);
         vow__drain(loop);
+        loop->running = 0;
+        vow_loop_free(loop);
     }
-    if (!loop->closed) vow_loop_free(loop);
     return rc;
 }
 

@@ -38,11 +38,12 @@ void vow__foreign_job(vow_loop_t *loop, vow__reaction *r) {
         vow_value_t x = vow_ptr(t->ctx, t->ctx_free);
         t->ctx_free = NULL; /* the value owns ctx now */
         vow__thenable_free(t);
-        vow__rec_free(loop, &r->rec);
+        /* Settle first: the record may hold the last reference to d. */
         if (d->state == VOW_PENDING && !vow__closed(d))
             vow__fulfill_move(d, &x);
         else
             vow_value_release(&x);
+        vow__rec_free(loop, &r->rec);
         return;
     }
     vow_resolver_t *res = vow__malloc(sizeof *res);

@@ -596,6 +596,16 @@ CASE(follow_other_loop) {
     VOW_ASSERT_CODE(vow_loop_close(other), 0);
     done();
 }
+static vow_result_t give_bare_thenable(vow_loop_t *loop, const vow_value_t *v, void *ctx) {
+    (void)loop, (void)v, (void)ctx;
+    return vow_follow_thenable(vow_thenable_new(NULL, &payload_at, count_free));
+}
+static vow_result_t read_bare(vow_loop_t *loop, const vow_value_t *v, void *ctx) {
+    (void)loop, (void)ctx;
+    VOW_ASSERT_EQ(vow_value_ptr(v), (void *)&payload_at);
+    callbacks++;
+    return vow_ok_none();
+}
 CASE(thenable_new_null_subscribe) {
     vow_thenable_t *t = vow_thenable_new(NULL, &payload_at, count_free);
     cr_assert_not_null(t, "NULL is only for out of memory");
@@ -608,6 +618,15 @@ CASE(thenable_new_null_subscribe) {
     vow_unref(p);
     VOW_ASSERT_EQ(freed, 1, "ctx_free ran once, with the value");
     done();
+    /* Returned by a reaction, in a chain nobody else holds: the job's record is the last
+     * reference to the derived promise, which still settles and reaches the next step. */
+    live();
+    vow_t *chain = vow_then_ok(vow_then_ok(vow_resolved(L, vow_none()), give_bare_thenable, NULL),
+                               read_bare, NULL);
+    VOW_ASSERT_CODE(vow_run(L, chain, NULL), 0);
+    VOW_ASSERT_EQ(callbacks, 1);
+    VOW_ASSERT_EQ(freed, 2);
+    done();
     /* Dropped before its job ran (the loop freed): ctx_free runs once too. */
     vow_t *q = vow_new(live());
     VOW_ASSERT_CODE(
@@ -616,7 +635,7 @@ CASE(thenable_new_null_subscribe) {
     vow_unref(q);
     cr_assert_eq(vow_loop_free(L), 0);
     L = NULL;
-    VOW_ASSERT_EQ(freed, 2);
+    VOW_ASSERT_EQ(freed, 3);
     done();
 }
 CASE(thenable_new_oom) {
@@ -835,6 +854,64 @@ CASE(cancel_callback_resolves) {
     run_out();
     done();
 }
+/* A callback that settles its promise and then reads its own heap ctx (whose ctx_free
+ * frees it): the ctx stays valid until the callback returns. */
+struct settle_ctx {
+    vow_t *p;
+    int answer;
+};
+static void settle_then_read(vow_loop_t *loop, void *ctx) {
+    (void)loop;
+    struct settle_ctx *c = ctx;
+    VOW_ASSERT_CODE(vow_resolve(c->p, vow_int(c->answer)), 0);
+    callbacks += c->answer; /* read after the settle */
+}
+static void settle_ctx_free(void *ctx) {
+    freed++;
+    free(ctx);
+}
+CASE(cancel_callback_reads_its_ctx_after_settling) {
+    struct settle_ctx *c = malloc(sizeof *c);
+    cr_assert_not_null(c);
+    c->p = vow_new(live());
+    c->answer = 7;
+    vow_t *p = vow_ref(c->p);
+    VOW_ASSERT_CODE(vow_on_cancel(p, settle_then_read, c, settle_ctx_free), 0);
+    VOW_ASSERT_CODE(vow_cancel(p), VOW_CANCEL_DECLINED);
+    VOW_ASSERT_EQ(callbacks, 7);
+    VOW_ASSERT_EQ(freed, 1, "ctx_free ran once, after the callback");
+    VOW_ASSERT_EQ(vow_value_int(vow_value(p)), (int64_t)7);
+    vow_unref(p);
+    vow_unref(p);
+    done();
+}
+/* Cancelling a combinator cancels its inputs in order; the first input's callback cancels
+ * the second, already on the running cancellation's list. */
+static vow_t *sibling;
+static int sibling_rc = 99;
+static void cancel_sibling(vow_loop_t *loop, void *ctx) {
+    (void)loop, (void)ctx;
+    sibling_rc = vow_cancel(sibling);
+}
+CASE(cancel_sibling_from_callback) {
+    live();
+    vow_t *a = vow_new(L), *b = vow_new(L);
+    VOW_ASSERT_CODE(vow_on_cancel(a, cancel_sibling, NULL, NULL), 0);
+    VOW_ASSERT_CODE(vow_on_cancel(b, cancel_cb, NULL, NULL), 0);
+    sibling = b;
+    vow_t *in[2] = {vow_ref(a), vow_ref(b)};
+    vow_t *all = vow_all(L, in, 2);
+    VOW_ASSERT_CODE(vow_cancel(all), 0);
+    VOW_ASSERT_CODE(sibling_rc, 0, "under way: the running cancellation cancels it");
+    VOW_ASSERT_STATE(vow_state(b), VOW_REJECTED);
+    VOW_ASSERT_EQ(vow_is_cancellation(vow_error(b)), 1);
+    VOW_ASSERT_EQ(callbacks, 1, "b's own callback ran once");
+    vow_unref(a);
+    vow_unref(b);
+    vow_unref(all);
+    run_out();
+    done();
+}
 CASE(cancel_callback_locks) {
     live();
     lock_target = vow_new(L);
@@ -1007,9 +1084,13 @@ CASE(run_main_inside) {
     done();
 }
 CASE(exit_status_any_code) {
+    vow_outcome_t ok = {.state = VOW_FULFILLED, .value = vow_none(), .error = NULL};
     VOW_ASSERT_EQ(vow_exit_status(0, NULL), 1);
     VOW_ASSERT_EQ(vow_exit_status(-4242, NULL), 1);
     VOW_ASSERT_EQ(vow_exit_status(12, NULL), 1);
+    VOW_ASSERT_EQ(vow_exit_status(-4242, &ok), 1);
+    VOW_ASSERT_EQ(vow_exit_status(VOW_ENEVER, NULL), 13);
+    VOW_ASSERT_EQ(vow_exit_status(0, &ok), 0);
 }
 CASE(main_null_fn) {
     fflush(stderr);
@@ -1275,6 +1356,8 @@ CASE(task_group_ref_null) {
     X(cancel_settled, vow_cancel)                                                                  \
     X(cancel_closed, vow_cancel)                                                                   \
     X(cancel_callback_resolves, vow_cancel)                                                        \
+    X(cancel_callback_reads_its_ctx_after_settling, vow_on_cancel)                                 \
+    X(cancel_sibling_from_callback, vow_cancel)                                                    \
     X(cancel_callback_locks, vow_cancel)                                                           \
     X(on_cancel_null, vow_on_cancel)                                                               \
     X(on_cancel_derived, vow_on_cancel)                                                            \

@@ -182,3 +182,20 @@ Test(run_main, vow_main_runs_a_program_and_answers_its_exit_status, .init = vow_
     cr_assert_stderr_eq_str("vow_main: uncaught rejection: ETIMEDOUT: slow server\n"
                             "vow_main: invalid argument\n");
 }
+
+/* A cancel callback that tries to free the loop while vow_run_main cancels what is left:
+ * the loop counts as running, so the call is refused and nothing is used after a free. */
+static int free_rc = 1;
+static void free_the_loop(vow_loop_t *loop, void *ctx) {
+    (void)ctx;
+    free_rc = vow_loop_free(loop);
+}
+Test(run_main, a_cancellation_callback_cannot_free_the_loop_under_the_clean_exit) {
+    vow_loop_t *loop = vow_test_loop();
+    vow_t *q = vow_new(loop);
+    VOW_ASSERT_CODE(vow_on_cancel(q, free_the_loop, NULL, NULL), 0);
+    vow_unref(vow_timeout(q, 10000, 0)); /* its timer holds the timeout, which holds q */
+    VOW_ASSERT_CODE(vow_run_main(loop, vow_resolved(loop, vow_none()), NULL), 0);
+    VOW_ASSERT_CODE(free_rc, VOW_EREENTRANT);
+    expect_nothing_left();
+}

@@ -312,18 +312,22 @@ VOW_EXTERN vow_t *vow_catch_ex(vow_t *p, vow_on_err on_err, void *ctx, void (*ct
  *                        cancelled (asyncio: a future that completes first cannot be
  *                        cancelled); what p now follows is not cancelled either;
  *   VOW_ESETTLED         p had already settled (nothing changes);
- *   VOW_ECLOSED          p's loop is closed (or closing: teardown has begun);
+ *   VOW_ECLOSED          p's loop is closed (or closing: teardown has begun), or a cancel
+ *                        callback freed it;
  *   VOW_EINVAL           p is NULL.
  * A pending p that was locked onto another promise before the call is cancelled (0), and
- * what it followed is cancelled by the upstream rule. */
+ * what it followed is cancelled by the upstream rule. Called from a cancel callback for
+ * a promise that the running cancellation already has on its list (a sibling input of a
+ * cancelled combinator): 0 at once, and the running cancellation cancels it next. */
 #define VOW_CANCEL_DECLINED 1
 VOW_EXTERN int vow_cancel(vow_t *p);
 
 /* The cancel callback of a vow_new promise: fn(loop, ctx) runs at most once, when p is
- * cancelled while pending (before p rejects); ctx_free(ctx) runs exactly once, when p
- * settles in any way or is freed. The callback may settle p itself (vow_resolve,
- * vow_reject, vow_resolve_with): p then keeps that outcome instead of the cancellation
- * (vow_cancel answers VOW_CANCEL_DECLINED). Returns 0; VOW_EPERM when p was not made by vow_new;
+ * cancelled while pending (before p rejects); ctx_free(ctx) runs exactly once: when p
+ * settles in any way or is freed, or, when fn ran, after fn has returned (ctx stays valid
+ * for the whole callback, even if the callback settles p). The callback may settle p
+ * itself (vow_resolve, vow_reject, vow_resolve_with): p then keeps that outcome instead
+ * of the cancellation (vow_cancel answers VOW_CANCEL_DECLINED). Returns 0; VOW_EPERM when p was not made by vow_new;
  * VOW_ESETTLED when p is no longer pending; VOW_EBUSY when a callback is already set;
  * VOW_ENOMEM; VOW_ECLOSED; VOW_EINVAL (p or fn NULL). On error ctx_free(ctx) has run. */
 typedef void (*vow_cancel_fn)(vow_loop_t *loop, void *ctx);
@@ -388,7 +392,10 @@ VOW_EXTERN void vow_outcome_release(vow_outcome_t *out);
  * run. Consumes p; frees the loop on every path (the handle must not be used after),
  * except VOW_EREENTRANT (called from a callback of this loop: nothing is freed) and a
  * NULL loop. Returns what vow_run returns (VOW_EINTR when vow_loop_stop ended the run:
- * the loop is shut down all the same); *out as vow_run's. If memory runs out while
+ * the loop is shut down all the same; also after VOW_EINVAL, p NULL or of another loop);
+ * *out as vow_run's. While the cancellations run, the loop counts as running: their
+ * callbacks and destructors get VOW_EREENTRANT from vow_loop_free, vow_loop_close and
+ * vow_run. If memory runs out while
  * collecting what to cancel, the rest is dropped by the teardown without cancellation
  * reactions. */
 VOW_EXTERN int vow_run_main(vow_loop_t *loop, vow_t *p, vow_outcome_t *out);
