@@ -2,7 +2,10 @@
  * waiters of one promise one by one is O(n), not O(n^2) (issue 12). The test times 10,000
  * and 100,000 waiters in one run, cancelled last first (the order that made the old
  * singly linked list walk the whole list each time), and bounds the ratio: linear time
- * gives about 10, quadratic about 100. The bound is a ratio, never a time. */
+ * gives about 10, quadratic about 100. The bound is a ratio, never a time, of the thread's
+ * CPU time (time the machine spent on other processes does not count), and it is 40: a
+ * loaded 2-core machine (a sanitizer run beside valgrind) measured 26.6 once with wall
+ * time and a bound of 20, while quadratic behaviour stays near 100. */
 #include <time.h>
 
 #include "helpers.h"
@@ -11,7 +14,7 @@ TestSuite(waiters, .init = vow_test_setup, .fini = vow_test_teardown, .timeout =
 
 static double now_s(void) {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
@@ -64,7 +67,7 @@ Test(waiters, cancelling_waiters_one_by_one_is_linear) {
     }
     cr_assert_eq(settled_calls, 0, "a cancelled waiter's callback ran");
     if (small < 1e-6) small = 1e-6;
-    cr_assert_lt(big / small, 20.0, "10,000 waiters: %.4f s, 100,000: %.4f s (ratio %.1f)", small,
+    cr_assert_lt(big / small, 40.0, "10,000 waiters: %.4f s, 100,000: %.4f s (ratio %.1f)", small,
                  big, big / small);
     VOW_TEST_END(loop);
 }
