@@ -1,0 +1,129 @@
+/* vow/sync.h - synchronisation primitives for one loop: Lock, Event, Semaphore and
+ * BoundedSemaphore, with asyncio's semantics (Python 3.11), whose waiting operations
+ * return promises, so they compose with the combinators, vow_timeout, tasks and
+ * cancellation.
+ *
+ * OWNERSHIP. Each object is made by its _new function and freed by its _free function
+ * (the caller owns it; no reference counting). An object keeps its loop's memory valid
+ * until it is freed, so free every object before vow_loop_close (an object alive makes the
+ * close answer VOW_EBUSY, as a pending promise does). Freeing an object cancels every
+ * promise still waiting on it (they reject with VOW_ECANCELED). After vow_loop_free the
+ * object answers VOW_ECLOSED / NULL to every call but _free, which must still be called.
+ *
+ * WAITERS. Waiting operations (vow_lock_acquire, vow_sem_acquire, vow_event_wait) return
+ * one reference to a promise that fulfils with vow_none() once the operation is done
+ * (asyncio returns True): at once (already fulfilled) when nothing has to be waited for,
+ * else when the waiter's turn comes. Waiters are served strictly in arrival order (FIFO),
+ * and a new acquire never overtakes a waiter already in line. Cancelling a waiting
+ * promise (vow_cancel, directly or through the upstream rule: a vow_timeout, a cancelled
+ * vow_then or task that awaits it) removes that waiter in O(1). These promises belong to
+ * vow: vow_resolve / vow_reject / vow_on_cancel on them answer VOW_EPERM.
+ *
+ * THE HANDOFF RULE (python/cpython#90155 cannot happen). A release that finds waiters
+ * does not add a permit: it reserves the permit for the first waiter W1 and queues a job
+ * (one microtask) that fulfils W1's promise. If W1's promise is cancelled before that job
+ * runs (W1 gave up: a timeout fired, what awaited it was cancelled), the reserved permit is
+ * passed on at once to the next waiter W2 (reserved for it in turn), or, with no waiter
+ * left, returned to the object. Once W1's promise is fulfilled it cannot be cancelled, and
+ * every reaction already queued on it still runs (vow/promise.h, Cancellation): from then
+ * on the permit is W1's, to release. So a permit is always either held by someone whose
+ * promise fulfilled or on its way to the next waiter: none is lost, none is doubled. A
+ * reaction of W1 that is dropped unrun (the loop freed) takes the permit with it, as the
+ * loop itself is gone. Event waiters are fulfilled at once by vow_event_set (an event has
+ * no permit to lose).
+ *
+ * MISUSE. Calls that return a promise follow the MISUSE rule of vow/promise.h: NULL when
+ * the object is NULL, its loop closed, or out of memory (there is no other misuse). Calls
+ * that return an int answer a negative code: VOW_EINVAL for a NULL object, VOW_ECLOSED
+ * when its loop is closed, and the codes each one lists.
+ */
+#ifndef VOW_SYNC_H
+#define VOW_SYNC_H
+
+#include <stdint.h>
+
+#include "vow/common.h"
+#include "vow/loop.h"
+#include "vow/promise.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------------------------
+ * Lock (asyncio.Lock). Not reentrant. C has no current task to name the holder, so
+ * acquire and release take an owner tag (any pointer, NULL included, compared as it is):
+ * release by another tag is refused, as releasing a lock that is not locked.
+ * --------------------------------------------------------------------------------- */
+typedef struct vow_lock vow_lock_t;
+
+/* A new unlocked lock on loop (the caller owns it). NULL when loop is NULL or closed, or
+ * out of memory. */
+VOW_EXTERN vow_lock_t *vow_lock_new(vow_loop_t *loop);
+/* Frees the lock (NULL ignored): its waiters' promises are cancelled. */
+VOW_EXTERN void vow_lock_free(vow_lock_t *l);
+/* Lock.acquire(): one reference to a promise that fulfils (vow_none) when the lock is
+ * held for `owner`; already fulfilled when the lock was free with nobody waiting. NULL
+ * when l is NULL, its loop closed, or out of memory. */
+VOW_EXTERN vow_t *vow_lock_acquire(vow_lock_t *l, const void *owner);
+/* Lock.release(): 0; VOW_EPERM when the lock is not locked, or is held (or reserved, by
+ * the handoff rule) for another owner tag; VOW_EINVAL (l NULL); VOW_ECLOSED. With waiters,
+ * the lock passes to the first one (see the handoff rule above) and stays locked. */
+VOW_EXTERN int vow_lock_release(vow_lock_t *l, const void *owner);
+/* Lock.locked(): 1 when held or reserved for a waiter, 0 when free; VOW_EINVAL (l NULL);
+ * VOW_ECLOSED. */
+VOW_EXTERN int vow_lock_locked(const vow_lock_t *l);
+
+/* ---------------------------------------------------------------------------------
+ * Event (asyncio.Event).
+ * --------------------------------------------------------------------------------- */
+typedef struct vow_event vow_event_t;
+
+/* A new event, clear, on loop. NULL when loop is NULL or closed, or out of memory. */
+VOW_EXTERN vow_event_t *vow_event_new(vow_loop_t *loop);
+/* Frees the event (NULL ignored): its waiters' promises are cancelled. */
+VOW_EXTERN void vow_event_free(vow_event_t *e);
+/* Event.set(): sets the flag and fulfils every waiting promise, in arrival order. 0 (also
+ * when already set); VOW_EINVAL (e NULL); VOW_ECLOSED. */
+VOW_EXTERN int vow_event_set(vow_event_t *e);
+/* Event.clear(): 0; VOW_EINVAL (e NULL); VOW_ECLOSED. */
+VOW_EXTERN int vow_event_clear(vow_event_t *e);
+/* Event.is_set(): 1 or 0; VOW_EINVAL (e NULL); VOW_ECLOSED. */
+VOW_EXTERN int vow_event_is_set(const vow_event_t *e);
+/* Event.wait(): one reference to a promise that fulfils (vow_none) when the event is set;
+ * already fulfilled when it is set now. NULL when e is NULL, its loop closed, or out of
+ * memory. */
+VOW_EXTERN vow_t *vow_event_wait(vow_event_t *e);
+
+/* ---------------------------------------------------------------------------------
+ * Semaphore and BoundedSemaphore (asyncio.Semaphore, asyncio.BoundedSemaphore).
+ * --------------------------------------------------------------------------------- */
+typedef struct vow_sem vow_sem_t;
+
+/* A semaphore with `value` permits. NULL when loop is NULL or closed, or out of memory. */
+VOW_EXTERN vow_sem_t *vow_sem_new(vow_loop_t *loop, uint32_t value);
+/* A bounded semaphore: a release that would raise the value above `value` is refused
+ * (asyncio's ValueError). NULL as vow_sem_new. */
+VOW_EXTERN vow_sem_t *vow_sem_bounded_new(vow_loop_t *loop, uint32_t value);
+/* Frees the semaphore (NULL ignored): its waiters' promises are cancelled. */
+VOW_EXTERN void vow_sem_free(vow_sem_t *s);
+/* Semaphore.acquire(): one reference to a promise that fulfils (vow_none) when a permit
+ * is taken; already fulfilled when one was free with nobody waiting. NULL when s is NULL,
+ * its loop closed, or out of memory. */
+VOW_EXTERN vow_t *vow_sem_acquire(vow_sem_t *s);
+/* Semaphore.release(): gives a permit back; with waiters it goes to the first (the
+ * handoff rule). 0; VOW_ERANGE when a bounded semaphore would exceed its initial value,
+ * or a semaphore's value would exceed UINT32_MAX (nothing changes); VOW_EINVAL (s NULL);
+ * VOW_ECLOSED. */
+VOW_EXTERN int vow_sem_release(vow_sem_t *s);
+/* The number of free permits (permits reserved for a waiter are not free): >= 0;
+ * VOW_EINVAL (s NULL); VOW_ECLOSED. */
+VOW_EXTERN int64_t vow_sem_value(const vow_sem_t *s);
+/* Semaphore.locked(): 1 when no permit is free (an acquire would wait), else 0;
+ * VOW_EINVAL (s NULL); VOW_ECLOSED. */
+VOW_EXTERN int vow_sem_locked(const vow_sem_t *s);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* VOW_SYNC_H */
