@@ -16,7 +16,7 @@
 #include "internal.h"
 #include "vow/sync.h"
 
-enum { K_LOCK = 1, K_EVENT, K_SEM };
+enum { K_LOCK = 1, K_EVENT, K_SEM, K_COND };
 enum { W_QUEUED = 1, W_RESERVED, W_DONE };
 
 struct waiter;
@@ -46,15 +46,21 @@ struct vow_event {
 struct vow_sem {
     struct vow__sync s;
 };
+struct vow_cond {
+    struct vow__sync s; /* its waiters, before they are notified */
+    vow_lock_t *lock;
+    int own_lock;
+};
 
 struct waiter {
     vow__job job; /* first: the job's node is the waiter */
     struct waiter *next, *prev;
-    struct vow__sync *o; /* NULL once the object is freed */
-    vow_t *p;            /* its promise (owned reference) */
-    const void *owner;   /* a lock waiter's tag */
-    uint8_t state;       /* W_* */
-    uint8_t refs;        /* the cancel context, the queued job */
+    struct vow__sync *o;   /* NULL once the object is freed */
+    vow_t *p;              /* its promise (owned reference) */
+    const void *owner;     /* a lock waiter's tag */
+    struct vow_cond *cond; /* notified by this condition, now waiting for its lock */
+    uint8_t state;         /* W_* */
+    uint8_t refs;          /* the cancel context, the queued job */
 };
 
 /* ---- the lists ------------------------------------------------------------------------ */
@@ -137,14 +143,19 @@ static void grant(struct vow__sync *o) {
     vow__job_push(o->loop, &w->job);
 }
 
+static void cond_pass(struct vow_cond *c, size_t n);
+
 /* The waiter's promise is being cancelled while pending. */
 static void waiter_cancel(vow_loop_t *loop, void *ctx) {
     (void)loop;
     struct waiter *w = ctx;
     struct vow__sync *o = w->o;
+    struct vow_cond *cond = w->cond;
     int reserved = w->state == W_RESERVED;
+    w->cond = NULL;
     waiter_leave(w);
-    if (reserved && o != NULL) grant(o); /* the next waiter gets the permit */
+    if (reserved && o != NULL) grant(o);  /* the next waiter gets the permit */
+    if (cond != NULL) cond_pass(cond, 1); /* and the next one of the condition its notify */
 }
 
 /* The promise settled or was released (teardown): the cancel context goes. */
@@ -180,6 +191,7 @@ static struct vow__sync *sync_new(vow_loop_t *loop, size_t size, int kind, uint3
         vow__free(o);
         return NULL;
     }
+    memset(o, 0, size); /* the kind's own fields too */
     *o = (struct vow__sync){.loop = loop, .anchor = anchor, .kind = (uint8_t)kind, .value = value};
     return o;
 }
@@ -193,6 +205,7 @@ static void sync_free(struct vow__sync *o) {
             vow_t *p = vow__ref(w->p);
             waiter_leave(w);
             w->o = NULL;
+            w->cond = NULL;
             if (!vow__closed(p)) vow__cancel(p);
             vow__unref(p);
         }
@@ -322,4 +335,76 @@ int64_t vow_sem_value(const vow_sem_t *s) {
 int vow_sem_locked(const vow_sem_t *s) {
     int rc = sync_check(s != NULL ? &s->s : NULL);
     return rc != 0 ? rc : s->s.value == 0;
+}
+
+/* ---- Condition ------------------------------------------------------------------------ */
+static int lock_held(const vow_lock_t *l, const void *owner) {
+    return l->s.value == 0 && l->s.n_reserved == 0 && l->s.holder == owner;
+}
+
+/* Moves up to n of c's waiters to the end of its lock's line. */
+static void cond_pass(struct vow_cond *c, size_t n) {
+    struct waiter *w;
+    for (size_t i = 0; i < n && (w = c->s.wait.head) != NULL; i++) {
+        wl_unlink(&c->s.wait, w);
+        w->o = &c->lock->s;
+        w->cond = c;
+        wl_push(&c->lock->s.wait, w);
+    }
+    /* The lock is free (a cancelled waiter gave it back just before): the first of its
+     * line takes it, by the handoff rule. */
+    if (c->lock->s.value == 1 && c->lock->s.wait.head != NULL) {
+        c->lock->s.value = 0;
+        grant(&c->lock->s);
+    }
+}
+
+vow_cond_t *vow_cond_new(vow_loop_t *loop, vow_lock_t *lock) {
+    if (lock != NULL && lock->s.loop != loop) return NULL;
+    vow_cond_t *c = (vow_cond_t *)sync_new(loop, sizeof(vow_cond_t), K_COND, 0);
+    if (c == NULL) return NULL;
+    if (lock == NULL) {
+        if ((lock = vow_lock_new(loop)) == NULL) {
+            sync_free(&c->s);
+            return NULL;
+        }
+        c->own_lock = 1;
+    }
+    c->lock = lock;
+    return c;
+}
+
+void vow_cond_free(vow_cond_t *c) {
+    if (c == NULL) return;
+    /* Notified waiters now wait for the lock: they forget the condition. */
+    struct wlist *lists[2] = {&c->lock->s.wait, &c->lock->s.resv};
+    for (int i = 0; i < 2; i++)
+        for (struct waiter *w = lists[i]->head; w != NULL; w = w->next)
+            if (w->cond == c) w->cond = NULL;
+    vow_lock_t *lock = c->own_lock ? c->lock : NULL;
+    sync_free(&c->s);
+    vow_lock_free(lock);
+}
+
+vow_lock_t *vow_cond_lock(const vow_cond_t *c) { return c != NULL ? c->lock : NULL; }
+
+vow_t *vow_cond_wait(vow_cond_t *c, const void *owner) {
+    if (c == NULL || sync_check(&c->s) != 0) return NULL;
+    if (!lock_held(c->lock, owner))
+        return vow_rejected(c->s.loop, vow_error_new(VOW_EPERM, "the lock is not held"));
+    vow_t *p = waiter_new(&c->s, owner);
+    if (p != NULL) grant(&c->lock->s); /* releases the lock */
+    return p;
+}
+
+int vow_cond_notify(vow_cond_t *c, const void *owner, size_t n) {
+    int rc = sync_check(c != NULL ? &c->s : NULL);
+    if (rc != 0) return rc;
+    if (!lock_held(c->lock, owner)) return VOW_EPERM;
+    cond_pass(c, n);
+    return 0;
+}
+
+int vow_cond_notify_all(vow_cond_t *c, const void *owner) {
+    return vow_cond_notify(c, owner, SIZE_MAX);
 }

@@ -1341,6 +1341,70 @@ CASE(sync_waiter_not_settleable) {
     done();
 }
 
+CASE(cond_new_null_closed_foreign) {
+    VOW_ASSERT_EQ(vow_cond_new(NULL, NULL), (vow_cond_t *)NULL);
+    vow_loop_t *other = vow_test_loop();
+    vow_lock_t *ol = vow_lock_new(other);
+    VOW_ASSERT_EQ(vow_cond_new(live(), ol), (vow_cond_t *)NULL);
+    vow_lock_free(ol);
+    VOW_ASSERT_CODE(vow_loop_close(other), 0);
+    VOW_TEST_END(L);
+    closed();
+    VOW_ASSERT_EQ(vow_cond_new(L, NULL), (vow_cond_t *)NULL);
+    done();
+}
+CASE(cond_new_oom) {
+    L = vow_test_loop_without_pools();
+    for (long k = 1; k <= 4; k++) {
+        vow_test_fail_at(vow_test_alloc_total() + k);
+        VOW_ASSERT_EQ(vow_cond_new(L, NULL), (vow_cond_t *)NULL);
+        vow_test_fail_at(0);
+    }
+    done();
+}
+CASE(cond_null) {
+    vow_cond_free(NULL);
+    VOW_ASSERT_EQ(vow_cond_lock(NULL), (vow_lock_t *)NULL);
+    VOW_ASSERT_EQ(vow_cond_wait(NULL, NULL), (vow_t *)NULL);
+    VOW_ASSERT_CODE(vow_cond_notify(NULL, NULL, 1), VOW_EINVAL);
+    VOW_ASSERT_CODE(vow_cond_notify_all(NULL, NULL), VOW_EINVAL);
+    VOW_ASSERT_EQ(vow_test_live_allocs(), 0L);
+}
+CASE(cond_closed) {
+    vow_cond_t *c = vow_cond_new(live(), NULL);
+    vow_unref(vow_lock_acquire(vow_cond_lock(c), NULL));
+    vow_unref(vow_cond_wait(c, NULL));
+    HOLD = vow_new(L);
+    cr_assert_eq(vow_loop_free(L), 0);
+    VOW_ASSERT_EQ(vow_cond_wait(c, NULL), (vow_t *)NULL);
+    VOW_ASSERT_CODE(vow_cond_notify(c, NULL, 1), VOW_ECLOSED);
+    VOW_ASSERT_CODE(vow_cond_notify_all(c, NULL), VOW_ECLOSED);
+    vow_cond_free(c);
+    done();
+}
+CASE(cond_not_holder) {
+    static const char a_tag[] = "a", b_tag[] = "b";
+    vow_cond_t *c = vow_cond_new(live(), NULL);
+    vow_t *w = vow_cond_wait(c, a_tag);
+    VOW_ASSERT_STATE(vow_state(w), VOW_REJECTED);
+    VOW_ASSERT_CODE(vow_error_code(vow_error(w)), VOW_EPERM);
+    VOW_ASSERT_CODE(vow_set_unhandled_mode(L, VOW_UNHANDLED_SILENT), 0);
+    vow_unref(w);
+    VOW_ASSERT_CODE(vow_cond_notify(c, a_tag, 1), VOW_EPERM);
+    vow_t *a = vow_lock_acquire(vow_cond_lock(c), a_tag);
+    w = vow_cond_wait(c, b_tag);
+    VOW_ASSERT_CODE(vow_error_code(vow_error(w)), VOW_EPERM);
+    vow_unref(w);
+    VOW_ASSERT_CODE(vow_cond_notify_all(c, b_tag), VOW_EPERM);
+    VOW_ASSERT_CODE(vow_lock_locked(vow_cond_lock(c)), 1, "nothing changed");
+    VOW_ASSERT_CODE(vow_lock_release(vow_cond_lock(c), a_tag), 0);
+    vow_unref(a);
+    run_out();
+    VOW_ASSERT_EQ(callbacks, 0);
+    vow_cond_free(c);
+    done();
+}
+
 /* ---- the table ------------------------------------------------------------------------- */
 #define MISUSE_TABLE(X)                                                                            \
     X(replace_allocator_null, vow_replace_allocator)                                               \
@@ -1473,7 +1537,12 @@ CASE(sync_waiter_not_settleable) {
     X(sync_wait_oom, vow_lock_acquire)                                                             \
     X(lock_release_not_holder, vow_lock_release)                                                   \
     X(sem_release_over_bound, vow_sem_release)                                                     \
-    X(sync_waiter_not_settleable, vow_lock_acquire)
+    X(sync_waiter_not_settleable, vow_lock_acquire)                                                \
+    X(cond_new_null_closed_foreign, vow_cond_new)                                                  \
+    X(cond_new_oom, vow_cond_new)                                                                  \
+    X(cond_null, vow_cond_wait)                                                                    \
+    X(cond_closed, vow_cond_wait)                                                                  \
+    X(cond_not_holder, vow_cond_wait)
 
 struct misuse_case {
     const char *id, *fn;

@@ -5,7 +5,9 @@
  * cancelled before it runs, W2 gets the permit) through a cancelled vow_then, a direct
  * vow_cancel and a vow_timeout, and a W1 whose consumer is cancelled after its promise
  * fulfilled (its queued reaction still runs and takes the permit); freeing an object
- * cancels its waiters; a closed loop; waiter promises cannot be settled by the user. */
+ * cancels its waiters; a closed loop; waiter promises cannot be settled by the user;
+ * Condition: wait releases and reacquires the lock, notify in FIFO order, a notified waiter
+ * cancelled before it holds the lock passes its notify on. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 
@@ -318,6 +320,132 @@ Test(sync, out_of_memory_in_a_waiting_acquire_gives_null_and_leaves_nothing) {
     VOW_ASSERT_CODE(vow_lock_release(l, A), 0);
     VOW_ASSERT_CODE(vow_lock_locked(l), 0, "no waiter was left behind");
     vow_unref(a);
+    vow_lock_free(l);
+    VOW_TEST_END(loop);
+}
+
+/* ---- Condition -------------------------------------------------------------------------- */
+static vow_result_t swallow(vow_loop_t *loop, vow_error_t *e, void *ctx) {
+    (void)loop, (void)e, (void)ctx;
+    return vow_ok_none();
+}
+
+/* A and B wait (each holding the lock in turn, the wait releases it); C notifies one while
+ * holding the lock; A reacquires the lock once C releases it; notify_all wakes B. */
+Test(sync, condition_wait_releases_the_lock_and_notify_wakes_in_fifo_order) {
+    vow_loop_t *loop = vow_test_loop();
+    vow_cond_t *c = vow_cond_new(loop, NULL);
+    vow_lock_t *l = vow_cond_lock(c);
+    vow_unref(vow_lock_acquire(l, A));
+    vow_t *wa = vow_cond_wait(c, A);
+    VOW_ASSERT_CODE(vow_lock_locked(l), 0, "the wait released the lock");
+    vow_unref(vow_lock_acquire(l, B));
+    vow_t *wb = vow_cond_wait(c, B);
+    vow_unref(vow_lock_acquire(l, C));
+    VOW_ASSERT_CODE(vow_cond_notify(c, C, 1), 0);
+    VOW_ASSERT_CODE(vow_loop_drain(loop), 0);
+    VOW_ASSERT_STATE(vow_state(wa), VOW_PENDING, "notified, the lock still C's");
+    VOW_ASSERT_CODE(vow_lock_release(l, C), 0);
+    VOW_ASSERT_CODE(vow_loop_drain(loop), 0);
+    VOW_ASSERT_STATE(vow_state(wa), VOW_FULFILLED, "A holds the lock again");
+    VOW_ASSERT_STATE(vow_state(wb), VOW_PENDING, "B was not notified");
+    VOW_ASSERT_CODE(vow_cond_notify_all(c, A), 0);
+    VOW_ASSERT_CODE(vow_lock_release(l, A), 0);
+    VOW_ASSERT_CODE(vow_loop_drain(loop), 0);
+    VOW_ASSERT_STATE(vow_state(wb), VOW_FULFILLED);
+    VOW_ASSERT_CODE(vow_lock_release(l, B), 0);
+    VOW_ASSERT_CODE(vow_lock_locked(l), 0);
+    vow_unref(wa), vow_unref(wb);
+    vow_cond_free(c);
+    VOW_TEST_END(loop);
+}
+
+Test(sync, condition_calls_without_the_lock_are_eperm) {
+    vow_loop_t *loop = vow_test_loop();
+    vow_lock_t *l = vow_lock_new(loop);
+    vow_cond_t *c = vow_cond_new(loop, l);
+    VOW_ASSERT_EQ(vow_cond_lock(c), l);
+    vow_t *w = vow_cond_wait(c, A);
+    VOW_ASSERT_STATE(vow_state(w), VOW_REJECTED);
+    VOW_ASSERT_CODE(vow_error_code(vow_error(w)), VOW_EPERM);
+    vow_unref(vow_catch(w, swallow, NULL, NULL)); /* handled */
+    VOW_ASSERT_CODE(vow_cond_notify(c, A, 1), VOW_EPERM);
+    vow_unref(vow_lock_acquire(l, A));
+    VOW_ASSERT_CODE(vow_cond_notify(c, B, 1), VOW_EPERM, "B does not hold it");
+    VOW_ASSERT_CODE(vow_cond_notify_all(c, A), 0, "nobody waits: nothing happens");
+    VOW_ASSERT_CODE(vow_lock_release(l, A), 0);
+    VOW_ASSERT_CODE(vow_loop_drain(loop), 0);
+    vow_cond_free(c);
+    vow_lock_free(l);
+    VOW_TEST_END(loop);
+}
+
+/* The notify counterpart of cpython#90155: A is notified, then cancelled while it waits
+ * for the lock; its notification passes to B, and the lock is not lost. */
+Test(sync, a_notified_waiter_cancelled_before_it_holds_the_lock_passes_the_notify_on) {
+    vow_loop_t *loop = vow_test_loop();
+    vow_cond_t *c = vow_cond_new(loop, NULL);
+    vow_lock_t *l = vow_cond_lock(c);
+    vow_unref(vow_lock_acquire(l, A));
+    vow_t *wa = vow_cond_wait(c, A);
+    vow_unref(vow_lock_acquire(l, B));
+    vow_t *wb = vow_cond_wait(c, B);
+    vow_unref(vow_lock_acquire(l, C));
+    VOW_ASSERT_CODE(vow_cond_notify(c, C, 1), 0);
+    VOW_ASSERT_CODE(vow_lock_release(l, C), 0); /* reserved for A */
+    VOW_ASSERT_CODE(vow_cancel(wa), 0);
+    VOW_ASSERT_CODE(vow_loop_drain(loop), 0);
+    VOW_ASSERT_STATE(vow_state(wb), VOW_FULFILLED, "B got A's notify and the lock");
+    VOW_ASSERT_CODE(vow_lock_release(l, A), VOW_EPERM);
+    VOW_ASSERT_CODE(vow_lock_release(l, B), 0);
+    VOW_ASSERT_CODE(vow_lock_locked(l), 0);
+    vow_unref(wa), vow_unref(wb);
+    vow_cond_free(c);
+    VOW_TEST_END(loop);
+}
+
+/* A wait cancelled before any notify leaves the line without the lock; the next notify
+ * goes to the waiter after it. */
+Test(sync, a_wait_cancelled_before_notify_leaves_the_line_without_the_lock) {
+    vow_loop_t *loop = vow_test_loop();
+    vow_cond_t *c = vow_cond_new(loop, NULL);
+    vow_lock_t *l = vow_cond_lock(c);
+    vow_unref(vow_lock_acquire(l, A));
+    vow_t *wa = vow_cond_wait(c, A);
+    vow_unref(vow_lock_acquire(l, B));
+    vow_t *wb = vow_cond_wait(c, B);
+    VOW_ASSERT_CODE(vow_cancel(wa), 0);
+    VOW_ASSERT_CODE(vow_lock_locked(l), 0, "A does not hold the lock after a cancelled wait");
+    vow_unref(vow_lock_acquire(l, C));
+    VOW_ASSERT_CODE(vow_cond_notify(c, C, 1), 0);
+    VOW_ASSERT_CODE(vow_lock_release(l, C), 0);
+    VOW_ASSERT_CODE(vow_loop_drain(loop), 0);
+    VOW_ASSERT_STATE(vow_state(wb), VOW_FULFILLED);
+    VOW_ASSERT_CODE(vow_lock_release(l, B), 0);
+    vow_unref(wa), vow_unref(wb);
+    vow_cond_free(c);
+    VOW_TEST_END(loop);
+}
+
+/* Freeing a condition cancels its waits, notified ones included; freeing it before a
+ * lock it borrowed leaves the lock usable. */
+Test(sync, freeing_a_condition_cancels_its_waits) {
+    vow_loop_t *loop = vow_test_loop();
+    vow_lock_t *l = vow_lock_new(loop);
+    vow_cond_t *c = vow_cond_new(loop, l);
+    vow_unref(vow_lock_acquire(l, A));
+    vow_t *wa = vow_cond_wait(c, A);
+    vow_unref(vow_lock_acquire(l, B));
+    vow_t *wb = vow_cond_wait(c, B);
+    vow_unref(vow_lock_acquire(l, C));
+    VOW_ASSERT_CODE(vow_cond_notify(c, C, 1), 0); /* A waits for the lock now */
+    vow_cond_free(c);
+    expect_cancelled(wb, "a waiting wait");
+    VOW_ASSERT_STATE(vow_state(wa), VOW_PENDING, "notified: a waiter of the lock");
+    VOW_ASSERT_CODE(vow_cancel(wa), 0, "its cancel does not reach the freed condition");
+    VOW_ASSERT_CODE(vow_lock_release(l, C), 0);
+    VOW_ASSERT_CODE(vow_lock_locked(l), 0);
+    vow_unref(wa), vow_unref(wb);
     vow_lock_free(l);
     VOW_TEST_END(loop);
 }

@@ -1,10 +1,10 @@
 /* tests/trace_sync.c - vow/sync.h against Python 3.11's asyncio (tests/py/trace_sync.py,
  * compared line by line by tests/compare.sh): Lock handoff in FIFO order, a Semaphore
- * whose middle waiter is cancelled, Event set/clear/wait (and a wait that times out), and
- * a BoundedSemaphore's over-release (asyncio's ValueError, vow's VOW_ERANGE). Only what
- * both must agree on is printed: who gets the permit in which order and the final states,
- * not the job-by-job interleaving (a vow reaction costs a microtask job where asyncio
- * resumes a task). */
+ * whose middle waiter is cancelled, Event set/clear/wait (and a wait that times out), a
+ * BoundedSemaphore's over-release (asyncio's ValueError, vow's VOW_ERANGE), a Condition's
+ * notify and notify_all. Only what both must agree on is printed: who gets the permit in
+ * which order and the final states, not the job-by-job interleaving (a vow reaction costs
+ * a microtask job where asyncio resumes a task). */
 #include <stdint.h>
 #include <stdio.h>
 
@@ -37,6 +37,20 @@ static vow_result_t sem_turn(vow_loop_t *loop, const vow_value_t *v, void *ctx) 
 static vow_result_t woke(vow_loop_t *loop, const vow_value_t *v, void *ctx) {
     (void)loop, (void)v;
     printf("%s woke\n", (const char *)ctx);
+    return vow_ok_none();
+}
+
+/* ---- Condition: C1..C3 take the lock and wait; main notifies one, then all -------------- */
+static vow_cond_t *cond;
+static const char *const CN[] = {"C0", "C1", "C2", "C3"};
+static vow_result_t cond_wait_now(vow_loop_t *loop, const vow_value_t *v, void *ctx) {
+    (void)loop, (void)v;
+    return vow_follow(vow_cond_wait(cond, ctx));
+}
+static vow_result_t cond_woke(vow_loop_t *loop, const vow_value_t *v, void *ctx) {
+    (void)loop, (void)v;
+    printf("%s woke\n", CN[(intptr_t)ctx]);
+    EXPECT(vow_lock_release(vow_cond_lock(cond), ctx) == 0);
     return vow_ok_none();
 }
 
@@ -107,6 +121,29 @@ int main(void) {
     if (vow_sem_release(b) == 0) log_line("release after acquire ok");
     if (vow_sem_release(b) == VOW_ERANGE) log_line("over-release refused");
     vow_sem_free(b);
+
+    log_line("-- condition");
+    cond = vow_cond_new(loop, NULL);
+    vow_lock_t *cl = vow_cond_lock(cond);
+    vow_t *cw[3];
+    for (intptr_t i = 1; i <= 3; i++)
+        cw[i - 1] = vow_then(
+            vow_then(vow_lock_acquire(cl, (void *)i), cond_wait_now, NULL, (void *)i, NULL),
+            cond_woke, NULL, (void *)i, NULL);
+    EXPECT(vow_loop_drain(loop) == 0); /* every one waits */
+    EXPECT(vow_run(loop, vow_lock_acquire(cl, (void *)0), NULL) == 0);
+    log_line("notify 1");
+    EXPECT(vow_cond_notify(cond, (void *)0, 1) == 0);
+    EXPECT(vow_lock_release(cl, (void *)0) == 0);
+    EXPECT(vow_run(loop, vow_ref(cw[0]), NULL) == 0);
+    EXPECT(vow_run(loop, vow_lock_acquire(cl, (void *)0), NULL) == 0);
+    log_line("notify all");
+    EXPECT(vow_cond_notify_all(cond, (void *)0) == 0);
+    EXPECT(vow_lock_release(cl, (void *)0) == 0);
+    run_all(loop, cw, 3);
+    for (int i = 0; i < 3; i++) vow_unref(cw[i]);
+    printf("locked %s\n", py_bool(vow_lock_locked(cl)));
+    vow_cond_free(cond);
 
     EXPECT(vow_loop_close(loop) == 0);
     return failures != 0;

@@ -10,11 +10,11 @@
  * promise still waiting on it (they reject with VOW_ECANCELED). After vow_loop_free the
  * object answers VOW_ECLOSED / NULL to every call but _free, which must still be called.
  *
- * WAITERS. Waiting operations (vow_lock_acquire, vow_sem_acquire, vow_event_wait) return
- * one reference to a promise that fulfils with vow_none() once the operation is done
- * (asyncio returns True): at once (already fulfilled) when nothing has to be waited for,
- * else when the waiter's turn comes. Waiters are served strictly in arrival order (FIFO),
- * and a new acquire never overtakes a waiter already in line. Cancelling a waiting
+ * WAITERS. Waiting operations (vow_lock_acquire, vow_sem_acquire, vow_event_wait,
+ * vow_cond_wait) return one reference to a promise that fulfils with vow_none() once the
+ * operation is done (asyncio returns True): at once (already fulfilled) when nothing has
+ * to be waited for, else when the waiter's turn comes. Waiters are served strictly in
+ * arrival order (FIFO), and a new acquire never overtakes a waiter already in line. Cancelling a waiting
  * promise (vow_cancel, directly or through the upstream rule: a vow_timeout, a cancelled
  * vow_then or task that awaits it) removes that waiter in O(1). These promises belong to
  * vow: vow_resolve / vow_reject / vow_on_cancel on them answer VOW_EPERM.
@@ -40,6 +40,7 @@
 #ifndef VOW_SYNC_H
 #define VOW_SYNC_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "vow/common.h"
@@ -122,6 +123,39 @@ VOW_EXTERN int64_t vow_sem_value(const vow_sem_t *s);
 /* Semaphore.locked(): 1 when no permit is free (an acquire would wait), else 0;
  * VOW_EINVAL (s NULL); VOW_ECLOSED. */
 VOW_EXTERN int vow_sem_locked(const vow_sem_t *s);
+
+/* ---------------------------------------------------------------------------------
+ * Condition (asyncio.Condition), over a Lock. Acquire and release it through its lock
+ * (vow_cond_lock), with an owner tag as for any Lock.
+ * --------------------------------------------------------------------------------- */
+typedef struct vow_cond vow_cond_t;
+
+/* A new condition on loop over `lock` (borrowed: it must outlive the condition; free the
+ * condition first), or over a lock of its own when lock is NULL (freed with it). NULL
+ * when loop is NULL or closed, lock belongs to another loop, or out of memory. */
+VOW_EXTERN vow_cond_t *vow_cond_new(vow_loop_t *loop, vow_lock_t *lock);
+/* Frees the condition (NULL ignored): the promises of its waits are cancelled, and its own
+ * lock (if it made one) is freed. */
+VOW_EXTERN void vow_cond_free(vow_cond_t *c);
+/* The condition's lock (borrowed; NULL for c NULL). */
+VOW_EXTERN vow_lock_t *vow_cond_lock(const vow_cond_t *c);
+/* Condition.wait(): the caller holds the lock for `owner`. Releases the lock, waits for a
+ * notify, then reacquires the lock for `owner` (in the lock's FIFO, behind the waiters
+ * already there): one reference to a promise that fulfils (vow_none) when the lock is held
+ * again. Cancellation: while waiting for a notify, the waiter leaves the line and the lock
+ * is NOT reacquired (asyncio reacquires it before raising CancelledError: here the caller
+ * does not hold the lock after a cancelled wait); once notified, the waiter is a lock
+ * waiter with the handoff rule above, and its notification passes to the next waiter of
+ * the condition (as asyncio 3.13 does), so no notify is lost. NULL when c is NULL, its
+ * loop closed, or out of memory; a promise rejected with VOW_EPERM when the lock is not
+ * held for `owner` (nothing changes). */
+VOW_EXTERN vow_t *vow_cond_wait(vow_cond_t *c, const void *owner);
+/* Condition.notify(n): wakes up to n waiters, in arrival order (each then reacquires the
+ * lock). The caller holds the lock for `owner`. 0; VOW_EPERM when it does not; VOW_EINVAL
+ * (c NULL); VOW_ECLOSED. */
+VOW_EXTERN int vow_cond_notify(vow_cond_t *c, const void *owner, size_t n);
+/* Condition.notify_all(): vow_cond_notify with no limit. */
+VOW_EXTERN int vow_cond_notify_all(vow_cond_t *c, const void *owner);
 
 #ifdef __cplusplus
 }

@@ -1,7 +1,7 @@
 """tests/py/trace_sync.py - the asyncio (Python 3.11) twin of tests/trace_sync.c, compared
 line by line by tests/compare.sh: Lock handoff in FIFO order, a Semaphore whose middle
 waiter is cancelled, Event set/clear/wait (and a wait that times out), a BoundedSemaphore's
-over-release."""
+over-release, a Condition's notify and notify_all."""
 import asyncio
 
 
@@ -74,6 +74,26 @@ async def main():
         b.release()
     except ValueError:
         print("over-release refused")
+
+    print("-- condition")
+    cond = asyncio.Condition()
+
+    async def cwait(name):
+        async with cond:
+            await cond.wait()
+            print(f"{name} woke")
+
+    tasks = [asyncio.create_task(cwait(f"C{i}")) for i in (1, 2, 3)]
+    await asyncio.sleep(0)
+    async with cond:
+        print("notify 1")
+        cond.notify(1)
+    await tasks[0]
+    async with cond:
+        print("notify all")
+        cond.notify_all()
+    await asyncio.gather(*tasks)
+    print("locked", cond.locked())
 
 
 asyncio.run(main())
