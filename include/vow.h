@@ -10,5 +10,6 @@
 #include "vow/promise.h"
 #include "vow/combinators.h"
 #include "vow/task.h"
+#include "vow/sync.h"
 
 #endif /* VOW_H */

@@ -130,7 +130,7 @@ int vow_on_cancel(vow_t *p, vow_cancel_fn fn, void *ctx, void (*ctx_free)(void *
         rc = VOW_EINVAL;
     else if (vow__closed(p))
         rc = VOW_ECLOSED;
-    else if (!(p->flags & VOW__F_SETTLEABLE))
+    else if (!(p->flags & VOW__F_SETTLEABLE) || (p->flags & VOW__F_SYNC))
         rc = VOW_EPERM;
     else if (p->state != VOW_PENDING)
         rc = VOW_ESETTLED;

@@ -169,7 +169,7 @@ vow_t *vow_rejected(vow_loop_t *loop, vow_error_t *err) {
 static int settle_check(const vow_t *p) {
     if (p == NULL) return VOW_EINVAL;
     if (vow__closed(p)) return VOW_ECLOSED;
-    if (!(p->flags & VOW__F_SETTLEABLE)) return VOW_EPERM;
+    if (!(p->flags & VOW__F_SETTLEABLE) || (p->flags & VOW__F_SYNC)) return VOW_EPERM;
     if (p->flags & VOW__F_RESOLVED) return VOW_ESETTLED;
     return 0;
 }

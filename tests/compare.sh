@@ -2,11 +2,13 @@
 # tests/compare.sh <c-binary> <js-file>
 #
 # Runs a C trace program and the JavaScript program that does the same thing under
-# Node.js, and compares their standard output line by line. The expected order is never
-# typed by hand: Node.js produces it in the same run.
+# Node.js (or, for a .py file, the Python program under python3: asyncio as the oracle),
+# and compares their standard output line by line. The expected order is never typed by
+# hand: Node.js (or Python) produces it in the same run.
 #
 # Fails (exit 1) when:
-#   - `node` is not on PATH (never skips: the comparison is the test),
+#   - `node` (`python3` for a .py file) is not on PATH (never skips: the comparison is the
+#     test),
 #   - either program exits non-zero, or is killed,
 #   - either program prints nothing (an empty trace proves nothing),
 #   - the two outputs differ (a unified diff is printed, node's side first).
@@ -20,8 +22,13 @@ fi
 c_bin=$1
 js_file=$2
 
-if ! command -v node >/dev/null 2>&1; then
-    echo "compare.sh: FAIL: 'node' is not on PATH (install Node.js; this test never skips)" >&2
+# A .py twin runs under python3 (asyncio as the oracle, tests/py/), any other under node.
+case $js_file in
+*.py) runner=python3 ;;
+*) runner=node ;;
+esac
+if ! command -v "$runner" >/dev/null 2>&1; then
+    echo "compare.sh: FAIL: '$runner' is not on PATH (this test never skips)" >&2
     exit 1
 fi
 if [ ! -x "$c_bin" ]; then
@@ -38,7 +45,7 @@ trap 'rm -rf "$tmp"' EXIT
 
 "$c_bin" >"$tmp/c.out" 2>"$tmp/c.err"
 c_rc=$?
-node "$js_file" >"$tmp/js.out" 2>"$tmp/js.err"
+$runner "$js_file" >"$tmp/js.out" 2>"$tmp/js.err"
 js_rc=$?
 
 fail=0

@@ -1266,6 +1266,226 @@ CASE(task_group_ref_null) {
     vow_task_group_unref(NULL);
 }
 
+/* ---- vow/sync.h ------------------------------------------------------------------------ */
+CASE(sync_new_null_closed) {
+    VOW_ASSERT_EQ(vow_lock_new(NULL), (vow_lock_t *)NULL);
+    VOW_ASSERT_EQ(vow_event_new(NULL), (vow_event_t *)NULL);
+    VOW_ASSERT_EQ(vow_sem_new(NULL, 1), (vow_sem_t *)NULL);
+    VOW_ASSERT_EQ(vow_sem_bounded_new(NULL, 1), (vow_sem_t *)NULL);
+    closed();
+    VOW_ASSERT_EQ(vow_lock_new(L), (vow_lock_t *)NULL);
+    VOW_ASSERT_EQ(vow_event_new(L), (vow_event_t *)NULL);
+    VOW_ASSERT_EQ(vow_sem_new(L, 1), (vow_sem_t *)NULL);
+    VOW_ASSERT_EQ(vow_sem_bounded_new(L, 1), (vow_sem_t *)NULL);
+    done();
+}
+CASE(sync_new_oom) {
+    L = vow_test_loop_without_pools();
+    for (long k = 1; k <= 2; k++) {
+        vow_test_fail_at(vow_test_alloc_total() + k);
+        VOW_ASSERT_EQ(vow_lock_new(L), (vow_lock_t *)NULL);
+        vow_test_fail_at(vow_test_alloc_total() + k);
+        VOW_ASSERT_EQ(vow_event_new(L), (vow_event_t *)NULL);
+        vow_test_fail_at(vow_test_alloc_total() + k);
+        VOW_ASSERT_EQ(vow_sem_new(L, 1), (vow_sem_t *)NULL);
+        vow_test_fail_at(vow_test_alloc_total() + k);
+        VOW_ASSERT_EQ(vow_sem_bounded_new(L, 1), (vow_sem_t *)NULL);
+        vow_test_fail_at(0);
+    }
+    done();
+}
+CASE(sync_null) {
+    vow_lock_free(NULL);
+    vow_event_free(NULL);
+    vow_sem_free(NULL);
+    VOW_ASSERT_EQ(vow_lock_acquire(NULL, NULL), (vow_t *)NULL);
+    VOW_ASSERT_CODE(vow_lock_release(NULL, NULL), VOW_EINVAL);
+    VOW_ASSERT_CODE(vow_lock_locked(NULL), VOW_EINVAL);
+    VOW_ASSERT_CODE(vow_event_set(NULL), VOW_EINVAL);
+    VOW_ASSERT_CODE(vow_event_clear(NULL), VOW_EINVAL);
+    VOW_ASSERT_CODE(vow_event_is_set(NULL), VOW_EINVAL);
+    VOW_ASSERT_EQ(vow_event_wait(NULL), (vow_t *)NULL);
+    VOW_ASSERT_EQ(vow_sem_acquire(NULL), (vow_t *)NULL);
+    VOW_ASSERT_CODE(vow_sem_release(NULL), VOW_EINVAL);
+    VOW_ASSERT_CODE(vow_sem_value(NULL), VOW_EINVAL);
+    VOW_ASSERT_CODE(vow_sem_locked(NULL), VOW_EINVAL);
+    VOW_ASSERT_EQ(vow_test_live_allocs(), 0L);
+}
+CASE(sync_closed) {
+    live();
+    vow_lock_t *l = vow_lock_new(L);
+    vow_event_t *e = vow_event_new(L);
+    vow_sem_t *s = vow_sem_new(L, 0);
+    vow_unref(vow_lock_acquire(l, NULL));
+    vow_unref(vow_lock_acquire(l, NULL));
+    vow_unref(vow_sem_acquire(s));
+    vow_unref(vow_sem_acquire(s));
+    VOW_ASSERT_CODE(vow_sem_release(s), 0); /* the first waiter reserved */
+    vow_unref(vow_event_wait(e));
+    HOLD = vow_new(L);
+    cr_assert_eq(vow_loop_free(L), 0);
+    VOW_ASSERT_EQ(vow_lock_acquire(l, NULL), (vow_t *)NULL);
+    VOW_ASSERT_CODE(vow_lock_release(l, NULL), VOW_ECLOSED);
+    VOW_ASSERT_CODE(vow_lock_locked(l), VOW_ECLOSED);
+    VOW_ASSERT_CODE(vow_event_set(e), VOW_ECLOSED);
+    VOW_ASSERT_CODE(vow_event_clear(e), VOW_ECLOSED);
+    VOW_ASSERT_CODE(vow_event_is_set(e), VOW_ECLOSED);
+    VOW_ASSERT_EQ(vow_event_wait(e), (vow_t *)NULL);
+    VOW_ASSERT_EQ(vow_sem_acquire(s), (vow_t *)NULL);
+    VOW_ASSERT_CODE(vow_sem_release(s), VOW_ECLOSED);
+    VOW_ASSERT_CODE(vow_sem_value(s), VOW_ECLOSED);
+    VOW_ASSERT_CODE(vow_sem_locked(s), VOW_ECLOSED);
+    vow_lock_free(l);
+    vow_event_free(e);
+    vow_sem_free(s);
+    done();
+}
+CASE(sync_wait_oom) {
+    L = vow_test_loop_without_pools();
+    vow_lock_t *l = vow_lock_new(L);
+    vow_event_t *e = vow_event_new(L);
+    vow_sem_t *s = vow_sem_new(L, 0);
+    vow_t *a = vow_lock_acquire(l, NULL);
+    for (long k = 1; k <= 3; k++) {
+        vow_test_fail_at(vow_test_alloc_total() + k);
+        VOW_ASSERT_EQ(vow_lock_acquire(l, NULL), (vow_t *)NULL);
+        vow_test_fail_at(vow_test_alloc_total() + k);
+        VOW_ASSERT_EQ(vow_sem_acquire(s), (vow_t *)NULL);
+        vow_test_fail_at(vow_test_alloc_total() + k);
+        VOW_ASSERT_EQ(vow_event_wait(e), (vow_t *)NULL);
+        vow_test_fail_at(0);
+    }
+    VOW_ASSERT_CODE(vow_lock_release(l, NULL), 0);
+    VOW_ASSERT_CODE(vow_lock_locked(l), 0, "no waiter left in the line");
+    VOW_ASSERT_CODE(vow_sem_release(s), 0);
+    VOW_ASSERT_CODE(vow_sem_value(s), 1, "no waiter left in the line");
+    vow_unref(a);
+    vow_lock_free(l);
+    vow_event_free(e);
+    vow_sem_free(s);
+    done();
+}
+CASE(lock_release_not_holder) {
+    static const char a_tag[] = "a", b_tag[] = "b";
+    vow_lock_t *l = vow_lock_new(live());
+    VOW_ASSERT_CODE(vow_lock_release(l, a_tag), VOW_EPERM);
+    vow_t *a = vow_lock_acquire(l, a_tag);
+    vow_t *b = vow_lock_acquire(l, b_tag);
+    VOW_ASSERT_CODE(vow_lock_release(l, b_tag), VOW_EPERM);
+    VOW_ASSERT_CODE(vow_lock_release(l, a_tag), 0);
+    VOW_ASSERT_CODE(vow_lock_release(l, b_tag), VOW_EPERM, "reserved, b has not seen it");
+    VOW_ASSERT_CODE(vow_lock_locked(l), 1);
+    run_out();
+    VOW_ASSERT_STATE(vow_state(b), VOW_FULFILLED);
+    VOW_ASSERT_CODE(vow_lock_release(l, b_tag), 0);
+    vow_unref(a), vow_unref(b);
+    vow_lock_free(l);
+    done();
+}
+CASE(sem_release_over_bound) {
+    vow_sem_t *s = vow_sem_bounded_new(live(), 1);
+    VOW_ASSERT_CODE(vow_sem_release(s), VOW_ERANGE);
+    VOW_ASSERT_CODE(vow_sem_value(s), 1);
+    vow_sem_t *u = vow_sem_new(L, UINT32_MAX);
+    VOW_ASSERT_CODE(vow_sem_release(u), VOW_ERANGE);
+    VOW_ASSERT_EQ(vow_sem_value(u), (int64_t)UINT32_MAX);
+    vow_sem_free(s);
+    vow_sem_free(u);
+    done();
+}
+CASE(sync_waiter_not_settleable) {
+    vow_lock_t *l = vow_lock_new(live());
+    vow_sem_t *s = vow_sem_new(L, 0);
+    vow_event_t *e = vow_event_new(L);
+    vow_t *a = vow_lock_acquire(l, NULL);
+    vow_t *w[3] = {vow_lock_acquire(l, NULL), vow_sem_acquire(s), vow_event_wait(e)};
+    for (int i = 0; i < 3; i++) {
+        VOW_ASSERT_CODE(vow_resolve(w[i], counted_value()), VOW_EPERM);
+        VOW_ASSERT_CODE(vow_reject(w[i], counted_error()), VOW_EPERM);
+        VOW_ASSERT_CODE(vow_on_cancel(w[i], cancel_cb, &payload_at, count_free), VOW_EPERM);
+        VOW_ASSERT_STATE(vow_state(w[i]), VOW_PENDING);
+    }
+    VOW_ASSERT_EQ(freed, 9, "values, errors and ctx_free released");
+    VOW_ASSERT_CODE(vow_lock_release(l, NULL), 0);
+    VOW_ASSERT_CODE(vow_sem_release(s), 0);
+    VOW_ASSERT_CODE(vow_event_set(e), 0);
+    run_out();
+    for (int i = 0; i < 3; i++) {
+        VOW_ASSERT_STATE(vow_state(w[i]), VOW_FULFILLED);
+        vow_unref(w[i]);
+    }
+    VOW_ASSERT_EQ(callbacks, 0);
+    vow_unref(a);
+    vow_lock_free(l);
+    vow_sem_free(s);
+    vow_event_free(e);
+    done();
+}
+
+CASE(cond_new_null_closed_foreign) {
+    VOW_ASSERT_EQ(vow_cond_new(NULL, NULL), (vow_cond_t *)NULL);
+    vow_loop_t *other = vow_test_loop();
+    vow_lock_t *ol = vow_lock_new(other);
+    VOW_ASSERT_EQ(vow_cond_new(live(), ol), (vow_cond_t *)NULL);
+    vow_lock_free(ol);
+    VOW_ASSERT_CODE(vow_loop_close(other), 0);
+    VOW_TEST_END(L);
+    closed();
+    VOW_ASSERT_EQ(vow_cond_new(L, NULL), (vow_cond_t *)NULL);
+    done();
+}
+CASE(cond_new_oom) {
+    L = vow_test_loop_without_pools();
+    for (long k = 1; k <= 4; k++) {
+        vow_test_fail_at(vow_test_alloc_total() + k);
+        VOW_ASSERT_EQ(vow_cond_new(L, NULL), (vow_cond_t *)NULL);
+        vow_test_fail_at(0);
+    }
+    done();
+}
+CASE(cond_null) {
+    vow_cond_free(NULL);
+    VOW_ASSERT_EQ(vow_cond_lock(NULL), (vow_lock_t *)NULL);
+    VOW_ASSERT_EQ(vow_cond_wait(NULL, NULL), (vow_t *)NULL);
+    VOW_ASSERT_CODE(vow_cond_notify(NULL, NULL, 1), VOW_EINVAL);
+    VOW_ASSERT_CODE(vow_cond_notify_all(NULL, NULL), VOW_EINVAL);
+    VOW_ASSERT_EQ(vow_test_live_allocs(), 0L);
+}
+CASE(cond_closed) {
+    vow_cond_t *c = vow_cond_new(live(), NULL);
+    vow_unref(vow_lock_acquire(vow_cond_lock(c), NULL));
+    vow_unref(vow_cond_wait(c, NULL));
+    HOLD = vow_new(L);
+    cr_assert_eq(vow_loop_free(L), 0);
+    VOW_ASSERT_EQ(vow_cond_wait(c, NULL), (vow_t *)NULL);
+    VOW_ASSERT_CODE(vow_cond_notify(c, NULL, 1), VOW_ECLOSED);
+    VOW_ASSERT_CODE(vow_cond_notify_all(c, NULL), VOW_ECLOSED);
+    vow_cond_free(c);
+    done();
+}
+CASE(cond_not_holder) {
+    static const char a_tag[] = "a", b_tag[] = "b";
+    vow_cond_t *c = vow_cond_new(live(), NULL);
+    vow_t *w = vow_cond_wait(c, a_tag);
+    VOW_ASSERT_STATE(vow_state(w), VOW_REJECTED);
+    VOW_ASSERT_CODE(vow_error_code(vow_error(w)), VOW_EPERM);
+    VOW_ASSERT_CODE(vow_set_unhandled_mode(L, VOW_UNHANDLED_SILENT), 0);
+    vow_unref(w);
+    VOW_ASSERT_CODE(vow_cond_notify(c, a_tag, 1), VOW_EPERM);
+    vow_t *a = vow_lock_acquire(vow_cond_lock(c), a_tag);
+    w = vow_cond_wait(c, b_tag);
+    VOW_ASSERT_CODE(vow_error_code(vow_error(w)), VOW_EPERM);
+    vow_unref(w);
+    VOW_ASSERT_CODE(vow_cond_notify_all(c, b_tag), VOW_EPERM);
+    VOW_ASSERT_CODE(vow_lock_locked(vow_cond_lock(c)), 1, "nothing changed");
+    VOW_ASSERT_CODE(vow_lock_release(vow_cond_lock(c), a_tag), 0);
+    vow_unref(a);
+    run_out();
+    VOW_ASSERT_EQ(callbacks, 0);
+    vow_cond_free(c);
+    done();
+}
+
 /* ---- the table ------------------------------------------------------------------------- */
 #define MISUSE_TABLE(X)                                                                            \
     X(replace_allocator_null, vow_replace_allocator)                                               \
@@ -1392,7 +1612,20 @@ CASE(task_group_ref_null) {
     X(task_group_add_after_join, vow_task_group_add)                                               \
     X(task_group_add_closed, vow_task_group_add)                                                   \
     X(task_group_spawn_null, vow_task_group_spawn)                                                 \
-    X(task_group_ref_null, vow_task_group_ref)
+    X(task_group_ref_null, vow_task_group_ref)                                                     \
+    X(sync_new_null_closed, vow_lock_new)                                                          \
+    X(sync_new_oom, vow_lock_new)                                                                  \
+    X(sync_null, vow_lock_acquire)                                                                 \
+    X(sync_closed, vow_lock_acquire)                                                               \
+    X(sync_wait_oom, vow_lock_acquire)                                                             \
+    X(lock_release_not_holder, vow_lock_release)                                                   \
+    X(sem_release_over_bound, vow_sem_release)                                                     \
+    X(sync_waiter_not_settleable, vow_lock_acquire)                                                \
+    X(cond_new_null_closed_foreign, vow_cond_new)                                                  \
+    X(cond_new_oom, vow_cond_new)                                                                  \
+    X(cond_null, vow_cond_wait)                                                                    \
+    X(cond_closed, vow_cond_wait)                                                                  \
+    X(cond_not_holder, vow_cond_wait)
 
 struct misuse_case {
     const char *id, *fn;

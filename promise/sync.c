@@ -1,0 +1,410 @@
+/* promise/sync.c - Lock, Event, Semaphore and BoundedSemaphore (asyncio.Lock, .Event,
+ * .Semaphore, .BoundedSemaphore; vow/sync.h).
+ *
+ * One object layout serves the three kinds. Its waiters are in an intrusive doubly linked
+ * list, in arrival order, so a cancelled waiter leaves it in O(1). A waiter's promise is a
+ * vow_new-like promise (VOW__F_SETTLEABLE, for its cancel callback) marked VOW__F_SYNC, so
+ * that only this file settles it. The cancel callback's context is the waiter: the
+ * callback unlinks it (or passes on its reserved permit), and the context destructor runs
+ * when the promise settles or is released at teardown.
+ *
+ * The handoff rule (vow/sync.h; python/cpython#90155): a permit released to a waiter is
+ * reserved for it (the waiter moves to the `resv` list) and a job fulfils its promise
+ * one microtask later; a cancellation that comes first passes the permit to the next
+ * waiter. A waiter is referenced by its promise's cancel context and by its queued job.
+ */
+#include "internal.h"
+#include "vow/sync.h"
+
+enum { K_LOCK = 1, K_EVENT, K_SEM, K_COND };
+enum { W_QUEUED = 1, W_RESERVED, W_DONE };
+
+struct waiter;
+struct wlist {
+    struct waiter *head, *tail;
+};
+
+struct vow__sync {
+    vow_loop_t *loop;
+    vow_t *anchor;       /* a promise that keeps the loop's memory valid (owned) */
+    struct wlist wait;   /* waiting, in arrival order */
+    struct wlist resv;   /* handed a permit, their fulfilment job queued */
+    uint32_t value;      /* free permits (a lock: 1 free, 0 locked; an event: its flag) */
+    uint32_t bound;      /* BoundedSemaphore: the initial value */
+    uint8_t bounded;     /* a BoundedSemaphore */
+    uint32_t n_reserved; /* waiters in `resv` */
+    uint8_t kind;        /* K_* */
+    const void *holder;  /* a lock's owner tag (locked or reserved) */
+};
+
+struct vow_lock {
+    struct vow__sync s;
+};
+struct vow_event {
+    struct vow__sync s;
+};
+struct vow_sem {
+    struct vow__sync s;
+};
+struct vow_cond {
+    struct vow__sync s; /* its waiters, before they are notified */
+    vow_lock_t *lock;
+    int own_lock;
+};
+
+struct waiter {
+    vow__job job; /* first: the job's node is the waiter */
+    struct waiter *next, *prev;
+    struct vow__sync *o;   /* NULL once the object is freed */
+    vow_t *p;              /* its promise (owned reference) */
+    const void *owner;     /* a lock waiter's tag */
+    struct vow_cond *cond; /* notified by this condition, now waiting for its lock */
+    uint8_t state;         /* W_* */
+    uint8_t refs;          /* the cancel context, the queued job */
+};
+
+/* ---- the lists ------------------------------------------------------------------------ */
+static void wl_push(struct wlist *l, struct waiter *w) {
+    w->next = NULL;
+    w->prev = l->tail;
+    if (l->tail != NULL)
+        l->tail->next = w;
+    else
+        l->head = w;
+    l->tail = w;
+}
+static void wl_unlink(struct wlist *l, struct waiter *w) {
+    if (w->prev != NULL)
+        w->prev->next = w->next;
+    else
+        l->head = w->next;
+    if (w->next != NULL)
+        w->next->prev = w->prev;
+    else
+        l->tail = w->prev;
+    w->next = w->prev = NULL;
+}
+
+static void waiter_put(struct waiter *w) {
+    if (--w->refs > 0) return;
+    vow_t *p = w->p;
+    vow__free(w);
+    vow__unref(p);
+}
+
+/* Leaves w's list (and gives back a reservation's count): w no longer waits. */
+static void waiter_leave(struct waiter *w) {
+    struct vow__sync *o = w->o;
+    if (o != NULL && w->state == W_QUEUED) wl_unlink(&o->wait, w);
+    if (o != NULL && w->state == W_RESERVED) {
+        wl_unlink(&o->resv, w);
+        o->n_reserved--;
+    }
+    w->state = W_DONE;
+}
+
+static void fulfil(vow_t *p) {
+    if (p->state != VOW_PENDING || vow__closed(p)) return;
+    vow__ref(p);
+    vow__fulfill(p, vow_none());
+    vow__unref(p);
+}
+
+/* ---- the handoff ---------------------------------------------------------------------- */
+static void grant_job(vow_loop_t *loop, vow__job *job, int how) {
+    (void)loop;
+    struct waiter *w = (struct waiter *)job;
+    if (w->state == W_RESERVED) {
+        waiter_leave(w); /* the permit is now the waiter's, whether its promise runs or not */
+        if (how == VOW__JOB_RUN) fulfil(w->p);
+    }
+    waiter_put(w);
+}
+
+/* A permit is free: reserve it for the first waiter, or give it back to the object. */
+static void grant(struct vow__sync *o) {
+    struct waiter *w = o->wait.head;
+    if (w == NULL) {
+        if (o->kind == K_LOCK) {
+            o->value = 1;
+            o->holder = NULL;
+        } else {
+            o->value++;
+        }
+        return;
+    }
+    wl_unlink(&o->wait, w);
+    wl_push(&o->resv, w);
+    w->state = W_RESERVED;
+    o->n_reserved++;
+    if (o->kind == K_LOCK) o->holder = w->owner;
+    w->refs++;
+    w->job.fn = grant_job;
+    vow__job_push(o->loop, &w->job);
+}
+
+static void cond_pass(struct vow_cond *c, size_t n);
+
+/* The waiter's promise is being cancelled while pending. */
+static void waiter_cancel(vow_loop_t *loop, void *ctx) {
+    (void)loop;
+    struct waiter *w = ctx;
+    struct vow__sync *o = w->o;
+    struct vow_cond *cond = w->cond;
+    int reserved = w->state == W_RESERVED;
+    w->cond = NULL;
+    waiter_leave(w);
+    if (reserved && o != NULL) grant(o);  /* the next waiter gets the permit */
+    if (cond != NULL) cond_pass(cond, 1); /* and the next one of the condition its notify */
+}
+
+/* The promise settled or was released (teardown): the cancel context goes. */
+static void waiter_ctx_free(void *ctx) {
+    struct waiter *w = ctx;
+    waiter_leave(w);
+    waiter_put(w);
+}
+
+/* A waiter at the end of o's line: its promise (one reference for the caller), or NULL. */
+static vow_t *waiter_new(struct vow__sync *o, const void *owner) {
+    vow_t *p = vow__promise_new(o->loop, VOW__F_SETTLEABLE | VOW__F_SYNC);
+    struct waiter *w = p != NULL ? vow__malloc(sizeof *w) : NULL;
+    struct vow__cancel_cb *cb = w != NULL ? vow__malloc(sizeof *cb) : NULL;
+    if (cb == NULL) {
+        vow__free(w);
+        vow__unref(p);
+        return NULL;
+    }
+    *w = (struct waiter){.o = o, .p = vow__ref(p), .owner = owner, .state = W_QUEUED, .refs = 1};
+    *cb = (struct vow__cancel_cb){.fn = waiter_cancel, .ctx = w, .ctx_free = waiter_ctx_free};
+    p->cancel = cb;
+    wl_push(&o->wait, w);
+    return p;
+}
+
+/* ---- objects -------------------------------------------------------------------------- */
+static struct vow__sync *sync_new(vow_loop_t *loop, size_t size, int kind, uint32_t value) {
+    if (loop == NULL || loop->closed) return NULL;
+    struct vow__sync *o = vow__malloc(size);
+    vow_t *anchor = o != NULL ? vow__promise_new(loop, 0) : NULL;
+    if (anchor == NULL) {
+        vow__free(o);
+        return NULL;
+    }
+    memset(o, 0, size); /* the kind's own fields too */
+    *o = (struct vow__sync){.loop = loop, .anchor = anchor, .kind = (uint8_t)kind, .value = value};
+    return o;
+}
+
+static void sync_free(struct vow__sync *o) {
+    if (o == NULL) return;
+    struct wlist *lists[2] = {&o->wait, &o->resv};
+    for (int i = 0; i < 2; i++) {
+        struct waiter *w;
+        while ((w = lists[i]->head) != NULL) {
+            vow_t *p = vow__ref(w->p);
+            waiter_leave(w);
+            w->o = NULL;
+            w->cond = NULL;
+            if (!vow__closed(p)) vow__cancel(p);
+            vow__unref(p);
+        }
+    }
+    vow__unref(o->anchor);
+    vow__free(o);
+}
+
+static int sync_check(const struct vow__sync *o) {
+    if (o == NULL) return VOW_EINVAL;
+    if (vow__closed(o->anchor)) return VOW_ECLOSED;
+    return 0;
+}
+
+/* ---- Lock ----------------------------------------------------------------------------- */
+vow_lock_t *vow_lock_new(vow_loop_t *loop) {
+    return (vow_lock_t *)sync_new(loop, sizeof(vow_lock_t), K_LOCK, 1);
+}
+void vow_lock_free(vow_lock_t *l) { sync_free(l != NULL ? &l->s : NULL); }
+
+vow_t *vow_lock_acquire(vow_lock_t *l, const void *owner) {
+    if (l == NULL || sync_check(&l->s) != 0) return NULL;
+    struct vow__sync *o = &l->s;
+    if (o->value == 1 && o->wait.head == NULL) {
+        vow_t *p = vow_resolved(o->loop, vow_none());
+        if (p != NULL) {
+            o->value = 0;
+            o->holder = owner;
+        }
+        return p;
+    }
+    return waiter_new(o, owner);
+}
+
+int vow_lock_release(vow_lock_t *l, const void *owner) {
+    int rc = sync_check(l != NULL ? &l->s : NULL);
+    if (rc != 0) return rc;
+    struct vow__sync *o = &l->s;
+    if (o->value == 1 || o->n_reserved > 0 || o->holder != owner) return VOW_EPERM;
+    grant(o);
+    return 0;
+}
+
+int vow_lock_locked(const vow_lock_t *l) {
+    int rc = sync_check(l != NULL ? &l->s : NULL);
+    return rc != 0 ? rc : l->s.value == 0;
+}
+
+/* ---- Event ---------------------------------------------------------------------------- */
+vow_event_t *vow_event_new(vow_loop_t *loop) {
+    return (vow_event_t *)sync_new(loop, sizeof(vow_event_t), K_EVENT, 0);
+}
+void vow_event_free(vow_event_t *e) { sync_free(e != NULL ? &e->s : NULL); }
+
+int vow_event_set(vow_event_t *e) {
+    int rc = sync_check(e != NULL ? &e->s : NULL);
+    if (rc != 0) return rc;
+    struct vow__sync *o = &e->s;
+    o->value = 1;
+    struct waiter *w;
+    while ((w = o->wait.head) != NULL) {
+        vow_t *p = vow__ref(w->p);
+        waiter_leave(w);
+        fulfil(p); /* its context destructor releases w */
+        vow__unref(p);
+    }
+    return 0;
+}
+
+int vow_event_clear(vow_event_t *e) {
+    int rc = sync_check(e != NULL ? &e->s : NULL);
+    if (rc == 0) e->s.value = 0;
+    return rc;
+}
+
+int vow_event_is_set(const vow_event_t *e) {
+    int rc = sync_check(e != NULL ? &e->s : NULL);
+    return rc != 0 ? rc : e->s.value != 0;
+}
+
+vow_t *vow_event_wait(vow_event_t *e) {
+    if (e == NULL || sync_check(&e->s) != 0) return NULL;
+    if (e->s.value != 0) return vow_resolved(e->s.loop, vow_none());
+    return waiter_new(&e->s, NULL);
+}
+
+/* ---- Semaphore ------------------------------------------------------------------------ */
+vow_sem_t *vow_sem_new(vow_loop_t *loop, uint32_t value) {
+    return (vow_sem_t *)sync_new(loop, sizeof(vow_sem_t), K_SEM, value);
+}
+vow_sem_t *vow_sem_bounded_new(vow_loop_t *loop, uint32_t value) {
+    vow_sem_t *s = vow_sem_new(loop, value);
+    if (s != NULL) {
+        s->s.bound = value;
+        s->s.bounded = 1;
+    }
+    return s;
+}
+void vow_sem_free(vow_sem_t *s) { sync_free(s != NULL ? &s->s : NULL); }
+
+vow_t *vow_sem_acquire(vow_sem_t *s) {
+    if (s == NULL || sync_check(&s->s) != 0) return NULL;
+    struct vow__sync *o = &s->s;
+    if (o->value > 0 && o->wait.head == NULL) {
+        vow_t *p = vow_resolved(o->loop, vow_none());
+        if (p != NULL) o->value--;
+        return p;
+    }
+    return waiter_new(o, NULL);
+}
+
+int vow_sem_release(vow_sem_t *s) {
+    int rc = sync_check(s != NULL ? &s->s : NULL);
+    if (rc != 0) return rc;
+    struct vow__sync *o = &s->s;
+    uint64_t after = (uint64_t)o->value + o->n_reserved + 1;
+    if (o->bounded ? after > o->bound : after > UINT32_MAX) return VOW_ERANGE;
+    grant(o);
+    return 0;
+}
+
+int64_t vow_sem_value(const vow_sem_t *s) {
+    int rc = sync_check(s != NULL ? &s->s : NULL);
+    return rc != 0 ? rc : (int64_t)s->s.value;
+}
+
+int vow_sem_locked(const vow_sem_t *s) {
+    int rc = sync_check(s != NULL ? &s->s : NULL);
+    return rc != 0 ? rc : s->s.value == 0;
+}
+
+/* ---- Condition ------------------------------------------------------------------------ */
+static int lock_held(const vow_lock_t *l, const void *owner) {
+    return l->s.value == 0 && l->s.n_reserved == 0 && l->s.holder == owner;
+}
+
+/* Moves up to n of c's waiters to the end of its lock's line. */
+static void cond_pass(struct vow_cond *c, size_t n) {
+    struct waiter *w;
+    for (size_t i = 0; i < n && (w = c->s.wait.head) != NULL; i++) {
+        wl_unlink(&c->s.wait, w);
+        w->o = &c->lock->s;
+        w->cond = c;
+        wl_push(&c->lock->s.wait, w);
+    }
+    /* The lock is free (a cancelled waiter gave it back just before): the first of its
+     * line takes it, by the handoff rule. */
+    if (c->lock->s.value == 1 && c->lock->s.wait.head != NULL) {
+        c->lock->s.value = 0;
+        grant(&c->lock->s);
+    }
+}
+
+vow_cond_t *vow_cond_new(vow_loop_t *loop, vow_lock_t *lock) {
+    if (lock != NULL && lock->s.loop != loop) return NULL;
+    vow_cond_t *c = (vow_cond_t *)sync_new(loop, sizeof(vow_cond_t), K_COND, 0);
+    if (c == NULL) return NULL;
+    if (lock == NULL) {
+        if ((lock = vow_lock_new(loop)) == NULL) {
+            sync_free(&c->s);
+            return NULL;
+        }
+        c->own_lock = 1;
+    }
+    c->lock = lock;
+    return c;
+}
+
+void vow_cond_free(vow_cond_t *c) {
+    if (c == NULL) return;
+    /* Notified waiters now wait for the lock: they forget the condition. */
+    struct wlist *lists[2] = {&c->lock->s.wait, &c->lock->s.resv};
+    for (int i = 0; i < 2; i++)
+        for (struct waiter *w = lists[i]->head; w != NULL; w = w->next)
+            if (w->cond == c) w->cond = NULL;
+    vow_lock_t *lock = c->own_lock ? c->lock : NULL;
+    sync_free(&c->s);
+    vow_lock_free(lock);
+}
+
+vow_lock_t *vow_cond_lock(const vow_cond_t *c) { return c != NULL ? c->lock : NULL; }
+
+vow_t *vow_cond_wait(vow_cond_t *c, const void *owner) {
+    if (c == NULL || sync_check(&c->s) != 0) return NULL;
+    if (!lock_held(c->lock, owner))
+        return vow_rejected(c->s.loop, vow_error_new(VOW_EPERM, "the lock is not held"));
+    vow_t *p = waiter_new(&c->s, owner);
+    if (p != NULL) grant(&c->lock->s); /* releases the lock */
+    return p;
+}
+
+int vow_cond_notify(vow_cond_t *c, const void *owner, size_t n) {
+    int rc = sync_check(c != NULL ? &c->s : NULL);
+    if (rc != 0) return rc;
+    if (!lock_held(c->lock, owner)) return VOW_EPERM;
+    cond_pass(c, n);
+    return 0;
+}
+
+int vow_cond_notify_all(vow_cond_t *c, const void *owner) {
+    return vow_cond_notify(c, owner, SIZE_MAX);
+}
