@@ -13,9 +13,11 @@
 #   nodejs                             the tests compare vow's order with Node's; only when no
 #                                      `node` is on the PATH (a newer Node.js may be installed
 #                                      outside Debian's packages, and Debian's would replace it)
+# Extra package names given as arguments are wanted too (scripts/valgrind.sh asks for
+# valgrind this way): scripts/setup.sh valgrind
 set -eu
 
-want="build-essential cmake pkg-config libev-dev libcriterion-dev clang libclang-rt-dev clang-format"
+want="build-essential cmake pkg-config libev-dev libcriterion-dev clang libclang-rt-dev clang-format $*"
 command -v git >/dev/null 2>&1 || want="$want git"
 command -v python3 >/dev/null 2>&1 || want="$want python3"
 command -v node >/dev/null 2>&1 || want="$want nodejs"

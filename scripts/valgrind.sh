@@ -88,10 +88,7 @@ self="$PWD/scripts/valgrind.sh"
 build="${VOW_BUILD_DIR:-build-valgrind}"
 backend="${VOW_VALGRIND_BACKEND:-epoll}"
 jobs="${VOW_VALGRIND_JOBS:-2}"
-command -v valgrind >/dev/null || {
-    echo "valgrind.sh: valgrind is not installed (apt-get install valgrind)" >&2
-    exit 1
-}
+scripts/setup.sh valgrind # the toolchain and valgrind, whatever is missing
 mkdir -p "$build"
 logdir="$(cd "$build" && pwd)/valgrind-logs"
 rm -rf "$logdir"
