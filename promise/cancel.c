@@ -72,25 +72,24 @@ static void run_cancellations(vow__worklist *work) {
             else if (p->waiting != NULL)
                 vow__drop_wait(p->waiting, work);
             int declined = 0;
-            if (cb != NULL && cb->fn != NULL) {
-                vow_cancel_fn fn = cb->fn;
+            if (cb != NULL) { /* vow_on_cancel refuses fn NULL; detached below, runs once */
                 uint16_t resolved = p->flags & VOW__F_RESOLVED;
                 /* Detached while it runs: a callback that settles p itself must not see its
                  * own ctx freed under it (settling releases the cancel record). Its
-                 * ctx_free runs once it has returned and p is cancelled or declined. */
+                 * ctx_free runs below, once p is cancelled or declined. */
                 p->cancel = NULL;
-                fn(p->loop, cb->ctx);
+                cb->fn(p->loop, cb->ctx);
                 /* The callback resolved p itself (settled it, or locked it onto another
                  * promise or a thenable): its outcome stands, as an asyncio future that
                  * completes first cannot be cancelled. */
                 declined = p->state == VOW_PENDING && !resolved && (p->flags & VOW__F_RESOLVED);
-                if (p->state == VOW_PENDING && !declined && !vow__closed(p))
-                    vow__reject(p, vow_error_new(VOW_ECANCELED, NULL));
-                if (cb->ctx_free != NULL) cb->ctx_free(cb->ctx);
-                vow__free(cb);
             }
             if (p->state == VOW_PENDING && !declined && !vow__closed(p))
                 vow__reject(p, vow_error_new(VOW_ECANCELED, NULL));
+            if (cb != NULL) { /* the callback ran: its record is ours now */
+                if (cb->ctx_free != NULL) cb->ctx_free(cb->ctx);
+                vow__free(cb);
+            }
         }
         vow__unref(p);
     }

@@ -114,15 +114,14 @@ int vow_exit_status(int rc, const vow_outcome_t *out) {
 }
 
 int vow_main(vow_t *(*fn)(vow_loop_t *loop, void *arg), void *arg) {
+    if (fn == NULL) {
+        fprintf(stderr, "vow_main: %s\n", vow_strerror(VOW_EINVAL));
+        return 1;
+    }
     vow_loop_t *loop;
     int rc = vow_loop_new(&loop, VOW_BACKEND_AUTO);
     if (rc != 0) {
         fprintf(stderr, "vow_main: vow_loop_new: %s\n", vow_strerror(rc));
-        return 1;
-    }
-    if (fn == NULL) {
-        vow_loop_free(loop);
-        fprintf(stderr, "vow_main: %s\n", vow_strerror(VOW_EINVAL));
         return 1;
     }
     vow_outcome_t out;

@@ -30,8 +30,8 @@ struct vow__sync {
     struct wlist wait;   /* waiting, in arrival order */
     struct wlist resv;   /* handed a permit, their fulfilment job queued */
     uint32_t value;      /* free permits (a lock: 1 free, 0 locked; an event: its flag) */
-    uint32_t bound;      /* BoundedSemaphore: the initial value */
-    uint8_t bounded;     /* a BoundedSemaphore */
+    uint32_t bound;      /* most permits there may be: a BoundedSemaphore's initial value,
+                            UINT32_MAX for the others */
     uint32_t n_reserved; /* waiters in `resv` */
     uint8_t kind;        /* K_* */
     const void *holder;  /* a lock's owner tag (locked or reserved) */
@@ -192,7 +192,8 @@ static struct vow__sync *sync_new(vow_loop_t *loop, size_t size, int kind, uint3
         return NULL;
     }
     memset(o, 0, size); /* the kind's own fields too */
-    *o = (struct vow__sync){.loop = loop, .anchor = anchor, .kind = (uint8_t)kind, .value = value};
+    *o = (struct vow__sync){
+        .loop = loop, .anchor = anchor, .kind = (uint8_t)kind, .value = value, .bound = UINT32_MAX};
     return o;
 }
 
@@ -298,10 +299,7 @@ vow_sem_t *vow_sem_new(vow_loop_t *loop, uint32_t value) {
 }
 vow_sem_t *vow_sem_bounded_new(vow_loop_t *loop, uint32_t value) {
     vow_sem_t *s = vow_sem_new(loop, value);
-    if (s != NULL) {
-        s->s.bound = value;
-        s->s.bounded = 1;
-    }
+    if (s != NULL) s->s.bound = value;
     return s;
 }
 void vow_sem_free(vow_sem_t *s) { sync_free(s != NULL ? &s->s : NULL); }
@@ -322,7 +320,7 @@ int vow_sem_release(vow_sem_t *s) {
     if (rc != 0) return rc;
     struct vow__sync *o = &s->s;
     uint64_t after = (uint64_t)o->value + o->n_reserved + 1;
-    if (o->bounded ? after > o->bound : after > UINT32_MAX) return VOW_ERANGE;
+    if (after > o->bound) return VOW_ERANGE;
     grant(o);
     return 0;
 }

@@ -54,7 +54,8 @@ int64_t vow_value_int(const vow_value_t *v) {
     if (v->kind == VOW_VAL_INT) return v->u.i;
     if (v->kind == VOW_VAL_DOUBLE) {
         /* Converting a double outside int64's range is undefined in C: saturate, and give
-         * NaN 0 (as JavaScript's ToIntegerOrInfinity does). 2^63 is exact in a double. */
+         * NaN 0 (as JavaScript's ToIntegerOrInfinity gives NaN 0). 2^63 is exact in a
+         * double. */
         double d = v->u.d;
         if (d != d) return 0;
         if (d >= 9223372036854775808.0) return INT64_MAX;
