@@ -337,3 +337,59 @@ int vow_cond_notify(vow_cond_t *c, const void *owner, size_t n) {
 int vow_cond_notify_all(vow_cond_t *c, const void *owner) {
     return vow_cond_notify(c, owner, SIZE_MAX);
 }
+
+/* wait_for: a wait, then the predicate; again while it does not hold. */
+struct wait_for {
+    vow_cond_t *c;
+    const void *owner;
+    vow_cond_pred_fn pred;
+    void *ctx;
+    void (*ctx_free)(void *);
+};
+
+static void wait_for_free(void *arg) {
+    struct wait_for *wf = arg;
+    if (wf->ctx_free != NULL) wf->ctx_free(wf->ctx);
+    vow__free(wf);
+}
+
+static vow_result_t wait_for_woke(vow_loop_t *loop, const vow_value_t *v, void *arg) {
+    (void)loop, (void)v;
+    struct wait_for *wf = arg;
+    int r = wf->pred(wf->ctx);
+    if (r != 0) return vow_ok_int(r);
+    /* The next round owns the record now; this reaction's ctx_free must not free it. */
+    struct wait_for *next = vow__malloc(sizeof *next);
+    if (next == NULL) return vow_fail_code(VOW_ENOMEM, NULL);
+    *next = *wf;
+    wf->ctx_free = NULL;
+    vow_t *w = vow_cond_wait(wf->c, wf->owner);
+    vow_t *d = vow_then(w, wait_for_woke, NULL, next, wait_for_free);
+    return d != NULL ? vow_follow(d) : vow_fail_code(VOW_ENOMEM, NULL);
+}
+
+vow_t *vow_cond_wait_for(vow_cond_t *c, const void *owner, vow_cond_pred_fn pred, void *ctx,
+                         void (*ctx_free)(void *)) {
+    vow_t *p = NULL;
+    if (c == NULL || sync_check(&c->s) != 0) goto out;
+    if (pred == NULL) {
+        p = vow_rejected(c->s.loop, vow_error_new(VOW_EINVAL, "no predicate"));
+        goto out;
+    }
+    if (!lock_held(c->lock, owner)) {
+        p = vow_rejected(c->s.loop, vow_error_new(VOW_EPERM, "the lock is not held"));
+        goto out;
+    }
+    int r = pred(ctx);
+    if (r != 0) {
+        p = vow_resolved(c->s.loop, vow_int(r));
+        goto out;
+    }
+    struct wait_for *wf = vow__malloc(sizeof *wf);
+    if (wf == NULL) goto out;
+    *wf = (struct wait_for){c, owner, pred, ctx, ctx_free};
+    return vow_then(vow_cond_wait(c, owner), wait_for_woke, NULL, wf, wait_for_free);
+out:
+    if (ctx_free != NULL) ctx_free(ctx);
+    return p;
+}

@@ -1443,10 +1443,17 @@ CASE(cond_new_oom) {
     }
     done();
 }
+static int never(void *ctx) {
+    (void)ctx;
+    callbacks++;
+    return 0;
+}
 CASE(cond_null) {
     vow_cond_free(NULL);
     VOW_ASSERT_EQ(vow_cond_lock(NULL), (vow_lock_t *)NULL);
     VOW_ASSERT_EQ(vow_cond_wait(NULL, NULL), (vow_t *)NULL);
+    VOW_ASSERT_EQ(vow_cond_wait_for(NULL, NULL, never, &payload_at, count_free), (vow_t *)NULL);
+    VOW_ASSERT_EQ(freed, 1, "ctx_free ran");
     VOW_ASSERT_CODE(vow_cond_notify(NULL, NULL, 1), VOW_EINVAL);
     VOW_ASSERT_CODE(vow_cond_notify_all(NULL, NULL), VOW_EINVAL);
     VOW_ASSERT_EQ(vow_test_live_allocs(), 0L);
@@ -1458,6 +1465,8 @@ CASE(cond_closed) {
     HOLD = vow_new(L);
     cr_assert_eq(vow_loop_free(L), 0);
     VOW_ASSERT_EQ(vow_cond_wait(c, NULL), (vow_t *)NULL);
+    VOW_ASSERT_EQ(vow_cond_wait_for(c, NULL, never, &payload_at, count_free), (vow_t *)NULL);
+    VOW_ASSERT_EQ(freed, 1, "ctx_free ran");
     VOW_ASSERT_CODE(vow_cond_notify(c, NULL, 1), VOW_ECLOSED);
     VOW_ASSERT_CODE(vow_cond_notify_all(c, NULL), VOW_ECLOSED);
     vow_cond_free(c);
@@ -1471,10 +1480,18 @@ CASE(cond_not_holder) {
     VOW_ASSERT_CODE(vow_error_code(vow_error(w)), VOW_EPERM);
     VOW_ASSERT_CODE(vow_set_unhandled_mode(L, VOW_UNHANDLED_SILENT), 0);
     vow_unref(w);
+    w = vow_cond_wait_for(c, a_tag, never, &payload_at, count_free);
+    VOW_ASSERT_CODE(vow_error_code(vow_error(w)), VOW_EPERM);
+    VOW_ASSERT_EQ(freed, 1, "ctx_free ran");
+    vow_unref(w);
     VOW_ASSERT_CODE(vow_cond_notify(c, a_tag, 1), VOW_EPERM);
     vow_t *a = vow_lock_acquire(vow_cond_lock(c), a_tag);
     w = vow_cond_wait(c, b_tag);
     VOW_ASSERT_CODE(vow_error_code(vow_error(w)), VOW_EPERM);
+    vow_unref(w);
+    w = vow_cond_wait_for(c, a_tag, NULL, &payload_at, count_free);
+    VOW_ASSERT_CODE(vow_error_code(vow_error(w)), VOW_EINVAL, "no predicate");
+    VOW_ASSERT_EQ(freed, 2, "ctx_free ran");
     vow_unref(w);
     VOW_ASSERT_CODE(vow_cond_notify_all(c, b_tag), VOW_EPERM);
     VOW_ASSERT_CODE(vow_lock_locked(vow_cond_lock(c)), 1, "nothing changed");

@@ -449,3 +449,62 @@ Test(sync, freeing_a_condition_cancels_its_waits) {
     vow_lock_free(l);
     VOW_TEST_END(loop);
 }
+
+/* Condition.wait_for: the predicate is checked now and after each notify, with the lock
+ * held; the promise fulfils with its value once it holds, the lock held for the owner. */
+struct counter {
+    int n, calls;
+};
+static int at_least_3(void *ctx) {
+    struct counter *c = ctx;
+    c->calls++;
+    return c->n >= 3 ? c->n * 10 : 0;
+}
+static int ctx_frees;
+static void count_ctx_free(void *ctx) {
+    (void)ctx;
+    ctx_frees++;
+}
+Test(sync, cond_wait_for_rechecks_after_each_notify_and_holds_the_lock) {
+    vow_loop_t *loop = vow_test_loop();
+    ctx_frees = 0;
+    vow_cond_t *c = vow_cond_new(loop, NULL);
+    vow_lock_t *l = vow_cond_lock(c);
+    struct counter k = {0, 0};
+    vow_unref(vow_lock_acquire(l, A));
+    vow_t *w = vow_cond_wait_for(c, A, at_least_3, &k, count_ctx_free);
+    VOW_ASSERT_EQ(k.calls, 1, "checked at once");
+    VOW_ASSERT_CODE(vow_lock_locked(l), 0, "the wait released the lock");
+    for (int i = 1; i <= 3; i++) {
+        vow_outcome_t out;
+        VOW_ASSERT_CODE(vow_run(loop, vow_lock_acquire(l, B), &out), 0);
+        vow_outcome_release(&out);
+        k.n = i;
+        VOW_ASSERT_CODE(vow_cond_notify(c, B, 1), 0);
+        VOW_ASSERT_CODE(vow_lock_release(l, B), 0);
+        VOW_ASSERT_CODE(vow_loop_drain(loop), 0);
+        VOW_ASSERT_EQ(k.calls, 1 + i, "checked after notify %d", i);
+        VOW_ASSERT_STATE(vow_state(w), i < 3 ? VOW_PENDING : VOW_FULFILLED);
+    }
+    VOW_ASSERT_EQ(vow_value_int(vow_value(w)), 30, "the predicate's value");
+    VOW_ASSERT_EQ(ctx_frees, 1);
+    VOW_ASSERT_CODE(vow_lock_release(l, B), VOW_EPERM, "held for A");
+    VOW_ASSERT_CODE(vow_lock_release(l, A), 0);
+    /* Holding at once: fulfilled, the lock never released. */
+    vow_unref(vow_lock_acquire(l, A));
+    vow_t *now = vow_cond_wait_for(c, A, at_least_3, &k, count_ctx_free);
+    VOW_ASSERT_EQ(vow_value_int(vow_value(now)), 30);
+    VOW_ASSERT_CODE(vow_lock_locked(l), 1);
+    VOW_ASSERT_EQ(ctx_frees, 2);
+    /* Cancelled while waiting: the wait leaves the condition's line, ctx_free runs once. */
+    k.n = 0;
+    vow_t *x = vow_cond_wait_for(c, A, at_least_3, &k, count_ctx_free);
+    VOW_ASSERT_CODE(vow_cancel(x), 0);
+    expect_cancelled(x, "the cancelled wait_for");
+    VOW_ASSERT_CODE(vow_loop_drain(loop), 0);
+    VOW_ASSERT_EQ(ctx_frees, 3);
+    VOW_ASSERT_CODE(vow_lock_locked(l), 0, "a cancelled wait does not reacquire (see sync.h)");
+    vow_unref(w), vow_unref(now), vow_unref(x);
+    vow_cond_free(c);
+    VOW_TEST_END(loop);
+}

@@ -150,6 +150,20 @@ VOW_EXTERN vow_lock_t *vow_cond_lock(const vow_cond_t *c);
  * loop closed, or out of memory; a promise rejected with VOW_EPERM when the lock is not
  * held for `owner` (nothing changes). */
 VOW_EXTERN vow_t *vow_cond_wait(vow_cond_t *c, const void *owner);
+/* A predicate of vow_cond_wait_for: non-zero when the condition holds (called with the lock
+ * held; ctx borrowed). */
+typedef int (*vow_cond_pred_fn)(void *ctx);
+/* Condition.wait_for(predicate): the caller holds the lock for `owner`. Calls pred(ctx)
+ * now and after each wake-up (vow_cond_wait, with the lock held again) until it returns
+ * non-zero: one reference to a promise that fulfils with vow_int(that value) with the lock
+ * held for `owner` (already fulfilled when pred holds at once: the lock was never
+ * released). ctx is borrowed: it must stay valid until the promise settles (ctx_free, if
+ * not NULL, runs exactly once then, or at once when the call answers NULL). Cancellation
+ * and the lock are as vow_cond_wait's; a rejected wait rejects the promise with its error.
+ * NULL when c is NULL, its loop closed, or out of memory; a promise rejected with
+ * VOW_EINVAL when pred is NULL, VOW_EPERM when the lock is not held for `owner`. */
+VOW_EXTERN vow_t *vow_cond_wait_for(vow_cond_t *c, const void *owner, vow_cond_pred_fn pred,
+                                    void *ctx, void (*ctx_free)(void *));
 /* Condition.notify(n): wakes up to n waiters, in arrival order (each then reacquires the
  * lock). The caller holds the lock for `owner`. 0; VOW_EPERM when it does not; VOW_EINVAL
  * (c NULL); VOW_ECLOSED. */
