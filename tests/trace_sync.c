@@ -56,6 +56,25 @@ static vow_result_t cond_woke(vow_loop_t *loop, const vow_value_t *v, void *ctx)
 
 static const char *py_bool(int b) { return b ? "True" : "False"; }
 
+/* ---- Condition.wait_for: a predicate on a counter the main program raises --------------- */
+static int count, calls;
+static int reached(void *ctx) {
+    (void)ctx;
+    printf("predicate call %d: count %d\n", ++calls, count);
+    return count >= 3 ? count * 10 : 0;
+}
+static vow_result_t wait_for_now(vow_loop_t *loop, const vow_value_t *v, void *ctx) {
+    (void)loop, (void)v, (void)ctx;
+    return vow_follow(vow_cond_wait_for(cond, (void *)1, reached, NULL, NULL));
+}
+static vow_result_t wait_for_done(vow_loop_t *loop, const vow_value_t *v, void *ctx) {
+    (void)loop, (void)ctx;
+    printf("wait_for returned %lld, locked %s\n", (long long)vow_value_int(v),
+           py_bool(vow_lock_locked(vow_cond_lock(cond))));
+    EXPECT(vow_lock_release(vow_cond_lock(cond), (void *)1) == 0);
+    return vow_ok_none();
+}
+
 /* Runs until every promise of ps settled (ps stays the caller's). */
 static void run_all(vow_loop_t *loop, vow_t **ps, size_t n) {
     vow_t *in[3];
@@ -142,6 +161,20 @@ int main(void) {
     EXPECT(vow_lock_release(cl, (void *)0) == 0);
     run_all(loop, cw, 3);
     for (int i = 0; i < 3; i++) vow_unref(cw[i]);
+    printf("locked %s\n", py_bool(vow_lock_locked(cl)));
+
+    log_line("-- condition wait_for");
+    vow_t *wf = vow_then(vow_then(vow_lock_acquire(cl, (void *)1), wait_for_now, NULL, NULL, NULL),
+                         wait_for_done, NULL, NULL, NULL);
+    EXPECT(vow_loop_drain(loop) == 0); /* it waits */
+    for (int i = 0; i < 3; i++) {
+        EXPECT(vow_run(loop, vow_lock_acquire(cl, (void *)0), NULL) == 0);
+        count++;
+        EXPECT(vow_cond_notify_all(cond, (void *)0) == 0);
+        EXPECT(vow_lock_release(cl, (void *)0) == 0);
+        EXPECT(vow_run(loop, vow_sleep(loop, 1), NULL) == 0);
+    }
+    EXPECT(vow_run(loop, wf, NULL) == 0);
     printf("locked %s\n", py_bool(vow_lock_locked(cl)));
     vow_cond_free(cond);
 

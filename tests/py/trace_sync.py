@@ -95,5 +95,30 @@ async def main():
     await asyncio.gather(*tasks)
     print("locked", cond.locked())
 
+    print("-- condition wait_for")
+    count = 0
+    calls = 0
+
+    def reached():
+        nonlocal calls
+        calls += 1
+        print(f"predicate call {calls}: count {count}")
+        return count * 10 if count >= 3 else 0
+
+    async def waits_for():
+        async with cond:
+            r = await cond.wait_for(reached)
+            print(f"wait_for returned {r}, locked {cond.locked()}")
+
+    task = asyncio.create_task(waits_for())
+    await asyncio.sleep(0)
+    for _ in range(3):
+        async with cond:
+            count += 1
+            cond.notify_all()
+        await asyncio.sleep(0.001)
+    await task
+    print("locked", cond.locked())
+
 
 asyncio.run(main())
