@@ -11,5 +11,7 @@
 #include "vow/combinators.h"
 #include "vow/task.h"
 #include "vow/sync.h"
+#include "vow/stream.h"
+#include "vow/scope.h"
 
 #endif /* VOW_H */
