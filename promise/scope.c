@@ -95,6 +95,8 @@ static vow_result_t released_ok(vow_loop_t *loop, const vow_value_t *v, void *ct
     return vow_ok_none();
 }
 
+static void error_unref(void *e) { vow_error_unref(e); }
+
 static vow_result_t released_err(vow_loop_t *loop, vow_error_t *e, void *ctx) {
     (void)loop;
     struct scope *sc = ctx;
@@ -106,8 +108,8 @@ static vow_result_t released_err(vow_loop_t *loop, vow_error_t *e, void *ctx) {
         return vow_ok_none();
     }
     vow_error_t *w = vow_error_wrap(vow_error_code(e), vow_error_message(e), b);
-    if (vow_error_set_payload(w, vow_error_ref(e), (void (*)(void *))vow_error_unref) != 0)
-        vow_error_unref(e); /* w is the out-of-memory error: it keeps no payload */
+    /* (When w is the out-of-memory error, the call releases the reference it was given.) */
+    vow_error_set_payload(w, vow_error_ref(e), error_unref);
     sc_settle(sc, NULL, w);
     return vow_ok_none();
 }

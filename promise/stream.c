@@ -680,6 +680,7 @@ struct map {
     size_t running;
     vow_t *last; /* the item handed to the output last (owned) */
     int src_done, closed;
+    int oom; /* an item may have been lost to out of memory */
 };
 
 static void map_unref(void *ctx) {
@@ -721,19 +722,31 @@ static vow_result_t map_track_err(vow_loop_t *loop, vow_error_t *err, void *ctx)
     return vow_ok_none();
 }
 
+/* Out of memory after the next was made: its item may be lost, so the output fails once
+ * the items before it are out (map_pull). */
+static int map_lost(struct map *m) {
+    m->src_done = m->oom = 1;
+    return VOW_ENOMEM;
+}
+
 static int map_start(struct map *m) {
     vow_t *q = vow_stream_next(m->src);
     if (q == NULL) return VOW_ENOMEM;
     m->refs++;
-    vow_t *r = vow_then(q, map_item, NULL, m, map_unref);
-    if (r == NULL) return VOW_ENOMEM;
+    vow_t *r = vow_then(vow__ref(q), map_item, NULL, m, map_unref);
+    if (r == NULL) {
+        if (q->state == VOW_PENDING && !vow__closed(q)) vow_cancel(q); /* leaves the line */
+        vow__unref(q);
+        return map_lost(m);
+    }
+    vow__unref(q);
     m->refs++;
     vow_t *t =
         vow_then_ex(vow__ref(r), map_track, map_track_err, m, map_unref, VOW_CATCH_CANCELLED);
     if (t == NULL) {
         vow_cancel(r);
         vow__unref(r);
-        return VOW_ENOMEM;
+        return map_lost(m);
     }
     vow__unref(t);
     m->running++;
@@ -750,7 +763,8 @@ static void map_fill(struct map *m) {
 static vow_t *map_pull(vow_loop_t *loop, void *ctx) {
     struct map *m = ctx;
     map_fill(m);
-    if (m->len == 0) return m->src_done ? vow_resolved(loop, vow_stream_end_value()) : NULL;
+    if (m->len == 0)
+        return m->src_done && !m->oom ? vow_resolved(loop, vow_stream_end_value()) : NULL;
     vow_t *r = m->ring[m->head];
     m->head = (m->head + 1) % m->cap;
     m->len--;
