@@ -66,26 +66,12 @@ int vow_stream_is_end(const vow_value_t *v) {
 
 /* ---- lines and memory ---------------------------------------------------------------- */
 static void sl_push(struct slist *l, struct swaiter *w) {
-    w->next = NULL;
-    w->prev = l->tail;
-    if (l->tail != NULL)
-        l->tail->next = w;
-    else
-        l->head = w;
-    l->tail = w;
+    VOW__DLIST_PUSH(l, w);
     w->linked = 1;
 }
 
 static void sl_unlink(struct slist *l, struct swaiter *w) {
-    if (w->prev != NULL)
-        w->prev->next = w->next;
-    else
-        l->head = w->next;
-    if (w->next != NULL)
-        w->next->prev = w->prev;
-    else
-        l->tail = w->prev;
-    w->next = w->prev = NULL;
+    VOW__DLIST_UNLINK(l, w);
     w->linked = 0;
 }
 

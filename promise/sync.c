@@ -64,26 +64,8 @@ struct waiter {
 };
 
 /* ---- the lists ------------------------------------------------------------------------ */
-static void wl_push(struct wlist *l, struct waiter *w) {
-    w->next = NULL;
-    w->prev = l->tail;
-    if (l->tail != NULL)
-        l->tail->next = w;
-    else
-        l->head = w;
-    l->tail = w;
-}
-static void wl_unlink(struct wlist *l, struct waiter *w) {
-    if (w->prev != NULL)
-        w->prev->next = w->next;
-    else
-        l->head = w->next;
-    if (w->next != NULL)
-        w->next->prev = w->prev;
-    else
-        l->tail = w->prev;
-    w->next = w->prev = NULL;
-}
+static void wl_push(struct wlist *l, struct waiter *w) { VOW__DLIST_PUSH(l, w); }
+static void wl_unlink(struct wlist *l, struct waiter *w) { VOW__DLIST_UNLINK(l, w); }
 
 static void waiter_put(struct waiter *w) {
     if (--w->refs > 0) return;
