@@ -12,5 +12,7 @@
 #include "vow/task.h"
 #include "vow/queue.h"
 #include "vow/sync.h"
+#include "vow/stream.h"
+#include "vow/scope.h"
 
 #endif /* VOW_H */

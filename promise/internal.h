@@ -107,8 +107,10 @@ enum {
     VOW__F_HANDLED = 1u << 2,       /* [[PromiseIsHandled]] */
     VOW__F_REPORTED = 1u << 3,      /* reported as unhandled */
     VOW__F_LISTED = 1u << 4,        /* on an unhandled-rejection list (holds a ref) */
-    VOW__F_SYNC = 1u << 5,          /* a waiter of vow/sync.h (also SETTLEABLE, for its cancel
-                                       callback): only sync.c settles it (user: VOW_EPERM) */
+    VOW__F_SYNC = 1u << 5,          /* vow's own settleable promise (also SETTLEABLE, for its
+                                       cancel callback): a waiter of vow/sync.h or of a stream,
+                                       a stream helper's or a scope's result; only its file
+                                       settles it (user: VOW_EPERM) */
     VOW__F_TIMED_OUT = 1u << 6,     /* vow_timeout: the timer fired and cancelled the inner */
     VOW__F_RACE_TIMEOUT = 1u << 7,  /* vow_timeout: VOW_TIMEOUT_RACE */
     VOW__F_CANCEL_QUEUED = 1u << 8, /* on a cancellation worklist */

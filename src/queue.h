@@ -52,4 +52,30 @@
         if ((out) != NULL) (top) = (out)->field;                                                   \
     } while (0)
 
+/* A doubly linked list (any struct with `head` and `tail`) of nodes with `next` and `prev`
+ * fields: append, and unlink a node from anywhere in O(1) (a line of waiters). */
+#define VOW__DLIST_PUSH(l, node)                                                                   \
+    do {                                                                                           \
+        (node)->next = NULL;                                                                       \
+        (node)->prev = (l)->tail;                                                                  \
+        if ((l)->tail != NULL)                                                                     \
+            (l)->tail->next = (node);                                                              \
+        else                                                                                       \
+            (l)->head = (node);                                                                    \
+        (l)->tail = (node);                                                                        \
+    } while (0)
+
+#define VOW__DLIST_UNLINK(l, node)                                                                 \
+    do {                                                                                           \
+        if ((node)->prev != NULL)                                                                  \
+            (node)->prev->next = (node)->next;                                                     \
+        else                                                                                       \
+            (l)->head = (node)->next;                                                              \
+        if ((node)->next != NULL)                                                                  \
+            (node)->next->prev = (node)->prev;                                                     \
+        else                                                                                       \
+            (l)->tail = (node)->prev;                                                              \
+        (node)->next = (node)->prev = NULL;                                                        \
+    } while (0)
+
 #endif /* VOW_SRC_QUEUE_H */

@@ -1503,6 +1503,173 @@ CASE(cond_not_holder) {
     done();
 }
 
+/* ---- streams and scopes (vow/stream.h, vow/scope.h) ------------------------------------- */
+static vow_t *pull_none(vow_loop_t *loop, void *ctx) {
+    (void)ctx;
+    callbacks++;
+    return vow_resolved(loop, vow_stream_end_value());
+}
+static vow_t *scope_acquire(vow_loop_t *loop, void *ctx) {
+    (void)ctx;
+    callbacks++;
+    return vow_resolved(loop, vow_none());
+}
+static vow_t *scope_body(vow_loop_t *loop, const vow_value_t *r, void *ctx) {
+    (void)r, (void)ctx;
+    callbacks++;
+    return vow_resolved(loop, vow_none());
+}
+static vow_t *scope_release(vow_loop_t *loop, const vow_value_t *r, vow_error_t *e, void *ctx) {
+    (void)r, (void)e, (void)ctx;
+    callbacks++;
+    return vow_resolved(loop, vow_none());
+}
+CASE(stream_new_null_closed_oom) {
+    VOW_ASSERT_EQ(vow_stream_new(NULL, 4, pull_none, NULL, &payload_at, count_free),
+                  (vow_stream_t *)NULL);
+    VOW_ASSERT_EQ(freed, 1, "ctx_free ran");
+    VOW_ASSERT_EQ(vow_stream_new(live(), SIZE_MAX, NULL, NULL, &payload_at, count_free),
+                  (vow_stream_t *)NULL, "a buffer too large");
+    VOW_ASSERT_EQ(freed, 2);
+    VOW_ASSERT_EQ(vow_stream_range(NULL, 0, 5, 1, 0), (vow_stream_t *)NULL);
+    VOW_ASSERT_EQ(vow_stream_range(L, 0, 5, 0, 0), (vow_stream_t *)NULL, "step 0");
+    VOW_TEST_END(L);
+    L = vow_test_loop_without_pools();
+    for (long k = 1; k <= 3; k++) {
+        vow_test_fail_at(vow_test_alloc_total() + k);
+        VOW_ASSERT_EQ(vow_stream_new(L, 4, NULL, NULL, &payload_at, count_free),
+                      (vow_stream_t *)NULL);
+        vow_test_fail_at(0);
+        VOW_ASSERT_EQ(freed, 2 + (int)k);
+    }
+    VOW_TEST_END(L);
+    closed();
+    VOW_ASSERT_EQ(vow_stream_new(L, 4, NULL, NULL, &payload_at, count_free), (vow_stream_t *)NULL);
+    VOW_ASSERT_EQ(vow_stream_range(L, 0, 5, 1, 0), (vow_stream_t *)NULL);
+    VOW_ASSERT_EQ(freed, 6);
+    VOW_ASSERT_EQ(callbacks, 0);
+    done();
+}
+CASE(stream_null) {
+    VOW_ASSERT_EQ(vow_stream_ref(NULL), (vow_stream_t *)NULL);
+    vow_stream_unref(NULL);
+    VOW_ASSERT_EQ(vow_stream_next(NULL), (vow_t *)NULL);
+    VOW_ASSERT_EQ(vow_stream_push(NULL, counted_value()), (vow_t *)NULL);
+    VOW_ASSERT_CODE(vow_stream_end(NULL), VOW_EINVAL);
+    VOW_ASSERT_CODE(vow_stream_fail(NULL, counted_error()), VOW_EINVAL);
+    VOW_ASSERT_CODE(vow_stream_close(NULL), VOW_EINVAL);
+    VOW_ASSERT_EQ(vow_stream_for_each(NULL, on_ok, &payload_at, count_free), (vow_t *)NULL);
+    VOW_ASSERT_EQ(vow_stream_collect(NULL), (vow_t *)NULL);
+    VOW_ASSERT_EQ(vow_stream_map(NULL, on_ok, &payload_at, count_free, 2), (vow_stream_t *)NULL);
+    VOW_ASSERT_EQ(freed, 4, "item, error and both ctx_free released");
+    VOW_ASSERT_EQ(vow_stream_is_end(NULL), 0);
+    vow_value_t end = vow_stream_end_value();
+    VOW_ASSERT_EQ(vow_stream_is_end(&end), 1);
+    vow_value_release(&end);
+    vow_value_t other = vow_int(0);
+    VOW_ASSERT_EQ(vow_stream_is_end(&other), 0);
+    VOW_ASSERT_EQ(callbacks, 0);
+    VOW_ASSERT_EQ(vow_test_live_allocs(), 0L);
+}
+CASE(stream_closed) {
+    vow_stream_t *s = vow_stream_new(live(), 1, NULL, NULL, NULL, NULL);
+    vow_unref(vow_stream_push(s, counted_value()));
+    vow_t *waiting = vow_stream_push(s, counted_value());
+    HOLD = vow_new(L);
+    cr_assert_eq(vow_loop_free(L), 0);
+    VOW_ASSERT_EQ(freed, 1, "the waiting push's item went with the loop");
+    VOW_ASSERT_EQ(vow_stream_next(s), (vow_t *)NULL);
+    VOW_ASSERT_EQ(vow_stream_push(s, counted_value()), (vow_t *)NULL);
+    VOW_ASSERT_CODE(vow_stream_end(s), VOW_ECLOSED);
+    VOW_ASSERT_CODE(vow_stream_fail(s, counted_error()), VOW_ECLOSED);
+    VOW_ASSERT_CODE(vow_stream_close(s), VOW_ECLOSED);
+    VOW_ASSERT_EQ(vow_stream_for_each(vow_stream_ref(s), on_ok, &payload_at, count_free),
+                  (vow_t *)NULL);
+    VOW_ASSERT_EQ(vow_stream_collect(vow_stream_ref(s)), (vow_t *)NULL);
+    VOW_ASSERT_EQ(vow_stream_map(vow_stream_ref(s), on_ok, &payload_at, count_free, 1),
+                  (vow_stream_t *)NULL);
+    VOW_ASSERT_EQ(freed, 5);
+    vow_unref(waiting);
+    vow_stream_unref(s);
+    VOW_ASSERT_EQ(freed, 6, "the buffered item goes with the last unref");
+    VOW_ASSERT_EQ(callbacks, 0);
+    done();
+}
+CASE(stream_producer_misuse) {
+    vow_stream_t *s = vow_stream_new(live(), 1, NULL, NULL, NULL, NULL);
+    VOW_ASSERT_CODE(vow_set_unhandled_mode(L, VOW_UNHANDLED_SILENT), 0);
+    VOW_ASSERT_CODE(vow_stream_end(s), 0);
+    VOW_ASSERT_CODE(vow_stream_end(s), VOW_EPERM);
+    VOW_ASSERT_CODE(vow_stream_fail(s, counted_error()), VOW_EPERM);
+    vow_t *p = vow_stream_push(s, counted_value());
+    VOW_ASSERT_CODE(vow_error_code(vow_error(p)), VOW_EPERM);
+    vow_unref(p);
+    VOW_ASSERT_CODE(vow_stream_close(s), 0);
+    VOW_ASSERT_CODE(vow_stream_close(s), 0, "twice");
+    VOW_ASSERT_CODE(vow_stream_fail(s, NULL), VOW_ECLOSED);
+    p = vow_stream_for_each(vow_stream_ref(s), NULL, &payload_at, count_free);
+    VOW_ASSERT_CODE(vow_error_code(vow_error(p)), VOW_EINVAL, "fn NULL");
+    vow_unref(p);
+    VOW_ASSERT_EQ(vow_stream_map(vow_stream_ref(s), NULL, &payload_at, count_free, 1),
+                  (vow_stream_t *)NULL, "fn NULL");
+    VOW_ASSERT_EQ(vow_stream_map(vow_stream_ref(s), on_ok, &payload_at, count_free, 0),
+                  (vow_stream_t *)NULL, "concurrency 0");
+    VOW_ASSERT_EQ(freed, 5);
+    vow_stream_unref(s);
+    run_out();
+    VOW_ASSERT_EQ(callbacks, 0);
+    done();
+}
+CASE(stream_waiter_not_settleable) {
+    vow_stream_t *s = vow_stream_new(live(), 0, NULL, NULL, NULL, NULL);
+    vow_stream_t *t = vow_stream_new(L, 0, NULL, NULL, NULL, NULL);
+    VOW_ASSERT_CODE(vow_set_unhandled_mode(L, VOW_UNHANDLED_SILENT), 0);
+    vow_t *w[3] = {vow_stream_next(s), vow_stream_push(t, vow_none()),
+                   vow_stream_collect(vow_stream_ref(s))};
+    for (int i = 0; i < 3; i++) {
+        VOW_ASSERT_STATE(vow_state(w[i]), VOW_PENDING);
+        VOW_ASSERT_CODE(vow_resolve(w[i], counted_value()), VOW_EPERM);
+        VOW_ASSERT_CODE(vow_reject(w[i], counted_error()), VOW_EPERM);
+        VOW_ASSERT_CODE(vow_on_cancel(w[i], cancel_cb, &payload_at, count_free), VOW_EPERM);
+    }
+    VOW_ASSERT_EQ(freed, 9);
+    vow_stream_unref(t);
+    vow_stream_unref(s);
+    run_out();
+    for (int i = 0; i < 3; i++) vow_unref(w[i]);
+    VOW_ASSERT_EQ(callbacks, 0);
+    done();
+}
+CASE(scope_misuse) {
+    VOW_ASSERT_EQ(
+        vow_scope(NULL, scope_acquire, scope_body, scope_release, &payload_at, count_free),
+        (vow_t *)NULL);
+    VOW_ASSERT_EQ(freed, 1);
+    live();
+    VOW_ASSERT_CODE(vow_set_unhandled_mode(L, VOW_UNHANDLED_SILENT), 0);
+    vow_t *p[3] = {vow_scope(L, NULL, scope_body, scope_release, &payload_at, count_free),
+                   vow_scope(L, scope_acquire, NULL, scope_release, &payload_at, count_free),
+                   vow_scope(L, scope_acquire, scope_body, NULL, &payload_at, count_free)};
+    for (int i = 0; i < 3; i++) {
+        VOW_ASSERT_CODE(vow_error_code(vow_error(p[i])), VOW_EINVAL);
+        vow_unref(p[i]);
+    }
+    VOW_ASSERT_EQ(freed, 4);
+    vow_t *ok = vow_scope(L, scope_acquire, scope_body, scope_release, NULL, NULL);
+    VOW_ASSERT_CODE(vow_resolve(ok, counted_value()), VOW_EPERM);
+    vow_unref(ok);
+    run_out();
+    VOW_ASSERT_EQ(callbacks, 3, "the valid scope ran its three steps");
+    callbacks = 0;
+    VOW_TEST_END(L);
+    closed();
+    VOW_ASSERT_EQ(vow_scope(L, scope_acquire, scope_body, scope_release, &payload_at, count_free),
+                  (vow_t *)NULL);
+    VOW_ASSERT_EQ(freed, 6);
+    VOW_ASSERT_EQ(callbacks, 0);
+    done();
+}
+
 /* ---- the table ------------------------------------------------------------------------- */
 /* ---- vow/queue.h ----------------------------------------------------------------------- */
 static int q_put_int(vow_queue_t *q, int64_t i) {
@@ -1849,7 +2016,13 @@ CASE(queue_waiter_not_settleable) {
     X(queue_wait_oom, vow_queue_put)                                                               \
     X(queue_task_done_too_many, vow_queue_task_done)                                               \
     X(queue_after_shutdown, vow_queue_put)                                                         \
-    X(queue_waiter_not_settleable, vow_queue_get)
+    X(queue_waiter_not_settleable, vow_queue_get)                                                  \
+    X(stream_new_null_closed_oom, vow_stream_new)                                                  \
+    X(stream_null, vow_stream_next)                                                                \
+    X(stream_closed, vow_stream_next)                                                              \
+    X(stream_producer_misuse, vow_stream_end)                                                      \
+    X(stream_waiter_not_settleable, vow_stream_next)                                               \
+    X(scope_misuse, vow_scope)
 
 struct misuse_case {
     const char *id, *fn;
