@@ -11,5 +11,7 @@
 #include "vow/combinators.h"
 #include "vow/task.h"
 #include "vow/sync.h"
+#include "vow/ratelimit.h"
+#include "vow/cache.h"
 
 #endif /* VOW_H */

@@ -107,8 +107,9 @@ enum {
     VOW__F_HANDLED = 1u << 2,       /* [[PromiseIsHandled]] */
     VOW__F_REPORTED = 1u << 3,      /* reported as unhandled */
     VOW__F_LISTED = 1u << 4,        /* on an unhandled-rejection list (holds a ref) */
-    VOW__F_SYNC = 1u << 5,          /* a waiter of vow/sync.h (also SETTLEABLE, for its cancel
-                                       callback): only sync.c settles it (user: VOW_EPERM) */
+    VOW__F_SYNC = 1u << 5,          /* a waiter of vow/sync.h, ratelimit.h or cache.h (also
+                                       SETTLEABLE, for its cancel callback): only its object's
+                                       file settles it (user: VOW_EPERM) */
     VOW__F_TIMED_OUT = 1u << 6,     /* vow_timeout: the timer fired and cancelled the inner */
     VOW__F_RACE_TIMEOUT = 1u << 7,  /* vow_timeout: VOW_TIMEOUT_RACE */
     VOW__F_CANCEL_QUEUED = 1u << 8, /* on a cancellation worklist */
@@ -358,6 +359,43 @@ void vow__drop_waiter(vow__rec *r);
 void vow__cancel(vow_t *p);
 /* Frees p's vow_on_cancel record (its ctx_free runs) (cancel.c). */
 void vow__cancel_cb_release(vow_t *p);
+
+/* ---- waiters of the rate limiter and the cache (waiter.c) ---------------------------------
+ * A waiter is a promise only vow settles (VOW__F_SETTLEABLE | VOW__F_SYNC: the user's
+ * vow_resolve / vow_reject / vow_on_cancel answer VOW_EPERM) and the record that stands for
+ * it in its object's line, a doubly linked list in arrival order, so a cancelled waiter
+ * leaves it in O(1). The promise's cancel context is the record: cancelling the pending
+ * promise calls the object's on_cancel (while the object lives), and its context destructor
+ * (the promise settled, or teardown released it) takes the record out of its line. The
+ * record holds one reference to the promise, so dropping the user's reference does not
+ * free a promise someone is waiting to settle (nor cancel it). */
+typedef struct vow__waiter vow__waiter;
+typedef struct vow__wline {
+    vow__waiter *head, *tail;
+    size_t n;
+} vow__wline;
+struct vow__waiter {
+    vow__job job; /* first: a job the owner may queue for this waiter (a handoff) */
+    vow__waiter *next, *prev;
+    vow__wline *line;                  /* the line it is in (NULL: none) */
+    vow_t *p;                          /* its promise (owned reference) */
+    void *owner;                       /* the object's record (NULL once the object let it go) */
+    void (*on_cancel)(vow__waiter *w); /* the promise is being cancelled while pending */
+    uint8_t refs;                      /* the cancel context; a queued job of the owner's */
+    uint8_t tag;                       /* the owner's own state */
+};
+/* A waiter at the end of `line`, for `owner`: its promise (one reference for the caller),
+ * or NULL when out of memory (nothing changed). */
+vow_t *vow__waiter_new(vow_loop_t *loop, vow__wline *line, void *owner,
+                       void (*on_cancel)(vow__waiter *w));
+void vow__wline_push(vow__wline *l, vow__waiter *w);
+/* Takes w out of its line (nothing when in none). */
+void vow__wline_unlink(vow__waiter *w);
+/* Drops one of w's references (its promise's reference goes with the record). */
+void vow__waiter_put(vow__waiter *w);
+/* Settles w's promise when it is pending and its loop open (value / error consumed). */
+void vow__waiter_fulfil(vow__waiter *w, vow_value_t v);
+void vow__waiter_reject(vow__waiter *w, vow_error_t *err);
 
 /* ---- unhandled rejections (unhandled.c) -------------------------------------------------- */
 
