@@ -29,6 +29,9 @@ struct entry {
     vow__wline waiters;  /* PENDING */
     vow_cache_t *c;      /* NULL once the cache is freed */
     vow_t *call;         /* PENDING, subscribed: the derived promise of the subscription */
+    vow_t *src;          /* PENDING, subscribed: fn's promise (held: a promise nothing else
+                            holds would be freed, its subscription dropped unrun, and the
+                            waiters left in a line nobody could reach) */
     vow_value_t value;   /* READY: the cache's share */
     uint64_t hash, expires;
     size_t len;
@@ -82,6 +85,7 @@ static void entry_put(struct entry *e) {
     l_unlink(&e->use);
     l_unlink(&e->age);
     vow__unref(e->call);
+    vow__unref(e->src);
     vow_value_release(&e->value);
     vow__free(e);
 }
@@ -159,11 +163,17 @@ static void store(vow_cache_t *c, struct entry *e, const vow_value_t *v) {
     while (c->max != 0 && c->stored > c->max) detach(c, ENTRY_OF(c->lru.prev, use));
 }
 
+/* The call settled: e lets its promises go. */
+static void call_release(struct entry *e) {
+    vow_t *call = e->call, *src = e->src;
+    e->call = e->src = NULL;
+    vow__unref(call);
+    vow__unref(src);
+}
+
 /* The call's subscription has settled: e leaves `flights`, and the table unless stored. */
 static void call_done(struct entry *e) {
-    vow_t *call = e->call;
-    e->call = NULL;
-    vow__unref(call);
+    call_release(e);
     l_unlink(&e->use);
     if (e->c != NULL) detach(e->c, e);
 }
@@ -190,9 +200,7 @@ static vow_result_t call_ok(vow_loop_t *loop, const vow_value_t *v, void *ctx) {
     }
     vow_cache_t *c = e->c;
     if (c != NULL && e->attached && !e->abandoned && c->ttl > 0) {
-        vow_t *call = e->call;
-        e->call = NULL;
-        vow__unref(call);
+        call_release(e);
         store(c, e, v);
     } else {
         call_done(e);
@@ -258,7 +266,7 @@ static void subscribe(vow_cache_t *c, struct entry *e, vow_t *q) {
         detach(c, e);
         return;
     }
-    vow__unref(q);
+    e->src = q; /* the caller's reference */
     e->call = sub;
 }
 
