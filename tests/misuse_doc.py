@@ -24,7 +24,8 @@ def read(path):
 
 doc = read("docs/misuse.md")
 headers = "".join(read(f"include/vow/{h}.h") for h in
-                  ("common", "error", "loop", "timer", "promise", "combinators", "task", "sync"))
+                  ("common", "error", "loop", "timer", "promise", "combinators", "task", "sync",
+                   "ratelimit", "cache"))
 public = sorted(set(re.findall(r"VOW_EXTERN[^;(]*?\b(vow_[a-z0-9_]+)\s*\(", headers)))
 if len(public) < 100:
     errors.append(f"only {len(public)} public functions found in include/vow: parser broken?")
