@@ -14,5 +14,7 @@
 #include "vow/sync.h"
 #include "vow/stream.h"
 #include "vow/scope.h"
+#include "vow/ratelimit.h"
+#include "vow/cache.h"
 
 #endif /* VOW_H */

@@ -108,9 +108,9 @@ enum {
     VOW__F_REPORTED = 1u << 3,      /* reported as unhandled */
     VOW__F_LISTED = 1u << 4,        /* on an unhandled-rejection list (holds a ref) */
     VOW__F_SYNC = 1u << 5,          /* vow's own settleable promise (also SETTLEABLE, for its
-                                       cancel callback): a waiter of vow/sync.h or of a stream,
-                                       a stream helper's or a scope's result; only its file
-                                       settles it (user: VOW_EPERM) */
+                                       cancel callback): a waiter (promise/waiter.c), a stream
+                                       helper's or a scope's result; only its file settles it
+                                       (user: VOW_EPERM) */
     VOW__F_TIMED_OUT = 1u << 6,     /* vow_timeout: the timer fired and cancelled the inner */
     VOW__F_RACE_TIMEOUT = 1u << 7,  /* vow_timeout: VOW_TIMEOUT_RACE */
     VOW__F_CANCEL_QUEUED = 1u << 8, /* on a cancellation worklist */
@@ -454,10 +454,11 @@ vow_t *vow__task_start_task(void *arg);
  * came, the job settles its promise one microtask later). References: the cancel
  * context, the queued job; the record is freed (ops->release first) when both are gone.
  * Objects embed struct vow__waiter at the head of their own waiter records. */
-struct vow__waiter;
-struct vow__wline {
+typedef struct vow__waiter vow__waiter;
+typedef struct vow__wline {
     struct vow__waiter *head, *tail;
-};
+    size_t n; /* waiters in the line */
+} vow__wline;
 struct vow__waiter_ops {
     /* The promise is being cancelled while pending (vow_cancel, the upstream rule, a
      * timeout): w is still in its line, if any; the object takes it out and passes on
@@ -471,16 +472,18 @@ struct vow__waiter {
     struct vow__waiter *next, *prev;
     struct vow__wline *line; /* the line it waits in, NULL when in none */
     vow_t *p;                /* its promise (owned reference) */
+    void *owner;             /* the object's record (the object's to use) */
     const struct vow__waiter_ops *ops;
     uint8_t state;     /* the object's */
     uint8_t refs;      /* the cancel context, a queued job */
     uint8_t abandoned; /* the object is gone (vow__waiter_abandon) */
 };
-/* A waiter record of `size` bytes (>= sizeof(struct vow__waiter), zeroed past the head) at
- * the end of `line`: its promise (one reference for the caller), the record in *out; NULL
- * when out of memory (nothing made). */
+/* A waiter record of `size` bytes (>= sizeof(struct vow__waiter), zeroed past the head) for
+ * `owner`, at the end of `line` (NULL: in none): its promise (one reference for the
+ * caller), the record in *out; NULL when out of memory (nothing made). The record holds a
+ * reference to the promise, so the user dropping theirs neither frees nor cancels it. */
 vow_t *vow__waiter_new(vow_loop_t *loop, size_t size, struct vow__wline *line,
-                       const struct vow__waiter_ops *ops, struct vow__waiter **out);
+                       const struct vow__waiter_ops *ops, void *owner, struct vow__waiter **out);
 void vow__wline_push(struct vow__wline *l, struct vow__waiter *w);
 /* Takes w out of its line (nothing when in none). */
 void vow__waiter_leave(struct vow__waiter *w);

@@ -236,7 +236,7 @@ static const struct vow__waiter_ops qwaiter_ops = {qwaiter_cancel, qwaiter_relea
 
 static vow_t *waiter(vow_queue_t *q, struct vow__wline *line, struct qwaiter **out) {
     struct vow__waiter *w;
-    vow_t *p = vow__waiter_new(q->loop, sizeof(struct qwaiter), line, &qwaiter_ops, &w);
+    vow_t *p = vow__waiter_new(q->loop, sizeof(struct qwaiter), line, &qwaiter_ops, q, &w);
     if (p == NULL) return NULL;
     *out = (struct qwaiter *)w;
     (*out)->q = q;

@@ -108,7 +108,7 @@ static const struct vow__waiter_ops waiter_ops = {waiter_cancel, NULL};
 /* A waiter at the end of o's line: its promise (one reference for the caller), or NULL. */
 static vow_t *waiter_new(struct vow__sync *o, const void *owner) {
     struct vow__waiter *base;
-    vow_t *p = vow__waiter_new(o->loop, sizeof(struct waiter), &o->wait, &waiter_ops, &base);
+    vow_t *p = vow__waiter_new(o->loop, sizeof(struct waiter), &o->wait, &waiter_ops, o, &base);
     if (p == NULL) return NULL;
     struct waiter *w = (struct waiter *)base;
     w->w.state = W_QUEUED;

@@ -1,6 +1,6 @@
 /* promise/waiter.c - lines of waiters, shared by the objects whose operations wait
- * (vow/sync.h, vow/queue.h): a waiter's promise, its O(1) removal, its handoff job
- * (promise/internal.h). */
+ * (vow/sync.h, vow/queue.h, vow/ratelimit.h, vow/cache.h): a waiter's promise, its O(1)
+ * removal, its handoff job (promise/internal.h). */
 #include "internal.h"
 
 void vow__wline_push(struct vow__wline *l, struct vow__waiter *w) {
@@ -11,6 +11,7 @@ void vow__wline_push(struct vow__wline *l, struct vow__waiter *w) {
     else
         l->head = w;
     l->tail = w;
+    l->n++;
     w->line = l;
 }
 
@@ -25,6 +26,7 @@ void vow__waiter_leave(struct vow__waiter *w) {
         w->next->prev = w->prev;
     else
         l->tail = w->prev;
+    l->n--;
     w->next = w->prev = NULL;
     w->line = NULL;
 }
@@ -85,7 +87,7 @@ static void waiter_ctx_free(void *ctx) {
 }
 
 vow_t *vow__waiter_new(vow_loop_t *loop, size_t size, struct vow__wline *line,
-                       const struct vow__waiter_ops *ops, struct vow__waiter **out) {
+                       const struct vow__waiter_ops *ops, void *owner, struct vow__waiter **out) {
     vow_t *p = vow__promise_new(loop, VOW__F_SETTLEABLE | VOW__F_SYNC);
     struct vow__waiter *w = p != NULL ? vow__malloc(size) : NULL;
     struct vow__cancel_cb *cb = w != NULL ? vow__malloc(sizeof *cb) : NULL;
@@ -97,6 +99,7 @@ vow_t *vow__waiter_new(vow_loop_t *loop, size_t size, struct vow__wline *line,
     memset(w, 0, size);
     w->p = vow__ref(p);
     w->ops = ops;
+    w->owner = owner;
     w->refs = 1;
     *cb = (struct vow__cancel_cb){.fn = waiter_cancel, .ctx = w, .ctx_free = waiter_ctx_free};
     p->cancel = cb;

@@ -33,6 +33,9 @@ static struct {
     vow_t *in[2];
     vow_task_group_t *g;
     vow_error_t *err;
+    vow_rate_limiter_t *rl;
+    vow_cache_t *cache;
+    vow_t *keep; /* P_CACHE: the waiter of the call in flight for key "k" */
 } E;
 
 enum prep_kind {
@@ -41,7 +44,9 @@ enum prep_kind {
     P_SETTLED, /* in[0] only: fulfilled with a counted object */
     P_PENDING, /* in[0] only: pending (vow_new) */
     P_GROUP,   /* g: a task group on loop */
-    P_ERROR    /* err: an error (so that the call under test is what allocates) */
+    P_ERROR,   /* err: an error (so that the call under test is what allocates) */
+    P_LIMITER, /* rl: a rate limiter on loop, with a grant free */
+    P_CACHE    /* cache: a cache on loop, with a call in flight for key "k" (keep) */
 };
 
 static int reaction_calls;
@@ -66,6 +71,11 @@ static vow_t *body(vow_loop_t *loop, void *arg) {
     return vow_resolved(loop, vow_int(1));
 }
 
+static vow_t *cache_fn(vow_loop_t *loop, const void *key, size_t len, void *ctx) {
+    (void)key, (void)len, (void)ctx;
+    return vow_new(loop); /* the cache holds it; freeing the cache cancels it */
+}
+
 static vow_t *counted_input(vow_loop_t *loop) {
     vow_t *p = vow_resolved(loop, vow_ptr(obj_new(), obj_free));
     cr_assert_not_null(p);
@@ -80,6 +90,11 @@ static void prep(vow_loop_t *loop, enum prep_kind k) {
     if (k == P_PENDING) E.in[0] = vow_new(loop);
     if (k == P_INPUTS || k == P_PENDING) cr_assert_not_null(E.in[k == P_INPUTS ? 1 : 0]);
     if (k == P_ERROR) E.err = vow_error_new(VOW_EBUSY, "x");
+    E.rl = k == P_LIMITER ? vow_rate_limiter_new(loop, 1000, 1) : NULL;
+    E.cache = k == P_CACHE ? vow_cache_new(loop, cache_fn, NULL, NULL, VOW_CACHE_FOREVER, 0) : NULL;
+    E.keep = E.cache != NULL ? vow_cache_get(E.cache, "k", 1) : NULL;
+    if (k == P_LIMITER) cr_assert_not_null(E.rl);
+    if (k == P_CACHE) cr_assert_not_null(E.keep);
     if (k == P_GROUP) {
         E.g = vow_task_group_new(loop);
         cr_assert_not_null(E.g);
@@ -93,6 +108,16 @@ static vow_t *input_of_a_freed_loop(void) {
     vow_t *p = counted_input(dead);
     VOW_ASSERT_CODE(vow_loop_free(dead), 0);
     return p;
+}
+
+/* Frees what prep made that the call does not consume (the limiter, the cache). */
+static void unprep(void) {
+    vow_rate_limiter_free(E.rl);
+    vow_cache_free(E.cache);
+    vow_unref(E.keep);
+    E.rl = NULL;
+    E.cache = NULL;
+    E.keep = NULL;
 }
 
 static void reset(void) {
@@ -163,6 +188,8 @@ static vow_t *create_task_null_both(void) {
     return vow_create_task(NULL, NULL, CTX, ctx_free_count);
 }
 static vow_t *join_null(void) { return vow_task_group_join(NULL); }
+static vow_t *rate_limit_null(void) { return vow_rate_limit(NULL, body, CTX, ctx_free_count); }
+static vow_t *cache_get_null(void) { return vow_cache_get(NULL, "k", 1); }
 
 static const row null_rows[] = {
     {"vow_new", "loop NULL", P_NONE, new_null, 0, 0},
@@ -188,6 +215,8 @@ static const row null_rows[] = {
     {"vow_create_task", "loop NULL", P_NONE, create_task_null_loop, 0, 1},
     {"vow_create_task", "loop NULL and fn NULL", P_NONE, create_task_null_both, 0, 1},
     {"vow_task_group_join", "g NULL", P_NONE, join_null, 0, 0},
+    {"vow_rate_limit", "rl NULL", P_NONE, rate_limit_null, 0, 1},
+    {"vow_cache_get", "c NULL", P_NONE, cache_get_null, 0, 0},
 };
 
 /* Misuse on a live loop: a rejected promise. */
@@ -248,6 +277,9 @@ static vow_t *join_twice(void) {
     return second;
 }
 
+static vow_t *rate_limit_fn_null(void) { return vow_rate_limit(E.rl, NULL, CTX, ctx_free_count); }
+static vow_t *cache_get_key_null(void) { return vow_cache_get(E.cache, NULL, 1); }
+
 static const row reject_rows[] = {
     {"vow_then_ex", "unknown flags", P_SETTLED, then_ex_flags, VOW_EINVAL, 1},
     {"vow_catch_ex", "unknown flags", P_SETTLED, catch_ex_flags, VOW_EINVAL, 1},
@@ -277,6 +309,8 @@ static const row reject_rows[] = {
     {"vow_wait", "an input whose loop was freed", P_INPUTS, wait_freed, VOW_EINVAL, 0},
     {"vow_create_task", "fn NULL", P_NONE, create_task_fn_null, VOW_EINVAL, 1},
     {"vow_task_group_join", "second call", P_GROUP, join_twice, VOW_EPERM, 0},
+    {"vow_rate_limit", "fn NULL", P_LIMITER, rate_limit_fn_null, VOW_EINVAL, 1},
+    {"vow_cache_get", "key NULL with len > 0", P_CACHE, cache_get_key_null, VOW_EINVAL, 0},
 };
 
 /* The loop was freed before the call (the rows' inputs and group were made before). */
@@ -307,6 +341,8 @@ static vow_t *c_wait_empty(void) { return vow_wait(L, NULL, 0, VOW_ALL_COMPLETED
 static vow_t *c_create_task(void) { return vow_create_task(L, body, CTX, ctx_free_count); }
 static vow_t *c_create_task_fn_null(void) { return vow_create_task(L, NULL, CTX, ctx_free_count); }
 static vow_t *c_join(void) { return vow_task_group_join(E.g); }
+static vow_t *c_rate_limit(void) { return vow_rate_limit(E.rl, body, CTX, ctx_free_count); }
+static vow_t *c_cache_get(void) { return vow_cache_get(E.cache, "k", 1); }
 
 static const row closed_rows[] = {
     {"vow_new", "loop closed", P_NONE, c_new, 0, 0},
@@ -330,6 +366,8 @@ static const row closed_rows[] = {
     {"vow_create_task", "loop closed", P_NONE, c_create_task, 0, 1},
     {"vow_create_task", "loop closed (and fn NULL)", P_NONE, c_create_task_fn_null, 0, 1},
     {"vow_task_group_join", "the group's loop closed", P_GROUP, c_join, 0, 0},
+    {"vow_rate_limit", "the limiter's loop closed", P_LIMITER, c_rate_limit, 0, 1},
+    {"vow_cache_get", "the cache's loop closed", P_CACHE, c_cache_get, 0, 0},
 };
 
 /* Valid calls, for the out-of-memory sweep. */
@@ -356,6 +394,8 @@ static vow_t *o_timeout(void) {
 }
 static vow_t *o_wait(void) { return vow_wait(L, IN, 2, VOW_ALL_COMPLETED, 1000, 0); }
 static vow_t *o_create_task(void) { return vow_create_task(L, body, CTX, ctx_free_count); }
+static vow_t *o_rate_limit(void) { return vow_rate_limit(E.rl, body, CTX, ctx_free_count); }
+static vow_t *o_cache_get(void) { return vow_cache_get(E.cache, "k", 1); } /* joins the call */
 
 static const row oom_rows[] = {
     {"vow_new", "out of memory", P_NONE, o_new, 0, 0},
@@ -374,6 +414,8 @@ static const row oom_rows[] = {
     {"vow_timeout", "out of memory", P_PENDING, o_timeout, 0, 0},
     {"vow_wait", "out of memory", P_INPUTS, o_wait, 0, 0},
     {"vow_create_task", "out of memory", P_NONE, o_create_task, 0, 1},
+    {"vow_rate_limit", "out of memory", P_LIMITER, o_rate_limit, 0, 1},
+    {"vow_cache_get", "out of memory", P_CACHE, o_cache_get, 0, 0},
 };
 
 #define ROWS(t) (sizeof(t) / sizeof(t)[0])
@@ -411,6 +453,7 @@ static void run_live_row(const row *r) {
     /* ctx_free / arg_free ran inside the call, before any loop turn. */
     VOW_ASSERT_EQ(ctx_free_calls, r->frees, "%s, %s: ctx_free/arg_free in the call", r->fn,
                   r->misuse);
+    unprep();
     VOW_ASSERT_CODE(vow_loop_run(E.loop, VOW_RUN_DEFAULT), 0);
     VOW_ASSERT_EQ(rejections.unhandled, r->want != 0 ? 1 : 0,
                   "%s, %s: unhandled reports (the rejection is a promise like any other)", r->fn,
@@ -439,6 +482,7 @@ Test(misuse_rule, a_closed_loop_gives_null_and_consumes_everything) {
         VOW_ASSERT_CODE(vow_loop_free(E.loop), 0);
         vow_t *p = r->call();
         cr_assert_null(p, "%s, %s: not NULL", r->fn, r->misuse);
+        unprep();
         vow_unref(keep);
         vow_task_group_unref(E.g);
         expect_consumed(r);
@@ -463,6 +507,7 @@ static void sweep_row(const row *r) {
     cr_assert_not_null(p, "%s, %s: the normal run gave NULL", r->fn, r->misuse);
     cr_assert_gt(allocs, 0, "%s, %s: the call allocates nothing", r->fn, r->misuse);
     vow_unref(p);
+    unprep();
     VOW_ASSERT_CODE(vow_loop_close(E.other), 0);
     VOW_TEST_END_FORCED(E.loop);
     for (long n = 1; n <= allocs; n++) {
@@ -482,6 +527,7 @@ static void sweep_row(const row *r) {
                   vow_err_name(vow_error_code(vow_error(p))));
         VOW_ASSERT_EQ(ctx_free_calls, r->frees, "%s, %s: allocation %ld: ctx_free/arg_free calls",
                       r->fn, r->misuse, n);
+        unprep();
         VOW_ASSERT_CODE(vow_loop_run(E.loop, VOW_RUN_DEFAULT), 0);
         VOW_ASSERT_EQ(rejections.unhandled, p != NULL ? 1 : 0, "%s, %s: allocation %ld", r->fn,
                       r->misuse, n);

@@ -1670,6 +1670,199 @@ CASE(scope_misuse) {
     done();
 }
 
+/* ---- vow/ratelimit.h ------------------------------------------------------------------- */
+CASE(rate_limiter_new_bad) {
+    VOW_ASSERT_EQ(vow_rate_limiter_new(NULL, 10, 1), (vow_rate_limiter_t *)NULL);
+    VOW_ASSERT_EQ(vow_rate_limiter_new(live(), 0, 1), (vow_rate_limiter_t *)NULL);
+    VOW_ASSERT_EQ(vow_rate_limiter_new(L, (uint64_t)UINT32_MAX + 1, 1), (vow_rate_limiter_t *)NULL);
+    VOW_ASSERT_EQ(vow_rate_limiter_new(L, 10, 0), (vow_rate_limiter_t *)NULL);
+    VOW_TEST_END(L);
+    closed();
+    VOW_ASSERT_EQ(vow_rate_limiter_new(L, 10, 1), (vow_rate_limiter_t *)NULL);
+    done();
+}
+CASE(rate_limiter_new_oom) {
+    L = vow_test_loop_without_pools();
+    for (long k = 1; k <= 2; k++) {
+        vow_test_fail_at(vow_test_alloc_total() + k);
+        VOW_ASSERT_EQ(vow_rate_limiter_new(L, 10, 1), (vow_rate_limiter_t *)NULL);
+        vow_test_fail_at(0);
+    }
+    done();
+}
+CASE(rate_limiter_null) {
+    vow_rate_limiter_free(NULL);
+    VOW_ASSERT_EQ(vow_rate_limiter_acquire(NULL), (vow_t *)NULL);
+    VOW_ASSERT_EQ(vow_test_live_allocs(), 0L);
+}
+/* Spins until the loop's clock has passed `until`. */
+static void spin_past(uint64_t until) {
+    while (vow_loop_update_time(L) <= until) {
+    }
+}
+CASE(rate_limiter_closed) {
+    vow_rate_limiter_t *rl = vow_rate_limiter_new(live(), 5, 1);
+    uint64_t start = vow_loop_update_time(L);
+    vow_unref(vow_rate_limiter_acquire(rl));
+    vow_unref(vow_rate_limiter_acquire(rl));
+    spin_past(start + 5);
+    vow_unref(vow_rate_limiter_acquire(rl)); /* the first waiter is handed its grant */
+    HOLD = vow_new(L);
+    cr_assert_eq(vow_loop_free(L), 0);
+    VOW_ASSERT_EQ(vow_rate_limiter_acquire(rl), (vow_t *)NULL);
+    vow_rate_limiter_free(rl);
+    done();
+}
+CASE(rate_limiter_acquire_oom) {
+    L = vow_test_loop_without_pools();
+    vow_rate_limiter_t *rl = vow_rate_limiter_new(L, 10000, 1);
+    vow_t *a = vow_rate_limiter_acquire(rl);
+    for (long k = 1; k <= 4; k++) {
+        vow_test_fail_at(vow_test_alloc_total() + k);
+        VOW_ASSERT_EQ(vow_rate_limiter_acquire(rl), (vow_t *)NULL, "allocation %ld", k);
+        vow_test_fail_at(0);
+        VOW_ASSERT_EQ(vow_loop_alive(L), 0, "nobody waits: no timer (allocation %ld)", k);
+    }
+    vow_unref(a);
+    vow_rate_limiter_free(rl);
+    done();
+}
+CASE(rate_limiter_waiter_not_settleable) {
+    vow_rate_limiter_t *rl = vow_rate_limiter_new(live(), 1, 1);
+    vow_t *a = vow_rate_limiter_acquire(rl);
+    vow_t *w = vow_rate_limiter_acquire(rl);
+    VOW_ASSERT_CODE(vow_resolve(w, counted_value()), VOW_EPERM);
+    VOW_ASSERT_CODE(vow_reject(w, counted_error()), VOW_EPERM);
+    VOW_ASSERT_CODE(vow_on_cancel(w, cancel_cb, &payload_at, count_free), VOW_EPERM);
+    VOW_ASSERT_EQ(freed, 3, "value, error and ctx_free released");
+    run_out();
+    VOW_ASSERT_STATE(vow_state(w), VOW_FULFILLED);
+    VOW_ASSERT_EQ(callbacks, 0);
+    vow_unref(a), vow_unref(w);
+    vow_rate_limiter_free(rl);
+    done();
+}
+
+/* ---- vow/cache.h ----------------------------------------------------------------------- */
+static vow_t *cache_fn(vow_loop_t *loop, const void *key, size_t len, void *ctx) {
+    (void)key, (void)len, (void)ctx;
+    callbacks++;
+    return vow_new(loop);
+}
+static vow_t *cache_fn_null(vow_loop_t *loop, const void *key, size_t len, void *ctx) {
+    (void)loop, (void)key, (void)len, (void)ctx;
+    return NULL;
+}
+static vow_loop_t *cache_other;
+static vow_t *cache_fn_foreign(vow_loop_t *loop, const void *key, size_t len, void *ctx) {
+    (void)loop, (void)key, (void)len, (void)ctx;
+    return vow_resolved(cache_other, counted_value());
+}
+CASE(cache_new_bad) {
+    VOW_ASSERT_EQ(vow_cache_new(NULL, cache_fn, NULL, count_free, 1, 0), (vow_cache_t *)NULL);
+    VOW_ASSERT_EQ(vow_cache_new(live(), NULL, NULL, count_free, 1, 0), (vow_cache_t *)NULL);
+    VOW_TEST_END(L);
+    closed();
+    VOW_ASSERT_EQ(vow_cache_new(L, cache_fn, NULL, count_free, 1, 0), (vow_cache_t *)NULL);
+    VOW_ASSERT_EQ(freed, 3, "ctx_free ran each time");
+    done();
+}
+CASE(cache_new_oom) {
+    L = vow_test_loop_without_pools();
+    for (long k = 1; k <= 3; k++) {
+        vow_test_fail_at(vow_test_alloc_total() + k);
+        VOW_ASSERT_EQ(vow_cache_new(L, cache_fn, NULL, count_free, 1, 0), (vow_cache_t *)NULL);
+        vow_test_fail_at(0);
+    }
+    VOW_ASSERT_EQ(freed, 3);
+    done();
+}
+CASE(cache_null) {
+    vow_cache_free(NULL);
+    VOW_ASSERT_EQ(vow_cache_get(NULL, "k", 1), (vow_t *)NULL);
+    VOW_ASSERT_CODE(vow_cache_invalidate(NULL, "k", 1), VOW_EINVAL);
+    VOW_ASSERT_CODE(vow_cache_clear(NULL), VOW_EINVAL);
+    VOW_ASSERT_CODE(vow_cache_size(NULL), VOW_EINVAL);
+    VOW_ASSERT_EQ(vow_test_live_allocs(), 0L);
+}
+CASE(cache_invalidate_bad_key) {
+    vow_cache_t *c = vow_cache_new(live(), cache_fn, NULL, NULL, 1000, 0);
+    VOW_ASSERT_CODE(vow_cache_invalidate(c, NULL, 1), VOW_EINVAL);
+    VOW_ASSERT_CODE(vow_cache_invalidate(c, "k", 1), VOW_ENOENT);
+    VOW_ASSERT_CODE(vow_cache_invalidate(c, NULL, 0), VOW_ENOENT, "the empty key is a key");
+    VOW_ASSERT_EQ(callbacks, 0);
+    vow_cache_free(c);
+    done();
+}
+CASE(cache_closed) {
+    vow_cache_t *c = vow_cache_new(live(), cache_fn, NULL, count_free, VOW_CACHE_FOREVER, 0);
+    vow_t *p = vow_cache_get(c, "a", 1);
+    vow_t *q = vow_new(L);
+    cr_assert_eq(vow_loop_free(L), 0);
+    HOLD = q;
+    VOW_ASSERT_EQ(vow_cache_get(c, "a", 1), (vow_t *)NULL);
+    VOW_ASSERT_CODE(vow_cache_invalidate(c, "a", 1), VOW_ECLOSED);
+    VOW_ASSERT_CODE(vow_cache_clear(c), VOW_ECLOSED);
+    VOW_ASSERT_CODE(vow_cache_size(c), VOW_ECLOSED);
+    vow_cache_free(c);
+    VOW_ASSERT_EQ(freed, 1, "ctx_free ran");
+    vow_unref(p);
+    callbacks = 0;
+    done();
+}
+CASE(cache_get_oom) {
+    L = vow_test_loop_without_pools();
+    vow_cache_t *c = vow_cache_new(L, cache_fn, NULL, NULL, VOW_CACHE_FOREVER, 0);
+    for (long k = 1; k <= 4; k++) { /* a miss: the entry, the waiter's three */
+        vow_test_fail_at(vow_test_alloc_total() + k);
+        VOW_ASSERT_EQ(vow_cache_get(c, "a", 1), (vow_t *)NULL, "allocation %ld", k);
+        vow_test_fail_at(0);
+        VOW_ASSERT_EQ(callbacks, 0, "fn not called (allocation %ld)", k);
+        VOW_ASSERT_CODE(vow_cache_invalidate(c, "a", 1), VOW_ENOENT, "nothing kept");
+    }
+    vow_cache_free(c);
+    c = vow_cache_new(L, cache_fn_null, NULL, NULL, VOW_CACHE_FOREVER, 0);
+    VOW_ASSERT_CODE(vow_set_unhandled_mode(L, VOW_UNHANDLED_SILENT), 0);
+    vow_unref(vow_cache_get(c, "a", 1));
+    vow_cache_free(c);
+    run_out();
+    done();
+}
+CASE(cache_fn_bad_answer) {
+    vow_cache_t *c = vow_cache_new(live(), cache_fn_null, NULL, NULL, VOW_CACHE_FOREVER, 0);
+    VOW_ASSERT_CODE(vow_set_unhandled_mode(L, VOW_UNHANDLED_SILENT), 0);
+    vow_t *p = vow_cache_get(c, "a", 1);
+    VOW_ASSERT_CODE(vow_error_code(vow_error(p)), VOW_ENOMEM);
+    VOW_ASSERT_CODE(vow_cache_size(c), 0);
+    vow_unref(p);
+    vow_cache_free(c);
+    cache_other = vow_test_loop();
+    c = vow_cache_new(L, cache_fn_foreign, NULL, NULL, VOW_CACHE_FOREVER, 0);
+    p = vow_cache_get(c, "a", 1);
+    VOW_ASSERT_CODE(vow_error_code(vow_error(p)), VOW_EINVAL);
+    VOW_ASSERT_EQ(freed, 1, "the foreign promise (and its value) released");
+    vow_unref(p);
+    vow_cache_free(c);
+    VOW_ASSERT_CODE(vow_loop_close(cache_other), 0);
+    run_out();
+    done();
+}
+CASE(cache_waiter_not_settleable) {
+    vow_cache_t *c = vow_cache_new(live(), cache_fn, NULL, NULL, VOW_CACHE_FOREVER, 0);
+    vow_t *w = vow_cache_get(c, "a", 1);
+    VOW_ASSERT_CODE(vow_resolve(w, counted_value()), VOW_EPERM);
+    VOW_ASSERT_CODE(vow_reject(w, counted_error()), VOW_EPERM);
+    VOW_ASSERT_CODE(vow_on_cancel(w, cancel_cb, &payload_at, count_free), VOW_EPERM);
+    VOW_ASSERT_EQ(freed, 3, "value, error and ctx_free released");
+    VOW_ASSERT_STATE(vow_state(w), VOW_PENDING);
+    vow_cache_free(c);
+    VOW_ASSERT_STATE(vow_state(w), VOW_REJECTED, "freeing the cache cancelled it");
+    vow_unref(w);
+    run_out();
+    callbacks = 0;
+    done();
+}
+
 /* ---- the table ------------------------------------------------------------------------- */
 /* ---- vow/queue.h ----------------------------------------------------------------------- */
 static int q_put_int(vow_queue_t *q, int64_t i) {
@@ -2022,7 +2215,21 @@ CASE(queue_waiter_not_settleable) {
     X(stream_closed, vow_stream_next)                                                              \
     X(stream_producer_misuse, vow_stream_end)                                                      \
     X(stream_waiter_not_settleable, vow_stream_next)                                               \
-    X(scope_misuse, vow_scope)
+    X(scope_misuse, vow_scope)                                                                     \
+    X(rate_limiter_new_bad, vow_rate_limiter_new)                                                  \
+    X(rate_limiter_new_oom, vow_rate_limiter_new)                                                  \
+    X(rate_limiter_null, vow_rate_limiter_acquire)                                                 \
+    X(rate_limiter_closed, vow_rate_limiter_acquire)                                               \
+    X(rate_limiter_acquire_oom, vow_rate_limiter_acquire)                                          \
+    X(rate_limiter_waiter_not_settleable, vow_rate_limiter_acquire)                                \
+    X(cache_new_bad, vow_cache_new)                                                                \
+    X(cache_new_oom, vow_cache_new)                                                                \
+    X(cache_null, vow_cache_get)                                                                   \
+    X(cache_invalidate_bad_key, vow_cache_invalidate)                                              \
+    X(cache_closed, vow_cache_get)                                                                 \
+    X(cache_get_oom, vow_cache_get)                                                                \
+    X(cache_fn_bad_answer, vow_cache_get)                                                          \
+    X(cache_waiter_not_settleable, vow_cache_get)
 
 struct misuse_case {
     const char *id, *fn;
