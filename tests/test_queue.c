@@ -376,7 +376,7 @@ Test(queue, free_cancels_every_waiter_and_releases_every_item) {
     vow_t *j = vow_queue_join(q);
     vow_t *g1 = vow_queue_get(e), *g2 = vow_queue_get(e);
     vow_unref(vow_queue_put(e, vow_ptr(obj_new(), obj_free))); /* reserved for g1 */
-    VOW_ASSERT_CODE(vow_loop_close(loop), VOW_EBUSY, "alive queues keep the loop");
+    VOW_ASSERT_CODE(vow_loop_close(loop), VOW_EBUSY, "g1's handoff job is queued");
     vow_queue_free(q);
     vow_queue_free(e);
     expect_cancelled(wp, "the waiting put");

@@ -7,11 +7,12 @@
  * owns it). Items are vow_value_t: a put consumes its item (the queue owns it until a get
  * hands it on), and every item's destructor runs exactly once: when the consumer releases
  * what a get gave it, or when the queue drops it (vow_queue_free, an immediate shutdown, a
- * put refused or cancelled). A queue keeps its loop's memory valid until it is freed, so
- * free it before vow_loop_close (an alive queue makes the close answer VOW_EBUSY). Freeing
- * a queue cancels every promise still waiting on it (VOW_ECANCELED) and releases its
- * items. After vow_loop_free the queue answers VOW_ECLOSED / NULL to every call but
- * vow_queue_free, which must still be called.
+ * put refused or cancelled). A queue keeps its loop's memory valid until it is freed, as a
+ * pending promise does, but does not keep the loop alive: a waiting get alone does not
+ * make vow_loop_close answer VOW_EBUSY (a handoff job queued does). Freeing a queue
+ * cancels every promise still waiting on it (VOW_ECANCELED) and releases its items. After
+ * vow_loop_close or vow_loop_free the queue answers VOW_ECLOSED / NULL to every call but
+ * vow_queue_free, which must still be called (it releases the items).
  *
  * WAITERS. vow_queue_get, vow_queue_put and vow_queue_join return one reference to a
  * promise. Getters and putters are each served strictly in arrival order (FIFO), and a

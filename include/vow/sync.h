@@ -5,10 +5,11 @@
  *
  * OWNERSHIP. Each object is made by its _new function and freed by its _free function
  * (the caller owns it; no reference counting). An object keeps its loop's memory valid
- * until it is freed, so free every object before vow_loop_close (an object alive makes the
- * close answer VOW_EBUSY, as a pending promise does). Freeing an object cancels every
- * promise still waiting on it (they reject with VOW_ECANCELED). After vow_loop_free the
- * object answers VOW_ECLOSED / NULL to every call but _free, which must still be called.
+ * until it is freed, as a pending promise does, but does not keep the loop alive: a
+ * waiter alone does not make vow_loop_close answer VOW_EBUSY (a waiter's handoff job
+ * queued does). Freeing an object cancels every promise still waiting on it (they reject
+ * with VOW_ECANCELED). After vow_loop_close or vow_loop_free the object answers
+ * VOW_ECLOSED / NULL to every call but _free, which must still be called.
  *
  * WAITERS. Waiting operations (vow_lock_acquire, vow_sem_acquire, vow_event_wait,
  * vow_cond_wait) return one reference to a promise that fulfils with vow_none() once the
