@@ -16,5 +16,6 @@
 #include "vow/scope.h"
 #include "vow/ratelimit.h"
 #include "vow/cache.h"
+#include "vow/thread.h"
 
 #endif /* VOW_H */

@@ -37,7 +37,9 @@ struct vow__promise_layer {
     vow_rejection_hook hook;
     void *hook_ctx;
     vow_unhandled_mode_t mode;
-    uint32_t rejection_ids; /* numbers reported rejections, as Node's rejection id */
+    uint32_t rejection_ids;     /* numbers reported rejections, as Node's rejection id */
+    struct vow_work *works;     /* jobs in flight (work.c), for vow_run_main's shutdown */
+    struct vow_remote *remotes; /* remote resolvers the loop still holds (remote.c) */
 };
 
 static inline struct vow__promise_layer *vow__pl(const vow_loop_t *loop) {
@@ -440,6 +442,14 @@ vow_value_t vow__list_from_outcomes(vow_outcome_t *outs, size_t n, int *oom);
 
 /* Drops the caller's reference to each input (a combinator's misuse path). */
 void vow__release_inputs(vow_t *const *inputs, size_t n);
+
+/* ---- other threads (work.c, remote.c) ------------------------------------------------------ */
+/* The remotes whose message never came: let go at forced teardown. */
+void vow__remotes_teardown(vow_loop_t *loop);
+/* Calls fn(p, ctx) with the promise of every job in flight (fn must not cancel: collect). */
+void vow__works_each(vow_loop_t *loop, void (*fn)(vow_t *p, void *ctx), void *ctx);
+/* Runs the loop until every job in flight came back (vow_run_main, after cancelling them). */
+void vow__works_wait(vow_loop_t *loop);
 
 /* ---- task starts (task.c) ----------------------------------------------------------------- */
 void vow__task_start_free(void *arg);

@@ -46,6 +46,7 @@ static void each_promise(vow_loop_t *loop, void (*fn)(vow_t *)) {
  * cycles. */
 static void layer_teardown(vow_loop_t *loop, void *state) {
     (void)state;
+    vow__remotes_teardown(loop);
     /* Hold every promise so that none is freed while the others are stripped. */
     each_promise(loop, hold_one);
     /* First every reaction record (they point into other promises' combinator states)... */

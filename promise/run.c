@@ -68,6 +68,7 @@ static void sweep_add(sweep *s, vow_t *p) {
  * result, a task group's join; VOW__REL_TASK_START immediates start a task. */
 static void sweep_promise(void *arg, void *ctx) { sweep_add(ctx, arg); }
 static void sweep_task(void *arg, void *ctx) { sweep_add(ctx, vow__task_start_task(arg)); }
+static void sweep_work(vow_t *p, void *ctx) { sweep_add(ctx, p); }
 
 /* Rounds of: cancel every promise a timer of this layer holds, then run the reactions
  * that queued (cancellation reactions, finally callbacks). A reaction that starts new
@@ -80,6 +81,7 @@ static void cancel_what_is_left(vow_loop_t *loop) {
         s.n = 0;
         vow__timers_each(loop, VOW__REL_TASK_START, sweep_task, &s);
         vow__timers_each(loop, VOW__REL_UNREF, sweep_promise, &s);
+        vow__works_each(loop, sweep_work, &s); /* jobs of the pool, queued or running */
         for (size_t i = 0; i < s.n; i++) {
             vow_t *p = s.p[i];
             if (p->state == VOW_PENDING && !vow__closed(p)) vow__cancel(p);
@@ -101,6 +103,9 @@ int vow_run_main(vow_loop_t *loop, vow_t *p, vow_outcome_t *out) {
         loop->running = 1;
         cancel_what_is_left(loop);
         vow__drain(loop);
+        /* As asyncio.run shuts its default executor down: the jobs already running were
+         * told (vow_work_cancelled); wait for them to come back. */
+        vow__works_wait(loop);
         loop->running = 0;
         vow_loop_free(loop);
     }

@@ -284,6 +284,61 @@ void vow__loop_pool_init(vow_loop_t *loop, int id, size_t size);
 enum { VOW__POOL_MICROTASK = 0, VOW__POOL_FIRST_LAYER = 1, VOW__POOLS = 8 };
 /* (VOW__POOL_MICROTASK: markers beyond the loop's own, vow__mt_marker.) */
 
+/* ---- other threads: the mailbox and the workers (src/mailbox.c, src/workers.c) -----------
+ * The only things of a loop another thread may touch. A mailbox is a loop's inbox: other
+ * threads post intrusive nodes to it (a mutex-protected FIFO, then ev_async_send, both
+ * under the mutex, so a wakeup is never lost and ev_async_send is never the fence); the
+ * loop thread takes the whole list on each ev_async wakeup and runs each node's function
+ * (VOW__JOB_RUN), then drains the microtasks. The mailbox is reference counted apart from
+ * the loop: a thread holding a reference may post after vow_loop_free, and gets
+ * VOW_ECLOSED. At teardown nodes still queued are dropped (VOW__JOB_DROP) on the loop
+ * thread. The workers run tasks of a loop's thread pool (made on first use) and post each
+ * one, done, to the mailbox. */
+typedef struct vow__xnode vow__xnode;
+typedef void (*vow__xnode_fn)(vow_loop_t *loop, vow__xnode *n, int how);
+struct vow__xnode {
+    vow__xnode *next;
+    vow__xnode_fn fn;
+};
+typedef struct vow__mailbox vow__mailbox;
+
+/* The loop's mailbox, made on first use (loop thread; NULL: out of memory). Borrowed: take
+ * a reference (vow__mailbox_ref) to keep it past the loop. */
+vow__mailbox *vow__mailbox_get(vow_loop_t *loop);
+void vow__mailbox_ref(vow__mailbox *m);   /* any thread */
+void vow__mailbox_unref(vow__mailbox *m); /* any thread; the last one frees it */
+/* Queues n (fn set) for the loop thread: 0, or VOW_ECLOSED (the loop was freed; n not
+ * queued, still the caller's). Any thread. */
+int vow__mailbox_post(vow__mailbox *m, vow__xnode *n);
+/* The loop is kept alive by one more (less) thing another thread will finish: a task in
+ * flight, a thread-safe resolver (loop thread; ev_ref while the count is above 0). */
+void vow__loop_keep(vow_loop_t *loop);
+void vow__loop_unkeep(vow_loop_t *loop);
+/* Teardown (src/loop.c): the workers are told to stop (queued tasks are dropped, running
+ * ones see their cancel flag) and joined; then the mailbox is closed and what it holds
+ * dropped. */
+void vow__threads_teardown(vow_loop_t *loop);
+
+enum { VOW__TASK_QUEUED = 1, VOW__TASK_RUNNING, VOW__TASK_DONE };
+typedef struct vow__task vow__task;
+struct vow__task {
+    vow__xnode x;              /* first: posted when done; its fn finishes the task */
+    vow__task *next, *prev;    /* the pool's queue */
+    void (*run)(vow__task *t); /* on a worker */
+    int state;                 /* VOW__TASK_*, under the pool's lock */
+    volatile int cancelled;    /* set by vow__task_cancel (atomic access) */
+};
+/* Queues t (run, x.fn set) on the loop's pool, started on first use: 0, VOW_ENOMEM,
+ * VOW_EAGAIN (no worker thread could be started). */
+int vow__task_submit(vow_loop_t *loop, vow__task *t);
+/* Loop thread. 1: t was still queued and is taken out (run never runs, x.fn is never
+ * called: the caller finishes t); 0: it is running or done (its cancel flag is set; x.fn
+ * comes through the mailbox). */
+int vow__task_cancel(vow_loop_t *loop, vow__task *t);
+/* The pool's size for a loop whose pool has not started: 0, VOW_EINVAL (0 or above 1024),
+ * VOW_EBUSY (started). */
+int vow__loop_set_threads(vow_loop_t *loop, unsigned n);
+
 /* ---- the loop --------------------------------------------------------------------------- */
 struct vow_loop {
     struct ev_loop *evl;
@@ -328,6 +383,12 @@ struct vow_loop {
     } layers[VOW__LAYERS];
     vow__release_fn releases[VOW__RELEASES];
     vow__pool pools[VOW__POOLS];
+
+    /* other threads (src/mailbox.c, src/workers.c) */
+    struct vow__mailbox *mailbox; /* one reference (NULL until first use) */
+    struct vow__workers *workers; /* NULL until first use */
+    unsigned threads_wanted;      /* pool size; 0: the default */
+    size_t keep;                  /* vow__loop_keep count */
 };
 
 /* Queues a job (FIFO); never fails. The caller has set j->fn. */

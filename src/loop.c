@@ -291,8 +291,8 @@ static int in_loop(const vow_loop_t *loop) {
 int vow_loop_alive(const vow_loop_t *loop) {
     if (loop == NULL) return VOW_EINVAL;
     if (loop->closed) return VOW_ECLOSED;
-    size_t n =
-        loop->tm.active + loop->tm.immediates + loop->jobs_len - loop->mt_markers + loop->mt_len;
+    size_t n = loop->tm.active + loop->tm.immediates + loop->jobs_len - loop->mt_markers +
+               loop->mt_len + loop->keep;
     return n > INT32_MAX ? INT32_MAX : (int)n;
 }
 
@@ -362,6 +362,7 @@ static void teardown(vow_loop_t *loop) {
     /* Keep the struct alive while promises are released below. */
     loop->handles++;
     vow__timers_free(loop);
+    vow__threads_teardown(loop); /* joins the workers; drops what other threads posted */
     vow__jobs_discard(loop);
     for (int i = 0; i < VOW__LAYERS; i++) {
         const vow__layer *ly = loop->layers[i].layer;

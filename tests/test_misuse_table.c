@@ -1863,6 +1863,120 @@ CASE(cache_waiter_not_settleable) {
     done();
 }
 
+/* ---- vow/thread.h ---------------------------------------------------------------------- */
+static vow_result_t job_ok(vow_work_t *job, void *arg) {
+    (void)job, (void)arg;
+    return vow_ok_none();
+}
+static void post_cb(vow_loop_t *loop, void *arg) {
+    (void)loop, (void)arg;
+    callbacks++;
+}
+CASE(work_misuse) {
+    VOW_ASSERT_EQ(vow_work(NULL, job_ok, &payload_at, count_free), (vow_t *)NULL);
+    VOW_ASSERT_EQ(freed, 1);
+    VOW_ASSERT_CODE(vow_work_cancelled(NULL), VOW_EINVAL);
+    VOW_ASSERT_CODE(vow_loop_set_threads(NULL, 2), VOW_EINVAL);
+    vow_t *p = vow_work(live(), NULL, &payload_at, count_free);
+    VOW_ASSERT_CODE(vow_error_code(vow_error(p)), VOW_EINVAL);
+    VOW_ASSERT_EQ(freed, 2);
+    vow_set_unhandled_mode(L, VOW_UNHANDLED_SILENT);
+    vow_unref(p);
+    VOW_ASSERT_CODE(vow_loop_set_threads(L, 0), VOW_EINVAL);
+    VOW_ASSERT_CODE(vow_loop_set_threads(L, 1025), VOW_EINVAL);
+    VOW_ASSERT_CODE(vow_loop_set_threads(L, 1), 0);
+    VOW_ASSERT_CODE(vow_run(L, vow_work(L, job_ok, NULL, NULL), NULL), 0);
+    VOW_ASSERT_CODE(vow_loop_set_threads(L, 2), VOW_EBUSY, "the pool has started");
+    VOW_TEST_END(L);
+    closed();
+    VOW_ASSERT_EQ(vow_work(L, job_ok, &payload_at, count_free), (vow_t *)NULL);
+    VOW_ASSERT_EQ(freed, 3);
+    VOW_ASSERT_CODE(vow_loop_set_threads(L, 2), VOW_ECLOSED);
+    VOW_ASSERT_EQ(callbacks, 0);
+    done();
+}
+CASE(work_oom) {
+    L = vow_test_loop_without_pools();
+    int want = 0;
+    for (long k = 1; k <= 8; k++) {
+        vow_test_fail_at(vow_test_alloc_total() + k);
+        vow_t *p = vow_work(L, job_ok, &payload_at, count_free);
+        vow_test_fail_at(0);
+        if (p == NULL) {
+            VOW_ASSERT_EQ(freed, ++want, "arg_free ran (k %ld)", k);
+        } else {
+            VOW_ASSERT_CODE(vow_run(L, p, NULL), 0);
+            VOW_ASSERT_EQ(freed, ++want, "arg_free ran after the job (k %ld)", k);
+        }
+    }
+    done();
+}
+CASE(remote_misuse) {
+    vow_t *p = (vow_t *)&payload_at;
+    VOW_ASSERT_EQ(vow_remote_new(NULL, &p), (vow_remote_t *)NULL);
+    VOW_ASSERT_EQ(p, (vow_t *)NULL);
+    VOW_ASSERT_EQ(vow_remote_new(live(), NULL), (vow_remote_t *)NULL);
+    VOW_ASSERT_CODE(vow_remote_resolve(NULL, vow_ok(counted_value())), VOW_EINVAL);
+    VOW_ASSERT_EQ(freed, 1, "the value released");
+    VOW_ASSERT_CODE(vow_remote_reject(NULL, counted_error()), VOW_EINVAL);
+    VOW_ASSERT_EQ(freed, 2, "the error released");
+    vow_remote_free(NULL);
+    vow_remote_t *r = vow_remote_new(L, &p);
+    vow_t *other = vow_new(L);
+    VOW_ASSERT_CODE(vow_remote_resolve(r, vow_follow(other)), VOW_EINVAL);
+    VOW_ASSERT_STATE(vow_state(other), VOW_PENDING, "untouched");
+    vow_unref(other);
+    VOW_ASSERT_CODE(vow_remote_resolve(r, vow_ok_int(1)), 0);
+    VOW_ASSERT_CODE(vow_remote_resolve(r, vow_ok(counted_value())), VOW_ESETTLED);
+    VOW_ASSERT_EQ(freed, 3);
+    vow_remote_free(r);
+    VOW_ASSERT_CODE(vow_run(L, p, NULL), 0);
+    vow_remote_t *late = vow_remote_new(L, &p);
+    VOW_ASSERT_CODE(vow_loop_free(L), 0);
+    HOLD = p;
+    VOW_ASSERT_CODE(vow_remote_resolve(late, vow_ok(counted_value())), VOW_ECLOSED);
+    VOW_ASSERT_EQ(freed, 4);
+    vow_remote_free(late);
+    VOW_ASSERT_EQ(vow_remote_new(L, &p), (vow_remote_t *)NULL);
+    VOW_ASSERT_EQ(callbacks, 0);
+    done();
+}
+CASE(poster_misuse) {
+    VOW_ASSERT_EQ(vow_poster_new(NULL), (vow_poster_t *)NULL);
+    VOW_ASSERT_CODE(vow_post(NULL, post_cb, &payload_at, count_free), VOW_EINVAL);
+    VOW_ASSERT_EQ(freed, 1);
+    vow_poster_t *h = vow_poster_new(live());
+    VOW_ASSERT_CODE(vow_post(h, NULL, &payload_at, count_free), VOW_EINVAL);
+    VOW_ASSERT_EQ(freed, 2);
+    vow_poster_free(NULL);
+    HOLD = vow_new(L);
+    VOW_ASSERT_CODE(vow_loop_free(L), 0);
+    VOW_ASSERT_CODE(vow_post(h, post_cb, &payload_at, count_free), VOW_ECLOSED);
+    VOW_ASSERT_EQ(freed, 3);
+    vow_poster_free(h);
+    VOW_ASSERT_EQ(vow_poster_new(L), (vow_poster_t *)NULL);
+    VOW_ASSERT_EQ(callbacks, 0);
+    done();
+}
+CASE(thread_promise_not_settleable) {
+    vow_t *rp;
+    vow_remote_t *r = vow_remote_new(live(), &rp);
+    vow_t *w[2] = {vow_work(L, job_ok, NULL, NULL), rp};
+    for (int i = 0; i < 2; i++) {
+        VOW_ASSERT_CODE(vow_resolve(w[i], counted_value()), VOW_EPERM);
+        VOW_ASSERT_CODE(vow_reject(w[i], counted_error()), VOW_EPERM);
+        VOW_ASSERT_CODE(vow_on_cancel(w[i], cancel_cb, &payload_at, count_free), VOW_EPERM);
+    }
+    VOW_ASSERT_EQ(freed, 6, "values, errors and ctx_free released");
+    VOW_ASSERT_CODE(vow_remote_resolve(r, vow_ok_none()), 0);
+    vow_remote_free(r);
+    for (int i = 0; i < 2; i++) {
+        VOW_ASSERT_CODE(vow_run(L, w[i], NULL), 0);
+    }
+    VOW_ASSERT_EQ(callbacks, 0);
+    done();
+}
+
 /* ---- the table ------------------------------------------------------------------------- */
 /* ---- vow/queue.h ----------------------------------------------------------------------- */
 static int q_put_int(vow_queue_t *q, int64_t i) {
@@ -2229,7 +2343,12 @@ CASE(queue_waiter_not_settleable) {
     X(cache_closed, vow_cache_get)                                                                 \
     X(cache_get_oom, vow_cache_get)                                                                \
     X(cache_fn_bad_answer, vow_cache_get)                                                          \
-    X(cache_waiter_not_settleable, vow_cache_get)
+    X(cache_waiter_not_settleable, vow_cache_get)                                                  \
+    X(work_misuse, vow_work)                                                                       \
+    X(work_oom, vow_work)                                                                          \
+    X(remote_misuse, vow_remote_resolve)                                                           \
+    X(poster_misuse, vow_post)                                                                     \
+    X(thread_promise_not_settleable, vow_work)
 
 struct misuse_case {
     const char *id, *fn;
