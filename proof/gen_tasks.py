@@ -25,7 +25,7 @@ import random
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from prog import Op, SPEC, ASYNCIO_KINDS, dump, dump_batch, remove, validate  # noqa: E402
+from prog import Op, SPEC, ASYNCIO_KINDS, SYNC_KINDS, dump, dump_batch, remove, validate  # noqa: E402
 import model  # noqa: E402
 
 SLOT = 120
@@ -48,6 +48,7 @@ class Gen:
         self.timer_at = {}                        # slot -> scope of main's timer there
         self.root = {}                            # node -> the `new` node it waits on
         self.wish = {}                            # `new` node -> settle after this (ms)
+        self.objs = []                            # lock / sem / bsem / event ops (main)
 
     # ---- helpers -------------------------------------------------------------------
     def op(self, scope, kind, args):
@@ -69,6 +70,8 @@ class Gen:
         if kind in ("new", "resolved", "rejected", "then", "catch", "finally", "sleep",
                     "timeout", "wait", "create_task", "group_join"):
             self.scope_nodes.setdefault(scope, []).append(o)
+        if kind in ("lock_acquire", "sem_acquire", "event_wait"):
+            self.late.add(o.id)
         return o
 
     def value(self):
@@ -173,6 +176,7 @@ class Gen:
             "group_spawn": 2 if self.groups else 0,
             "group_join": 2.5 if any(not gj[1] for gj in self.groups) else 0,
             "timer": 1.2 if depth < 2 else 0,
+            "sync": 2.5 if self.objs else 0,
         }
         k = r.choices(list(w), list(w.values()))[0]
         if k == "new":
@@ -245,7 +249,25 @@ class Gen:
             o = self.op(scope, "timer", [t - now])
             self.queue.append(((oid, "t"), t, depth + 1))
             return o
+        if k == "sync":
+            return self.sync_op(scope, self.rng.choice(self.objs))
         raise AssertionError(k)
+
+    def sync_op(self, scope, x, acquire=True):
+        """One op on object x (a lock's owner tags are 1-3)."""
+        r = self.rng
+        if x.kind == "lock":
+            ow = r.randint(1, 3)
+            if acquire and r.random() < 0.5:
+                return self.op(scope, "lock_acquire", [x.id, ow])
+            return self.op(scope, "lock_release", [x.id, ow])
+        if x.kind in ("sem", "bsem"):
+            if acquire and r.random() < 0.5:
+                return self.op(scope, "sem_acquire", [x.id])
+            return self.op(scope, "sem_release", [x.id])
+        k = r.choice(["event_wait", "event_set", "event_set", "event_clear"] if acquire
+                     else ["event_set", "event_clear"])
+        return self.op(scope, k, [x.id])
 
     def visible_group(self, g, scope):
         return g.scope is None or g.scope == scope or scope is not None and self.chain_has(scope, g.scope)
@@ -261,8 +283,11 @@ class Gen:
     def basic_op(self, scope, vis, depth):
         """One op of a reaction or task scope (no asyncio op: its time is not static)."""
         r = self.rng
-        k = r.choices(["new", "resolved", "settle", "reaction"],
-                      [1.5, 0.8, 2, 2.5 if vis and depth < 4 else 0])[0]
+        k = r.choices(["new", "resolved", "settle", "reaction", "sync"],
+                      [1.5, 0.8, 2, 2.5 if vis and depth < 4 else 0,
+                       1.5 if self.objs else 0])[0]
+        if k == "sync":
+            return self.sync_op(scope, r.choice(self.objs), acquire=r.random() < 0.3)
         if k == "new":
             return self.op(scope, "new", [])
         if k == "resolved":
@@ -395,7 +420,8 @@ class Gen:
 
     def scenario(self):
         r = self.rng
-        k = r.choices(["shared", "timeout", "wait", "group", "task"], [3, 2, 2, 2.5, 1])[0]
+        k = r.choices(["shared", "timeout", "wait", "group", "task", "sync"],
+                      [3, 2, 2, 2.5, 1, 4])[0]
         if k == "shared":
             # One input, several consumers, some cancelled: the upstream rule.
             x, _ = self.leaf()
@@ -483,6 +509,8 @@ class Gen:
                 sc = self.at(sl) if sl else None
                 if sc is not None:
                     self.op(sc, "cancel", [j.id])
+        elif k == "sync":
+            self.sync_scenario()
         else:
             x, _ = self.leaf()
             oid = self.next_id
@@ -496,6 +524,71 @@ class Gen:
                 if sc:
                     self.op(sc, "cancel", [t.id])
             self.op(None, "then", [t.id, "pass", "pass"])
+
+    def sync_scenario(self):
+        """A lock, semaphore or event with a line of waiters: critical sections released
+        by their reactions or by timers, waiters cancelled or timed out (the handoff rule),
+        a release by the wrong owner, an over-release, an event set and cleared."""
+        r = self.rng
+        kind = r.choice(["lock", "lock", "sem", "bsem", "event"])
+        x = self.op(None, kind, [r.randint(0, 2)] if kind in ("sem", "bsem") else [])
+        self.objs.append(x)
+        waiters = []
+        for i in range(r.randint(2, 4)):
+            sl = self.timer_slot() if r.random() < 0.35 else None
+            sc = self.at(sl) if sl else None
+            if kind == "lock":
+                ow = i + 1 if r.random() < 0.85 else r.randint(1, 3)
+                w = self.op(sc, "lock_acquire", [x.id, ow])
+            elif kind == "event":
+                w = self.op(sc, "event_wait", [x.id])
+            else:
+                w = self.op(sc, "sem_acquire", [x.id])
+            waiters.append(w)
+            # the critical section: its reaction releases (or a later timer does)
+            how = r.random()
+            if kind == "event":
+                if how < 0.5:
+                    self.op(sc, "then", [w.id, "val:" + self.value(), "pass"])
+            elif how < 0.5:
+                oid = self.next_id
+                self.op(sc, "then", [w.id, "val:" + self.value(), "pass"])
+                if kind == "lock":
+                    self.op((oid, "ok"), "lock_release", [x.id, w.args[1]])
+                else:
+                    self.op((oid, "ok"), "sem_release", [x.id])
+            elif how < 0.85:
+                sl2 = self.timer_slot((sl or 0) + 1)
+                sc2 = self.at(sl2) if sl2 else None
+                if sc2 is not None:
+                    if kind == "lock":
+                        self.op(sc2, "lock_release", [x.id, w.args[1]])
+                    else:
+                        self.op(sc2, "sem_release", [x.id])
+        if kind == "event":
+            for _ in range(r.randint(1, 2)):
+                sl = self.timer_slot()
+                sc = self.at(sl) if sl else None
+                if sc is not None:
+                    self.op(sc, r.choice(["event_set", "event_set", "event_clear"]), [x.id])
+        # some waiters give up: cancelled by a timer, or by a timeout
+        waiters = [w for w in waiters if w.scope is None]
+        for w in r.sample(waiters, min(len(waiters), r.randint(0, 2))):
+            if r.random() < 0.5:
+                sl = self.timer_slot()
+                sc = self.at(sl) if sl else None
+                if sc is not None:
+                    self.op(sc, "cancel", [w.id])
+            else:
+                sl = self.free_slot()
+                if sl is not None:
+                    self.op(None, "timeout", [w.id, sl * SLOT, "wait_for"])
+        if kind != "event" and r.random() < 0.3:
+            sl = self.timer_slot()
+            sc = self.at(sl) if sl else None
+            if sc is not None:  # a release too many, or by the wrong owner
+                self.op(sc, "lock_release" if kind == "lock" else "sem_release",
+                        [x.id, r.randint(1, 3)] if kind == "lock" else [x.id])
 
     def program(self):
         r = self.rng
@@ -551,6 +644,7 @@ def generate(seed):
 
 def features(ops, plan=None):
     f = set(o.kind for o in ops)
+    byid = {o.id: o for o in ops}
     plan = plan or model.plan(ops)
     for o in ops:
         if o.kind == "timeout":
@@ -566,6 +660,8 @@ def features(ops, plan=None):
         if o.kind in ("then", "catch", "finally", "create_task", "group_spawn"):
             if any(a.startswith("ret:") for a in o.args):
                 f.add("action:ret")
+        if o.kind in SYNC_KINDS and o.scope is not None and byid[o.scope[0]].kind != "timer":
+            f.add("sync-op-in-reaction")
     f |= plan.features
     return f
 
@@ -578,7 +674,12 @@ FEATURES = sorted(k for k in SPEC if k in ASYNCIO_KINDS) + [
     "ran:shield", "ran:upstream-cancel", "ran:timeout-expired", "ran:timeout-left-running",
     "ran:wait-by-timeout", "ran:wait-cancelled-pending", "ran:group-abort",
     "ran:group-refused", "ran:task-cancelled-unstarted", "ran:join-fulfilled",
-    "ran:join-aggregate", "ran:join-cancelled", "ran:finally-on-cancel"]
+    "ran:join-aggregate", "ran:join-cancelled", "ran:finally-on-cancel",
+    # the synchronisation primitives (issue 14)
+    "sync-op-in-reaction", "ran:acquire-at-once", "ran:acquire-waits", "ran:handoff",
+    "ran:handoff-cancelled", "ran:waiter-cancelled", "ran:lock-release-refused",
+    "ran:bsem-release-refused", "ran:event-wait-set", "ran:event-wait-waits",
+    "ran:event-set-wakes"]
 
 
 def coverage(seeds):

@@ -42,14 +42,18 @@ decision here shows up as a divergence, to be checked against the documentation.
 import collections
 import heapq
 
-from prog import GAP
+from prog import GAP, SYNC_KINDS
 
 # Ops the Python judge supports, and those allowed only where the time is static.
 PY_KINDS = {"new", "resolved", "rejected", "resolve", "reject", "then", "catch", "finally",
             "timer", "sleep", "timeout", "cancel", "wait", "create_task", "group",
-            "group_add", "group_spawn", "group_join"}
+            "group_add", "group_spawn", "group_join"} | SYNC_KINDS
 STATIC_ONLY = {"timer", "sleep", "timeout", "cancel", "wait", "create_task", "group",
-               "group_add", "group_spawn", "group_join"}
+               "group_add", "group_spawn", "group_join", "lock", "sem", "bsem", "event"}
+# Nodes that wait in an object's line (a Task in Python, run eagerly: EAGER).
+NODE_KINDS_SYNC = {"lock_acquire", "lock_release", "sem_acquire", "sem_release",
+                   "event_wait"}
+WAITER_KINDS = {"lock_acquire", "sem_acquire", "event_wait"}
 PLAIN = {"new", "resolved", "rejected", "sleep"}  # asyncio futures, not tasks
 MAX_TIME = 2000
 # Activity that changes who waits on a node, not the node itself.
@@ -72,7 +76,7 @@ class Ambiguous(Unsupported):
 class Node:
     __slots__ = ("key", "op", "kind", "state", "recs", "waiting", "plain", "created",
                  "settle", "timer", "timed_out", "race", "started", "wait", "group",
-                 "acts", "touch", "watch", "task_scope")
+                 "acts", "touch", "watch", "task_scope", "obj_wait", "owner")
 
     def __init__(self, key, op, kind, created):
         self.key = key          # op id, or ("spawn", id) / ("group", id) for internal ones
@@ -94,6 +98,8 @@ class Node:
         self.touch = []         # (epoch, tag, seq): reached by a cascade-side cancellation
         self.watch = []         # (epoch, tag, seq, node): a node so reached waits on this one
         self.task_scope = None  # (op id, "task") for create_task / spawn
+        self.obj_wait = None    # the SyncObj in whose line this node waits
+        self.owner = None       # lock_acquire: the owner tag
 
 
 class Rec:
@@ -135,6 +141,23 @@ class Group:
         self.added_epoch = []
 
 
+class SyncObj:
+    """A lock, semaphore or event, by vow's rules (vow/sync.h): FIFO waiters, the handoff
+    rule (a permit released to a waiter is reserved for it, `resv`, until a job fulfils
+    it), owner tags for a lock."""
+
+    def __init__(self, kind, value, bound=None):
+        self.kind = kind        # lock | sem | event
+        self.value = value      # lock: 1 free, 0 held; sem: free permits; event: the flag
+        self.bound = bound      # bsem: its initial value
+        self.holder = None      # lock: the owner tag (held or reserved)
+        self.waiters = []       # Node, in arrival order
+        self.resv = []          # Node: a permit reserved for it, its job not run yet
+        self.touches = []       # (epoch, tag) of the cascade's activity on the object
+        self.lag = -1           # epoch in which a reserved waiter gave up (asyncio passes
+                                # its permit on one step later than vow)
+
+
 class Plan:
     """What the emitter needs: the shielded edges, the node kinds, the end time."""
 
@@ -171,6 +194,9 @@ class Model:
         self.seq = 0
         self.tag = 0
         self.cur_tag = 0
+        self.parent = {}       # tag -> the tag that queued its job (None: an event, an op)
+        self.next_cause = None
+        self.objs = {}         # op id -> SyncObj (lock, sem, bsem, event)
         self.epoch = 0
         self.now = 0
         self.phase = "sync"
@@ -202,7 +228,18 @@ class Model:
     def new_tag(self):
         self.tag += 1
         self.cur_tag = self.tag
+        self.parent[self.tag] = self.next_cause  # the tag whose activity queued this job
+        self.next_cause = None
         return self.tag
+
+    def caused_by(self, a, b):
+        """True when tag a is tag b or one of its causes (a happened before b on both
+        sides: b's job was queued, directly or not, by a's)."""
+        while b is not None:
+            if a == b:
+                return True
+            b = self.parent.get(b)
+        return False
 
     def act(self, n, what):
         """Logs activity on n; a cancellation that reached n in this cascade conflicts."""
@@ -256,7 +293,7 @@ class Model:
         for r in recs:
             self.detach(r)
             self.act(r.derived, "awaited settled")
-            self.micro.append((r, n))
+            self.micro.append((r, n, self.cur_tag))
 
     def records_of(self, n):
         out = []
@@ -296,7 +333,7 @@ class Model:
             self.attach(r)
             self.act(src, "new waiter")
         else:
-            self.micro.append((r, src))
+            self.micro.append((r, src, self.cur_tag))
 
     def unlink(self, r):
         u = r.owner
@@ -349,6 +386,8 @@ class Model:
                 if what in ("created", "task created") and u.kind in ("create_task", "spawn") \
                         and not u.started:
                     continue  # cancelled before it starts: on both sides it never runs
+                if what == "created" and u.kind in WAITER_KINDS:
+                    continue  # EAGER: it waits in the line from the call, on both sides
                 if what in LIST_ACTS:
                     continue
                 raise Ambiguous("a cancellation reaches task %s in the turn it was %s"
@@ -368,6 +407,8 @@ class Model:
             self.check_reach(u, dfr, chain_tag, chain_seq)
             if u.kind in ("create_task", "spawn") and not u.started:
                 self.plan.features.add("ran:task-cancelled-unstarted")
+            if u.obj_wait is not None:
+                self.obj_drop(u)
             # asyncio reaches the inputs of these later, from the task's next step.
             hop = dfr or u.kind in ("timeout", "group_done")
 
@@ -489,7 +530,7 @@ class Model:
             t = self.make(o)
             t.task_scope = (o.id, "task")
             t.timer = "start"
-            self.imm.append(("start", t))
+            self.imm.append(("start", t, self.cur_tag))
         elif k == "group":
             g = Group(o.id, self.epoch)
             done = Node(("group", o.id), o, "group_done", (self.epoch, self.seq))
@@ -513,7 +554,7 @@ class Model:
                 x.task_scope = (o.id, "task")
                 x.timer = "start"
                 self.act(x, "task created")
-                self.imm.append(("start", x))
+                self.imm.append(("start", x, self.cur_tag))
             self.act(g.done, "member added")
             i = len(g.members)
             g.members.append((x, "add" if k == "group_add" else "spawn"))
@@ -533,6 +574,131 @@ class Model:
             self.act(g.done, "join called")
             if g.remaining == 0 and g.done.state == "P":
                 self.group_finish(g)
+        elif k in SYNC_KINDS:
+            self.exec_sync(o)
+        else:
+            raise Unsupported("op kind %s" % k, o.id)
+
+    # ---- synchronisation primitives (issue 14) -------------------------------------------
+    def touch_obj(self, x, blame, cascade=False):
+        """Activity on object x. In a cascade (or when asyncio does it one step later), two
+        activities of one epoch must be ordered by causality: else asyncio and vow may meet
+        them in either order."""
+        if not (cascade or self.phase == "cascade"):
+            return
+        for (e, t) in x.touches:
+            if e == self.epoch and not self.caused_by(t, self.cur_tag):
+                raise Ambiguous("two unordered activities on one %s in one turn" % x.kind,
+                                blame)
+        x.touches.append((self.epoch, self.cur_tag))
+
+    def grant(self, x):
+        """A permit is free: reserved for the first waiter (a job fulfils it), or back."""
+        if x.waiters:
+            w = x.waiters.pop(0)
+            x.resv.append(w)
+            if x.kind == "lock":
+                x.holder = w.owner
+            self.plan.features.add("ran:handoff")
+            self.micro.append(("handoff", w, self.cur_tag))
+        elif x.kind == "lock":
+            x.value, x.holder = 1, None
+        else:
+            x.value += 1
+
+    def handoff(self, w):
+        self.new_tag()
+        x = w.obj_wait
+        if x is None or w not in x.resv:
+            return  # gave up first: the permit went on
+        self.touch_obj(x, w.op.id)
+        x.resv.remove(w)
+        w.obj_wait = None
+        self.settle(w, "F")
+
+    def obj_drop(self, u):
+        """Waiter u's promise is cancelled: it leaves the line; a reserved permit goes on."""
+        x = u.obj_wait
+        u.obj_wait = None
+        reserved = u in x.resv
+        self.touch_obj(x, u.op.id, cascade=reserved)
+        if reserved:
+            x.resv.remove(u)
+            x.lag = self.epoch
+            self.plan.features.add("ran:handoff-cancelled")
+            self.grant(x)
+        else:
+            x.waiters.remove(u)
+            self.plan.features.add("ran:waiter-cancelled")
+
+    def exec_sync(self, o):
+        k, a = o.kind, o.args
+        if k in ("lock", "sem", "bsem", "event"):
+            v = {"lock": 1, "event": 0}.get(k)
+            self.objs[o.id] = SyncObj("sem" if k == "bsem" else k,
+                                      int(a[0]) if v is None else v,
+                                      int(a[0]) if k == "bsem" else None)
+            return
+        x = self.objs[int(a[0])]
+        self.touch_obj(x, o.id)
+        n = self.make(o) if k in NODE_KINDS_SYNC else None
+        if k in WAITER_KINDS:
+            if k == "lock_acquire":
+                n.owner = a[1]
+                free = x.value == 1 and not x.waiters
+            elif k == "sem_acquire":
+                free = x.value > 0 and not x.waiters
+            else:
+                free = x.value == 1
+            if free:
+                # asyncio's fast path, at the call (EAGER). While a permit is on its way to
+                # a waiter, asyncio's acquire waits for the waiter's step: done in the
+                # cascade, so a cancel in this turn would find it pending.
+                late = x.kind != "event" and (x.resv or x.lag == self.epoch)
+                n.plain = not late
+                if k == "lock_acquire":
+                    x.value, x.holder = 0, a[1]
+                elif k == "sem_acquire":
+                    x.value -= 1
+                self.plan.features.add("ran:acquire-at-once" if k != "event_wait"
+                                       else "ran:event-wait-set")
+                self.settle(n, "F", deferred=late)
+            else:
+                n.obj_wait = x
+                x.waiters.append(n)
+                self.plan.features.add("ran:acquire-waits" if k != "event_wait"
+                                       else "ran:event-wait-waits")
+        elif k == "lock_release":
+            n.plain = True
+            if x.value == 1 or x.resv or x.holder != a[1]:
+                self.plan.features.add("ran:lock-release-refused")
+                self.settle(n, "R")
+            else:
+                self.grant(x)
+                self.settle(n, "F")
+        elif k == "sem_release":
+            n.plain = True
+            if x.bound is not None and x.value + len(x.resv) + 1 > x.bound:
+                if x.resv or x.lag == self.epoch:
+                    # asyncio counts a permit on its way to a waiter as taken already
+                    # (3.11 takes it at the wakeup): it would accept this release.
+                    raise Ambiguous("a bounded release while a permit is on its way to a "
+                                    "waiter (asyncio accepts it, vow refuses)", o.id)
+                self.plan.features.add("ran:bsem-release-refused")
+                self.settle(n, "R")
+            else:
+                self.grant(x)
+                self.settle(n, "F")
+        elif k == "event_set":
+            x.value = 1
+            ws, x.waiters = x.waiters, []
+            if ws:
+                self.plan.features.add("ran:event-set-wakes")
+            for w in ws:
+                w.obj_wait = None
+                self.settle(w, "F", deferred=True)  # asyncio: the waiter's task resumes
+        elif k == "event_clear":
+            x.value = 0
         else:
             raise Unsupported("op kind %s" % k, o.id)
 
@@ -613,7 +779,7 @@ class Model:
                     g.abort_scheduled = self.epoch
                     g.abort_trigger = src
                     self.groups_aborting.append(g)
-                    self.imm.append(("abort", g))
+                    self.imm.append(("abort", g, self.cur_tag))
                 if g.joined and g.remaining == 0 and d.state == "P":
                     self.group_finish(g)
 
@@ -687,10 +853,13 @@ class Model:
         self.phase = "cascade"
         while self.micro or self.imm:
             while self.micro:
-                r, src = self.micro.popleft()
-                self.job(r, src)
+                r, src, self.next_cause = self.micro.popleft()
+                if r == "handoff":
+                    self.handoff(src)
+                else:
+                    self.job(r, src)
             if self.imm:
-                what, x = self.imm.popleft()
+                what, x, self.next_cause = self.imm.popleft()
                 if what == "start":
                     if x.timer == "start":
                         self.start(x)
