@@ -530,9 +530,30 @@ class Gen:
         by their reactions or by timers, waiters cancelled or timed out (the handoff rule),
         a release by the wrong owner, an over-release, an event set and cleared."""
         r = self.rng
-        kind = r.choice(["lock", "lock", "sem", "bsem", "event"])
+        kind = r.choice(["lock", "lock", "sem", "bsem", "event", "event", "handoff"])
+        if kind == "handoff":
+            # held, two waiters; a callback releases and the first waiter gives up before
+            # its job runs: the permit goes on to the second (the handoff rule)
+            lock = r.random() < 0.5
+            x = self.op(None, "lock" if lock else r.choice(["sem", "bsem"]),
+                        [] if lock else [1])
+            self.objs.append(x)
+            ws = [self.op(None, "lock_acquire", [x.id, i + 1]) if lock else
+                  self.op(None, "sem_acquire", [x.id]) for i in range(r.randint(2, 4))]
+            for w in ws[1:]:
+                if r.random() < 0.5:
+                    self.op(None, "then", [w.id, "val:" + self.value(), "pass"])
+            sl = self.timer_slot()
+            sc = self.at(sl) if sl else None
+            if sc is not None:
+                self.op(sc, "lock_release" if lock else "sem_release",
+                        [x.id, 1] if lock else [x.id])
+                self.op(sc, "cancel", [ws[1].id])
+            return
         x = self.op(None, kind, [r.randint(0, 2)] if kind in ("sem", "bsem") else [])
         self.objs.append(x)
+        if kind == "bsem" and r.random() < 0.4:
+            self.op(None, "sem_release", [x.id])  # before any acquire: too many
         waiters = []
         for i in range(r.randint(2, 4)):
             sl = self.timer_slot() if r.random() < 0.35 else None
@@ -570,9 +591,23 @@ class Gen:
                 sl = self.timer_slot()
                 sc = self.at(sl) if sl else None
                 if sc is not None:
-                    self.op(sc, r.choice(["event_set", "event_set", "event_clear"]), [x.id])
+                    k = r.choice(["event_set", "event_set", "event_clear"])
+                    self.op(sc, k, [x.id])
+                    if r.random() < 0.4:  # a wait after it, in the same callback
+                        self.op(sc, "then", [self.op(sc, "event_wait", [x.id]).id,
+                                             "val:" + self.value(), "-"])
         # some waiters give up: cancelled by a timer, or by a timeout
         waiters = [w for w in waiters if w.scope is None]
+        if kind != "event" and waiters and r.random() < 0.35:
+            # a release hands the permit to the first waiter, which gives up in the same
+            # callback, before its job runs: the permit goes on (the handoff rule)
+            sl = self.timer_slot()
+            sc = self.at(sl) if sl else None
+            if sc is not None:
+                w = waiters[0]
+                self.op(sc, "lock_release" if kind == "lock" else "sem_release",
+                        [x.id, r.randint(1, 3)] if kind == "lock" else [x.id])
+                self.op(sc, "cancel", [w.id])
         for w in r.sample(waiters, min(len(waiters), r.randint(0, 2))):
             if r.random() < 0.5:
                 sl = self.timer_slot()
@@ -583,7 +618,7 @@ class Gen:
                 sl = self.free_slot()
                 if sl is not None:
                     self.op(None, "timeout", [w.id, sl * SLOT, "wait_for"])
-        if kind != "event" and r.random() < 0.3:
+        if kind != "event" and r.random() < (0.7 if kind == "bsem" else 0.3):
             sl = self.timer_slot()
             sc = self.at(sl) if sl else None
             if sc is not None:  # a release too many, or by the wrong owner
