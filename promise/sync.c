@@ -1,17 +1,14 @@
 /* promise/sync.c - Lock, Event, Semaphore and BoundedSemaphore (asyncio.Lock, .Event,
  * .Semaphore, .BoundedSemaphore; vow/sync.h).
  *
- * One object layout serves the three kinds. Its waiters are in an intrusive doubly linked
- * list, in arrival order, so a cancelled waiter leaves it in O(1). A waiter's promise is a
- * vow_new-like promise (VOW__F_SETTLEABLE, for its cancel callback) marked VOW__F_SYNC, so
- * that only this file settles it. The cancel callback's context is the waiter: the
- * callback unlinks it (or passes on its reserved permit), and the context destructor runs
- * when the promise settles or is released at teardown.
+ * One object layout serves the kinds. Its waiters wait in lines of promise/waiter.c
+ * (arrival order, O(1) removal; a waiter's promise only vow settles); the cancel callback
+ * unlinks a waiter or passes on its reserved permit.
  *
  * The handoff rule (vow/sync.h; python/cpython#90155): a permit released to a waiter is
  * reserved for it (the waiter moves to the `resv` list) and a job fulfils its promise
  * one microtask later; a cancellation that comes first passes the permit to the next
- * waiter. A waiter is referenced by its promise's cancel context and by its queued job.
+ * waiter.
  */
 #include "internal.h"
 #include "vow/sync.h"
@@ -19,22 +16,17 @@
 enum { K_LOCK = 1, K_EVENT, K_SEM, K_COND };
 enum { W_QUEUED = 1, W_RESERVED, W_DONE };
 
-struct waiter;
-struct wlist {
-    struct waiter *head, *tail;
-};
-
 struct vow__sync {
     vow_loop_t *loop;
-    vow_t *anchor;       /* a promise that keeps the loop's memory valid (owned) */
-    struct wlist wait;   /* waiting, in arrival order */
-    struct wlist resv;   /* handed a permit, their fulfilment job queued */
-    uint32_t value;      /* free permits (a lock: 1 free, 0 locked; an event: its flag) */
-    uint32_t bound;      /* most permits there may be: a BoundedSemaphore's initial value,
-                            UINT32_MAX for the others */
-    uint32_t n_reserved; /* waiters in `resv` */
-    uint8_t kind;        /* K_* */
-    const void *holder;  /* a lock's owner tag (locked or reserved) */
+    vow_t *anchor;          /* a promise that keeps the loop's memory valid (owned) */
+    struct vow__wline wait; /* waiting, in arrival order */
+    struct vow__wline resv; /* handed a permit, their fulfilment job queued */
+    uint32_t value;         /* free permits (a lock: 1 free, 0 locked; an event: its flag) */
+    uint32_t bound;         /* most permits there may be: a BoundedSemaphore's initial value,
+                               UINT32_MAX for the others */
+    uint32_t n_reserved;    /* waiters in `resv` */
+    uint8_t kind;           /* K_* */
+    const void *holder;     /* a lock's owner tag (locked or reserved) */
 };
 
 struct vow_lock {
@@ -53,77 +45,33 @@ struct vow_cond {
 };
 
 struct waiter {
-    vow__job job; /* first: the job's node is the waiter */
-    struct waiter *next, *prev;
+    struct vow__waiter w;  /* first (promise/waiter.c); w.state is a W_* */
     struct vow__sync *o;   /* NULL once the object is freed */
-    vow_t *p;              /* its promise (owned reference) */
     const void *owner;     /* a lock waiter's tag */
     struct vow_cond *cond; /* notified by this condition, now waiting for its lock */
-    uint8_t state;         /* W_* */
-    uint8_t refs;          /* the cancel context, the queued job */
 };
 
-/* ---- the lists ------------------------------------------------------------------------ */
-static void wl_push(struct wlist *l, struct waiter *w) {
-    w->next = NULL;
-    w->prev = l->tail;
-    if (l->tail != NULL)
-        l->tail->next = w;
-    else
-        l->head = w;
-    l->tail = w;
-}
-static void wl_unlink(struct wlist *l, struct waiter *w) {
-    if (w->prev != NULL)
-        w->prev->next = w->next;
-    else
-        l->head = w->next;
-    if (w->next != NULL)
-        w->next->prev = w->prev;
-    else
-        l->tail = w->prev;
-    w->next = w->prev = NULL;
-}
-
-static void waiter_put(struct waiter *w) {
-    if (--w->refs > 0) return;
-    vow_t *p = w->p;
-    vow__free(w);
-    vow__unref(p);
-}
-
-/* Leaves w's list (and gives back a reservation's count): w no longer waits. */
+/* Leaves w's line (and gives back a reservation's count): w no longer waits. */
 static void waiter_leave(struct waiter *w) {
-    struct vow__sync *o = w->o;
-    if (o != NULL && w->state == W_QUEUED) wl_unlink(&o->wait, w);
-    if (o != NULL && w->state == W_RESERVED) {
-        wl_unlink(&o->resv, w);
-        o->n_reserved--;
-    }
-    w->state = W_DONE;
-}
-
-static void fulfil(vow_t *p) {
-    if (p->state != VOW_PENDING || vow__closed(p)) return;
-    vow__ref(p);
-    vow__fulfill(p, vow_none());
-    vow__unref(p);
+    if (w->o != NULL && w->w.state == W_RESERVED) w->o->n_reserved--;
+    vow__waiter_leave(&w->w);
+    w->w.state = W_DONE;
 }
 
 /* ---- the handoff ---------------------------------------------------------------------- */
 static void grant_job(vow_loop_t *loop, vow__job *job, int how) {
     (void)loop;
     struct waiter *w = (struct waiter *)job;
-    if (w->state == W_RESERVED) {
+    if (w->w.state == W_RESERVED) {
         waiter_leave(w); /* the permit is now the waiter's, whether its promise runs or not */
-        if (how == VOW__JOB_RUN) fulfil(w->p);
+        if (how == VOW__JOB_RUN) vow__waiter_fulfil(&w->w, vow_none());
     }
-    waiter_put(w);
+    vow__waiter_put(&w->w);
 }
 
 /* A permit is free: reserve it for the first waiter, or give it back to the object. */
 static void grant(struct vow__sync *o) {
-    struct waiter *w = o->wait.head;
+    struct waiter *w = (struct waiter *)o->wait.head;
     if (w == NULL) {
         if (o->kind == K_LOCK) {
             o->value = 1;
@@ -133,52 +81,39 @@ static void grant(struct vow__sync *o) {
         }
         return;
     }
-    wl_unlink(&o->wait, w);
-    wl_push(&o->resv, w);
-    w->state = W_RESERVED;
+    vow__waiter_leave(&w->w);
+    vow__wline_push(&o->resv, &w->w);
+    w->w.state = W_RESERVED;
     o->n_reserved++;
     if (o->kind == K_LOCK) o->holder = w->owner;
-    w->refs++;
-    w->job.fn = grant_job;
-    vow__job_push(o->loop, &w->job);
+    vow__waiter_schedule(&w->w, grant_job);
 }
 
 static void cond_pass(struct vow_cond *c, size_t n);
 
 /* The waiter's promise is being cancelled while pending. */
-static void waiter_cancel(vow_loop_t *loop, void *ctx) {
-    (void)loop;
-    struct waiter *w = ctx;
+static void waiter_cancel(struct vow__waiter *base) {
+    struct waiter *w = (struct waiter *)base;
     struct vow__sync *o = w->o;
     struct vow_cond *cond = w->cond;
-    int reserved = w->state == W_RESERVED;
+    int reserved = w->w.state == W_RESERVED;
     w->cond = NULL;
     waiter_leave(w);
     if (reserved && o != NULL) grant(o);  /* the next waiter gets the permit */
     if (cond != NULL) cond_pass(cond, 1); /* and the next one of the condition its notify */
 }
 
-/* The promise settled or was released (teardown): the cancel context goes. */
-static void waiter_ctx_free(void *ctx) {
-    struct waiter *w = ctx;
-    waiter_leave(w);
-    waiter_put(w);
-}
+static const struct vow__waiter_ops waiter_ops = {waiter_cancel, NULL};
 
 /* A waiter at the end of o's line: its promise (one reference for the caller), or NULL. */
 static vow_t *waiter_new(struct vow__sync *o, const void *owner) {
-    vow_t *p = vow__promise_new(o->loop, VOW__F_SETTLEABLE | VOW__F_SYNC);
-    struct waiter *w = p != NULL ? vow__malloc(sizeof *w) : NULL;
-    struct vow__cancel_cb *cb = w != NULL ? vow__malloc(sizeof *cb) : NULL;
-    if (cb == NULL) {
-        vow__free(w);
-        vow__unref(p);
-        return NULL;
-    }
-    *w = (struct waiter){.o = o, .p = vow__ref(p), .owner = owner, .state = W_QUEUED, .refs = 1};
-    *cb = (struct vow__cancel_cb){.fn = waiter_cancel, .ctx = w, .ctx_free = waiter_ctx_free};
-    p->cancel = cb;
-    wl_push(&o->wait, w);
+    struct vow__waiter *base;
+    vow_t *p = vow__waiter_new(o->loop, sizeof(struct waiter), &o->wait, &waiter_ops, &base);
+    if (p == NULL) return NULL;
+    struct waiter *w = (struct waiter *)base;
+    w->w.state = W_QUEUED;
+    w->o = o;
+    w->owner = owner;
     return p;
 }
 
@@ -199,16 +134,14 @@ static struct vow__sync *sync_new(vow_loop_t *loop, size_t size, int kind, uint3
 
 static void sync_free(struct vow__sync *o) {
     if (o == NULL) return;
-    struct wlist *lists[2] = {&o->wait, &o->resv};
+    struct vow__wline *lines[2] = {&o->wait, &o->resv};
     for (int i = 0; i < 2; i++) {
         struct waiter *w;
-        while ((w = lists[i]->head) != NULL) {
-            vow_t *p = vow__ref(w->p);
-            waiter_leave(w);
+        while ((w = (struct waiter *)lines[i]->head) != NULL) {
             w->o = NULL;
             w->cond = NULL;
-            if (!vow__closed(p)) vow__cancel(p);
-            vow__unref(p);
+            w->w.state = W_DONE;
+            vow__waiter_abandon(&w->w);
         }
     }
     vow__unref(o->anchor);
@@ -267,11 +200,9 @@ int vow_event_set(vow_event_t *e) {
     struct vow__sync *o = &e->s;
     o->value = 1;
     struct waiter *w;
-    while ((w = o->wait.head) != NULL) {
-        vow_t *p = vow__ref(w->p);
+    while ((w = (struct waiter *)o->wait.head) != NULL) {
         waiter_leave(w);
-        fulfil(p); /* its context destructor releases w */
-        vow__unref(p);
+        vow__waiter_fulfil(&w->w, vow_none()); /* its context destructor releases w */
     }
     return 0;
 }
@@ -343,11 +274,11 @@ static int lock_held(const vow_lock_t *l, const void *owner) {
 /* Moves up to n of c's waiters to the end of its lock's line. */
 static void cond_pass(struct vow_cond *c, size_t n) {
     struct waiter *w;
-    for (size_t i = 0; i < n && (w = c->s.wait.head) != NULL; i++) {
-        wl_unlink(&c->s.wait, w);
+    for (size_t i = 0; i < n && (w = (struct waiter *)c->s.wait.head) != NULL; i++) {
+        vow__waiter_leave(&w->w);
         w->o = &c->lock->s;
         w->cond = c;
-        wl_push(&c->lock->s.wait, w);
+        vow__wline_push(&c->lock->s.wait, &w->w);
     }
     /* The lock is free (a cancelled waiter gave it back just before): the first of its
      * line takes it, by the handoff rule. */
@@ -375,10 +306,10 @@ vow_cond_t *vow_cond_new(vow_loop_t *loop, vow_lock_t *lock) {
 void vow_cond_free(vow_cond_t *c) {
     if (c == NULL) return;
     /* Notified waiters now wait for the lock: they forget the condition. */
-    struct wlist *lists[2] = {&c->lock->s.wait, &c->lock->s.resv};
+    struct vow__wline *lines[2] = {&c->lock->s.wait, &c->lock->s.resv};
     for (int i = 0; i < 2; i++)
-        for (struct waiter *w = lists[i]->head; w != NULL; w = w->next)
-            if (w->cond == c) w->cond = NULL;
+        for (struct vow__waiter *w = lines[i]->head; w != NULL; w = w->next)
+            if (((struct waiter *)w)->cond == c) ((struct waiter *)w)->cond = NULL;
     vow_lock_t *lock = c->own_lock ? c->lock : NULL;
     sync_free(&c->s);
     vow_lock_free(lock);

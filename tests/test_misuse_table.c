@@ -1487,6 +1487,205 @@ CASE(cond_not_holder) {
 }
 
 /* ---- the table ------------------------------------------------------------------------- */
+/* ---- vow/queue.h ----------------------------------------------------------------------- */
+static int q_put_int(vow_queue_t *q, int64_t i) {
+    vow_value_t v = vow_int(i);
+    return vow_queue_put_nowait(q, &v);
+}
+static int q_take(vow_queue_t *q) {
+    vow_value_t v;
+    int rc = vow_queue_get_nowait(q, &v);
+    vow_value_release(&v);
+    return rc;
+}
+CASE(queue_new_null_closed) {
+    VOW_ASSERT_EQ(vow_queue_new(NULL, 1), (vow_queue_t *)NULL);
+    VOW_ASSERT_EQ(vow_queue_lifo_new(NULL, 1), (vow_queue_t *)NULL);
+    VOW_ASSERT_EQ(vow_queue_priority_new(NULL, 1, NULL, NULL), (vow_queue_t *)NULL);
+    closed();
+    VOW_ASSERT_EQ(vow_queue_new(L, 1), (vow_queue_t *)NULL);
+    VOW_ASSERT_EQ(vow_queue_lifo_new(L, 1), (vow_queue_t *)NULL);
+    VOW_ASSERT_EQ(vow_queue_priority_new(L, 1, NULL, NULL), (vow_queue_t *)NULL);
+    done();
+}
+CASE(queue_new_oom) {
+    L = vow_test_loop_without_pools();
+    for (long k = 1; k <= 2; k++) {
+        vow_test_fail_at(vow_test_alloc_total() + k);
+        VOW_ASSERT_EQ(vow_queue_new(L, 1), (vow_queue_t *)NULL);
+        vow_test_fail_at(vow_test_alloc_total() + k);
+        VOW_ASSERT_EQ(vow_queue_lifo_new(L, 1), (vow_queue_t *)NULL);
+        vow_test_fail_at(vow_test_alloc_total() + k);
+        VOW_ASSERT_EQ(vow_queue_priority_new(L, 1, NULL, NULL), (vow_queue_t *)NULL);
+        vow_test_fail_at(0);
+    }
+    done();
+}
+CASE(queue_null) {
+    vow_queue_free(NULL);
+    VOW_ASSERT_EQ(vow_queue_put(NULL, counted_value()), (vow_t *)NULL);
+    VOW_ASSERT_EQ(freed, 1, "the item released");
+    vow_value_t v = counted_value();
+    VOW_ASSERT_CODE(vow_queue_put_nowait(NULL, &v), VOW_EINVAL);
+    VOW_ASSERT_EQ(freed, 1, "put_nowait's item untouched");
+    VOW_ASSERT_EQ(vow_queue_get(NULL), (vow_t *)NULL);
+    vow_value_t out = vow_int(3);
+    VOW_ASSERT_CODE(vow_queue_get_nowait(NULL, &out), VOW_EINVAL);
+    VOW_ASSERT_EQ(vow_value_kind(&out), VOW_VAL_NONE);
+    VOW_ASSERT_CODE(vow_queue_task_done(NULL), VOW_EINVAL);
+    VOW_ASSERT_EQ(vow_queue_join(NULL), (vow_t *)NULL);
+    VOW_ASSERT_CODE(vow_queue_shutdown(NULL, 0), VOW_EINVAL);
+    VOW_ASSERT_CODE(vow_queue_size(NULL), VOW_EINVAL);
+    VOW_ASSERT_CODE(vow_queue_maxsize(NULL), VOW_EINVAL);
+    VOW_ASSERT_CODE(vow_queue_empty(NULL), VOW_EINVAL);
+    VOW_ASSERT_CODE(vow_queue_full(NULL), VOW_EINVAL);
+    VOW_ASSERT_CODE(vow_queue_is_shutdown(NULL), VOW_EINVAL);
+    vow_queue_t *q = vow_queue_new(live(), 0);
+    VOW_ASSERT_CODE(vow_queue_put_nowait(q, NULL), VOW_EINVAL);
+    VOW_ASSERT_CODE(vow_queue_get_nowait(q, NULL), VOW_EINVAL);
+    VOW_ASSERT_CODE(vow_queue_size(q), 0);
+    vow_value_release(&v);
+    VOW_ASSERT_EQ(freed, 2);
+    vow_queue_free(q);
+    VOW_ASSERT_EQ(callbacks, 0);
+    done();
+}
+CASE(queue_closed) {
+    vow_queue_t *q = vow_queue_new(live(), 1), *e = vow_queue_new(L, 0);
+    vow_unref(vow_queue_put(q, counted_value()));
+    vow_unref(vow_queue_put(q, counted_value())); /* waits */
+    vow_unref(vow_queue_join(q));
+    vow_unref(vow_queue_get(e));
+    vow_unref(vow_queue_get(e));
+    VOW_ASSERT_CODE(q_put_int(e, 1), 0); /* reserved */
+    HOLD = vow_new(L);
+    cr_assert_eq(vow_loop_free(L), 0);
+    VOW_ASSERT_EQ(freed, 1, "the waiting put's item went with its promise");
+    VOW_ASSERT_EQ(vow_queue_put(q, counted_value()), (vow_t *)NULL);
+    VOW_ASSERT_EQ(freed, 2, "a refused put releases its item");
+    vow_value_t v = counted_value();
+    VOW_ASSERT_CODE(vow_queue_put_nowait(q, &v), VOW_ECLOSED);
+    VOW_ASSERT_EQ(freed, 2, "put_nowait's item untouched");
+    vow_value_release(&v);
+    VOW_ASSERT_EQ(vow_queue_get(q), (vow_t *)NULL);
+    VOW_ASSERT_CODE(vow_queue_get_nowait(q, &v), VOW_ECLOSED);
+    VOW_ASSERT_CODE(vow_queue_task_done(q), VOW_ECLOSED);
+    VOW_ASSERT_EQ(vow_queue_join(q), (vow_t *)NULL);
+    VOW_ASSERT_CODE(vow_queue_shutdown(q, 1), VOW_ECLOSED);
+    VOW_ASSERT_CODE(vow_queue_size(q), VOW_ECLOSED);
+    VOW_ASSERT_CODE(vow_queue_maxsize(q), VOW_ECLOSED);
+    VOW_ASSERT_CODE(vow_queue_empty(q), VOW_ECLOSED);
+    VOW_ASSERT_CODE(vow_queue_full(q), VOW_ECLOSED);
+    VOW_ASSERT_CODE(vow_queue_is_shutdown(q), VOW_ECLOSED);
+    vow_queue_free(q);
+    VOW_ASSERT_EQ(freed, 4, "the item inside released by the free");
+    vow_queue_free(e);
+    VOW_ASSERT_EQ(callbacks, 0);
+    done();
+}
+CASE(queue_wait_oom) {
+    L = vow_test_loop_without_pools();
+    vow_queue_t *q = vow_queue_new(L, 1), *e = vow_queue_new(L, 0), *u = vow_queue_new(L, 0);
+    VOW_ASSERT_CODE(q_put_int(q, 1), 0);
+    int want = 0;
+    for (long k = 1; k <= 4; k++) {
+        vow_test_fail_at(vow_test_alloc_total() + k);
+        vow_t *p = vow_queue_put(q, counted_value());
+        vow_test_fail_at(0);
+        if (p != NULL) { /* k past the allocations a waiting put makes */
+            vow_cancel(p);
+            vow_unref(p);
+        }
+        VOW_ASSERT_EQ(freed, ++want, "the put's item released (k %ld)", k);
+        vow_test_fail_at(vow_test_alloc_total() + k);
+        p = vow_queue_get(e);
+        vow_test_fail_at(0);
+        if (p != NULL) vow_cancel(p), vow_unref(p);
+        vow_test_fail_at(vow_test_alloc_total() + k);
+        p = vow_queue_join(q);
+        vow_test_fail_at(0);
+        if (p != NULL) vow_cancel(p), vow_unref(p);
+    }
+    /* put_nowait: the item's box, then the array. */
+    for (long k = 1; k <= 2; k++) {
+        vow_value_t v = counted_value();
+        vow_test_fail_at(vow_test_alloc_total() + k);
+        VOW_ASSERT_CODE(vow_queue_put_nowait(u, &v), VOW_ENOMEM, "k %ld", k);
+        vow_test_fail_at(0);
+        VOW_ASSERT_EQ(vow_value_kind(&v), VOW_VAL_NONE, "the item released");
+        VOW_ASSERT_EQ(freed, ++want);
+    }
+    VOW_ASSERT_CODE(vow_queue_size(u), 0);
+    VOW_ASSERT_CODE(q_take(q), 0);
+    VOW_ASSERT_CODE(vow_queue_empty(q), 1, "no put was left in the line");
+    vow_loop_drain(L);
+    VOW_ASSERT_CODE(vow_queue_empty(q), 1, "no put was left in the line");
+    vow_queue_free(q);
+    vow_queue_free(e);
+    vow_queue_free(u);
+    done();
+}
+CASE(queue_task_done_too_many) {
+    vow_queue_t *q = vow_queue_new(live(), 0);
+    VOW_ASSERT_CODE(vow_queue_task_done(q), VOW_ERANGE);
+    VOW_ASSERT_CODE(q_put_int(q, 1), 0);
+    vow_t *j = vow_queue_join(q);
+    VOW_ASSERT_CODE(vow_queue_task_done(q), 0);
+    VOW_ASSERT_CODE(vow_queue_task_done(q), VOW_ERANGE);
+    VOW_ASSERT_STATE(vow_state(j), VOW_FULFILLED);
+    VOW_ASSERT_CODE(vow_queue_size(q), 1, "nothing changed: the item is still there");
+    vow_unref(j);
+    vow_queue_free(q);
+    done();
+}
+CASE(queue_after_shutdown) {
+    vow_queue_t *q = vow_queue_new(live(), 0);
+    vow_set_unhandled_mode(L, VOW_UNHANDLED_SILENT);
+    VOW_ASSERT_CODE(vow_queue_shutdown(q, 0), 0);
+    vow_t *p = vow_queue_put(q, counted_value());
+    VOW_ASSERT_STATE(vow_state(p), VOW_REJECTED);
+    VOW_ASSERT_CODE(vow_error_code(vow_error(p)), VOW_ESHUTDOWN);
+    VOW_ASSERT_EQ(freed, 1, "the item released");
+    vow_value_t v = counted_value();
+    VOW_ASSERT_CODE(vow_queue_put_nowait(q, &v), VOW_ESHUTDOWN);
+    VOW_ASSERT_EQ(freed, 1, "untouched");
+    vow_value_release(&v);
+    vow_t *g = vow_queue_get(q);
+    VOW_ASSERT_CODE(vow_error_code(vow_error(g)), VOW_ESHUTDOWN);
+    VOW_ASSERT_CODE(vow_queue_get_nowait(q, &v), VOW_ESHUTDOWN);
+    run_out();
+    vow_unref(p), vow_unref(g);
+    vow_queue_free(q);
+    done();
+}
+CASE(queue_waiter_not_settleable) {
+    vow_queue_t *q = vow_queue_new(live(), 1);
+    VOW_ASSERT_CODE(q_put_int(q, 1), 0);
+    vow_queue_t *e = vow_queue_new(L, 0);
+    vow_t *w[3] = {vow_queue_get(e), vow_queue_put(q, vow_int(2)), vow_queue_join(q)};
+    for (int i = 0; i < 3; i++) {
+        VOW_ASSERT_CODE(vow_resolve(w[i], counted_value()), VOW_EPERM);
+        VOW_ASSERT_CODE(vow_reject(w[i], counted_error()), VOW_EPERM);
+        VOW_ASSERT_CODE(vow_on_cancel(w[i], cancel_cb, &payload_at, count_free), VOW_EPERM);
+        VOW_ASSERT_STATE(vow_state(w[i]), VOW_PENDING);
+    }
+    VOW_ASSERT_EQ(freed, 9, "values, errors and ctx_free released");
+    VOW_ASSERT_CODE(q_put_int(e, 3), 0);
+    VOW_ASSERT_CODE(q_take(q), 0);
+    VOW_ASSERT_CODE(vow_queue_task_done(q), 0);
+    run_out();
+    VOW_ASSERT_CODE(q_take(q), 0);
+    VOW_ASSERT_CODE(vow_queue_task_done(q), 0);
+    for (int i = 0; i < 3; i++) {
+        VOW_ASSERT_STATE(vow_state(w[i]), VOW_FULFILLED);
+        vow_unref(w[i]);
+    }
+    VOW_ASSERT_EQ(callbacks, 0);
+    vow_queue_free(q);
+    vow_queue_free(e);
+    done();
+}
+
 #define MISUSE_TABLE(X)                                                                            \
     X(replace_allocator_null, vow_replace_allocator)                                               \
     X(reset_allocator_twice, vow_reset_allocator)                                                  \
@@ -1625,7 +1824,15 @@ CASE(cond_not_holder) {
     X(cond_new_oom, vow_cond_new)                                                                  \
     X(cond_null, vow_cond_wait)                                                                    \
     X(cond_closed, vow_cond_wait)                                                                  \
-    X(cond_not_holder, vow_cond_wait)
+    X(cond_not_holder, vow_cond_wait)                                                              \
+    X(queue_new_null_closed, vow_queue_new)                                                        \
+    X(queue_new_oom, vow_queue_new)                                                                \
+    X(queue_null, vow_queue_put)                                                                   \
+    X(queue_closed, vow_queue_put)                                                                 \
+    X(queue_wait_oom, vow_queue_put)                                                               \
+    X(queue_task_done_too_many, vow_queue_task_done)                                               \
+    X(queue_after_shutdown, vow_queue_put)                                                         \
+    X(queue_waiter_not_settleable, vow_queue_get)
 
 struct misuse_case {
     const char *id, *fn;
