@@ -7,8 +7,9 @@ asyncio.wait_for (the race form: wait_for on asyncio.shield), `wait` a Task runn
 asyncio.wait, `create_task` loop.create_task, a group an asyncio.TaskGroup entered by a
 Task (the join node) that waits until `group_join`, `cancel` Future.cancel / Task.cancel.
 A timer is loop.call_later. The synchronisation primitives are asyncio's own (Lock,
-Semaphore, BoundedSemaphore, Event); their acquire and wait run their first step at the
-call (EAGER), as vow's do, and a lock's release checks vow's owner tag (LREL). Nothing imitates vow: where vow's upstream rule keeps an input
+Semaphore, BoundedSemaphore, Event, Queue, LifoQueue, PriorityQueue, with Python 3.13's
+Queue.shutdown backported: _Shut); their acquire, wait, put, get and join run their first
+step at the call (EAGER), as vow's do, and a lock's release checks vow's owner tag (LREL). Nothing imitates vow: where vow's upstream rule keeps an input
 running because another reaction waits on it (model.py decides where), the await is
 wrapped in asyncio.shield, so both sides mean the same program.
 
@@ -57,6 +58,8 @@ def SE(e):
                     ordered.append(excs.pop(k))
                     break
         return 'EAGGREGATE[' + ','.join([SE(x) for x in ordered] + ['!' + SE(x) for x in excs]) + ']'
+    if isinstance(e, QueueShutDown):
+        return 'ESHUTDOWN'
     if isinstance(e, TimeoutError):
         return 'ETIMEDOUT'
     if isinstance(e, ValueError):
@@ -251,6 +254,131 @@ def SREL(loop, s):
 
 async def _EWAIT(e):
     await e.wait()
+
+class QueueShutDown(Exception):
+    pass
+
+class _Shut:
+    """Python 3.13's Queue.shutdown on 3.11's queues: 3.13's put, put_nowait, get,
+    get_nowait and shutdown, as they are in its asyncio/queues.py (vow follows 3.13)."""
+    _is_shutdown = False
+
+    async def put(self, item):
+        while self.full():
+            if self._is_shutdown:
+                raise QueueShutDown
+            putter = self._get_loop().create_future()
+            self._putters.append(putter)
+            try:
+                await putter
+            except:
+                putter.cancel()
+                try:
+                    self._putters.remove(putter)
+                except ValueError:
+                    pass
+                if not self.full() and not putter.cancelled():
+                    self._wakeup_next(self._putters)
+                raise
+        return self.put_nowait(item)
+
+    def put_nowait(self, item):
+        if self._is_shutdown:
+            raise QueueShutDown
+        if self.full():
+            raise asyncio.QueueFull
+        self._put(item)
+        self._unfinished_tasks += 1
+        self._finished.clear()
+        self._wakeup_next(self._getters)
+
+    async def get(self):
+        while self.empty():
+            if self._is_shutdown and self.empty():
+                raise QueueShutDown
+            getter = self._get_loop().create_future()
+            self._getters.append(getter)
+            try:
+                await getter
+            except:
+                getter.cancel()
+                try:
+                    self._getters.remove(getter)
+                except ValueError:
+                    pass
+                if not self.empty() and not getter.cancelled():
+                    self._wakeup_next(self._getters)
+                raise
+        return self.get_nowait()
+
+    def get_nowait(self):
+        if self.empty():
+            if self._is_shutdown:
+                raise QueueShutDown
+            raise asyncio.QueueEmpty
+        item = self._get()
+        self._wakeup_next(self._putters)
+        return item
+
+    def shutdown(self, immediate=False):
+        self._is_shutdown = True
+        if immediate:
+            while not self.empty():
+                self._get()
+                if self._unfinished_tasks > 0:
+                    self._unfinished_tasks -= 1
+            if self._unfinished_tasks == 0:
+                self._finished.set()
+        while self._getters:
+            getter = self._getters.popleft()
+            if not getter.done():
+                getter.set_result(None)
+        while self._putters:
+            putter = self._putters.popleft()
+            if not putter.done():
+                putter.set_result(None)
+
+class QFIFO(_Shut, asyncio.Queue):
+    pass
+
+class QLIFO(_Shut, asyncio.LifoQueue):
+    pass
+
+class QPRIO(_Shut, asyncio.PriorityQueue):
+    pass
+
+async def _QPUT(q, v):
+    await q.put(v)
+
+def QPUTN(loop, q, v):
+    try:
+        q.put_nowait(v)
+    except asyncio.QueueFull:
+        return F_ERR(loop, 'EAGAIN')
+    except QueueShutDown:
+        return F_ERR(loop, 'ESHUTDOWN')
+    return F_OK(loop, None)
+
+async def _QGET(q):
+    return await q.get()
+
+def QGETN(loop, q):
+    try:
+        return F_OK(loop, q.get_nowait())
+    except asyncio.QueueEmpty:
+        return F_ERR(loop, 'EAGAIN')
+    except QueueShutDown:
+        return F_ERR(loop, 'ESHUTDOWN')
+
+def QDONE(loop, q):
+    try:
+        q.task_done()
+    except ValueError:
+        return F_ERR(loop, 'ERANGE')
+    return F_OK(loop, None)
+
+async def _QJOIN(q):
+    await q.join()
 '''
 
 MODES = {"first": "asyncio.FIRST_COMPLETED", "exception": "asyncio.FIRST_EXCEPTION",
@@ -427,6 +555,22 @@ class _Emitter:
             self.w(d, "O[%s].set()" % a[0])
         elif k == "event_clear":
             self.w(d, "O[%s].clear()" % a[0])
+        elif k == "queue":
+            self.w(d, "O[%d] = Q%s(%s)" % (n, a[0].upper(), a[1]))
+        elif k == "put":
+            self.w(d, "N[%d] = EAGER(loop, _QPUT(O[%s], %s))" % (n, a[0], py_value(a[1])))
+        elif k == "put_nowait":
+            self.w(d, "N[%d] = QPUTN(loop, O[%s], %s)" % (n, a[0], py_value(a[1])))
+        elif k == "get":
+            self.w(d, "N[%d] = EAGER(loop, _QGET(O[%s]))" % (n, a[0]))
+        elif k == "get_nowait":
+            self.w(d, "N[%d] = QGETN(loop, O[%s])" % (n, a[0]))
+        elif k == "task_done":
+            self.w(d, "N[%d] = QDONE(loop, O[%s])" % (n, a[0]))
+        elif k == "join":
+            self.w(d, "N[%d] = EAGER(loop, _QJOIN(O[%s]))" % (n, a[0]))
+        elif k == "shutdown":
+            self.w(d, "O[%s].shutdown(%s)" % (a[0], a[1] == "now"))
         else:
             raise ValueError("no Python for op kind %r" % k)
 

@@ -256,6 +256,19 @@ class Gen:
     def sync_op(self, scope, x, acquire=True):
         """One op on object x (a lock's owner tags are 1-3)."""
         r = self.rng
+        if x.kind == "queue":
+            v = str(r.randint(0, 40)) if x.args[0] == "prio" else self.value()
+            if acquire:
+                k = r.choices(["put", "put_nowait", "get", "get_nowait", "task_done", "join",
+                               "shutdown"], [3, 2, 3, 2, 2, 1, 0.3])[0]
+            else:
+                k = r.choices(["put_nowait", "get_nowait", "task_done", "put", "get"],
+                              [2, 1, 3, 1, 1])[0]
+            if k in ("put", "put_nowait"):
+                return self.op(scope, k, [x.id, v])
+            if k == "shutdown":
+                return self.op(scope, k, [x.id, r.choice(["drain", "now"])])
+            return self.op(scope, k, [x.id])
         if x.kind == "lock":
             ow = r.randint(1, 3)
             if acquire and r.random() < 0.5:
@@ -420,8 +433,7 @@ class Gen:
 
     def scenario(self):
         r = self.rng
-        k = r.choices(["shared", "timeout", "wait", "group", "task", "sync"],
-                      [3, 2, 2, 2.5, 1, 4])[0]
+        k = r.choices(["shared", "timeout", "wait", "group", "task"], [3, 2, 2, 2.5, 1])[0]
         if k == "shared":
             # One input, several consumers, some cancelled: the upstream rule.
             x, _ = self.leaf()
@@ -509,8 +521,6 @@ class Gen:
                 sc = self.at(sl) if sl else None
                 if sc is not None:
                     self.op(sc, "cancel", [j.id])
-        elif k == "sync":
-            self.sync_scenario()
         else:
             x, _ = self.leaf()
             oid = self.next_id
@@ -530,7 +540,11 @@ class Gen:
         by their reactions or by timers, waiters cancelled or timed out (the handoff rule),
         a release by the wrong owner, an over-release, an event set and cleared."""
         r = self.rng
-        kind = r.choice(["lock", "lock", "sem", "bsem", "event", "event", "handoff"])
+        kind = r.choice(["lock", "lock", "sem", "bsem", "event", "event", "handoff",
+                         "queue", "queue", "queue", "queue", "queue"])
+        if kind == "queue":
+            self.queue_scenario()
+            return
         if kind == "handoff":
             # held, two waiters; a callback releases and the first waiter gives up before
             # its job runs: the permit goes on to the second (the handoff rule)
@@ -625,10 +639,72 @@ class Gen:
                 self.op(sc, "lock_release" if kind == "lock" else "sem_release",
                         [x.id, r.randint(1, 3)] if kind == "lock" else [x.id])
 
+    def queue_scenario(self):
+        """A queue with producers and consumers: gets waiting for puts (an item handed to
+        a getter), puts waiting for room (a slot handed to a putter), consumers marking
+        their items done for a join, getters and putters cancelled or timed out, a
+        shutdown (drain or now) failing the waiters and later calls."""
+        r = self.rng
+        qk = r.choices(["fifo", "lifo", "prio"], [2, 1, 1])[0]
+        q = self.op(None, "queue", [qk, r.choice([0, 1, 1, 1, 2])])
+        self.objs.append(q)
+
+        def val():
+            return str(r.randint(0, 40)) if qk == "prio" else self.value()
+
+        waiters = []
+        for _ in range(r.randint(1, 3)):  # consumers
+            sl = self.timer_slot() if r.random() < 0.4 else None
+            sc = self.at(sl) if sl else None
+            g = self.op(sc, r.choice(["get", "get", "get_nowait"]), [q.id])
+            if sc is None:
+                waiters.append(g)
+            if r.random() < 0.7:
+                oid = self.next_id
+                self.op(sc, "then", [g.id, "pass", "pass"])
+                if r.random() < 0.8:
+                    self.op((oid, "ok"), "task_done", [q.id])
+        for _ in range(r.randint(1, 4)):  # producers
+            sl = self.timer_slot() if r.random() < 0.6 else None
+            sc = self.at(sl) if sl else None
+            p = self.op(sc, r.choice(["put", "put", "put_nowait"]), [q.id, val()])
+            if sc is None and p.kind == "put":
+                waiters.append(p)
+        if r.random() < 0.6:
+            j = self.op(None, "join", [q.id])
+            self.op(None, "then", [j.id, "val:" + self.value(), "-"])
+        if r.random() < 0.3:  # a task_done too many, or done before its time
+            sl = self.timer_slot()
+            sc = self.at(sl) if sl else None
+            if sc is not None:
+                self.op(sc, "task_done", [q.id])
+        if r.random() < 0.5:
+            sl = self.timer_slot()
+            sc = self.at(sl) if sl else None
+            if sc is not None:
+                self.op(sc, "shutdown", [q.id, r.choice(["drain", "now"])])
+                if r.random() < 0.5:
+                    if r.random() < 0.5:
+                        self.op(sc, "get", [q.id])
+                    else:
+                        self.op(sc, "put_nowait", [q.id, val()])
+        for w in r.sample(waiters, min(len(waiters), r.randint(0, 2))):
+            if r.random() < 0.5:
+                sl = self.timer_slot()
+                sc = self.at(sl) if sl else None
+                if sc is not None:
+                    self.op(sc, "cancel", [w.id])
+            else:
+                sl = self.free_slot()
+                if sl is not None:
+                    self.op(None, "timeout", [w.id, sl * SLOT, "wait_for"])
+
     def program(self):
         r = self.rng
         for _ in range(r.randint(1, 3)):
             self.scenario()
+        for _ in range(1 if r.random() < 0.6 else 2):  # synchronisation, queues (issue 14)
+            self.sync_scenario()
         self.fill(None, 0, 0)
         while self.queue:
             i = 0 if r.random() < 0.5 else r.randrange(len(self.queue))
@@ -695,6 +771,8 @@ def features(ops, plan=None):
         if o.kind in ("then", "catch", "finally", "create_task", "group_spawn"):
             if any(a.startswith("ret:") for a in o.args):
                 f.add("action:ret")
+        if o.kind == "queue" and o.args[0] != "fifo":
+            f.add("queue:" + o.args[0])
         if o.kind in SYNC_KINDS and o.scope is not None and byid[o.scope[0]].kind != "timer":
             f.add("sync-op-in-reaction")
     f |= plan.features
@@ -714,7 +792,11 @@ FEATURES = sorted(k for k in SPEC if k in ASYNCIO_KINDS) + [
     "sync-op-in-reaction", "ran:acquire-at-once", "ran:acquire-waits", "ran:handoff",
     "ran:handoff-cancelled", "ran:waiter-cancelled", "ran:lock-release-refused",
     "ran:bsem-release-refused", "ran:event-wait-set", "ran:event-wait-waits",
-    "ran:event-set-wakes"]
+    "ran:event-set-wakes",
+    "queue:lifo", "queue:prio", "ran:queue-get-waits", "ran:queue-put-waits",
+    "ran:queue-join-waits", "ran:queue-item-handoff", "ran:queue-slot-handoff",
+    "ran:queue-full", "ran:queue-empty", "ran:task-done-refused", "ran:queue-join-wakes",
+    "ran:queue-shutdown-drain", "ran:queue-shutdown-now", "ran:queue-shut-refuses"]
 
 
 def coverage(seeds):

@@ -62,16 +62,26 @@ enum op_kind {
     K_EVENT_WAIT,
     K_EVENT_SET,
     K_EVENT_CLEAR,
+    K_QUEUE,
+    K_PUT,
+    K_PUT_NOWAIT,
+    K_GET,
+    K_GET_NOWAIT,
+    K_TASK_DONE,
+    K_JOIN,
+    K_SHUTDOWN,
     K_COUNT
 };
 
 static const char *const kind_names[K_COUNT] = {
-    "new",         "resolved",    "rejected",   "resolve",   "reject",       "resolve_with",
-    "then",        "catch",       "finally",    "all",       "all_settled",  "race",
-    "any",         "timer",       "micro",      "sleep",     "timeout",      "cancel",
-    "wait",        "create_task", "group",      "group_add", "group_spawn",  "group_join",
-    "lock",        "sem",         "bsem",       "event",     "lock_acquire", "lock_release",
-    "sem_acquire", "sem_release", "event_wait", "event_set", "event_clear"};
+    "new",         "resolved",    "rejected",   "resolve",    "reject",       "resolve_with",
+    "then",        "catch",       "finally",    "all",        "all_settled",  "race",
+    "any",         "timer",       "micro",      "sleep",      "timeout",      "cancel",
+    "wait",        "create_task", "group",      "group_add",  "group_spawn",  "group_join",
+    "lock",        "sem",         "bsem",       "event",      "lock_acquire", "lock_release",
+    "sem_acquire", "sem_release", "event_wait", "event_set",  "event_clear",  "queue",
+    "put",         "put_nowait",  "get",        "get_nowait", "task_done",    "join",
+    "shutdown"};
 
 /* Scope tags: the callbacks an op can create. */
 enum tag { T_OK, T_ERR, T_FIN, T_TIMER, T_MICRO, T_TASK, T_COUNT };
@@ -107,7 +117,8 @@ typedef struct op {
     int code;       /* rejected / reject */
     uint64_t delay; /* timer, sleep, timeout, wait (wait: UINT64_MAX for none); sem: permits */
     unsigned flags; /* timeout: VOW_TIMEOUT_RACE; wait: VOW_WAIT_CANCEL_PENDING */
-    int mode;       /* wait: vow_wait_mode_t; lock_acquire, lock_release: the owner tag */
+    int mode;       /* wait: vow_wait_mode_t; lock_acquire, lock_release: the owner tag;
+                       queue: 0 fifo, 1 lifo, 2 prio; shutdown: 1 immediate */
     action act[2];  /* then: ok, err; catch: err in act[1]; finally, task bodies: act[0] */
     intvec inputs;  /* combinators, wait */
 } op;
@@ -138,8 +149,8 @@ struct proof_prog {
     unsigned char *runs;      /* runs[op * T_COUNT + tag] */
     vow_t **node;             /* node[op] */
     vow_task_group_t **group; /* group[op] (group ops) */
-    void **obj;               /* obj[op]: the lock, semaphore or event a lock/sem/bsem/event
-                                 op made (its kind says which) */
+    void **obj;               /* obj[op]: the lock, semaphore, event or queue a lock/sem/
+                                 bsem/event/queue op made (its kind says which) */
     cbref *cbs;               /* cbs[op] */
     tobj **objs;
     int nobjs, capobjs;
@@ -278,7 +289,9 @@ static int is_node_kind(enum op_kind k) {
     case K_BSEM:
     case K_EVENT:
     case K_EVENT_SET:
-    case K_EVENT_CLEAR: return 0;
+    case K_EVENT_CLEAR:
+    case K_QUEUE:
+    case K_SHUTDOWN: return 0;
     default: return 1;
     }
 }
@@ -421,6 +434,39 @@ static int parse_line(proof_prog *p, idmap *m, char **tok, int ntok, char *err, 
     case K_EVENT_CLEAR:
         if (nargs != 1 || (o.a = parse_obj(p, m, arg[0], K_EVENT, K_EVENT)) < 0)
             FAIL("%s EVENT", tok[2]);
+        break;
+    case K_QUEUE:
+        if (nargs != 2 || parse_int(arg[1], 0, 1000, &d) != 0) FAIL("queue KIND MAXSIZE");
+        o.delay = (uint64_t)d;
+        if (strcmp(arg[0], "fifo") == 0)
+            o.mode = 0;
+        else if (strcmp(arg[0], "lifo") == 0)
+            o.mode = 1;
+        else if (strcmp(arg[0], "prio") == 0)
+            o.mode = 2;
+        else
+            FAIL("queue: bad kind '%s'", arg[0]);
+        break;
+    case K_PUT:
+    case K_PUT_NOWAIT:
+        if (nargs != 2 || (o.a = parse_obj(p, m, arg[0], K_QUEUE, K_QUEUE)) < 0 ||
+            parse_value(arg[1], &o.v) != 0)
+            FAIL("%s QUEUE VALUE", tok[2]);
+        break;
+    case K_GET:
+    case K_GET_NOWAIT:
+    case K_TASK_DONE:
+    case K_JOIN:
+        if (nargs != 1 || (o.a = parse_obj(p, m, arg[0], K_QUEUE, K_QUEUE)) < 0)
+            FAIL("%s QUEUE", tok[2]);
+        break;
+    case K_SHUTDOWN:
+        if (nargs != 2 || (o.a = parse_obj(p, m, arg[0], K_QUEUE, K_QUEUE)) < 0)
+            FAIL("shutdown QUEUE drain|now");
+        if (strcmp(arg[1], "now") == 0)
+            o.mode = 1;
+        else if (strcmp(arg[1], "drain") != 0)
+            FAIL("shutdown: bad mode '%s'", arg[1]);
         break;
     case K_RESOLVED:
         if (nargs != 1 || parse_value(arg[0], &o.v) != 0) FAIL("resolved VALUE");
@@ -1006,6 +1052,49 @@ static void exec_op(proof_prog *p, int i) {
         if (o->a >= 0 && p->obj[o->a] != NULL && vow_event_clear(p->obj[o->a]) != 0)
             die("vow_event_clear failed", p, i);
         break;
+    case K_QUEUE: {
+        size_t max = (size_t)o->delay;
+        p->obj[i] = o->mode == 0   ? vow_queue_new(loop, max)
+                    : o->mode == 1 ? vow_queue_lifo_new(loop, max)
+                                   : vow_queue_priority_new(loop, max, NULL, NULL);
+        if (p->obj[i] == NULL) die("vow_queue_new failed", p, i);
+        break;
+    }
+    case K_PUT:
+        if (o->a < 0 || p->obj[o->a] == NULL) break;
+        set_node(p, i, vow_queue_put(p->obj[o->a], make_value(p, o->v)));
+        break;
+    case K_PUT_NOWAIT: {
+        if (o->a < 0 || p->obj[o->a] == NULL) break;
+        vow_value_t item = make_value(p, o->v);
+        int rc = vow_queue_put_nowait(p->obj[o->a], &item);
+        if (rc != 0) vow_value_release(&item); /* refused: still ours */
+        set_node(p, i, answer_node(loop, rc));
+        break;
+    }
+    case K_GET:
+        if (o->a < 0 || p->obj[o->a] == NULL) break;
+        set_node(p, i, vow_queue_get(p->obj[o->a]));
+        break;
+    case K_GET_NOWAIT: {
+        if (o->a < 0 || p->obj[o->a] == NULL) break;
+        vow_value_t item;
+        int rc = vow_queue_get_nowait(p->obj[o->a], &item);
+        set_node(p, i, rc == 0 ? vow_resolved(loop, item) : answer_node(loop, rc));
+        break;
+    }
+    case K_TASK_DONE:
+        if (o->a < 0 || p->obj[o->a] == NULL) break;
+        set_node(p, i, answer_node(loop, vow_queue_task_done(p->obj[o->a])));
+        break;
+    case K_JOIN:
+        if (o->a < 0 || p->obj[o->a] == NULL) break;
+        set_node(p, i, vow_queue_join(p->obj[o->a]));
+        break;
+    case K_SHUTDOWN:
+        if (o->a >= 0 && p->obj[o->a] != NULL && vow_queue_shutdown(p->obj[o->a], o->mode) != 0)
+            die("vow_queue_shutdown failed", p, i);
+        break;
     case K_WAIT:
     case K_ALL:
     case K_ALL_SETTLED:
@@ -1101,6 +1190,7 @@ int proof_free_objects(proof_prog *p) {
         case K_SEM:
         case K_BSEM: vow_sem_free(x); break;
         case K_EVENT: vow_event_free(x); break;
+        case K_QUEUE: vow_queue_free(x); break;
         default: die("an object of no known kind", p, i);
         }
     }

@@ -42,7 +42,7 @@ void proof_start(proof_prog *p, vow_loop_t *loop, int index, proof_emit_fn emit,
  * (cancelled), "ID.end p" (still pending). */
 void proof_end(proof_prog *p);
 
-/* Frees the program's locks, semaphores and events (their waiting promises are cancelled,
+/* Frees the program's locks, semaphores, events and queues (their waiting promises are cancelled,
  * which may queue reactions: run the loop again before closing it) and stops the trace.
  * Returns 1 when there was any. proof_release calls it too. */
 int proof_free_objects(proof_prog *p);

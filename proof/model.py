@@ -49,11 +49,12 @@ PY_KINDS = {"new", "resolved", "rejected", "resolve", "reject", "then", "catch",
             "timer", "sleep", "timeout", "cancel", "wait", "create_task", "group",
             "group_add", "group_spawn", "group_join"} | SYNC_KINDS
 STATIC_ONLY = {"timer", "sleep", "timeout", "cancel", "wait", "create_task", "group",
-               "group_add", "group_spawn", "group_join", "lock", "sem", "bsem", "event"}
+               "group_add", "group_spawn", "group_join", "lock", "sem", "bsem", "event",
+               "queue"}
 # Nodes that wait in an object's line (a Task in Python, run eagerly: EAGER).
 NODE_KINDS_SYNC = {"lock_acquire", "lock_release", "sem_acquire", "sem_release",
-                   "event_wait"}
-WAITER_KINDS = {"lock_acquire", "sem_acquire", "event_wait"}
+                   "event_wait", "put", "put_nowait", "get", "get_nowait", "task_done", "join"}
+WAITER_KINDS = {"lock_acquire", "sem_acquire", "event_wait", "put", "get", "join"}
 PLAIN = {"new", "resolved", "rejected", "sleep"}  # asyncio futures, not tasks
 MAX_TIME = 2000
 # Activity that changes who waits on a node, not the node itself.
@@ -76,7 +77,7 @@ class Ambiguous(Unsupported):
 class Node:
     __slots__ = ("key", "op", "kind", "state", "recs", "waiting", "plain", "created",
                  "settle", "timer", "timed_out", "race", "started", "wait", "group",
-                 "acts", "touch", "watch", "task_scope", "obj_wait", "owner")
+                 "acts", "touch", "watch", "task_scope", "obj_wait", "owner", "qrole")
 
     def __init__(self, key, op, kind, created):
         self.key = key          # op id, or ("spawn", id) / ("group", id) for internal ones
@@ -100,6 +101,7 @@ class Node:
         self.task_scope = None  # (op id, "task") for create_task / spawn
         self.obj_wait = None    # the SyncObj in whose line this node waits
         self.owner = None       # lock_acquire: the owner tag
+        self.qrole = None       # a queue's waiter: get | put | join
 
 
 class Rec:
@@ -156,6 +158,16 @@ class SyncObj:
         self.touches = []       # (epoch, tag) of the cascade's activity on the object
         self.lag = -1           # epoch in which a reserved waiter gave up (asyncio passes
                                 # its permit on one step later than vow)
+        # a queue (vow/queue.h): `waiters` are its getters, `resv` the getters an item is
+        # reserved for; items counts the reserved ones too
+        self.qkind = None
+        self.maxsize = 0
+        self.items = 0
+        self.putters = []
+        self.resv_put = []      # putters a slot is reserved for
+        self.joiners = []
+        self.unfinished = 0
+        self.shut = False
 
 
 class Plan:
@@ -619,19 +631,146 @@ class Model:
     def handoff(self, w):
         self.new_tag()
         x = w.obj_wait
-        if x is None or w not in x.resv:
+        lst = None if x is None else x.resv_put if w.qrole == "put" else x.resv
+        if lst is None or w not in lst:
             return  # gave up first: the permit went on
         self.touch_obj(x, w.op.id, handoff=True)
-        x.resv.remove(w)
+        lst.remove(w)
         w.obj_wait = None
+        if w.qrole == "put":
+            self.q_add(x)       # its job puts its item
+        elif w.qrole == "get":
+            x.items -= 1        # its job takes its item out: a slot is free
+            self.q_slot(x)
         self.settle(w, "F")
+
+    # ---- queues ---------------------------------------------------------------------------
+    def q_reserve(self, x, lst, resv, what):
+        w = lst.pop(0)
+        resv.append(w)
+        self.act(w, "handoff")
+        self.plan.features.add(what)
+        self.micro.append(("handoff", w, self.cur_tag))
+
+    def q_add(self, x):
+        """An item enters the queue: reserved for the first getter, if any."""
+        x.items += 1
+        x.unfinished += 1
+        if x.waiters:
+            self.q_reserve(x, x.waiters, x.resv, "ran:queue-item-handoff")
+
+    def q_slot(self, x):
+        """A slot of a bounded queue is free: reserved for the first putter, if any."""
+        if x.putters:
+            self.q_reserve(x, x.putters, x.resv_put, "ran:queue-slot-handoff")
+
+    def q_full(self, x):
+        return x.maxsize > 0 and x.items + len(x.resv_put) >= x.maxsize
+
+    def q_wait(self, x, n, role, lst):
+        n.plain = False
+        n.obj_wait = x
+        n.qrole = role
+        lst.append(n)
+        self.plan.features.add("ran:queue-%s-waits" % role)
+
+    def exec_queue(self, o, x, n):
+        k, a = o.kind, o.args
+        in_flight = x.resv or x.resv_put or x.lag == self.epoch
+        if in_flight and not (k in ("put", "put_nowait") and x.qkind == "fifo"
+                              and not x.resv_put and x.lag != self.epoch):
+            # asyncio wakes a waiter that takes its item (or slot) at its step, and any
+            # other call may take it first; vow reserved it (vow/queue.h, the handoff rule)
+            raise Ambiguous("a queue op while an item or slot is on its way to a waiter "
+                            "(vow reserved it, asyncio lets the next call take it)", o.id)
+        if k in ("put", "put_nowait") and x.qkind == "prio" and not a[1].lstrip("-").isdigit():
+            raise Unsupported("a priority queue's item that is not a plain integer", o.id)
+        if n is not None:
+            n.plain = True
+        if k in ("put", "put_nowait"):
+            if x.shut:
+                self.plan.features.add("ran:queue-shut-refuses")
+                self.settle(n, "R")
+            elif k == "put" and (self.q_full(x) or x.putters):
+                self.q_wait(x, n, "put", x.putters)
+            elif self.q_full(x):
+                self.plan.features.add("ran:queue-full")
+                self.settle(n, "R")
+            else:
+                self.q_add(x)
+                self.settle(n, "F")
+        elif k in ("get", "get_nowait"):
+            if x.items - len(x.resv) > 0 and not x.waiters:
+                x.items -= 1
+                self.settle(n, "F")
+                self.q_slot(x)
+            elif x.shut:
+                self.plan.features.add("ran:queue-shut-refuses")
+                self.settle(n, "R")
+            elif k == "get":
+                self.q_wait(x, n, "get", x.waiters)
+            else:
+                self.plan.features.add("ran:queue-empty")
+                self.settle(n, "R")
+        elif k == "task_done":
+            if x.unfinished <= 0:
+                self.plan.features.add("ran:task-done-refused")
+                self.settle(n, "R")
+            else:
+                x.unfinished -= 1
+                self.settle(n, "F")
+                if x.unfinished == 0:
+                    self.q_joined(x)
+        elif k == "join":
+            if x.unfinished == 0:
+                self.settle(n, "F")
+            else:
+                self.q_wait(x, n, "join", x.joiners)
+        elif k == "shutdown":
+            x.shut = True
+            self.plan.features.add("ran:queue-shutdown-" + a[1])
+            if a[1] == "now":
+                x.unfinished = max(0, x.unfinished - x.items)
+                x.items = 0
+                if x.unfinished == 0:
+                    self.q_joined(x)
+            # the waiting gets (the queue is empty for them) and puts fail; asyncio wakes
+            # them and they fail at their step
+            ws, x.waiters = x.waiters + x.putters, []
+            x.putters = []
+            for w in ws:
+                w.obj_wait = None
+                self.plan.features.add("ran:queue-shut-refuses")
+                self.settle(w, "R", deferred=True)
+
+    def q_joined(self, x):
+        ws, x.joiners = x.joiners, []
+        for w in ws:
+            w.obj_wait = None
+            self.plan.features.add("ran:queue-join-wakes")
+            self.settle(w, "F", deferred=True)
 
     def obj_drop(self, u):
         """Waiter u's promise is cancelled: it leaves the line; a reserved permit goes on."""
         x = u.obj_wait
         u.obj_wait = None
-        reserved = u in x.resv
+        reserved = u in x.resv or u in x.resv_put
         self.touch_obj(x, u.op.id, cascade=reserved)
+        if x.kind == "queue":
+            if reserved:
+                x.lag = self.epoch
+                self.plan.features.add("ran:queue-handoff-cancelled")
+                if u.qrole == "put":
+                    x.resv_put.remove(u)
+                    self.q_slot(x)
+                else:
+                    x.resv.remove(u)
+                    if x.waiters:
+                        self.q_reserve(x, x.waiters, x.resv, "ran:queue-item-handoff")
+            else:
+                {"get": x.waiters, "put": x.putters, "join": x.joiners}[u.qrole].remove(u)
+                self.plan.features.add("ran:waiter-cancelled")
+            return
         if reserved:
             x.resv.remove(u)
             x.lag = self.epoch
@@ -649,9 +788,16 @@ class Model:
                                       int(a[0]) if v is None else v,
                                       int(a[0]) if k == "bsem" else None)
             return
+        if k == "queue":
+            x = self.objs[o.id] = SyncObj("queue", 0)
+            x.qkind, x.maxsize = a[0], int(a[1])
+            return
         x = self.objs[int(a[0])]
         self.touch_obj(x, o.id)
         n = self.make(o) if k in NODE_KINDS_SYNC else None
+        if x.kind == "queue":
+            self.exec_queue(o, x, n)
+            return
         if k in WAITER_KINDS:
             if k == "lock_acquire":
                 n.owner = a[1]

@@ -18,7 +18,8 @@ import re
 # ops: group (a `group` op), taction (what a task body returns: val:, throw: or ret:),
 # tform (wait_for | race), wmode (first | exception | all), wdelay (a delay or `-`),
 # wflag (keep | cancel); for the synchronisation primitives: lock, sem, event (an op
-# that makes that object), count (a semaphore's permits), owner (a lock's owner tag).
+# that makes that object), count (a semaphore's permits, a queue's maxsize), owner (a lock's
+# owner tag); queue (a queue op), qkind (fifo | lifo | prio), qshut (drain | now).
 SPEC = {
     "new": [],
     "resolved": ["value"],
@@ -59,24 +60,38 @@ SPEC = {
     "event_wait": ["event"],
     "event_set": ["event"],
     "event_clear": ["event"],
+    # asyncio.Queue (FIFO), LifoQueue, PriorityQueue, with 3.13's shutdown (issue 14).
+    "queue": ["qkind", "count"],
+    "put": ["queue", "value"],
+    "put_nowait": ["queue", "value"],
+    "get": ["queue"],
+    "get_nowait": ["queue"],
+    "task_done": ["queue"],
+    "join": ["queue"],
+    "shutdown": ["queue", "qshut"],
 }
 
 # The kinds only Python judges (a program with one of them has no JavaScript form).
 ASYNCIO_KINDS = {"sleep", "timeout", "cancel", "wait", "create_task", "group", "group_add",
                  "group_spawn", "group_join"}
 SYNC_KINDS = {"lock", "sem", "bsem", "event", "lock_acquire", "lock_release", "sem_acquire",
-              "sem_release", "event_wait", "event_set", "event_clear"}
+              "sem_release", "event_wait", "event_set", "event_clear",
+              "queue", "put", "put_nowait", "get", "get_nowait", "task_done", "join",
+              "shutdown"}
 ASYNCIO_KINDS |= SYNC_KINDS
 
 # Object argument types (not nodes) and the op kinds that make such an object.
 OBJ_TYPES = {"group": ("group",), "lock": ("lock",), "sem": ("sem", "bsem"),
-             "event": ("event",)}
+             "event": ("event",), "queue": ("queue",)}
+QKINDS = ["fifo", "lifo", "prio"]
+QSHUT = ["drain", "now"]
 
 # Ops that make a promise (a node).
 NODE_KINDS = {"new", "resolved", "rejected", "then", "catch", "finally",
               "all", "all_settled", "race", "any",
               "sleep", "timeout", "wait", "create_task", "group_join",
-              "lock_acquire", "lock_release", "sem_acquire", "sem_release", "event_wait"}
+              "lock_acquire", "lock_release", "sem_acquire", "sem_release", "event_wait",
+              "put", "put_nowait", "get", "get_nowait", "task_done", "join"}
 
 NODE_TYPES = ("node", "newnode", "node*")
 TFORMS = ["wait_for", "race"]
@@ -164,6 +179,10 @@ def _check_arg(t, a):
         return a.isdigit() and int(a) > 0
     if t == "count":
         return a.isdigit() and int(a) <= 1000
+    if t == "qkind":
+        return a in QKINDS
+    if t == "qshut":
+        return a in QSHUT
     if t == "owner":
         return a.isdigit() and int(a) <= 1000
     if t == "tform":
