@@ -597,18 +597,28 @@ class Model:
             raise Unsupported("op kind %s" % k, o.id)
 
     # ---- synchronisation primitives (issue 14) -------------------------------------------
-    def touch_obj(self, x, blame, cascade=False, handoff=False):
+    # Activities on one object that give the same result in either order: two handoffs
+    # (each waiter's job takes what was reserved for it), two task_done calls that both
+    # succeed, a task_done and a handoff (a getter's does not change the count of
+    # unfinished items; a putter's adds one, and "done" is only said of a task_done that
+    # succeeds without the items the putters' jobs of this turn added).
+    COMMUTE = {("handoff", "handoff"), ("done", "done"), ("done", "handoff"),
+               ("handoff", "done"), ("handoff", "handoff-put"), ("handoff-put", "handoff"),
+               ("handoff-put", "handoff-put"), ("done", "handoff-put"),
+               ("handoff-put", "done")}
+
+    def touch_obj(self, x, blame, cascade=False, what="op"):
         """Activity on object x. In a cascade (or when asyncio does it one step later), two
-        activities of one epoch must be ordered by causality: else asyncio and vow may meet
-        them in either order. Two handoffs (a waiter's job taking its reserved permit)
-        commute."""
+        activities of one epoch must be ordered by causality, or commute (COMMUTE): else
+        asyncio and vow may meet them in either order."""
         if not (cascade or self.phase == "cascade"):
             return
-        for (e, t, h) in x.touches:
-            if e == self.epoch and not (h and handoff) and not self.caused_by(t, self.cur_tag):
+        for (e, t, w) in x.touches:
+            if e == self.epoch and (w, what) not in self.COMMUTE \
+                    and not self.caused_by(t, self.cur_tag):
                 raise Ambiguous("two unordered activities on one %s in one turn" % x.kind,
                                 blame)
-        x.touches.append((self.epoch, self.cur_tag, handoff))
+        x.touches.append((self.epoch, self.cur_tag, what))
 
     def grant(self, x):
         """A permit is free: reserved for the first waiter (a job fulfils it), or back."""
@@ -634,7 +644,8 @@ class Model:
         lst = None if x is None else x.resv_put if w.qrole == "put" else x.resv
         if lst is None or w not in lst:
             return  # gave up first: the permit went on
-        self.touch_obj(x, w.op.id, handoff=True)
+        # a putter's job adds an item to the count a task_done reads
+        self.touch_obj(x, w.op.id, what="handoff-put" if w.qrole == "put" else "handoff")
         lst.remove(w)
         w.obj_wait = None
         if w.qrole == "put":
@@ -677,8 +688,16 @@ class Model:
     def exec_queue(self, o, x, n):
         k, a = o.kind, o.args
         in_flight = x.resv or x.resv_put or x.lag == self.epoch
-        if in_flight and not (k in ("put", "put_nowait") and x.qkind == "fifo"
-                              and not x.resv_put and x.lag != self.epoch):
+        # unfinished counts only items in the queue, on both sides: task_done and join
+        # do not see what is on its way
+        # FIFO puts while items are on their way to getters: asyncio's woken getters take
+        # the items in the order they resume, which is the order of the line, unless one
+        # was made in this turn (its task's first step was scheduled before the wakeups)
+        fifo_ok = (k in ("put", "put_nowait") and x.qkind == "fifo" and not x.resv_put
+                   and x.lag != self.epoch
+                   and (self.known or not any(w.created[0] == self.epoch
+                                              for w in x.resv + x.waiters[:1])))
+        if in_flight and k not in ("task_done", "join") and not fifo_ok:
             # asyncio wakes a waiter that takes its item (or slot) at its step, and any
             # other call may take it first; vow reserved it (vow/queue.h, the handoff rule)
             raise Ambiguous("a queue op while an item or slot is on its way to a waiter "
@@ -793,7 +812,9 @@ class Model:
             x.qkind, x.maxsize = a[0], int(a[1])
             return
         x = self.objs[int(a[0])]
-        self.touch_obj(x, o.id)
+        added = sum(1 for (e, t, w) in x.touches if e == self.epoch and w == "handoff-put")
+        done = k == "task_done" and x.unfinished > added and not x.resv_put
+        self.touch_obj(x, o.id, what="done" if done else "op")
         n = self.make(o) if k in NODE_KINDS_SYNC else None
         if x.kind == "queue":
             self.exec_queue(o, x, n)
