@@ -77,7 +77,8 @@ class Ambiguous(Unsupported):
 class Node:
     __slots__ = ("key", "op", "kind", "state", "recs", "waiting", "plain", "created",
                  "settle", "timer", "timed_out", "race", "started", "wait", "group",
-                 "acts", "touch", "watch", "task_scope", "obj_wait", "owner", "qrole")
+                 "acts", "touch", "watch", "task_scope", "obj_wait", "owner", "qrole",
+                 "sched")
 
     def __init__(self, key, op, kind, created):
         self.key = key          # op id, or ("spawn", id) / ("group", id) for internal ones
@@ -102,6 +103,7 @@ class Node:
         self.obj_wait = None    # the SyncObj in whose line this node waits
         self.owner = None       # lock_acquire: the owner tag
         self.qrole = None       # a queue's waiter: get | put | join
+        self.sched = 0          # a getter with an item on its way: when asyncio resumes it
 
 
 class Rec:
@@ -658,6 +660,15 @@ class Model:
     # ---- queues ---------------------------------------------------------------------------
     def q_reserve(self, x, lst, resv, what):
         w = lst.pop(0)
+        if resv is x.resv:
+            # asyncio's woken getter resumes at its wakeup, or, made in this turn, at its
+            # task's first step, scheduled when it was made: they take the items in that
+            # order, vow in the line's
+            w.sched = w.created[1] if w.created[0] == self.epoch else self.next_seq()
+            if any(v.sched > w.sched for v in resv) and not self.known:
+                raise Ambiguous("a getter made in this turn resumes before an older one "
+                                "woken in it (asyncio gives it the older one's item)",
+                                w.op.id)
         resv.append(w)
         self.act(w, "handoff")
         self.plan.features.add(what)
@@ -691,12 +702,9 @@ class Model:
         # unfinished counts only items in the queue, on both sides: task_done and join
         # do not see what is on its way
         # FIFO puts while items are on their way to getters: asyncio's woken getters take
-        # the items in the order they resume, which is the order of the line, unless one
-        # was made in this turn (its task's first step was scheduled before the wakeups)
+        # the head item in the order they resume (q_reserve checks it is the line's)
         fifo_ok = (k in ("put", "put_nowait") and x.qkind == "fifo" and not x.resv_put
-                   and x.lag != self.epoch
-                   and (self.known or not any(w.created[0] == self.epoch
-                                              for w in x.resv + x.waiters[:1])))
+                   and x.lag != self.epoch)
         if in_flight and k not in ("task_done", "join") and not fifo_ok:
             # asyncio wakes a waiter that takes its item (or slot) at its step, and any
             # other call may take it first; vow reserved it (vow/queue.h, the handoff rule)
