@@ -622,6 +622,18 @@ class Gen:
                 self.op(sc, "lock_release" if kind == "lock" else "sem_release",
                         [x.id, r.randint(1, 3)] if kind == "lock" else [x.id])
                 self.op(sc, "cancel", [w.id])
+        self.give_up(waiters)
+        if kind != "event" and r.random() < (0.7 if kind == "bsem" else 0.3):
+            sl = self.timer_slot()
+            sc = self.at(sl) if sl else None
+            if sc is not None:  # a release too many, or by the wrong owner
+                self.op(sc, "lock_release" if kind == "lock" else "sem_release",
+                        [x.id, r.randint(1, 3)] if kind == "lock" else [x.id])
+
+    def give_up(self, waiters):
+        """Up to two of the waiters (made in main) give up: cancelled by a timer, or by a
+        timeout."""
+        r = self.rng
         for w in r.sample(waiters, min(len(waiters), r.randint(0, 2))):
             if r.random() < 0.5:
                 sl = self.timer_slot()
@@ -632,12 +644,6 @@ class Gen:
                 sl = self.free_slot()
                 if sl is not None:
                     self.op(None, "timeout", [w.id, sl * SLOT, "wait_for"])
-        if kind != "event" and r.random() < (0.7 if kind == "bsem" else 0.3):
-            sl = self.timer_slot()
-            sc = self.at(sl) if sl else None
-            if sc is not None:  # a release too many, or by the wrong owner
-                self.op(sc, "lock_release" if kind == "lock" else "sem_release",
-                        [x.id, r.randint(1, 3)] if kind == "lock" else [x.id])
 
     def queue_scenario(self):
         """A queue with producers and consumers: gets waiting for puts (an item handed to
@@ -688,16 +694,7 @@ class Gen:
                         self.op(sc, "get", [q.id])
                     else:
                         self.op(sc, "put_nowait", [q.id, val()])
-        for w in r.sample(waiters, min(len(waiters), r.randint(0, 2))):
-            if r.random() < 0.5:
-                sl = self.timer_slot()
-                sc = self.at(sl) if sl else None
-                if sc is not None:
-                    self.op(sc, "cancel", [w.id])
-            else:
-                sl = self.free_slot()
-                if sl is not None:
-                    self.op(None, "timeout", [w.id, sl * SLOT, "wait_for"])
+        self.give_up(waiters)
 
     def program(self):
         r = self.rng
