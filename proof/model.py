@@ -603,7 +603,8 @@ class Model:
     # (each waiter's job takes what was reserved for it), two task_done calls that both
     # succeed, a task_done and a handoff (a getter's does not change the count of
     # unfinished items; a putter's adds one, and "done" is only said of a task_done that
-    # succeeds without the items the putters' jobs of this turn added).
+    # succeeds without the items the putters' jobs of this turn added, and does not wake
+    # the joins in either order).
     COMMUTE = {("handoff", "handoff"), ("done", "done"), ("done", "handoff"),
                ("handoff", "done"), ("handoff", "handoff-put"), ("handoff-put", "handoff"),
                ("handoff-put", "handoff-put"), ("done", "handoff-put"),
@@ -613,7 +614,7 @@ class Model:
         """Activity on object x. In a cascade (or when asyncio does it one step later), two
         activities of one epoch must be ordered by causality, or commute (COMMUTE): else
         asyncio and vow may meet them in either order."""
-        if not (cascade or self.phase == "cascade"):
+        if not (cascade or self.phase == "cascade") or self.known:
             return
         for (e, t, w) in x.touches:
             if e == self.epoch and (w, what) not in self.COMMUTE \
@@ -821,7 +822,10 @@ class Model:
             return
         x = self.objs[int(a[0])]
         added = sum(1 for (e, t, w) in x.touches if e == self.epoch and w == "handoff-put")
-        done = k == "task_done" and x.unfinished > added and not x.resv_put
+        # a task_done that brings the count to 0 wakes the joins: not when the puts come
+        # first (a task's first step comes before the jobs in asyncio, after them in vow)
+        done = (k == "task_done" and not x.resv_put
+                and x.unfinished - added >= (2 if x.joiners else 1))
         self.touch_obj(x, o.id, what="done" if done else "op")
         n = self.make(o) if k in NODE_KINDS_SYNC else None
         if x.kind == "queue":
