@@ -8,7 +8,9 @@
  *   - every value box, error payload and reaction context destructor runs exactly once;
  *   - every promise was freed: once the interpreter dropped its references and the loop
  *     was closed (or freed), no allocation vow made through vow_replace_allocator is live;
- *   - a loop that ran out of work closes with vow_loop_close (no VOW_EBUSY).
+ *   - a loop that ran out of work closes with vow_loop_close (no VOW_EBUSY), once the
+ *     program's locks, semaphores and events were freed and the cancellations of their
+ *     waiters ran.
  * The teardown varies with the input: run to the end then close; run to the end, free the
  * loop, then drop the handles; or one non-blocking turn, then free the loop with timers
  * and reactions still pending (vow_loop_free's forced path).
@@ -68,6 +70,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             if (vow_loop_free(loop) != 0) abort();
             proof_release(p);
         } else {
+            /* Freeing the objects cancels their waiters; those reactions run first. */
+            if (proof_free_objects(p) && vow_loop_run(loop, VOW_RUN_DEFAULT) != 0) abort();
             proof_release(p);
             int rc = vow_loop_close(loop);
             if (rc != 0) {

@@ -25,7 +25,7 @@ import random
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from prog import Op, SPEC, ASYNCIO_KINDS, dump, dump_batch, remove, validate  # noqa: E402
+from prog import Op, SPEC, ASYNCIO_KINDS, SYNC_KINDS, dump, dump_batch, remove, validate  # noqa: E402
 import model  # noqa: E402
 
 SLOT = 120
@@ -48,6 +48,7 @@ class Gen:
         self.timer_at = {}                        # slot -> scope of main's timer there
         self.root = {}                            # node -> the `new` node it waits on
         self.wish = {}                            # `new` node -> settle after this (ms)
+        self.objs = []                            # lock / sem / bsem / event ops (main)
 
     # ---- helpers -------------------------------------------------------------------
     def op(self, scope, kind, args):
@@ -69,6 +70,8 @@ class Gen:
         if kind in ("new", "resolved", "rejected", "then", "catch", "finally", "sleep",
                     "timeout", "wait", "create_task", "group_join"):
             self.scope_nodes.setdefault(scope, []).append(o)
+        if kind in ("lock_acquire", "sem_acquire", "event_wait"):
+            self.late.add(o.id)
         return o
 
     def value(self):
@@ -173,6 +176,7 @@ class Gen:
             "group_spawn": 2 if self.groups else 0,
             "group_join": 2.5 if any(not gj[1] for gj in self.groups) else 0,
             "timer": 1.2 if depth < 2 else 0,
+            "sync": 2.5 if self.objs else 0,
         }
         k = r.choices(list(w), list(w.values()))[0]
         if k == "new":
@@ -245,7 +249,38 @@ class Gen:
             o = self.op(scope, "timer", [t - now])
             self.queue.append(((oid, "t"), t, depth + 1))
             return o
+        if k == "sync":
+            return self.sync_op(scope, self.rng.choice(self.objs))
         raise AssertionError(k)
+
+    def sync_op(self, scope, x, acquire=True):
+        """One op on object x (a lock's owner tags are 1-3)."""
+        r = self.rng
+        if x.kind == "queue":
+            v = str(r.randint(0, 40)) if x.args[0] == "prio" else self.value()
+            if acquire:
+                k = r.choices(["put", "put_nowait", "get", "get_nowait", "task_done", "join",
+                               "shutdown"], [3, 2, 3, 2, 2, 1, 0.3])[0]
+            else:
+                k = r.choices(["put_nowait", "get_nowait", "task_done", "put", "get"],
+                              [2, 1, 3, 1, 1])[0]
+            if k in ("put", "put_nowait"):
+                return self.op(scope, k, [x.id, v])
+            if k == "shutdown":
+                return self.op(scope, k, [x.id, r.choice(["drain", "now"])])
+            return self.op(scope, k, [x.id])
+        if x.kind == "lock":
+            ow = r.randint(1, 3)
+            if acquire and r.random() < 0.5:
+                return self.op(scope, "lock_acquire", [x.id, ow])
+            return self.op(scope, "lock_release", [x.id, ow])
+        if x.kind in ("sem", "bsem"):
+            if acquire and r.random() < 0.5:
+                return self.op(scope, "sem_acquire", [x.id])
+            return self.op(scope, "sem_release", [x.id])
+        k = r.choice(["event_wait", "event_set", "event_set", "event_clear"] if acquire
+                     else ["event_set", "event_clear"])
+        return self.op(scope, k, [x.id])
 
     def visible_group(self, g, scope):
         return g.scope is None or g.scope == scope or scope is not None and self.chain_has(scope, g.scope)
@@ -261,8 +296,11 @@ class Gen:
     def basic_op(self, scope, vis, depth):
         """One op of a reaction or task scope (no asyncio op: its time is not static)."""
         r = self.rng
-        k = r.choices(["new", "resolved", "settle", "reaction"],
-                      [1.5, 0.8, 2, 2.5 if vis and depth < 4 else 0])[0]
+        k = r.choices(["new", "resolved", "settle", "reaction", "sync"],
+                      [1.5, 0.8, 2, 2.5 if vis and depth < 4 else 0,
+                       1.5 if self.objs else 0])[0]
+        if k == "sync":
+            return self.sync_op(scope, r.choice(self.objs), acquire=r.random() < 0.3)
         if k == "new":
             return self.op(scope, "new", [])
         if k == "resolved":
@@ -497,10 +535,173 @@ class Gen:
                     self.op(sc, "cancel", [t.id])
             self.op(None, "then", [t.id, "pass", "pass"])
 
+    def sync_scenario(self):
+        """A lock, semaphore or event with a line of waiters: critical sections released
+        by their reactions or by timers, waiters cancelled or timed out (the handoff rule),
+        a release by the wrong owner, an over-release, an event set and cleared."""
+        r = self.rng
+        kind = r.choice(["lock", "lock", "sem", "bsem", "event", "event", "handoff",
+                         "queue", "queue", "queue", "queue", "queue"])
+        if kind == "queue":
+            self.queue_scenario()
+            return
+        if kind == "handoff":
+            # held, two waiters; a callback releases and the first waiter gives up before
+            # its job runs: the permit goes on to the second (the handoff rule)
+            lock = r.random() < 0.5
+            x = self.op(None, "lock" if lock else r.choice(["sem", "bsem"]),
+                        [] if lock else [1])
+            self.objs.append(x)
+            ws = [self.op(None, "lock_acquire", [x.id, i + 1]) if lock else
+                  self.op(None, "sem_acquire", [x.id]) for i in range(r.randint(2, 4))]
+            for w in ws[1:]:
+                if r.random() < 0.5:
+                    self.op(None, "then", [w.id, "val:" + self.value(), "pass"])
+            sl = self.timer_slot()
+            sc = self.at(sl) if sl else None
+            if sc is not None:
+                self.op(sc, "lock_release" if lock else "sem_release",
+                        [x.id, 1] if lock else [x.id])
+                self.op(sc, "cancel", [ws[1].id])
+            return
+        x = self.op(None, kind, [r.randint(0, 2)] if kind in ("sem", "bsem") else [])
+        self.objs.append(x)
+        if kind == "bsem" and r.random() < 0.4:
+            self.op(None, "sem_release", [x.id])  # before any acquire: too many
+        waiters = []
+        for i in range(r.randint(2, 4)):
+            sl = self.timer_slot() if r.random() < 0.35 else None
+            sc = self.at(sl) if sl else None
+            if kind == "lock":
+                ow = i + 1 if r.random() < 0.85 else r.randint(1, 3)
+                w = self.op(sc, "lock_acquire", [x.id, ow])
+            elif kind == "event":
+                w = self.op(sc, "event_wait", [x.id])
+            else:
+                w = self.op(sc, "sem_acquire", [x.id])
+            waiters.append(w)
+            # the critical section: its reaction releases (or a later timer does)
+            how = r.random()
+            if kind == "event":
+                if how < 0.5:
+                    self.op(sc, "then", [w.id, "val:" + self.value(), "pass"])
+            elif how < 0.5:
+                oid = self.next_id
+                self.op(sc, "then", [w.id, "val:" + self.value(), "pass"])
+                if kind == "lock":
+                    self.op((oid, "ok"), "lock_release", [x.id, w.args[1]])
+                else:
+                    self.op((oid, "ok"), "sem_release", [x.id])
+            elif how < 0.85:
+                sl2 = self.timer_slot((sl or 0) + 1)
+                sc2 = self.at(sl2) if sl2 else None
+                if sc2 is not None:
+                    if kind == "lock":
+                        self.op(sc2, "lock_release", [x.id, w.args[1]])
+                    else:
+                        self.op(sc2, "sem_release", [x.id])
+        if kind == "event":
+            for _ in range(r.randint(1, 2)):
+                sl = self.timer_slot()
+                sc = self.at(sl) if sl else None
+                if sc is not None:
+                    k = r.choice(["event_set", "event_set", "event_clear"])
+                    self.op(sc, k, [x.id])
+                    if r.random() < 0.4:  # a wait after it, in the same callback
+                        self.op(sc, "then", [self.op(sc, "event_wait", [x.id]).id,
+                                             "val:" + self.value(), "-"])
+        # some waiters give up: cancelled by a timer, or by a timeout
+        waiters = [w for w in waiters if w.scope is None]
+        if kind != "event" and waiters and r.random() < 0.35:
+            # a release hands the permit to the first waiter, which gives up in the same
+            # callback, before its job runs: the permit goes on (the handoff rule)
+            sl = self.timer_slot()
+            sc = self.at(sl) if sl else None
+            if sc is not None:
+                w = waiters[0]
+                self.op(sc, "lock_release" if kind == "lock" else "sem_release",
+                        [x.id, r.randint(1, 3)] if kind == "lock" else [x.id])
+                self.op(sc, "cancel", [w.id])
+        self.give_up(waiters)
+        if kind != "event" and r.random() < (0.7 if kind == "bsem" else 0.3):
+            sl = self.timer_slot()
+            sc = self.at(sl) if sl else None
+            if sc is not None:  # a release too many, or by the wrong owner
+                self.op(sc, "lock_release" if kind == "lock" else "sem_release",
+                        [x.id, r.randint(1, 3)] if kind == "lock" else [x.id])
+
+    def give_up(self, waiters):
+        """Up to two of the waiters (made in main) give up: cancelled by a timer, or by a
+        timeout."""
+        r = self.rng
+        for w in r.sample(waiters, min(len(waiters), r.randint(0, 2))):
+            if r.random() < 0.5:
+                sl = self.timer_slot()
+                sc = self.at(sl) if sl else None
+                if sc is not None:
+                    self.op(sc, "cancel", [w.id])
+            else:
+                sl = self.free_slot()
+                if sl is not None:
+                    self.op(None, "timeout", [w.id, sl * SLOT, "wait_for"])
+
+    def queue_scenario(self):
+        """A queue with producers and consumers: gets waiting for puts (an item handed to
+        a getter), puts waiting for room (a slot handed to a putter), consumers marking
+        their items done for a join, getters and putters cancelled or timed out, a
+        shutdown (drain or now) failing the waiters and later calls."""
+        r = self.rng
+        qk = r.choices(["fifo", "lifo", "prio"], [2, 1, 1])[0]
+        q = self.op(None, "queue", [qk, r.choice([0, 1, 1, 1, 2])])
+        self.objs.append(q)
+
+        def val():
+            return str(r.randint(0, 40)) if qk == "prio" else self.value()
+
+        waiters = []
+        for _ in range(r.randint(1, 3)):  # consumers
+            sl = self.timer_slot() if r.random() < 0.4 else None
+            sc = self.at(sl) if sl else None
+            g = self.op(sc, r.choice(["get", "get", "get_nowait"]), [q.id])
+            if sc is None:
+                waiters.append(g)
+            if r.random() < 0.7:
+                oid = self.next_id
+                self.op(sc, "then", [g.id, "pass", "pass"])
+                if r.random() < 0.8:
+                    self.op((oid, "ok"), "task_done", [q.id])
+        for _ in range(r.randint(1, 4)):  # producers
+            sl = self.timer_slot() if r.random() < 0.6 else None
+            sc = self.at(sl) if sl else None
+            p = self.op(sc, r.choice(["put", "put", "put_nowait"]), [q.id, val()])
+            if sc is None and p.kind == "put":
+                waiters.append(p)
+        if r.random() < 0.6:
+            j = self.op(None, "join", [q.id])
+            self.op(None, "then", [j.id, "val:" + self.value(), "-"])
+        if r.random() < 0.3:  # a task_done too many, or done before its time
+            sl = self.timer_slot()
+            sc = self.at(sl) if sl else None
+            if sc is not None:
+                self.op(sc, "task_done", [q.id])
+        if r.random() < 0.5:
+            sl = self.timer_slot()
+            sc = self.at(sl) if sl else None
+            if sc is not None:
+                self.op(sc, "shutdown", [q.id, r.choice(["drain", "now"])])
+                if r.random() < 0.5:
+                    if r.random() < 0.5:
+                        self.op(sc, "get", [q.id])
+                    else:
+                        self.op(sc, "put_nowait", [q.id, val()])
+        self.give_up(waiters)
+
     def program(self):
         r = self.rng
         for _ in range(r.randint(1, 3)):
             self.scenario()
+        for _ in range(1 if r.random() < 0.6 else 2):  # synchronisation, queues (issue 14)
+            self.sync_scenario()
         self.fill(None, 0, 0)
         while self.queue:
             i = 0 if r.random() < 0.5 else r.randrange(len(self.queue))
@@ -551,6 +752,7 @@ def generate(seed):
 
 def features(ops, plan=None):
     f = set(o.kind for o in ops)
+    byid = {o.id: o for o in ops}
     plan = plan or model.plan(ops)
     for o in ops:
         if o.kind == "timeout":
@@ -566,6 +768,10 @@ def features(ops, plan=None):
         if o.kind in ("then", "catch", "finally", "create_task", "group_spawn"):
             if any(a.startswith("ret:") for a in o.args):
                 f.add("action:ret")
+        if o.kind == "queue" and o.args[0] != "fifo":
+            f.add("queue:" + o.args[0])
+        if o.kind in SYNC_KINDS and o.scope is not None and byid[o.scope[0]].kind != "timer":
+            f.add("sync-op-in-reaction")
     f |= plan.features
     return f
 
@@ -578,7 +784,16 @@ FEATURES = sorted(k for k in SPEC if k in ASYNCIO_KINDS) + [
     "ran:shield", "ran:upstream-cancel", "ran:timeout-expired", "ran:timeout-left-running",
     "ran:wait-by-timeout", "ran:wait-cancelled-pending", "ran:group-abort",
     "ran:group-refused", "ran:task-cancelled-unstarted", "ran:join-fulfilled",
-    "ran:join-aggregate", "ran:join-cancelled", "ran:finally-on-cancel"]
+    "ran:join-aggregate", "ran:join-cancelled", "ran:finally-on-cancel",
+    # the synchronisation primitives (issue 14)
+    "sync-op-in-reaction", "ran:acquire-at-once", "ran:acquire-waits", "ran:handoff",
+    "ran:handoff-cancelled", "ran:waiter-cancelled", "ran:lock-release-refused",
+    "ran:bsem-release-refused", "ran:event-wait-set", "ran:event-wait-waits",
+    "ran:event-set-wakes",
+    "queue:lifo", "queue:prio", "ran:queue-get-waits", "ran:queue-put-waits",
+    "ran:queue-join-waits", "ran:queue-item-handoff", "ran:queue-slot-handoff",
+    "ran:queue-full", "ran:queue-empty", "ran:task-done-refused", "ran:queue-join-wakes",
+    "ran:queue-shutdown-drain", "ran:queue-shutdown-now", "ran:queue-shut-refuses"]
 
 
 def coverage(seeds):

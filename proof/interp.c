@@ -51,14 +51,37 @@ enum op_kind {
     K_GROUP_ADD,
     K_GROUP_SPAWN,
     K_GROUP_JOIN,
+    K_LOCK,
+    K_SEM,
+    K_BSEM,
+    K_EVENT,
+    K_LOCK_ACQUIRE,
+    K_LOCK_RELEASE,
+    K_SEM_ACQUIRE,
+    K_SEM_RELEASE,
+    K_EVENT_WAIT,
+    K_EVENT_SET,
+    K_EVENT_CLEAR,
+    K_QUEUE,
+    K_PUT,
+    K_PUT_NOWAIT,
+    K_GET,
+    K_GET_NOWAIT,
+    K_TASK_DONE,
+    K_JOIN,
+    K_SHUTDOWN,
     K_COUNT
 };
 
 static const char *const kind_names[K_COUNT] = {
-    "new",  "resolved",    "rejected", "resolve",   "reject",      "resolve_with",
-    "then", "catch",       "finally",  "all",       "all_settled", "race",
-    "any",  "timer",       "micro",    "sleep",     "timeout",     "cancel",
-    "wait", "create_task", "group",    "group_add", "group_spawn", "group_join"};
+    "new",         "resolved",    "rejected",   "resolve",    "reject",       "resolve_with",
+    "then",        "catch",       "finally",    "all",        "all_settled",  "race",
+    "any",         "timer",       "micro",      "sleep",      "timeout",      "cancel",
+    "wait",        "create_task", "group",      "group_add",  "group_spawn",  "group_join",
+    "lock",        "sem",         "bsem",       "event",      "lock_acquire", "lock_release",
+    "sem_acquire", "sem_release", "event_wait", "event_set",  "event_clear",  "queue",
+    "put",         "put_nowait",  "get",        "get_nowait", "task_done",    "join",
+    "shutdown"};
 
 /* Scope tags: the callbacks an op can create. */
 enum tag { T_OK, T_ERR, T_FIN, T_TIMER, T_MICRO, T_TASK, T_COUNT };
@@ -92,9 +115,10 @@ typedef struct op {
     int a, b;       /* node operands (op indices, -1 none) */
     val_desc v;     /* resolved / resolve */
     int code;       /* rejected / reject */
-    uint64_t delay; /* timer, sleep, timeout, wait (wait: UINT64_MAX for none) */
+    uint64_t delay; /* timer, sleep, timeout, wait (wait: UINT64_MAX for none); sem: permits */
     unsigned flags; /* timeout: VOW_TIMEOUT_RACE; wait: VOW_WAIT_CANCEL_PENDING */
-    int mode;       /* wait: vow_wait_mode_t */
+    int mode;       /* wait: vow_wait_mode_t; lock_acquire, lock_release: the owner tag;
+                       queue: 0 fifo, 1 lifo, 2 prio; shutdown: 1 immediate */
     action act[2];  /* then: ok, err; catch: err in act[1]; finally, task bodies: act[0] */
     intvec inputs;  /* combinators, wait */
 } op;
@@ -125,6 +149,8 @@ struct proof_prog {
     unsigned char *runs;      /* runs[op * T_COUNT + tag] */
     vow_t **node;             /* node[op] */
     vow_task_group_t **group; /* group[op] (group ops) */
+    void **obj;               /* obj[op]: the lock, semaphore, event or queue a lock/sem/
+                                 bsem/event/queue op made (its kind says which) */
     cbref *cbs;               /* cbs[op] */
     tobj **objs;
     int nobjs, capobjs;
@@ -257,7 +283,15 @@ static int is_node_kind(enum op_kind k) {
     case K_CANCEL:
     case K_GROUP:
     case K_GROUP_ADD:
-    case K_GROUP_SPAWN: return 0;
+    case K_GROUP_SPAWN:
+    case K_LOCK:
+    case K_SEM:
+    case K_BSEM:
+    case K_EVENT:
+    case K_EVENT_SET:
+    case K_EVENT_CLEAR:
+    case K_QUEUE:
+    case K_SHUTDOWN: return 0;
     default: return 1;
     }
 }
@@ -265,6 +299,14 @@ static int is_node_kind(enum op_kind k) {
 static int parse_group(proof_prog *p, const idmap *m, const char *s) {
     int i = lookup(m, s, NULL);
     if (i < 0 || p->ops[i].kind != K_GROUP) return -1;
+    return i;
+}
+
+/* An object operand: an op of kind k1 or k2 (a lock, a semaphore, an event). */
+static int parse_obj(proof_prog *p, const idmap *m, const char *s, enum op_kind k1,
+                     enum op_kind k2) {
+    int i = lookup(m, s, NULL);
+    if (i < 0 || (p->ops[i].kind != k1 && p->ops[i].kind != k2)) return -1;
     return i;
 }
 
@@ -366,7 +408,65 @@ static int parse_line(proof_prog *p, idmap *m, char **tok, int ntok, char *err, 
     case K_NEW:
     case K_MICRO:
     case K_GROUP:
+    case K_LOCK:
+    case K_EVENT:
         if (nargs != 0) FAIL("%s takes no argument", tok[2]);
+        break;
+    case K_SEM:
+    case K_BSEM:
+        if (nargs != 1 || parse_int(arg[0], 0, 1000, &d) != 0) FAIL("%s COUNT", tok[2]);
+        o.delay = (uint64_t)d;
+        break;
+    case K_LOCK_ACQUIRE:
+    case K_LOCK_RELEASE:
+        if (nargs != 2 || (o.a = parse_obj(p, m, arg[0], K_LOCK, K_LOCK)) < 0 ||
+            parse_int(arg[1], 0, 1000, &d) != 0)
+            FAIL("%s LOCK OWNER", tok[2]);
+        o.mode = (int)d;
+        break;
+    case K_SEM_ACQUIRE:
+    case K_SEM_RELEASE:
+        if (nargs != 1 || (o.a = parse_obj(p, m, arg[0], K_SEM, K_BSEM)) < 0)
+            FAIL("%s SEM", tok[2]);
+        break;
+    case K_EVENT_WAIT:
+    case K_EVENT_SET:
+    case K_EVENT_CLEAR:
+        if (nargs != 1 || (o.a = parse_obj(p, m, arg[0], K_EVENT, K_EVENT)) < 0)
+            FAIL("%s EVENT", tok[2]);
+        break;
+    case K_QUEUE:
+        if (nargs != 2 || parse_int(arg[1], 0, 1000, &d) != 0) FAIL("queue KIND MAXSIZE");
+        o.delay = (uint64_t)d;
+        if (strcmp(arg[0], "fifo") == 0)
+            o.mode = 0;
+        else if (strcmp(arg[0], "lifo") == 0)
+            o.mode = 1;
+        else if (strcmp(arg[0], "prio") == 0)
+            o.mode = 2;
+        else
+            FAIL("queue: bad kind '%s'", arg[0]);
+        break;
+    case K_PUT:
+    case K_PUT_NOWAIT:
+        if (nargs != 2 || (o.a = parse_obj(p, m, arg[0], K_QUEUE, K_QUEUE)) < 0 ||
+            parse_value(arg[1], &o.v) != 0)
+            FAIL("%s QUEUE VALUE", tok[2]);
+        break;
+    case K_GET:
+    case K_GET_NOWAIT:
+    case K_TASK_DONE:
+    case K_JOIN:
+        if (nargs != 1 || (o.a = parse_obj(p, m, arg[0], K_QUEUE, K_QUEUE)) < 0)
+            FAIL("%s QUEUE", tok[2]);
+        break;
+    case K_SHUTDOWN:
+        if (nargs != 2 || (o.a = parse_obj(p, m, arg[0], K_QUEUE, K_QUEUE)) < 0)
+            FAIL("shutdown QUEUE drain|now");
+        if (strcmp(arg[1], "now") == 0)
+            o.mode = 1;
+        else if (strcmp(arg[1], "drain") != 0)
+            FAIL("shutdown: bad mode '%s'", arg[1]);
         break;
     case K_RESOLVED:
         if (nargs != 1 || parse_value(arg[0], &o.v) != 0) FAIL("resolved VALUE");
@@ -570,6 +670,8 @@ proof_prog *proof_parse(const char *text, size_t len, unsigned flags, char *err,
     memset(p->node, 0, (n + 1) * sizeof *p->node);
     p->group = xrealloc(NULL, (n + 1) * sizeof *p->group);
     memset(p->group, 0, (n + 1) * sizeof *p->group);
+    p->obj = xrealloc(NULL, (n + 1) * sizeof *p->obj);
+    memset(p->obj, 0, (n + 1) * sizeof *p->obj);
     p->cbs = xrealloc(NULL, (n + 1) * sizeof *p->cbs);
     for (int i = 0; i < p->nops; i++) {
         op *o = &p->ops[i];
@@ -837,6 +939,15 @@ static void set_node(proof_prog *p, int i, vow_t *n) {
     p->node[i] = n;
 }
 
+/* A node settled at once with a call's answer: fulfilled (vow_none) on 0, else rejected
+ * with that code (lock_release, sem_release). */
+static vow_t *answer_node(vow_loop_t *loop, int rc) {
+    return rc == 0 ? vow_resolved(loop, vow_none()) : vow_rejected(loop, vow_error_new(rc, NULL));
+}
+
+/* The owner tag of a lock op: the number as a pointer (0 is NULL). */
+static const void *owner_tag(const op *o) { return (const void *)(uintptr_t)o->mode; }
+
 static void exec_op(proof_prog *p, int i) {
     op *o = &p->ops[i];
     vow_loop_t *loop = p->loop;
@@ -900,6 +1011,89 @@ static void exec_op(proof_prog *p, int i) {
     case K_GROUP_JOIN:
         if (o->a < 0 || p->group[o->a] == NULL) break;
         set_node(p, i, vow_task_group_join(p->group[o->a]));
+        break;
+    case K_LOCK:
+        if ((p->obj[i] = vow_lock_new(loop)) == NULL) die("vow_lock_new failed", p, i);
+        break;
+    case K_SEM:
+    case K_BSEM:
+        p->obj[i] = o->kind == K_SEM ? vow_sem_new(loop, (uint32_t)o->delay)
+                                     : vow_sem_bounded_new(loop, (uint32_t)o->delay);
+        if (p->obj[i] == NULL) die("vow_sem_new failed", p, i);
+        break;
+    case K_EVENT:
+        if ((p->obj[i] = vow_event_new(loop)) == NULL) die("vow_event_new failed", p, i);
+        break;
+    case K_LOCK_ACQUIRE:
+        if (o->a < 0 || p->obj[o->a] == NULL) break;
+        set_node(p, i, vow_lock_acquire(p->obj[o->a], owner_tag(o)));
+        break;
+    case K_LOCK_RELEASE:
+        if (o->a < 0 || p->obj[o->a] == NULL) break;
+        set_node(p, i, answer_node(loop, vow_lock_release(p->obj[o->a], owner_tag(o))));
+        break;
+    case K_SEM_ACQUIRE:
+        if (o->a < 0 || p->obj[o->a] == NULL) break;
+        set_node(p, i, vow_sem_acquire(p->obj[o->a]));
+        break;
+    case K_SEM_RELEASE:
+        if (o->a < 0 || p->obj[o->a] == NULL) break;
+        set_node(p, i, answer_node(loop, vow_sem_release(p->obj[o->a])));
+        break;
+    case K_EVENT_WAIT:
+        if (o->a < 0 || p->obj[o->a] == NULL) break;
+        set_node(p, i, vow_event_wait(p->obj[o->a]));
+        break;
+    case K_EVENT_SET:
+        if (o->a >= 0 && p->obj[o->a] != NULL && vow_event_set(p->obj[o->a]) != 0)
+            die("vow_event_set failed", p, i);
+        break;
+    case K_EVENT_CLEAR:
+        if (o->a >= 0 && p->obj[o->a] != NULL && vow_event_clear(p->obj[o->a]) != 0)
+            die("vow_event_clear failed", p, i);
+        break;
+    case K_QUEUE: {
+        size_t max = (size_t)o->delay;
+        p->obj[i] = o->mode == 0   ? vow_queue_new(loop, max)
+                    : o->mode == 1 ? vow_queue_lifo_new(loop, max)
+                                   : vow_queue_priority_new(loop, max, NULL, NULL);
+        if (p->obj[i] == NULL) die("vow_queue_new failed", p, i);
+        break;
+    }
+    case K_PUT:
+        if (o->a < 0 || p->obj[o->a] == NULL) break;
+        set_node(p, i, vow_queue_put(p->obj[o->a], make_value(p, o->v)));
+        break;
+    case K_PUT_NOWAIT: {
+        if (o->a < 0 || p->obj[o->a] == NULL) break;
+        vow_value_t item = make_value(p, o->v);
+        int rc = vow_queue_put_nowait(p->obj[o->a], &item);
+        if (rc != 0) vow_value_release(&item); /* refused: still ours */
+        set_node(p, i, answer_node(loop, rc));
+        break;
+    }
+    case K_GET:
+        if (o->a < 0 || p->obj[o->a] == NULL) break;
+        set_node(p, i, vow_queue_get(p->obj[o->a]));
+        break;
+    case K_GET_NOWAIT: {
+        if (o->a < 0 || p->obj[o->a] == NULL) break;
+        vow_value_t item;
+        int rc = vow_queue_get_nowait(p->obj[o->a], &item);
+        set_node(p, i, rc == 0 ? vow_resolved(loop, item) : answer_node(loop, rc));
+        break;
+    }
+    case K_TASK_DONE:
+        if (o->a < 0 || p->obj[o->a] == NULL) break;
+        set_node(p, i, answer_node(loop, vow_queue_task_done(p->obj[o->a])));
+        break;
+    case K_JOIN:
+        if (o->a < 0 || p->obj[o->a] == NULL) break;
+        set_node(p, i, vow_queue_join(p->obj[o->a]));
+        break;
+    case K_SHUTDOWN:
+        if (o->a >= 0 && p->obj[o->a] != NULL && vow_queue_shutdown(p->obj[o->a], o->mode) != 0)
+            die("vow_queue_shutdown failed", p, i);
         break;
     case K_WAIT:
     case K_ALL:
@@ -982,8 +1176,30 @@ void proof_end(proof_prog *p) {
     }
 }
 
+int proof_free_objects(proof_prog *p) {
+    if (p == NULL) return 0;
+    int any = 0;
+    p->emit = NULL; /* what the cancellations run now is not part of the trace */
+    for (int i = 0; i < p->nops; i++) {
+        void *x = p->obj[i];
+        if (x == NULL) continue;
+        p->obj[i] = NULL;
+        any = 1;
+        switch (p->ops[i].kind) {
+        case K_LOCK: vow_lock_free(x); break;
+        case K_SEM:
+        case K_BSEM: vow_sem_free(x); break;
+        case K_EVENT: vow_event_free(x); break;
+        case K_QUEUE: vow_queue_free(x); break;
+        default: die("an object of no known kind", p, i);
+        }
+    }
+    return any;
+}
+
 void proof_release(proof_prog *p) {
     if (p == NULL) return;
+    (void)proof_free_objects(p);
     for (int i = 0; i < p->nops; i++) {
         vow_unref(p->node[i]);
         p->node[i] = NULL;
@@ -1006,6 +1222,7 @@ void proof_free(proof_prog *p) {
     free(p->runs);
     free(p->node);
     free(p->group);
+    free(p->obj);
     free(p->cbs);
     free(p->line);
     free(p);

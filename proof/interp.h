@@ -42,6 +42,11 @@ void proof_start(proof_prog *p, vow_loop_t *loop, int index, proof_emit_fn emit,
  * (cancelled), "ID.end p" (still pending). */
 void proof_end(proof_prog *p);
 
+/* Frees the program's locks, semaphores, events and queues (their waiting promises are cancelled,
+ * which may queue reactions: run the loop again before closing it) and stops the trace.
+ * Returns 1 when there was any. proof_release calls it too. */
+int proof_free_objects(proof_prog *p);
+
 /* Drops the interpreter's references to the program's promises. Call after the loop ran
  * out of work and before closing it (or after vow_loop_free: handles stay valid). */
 void proof_release(proof_prog *p);

@@ -42,14 +42,19 @@ decision here shows up as a divergence, to be checked against the documentation.
 import collections
 import heapq
 
-from prog import GAP
+from prog import GAP, SYNC_KINDS
 
 # Ops the Python judge supports, and those allowed only where the time is static.
 PY_KINDS = {"new", "resolved", "rejected", "resolve", "reject", "then", "catch", "finally",
             "timer", "sleep", "timeout", "cancel", "wait", "create_task", "group",
-            "group_add", "group_spawn", "group_join"}
+            "group_add", "group_spawn", "group_join"} | SYNC_KINDS
 STATIC_ONLY = {"timer", "sleep", "timeout", "cancel", "wait", "create_task", "group",
-               "group_add", "group_spawn", "group_join"}
+               "group_add", "group_spawn", "group_join", "lock", "sem", "bsem", "event",
+               "queue"}
+# Nodes that wait in an object's line (a Task in Python, run eagerly: EAGER).
+NODE_KINDS_SYNC = {"lock_acquire", "lock_release", "sem_acquire", "sem_release",
+                   "event_wait", "put", "put_nowait", "get", "get_nowait", "task_done", "join"}
+WAITER_KINDS = {"lock_acquire", "sem_acquire", "event_wait", "put", "get", "join"}
 PLAIN = {"new", "resolved", "rejected", "sleep"}  # asyncio futures, not tasks
 MAX_TIME = 2000
 # Activity that changes who waits on a node, not the node itself.
@@ -72,7 +77,8 @@ class Ambiguous(Unsupported):
 class Node:
     __slots__ = ("key", "op", "kind", "state", "recs", "waiting", "plain", "created",
                  "settle", "timer", "timed_out", "race", "started", "wait", "group",
-                 "acts", "touch", "watch", "task_scope")
+                 "acts", "touch", "watch", "task_scope", "obj_wait", "owner", "qrole",
+                 "sched")
 
     def __init__(self, key, op, kind, created):
         self.key = key          # op id, or ("spawn", id) / ("group", id) for internal ones
@@ -94,6 +100,10 @@ class Node:
         self.touch = []         # (epoch, tag, seq): reached by a cascade-side cancellation
         self.watch = []         # (epoch, tag, seq, node): a node so reached waits on this one
         self.task_scope = None  # (op id, "task") for create_task / spawn
+        self.obj_wait = None    # the SyncObj in whose line this node waits
+        self.owner = None       # lock_acquire: the owner tag
+        self.qrole = None       # a queue's waiter: get | put | join
+        self.sched = 0          # a getter with an item on its way: when asyncio resumes it
 
 
 class Rec:
@@ -135,6 +145,33 @@ class Group:
         self.added_epoch = []
 
 
+class SyncObj:
+    """A lock, semaphore or event, by vow's rules (vow/sync.h): FIFO waiters, the handoff
+    rule (a permit released to a waiter is reserved for it, `resv`, until a job fulfils
+    it), owner tags for a lock."""
+
+    def __init__(self, kind, value, bound=None):
+        self.kind = kind        # lock | sem | event
+        self.value = value      # lock: 1 free, 0 held; sem: free permits; event: the flag
+        self.bound = bound      # bsem: its initial value
+        self.holder = None      # lock: the owner tag (held or reserved)
+        self.waiters = []       # Node, in arrival order
+        self.resv = []          # Node: a permit reserved for it, its job not run yet
+        self.touches = []       # (epoch, tag) of the cascade's activity on the object
+        self.lag = -1           # epoch in which a reserved waiter gave up (asyncio passes
+                                # its permit on one step later than vow)
+        # a queue (vow/queue.h): `waiters` are its getters, `resv` the getters an item is
+        # reserved for; items counts the reserved ones too
+        self.qkind = None
+        self.maxsize = 0
+        self.items = 0
+        self.putters = []
+        self.resv_put = []      # putters a slot is reserved for
+        self.joiners = []
+        self.unfinished = 0
+        self.shut = False
+
+
 class Plan:
     """What the emitter needs: the shielded edges, the node kinds, the end time."""
 
@@ -171,6 +208,9 @@ class Model:
         self.seq = 0
         self.tag = 0
         self.cur_tag = 0
+        self.parent = {}       # tag -> the tag that queued its job (None: an event, an op)
+        self.next_cause = None
+        self.objs = {}         # op id -> SyncObj (lock, sem, bsem, event)
         self.epoch = 0
         self.now = 0
         self.phase = "sync"
@@ -202,7 +242,18 @@ class Model:
     def new_tag(self):
         self.tag += 1
         self.cur_tag = self.tag
+        self.parent[self.tag] = self.next_cause  # the tag whose activity queued this job
+        self.next_cause = None
         return self.tag
+
+    def caused_by(self, a, b):
+        """True when tag a is tag b or one of its causes (a happened before b on both
+        sides: b's job was queued, directly or not, by a's)."""
+        while b is not None:
+            if a == b:
+                return True
+            b = self.parent.get(b)
+        return False
 
     def act(self, n, what):
         """Logs activity on n; a cancellation that reached n in this cascade conflicts."""
@@ -256,7 +307,7 @@ class Model:
         for r in recs:
             self.detach(r)
             self.act(r.derived, "awaited settled")
-            self.micro.append((r, n))
+            self.micro.append((r, n, self.cur_tag))
 
     def records_of(self, n):
         out = []
@@ -296,7 +347,7 @@ class Model:
             self.attach(r)
             self.act(src, "new waiter")
         else:
-            self.micro.append((r, src))
+            self.micro.append((r, src, self.cur_tag))
 
     def unlink(self, r):
         u = r.owner
@@ -332,6 +383,8 @@ class Model:
                     continue
                 # A task's own activity earlier in this turn (made, its awaited promise
                 # settled, joined) means a step queued in asyncio, at an unknown place.
+                if what == "handoff" and self.known:
+                    continue  # known-py/wait-for-swallows-handoff.prog
                 if ph == "cascade" or (not u.plain and what not in LIST_ACTS):
                     raise Ambiguous("a cancellation reaches node %s in a turn where it is "
                                     "also active (%s)" % (u.key, what), self.blame(u))
@@ -349,6 +402,11 @@ class Model:
                 if what in ("created", "task created") and u.kind in ("create_task", "spawn") \
                         and not u.started:
                     continue  # cancelled before it starts: on both sides it never runs
+                if what in ("created", "handoff") and u.kind in WAITER_KINDS:
+                    # EAGER: it waits in the line from the call, on both sides; cancelled
+                    # directly once its permit is on its way, it passes the permit on, on
+                    # both sides (vow at once, asyncio at its step)
+                    continue
                 if what in LIST_ACTS:
                     continue
                 raise Ambiguous("a cancellation reaches task %s in the turn it was %s"
@@ -368,6 +426,8 @@ class Model:
             self.check_reach(u, dfr, chain_tag, chain_seq)
             if u.kind in ("create_task", "spawn") and not u.started:
                 self.plan.features.add("ran:task-cancelled-unstarted")
+            if u.obj_wait is not None:
+                self.obj_drop(u)
             # asyncio reaches the inputs of these later, from the task's next step.
             hop = dfr or u.kind in ("timeout", "group_done")
 
@@ -489,7 +549,7 @@ class Model:
             t = self.make(o)
             t.task_scope = (o.id, "task")
             t.timer = "start"
-            self.imm.append(("start", t))
+            self.imm.append(("start", t, self.cur_tag))
         elif k == "group":
             g = Group(o.id, self.epoch)
             done = Node(("group", o.id), o, "group_done", (self.epoch, self.seq))
@@ -513,7 +573,7 @@ class Model:
                 x.task_scope = (o.id, "task")
                 x.timer = "start"
                 self.act(x, "task created")
-                self.imm.append(("start", x))
+                self.imm.append(("start", x, self.cur_tag))
             self.act(g.done, "member added")
             i = len(g.members)
             g.members.append((x, "add" if k == "group_add" else "spawn"))
@@ -533,6 +593,301 @@ class Model:
             self.act(g.done, "join called")
             if g.remaining == 0 and g.done.state == "P":
                 self.group_finish(g)
+        elif k in SYNC_KINDS:
+            self.exec_sync(o)
+        else:
+            raise Unsupported("op kind %s" % k, o.id)
+
+    # ---- synchronisation primitives (issue 14) -------------------------------------------
+    # Activities on one object that give the same result in either order: two handoffs
+    # (each waiter's job takes what was reserved for it), two task_done calls that both
+    # succeed, a task_done and a handoff (a getter's does not change the count of
+    # unfinished items; a putter's adds one, and "done" is only said of a task_done that
+    # succeeds without the items the putters' jobs of this turn added, and does not wake
+    # the joins in either order).
+    COMMUTE = {("handoff", "handoff"), ("done", "done"), ("done", "handoff"),
+               ("handoff", "done"), ("handoff", "handoff-put"), ("handoff-put", "handoff"),
+               ("handoff-put", "handoff-put"), ("done", "handoff-put"),
+               ("handoff-put", "done")}
+
+    def touch_obj(self, x, blame, cascade=False, what="op"):
+        """Activity on object x. In a cascade (or when asyncio does it one step later), two
+        activities of one epoch must be ordered by causality, or commute (COMMUTE): else
+        asyncio and vow may meet them in either order."""
+        if not (cascade or self.phase == "cascade") or self.known:
+            return
+        for (e, t, w) in x.touches:
+            if e == self.epoch and (w, what) not in self.COMMUTE \
+                    and not self.caused_by(t, self.cur_tag):
+                raise Ambiguous("two unordered activities on one %s in one turn" % x.kind,
+                                blame)
+        x.touches.append((self.epoch, self.cur_tag, what))
+
+    def grant(self, x):
+        """A permit is free: reserved for the first waiter (a job fulfils it), or back."""
+        if x.waiters:
+            w = x.waiters.pop(0)
+            x.resv.append(w)
+            # asyncio sets the waiter's future now: its task resumes later in the turn (a
+            # cancellation passing through another task meanwhile may be swallowed:
+            # 3.11's wait_for returns the result of an inner task done by then).
+            self.act(w, "handoff")
+            if x.kind == "lock":
+                x.holder = w.owner
+            self.plan.features.add("ran:handoff")
+            self.micro.append(("handoff", w, self.cur_tag))
+        elif x.kind == "lock":
+            x.value, x.holder = 1, None
+        else:
+            x.value += 1
+
+    def handoff(self, w):
+        self.new_tag()
+        x = w.obj_wait
+        lst = None if x is None else x.resv_put if w.qrole == "put" else x.resv
+        if lst is None or w not in lst:
+            return  # gave up first: the permit went on
+        # a putter's job adds an item to the count a task_done reads
+        self.touch_obj(x, w.op.id, what="handoff-put" if w.qrole == "put" else "handoff")
+        lst.remove(w)
+        w.obj_wait = None
+        if w.qrole == "put":
+            self.q_add(x)       # its job puts its item
+        elif w.qrole == "get":
+            x.items -= 1        # its job takes its item out: a slot is free
+            self.q_slot(x)
+        self.settle(w, "F")
+
+    # ---- queues ---------------------------------------------------------------------------
+    def q_reserve(self, x, lst, resv, what):
+        w = lst.pop(0)
+        if resv is x.resv:
+            # asyncio's woken getter resumes at its wakeup, or, made in this turn, at its
+            # task's first step, scheduled when it was made: they take the items in that
+            # order, vow in the line's
+            w.sched = w.created[1] if w.created[0] == self.epoch else self.next_seq()
+            if any(v.sched > w.sched for v in resv) and not self.known:
+                raise Ambiguous("a getter made in this turn resumes before an older one "
+                                "woken in it (asyncio gives it the older one's item)",
+                                w.op.id)
+        resv.append(w)
+        self.act(w, "handoff")
+        self.plan.features.add(what)
+        self.micro.append(("handoff", w, self.cur_tag))
+
+    def q_add(self, x):
+        """An item enters the queue: reserved for the first getter, if any."""
+        x.items += 1
+        x.unfinished += 1
+        if x.waiters:
+            self.q_reserve(x, x.waiters, x.resv, "ran:queue-item-handoff")
+
+    def q_slot(self, x):
+        """A slot of a bounded queue is free: reserved for the first putter, if any."""
+        if x.putters:
+            self.q_reserve(x, x.putters, x.resv_put, "ran:queue-slot-handoff")
+
+    def q_full(self, x):
+        return x.maxsize > 0 and x.items + len(x.resv_put) >= x.maxsize
+
+    def q_wait(self, x, n, role, lst):
+        n.plain = False
+        n.obj_wait = x
+        n.qrole = role
+        lst.append(n)
+        self.plan.features.add("ran:queue-%s-waits" % role)
+
+    def exec_queue(self, o, x, n):
+        k, a = o.kind, o.args
+        in_flight = x.resv or x.resv_put or x.lag == self.epoch
+        # unfinished counts only items in the queue, on both sides: task_done and join
+        # do not see what is on its way
+        # FIFO puts while items are on their way to getters: asyncio's woken getters take
+        # the head item in the order they resume (q_reserve checks it is the line's)
+        fifo_ok = (k in ("put", "put_nowait") and x.qkind == "fifo" and not x.resv_put
+                   and x.lag != self.epoch)
+        if in_flight and k not in ("task_done", "join") and not fifo_ok:
+            # asyncio wakes a waiter that takes its item (or slot) at its step, and any
+            # other call may take it first; vow reserved it (vow/queue.h, the handoff rule)
+            raise Ambiguous("a queue op while an item or slot is on its way to a waiter "
+                            "(vow reserved it, asyncio lets the next call take it)", o.id)
+        if k in ("put", "put_nowait") and x.qkind == "prio" and not a[1].lstrip("-").isdigit():
+            raise Unsupported("a priority queue's item that is not a plain integer", o.id)
+        if n is not None:
+            n.plain = True
+        if k in ("put", "put_nowait"):
+            if x.shut:
+                self.plan.features.add("ran:queue-shut-refuses")
+                self.settle(n, "R")
+            elif k == "put" and (self.q_full(x) or x.putters):
+                self.q_wait(x, n, "put", x.putters)
+            elif self.q_full(x):
+                self.plan.features.add("ran:queue-full")
+                self.settle(n, "R")
+            else:
+                self.q_add(x)
+                self.settle(n, "F")
+        elif k in ("get", "get_nowait"):
+            if x.items - len(x.resv) > 0 and not x.waiters:
+                x.items -= 1
+                self.settle(n, "F")
+                self.q_slot(x)
+            elif x.shut:
+                self.plan.features.add("ran:queue-shut-refuses")
+                self.settle(n, "R")
+            elif k == "get":
+                self.q_wait(x, n, "get", x.waiters)
+            else:
+                self.plan.features.add("ran:queue-empty")
+                self.settle(n, "R")
+        elif k == "task_done":
+            if x.unfinished <= 0:
+                self.plan.features.add("ran:task-done-refused")
+                self.settle(n, "R")
+            else:
+                x.unfinished -= 1
+                self.settle(n, "F")
+                if x.unfinished == 0:
+                    self.q_joined(x)
+        elif k == "join":
+            if x.unfinished == 0:
+                self.settle(n, "F")
+            else:
+                self.q_wait(x, n, "join", x.joiners)
+        elif k == "shutdown":
+            x.shut = True
+            self.plan.features.add("ran:queue-shutdown-" + a[1])
+            if a[1] == "now":
+                x.unfinished = max(0, x.unfinished - x.items)
+                x.items = 0
+                if x.unfinished == 0:
+                    self.q_joined(x)
+            # the waiting gets (the queue is empty for them) and puts fail; asyncio wakes
+            # them and they fail at their step
+            ws, x.waiters = x.waiters + x.putters, []
+            x.putters = []
+            for w in ws:
+                w.obj_wait = None
+                self.plan.features.add("ran:queue-shut-refuses")
+                self.settle(w, "R", deferred=True)
+
+    def q_joined(self, x):
+        ws, x.joiners = x.joiners, []
+        for w in ws:
+            w.obj_wait = None
+            self.plan.features.add("ran:queue-join-wakes")
+            self.settle(w, "F", deferred=True)
+
+    def obj_drop(self, u):
+        """Waiter u's promise is cancelled: it leaves the line; a reserved permit goes on."""
+        x = u.obj_wait
+        u.obj_wait = None
+        reserved = u in x.resv or u in x.resv_put
+        self.touch_obj(x, u.op.id, cascade=reserved)
+        if x.kind == "queue":
+            if reserved:
+                x.lag = self.epoch
+                self.plan.features.add("ran:queue-handoff-cancelled")
+                if u.qrole == "put":
+                    x.resv_put.remove(u)
+                    self.q_slot(x)
+                else:
+                    x.resv.remove(u)
+                    if x.waiters:
+                        self.q_reserve(x, x.waiters, x.resv, "ran:queue-item-handoff")
+            else:
+                {"get": x.waiters, "put": x.putters, "join": x.joiners}[u.qrole].remove(u)
+                self.plan.features.add("ran:waiter-cancelled")
+            return
+        if reserved:
+            x.resv.remove(u)
+            x.lag = self.epoch
+            self.plan.features.add("ran:handoff-cancelled")
+            self.grant(x)
+        else:
+            x.waiters.remove(u)
+            self.plan.features.add("ran:waiter-cancelled")
+
+    def exec_sync(self, o):
+        k, a = o.kind, o.args
+        if k in ("lock", "sem", "bsem", "event"):
+            v = {"lock": 1, "event": 0}.get(k)
+            self.objs[o.id] = SyncObj("sem" if k == "bsem" else k,
+                                      int(a[0]) if v is None else v,
+                                      int(a[0]) if k == "bsem" else None)
+            return
+        if k == "queue":
+            x = self.objs[o.id] = SyncObj("queue", 0)
+            x.qkind, x.maxsize = a[0], int(a[1])
+            return
+        x = self.objs[int(a[0])]
+        added = sum(1 for (e, t, w) in x.touches if e == self.epoch and w == "handoff-put")
+        # a task_done that brings the count to 0 wakes the joins: not when the puts come
+        # first (a task's first step comes before the jobs in asyncio, after them in vow)
+        done = (k == "task_done" and not x.resv_put
+                and x.unfinished - added >= (2 if x.joiners else 1))
+        self.touch_obj(x, o.id, what="done" if done else "op")
+        n = self.make(o) if k in NODE_KINDS_SYNC else None
+        if x.kind == "queue":
+            self.exec_queue(o, x, n)
+            return
+        if k in WAITER_KINDS:
+            if k == "lock_acquire":
+                n.owner = a[1]
+                free = x.value == 1 and not x.waiters
+            elif k == "sem_acquire":
+                free = x.value > 0 and not x.waiters
+            else:
+                free = x.value == 1
+            if free:
+                # asyncio's fast path, at the call (EAGER). While a permit is on its way to
+                # a waiter, asyncio's acquire waits for the waiter's step: done in the
+                # cascade, so a cancel in this turn would find it pending.
+                late = x.kind != "event" and (x.resv or x.lag == self.epoch)
+                n.plain = not late
+                if k == "lock_acquire":
+                    x.value, x.holder = 0, a[1]
+                elif k == "sem_acquire":
+                    x.value -= 1
+                self.plan.features.add("ran:acquire-at-once" if k != "event_wait"
+                                       else "ran:event-wait-set")
+                self.settle(n, "F", deferred=late)
+            else:
+                n.obj_wait = x
+                x.waiters.append(n)
+                self.plan.features.add("ran:acquire-waits" if k != "event_wait"
+                                       else "ran:event-wait-waits")
+        elif k == "lock_release":
+            n.plain = True
+            if x.value == 1 or x.resv or x.holder != a[1]:
+                self.plan.features.add("ran:lock-release-refused")
+                self.settle(n, "R")
+            else:
+                self.grant(x)
+                self.settle(n, "F")
+        elif k == "sem_release":
+            n.plain = True
+            if x.bound is not None and x.value + len(x.resv) + 1 > x.bound:
+                if (x.resv or x.lag == self.epoch) and not self.known:
+                    # asyncio counts a permit on its way to a waiter as taken already
+                    # (3.11 takes it at the wakeup): it would accept this release.
+                    raise Ambiguous("a bounded release while a permit is on its way to a "
+                                    "waiter (asyncio accepts it, vow refuses)", o.id)
+                self.plan.features.add("ran:bsem-release-refused")
+                self.settle(n, "R")
+            else:
+                self.grant(x)
+                self.settle(n, "F")
+        elif k == "event_set":
+            x.value = 1
+            ws, x.waiters = x.waiters, []
+            if ws:
+                self.plan.features.add("ran:event-set-wakes")
+            for w in ws:
+                w.obj_wait = None
+                self.settle(w, "F", deferred=True)  # asyncio: the waiter's task resumes
+        elif k == "event_clear":
+            x.value = 0
         else:
             raise Unsupported("op kind %s" % k, o.id)
 
@@ -613,7 +968,7 @@ class Model:
                     g.abort_scheduled = self.epoch
                     g.abort_trigger = src
                     self.groups_aborting.append(g)
-                    self.imm.append(("abort", g))
+                    self.imm.append(("abort", g, self.cur_tag))
                 if g.joined and g.remaining == 0 and d.state == "P":
                     self.group_finish(g)
 
@@ -687,10 +1042,13 @@ class Model:
         self.phase = "cascade"
         while self.micro or self.imm:
             while self.micro:
-                r, src = self.micro.popleft()
-                self.job(r, src)
+                r, src, self.next_cause = self.micro.popleft()
+                if r == "handoff":
+                    self.handoff(src)
+                else:
+                    self.job(r, src)
             if self.imm:
-                what, x = self.imm.popleft()
+                what, x, self.next_cause = self.imm.popleft()
                 if what == "start":
                     if x.timer == "start":
                         self.start(x)

@@ -17,7 +17,9 @@ import re
 # code, action, delay, node* (zero or more nodes, last argument only); for the asyncio
 # ops: group (a `group` op), taction (what a task body returns: val:, throw: or ret:),
 # tform (wait_for | race), wmode (first | exception | all), wdelay (a delay or `-`),
-# wflag (keep | cancel).
+# wflag (keep | cancel); for the synchronisation primitives: lock, sem, event (an op
+# that makes that object), count (a semaphore's permits, a queue's maxsize), owner (a lock's
+# owner tag); queue (a queue op), qkind (fifo | lifo | prio), qshut (drain | now).
 SPEC = {
     "new": [],
     "resolved": ["value"],
@@ -44,16 +46,52 @@ SPEC = {
     "group_add": ["group", "node"],
     "group_spawn": ["group", "taction"],
     "group_join": ["group"],
+    # asyncio's synchronisation primitives (issue 14): judged by Python. An object (lock,
+    # sem, bsem, event) is not a node; the ops that answer a code (lock_release,
+    # sem_release) make a node settled at once with it.
+    "lock": [],
+    "sem": ["count"],
+    "bsem": ["count"],
+    "event": [],
+    "lock_acquire": ["lock", "owner"],
+    "lock_release": ["lock", "owner"],
+    "sem_acquire": ["sem"],
+    "sem_release": ["sem"],
+    "event_wait": ["event"],
+    "event_set": ["event"],
+    "event_clear": ["event"],
+    # asyncio.Queue (FIFO), LifoQueue, PriorityQueue, with 3.13's shutdown (issue 14).
+    "queue": ["qkind", "count"],
+    "put": ["queue", "value"],
+    "put_nowait": ["queue", "value"],
+    "get": ["queue"],
+    "get_nowait": ["queue"],
+    "task_done": ["queue"],
+    "join": ["queue"],
+    "shutdown": ["queue", "qshut"],
 }
 
 # The kinds only Python judges (a program with one of them has no JavaScript form).
 ASYNCIO_KINDS = {"sleep", "timeout", "cancel", "wait", "create_task", "group", "group_add",
                  "group_spawn", "group_join"}
+SYNC_KINDS = {"lock", "sem", "bsem", "event", "lock_acquire", "lock_release", "sem_acquire",
+              "sem_release", "event_wait", "event_set", "event_clear",
+              "queue", "put", "put_nowait", "get", "get_nowait", "task_done", "join",
+              "shutdown"}
+ASYNCIO_KINDS |= SYNC_KINDS
+
+# Object argument types (not nodes) and the op kinds that make such an object.
+OBJ_TYPES = {"group": ("group",), "lock": ("lock",), "sem": ("sem", "bsem"),
+             "event": ("event",), "queue": ("queue",)}
+QKINDS = ["fifo", "lifo", "prio"]
+QSHUT = ["drain", "now"]
 
 # Ops that make a promise (a node).
 NODE_KINDS = {"new", "resolved", "rejected", "then", "catch", "finally",
               "all", "all_settled", "race", "any",
-              "sleep", "timeout", "wait", "create_task", "group_join"}
+              "sleep", "timeout", "wait", "create_task", "group_join",
+              "lock_acquire", "lock_release", "sem_acquire", "sem_release", "event_wait",
+              "put", "put_nowait", "get", "get_nowait", "task_done", "join"}
 
 NODE_TYPES = ("node", "newnode", "node*")
 TFORMS = ["wait_for", "race"]
@@ -110,7 +148,7 @@ class Op:
         spec = SPEC[self.kind]
         for i, a in enumerate(self.args):
             t = spec[min(i, len(spec) - 1)] if spec else None
-            if t in NODE_TYPES or t == "group":
+            if t in NODE_TYPES or t in OBJ_TYPES:
                 out.append((t, int(a)))
             elif t in ("action", "taction") and a.startswith("ret:"):
                 out.append(("ret", int(a[4:])))
@@ -137,8 +175,16 @@ def _check_arg(t, a):
         return a in CODES
     if t == "delay":
         return a.isdigit() and int(a) <= 100000
-    if t in ("node", "newnode", "node*", "group"):
+    if t in ("node", "newnode", "node*") or t in OBJ_TYPES:
         return a.isdigit() and int(a) > 0
+    if t == "count":
+        return a.isdigit() and int(a) <= 1000
+    if t == "qkind":
+        return a in QKINDS
+    if t == "qshut":
+        return a in QSHUT
+    if t == "owner":
+        return a.isdigit() and int(a) <= 1000
     if t == "tform":
         return a in TFORMS
     if t == "wmode":
@@ -238,9 +284,9 @@ def validate(ops):
         anc = chain(o.scope)
         for t, r in o.refs():
             x = byid.get(r)
-            if t == "group":
-                if x is None or x.kind != "group":
-                    raise FormatError("op %d: %d is not a group" % (o.id, r))
+            if t in OBJ_TYPES:
+                if x is None or x.kind not in OBJ_TYPES[t]:
+                    raise FormatError("op %d: %d is not a %s" % (o.id, r, t))
             elif x is None or x.kind not in NODE_KINDS:
                 raise FormatError("op %d: %d is not a node" % (o.id, r))
             if t == "newnode" and x.kind != "new":
@@ -337,7 +383,7 @@ def renumber(ops):
         args = []
         for i, a in enumerate(o.args):
             t = spec[min(i, len(spec) - 1)]
-            if t in NODE_TYPES or t == "group":
+            if t in NODE_TYPES or t in OBJ_TYPES:
                 a = str(m[int(a)])
             elif t in ("action", "taction") and a.startswith("ret:"):
                 a = "ret:%d" % m[int(a[4:])]

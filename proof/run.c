@@ -13,7 +13,8 @@
  *
  * Output: one line per trace line, "<program index> <line>"; "<index> !parse-error ..."
  * for a program that does not parse (strict mode). Exit status 0 when every program ran
- * and the checks held: each loop closes cleanly, no vow allocation is live at the end
+ * and the checks held: each loop closes cleanly (after the programs' locks, semaphores and
+ * events were freed and the reactions that cancels ran), no vow allocation is live at the end
  * (a counting allocator through vow_replace_allocator), every destructor ran exactly once
  * and no callback ran twice (proof/interp.c aborts otherwise).
  */
@@ -163,6 +164,7 @@ int main(int argc, char **argv) {
             proof_start(progs[i], loop, (int)i, emit, NULL);
             fail |= finish_loop(loop);
             if (end) proof_end(progs[i]);
+            if (proof_free_objects(progs[i])) fail |= finish_loop(loop);
             proof_release(progs[i]);
             int rc = vow_loop_close(loop);
             if (rc != 0) {
@@ -180,6 +182,11 @@ int main(int argc, char **argv) {
         fail |= finish_loop(loop);
         if (end)
             for (size_t i = 0; i < n; i++) proof_end(progs[i]);
+        /* Freeing a lock, semaphore or event cancels its waiters: their reactions run
+         * (untraced) before the loop can close. */
+        int objects = 0;
+        for (size_t i = 0; i < n; i++) objects |= proof_free_objects(progs[i]);
+        if (objects) fail |= finish_loop(loop);
         for (size_t i = 0; i < n; i++) proof_release(progs[i]);
         int rc = vow_loop_close(loop);
         if (rc != 0) {

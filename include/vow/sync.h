@@ -114,7 +114,9 @@ VOW_EXTERN void vow_sem_free(vow_sem_t *s);
  * its loop closed, or out of memory. */
 VOW_EXTERN vow_t *vow_sem_acquire(vow_sem_t *s);
 /* Semaphore.release(): gives a permit back; with waiters it goes to the first (the
- * handoff rule). 0; VOW_ERANGE when a bounded semaphore would exceed its initial value,
+ * handoff rule). 0; VOW_ERANGE when a bounded semaphore would exceed its initial value
+ * (permits on their way to a waiter count: asyncio 3.11 accepts that release and ends up
+ * above its bound),
  * or a semaphore's value would exceed UINT32_MAX (nothing changes); VOW_EINVAL (s NULL);
  * VOW_ECLOSED. */
 VOW_EXTERN int vow_sem_release(vow_sem_t *s);
