@@ -4,13 +4,7 @@
 #include "internal.h"
 
 void vow__wline_push(struct vow__wline *l, struct vow__waiter *w) {
-    w->next = NULL;
-    w->prev = l->tail;
-    if (l->tail != NULL)
-        l->tail->next = w;
-    else
-        l->head = w;
-    l->tail = w;
+    VOW__DLIST_PUSH(l, w);
     l->n++;
     w->line = l;
 }
@@ -18,16 +12,8 @@ void vow__wline_push(struct vow__wline *l, struct vow__waiter *w) {
 void vow__waiter_leave(struct vow__waiter *w) {
     struct vow__wline *l = w->line;
     if (l == NULL) return;
-    if (w->prev != NULL)
-        w->prev->next = w->next;
-    else
-        l->head = w->next;
-    if (w->next != NULL)
-        w->next->prev = w->prev;
-    else
-        l->tail = w->prev;
+    VOW__DLIST_UNLINK(l, w);
     l->n--;
-    w->next = w->prev = NULL;
     w->line = NULL;
 }
 

@@ -26,17 +26,7 @@ struct vow__workers {
     pthread_t *threads;
 };
 
-static void unlink_task(struct vow__workers *w, vow__task *t) {
-    if (t->prev != NULL)
-        t->prev->next = t->next;
-    else
-        w->head = t->next;
-    if (t->next != NULL)
-        t->next->prev = t->prev;
-    else
-        w->tail = t->prev;
-    t->next = t->prev = NULL;
-}
+static void unlink_task(struct vow__workers *w, vow__task *t) { VOW__DLIST_UNLINK(w, t); }
 
 static void *worker_main(void *arg) {
     struct vow__workers *w = arg;
@@ -130,15 +120,9 @@ int vow__task_submit(vow_loop_t *loop, vow__task *t) {
     }
     struct vow__workers *w = loop->workers;
     t->cancelled = 0;
-    t->next = NULL;
     pthread_mutex_lock(&w->mu);
     t->state = VOW__TASK_QUEUED;
-    t->prev = w->tail;
-    if (w->tail != NULL)
-        w->tail->next = t;
-    else
-        w->head = t;
-    w->tail = t;
+    VOW__DLIST_PUSH(w, t);
     pthread_cond_signal(&w->cv);
     pthread_mutex_unlock(&w->mu);
     return 0;
