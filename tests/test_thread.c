@@ -24,6 +24,8 @@ SCENARIO(cancel_before_during_after)
 SCENARIO(loop_free_cancels_and_joins)
 SCENARIO(posts_run_on_the_loop_thread_in_order)
 SCENARIO(run_main_waits_for_running_jobs)
+SCENARIO(loop_free_races_other_threads)
+SCENARIO(run_main_does_not_wait_for_jobs_submitted_during_shutdown)
 
 static vow_result_t give_3(vow_work_t *job, void *arg) {
     (void)job, (void)arg;

@@ -401,6 +401,152 @@ static int scenario_run_main_waits_for_running_jobs(void) {
     return fails;
 }
 
+/* ---- vow_loop_free while other threads settle, post and free ----------------------------- */
+/* Other threads settle remotes, post and free their handles while the loop thread turns a
+ * few times and then frees the loop. Whatever the interleaving: every value a settle handed
+ * over is released exactly once (delivered, dropped at teardown, or released by a settle that
+ * answered VOW_ECLOSED), every post's arg_free runs exactly once, every job's arg_free once,
+ * and nothing is touched after it is freed (ASan, TSan). */
+enum { TS_RACE_THREADS = 4, TS_RACE_REMOTES = 200, TS_RACE_POSTS = 200, TS_RACE_ROUNDS = 20 };
+static atomic_int ts_race_go, ts_race_values, ts_race_value_frees, ts_race_post_frees;
+static atomic_int ts_race_posts;
+static void ts_race_value_free(void *arg) {
+    (void)arg;
+    atomic_fetch_add(&ts_race_value_frees, 1);
+}
+static void ts_race_post_free(void *arg) {
+    (void)arg;
+    atomic_fetch_add(&ts_race_post_frees, 1);
+}
+static void ts_race_on_post(vow_loop_t *loop, void *arg) { (void)loop, (void)arg; }
+typedef struct {
+    vow_remote_t *remotes[TS_RACE_REMOTES];
+    vow_poster_t *poster;
+} ts_race_share;
+static void *ts_race_thread(void *arg) {
+    ts_race_share *s = arg;
+    while (!atomic_load(&ts_race_go)) {
+    }
+    for (int i = 0; i < TS_RACE_REMOTES || i < TS_RACE_POSTS; i++) {
+        if (i < TS_RACE_REMOTES) {
+            atomic_fetch_add(&ts_race_values, 1);
+            int rc =
+                vow_remote_resolve(s->remotes[i], vow_ok(vow_ptr(&ts_race_go, ts_race_value_free)));
+            (void)rc;
+            vow_remote_free(s->remotes[i]);
+        }
+        if (i < TS_RACE_POSTS) {
+            atomic_fetch_add(&ts_race_posts, 1);
+            (void)vow_post(s->poster, ts_race_on_post, NULL, ts_race_post_free);
+        }
+    }
+    vow_poster_free(s->poster);
+    return NULL;
+}
+static vow_result_t ts_race_job(vow_work_t *job, void *arg) {
+    (void)arg;
+    while (!vow_work_cancelled(job)) {
+    }
+    atomic_fetch_add(&ts_race_values, 1);
+    return vow_ok(vow_ptr(&ts_race_go, ts_race_value_free));
+}
+
+static int scenario_loop_free_races_other_threads(void) {
+    int fails = 0;
+    for (int round = 0; round < TS_RACE_ROUNDS; round++) {
+        vow_loop_t *loop = ts_loop();
+        CHECK(vow_loop_set_threads(loop, 2) == 0);
+        atomic_store(&ts_race_go, 0);
+        atomic_store(&ts_race_values, 0);
+        atomic_store(&ts_race_value_frees, 0);
+        atomic_store(&ts_race_post_frees, 0);
+        atomic_store(&ts_race_posts, 0);
+        atomic_store(&ts_arg_frees, 0);
+        static ts_race_share share[TS_RACE_THREADS];
+        static vow_t *ps[TS_RACE_THREADS][TS_RACE_REMOTES];
+        for (int t = 0; t < TS_RACE_THREADS; t++) {
+            for (int i = 0; i < TS_RACE_REMOTES; i++)
+                share[t].remotes[i] = vow_remote_new(loop, &ps[t][i]);
+            share[t].poster = vow_poster_new(loop);
+        }
+        vow_t *jobs[4];
+        for (int i = 0; i < 4; i++) jobs[i] = vow_work(loop, ts_race_job, NULL, ts_count_free);
+        pthread_t th[TS_RACE_THREADS];
+        for (int t = 0; t < TS_RACE_THREADS; t++)
+            pthread_create(&th[t], NULL, ts_race_thread, &share[t]);
+        atomic_store(&ts_race_go, 1);
+        for (int i = 0; i < round; i++) vow_loop_run(loop, VOW_RUN_NOWAIT);
+        CHECK(vow_loop_free(loop) == 0);
+        CHECK(atomic_load(&ts_arg_frees) == 4); /* the jobs: joined, dropped */
+        for (int t = 0; t < TS_RACE_THREADS; t++) pthread_join(th[t], NULL);
+        for (int t = 0; t < TS_RACE_THREADS; t++)
+            for (int i = 0; i < TS_RACE_REMOTES; i++) vow_unref(ps[t][i]);
+        for (int i = 0; i < 4; i++) vow_unref(jobs[i]);
+        /* every settle's value and the results of the jobs that ran, each released once */
+        if (atomic_load(&ts_race_value_frees) != atomic_load(&ts_race_values))
+            fprintf(stderr, "round %d: values %d, released %d\n", round,
+                    atomic_load(&ts_race_values), atomic_load(&ts_race_value_frees));
+        CHECK(atomic_load(&ts_race_value_frees) == atomic_load(&ts_race_values));
+        CHECK(atomic_load(&ts_race_post_frees) == atomic_load(&ts_race_posts));
+    }
+    return fails;
+}
+
+/* ---- vow_run_main: a job submitted while it waits for the running ones -------------------- */
+/* asyncio.run refuses run_in_executor once it shuts its executor down; a job an interval (or
+ * a remote settle's reaction, a posted function) submits while vow_run_main waits for the
+ * running jobs must not hold the exit forever: it is cancelled (or refused). The late job
+ * polls its flag and gives up after 5 s (a defect would otherwise hang the test), counted
+ * as a failure. */
+static _Atomic(vow_work_t *) ts_late_first;
+static atomic_int ts_late_submitted, ts_late_saw_cancel, ts_late_gave_up;
+static vow_result_t ts_late_first_job(vow_work_t *job, void *arg) {
+    (void)arg;
+    atomic_store(&ts_late_first, job);
+    /* Back only once the late job was submitted: vow_run_main is still waiting for us then. */
+    while (!vow_work_cancelled(job) || !atomic_load(&ts_late_submitted)) ts_sleep_ms(1);
+    return vow_ok_none();
+}
+static vow_result_t ts_late_job(vow_work_t *job, void *arg) {
+    (void)arg;
+    for (int i = 0; i < 5000 && !vow_work_cancelled(job); i++) ts_sleep_ms(1);
+    if (vow_work_cancelled(job))
+        atomic_fetch_add(&ts_late_saw_cancel, 1);
+    else
+        atomic_fetch_add(&ts_late_gave_up, 1);
+    return vow_ok_none();
+}
+static void ts_late_tick(vow_loop_t *loop, void *arg) {
+    (void)arg;
+    vow_work_t *first = atomic_load(&ts_late_first);
+    /* The shutdown has begun once the first job's flag is up. */
+    if (first == NULL || !vow_work_cancelled(first) || atomic_load(&ts_late_submitted)) return;
+    vow_t *p = vow_work(loop, ts_late_job, NULL, NULL);
+    atomic_store(&ts_late_submitted, 1);
+    if (p != NULL) vow_unref(p);
+}
+
+static int scenario_run_main_does_not_wait_for_jobs_submitted_during_shutdown(void) {
+    int fails = 0;
+    vow_loop_t *loop = ts_loop();
+    CHECK(vow_loop_set_threads(loop, 2) == 0);
+    atomic_store(&ts_late_first, NULL);
+    atomic_store(&ts_late_submitted, 0);
+    atomic_store(&ts_late_saw_cancel, 0);
+    atomic_store(&ts_late_gave_up, 0);
+    vow_set_unhandled_mode(loop, VOW_UNHANDLED_SILENT); /* the late job's refusal */
+    vow_unref(vow_work(loop, ts_late_first_job, NULL, NULL));
+    vow_timer_t id;
+    CHECK(vow_set_interval(loop, ts_late_tick, NULL, 1, &id) == 0);
+    while (atomic_load(&ts_late_first) == NULL) ts_sleep_ms(1);
+    vow_outcome_t out;
+    CHECK(vow_run_main(loop, vow_resolved(loop, vow_int(1)), &out) == 0);
+    vow_outcome_release(&out);
+    CHECK(atomic_load(&ts_late_submitted) == 1);
+    CHECK(atomic_load(&ts_late_gave_up) == 0); /* vow_run_main waited for a job nobody cancelled */
+    return fails;
+}
+
 static const struct {
     const char *name;
     int (*run)(void);
@@ -415,6 +561,9 @@ static const struct {
     {"loop_free_cancels_and_joins", scenario_loop_free_cancels_and_joins},
     {"posts_run_on_the_loop_thread_in_order", scenario_posts_run_on_the_loop_thread_in_order},
     {"run_main_waits_for_running_jobs", scenario_run_main_waits_for_running_jobs},
+    {"loop_free_races_other_threads", scenario_loop_free_races_other_threads},
+    {"run_main_does_not_wait_for_jobs_submitted_during_shutdown",
+     scenario_run_main_does_not_wait_for_jobs_submitted_during_shutdown},
 };
 enum { N_THREAD_SCENARIOS = sizeof thread_scenarios / sizeof thread_scenarios[0] };
 
