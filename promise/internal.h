@@ -39,6 +39,7 @@ struct vow__promise_layer {
     vow_unhandled_mode_t mode;
     uint32_t rejection_ids;     /* numbers reported rejections, as Node's rejection id */
     struct vow_work *works;     /* jobs in flight (work.c), for vow_run_main's shutdown */
+    unsigned works_closed;      /* vow_run_main shut the pool down: vow_work refuses */
     struct vow_remote *remotes; /* remote resolvers the loop still holds (remote.c) */
 };
 

@@ -45,8 +45,28 @@ void vow__works_each(vow_loop_t *loop, void (*fn)(vow_t *p, void *ctx), void *ct
     for (struct vow_work *j = vow__pl(loop)->works; j != NULL; j = j->next) fn(j->w.p, ctx);
 }
 
+static struct vow_work *first_pending(struct vow__promise_layer *pl) {
+    for (struct vow_work *j = pl->works; j != NULL; j = j->next)
+        if (j->w.p->state == VOW_PENDING && !vow__closed(j->w.p)) return j;
+    return NULL;
+}
+
 void vow__works_wait(vow_loop_t *loop) {
-    while (!loop->closed && vow__pl(loop)->works != NULL) {
+    struct vow__promise_layer *pl = vow__pl(loop);
+    /* As asyncio's shut-down executor refuses run_in_executor: from here on vow_work
+     * answers a rejection, so that a job submitted while we wait (by an interval, a posted
+     * function, a remote settle's reaction) cannot hold the exit forever. One that slipped
+     * in since the cancellation rounds is told now (each cancel settles one, and none can
+     * be added: the loop is bounded). */
+    pl->works_closed = 1;
+    size_t n = 0;
+    for (struct vow_work *j = pl->works; j != NULL; j = j->next) n++;
+    for (struct vow_work *j; n-- > 0 && (j = first_pending(pl)) != NULL;) {
+        vow_t *p = vow__ref(j->w.p);
+        vow__cancel(p);
+        vow__unref(p);
+    }
+    while (!loop->closed && pl->works != NULL) {
         ev_run(loop->evl, EVRUN_ONCE); /* the mailbox's wakeup; its callback drains */
         vow__drain(loop);
     }
@@ -102,6 +122,11 @@ vow_t *vow_work(vow_loop_t *loop, vow_work_fn fn, void *arg, void (*arg_free)(vo
     if (loop == NULL || loop->closed) goto fail;
     if (fn == NULL) {
         vow_t *p = vow_rejected(loop, vow_error_new(VOW_EINVAL, "no job function"));
+        if (arg_free != NULL) arg_free(arg);
+        return p;
+    }
+    if (vow__pl(loop)->works_closed) { /* vow_run_main is exiting */
+        vow_t *p = vow_rejected(loop, vow_error_new(VOW_ECLOSED, "the pool is shut down"));
         if (arg_free != NULL) arg_free(arg);
         return p;
     }

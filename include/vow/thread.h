@@ -48,7 +48,8 @@ typedef vow_result_t (*vow_work_fn)(vow_work_t *job, void *arg);
  * then released). The promise belongs to vow (vow_resolve on it: VOW_EPERM).
  * NULL when loop is NULL or closed, or out of memory (arg_free ran); a promise rejected
  * with VOW_EINVAL when fn is NULL, VOW_EAGAIN when no thread could be started (arg_free
- * ran, fn never runs). */
+ * ran, fn never runs), VOW_ECLOSED once vow_run_main is waiting for the running jobs on its
+ * way out (asyncio's shut-down executor; arg_free ran, fn never runs). */
 VOW_EXTERN vow_t *vow_work(vow_loop_t *loop, vow_work_fn fn, void *arg, void (*arg_free)(void *));
 /* 1 once the job's promise was cancelled (or its loop freed), else 0; any thread (the
  * job's own fn, typically). job NULL: VOW_EINVAL. */
