@@ -2,8 +2,8 @@
 /* src/workers.c - a loop's thread pool (src/internal.h, "other threads").
  *
  * Made on first use: `threads_wanted` workers (default: the number of online cores, at
- * least 4), started with every signal blocked (they inherit the mask of the thread that
- * creates them), so signals go to the application's threads. One queue of tasks under one
+ * least 4), started with every asynchronous signal blocked (they inherit the mask of the
+ * thread that creates them), so signals go to the application's threads. One queue of tasks under one
  * mutex, doubly linked so that a queued task is cancelled in O(1); a worker takes the
  * first, runs it outside the lock, marks it done and posts it to the loop's mailbox. At
  * teardown the queued tasks are dropped, the running ones see their cancel flag, and every
@@ -89,7 +89,13 @@ static int workers_start(vow_loop_t *loop) {
         vow__free(w);
         return VOW_ENOMEM;
     }
-    if (pthread_mutex_init(&w->mu, NULL) != 0 || pthread_cond_init(&w->cv, NULL) != 0) {
+    if (pthread_mutex_init(&w->mu, NULL) != 0) {
+        vow__free(w->threads);
+        vow__free(w);
+        return VOW_ENOMEM;
+    }
+    if (pthread_cond_init(&w->cv, NULL) != 0) {
+        pthread_mutex_destroy(&w->mu);
         vow__free(w->threads);
         vow__free(w);
         return VOW_ENOMEM;
@@ -97,8 +103,13 @@ static int workers_start(vow_loop_t *loop) {
     vow__mailbox_ref(m);
     w->mailbox = m;
     w->n = n;
+    /* Every signal but the synchronous ones, which a fault in a job raises on its own
+     * thread: blocked, the kernel would kill the process without running a handler (a
+     * sanitizer's report, the application's crash handler). */
     sigset_t all, old;
     sigfillset(&all);
+    static const int faults[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS};
+    for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++) sigdelset(&all, faults[i]);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     unsigned started = 0;
     while (started < n && pthread_create(&w->threads[started], NULL, worker_main, w) == 0)

@@ -13,7 +13,13 @@
  * vow_run waits for them (blocking in the backend: no timer or idle watcher spins), and
  * vow_loop_close answers VOW_EBUSY while one is there. vow_loop_free cancels every job
  * (queued ones never run; running ones see vow_work_cancelled) and joins the pool's
- * threads before it returns.
+ * threads before it returns; it does not serve the loop meanwhile, so a job that posts to
+ * its own loop and waits for the answer must poll vow_work_cancelled, or vow_loop_free
+ * waits for it forever (vow_run_main serves the loop while it waits, and does not).
+ *
+ * SIGNALS. The pool's threads block every asynchronous signal (they go to the
+ * application's threads); the synchronous ones (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP,
+ * SIGSYS) stay unblocked, so a fault in a job reaches its handler.
  */
 #ifndef VOW_THREAD_H
 #define VOW_THREAD_H
@@ -71,15 +77,17 @@ typedef struct vow_remote vow_remote_t;
  * then dropped). NULL (and *promise NULL) when loop is NULL or closed, promise is NULL,
  * or out of memory. */
 VOW_EXTERN vow_remote_t *vow_remote_new(vow_loop_t *loop, vow_t **promise);
-/* Any thread: settles the promise with result (consumed on every path; a value or an
- * error: a FOLLOW or THENABLE result answers VOW_EINVAL), on the loop's thread's next turn.
+/* Any thread: settles the promise with result (a value or an error, consumed on every
+ * path; a FOLLOW or THENABLE result answers VOW_EINVAL and is left untouched: a promise
+ * belongs to its loop's thread, which must release it), on the loop's thread's next turn.
  * 0; VOW_ESETTLED when this remote was settled before (from any thread); VOW_ECLOSED when
  * the loop was freed; VOW_EINVAL (r NULL, or a FOLLOW / THENABLE result). */
 VOW_EXTERN int vow_remote_resolve(vow_remote_t *r, vow_result_t result);
 /* vow_remote_resolve(r, vow_fail(err)). */
 VOW_EXTERN int vow_remote_reject(vow_remote_t *r, vow_error_t *err);
 /* Any thread: drops the handle (NULL ignored). An unsettled promise stays pending, and no
- * longer keeps the loop alive. */
+ * longer keeps the loop alive. The handle must not be used after (a settle racing with the
+ * free on another thread is the caller's bug). */
 VOW_EXTERN void vow_remote_free(vow_remote_t *r);
 
 /* ---------------------------------------------------------------------------------
