@@ -4,6 +4,7 @@
  * allocation-failure sweeps of vow_work, vow_remote_new, vow_poster_new and vow_post; and
  * the misuse answers of each call. */
 #include <criterion/criterion.h>
+#include <signal.h>
 
 #include "helpers.h"
 #include "thread_scenarios.h"
@@ -138,5 +139,44 @@ Test(thread, a_remote_freed_unsettled_lets_the_loop_go) {
     VOW_ASSERT_EQ(vow_loop_alive(loop), 1);
     vow_remote_free(r);
     VOW_ASSERT_CODE(vow_run(loop, p, NULL), VOW_ENEVER);
+    VOW_TEST_END(loop);
+}
+
+/* A job's thread blocks the asynchronous signals and leaves the synchronous ones; its
+ * arg_free runs on the loop's thread; a job returning a promise to follow is refused. */
+static pthread_t loop_thread;
+static int free_on_loop_thread;
+static void free_where(void *arg) {
+    (void)arg;
+    free_on_loop_thread += pthread_equal(pthread_self(), loop_thread) ? 1 : 100;
+}
+static vow_result_t read_mask(vow_work_t *job, void *arg) {
+    (void)job, (void)arg;
+    sigset_t m;
+    pthread_sigmask(SIG_BLOCK, NULL, &m);
+    int64_t bits = (sigismember(&m, SIGINT) ? 1 : 0) | (sigismember(&m, SIGTERM) ? 2 : 0) |
+                   (sigismember(&m, SIGSEGV) ? 4 : 0) | (sigismember(&m, SIGFPE) ? 8 : 0);
+    return vow_ok_int(bits);
+}
+static vow_result_t follow_nothing(vow_work_t *job, void *arg) {
+    (void)job, (void)arg;
+    vow_result_t r = {.kind = VOW_RESULT_FOLLOW};
+    r.promise = NULL;
+    return r;
+}
+Test(thread, worker_signals_arg_free_thread_and_refused_results) {
+    vow_loop_t *loop = vow_test_loop();
+    loop_thread = pthread_self();
+    free_on_loop_thread = 0;
+    vow_outcome_t out;
+    VOW_ASSERT_CODE(vow_run(loop, vow_work(loop, read_mask, NULL, free_where), &out), 0);
+    VOW_ASSERT_EQ(vow_value_int(&out.value), 3, "SIGINT, SIGTERM blocked; SIGSEGV, SIGFPE not");
+    vow_outcome_release(&out);
+    VOW_ASSERT_EQ(free_on_loop_thread, 1, "arg_free ran once, on the loop's thread");
+    VOW_ASSERT_CODE(vow_run(loop, vow_work(loop, follow_nothing, NULL, free_where), &out), 0);
+    VOW_ASSERT_STATE(out.state, VOW_REJECTED);
+    VOW_ASSERT_CODE(vow_error_code(out.error), VOW_EINVAL);
+    vow_outcome_release(&out);
+    VOW_ASSERT_EQ(free_on_loop_thread, 2);
     VOW_TEST_END(loop);
 }
