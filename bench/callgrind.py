@@ -3,8 +3,8 @@
 
     python3 bench/callgrind.py --bin build-bench/bench [--workloads w1,w5] [--top 12]
 
-For each workload, runs vow-bench and the floor (floor-naive for W1-W3, floor-libev for
-W4-W5) under `valgrind --tool=callgrind` at a small N and at N=1, and prints:
+For each workload, runs vow-bench and the floor (floor-naive for W1-W3 and W6-W7,
+floor-libev for W4-W5) under `valgrind --tool=callgrind` at a small N and at N=1, and prints:
   - instructions per step: (Ir at N - Ir at N=1) / N, so start-up and teardown cancel out;
   - the top functions by their own instructions per step (callgrind_annotate), with
     glibc's malloc family summed on one line.
