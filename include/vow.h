@@ -10,6 +10,7 @@
 #include "vow/promise.h"
 #include "vow/combinators.h"
 #include "vow/task.h"
+#include "vow/queue.h"
 #include "vow/sync.h"
 
 #endif /* VOW_H */

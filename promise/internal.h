@@ -444,4 +444,52 @@ void vow__task_start_free(void *arg);
 /* The task a VOW__REL_TASK_START timer's argument starts (borrowed). */
 vow_t *vow__task_start_task(void *arg);
 
+/* ---- lines of waiters (waiter.c): sync.c, queue.c and the other waiting objects -------- */
+/* A waiter is a record whose promise a waiting operation returned: vow_new-like
+ * (VOW__F_SETTLEABLE | VOW__F_SYNC: only vow settles it), with a cancel callback whose
+ * context is the waiter. It waits in one line of its object (an intrusive doubly linked
+ * list, arrival order, O(1) removal) and may have one job queued (the handoff: its turn
+ * came, the job settles its promise one microtask later). References: the cancel
+ * context, the queued job; the record is freed (ops->release first) when both are gone.
+ * Objects embed struct vow__waiter at the head of their own waiter records. */
+struct vow__waiter;
+struct vow__wline {
+    struct vow__waiter *head, *tail;
+};
+struct vow__waiter_ops {
+    /* The promise is being cancelled while pending (vow_cancel, the upstream rule, a
+     * timeout): w is still in its line, if any; the object takes it out and passes on
+     * whatever w was handed. NULL: vow__waiter_leave only. */
+    void (*cancel)(struct vow__waiter *w);
+    /* The record is about to be freed: release what the object stored in it. NULL: none. */
+    void (*release)(struct vow__waiter *w);
+};
+struct vow__waiter {
+    vow__job job; /* first: the job's node is the waiter */
+    struct vow__waiter *next, *prev;
+    struct vow__wline *line; /* the line it waits in, NULL when in none */
+    vow_t *p;                /* its promise (owned reference) */
+    const struct vow__waiter_ops *ops;
+    uint8_t state;     /* the object's */
+    uint8_t refs;      /* the cancel context, a queued job */
+    uint8_t abandoned; /* the object is gone (vow__waiter_abandon) */
+};
+/* A waiter record of `size` bytes (>= sizeof(struct vow__waiter), zeroed past the head) at
+ * the end of `line`: its promise (one reference for the caller), the record in *out; NULL
+ * when out of memory (nothing made). */
+vow_t *vow__waiter_new(vow_loop_t *loop, size_t size, struct vow__wline *line,
+                       const struct vow__waiter_ops *ops, struct vow__waiter **out);
+void vow__wline_push(struct vow__wline *l, struct vow__waiter *w);
+/* Takes w out of its line (nothing when in none). */
+void vow__waiter_leave(struct vow__waiter *w);
+/* Queues fn as w's job (one reference, dropped by vow__waiter_put in fn). */
+void vow__waiter_schedule(struct vow__waiter *w, vow__job_fn fn);
+void vow__waiter_put(struct vow__waiter *w);
+/* Settles a waiter's promise if it is still pending and its loop open (consumes v / err). */
+void vow__waiter_fulfil(struct vow__waiter *w, vow_value_t v);
+void vow__waiter_reject(struct vow__waiter *w, vow_error_t *err);
+/* Cancels w's promise for the object's teardown: w leaves its line and forgets the
+ * object (w->line NULL), its ops->cancel does not run. */
+void vow__waiter_abandon(struct vow__waiter *w);
+
 #endif /* VOW_PROMISE_INTERNAL_H */

@@ -61,6 +61,7 @@ static const struct {
     {VOW_ENEVER, 0, "ENEVER", "promise would never settle: the loop ran out of work"},
     {VOW_EREENTRANT, 0, "EREENTRANT", "loop is already running"},
     {VOW_EUSER, 0, "EUSER", "user-defined error"},
+    {VOW_ESHUTDOWN, 0, "ESHUTDOWN", "queue is shut down"},
 };
 #define NCODES (sizeof codes / sizeof codes[0])
 
@@ -122,7 +123,8 @@ Test(error, every_table_entry_is_known) {
 
 Test(error, unknown_codes) {
     vow_loop_t *loop = vow_test_loop();
-    const int unknown[] = {VOW_ERR_OWN_BASE, VOW_EUSER - 1, -4999, -6000, INT_MIN, INT_MAX, 12345};
+    const int unknown[] = {VOW_ERR_OWN_BASE, VOW_ESHUTDOWN - 1, -4999, -6000,
+                           INT_MIN,          INT_MAX,           12345};
     for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
         cr_assert_str_eq(vow_strerror(unknown[i]), "unknown error", "code %d", unknown[i]);
         cr_assert_str_eq(vow_err_name(unknown[i]), "UNKNOWN", "code %d", unknown[i]);

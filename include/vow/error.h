@@ -45,7 +45,8 @@ extern "C" {
     XX(ESETTLED, -5004, "promise already resolved")                                                \
     XX(ENEVER, -5005, "promise would never settle: the loop ran out of work")                      \
     XX(EREENTRANT, -5006, "loop is already running")                                               \
-    XX(EUSER, -5007, "user-defined error")
+    XX(EUSER, -5007, "user-defined error")                                                         \
+    XX(ESHUTDOWN, -5008, "queue is shut down")
 
 #define VOW_ERR_OWN_BASE (-5000)
 

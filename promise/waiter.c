@@ -1,0 +1,114 @@
+/* promise/waiter.c - lines of waiters, shared by the objects whose operations wait
+ * (vow/sync.h, vow/queue.h): a waiter's promise, its O(1) removal, its handoff job
+ * (promise/internal.h). */
+#include "internal.h"
+
+void vow__wline_push(struct vow__wline *l, struct vow__waiter *w) {
+    w->next = NULL;
+    w->prev = l->tail;
+    if (l->tail != NULL)
+        l->tail->next = w;
+    else
+        l->head = w;
+    l->tail = w;
+    w->line = l;
+}
+
+void vow__waiter_leave(struct vow__waiter *w) {
+    struct vow__wline *l = w->line;
+    if (l == NULL) return;
+    if (w->prev != NULL)
+        w->prev->next = w->next;
+    else
+        l->head = w->next;
+    if (w->next != NULL)
+        w->next->prev = w->prev;
+    else
+        l->tail = w->prev;
+    w->next = w->prev = NULL;
+    w->line = NULL;
+}
+
+void vow__waiter_put(struct vow__waiter *w) {
+    if (--w->refs > 0) return;
+    vow_t *p = w->p;
+    if (w->ops->release != NULL) w->ops->release(w);
+    vow__free(w);
+    vow__unref(p);
+}
+
+void vow__waiter_schedule(struct vow__waiter *w, vow__job_fn fn) {
+    w->refs++;
+    w->job.fn = fn;
+    vow__job_push(w->p->loop, &w->job);
+}
+
+static int settleable(const vow_t *p) { return p->state == VOW_PENDING && !vow__closed(p); }
+
+void vow__waiter_fulfil(struct vow__waiter *w, vow_value_t v) {
+    vow_t *p = w->p;
+    if (!settleable(p)) {
+        vow_value_release(&v);
+        return;
+    }
+    vow__ref(p);
+    vow__fulfill(p, v);
+    vow__unref(p);
+}
+
+void vow__waiter_reject(struct vow__waiter *w, vow_error_t *err) {
+    vow_t *p = w->p;
+    if (!settleable(p)) {
+        vow_error_unref(err);
+        return;
+    }
+    vow__ref(p);
+    vow__reject(p, err);
+    vow__unref(p);
+}
+
+/* The promise is being cancelled while pending. */
+static void waiter_cancel(vow_loop_t *loop, void *ctx) {
+    (void)loop;
+    struct vow__waiter *w = ctx;
+    if (w->ops->cancel != NULL && !w->abandoned)
+        w->ops->cancel(w);
+    else
+        vow__waiter_leave(w);
+}
+
+/* The promise settled or was released (teardown): the cancel context goes. */
+static void waiter_ctx_free(void *ctx) {
+    struct vow__waiter *w = ctx;
+    vow__waiter_leave(w);
+    vow__waiter_put(w);
+}
+
+vow_t *vow__waiter_new(vow_loop_t *loop, size_t size, struct vow__wline *line,
+                       const struct vow__waiter_ops *ops, struct vow__waiter **out) {
+    vow_t *p = vow__promise_new(loop, VOW__F_SETTLEABLE | VOW__F_SYNC);
+    struct vow__waiter *w = p != NULL ? vow__malloc(size) : NULL;
+    struct vow__cancel_cb *cb = w != NULL ? vow__malloc(sizeof *cb) : NULL;
+    if (cb == NULL) {
+        vow__free(w);
+        if (p != NULL) vow__unref(p);
+        return NULL;
+    }
+    memset(w, 0, size);
+    w->p = vow__ref(p);
+    w->ops = ops;
+    w->refs = 1;
+    *cb = (struct vow__cancel_cb){.fn = waiter_cancel, .ctx = w, .ctx_free = waiter_ctx_free};
+    p->cancel = cb;
+    if (line != NULL) vow__wline_push(line, w);
+    *out = w;
+    return p;
+}
+
+void vow__waiter_abandon(struct vow__waiter *w) {
+    vow_t *p = vow__ref(w->p);
+    vow__waiter_leave(w);
+    w->abandoned = 1; /* the cancel callback must not reach the object: it is going away */
+    if (!vow__closed(p)) vow__cancel(p);
+    vow__unref(p);
+}
