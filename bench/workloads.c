@@ -246,9 +246,77 @@ int bench_w5(const bench_args *a, vow_loop_t *loop) {
 
 /* ---- W6 a bounded queue of 64, one producer, one consumer, N items --------------------- */
 
-int bench_w6(const bench_args *a, vow_loop_t *loop) {
+/* The producer and the consumer are each a loop of awaits written as reactions: the
+ * reaction to put i's promise puts item i + 1, the reaction to a get's promise takes its
+ * item and gets the next; the one of them that finishes last resolves `done` (the
+ * Promise.all / asyncio.gather of bench.js and bench.py). */
+
+typedef struct w6_state {
+    const bench_args *a;
+    vow_queue_t *q;
+    long put, got, first_bad;
+    int64_t sum;
+    int finished; /* the producer and the consumer that are through */
+    vow_t *done;
+} w6_state;
+
+static vow_result_t w6_put_next(vow_loop_t *loop, const vow_value_t *v, void *ctx);
+static vow_result_t w6_got(vow_loop_t *loop, const vow_value_t *v, void *ctx);
+
+static void w6_finish(w6_state *s) {
+    if (++s->finished == 2) vow_resolve(s->done, vow_none());
+}
+
+static void w6_put(w6_state *s) {
+    vow_t *p = vow_queue_put(s->q, vow_int(bench_w6_item(s->a, s->put++)));
+    vow_unref(vow_then_ok(p, w6_put_next, s));
+}
+
+static void w6_get(w6_state *s) { vow_unref(vow_then_ok(vow_queue_get(s->q), w6_got, s)); }
+
+static vow_result_t w6_put_next(vow_loop_t *loop, const vow_value_t *v, void *ctx) {
     (void)loop;
-    return bench_unsupported(a); /* TODO: vow_queue */
+    (void)v;
+    w6_state *s = ctx;
+    if (s->put < s->a->n)
+        w6_put(s);
+    else
+        w6_finish(s);
+    return vow_ok_none();
+}
+
+static vow_result_t w6_got(vow_loop_t *loop, const vow_value_t *v, void *ctx) {
+    (void)loop;
+    w6_state *s = ctx;
+    int64_t item = vow_value_int(v);
+    if (item != s->got && s->first_bad < 0) s->first_bad = s->got;
+    s->sum += item;
+    if (++s->got < s->a->n)
+        w6_get(s);
+    else
+        w6_finish(s);
+    return vow_ok_none();
+}
+
+int bench_w6(const bench_args *a, vow_loop_t *loop) {
+    w6_state s = {.a = a, .first_bad = -1};
+    uint64_t t0 = bench_wall_ns();
+    s.q = vow_queue_new(loop, BENCH_W6_BOUND);
+    s.done = vow_new(loop);
+    if (s.q == NULL || s.done == NULL) return failed(a, "vow_queue_new / vow_new", VOW_ENOMEM);
+    vow_ref(s.done); /* vow_run consumes one; w6_finish resolves through the other */
+    w6_put(&s);      /* the producer, then the consumer, as bench.js starts them */
+    w6_get(&s);
+    vow_outcome_t out;
+    int rc = run(a, loop, s.done, &out);
+    uint64_t t1 = bench_wall_ns();
+    vow_unref(s.done);
+    vow_queue_free(s.q);
+    if (rc != 0) return rc;
+    vow_outcome_release(&out);
+    if ((rc = bench_w6_check(a, s.got, s.sum, s.first_bad)) != 0) return rc;
+    bench_report(a, (double)(t1 - t0) / (double)a->n, (double)(t1 - t0) / 1e6);
+    return 0;
 }
 
 /* ---- W7 N tasks, at most 100 at once under a semaphore --------------------------------- *
