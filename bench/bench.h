@@ -3,7 +3,7 @@
  * translation unit plus what it measures. Not part of vow's API: the vow workloads use
  * vow's public headers only.
  *
- * Every program takes the same arguments:   <prog> <w1..w5> [N] [--inject-wrong]
+ * Every program takes the same arguments:   <prog> <w1..w7> [N] [--inject-wrong]
  * and prints one line on stdout (STYLE.md 14):
  *   W1 vow n=1000000 ns_per_step=71.3 total_ms=71.3 rss_kb=41212
  * A wrong result prints "W1 vow: wrong result: ..." on stderr and exits 1; bad usage
@@ -28,21 +28,25 @@ enum {
     BENCH_EXIT_ERROR = 4
 };
 
-/* The default N of each workload (issue 7). */
-static const long bench_default_n[5] = {1000000, 1000000, 100000, 1000000, 100000};
+enum { BENCH_WORKLOADS = 7 };
+
+/* The default N of each workload (W1-W5 issue 7, W6-W7 issue 14). */
+static const long bench_default_n[BENCH_WORKLOADS] = {1000000, 1000000, 100000, 1000000,
+                                                      100000,  1000000, 100000};
 /* The metric each workload reports, and the unit it divides by. */
-static const char *const bench_metric[5] = {"ns_per_step", "ns_per_promise", "ns_per_round",
-                                            "cpu_ns_per_timer", "overhead_ms"};
+static const char *const bench_metric[BENCH_WORKLOADS] = {
+    "ns_per_step", "ns_per_promise", "ns_per_round", "cpu_ns_per_timer",
+    "overhead_ms", "ns_per_item",    "ns_per_task"};
 
 typedef struct bench_args {
-    int w; /* 1..5 */
+    int w; /* 1..BENCH_WORKLOADS */
     long n;
     int inject_wrong; /* make the workload compute a wrong answer: its check must fire */
     const char *system;
 } bench_args;
 
 static inline void bench_usage(const char *prog) {
-    fprintf(stderr, "usage: %s <w1|w2|w3|w4|w5> [N] [--inject-wrong]\n", prog);
+    fprintf(stderr, "usage: %s <w1|w2|w3|w4|w5|w6|w7> [N] [--inject-wrong]\n", prog);
 }
 
 static inline int bench_parse(int argc, char **argv, const char *system, bench_args *a) {
@@ -52,7 +56,8 @@ static inline int bench_parse(int argc, char **argv, const char *system, bench_a
         const char *s = argv[i];
         if (strcmp(s, "--inject-wrong") == 0) {
             a->inject_wrong = 1;
-        } else if ((s[0] == 'w' || s[0] == 'W') && s[1] >= '1' && s[1] <= '5' && !s[2]) {
+        } else if ((s[0] == 'w' || s[0] == 'W') && s[1] >= '1' && s[1] < '1' + BENCH_WORKLOADS &&
+                   !s[2]) {
             a->w = s[1] - '0';
         } else {
             char *end;
@@ -120,5 +125,41 @@ static inline int bench_unsupported(const bench_args *a) {
 
 /* The delay of timer i in W4: spread evenly over 0..1000 ms. */
 static inline uint64_t bench_w4_delay(long i) { return (uint64_t)(i % 1001); }
+
+/* W6: the queue's bound, and item i as the producer puts it (--inject-wrong: item 0 is put
+ * as 1, so the consumer sees 1, 1, 2, ...: out of order, and the sum one too high). */
+enum { BENCH_W6_BOUND = 64 };
+static inline int64_t bench_w6_item(const bench_args *a, long i) {
+    return a->inject_wrong && i == 0 ? 1 : (int64_t)i;
+}
+
+/* W6's check, on what the consumer saw: `count` items summing to `sum`, the first item out
+ * of order at index `first_bad` (-1: none). Returns 0 or the wrong-result exit. */
+static inline int bench_w6_check(const bench_args *a, long count, int64_t sum, long first_bad) {
+    int64_t want = (int64_t)a->n * (a->n - 1) / 2;
+    if (count != a->n || sum != want || first_bad >= 0)
+        return bench_wrong(a,
+                           "the consumer got %ld items summing to %lld (first out of order at "
+                           "%ld), expected %ld summing to %lld, in order",
+                           count, (long long)sum, first_bad, a->n, (long long)want);
+    return 0;
+}
+
+/* W7: at most this many tasks at once (--inject-wrong: the semaphore gets one permit more,
+ * so the concurrency observed is 101). */
+enum { BENCH_W7_LIMIT = 100 };
+static inline uint32_t bench_w7_permits(const bench_args *a) {
+    return BENCH_W7_LIMIT + (a->inject_wrong ? 1 : 0);
+}
+
+/* W7's check: `done` tasks finished, at most `peak` ran at once (the limit is reached when
+ * N >= the limit). Returns 0 or the wrong-result exit. */
+static inline int bench_w7_check(const bench_args *a, long done, long peak) {
+    long want_peak = a->n < BENCH_W7_LIMIT ? a->n : BENCH_W7_LIMIT;
+    if (done != a->n || peak != want_peak)
+        return bench_wrong(a, "%ld tasks done, at most %ld at once; expected %ld, at most %ld",
+                           done, peak, a->n, want_peak);
+    return 0;
+}
 
 #endif /* VOW_BENCH_H */

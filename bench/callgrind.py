@@ -3,8 +3,8 @@
 
     python3 bench/callgrind.py --bin build-bench/bench [--workloads w1,w5] [--top 12]
 
-For each workload, runs vow-bench and the floor (floor-naive for W1-W3, floor-libev for
-W4-W5) under `valgrind --tool=callgrind` at a small N and at N=1, and prints:
+For each workload, runs vow-bench and the floor (floor-naive for W1-W3 and W6-W7,
+floor-libev for W4-W5) under `valgrind --tool=callgrind` at a small N and at N=1, and prints:
   - instructions per step: (Ir at N - Ir at N=1) / N, so start-up and teardown cancel out;
   - the top functions by their own instructions per step (callgrind_annotate), with
     glibc's malloc family summed on one line.
@@ -20,10 +20,12 @@ import subprocess
 import sys
 import tempfile
 
-CG_N = {"w1": 100000, "w2": 100000, "w3": 10000, "w4": 100000, "w5": 100000}
+CG_N = {"w1": 100000, "w2": 100000, "w3": 10000, "w4": 100000, "w5": 100000, "w6": 100000,
+        "w7": 100000}
 FLOOR = {"w1": "floor-naive", "w2": "floor-naive", "w3": "floor-naive",
-         "w4": "floor-libev", "w5": "floor-libev"}
-UNIT = {"w1": "step", "w2": "promise", "w3": "round", "w4": "timer", "w5": "sleep"}
+         "w4": "floor-libev", "w5": "floor-libev", "w6": "floor-naive", "w7": "floor-naive"}
+UNIT = {"w1": "step", "w2": "promise", "w3": "round", "w4": "timer", "w5": "sleep", "w6": "item",
+        "w7": "task"}
 MALLOC = re.compile(r"malloc\.c:|arena\.c:|^.*:(malloc|free|calloc|realloc|cfree)\b")
 ROW = re.compile(r"^\s*([0-9,]+)\s+\(\s*[0-9.]+%\)\s+(.*)$")
 
@@ -72,7 +74,7 @@ def top_functions(out, n, top):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--bin", required=True)
-    ap.add_argument("--workloads", default="w1,w2,w3,w4,w5")
+    ap.add_argument("--workloads", default="w1,w2,w3,w4,w5,w6,w7")
     ap.add_argument("--top", type=int, default=12)
     ap.add_argument("--n", action="append", default=[], metavar="wK=N")
     opts = ap.parse_args()

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""bench/compare.py - runs W1-W5 on vow, Node.js, asyncio and the C floors, side by side.
+"""bench/compare.py - runs W1-W7 on vow, Node.js, asyncio and the C floors, side by side.
 
     python3 bench/compare.py --bin build-bench/bench [--rounds 5] [--workloads w1,w3]
                              [--systems vow,node] [--n w1=100000] [--markdown FILE]
@@ -12,7 +12,7 @@ for a workload; the systems are interleaved round by round (each round runs ever
 on every system, in an order rotated from round to round, so no system always runs just
 after the same neighbour); at least 5 rounds. The table gives, per workload and system, N,
 the median and min..max of the workload's figure, the median peak RSS, and the ratio of
-vow's median to that system's (below 1: vow is faster). Then the targets of issue 7.
+vow's median to that system's (below 1: vow is faster). Then the targets of issues 7 and 14.
 
 --selftest runs every program at a small N twice: as is, where it must pass its own check,
 and with --inject-wrong, where it must fail it (exit 1, "wrong result" on stderr). It
@@ -38,21 +38,25 @@ WORKLOADS = {
     "w3": ("W3 race and any over 10 promises resolved in order", "ns_per_round", "ns/round"),
     "w4": ("W4 timers: delays spread over 0..1000 ms", "cpu_ns_per_timer", "CPU ns/timer"),
     "w5": ("W5 concurrent 100 ms sleeps under all", "overhead_ms", "ms past 100 ms"),
+    "w6": ("W6 a bounded queue of 64, one producer, one consumer", "ns_per_item", "ns/item"),
+    "w7": ("W7 tasks, at most 100 at once under a semaphore", "ns_per_task", "ns/task"),
 }
-DEFAULT_N = {"w1": 1000000, "w2": 1000000, "w3": 100000, "w4": 1000000, "w5": 100000}
-SELFTEST_N = {"w1": 1000, "w2": 1000, "w3": 100, "w4": 500, "w5": 1000}
+ALL = ("w1", "w2", "w3", "w4", "w5", "w6", "w7")
+DEFAULT_N = {"w1": 1000000, "w2": 1000000, "w3": 100000, "w4": 1000000, "w5": 100000,
+             "w6": 1000000, "w7": 100000}
+# W6 and W7 at more than the queue's bound and the semaphore's limit, so both wait.
+SELFTEST_N = {"w1": 1000, "w2": 1000, "w3": 100, "w4": 500, "w5": 1000, "w6": 1000, "w7": 1000}
 
 # system: (workloads it runs, how to build its command line)
 SYSTEMS = {
-    "vow": (("w1", "w2", "w3", "w4", "w5"), lambda o: [os.path.join(o.bin, "vow-bench")]),
-    "node": (("w1", "w2", "w3", "w4", "w5"), lambda o: [o.node, os.path.join(HERE, "ref", "bench.js")]),
-    "asyncio": (("w1", "w2", "w3", "w4", "w5"),
-                lambda o: [o.python, os.path.join(HERE, "ref", "bench.py")]),
-    "naive": (("w1", "w2", "w3"), lambda o: [os.path.join(o.bin, "floor-naive")]),
+    "vow": (ALL, lambda o: [os.path.join(o.bin, "vow-bench")]),
+    "node": (ALL, lambda o: [o.node, os.path.join(HERE, "ref", "bench.js")]),
+    "asyncio": (ALL, lambda o: [o.python, os.path.join(HERE, "ref", "bench.py")]),
+    "naive": (("w1", "w2", "w3", "w6", "w7"), lambda o: [os.path.join(o.bin, "floor-naive")]),
     "libev": (("w4", "w5"), lambda o: [os.path.join(o.bin, "floor-libev")]),
 }
 
-LINE = re.compile(r"^W([1-5]) (\S+) n=(\d+) (\w+)=(-?[0-9.]+) total_ms=([0-9.]+) rss_kb=(\d+)$")
+LINE = re.compile(r"^W([1-7]) (\S+) n=(\d+) (\w+)=(-?[0-9.]+) total_ms=([0-9.]+) rss_kb=(\d+)$")
 
 
 def log(msg):
@@ -206,7 +210,7 @@ def compare(opts):
     table = [line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
     table += [line(r) for r in rows]
 
-    # The targets of issue 7.
+    # The targets of issues 7 and 14.
     def get(w, s):
         return summary.get((w, s))
 
@@ -237,6 +241,10 @@ def compare(opts):
     if "w4" in opts.workloads:
         target("goal", "W4 within 1.25x bare libev CPU per timer", get("w4", "vow"),
                get("w4", "libev"), lambda v, o: v <= 1.25 * o)
+    for w, times in (("w6", 2), ("w7", 5)):
+        if w in opts.workloads:
+            target("target (issue 14)", f"{w.upper()} at least {times}x Node.js", get(w, "vow"),
+                   get(w, "node"), lambda v, o, t=times: v * t <= o)
 
     info = [
         f"vow {git_commit()}, {time.strftime('%Y-%m-%d %H:%M', time.localtime(start))}; "
@@ -248,7 +256,7 @@ def compare(opts):
         "figures: median of the rounds; vow/system = vow's median / the system's median "
         "(below 1: vow is faster)",
     ]
-    text = "\n".join(info) + "\n\n" + "\n".join(table) + "\n\nTargets (issue 7), on medians:\n" + \
+    text = "\n".join(info) + "\n\n" + "\n".join(table) + "\n\nTargets (issues 7 and 14), on medians:\n" + \
         "\n".join(targets) + "\n"
     print()
     print(text, flush=True)
@@ -268,7 +276,7 @@ def main():
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bin", required=True, help="directory of vow-bench, floor-naive, floor-libev")
     ap.add_argument("--rounds", type=int, default=5, help="rounds (at least 5 for a report)")
-    ap.add_argument("--workloads", default="w1,w2,w3,w4,w5")
+    ap.add_argument("--workloads", default=",".join(ALL))
     ap.add_argument("--systems", default="vow,node,asyncio,naive,libev")
     ap.add_argument("--n", action="append", default=[], metavar="wK=N",
                     help="N for one workload, the same for every system (repeatable)")
@@ -290,7 +298,7 @@ def main():
             ap.error(f"unknown system {s} (know {', '.join(SYSTEMS)})")
     ns = {}
     for spec in opts.n:
-        m = re.fullmatch(r"(w[1-5])=([1-9][0-9]*)", spec.strip().lower())
+        m = re.fullmatch(r"(w[1-7])=([1-9][0-9]*)", spec.strip().lower())
         if not m:
             ap.error(f"--n wants wK=N, got {spec}")
         ns[m.group(1)] = int(m.group(2))

@@ -3,7 +3,7 @@
  * equal deadlines (libev's 4-heap), timers measured from the loop's cached time (libev's
  * rule; vow and Node read the clock per timer).
  *
- *   floor-libev <w4|w5> [N] [--inject-wrong]     (W1-W3 exit 3: no floor here)
+ *   floor-libev <w4|w5> [N] [--inject-wrong]     (W1-W3, W6-W7 exit 3: no floor here)
  *
  * --inject-wrong: one timer fewer is started, so the count the check expects never comes.
  */

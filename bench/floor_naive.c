@@ -1,4 +1,5 @@
-/* bench/floor_naive.c - the naive C floor for W1-W3 (issue 7): the least a promise can do.
+/* bench/floor_naive.c - the naive C floor for W1-W3 (issue 7) and W6-W7 (issue 14): the
+ * least a promise can do, and the least a queue and a semaphore of such promises can do.
  *
  * A promise is a malloc'd struct with a state, an integer-or-pointer value, a reference
  * count and a singly linked list of reactions; a reaction is one malloc'd record that, once
@@ -8,7 +9,12 @@
  * ECMAScript job order. Ownership mirrors vow's so the workloads read the same: then and
  * the combinators consume the caller's reference to their inputs.
  *
- *   floor-naive <w1|w2|w3> [N] [--inject-wrong]     (W4 and W5 exit 3: no floor here)
+ * The queue (W6) is a ring of its bound's size with two FIFO lists of waiting promises
+ * (getters; putters with their items), the semaphore (W7) a count and one such list: a
+ * waiter is handed its item or permit directly (no reservation, no cancellation), and
+ * put, get and acquire return an already settled promise when nothing has to wait.
+ *
+ *   floor-naive <w1|w2|w3|w6|w7> [N] [--inject-wrong]     (W4 and W5 exit 3: no floor here)
  */
 #include <inttypes.h>
 
@@ -301,6 +307,203 @@ static int w3(const bench_args *a) {
     return 0;
 }
 
+/* ---- waiters: a FIFO of pending promises, each with an item ----------------------------- */
+
+typedef struct nw nw;
+struct nw {
+    nw *next;
+    np *p; /* owned reference */
+    int64_t item;
+};
+
+typedef struct {
+    nw *head, *tail;
+} nwlist;
+
+static void nw_push(nwlist *l, np *p, int64_t item) {
+    nw *w = malloc(sizeof *w);
+    if (w == NULL) abort();
+    w->next = NULL;
+    w->p = np_ref(p);
+    w->item = item;
+    if (l->tail)
+        l->tail->next = w;
+    else
+        l->head = w;
+    l->tail = w;
+}
+
+/* Takes the first waiter off the list: its promise (the reference it held) and its item. */
+static np *nw_pop(nwlist *l, int64_t *item) {
+    nw *w = l->head;
+    l->head = w->next;
+    if (l->head == NULL) l->tail = NULL;
+    np *p = w->p;
+    if (item) *item = w->item;
+    free(w);
+    return p;
+}
+
+static void np_settle(np *p, int64_t v) {
+    np_resolve(p, (nval){.i = v});
+    np_unref(p);
+}
+
+/* ---- W6: the queue -------------------------------------------------------------------- */
+
+typedef struct {
+    int64_t *ring;
+    long cap, head, len;
+    nwlist getters, putters;
+} nqueue;
+
+static np *nq_put(nqueue *q, int64_t item) {
+    if (q->getters.head) { /* a waiting getter takes it */
+        np_settle(nw_pop(&q->getters, NULL), item);
+        return np_resolved(0);
+    }
+    if (q->len < q->cap) {
+        q->ring[(q->head + q->len++) % q->cap] = item;
+        return np_resolved(0);
+    }
+    np *p = np_new();
+    nw_push(&q->putters, p, item);
+    return p;
+}
+
+static np *nq_get(nqueue *q) {
+    if (q->len == 0) {
+        np *p = np_new();
+        nw_push(&q->getters, p, 0);
+        return p;
+    }
+    int64_t item = q->ring[q->head];
+    q->head = (q->head + 1) % q->cap;
+    q->len--;
+    if (q->putters.head) { /* the first waiting putter's item takes the freed slot */
+        int64_t put;
+        np *p = nw_pop(&q->putters, &put);
+        q->ring[(q->head + q->len++) % q->cap] = put;
+        np_settle(p, 0);
+    }
+    return np_resolved(item);
+}
+
+typedef struct {
+    const bench_args *a;
+    nqueue q;
+    long put, got, first_bad;
+    int64_t sum;
+} w6_state;
+
+static int64_t w6_put_next(int64_t v, void *ctx);
+static int64_t w6_got(int64_t v, void *ctx);
+
+static void w6_put(w6_state *s) {
+    int64_t item = bench_w6_item(s->a, s->put++);
+    np_unref(np_then(nq_put(&s->q, item), w6_put_next, s));
+}
+
+static void w6_get(w6_state *s) { np_unref(np_then(nq_get(&s->q), w6_got, s)); }
+
+static int64_t w6_put_next(int64_t v, void *ctx) {
+    (void)v;
+    w6_state *s = ctx;
+    if (s->put < s->a->n) w6_put(s);
+    return 0;
+}
+
+static int64_t w6_got(int64_t v, void *ctx) {
+    w6_state *s = ctx;
+    if (v != s->got && s->first_bad < 0) s->first_bad = s->got;
+    s->sum += v;
+    if (++s->got < s->a->n) w6_get(s);
+    return 0;
+}
+
+static int w6(const bench_args *a) {
+    w6_state s = {.a = a, .first_bad = -1};
+    uint64_t t0 = bench_wall_ns();
+    s.q.cap = BENCH_W6_BOUND;
+    s.q.ring = malloc(BENCH_W6_BOUND * sizeof *s.q.ring);
+    if (s.q.ring == NULL) abort();
+    w6_put(&s); /* the producer, then the consumer, as bench.js starts them */
+    w6_get(&s);
+    drain();
+    uint64_t t1 = bench_wall_ns();
+    free(s.q.ring);
+    int rc = bench_w6_check(a, s.got, s.sum, s.first_bad);
+    if (rc != 0) return rc;
+    bench_report(a, (double)(t1 - t0) / (double)a->n, (double)(t1 - t0) / 1e6);
+    return 0;
+}
+
+/* ---- W7: the semaphore ---------------------------------------------------------------- */
+
+typedef struct {
+    uint32_t value;
+    nwlist waiters;
+} nsem;
+
+static np *nsem_acquire(nsem *s) {
+    if (s->value > 0 && s->waiters.head == NULL) {
+        s->value--;
+        return np_resolved(0);
+    }
+    np *p = np_new();
+    nw_push(&s->waiters, p, 0);
+    return p;
+}
+
+static void nsem_release(nsem *s) {
+    if (s->waiters.head)
+        np_settle(nw_pop(&s->waiters, NULL), 0); /* the permit passes on */
+    else
+        s->value++;
+}
+
+typedef struct {
+    nsem sem;
+    long running, peak, done;
+} w7_state;
+
+static int64_t w7_acquired(int64_t v, void *ctx) {
+    (void)v;
+    w7_state *s = ctx;
+    if (++s->running > s->peak) s->peak = s->running;
+    return 0;
+}
+
+static int64_t w7_hopped(int64_t v, void *ctx) {
+    (void)v;
+    w7_state *s = ctx;
+    s->running--;
+    s->done++;
+    nsem_release(&s->sem);
+    return 0;
+}
+
+static int w7(const bench_args *a) {
+    np **ps = malloc((size_t)a->n * sizeof *ps);
+    if (ps == NULL) abort();
+    w7_state s = {.sem = {.value = bench_w7_permits(a)}};
+    uint64_t t0 = bench_wall_ns();
+    for (long i = 0; i < a->n; i++)
+        ps[i] = np_then(np_then(nsem_acquire(&s.sem), w7_acquired, &s), w7_hopped, &s);
+    np *all = np_all(ps, a->n);
+    drain();
+    uint64_t t1 = bench_wall_ns();
+    free(ps);
+    int settled = all->settled;
+    if (settled) free(all->value.p);
+    np_unref(all);
+    if (!settled) return bench_wrong(a, "all never settled");
+    int rc = bench_w7_check(a, s.done, s.peak);
+    if (rc != 0) return rc;
+    bench_report(a, (double)(t1 - t0) / (double)a->n, (double)(t1 - t0) / 1e6);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     bench_args a;
     if (bench_parse(argc, argv, "naive", &a) != 0) return BENCH_EXIT_USAGE;
@@ -308,6 +511,8 @@ int main(int argc, char **argv) {
     case 1: return w1(&a);
     case 2: return w2(&a);
     case 3: return w3(&a);
+    case 6: return w6(&a);
+    case 7: return w7(&a);
     default: return bench_unsupported(&a);
     }
 }

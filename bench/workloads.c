@@ -1,4 +1,4 @@
-/* bench/workloads.c - W1-W5 on vow, written as a user would write them: vow.h only, no
+/* bench/workloads.c - W1-W7 on vow, written as a user would write them: vow.h only, no
  * internals. Each returns the exit status: 0, or BENCH_EXIT_WRONG after saying what is
  * wrong. The clock runs from the first vow call of the workload to the moment its final
  * promise settled (the loop already exists, as Node's and asyncio's do); the check comes
@@ -8,7 +8,7 @@
  * does, so a check that cannot fire is caught (scripts/bench.sh --selftest):
  *   W1 the first step adds 2;  W2 promise 0 is resolved with 1;  W3 round 0 resolves its
  *   ten promises in reverse order;  W4 the last timer is never set;  W5 `all` is given
- *   one sleep fewer than N.
+ *   one sleep fewer than N;  W6 item 0 is put as 1;  W7 the semaphore has 101 permits.
  */
 #include <inttypes.h>
 
@@ -241,5 +241,134 @@ int bench_w5(const bench_args *a, vow_loop_t *loop) {
     if (ms + 1.0 < 100.0) /* 1 ms of slack, as in W4 */
         return bench_wrong(a, "the sleeps ended after %.1f ms, before 100 ms", ms);
     bench_report(a, ms - 100.0, ms);
+    return 0;
+}
+
+/* ---- W6 a bounded queue of 64, one producer, one consumer, N items --------------------- */
+
+/* The producer and the consumer are each a loop of awaits written as reactions: the
+ * reaction to put i's promise puts item i + 1, the reaction to a get's promise takes its
+ * item and gets the next; the one of them that finishes last resolves `done` (the
+ * Promise.all / asyncio.gather of bench.js and bench.py). */
+
+typedef struct w6_state {
+    const bench_args *a;
+    vow_queue_t *q;
+    long put, got, first_bad;
+    int64_t sum;
+    int finished; /* the producer and the consumer that are through */
+    vow_t *done;
+} w6_state;
+
+static vow_result_t w6_put_next(vow_loop_t *loop, const vow_value_t *v, void *ctx);
+static vow_result_t w6_got(vow_loop_t *loop, const vow_value_t *v, void *ctx);
+
+static void w6_finish(w6_state *s) {
+    if (++s->finished == 2) vow_resolve(s->done, vow_none());
+}
+
+static void w6_put(w6_state *s) {
+    vow_t *p = vow_queue_put(s->q, vow_int(bench_w6_item(s->a, s->put++)));
+    vow_unref(vow_then_ok(p, w6_put_next, s));
+}
+
+static void w6_get(w6_state *s) { vow_unref(vow_then_ok(vow_queue_get(s->q), w6_got, s)); }
+
+static vow_result_t w6_put_next(vow_loop_t *loop, const vow_value_t *v, void *ctx) {
+    (void)loop;
+    (void)v;
+    w6_state *s = ctx;
+    if (s->put < s->a->n)
+        w6_put(s);
+    else
+        w6_finish(s);
+    return vow_ok_none();
+}
+
+static vow_result_t w6_got(vow_loop_t *loop, const vow_value_t *v, void *ctx) {
+    (void)loop;
+    w6_state *s = ctx;
+    int64_t item = vow_value_int(v);
+    if (item != s->got && s->first_bad < 0) s->first_bad = s->got;
+    s->sum += item;
+    if (++s->got < s->a->n)
+        w6_get(s);
+    else
+        w6_finish(s);
+    return vow_ok_none();
+}
+
+int bench_w6(const bench_args *a, vow_loop_t *loop) {
+    w6_state s = {.a = a, .first_bad = -1};
+    uint64_t t0 = bench_wall_ns();
+    s.q = vow_queue_new(loop, BENCH_W6_BOUND);
+    s.done = vow_new(loop);
+    if (s.q == NULL || s.done == NULL) return failed(a, "vow_queue_new / vow_new", VOW_ENOMEM);
+    vow_ref(s.done); /* vow_run consumes one; w6_finish resolves through the other */
+    w6_put(&s);      /* the producer, then the consumer, as bench.js starts them */
+    w6_get(&s);
+    vow_outcome_t out;
+    int rc = run(a, loop, s.done, &out);
+    uint64_t t1 = bench_wall_ns();
+    vow_unref(s.done);
+    vow_queue_free(s.q);
+    if (rc != 0) return rc;
+    vow_outcome_release(&out);
+    if ((rc = bench_w6_check(a, s.got, s.sum, s.first_bad)) != 0) return rc;
+    bench_report(a, (double)(t1 - t0) / (double)a->n, (double)(t1 - t0) / 1e6);
+    return 0;
+}
+
+/* ---- W7 N tasks, at most 100 at once under a semaphore --------------------------------- *
+ * A task is a chain: acquire, then a reaction that counts it running, then (one microtask
+ * later) a reaction that counts it done and releases. `all` waits for the N tasks, as
+ * Promise.all and asyncio.gather do in bench.js and bench.py. */
+
+typedef struct w7_state {
+    vow_sem_t *sem;
+    long running, peak, done;
+} w7_state;
+
+static vow_result_t w7_acquired(vow_loop_t *loop, const vow_value_t *v, void *ctx) {
+    (void)loop;
+    (void)v;
+    w7_state *s = ctx;
+    if (++s->running > s->peak) s->peak = s->running;
+    return vow_ok_none(); /* the hop: the next reaction runs one microtask later */
+}
+
+static vow_result_t w7_hopped(vow_loop_t *loop, const vow_value_t *v, void *ctx) {
+    (void)loop;
+    (void)v;
+    w7_state *s = ctx;
+    s->running--;
+    s->done++;
+    int rc = vow_sem_release(s->sem);
+    return rc == 0 ? vow_ok_none() : vow_fail_code(rc, "vow_sem_release");
+}
+
+int bench_w7(const bench_args *a, vow_loop_t *loop) {
+    vow_t **ps = malloc((size_t)a->n * sizeof *ps);
+    if (ps == NULL) return failed(a, "malloc", VOW_ENOMEM);
+    w7_state s = {0};
+    uint64_t t0 = bench_wall_ns();
+    s.sem = vow_sem_new(loop, bench_w7_permits(a));
+    if (s.sem == NULL) return failed(a, "vow_sem_new", VOW_ENOMEM);
+    for (long i = 0; i < a->n; i++) {
+        ps[i] = vow_then_ok(vow_then_ok(vow_sem_acquire(s.sem), w7_acquired, &s), w7_hopped, &s);
+        if (ps[i] == NULL) return failed(a, "a task", VOW_ENOMEM);
+    }
+    vow_outcome_t out;
+    int rc = run(a, loop, vow_all(loop, ps, (size_t)a->n), &out);
+    uint64_t t1 = bench_wall_ns();
+    free(ps);
+    vow_sem_free(s.sem);
+    if (rc != 0) return rc;
+    const vow_list_t *l = vow_list_of(&out.value);
+    size_t len = l ? vow_list_len(l) : 0;
+    vow_outcome_release(&out);
+    if (len != (size_t)a->n) return bench_wrong(a, "all gave %zu results, expected %ld", len, a->n);
+    if ((rc = bench_w7_check(a, s.done, s.peak)) != 0) return rc;
+    bench_report(a, (double)(t1 - t0) / (double)a->n, (double)(t1 - t0) / 1e6);
     return 0;
 }

@@ -11,5 +11,7 @@ int bench_w2(const bench_args *a, vow_loop_t *loop);
 int bench_w3(const bench_args *a, vow_loop_t *loop);
 int bench_w4(const bench_args *a, vow_loop_t *loop);
 int bench_w5(const bench_args *a, vow_loop_t *loop);
+int bench_w6(const bench_args *a, vow_loop_t *loop);
+int bench_w7(const bench_args *a, vow_loop_t *loop);
 
 #endif /* VOW_BENCH_WORKLOADS_H */

@@ -1,8 +1,10 @@
 'use strict';
-// bench/ref/bench.js - W1-W5 for Node.js, written as a JavaScript programmer would write
-// them: promises, then, Promise.all / race / any, setTimeout, async/await.
+// bench/ref/bench.js - W1-W7 for Node.js, written as a JavaScript programmer would write
+// them: promises, then, Promise.all / race / any, setTimeout, async/await; for W6 and W7 a
+// hand-written promise queue and semaphore (below: Node has neither, and no npm package is
+// used).
 //
-//   node bench/ref/bench.js <w1..w5> [N] [--inject-wrong]
+//   node bench/ref/bench.js <w1..w7> [N] [--inject-wrong]
 //
 // Prints one line in vow's format (STYLE.md 14), e.g.
 //   W1 node n=1000000 ns_per_step=267.0 total_ms=267.0 rss_kb=123456
@@ -10,14 +12,17 @@
 // workload's first promise to the moment its final promise settled; the check comes after.
 // --inject-wrong makes each workload compute a wrong answer, as in bench/workloads.c.
 
-const DEFAULT_N = { 1: 1000000, 2: 1000000, 3: 100000, 4: 1000000, 5: 100000 };
-const METRIC = { 1: 'ns_per_step', 2: 'ns_per_promise', 3: 'ns_per_round', 4: 'cpu_ns_per_timer', 5: 'overhead_ms' };
+const DEFAULT_N = { 1: 1000000, 2: 1000000, 3: 100000, 4: 1000000, 5: 100000, 6: 1000000, 7: 100000 };
+const METRIC = {
+  1: 'ns_per_step', 2: 'ns_per_promise', 3: 'ns_per_round', 4: 'cpu_ns_per_timer', 5: 'overhead_ms',
+  6: 'ns_per_item', 7: 'ns_per_task',
+};
 
 function parse(argv) {
   const a = { w: 0, n: 0, injectWrong: false };
   for (const s of argv) {
     if (s === '--inject-wrong') a.injectWrong = true;
-    else if (/^[wW][1-5]$/.test(s)) a.w = Number(s[1]);
+    else if (/^[wW][1-7]$/.test(s)) a.w = Number(s[1]);
     else if (/^[1-9][0-9]*$/.test(s)) a.n = Number(s);
     else return null;
   }
@@ -142,14 +147,135 @@ async function w5(a) {
   report(a, ms - 100, ms);
 }
 
+// ---- a FIFO, an async queue and a semaphore, as a Node user writes them ------------------
+// The FIFO is an array with a head index (Array.prototype.shift copies a large array on
+// every call), compacted once half of it is consumed.
+class Fifo {
+  constructor() { this.a = []; this.h = 0; }
+  get length() { return this.a.length - this.h; }
+  push(x) { this.a.push(x); }
+  shift() {
+    const x = this.a[this.h];
+    this.a[this.h++] = undefined;
+    if (this.h >= 1024 && this.h * 2 >= this.a.length) {
+      this.a = this.a.slice(this.h);
+      this.h = 0;
+    }
+    return x;
+  }
+}
+
+// asyncio.Queue's behaviour: put waits while the queue is full, get while it is empty; a
+// waiting getter is handed an item directly, a waiting putter's item enters as a slot frees.
+class AsyncQueue {
+  constructor(maxsize) {
+    this.maxsize = maxsize;
+    this.items = new Fifo();
+    this.getters = new Fifo(); // resolve functions
+    this.putters = new Fifo(); // { item, resolve }
+  }
+  put(item) {
+    if (this.getters.length > 0) {
+      this.getters.shift()(item);
+      return Promise.resolve();
+    }
+    if (this.items.length < this.maxsize) {
+      this.items.push(item);
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.putters.push({ item, resolve }));
+  }
+  get() {
+    if (this.items.length > 0) {
+      const item = this.items.shift();
+      if (this.putters.length > 0) {
+        const p = this.putters.shift();
+        this.items.push(p.item);
+        p.resolve();
+      }
+      return Promise.resolve(item);
+    }
+    return new Promise((resolve) => this.getters.push(resolve));
+  }
+}
+
+class Semaphore {
+  constructor(value) { this.value = value; this.waiters = new Fifo(); }
+  acquire() {
+    if (this.value > 0) {
+      this.value--;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+  release() {
+    if (this.waiters.length > 0) this.waiters.shift()(); // the permit passes on
+    else this.value++;
+  }
+}
+
+// ---- W6 a bounded queue of 64, one producer, one consumer, N items -----------------------
+async function w6(a) {
+  let count = 0;
+  let sum = 0;
+  let firstBad = -1;
+  const t0 = nowNs();
+  const q = new AsyncQueue(64);
+  const producer = async () => {
+    for (let i = 0; i < a.n; i++) await q.put(a.injectWrong && i === 0 ? 1 : i);
+  };
+  const consumer = async () => {
+    for (let i = 0; i < a.n; i++) {
+      const v = await q.get();
+      if (v !== i && firstBad < 0) firstBad = i;
+      sum += v;
+      count++;
+    }
+  };
+  await Promise.all([producer(), consumer()]);
+  const ns = Number(nowNs() - t0);
+  const want = a.n * (a.n - 1) / 2;
+  if (count !== a.n || sum !== want || firstBad >= 0)
+    wrong(`the consumer got ${count} items summing to ${sum} (first out of order at ${firstBad}), ` +
+      `expected ${a.n} summing to ${want}, in order`);
+  report(a, ns / a.n, ns / 1e6);
+}
+
+// ---- W7 N tasks, at most 100 at once under a semaphore -----------------------------------
+async function w7(a) {
+  const LIMIT = 100;
+  let running = 0;
+  let peak = 0;
+  let done = 0;
+  const t0 = nowNs();
+  const sem = new Semaphore(LIMIT + (a.injectWrong ? 1 : 0));
+  const task = async () => {
+    await sem.acquire();
+    if (++running > peak) peak = running;
+    await null; // the microtask hop
+    running--;
+    done++;
+    sem.release();
+  };
+  const tasks = new Array(a.n);
+  for (let i = 0; i < a.n; i++) tasks[i] = task();
+  const results = await Promise.all(tasks);
+  const ns = Number(nowNs() - t0);
+  const wantPeak = Math.min(a.n, LIMIT);
+  if (results.length !== a.n) wrong(`all gave ${results.length} results, expected ${a.n}`);
+  if (done !== a.n || peak !== wantPeak)
+    wrong(`${done} tasks done, at most ${peak} at once; expected ${a.n}, at most ${wantPeak}`);
+  report(a, ns / a.n, ns / 1e6);
+}
+
 async function main() {
   const a = parse(process.argv.slice(2));
   if (!a) {
-    process.stderr.write('usage: node bench.js <w1|w2|w3|w4|w5> [N] [--inject-wrong]\n');
+    process.stderr.write('usage: node bench.js <w1|w2|w3|w4|w5|w6|w7> [N] [--inject-wrong]\n');
     process.exit(2);
   }
   try {
-    await [w1, w2, w3, w4, w5][a.w - 1](a);
+    await [w1, w2, w3, w4, w5, w6, w7][a.w - 1](a);
   } catch (e) {
     if (!(e instanceof Wrong)) throw e;
     process.stderr.write(`W${a.w} node: wrong result: ${e.message}\n`);

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""bench/ref/bench.py - W1-W5 for Python 3.11 asyncio, written as a Python programmer would.
+"""bench/ref/bench.py - W1-W7 for Python 3.11 asyncio, written as a Python programmer would.
 
-    python3 bench/ref/bench.py <w1..w5> [N] [--inject-wrong]
+    python3 bench/ref/bench.py <w1..w7> [N] [--inject-wrong]
 
 Prints one line in vow's format (STYLE.md 14), e.g.
     W1 asyncio n=1000000 ns_per_step=1900.0 total_ms=1900.0 rss_kb=123456
@@ -13,16 +13,17 @@ asyncio has futures, gather, sleep and call_later, but no `then`, `race` or `any
 use the few-line helpers below, built on Future.add_done_callback the way asyncio.gather
 itself is built: each step is one loop callback, as each JavaScript reaction is one job.
 (asyncio.wait(FIRST_COMPLETED) cannot stand in for race: it returns a set, and every
-future of a round is already done when it looks, so the winner is lost.)
+future of a round is already done when it looks, so the winner is lost.) W6 and W7 use
+asyncio.Queue and asyncio.Semaphore as they are.
 """
 import asyncio
 import resource
 import sys
 import time
 
-DEFAULT_N = {1: 1000000, 2: 1000000, 3: 100000, 4: 1000000, 5: 100000}
+DEFAULT_N = {1: 1000000, 2: 1000000, 3: 100000, 4: 1000000, 5: 100000, 6: 1000000, 7: 100000}
 METRIC = {1: "ns_per_step", 2: "ns_per_promise", 3: "ns_per_round", 4: "cpu_ns_per_timer",
-          5: "overhead_ms"}
+          5: "overhead_ms", 6: "ns_per_item", 7: "ns_per_task"}
 
 
 class Wrong(Exception):
@@ -34,7 +35,7 @@ def parse(argv):
     for s in argv:
         if s == "--inject-wrong":
             inject = True
-        elif len(s) == 2 and s[0] in "wW" and s[1] in "12345":
+        elif len(s) == 2 and s[0] in "wW" and s[1] in "1234567":
             w = int(s[1])
         elif s.isdigit() and int(s) > 0:
             n = int(s)
@@ -221,14 +222,69 @@ async def w5(n, inject):
     report(5, n, ms - 100, ms)
 
 
+# ---- W6 a bounded queue of 64, one producer, one consumer, N items ---------------------------
+async def w6(n, inject):
+    seen = [0, 0, -1]  # count, sum, first index out of order
+
+    async def producer():
+        for i in range(n):
+            await q.put(1 if inject and i == 0 else i)
+
+    async def consumer():
+        for i in range(n):
+            v = await q.get()
+            if v != i and seen[2] < 0:
+                seen[2] = i
+            seen[0] += 1
+            seen[1] += v
+
+    t0 = time.perf_counter_ns()
+    q = asyncio.Queue(64)
+    await asyncio.gather(producer(), consumer())
+    ns = time.perf_counter_ns() - t0
+    count, total, first_bad = seen
+    want = n * (n - 1) // 2
+    if count != n or total != want or first_bad >= 0:
+        raise Wrong(f"the consumer got {count} items summing to {total} (first out of order at "
+                    f"{first_bad}), expected {n} summing to {want}, in order")
+    report(6, n, ns / n, ns / 1e6)
+
+
+# ---- W7 N tasks, at most 100 at once under a semaphore ---------------------------------------
+async def w7(n, inject):
+    limit = 100
+    st = [0, 0, 0]  # running, peak, done
+
+    async def task():
+        async with sem:
+            st[0] += 1
+            if st[0] > st[1]:
+                st[1] = st[0]
+            await asyncio.sleep(0)  # the hop: asyncio's one loop turn
+            st[0] -= 1
+        st[2] += 1
+
+    t0 = time.perf_counter_ns()
+    sem = asyncio.Semaphore(limit + (1 if inject else 0))
+    results = await asyncio.gather(*(task() for _ in range(n)))
+    ns = time.perf_counter_ns() - t0
+    _, peak, done = st
+    want_peak = min(n, limit)
+    if len(results) != n:
+        raise Wrong(f"gather gave {len(results)} results, expected {n}")
+    if done != n or peak != want_peak:
+        raise Wrong(f"{done} tasks done, at most {peak} at once; expected {n}, at most {want_peak}")
+    report(7, n, ns / n, ns / 1e6)
+
+
 def main():
     args = parse(sys.argv[1:])
     if args is None:
-        print("usage: bench.py <w1|w2|w3|w4|w5> [N] [--inject-wrong]", file=sys.stderr)
+        print("usage: bench.py <w1|w2|w3|w4|w5|w6|w7> [N] [--inject-wrong]", file=sys.stderr)
         return 2
     w, n, inject = args
     try:
-        asyncio.run([w1, w2, w3, w4, w5][w - 1](n, inject))
+        asyncio.run([w1, w2, w3, w4, w5, w6, w7][w - 1](n, inject))
     except Wrong as e:
         print(f"W{w} asyncio: wrong result: {e}", file=sys.stderr)
         return 1
