@@ -17,8 +17,9 @@ void vow__cancel_cb_release(vow_t *p) {
     struct vow__cancel_cb *c = VOW__CANCEL_CB(p);
     if (c == NULL) return;
     p->cancel = NULL;
+    int embedded = c->embedded; /* then ctx_free frees c with its record */
     if (c->ctx_free != NULL) c->ctx_free(c->ctx);
-    vow__free(c);
+    if (!embedded) vow__free(c);
 }
 
 void vow__work_push(vow__worklist *work, vow_t *u) {
@@ -87,8 +88,9 @@ static void run_cancellations(vow__worklist *work) {
             if (p->state == VOW_PENDING && !declined && !vow__closed(p))
                 vow__reject(p, vow_error_new(VOW_ECANCELED, NULL));
             if (cb != NULL) { /* the callback ran: its record is ours now */
+                int embedded = cb->embedded;
                 if (cb->ctx_free != NULL) cb->ctx_free(cb->ctx);
-                vow__free(cb);
+                if (!embedded) vow__free(cb);
             }
         }
         vow__unref(p);
@@ -141,8 +143,6 @@ int vow_on_cancel(vow_t *p, vow_cancel_fn fn, void *ctx, void (*ctx_free)(void *
         if (ctx_free != NULL) ctx_free(ctx);
         return rc;
     }
-    p->cancel->fn = fn;
-    p->cancel->ctx = ctx;
-    p->cancel->ctx_free = ctx_free;
+    *p->cancel = (struct vow__cancel_cb){.fn = fn, .ctx = ctx, .ctx_free = ctx_free};
     return 0;
 }

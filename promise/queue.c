@@ -434,3 +434,5 @@ int vow_queue_is_shutdown(const vow_queue_t *q) {
     int rc = check(q);
     return rc != 0 ? rc : q->shutdown;
 }
+
+_Static_assert(sizeof(struct qwaiter) <= VOW__WAITER_SLOT, "a queue waiter fits a pool slot");

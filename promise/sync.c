@@ -393,3 +393,5 @@ out:
     if (ctx_free != NULL) ctx_free(ctx);
     return p;
 }
+
+_Static_assert(sizeof(struct waiter) <= VOW__WAITER_SLOT, "a sync waiter fits a pool slot");

@@ -21,7 +21,10 @@ void vow__waiter_put(struct vow__waiter *w) {
     if (--w->refs > 0) return;
     vow_t *p = w->p;
     if (w->ops->release != NULL) w->ops->release(w);
-    vow__free(w);
+    if (w->pooled)
+        vow__pool_put(&p->loop->pools[VOW__POOL_WAITER], w); /* before p: it holds the loop */
+    else
+        vow__free(w);
     vow__unref(p);
 }
 
@@ -75,11 +78,12 @@ static void waiter_ctx_free(void *ctx) {
 vow_t *vow__waiter_new(vow_loop_t *loop, size_t size, struct vow__wline *line,
                        const struct vow__waiter_ops *ops, void *owner, struct vow__waiter **out) {
     vow_t *p = vow__promise_new(loop, VOW__F_SETTLEABLE | VOW__F_SYNC);
-    struct vow__waiter *w = p != NULL ? vow__malloc(size) : NULL;
-    struct vow__cancel_cb *cb = w != NULL ? vow__malloc(sizeof *cb) : NULL;
-    if (cb == NULL) {
-        vow__free(w);
-        if (p != NULL) vow__unref(p);
+    if (p == NULL) return NULL;
+    int pooled = size <= VOW__WAITER_SLOT;
+    struct vow__waiter *w =
+        pooled ? vow__pool_alloc(&loop->pools[VOW__POOL_WAITER]) : vow__malloc(size);
+    if (w == NULL) {
+        vow__unref(p);
         return NULL;
     }
     memset(w, 0, size);
@@ -87,8 +91,10 @@ vow_t *vow__waiter_new(vow_loop_t *loop, size_t size, struct vow__wline *line,
     w->ops = ops;
     w->owner = owner;
     w->refs = 1;
-    *cb = (struct vow__cancel_cb){.fn = waiter_cancel, .ctx = w, .ctx_free = waiter_ctx_free};
-    p->cancel = cb;
+    w->pooled = (uint8_t)pooled;
+    w->cb = (struct vow__cancel_cb){
+        .fn = waiter_cancel, .ctx = w, .ctx_free = waiter_ctx_free, .embedded = 1};
+    p->cancel = &w->cb;
     if (line != NULL) vow__wline_push(line, w);
     *out = w;
     return p;
