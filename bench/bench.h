@@ -28,25 +28,38 @@ enum {
     BENCH_EXIT_ERROR = 4
 };
 
-enum { BENCH_WORKLOADS = 7 };
+/* The workloads: W1-W5 issue 7, W6-W7 issue 14, W10 and W10r issue 15. `id` is what a
+ * program switches on (bench_args.w): the number, 100 + the number for an "r" variant. */
+typedef struct bench_workload {
+    const char *name; /* as on the command line, after the w: "1", "10r" */
+    int id;
+    long default_n;
+    const char *metric; /* what the report line measures, in the workload's unit */
+} bench_workload;
+static const bench_workload bench_workloads[] = {
+    {"1", 1, 1000000, "ns_per_step"},      {"2", 2, 1000000, "ns_per_promise"},
+    {"3", 3, 100000, "ns_per_round"},      {"4", 4, 1000000, "cpu_ns_per_timer"},
+    {"5", 5, 100000, "overhead_ms"},       {"6", 6, 1000000, "ns_per_item"},
+    {"7", 7, 100000, "ns_per_task"},       {"10", 10, 100000, "ns_per_job"},
+    {"10r", 110, 100000, "ns_per_settle"},
+};
+enum { BENCH_WORKLOADS = sizeof bench_workloads / sizeof bench_workloads[0] };
 
-/* The default N of each workload (W1-W5 issue 7, W6-W7 issue 14). */
-static const long bench_default_n[BENCH_WORKLOADS] = {1000000, 1000000, 100000, 1000000,
-                                                      100000,  1000000, 100000};
-/* The metric each workload reports, and the unit it divides by. */
-static const char *const bench_metric[BENCH_WORKLOADS] = {
-    "ns_per_step", "ns_per_promise", "ns_per_round", "cpu_ns_per_timer",
-    "overhead_ms", "ns_per_item",    "ns_per_task"};
+static inline const bench_workload *bench_workload_of(int id) {
+    for (int i = 0; i < BENCH_WORKLOADS; i++)
+        if (bench_workloads[i].id == id) return &bench_workloads[i];
+    return NULL;
+}
 
 typedef struct bench_args {
-    int w; /* 1..BENCH_WORKLOADS */
+    int w; /* a bench_workload id */
     long n;
     int inject_wrong; /* make the workload compute a wrong answer: its check must fire */
     const char *system;
 } bench_args;
 
 static inline void bench_usage(const char *prog) {
-    fprintf(stderr, "usage: %s <w1|w2|w3|w4|w5|w6|w7> [N] [--inject-wrong]\n", prog);
+    fprintf(stderr, "usage: %s <w1|w2|w3|w4|w5|w6|w7|w10|w10r> [N] [--inject-wrong]\n", prog);
 }
 
 static inline int bench_parse(int argc, char **argv, const char *system, bench_args *a) {
@@ -54,11 +67,16 @@ static inline int bench_parse(int argc, char **argv, const char *system, bench_a
     a->system = system;
     for (int i = 1; i < argc; i++) {
         const char *s = argv[i];
+        int named = 0;
+        if (s[0] == 'w' || s[0] == 'W')
+            for (int k = 0; k < BENCH_WORKLOADS; k++)
+                if (strcmp(s + 1, bench_workloads[k].name) == 0) {
+                    a->w = bench_workloads[k].id;
+                    named = 1;
+                }
+        if (named) continue;
         if (strcmp(s, "--inject-wrong") == 0) {
             a->inject_wrong = 1;
-        } else if ((s[0] == 'w' || s[0] == 'W') && s[1] >= '1' && s[1] < '1' + BENCH_WORKLOADS &&
-                   !s[2]) {
-            a->w = s[1] - '0';
         } else {
             char *end;
             long n = strtol(s, &end, 10);
@@ -73,7 +91,7 @@ static inline int bench_parse(int argc, char **argv, const char *system, bench_a
         bench_usage(argv[0]);
         return -1;
     }
-    if (a->n == 0) a->n = bench_default_n[a->w - 1];
+    if (a->n == 0) a->n = bench_workload_of(a->w)->default_n;
     return 0;
 }
 
@@ -98,10 +116,11 @@ static inline long bench_rss_kb(void) {
     return ru.ru_maxrss;
 }
 
-/* Prints the report line. `metric` is in the workload's unit (bench_metric). */
+/* Prints the report line. `metric` is in the workload's unit (bench_workloads). */
 static inline void bench_report(const bench_args *a, double metric, double total_ms) {
-    printf("W%d %s n=%ld %s=%.1f total_ms=%.1f rss_kb=%ld\n", a->w, a->system, a->n,
-           bench_metric[a->w - 1], metric, total_ms, bench_rss_kb());
+    const bench_workload *wl = bench_workload_of(a->w);
+    printf("W%s %s n=%ld %s=%.1f total_ms=%.1f rss_kb=%ld\n", wl->name, a->system, a->n, wl->metric,
+           metric, total_ms, bench_rss_kb());
     fflush(stdout);
 }
 
@@ -110,7 +129,7 @@ static inline int bench_wrong(const bench_args *a, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static inline int bench_wrong(const bench_args *a, const char *fmt, ...) {
     va_list ap;
-    fprintf(stderr, "W%d %s: wrong result: ", a->w, a->system);
+    fprintf(stderr, "W%s %s: wrong result: ", bench_workload_of(a->w)->name, a->system);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
@@ -119,7 +138,8 @@ static inline int bench_wrong(const bench_args *a, const char *fmt, ...) {
 }
 
 static inline int bench_unsupported(const bench_args *a) {
-    fprintf(stderr, "W%d %s: no such workload in this program\n", a->w, a->system);
+    fprintf(stderr, "W%s %s: no such workload in this program\n", bench_workload_of(a->w)->name,
+            a->system);
     return BENCH_EXIT_UNSUPPORTED;
 }
 

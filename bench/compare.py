@@ -40,23 +40,28 @@ WORKLOADS = {
     "w5": ("W5 concurrent 100 ms sleeps under all", "overhead_ms", "ms past 100 ms"),
     "w6": ("W6 a bounded queue of 64, one producer, one consumer", "ns_per_item", "ns/item"),
     "w7": ("W7 tasks, at most 100 at once under a semaphore", "ns_per_task", "ns/task"),
+    "w10": ("W10 empty jobs through the thread pool, 64 in flight", "ns_per_job", "ns/job"),
+    "w10r": ("W10r a promise settled from another thread", "ns_per_settle", "ns/settle"),
 }
-ALL = ("w1", "w2", "w3", "w4", "w5", "w6", "w7")
+ALL = ("w1", "w2", "w3", "w4", "w5", "w6", "w7", "w10", "w10r")
+JS = ("w1", "w2", "w3", "w4", "w5", "w6", "w7")  # W10 compares with libuv and asyncio (issue 15)
 DEFAULT_N = {"w1": 1000000, "w2": 1000000, "w3": 100000, "w4": 1000000, "w5": 100000,
-             "w6": 1000000, "w7": 100000}
+             "w6": 1000000, "w7": 100000, "w10": 100000, "w10r": 100000}
 # W6 and W7 at more than the queue's bound and the semaphore's limit, so both wait.
-SELFTEST_N = {"w1": 1000, "w2": 1000, "w3": 100, "w4": 500, "w5": 1000, "w6": 1000, "w7": 1000}
+SELFTEST_N = {"w1": 1000, "w2": 1000, "w3": 100, "w4": 500, "w5": 1000, "w6": 1000, "w7": 1000,
+              "w10": 1000, "w10r": 1000}
 
 # system: (workloads it runs, how to build its command line)
 SYSTEMS = {
     "vow": (ALL, lambda o: [os.path.join(o.bin, "vow-bench")]),
-    "node": (ALL, lambda o: [o.node, os.path.join(HERE, "ref", "bench.js")]),
+    "node": (JS, lambda o: [o.node, os.path.join(HERE, "ref", "bench.js")]),
     "asyncio": (ALL, lambda o: [o.python, os.path.join(HERE, "ref", "bench.py")]),
     "naive": (("w1", "w2", "w3", "w6", "w7"), lambda o: [os.path.join(o.bin, "floor-naive")]),
     "libev": (("w4", "w5"), lambda o: [os.path.join(o.bin, "floor-libev")]),
+    "libuv": (("w10", "w10r"), lambda o: [os.path.join(o.bin, "uv-bench")]),
 }
 
-LINE = re.compile(r"^W([1-7]) (\S+) n=(\d+) (\w+)=(-?[0-9.]+) total_ms=([0-9.]+) rss_kb=(\d+)$")
+LINE = re.compile(r"^W(\d+r?) (\S+) n=(\d+) (\w+)=(-?[0-9.]+) total_ms=([0-9.]+) rss_kb=(\d+)$")
 
 
 def log(msg):
@@ -241,6 +246,10 @@ def compare(opts):
     if "w4" in opts.workloads:
         target("goal", "W4 within 1.25x bare libev CPU per timer", get("w4", "vow"),
                get("w4", "libev"), lambda v, o: v <= 1.25 * o)
+    for w in ("w10", "w10r"):
+        if w in opts.workloads:
+            target("target (issue 15)", f"{w.upper()} at most libuv's time", get(w, "vow"),
+                   get(w, "libuv"), lambda v, o: v <= o)
     for w, times in (("w6", 2), ("w7", 5)):
         if w in opts.workloads:
             target("target (issue 14)", f"{w.upper()} at least {times}x Node.js", get(w, "vow"),
@@ -256,7 +265,7 @@ def compare(opts):
         "figures: median of the rounds; vow/system = vow's median / the system's median "
         "(below 1: vow is faster)",
     ]
-    text = "\n".join(info) + "\n\n" + "\n".join(table) + "\n\nTargets (issues 7 and 14), on medians:\n" + \
+    text = "\n".join(info) + "\n\n" + "\n".join(table) + "\n\nTargets (issues 7, 14 and 15), on medians:\n" + \
         "\n".join(targets) + "\n"
     print()
     print(text, flush=True)
@@ -277,7 +286,7 @@ def main():
     ap.add_argument("--bin", required=True, help="directory of vow-bench, floor-naive, floor-libev")
     ap.add_argument("--rounds", type=int, default=5, help="rounds (at least 5 for a report)")
     ap.add_argument("--workloads", default=",".join(ALL))
-    ap.add_argument("--systems", default="vow,node,asyncio,naive,libev")
+    ap.add_argument("--systems", default="vow,node,asyncio,naive,libev,libuv")
     ap.add_argument("--n", action="append", default=[], metavar="wK=N",
                     help="N for one workload, the same for every system (repeatable)")
     ap.add_argument("--selftest", action="store_true",

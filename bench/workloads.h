@@ -13,5 +13,7 @@ int bench_w4(const bench_args *a, vow_loop_t *loop);
 int bench_w5(const bench_args *a, vow_loop_t *loop);
 int bench_w6(const bench_args *a, vow_loop_t *loop);
 int bench_w7(const bench_args *a, vow_loop_t *loop);
+/* W10 (a->w 10) and W10r (a->w 110): bench/threads.c. */
+int bench_w10(const bench_args *a, vow_loop_t *loop);
 
 #endif /* VOW_BENCH_WORKLOADS_H */

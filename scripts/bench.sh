@@ -1,5 +1,5 @@
 #!/bin/bash
-# scripts/bench.sh - build the benchmarks at -O2 without sanitizers and run W1-W7 on vow,
+# scripts/bench.sh - build the benchmarks at -O2 without sanitizers and run W1-W7, W10 on vow,
 # Node.js, Python asyncio and the C floors side by side (bench/README.md). Run as root on
 # Debian 12 from anywhere in the repo (scripts/setup.sh installs what is missing):
 #
@@ -17,7 +17,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build="${VOW_BENCH_BUILD_DIR:-build-bench}"
-scripts/setup.sh
+scripts/setup.sh libuv1-dev # libuv: W10's comparison (uv-bench), a bench-only dependency
 for tool in node python3; do
     command -v "$tool" >/dev/null 2>&1 || { echo "bench.sh: $tool is needed" >&2; exit 1; }
 done
@@ -26,7 +26,7 @@ done
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_FLAGS_RELEASE="-O2 -g -DNDEBUG" \
     -DVOW_BUILD_BENCH=ON -DVOW_BUILD_TESTS=OFF -DVOW_BUILD_EXAMPLES=OFF -DVOW_SANITIZE=OFF \
     >/dev/null
-cmake --build "$build" -j2 --target vow-bench floor-naive floor-libev >/dev/null
+cmake --build "$build" -j2 --target vow-bench floor-naive floor-libev uv-bench >/dev/null
 if [ "${1:-}" = "--callgrind" ]; then
     shift
     if ! command -v valgrind >/dev/null 2>&1; then

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""bench/ref/bench.py - W1-W7 for Python 3.11 asyncio, written as a Python programmer would.
+"""bench/ref/bench.py - W1-W7, W10, W10r for Python 3.11 asyncio, written as a Python
+programmer would.
 
-    python3 bench/ref/bench.py <w1..w7> [N] [--inject-wrong]
+    python3 bench/ref/bench.py <w1..w7|w10|w10r> [N] [--inject-wrong]
 
 Prints one line in vow's format (STYLE.md 14), e.g.
     W1 asyncio n=1000000 ns_per_step=1900.0 total_ms=1900.0 rss_kb=123456
@@ -21,9 +22,11 @@ import resource
 import sys
 import time
 
-DEFAULT_N = {1: 1000000, 2: 1000000, 3: 100000, 4: 1000000, 5: 100000, 6: 1000000, 7: 100000}
-METRIC = {1: "ns_per_step", 2: "ns_per_promise", 3: "ns_per_round", 4: "cpu_ns_per_timer",
-          5: "overhead_ms", 6: "ns_per_item", 7: "ns_per_task"}
+DEFAULT_N = {"1": 1000000, "2": 1000000, "3": 100000, "4": 1000000, "5": 100000, "6": 1000000,
+             "7": 100000, "10": 100000, "10r": 100000}
+METRIC = {"1": "ns_per_step", "2": "ns_per_promise", "3": "ns_per_round",
+          "4": "cpu_ns_per_timer", "5": "overhead_ms", "6": "ns_per_item", "7": "ns_per_task",
+          "10": "ns_per_job", "10r": "ns_per_settle"}
 
 
 class Wrong(Exception):
@@ -35,8 +38,8 @@ def parse(argv):
     for s in argv:
         if s == "--inject-wrong":
             inject = True
-        elif len(s) == 2 and s[0] in "wW" and s[1] in "1234567":
-            w = int(s[1])
+        elif s[:1] in ("w", "W") and s[1:] in DEFAULT_N:
+            w = s[1:]
         elif s.isdigit() and int(s) > 0:
             n = int(s)
         else:
@@ -56,6 +59,7 @@ def rss_kb():
 
 
 def report(w, n, metric, total_ms):
+    w = str(w)
     print(f"W{w} asyncio n={n} {METRIC[w]}={metric:.1f} total_ms={total_ms:.1f} "
           f"rss_kb={rss_kb()}", flush=True)
 
@@ -277,14 +281,63 @@ async def w7(n, inject):
     report(7, n, ns / n, ns / 1e6)
 
 
+async def w10(n, inject):
+    """W10: N empty jobs through run_in_executor (the default executor), 64 in flight."""
+    loop = asyncio.get_running_loop()
+
+    def job(i):
+        return 1 if i == 0 and inject else i
+
+    await loop.run_in_executor(None, job, -1)  # the executor's threads start before the clock
+    t0 = time.perf_counter_ns()
+    nxt, bad = 0, 0
+
+    async def lane():
+        nonlocal nxt, bad
+        while nxt < n:
+            i = nxt
+            nxt += 1
+            if await loop.run_in_executor(None, job, i) != i:
+                bad += 1
+
+    await asyncio.gather(*[lane() for _ in range(min(64, n))])
+    ns = time.perf_counter_ns() - t0
+    if nxt != n or bad:
+        raise Wrong(f"{nxt} jobs, {bad} with a wrong value; expected {n}, 0")
+    report("10", n, ns / n, ns / 1e6)
+
+
+async def w10r(n, inject):
+    """W10r: a second thread settles N futures, one call_soon_threadsafe(set_result) each."""
+    import threading
+    loop = asyncio.get_running_loop()
+    futs = [loop.create_future() for _ in range(n)]
+
+    def settler():
+        for i, f in enumerate(futs):
+            loop.call_soon_threadsafe(f.set_result, 1 if i == 0 and inject else i)
+
+    t0 = time.perf_counter_ns()
+    th = threading.Thread(target=settler)
+    th.start()
+    values = await asyncio.gather(*futs)
+    ns = time.perf_counter_ns() - t0
+    th.join()
+    bad = sum(1 for i, v in enumerate(values) if v != i)
+    if len(values) != n or bad:
+        raise Wrong(f"{len(values)} settles, {bad} with a wrong value; expected {n}, 0")
+    report("10r", n, ns / n, ns / 1e6)
+
+
 def main():
     args = parse(sys.argv[1:])
     if args is None:
-        print("usage: bench.py <w1|w2|w3|w4|w5|w6|w7> [N] [--inject-wrong]", file=sys.stderr)
+        print("usage: bench.py <w1..w7|w10|w10r> [N] [--inject-wrong]", file=sys.stderr)
         return 2
     w, n, inject = args
+    run = {"1": w1, "2": w2, "3": w3, "4": w4, "5": w5, "6": w6, "7": w7, "10": w10, "10r": w10r}
     try:
-        asyncio.run([w1, w2, w3, w4, w5, w6, w7][w - 1](n, inject))
+        asyncio.run(run[w](n, inject))
     except Wrong as e:
         print(f"W{w} asyncio: wrong result: {e}", file=sys.stderr)
         return 1
