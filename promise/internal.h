@@ -20,9 +20,11 @@ enum {
     VOW__POOL_PROMISE = VOW__POOL_FIRST_LAYER, /* vow_t */
     VOW__POOL_NODE,                            /* then nodes: a promise and its record */
     VOW__POOL_REACTION,                        /* vow__reaction */
-    VOW__POOL_WAITER                           /* waiter records (waiter.c), VOW__WAITER_SLOT */
+    VOW__POOL_WAITER,                          /* waiter records (waiter.c), VOW__WAITER_SLOT */
+    VOW__POOL_WAITER_BIG                       /* larger ones (a pool job's), VOW__WAITER_BIG */
 };
-_Static_assert((int)VOW__POOL_WAITER < (int)VOW__POOLS, "the loop has room for the layer's pools");
+_Static_assert((int)VOW__POOL_WAITER_BIG < (int)VOW__POOLS,
+               "the loop has room for the layer's pools");
 /* Timer release kinds (src/internal.h, vow__loop_set_release). */
 enum { VOW__REL_UNREF = 1, VOW__REL_TASK_START = 2 };
 
@@ -489,12 +491,13 @@ struct vow__waiter {
     uint8_t state;            /* the object's */
     uint8_t refs;             /* the cancel context, a queued job */
     uint8_t abandoned;        /* the object is gone (vow__waiter_abandon) */
-    uint8_t pooled;           /* from VOW__POOL_WAITER (else vow__malloc) */
+    uint8_t pool;             /* the loop pool it came from (0: vow__malloc) */
     struct vow__cancel_cb cb; /* its promise's cancel record (embedded) */
 };
 /* Waiter records up to this size come from the loop's pool (larger ones from vow__malloc):
  * one slot per waiter, the promise's cancel record inside. */
 #define VOW__WAITER_SLOT 160
+#define VOW__WAITER_BIG 256 /* a second size class (a job's record); larger: vow__malloc */
 /* A waiter record of `size` bytes (>= sizeof(struct vow__waiter), zeroed past the head) for
  * `owner`, at the end of `line` (NULL: in none): its promise (one reference for the
  * caller), the record in *out; NULL when out of memory (nothing made). The record holds a

@@ -119,6 +119,7 @@ int vow__promise_layer_init(vow_loop_t *loop) {
     vow__loop_pool_init(loop, VOW__POOL_NODE, vow__then_node_size());
     vow__loop_pool_init(loop, VOW__POOL_REACTION, sizeof(vow__reaction));
     vow__loop_pool_init(loop, VOW__POOL_WAITER, VOW__WAITER_SLOT);
+    vow__loop_pool_init(loop, VOW__POOL_WAITER_BIG, VOW__WAITER_BIG);
     rc = vow__loop_set_release(loop, VOW__REL_UNREF, release_unref);
     if (rc == 0) rc = vow__loop_set_release(loop, VOW__REL_TASK_START, vow__task_start_free);
     vow__assert(rc == 0, "the promise layer's release kinds are taken");

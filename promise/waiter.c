@@ -21,8 +21,8 @@ void vow__waiter_put(struct vow__waiter *w) {
     if (--w->refs > 0) return;
     vow_t *p = w->p;
     if (w->ops->release != NULL) w->ops->release(w);
-    if (w->pooled)
-        vow__pool_put(&p->loop->pools[VOW__POOL_WAITER], w); /* before p: it holds the loop */
+    if (w->pool != 0)
+        vow__pool_put(&p->loop->pools[w->pool], w); /* before p: it holds the loop */
     else
         vow__free(w);
     vow__unref(p);
@@ -79,9 +79,10 @@ vow_t *vow__waiter_new(vow_loop_t *loop, size_t size, struct vow__wline *line,
                        const struct vow__waiter_ops *ops, void *owner, struct vow__waiter **out) {
     vow_t *p = vow__promise_new(loop, VOW__F_SETTLEABLE | VOW__F_SYNC);
     if (p == NULL) return NULL;
-    int pooled = size <= VOW__WAITER_SLOT;
-    struct vow__waiter *w =
-        pooled ? vow__pool_alloc(&loop->pools[VOW__POOL_WAITER]) : vow__malloc(size);
+    int pool = size <= VOW__WAITER_SLOT  ? VOW__POOL_WAITER
+               : size <= VOW__WAITER_BIG ? VOW__POOL_WAITER_BIG
+                                         : 0;
+    struct vow__waiter *w = pool != 0 ? vow__pool_alloc(&loop->pools[pool]) : vow__malloc(size);
     if (w == NULL) {
         vow__unref(p);
         return NULL;
@@ -91,7 +92,7 @@ vow_t *vow__waiter_new(vow_loop_t *loop, size_t size, struct vow__wline *line,
     w->ops = ops;
     w->owner = owner;
     w->refs = 1;
-    w->pooled = (uint8_t)pooled;
+    w->pool = (uint8_t)pool;
     w->cb = (struct vow__cancel_cb){
         .fn = waiter_cancel, .ctx = w, .ctx_free = waiter_ctx_free, .embedded = 1};
     p->cancel = &w->cb;

@@ -170,3 +170,5 @@ int vow_loop_set_threads(vow_loop_t *loop, unsigned n) {
     if (loop->closed) return VOW_ECLOSED;
     return vow__loop_set_threads(loop, n);
 }
+
+_Static_assert(sizeof(struct vow_work) <= VOW__WAITER_BIG, "a job's record fits a pool slot");
