@@ -509,6 +509,16 @@ void vow__wline_push(struct vow__wline *l, struct vow__waiter *w);
 void vow__waiter_leave(struct vow__waiter *w);
 /* Queues fn as w's job (one reference, dropped by vow__waiter_put in fn). */
 void vow__waiter_schedule(struct vow__waiter *w, vow__job_fn fn);
+/* A waiter's state (its `state`, zero when made): waiting in its object's line; handed a
+ * permit, an item or a slot (the handoff rule), in the object's `resv` line with its job
+ * queued; or done. */
+enum { VOW__W_WAITING = 0, VOW__W_RESERVED, VOW__W_DONE };
+/* The handoff: w leaves its line for `resv`, reserved, and fn is queued as its job. */
+void vow__waiter_reserve(struct vow__waiter *w, struct vow__wline *resv, vow__job_fn fn);
+/* A handoff job for a permit (Lock, Semaphore, rate limiter): a waiter still reserved
+ * leaves `resv` (the permit is its own now, whether its promise runs or not) and, run, its
+ * promise fulfils with vow_none(). */
+void vow__waiter_grant_job(vow_loop_t *loop, vow__job *job, int how);
 void vow__waiter_put(struct vow__waiter *w);
 /* Settles a waiter's promise if it is still pending and its loop open (consumes v / err). */
 void vow__waiter_fulfil(struct vow__waiter *w, vow_value_t v);

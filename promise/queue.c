@@ -4,16 +4,15 @@
  * a binary heap for the priority kind (each item with its arrival number, so equal items
  * leave in arrival order). Getters, putters and joiners wait in three lines of
  * promise/waiter.c. The handoff rule (vow/queue.h): an item that arrives while gets wait
- * is reserved for the first getter (`get_resv` counts them), whose job takes it out one
+ * is reserved for the first getter (it waits in `gresv`), whose job takes it out one
  * microtask later; a slot that frees while puts wait is reserved for the first putter
- * (`put_resv`), whose job puts its item. A waiter cancelled before its job passes the
+ * (`presv`), whose job puts its item. A waiter cancelled before its job passes the
  * reservation on.
  */
 #include "internal.h"
 #include "vow/queue.h"
 
 enum { Q_FIFO = 0, Q_LIFO, Q_PRIO };
-enum { W_QUEUED = 1, W_RESERVED, W_DONE };
 
 struct slot {
     vow_value_t v;
@@ -26,20 +25,19 @@ struct vow_queue {
     struct slot *items;
     size_t cap, head, len; /* a ring (FIFO, LIFO) or a heap in items[0..len) */
     size_t maxsize;        /* 0: no bound */
-    size_t get_resv;       /* items reserved for getters (in gresv: their job is queued) */
-    size_t put_resv;       /* slots reserved for putters (in presv: their job is queued) */
     size_t unfinished;     /* items put and not yet task_done */
     uint64_t seq;
     vow_queue_cmp_fn cmp;
     void *cmp_ctx;
-    struct vow__wline getters, putters, joiners, gresv, presv;
+    struct vow__wline getters, putters, joiners;
+    struct vow__wline gresv; /* getters an item is reserved for (their job is queued) */
+    struct vow__wline presv; /* putters a slot is reserved for (their job is queued) */
     uint8_t kind;
     uint8_t shutdown;
 };
 
 struct qwaiter {
-    struct vow__waiter w; /* first */
-    vow_queue_t *q;       /* NULL once the queue is freed */
+    struct vow__waiter w; /* first; w.owner: the queue, NULL once it is freed */
     vow_value_t item;     /* a putter's item, until its job puts it */
     uint8_t is_put;
 };
@@ -124,7 +122,7 @@ static vow_value_t items_pop(vow_queue_t *q) {
 }
 
 static int has_room(const vow_queue_t *q) {
-    return q->maxsize == 0 || q->len + q->put_resv < q->maxsize;
+    return q->maxsize == 0 || q->len + q->presv.n < q->maxsize;
 }
 
 /* ---- the handoff ---------------------------------------------------------------------- */
@@ -148,11 +146,10 @@ static void got(vow_queue_t *q, struct qwaiter *g) {
 static void get_job(vow_loop_t *loop, vow__job *job, int how) {
     (void)loop;
     struct qwaiter *g = (struct qwaiter *)job;
-    vow_queue_t *q = g->q;
-    if (g->w.state == W_RESERVED && q != NULL) {
+    vow_queue_t *q = g->w.owner;
+    if (g->w.state == VOW__W_RESERVED && q != NULL) {
         vow__waiter_leave(&g->w);
-        g->w.state = W_DONE;
-        q->get_resv--;
+        g->w.state = VOW__W_DONE;
         if (how == VOW__JOB_RUN) got(q, g);
         /* Dropped (the loop is being freed): the item stays in the queue for its free. */
     }
@@ -169,11 +166,10 @@ static void put_in(vow_queue_t *q, vow_value_t *v) {
 static void put_job(vow_loop_t *loop, vow__job *job, int how) {
     (void)loop;
     struct qwaiter *p = (struct qwaiter *)job;
-    vow_queue_t *q = p->q;
-    if (p->w.state == W_RESERVED && q != NULL) {
+    vow_queue_t *q = p->w.owner;
+    if (p->w.state == VOW__W_RESERVED && q != NULL) {
         vow__waiter_leave(&p->w);
-        p->w.state = W_DONE;
-        q->put_resv--;
+        p->w.state = VOW__W_DONE;
         /* The array has room: wake_putters made it when it reserved the slot. */
         if (how == VOW__JOB_RUN) {
             put_in(q, &p->item);
@@ -183,19 +179,11 @@ static void put_job(vow_loop_t *loop, vow__job *job, int how) {
     vow__waiter_put(&p->w);
 }
 
-static void reserve(struct vow__waiter *w, struct vow__wline *resv, vow__job_fn fn) {
-    vow__waiter_leave(w);
-    vow__wline_push(resv, w);
-    w->state = W_RESERVED;
-    vow__waiter_schedule(w, fn);
-}
-
 /* Items free for gets go to the getters in line, one each. */
 static void wake_getters(vow_queue_t *q) {
     struct vow__waiter *w;
-    while (q->len > q->get_resv && (w = q->getters.head) != NULL) {
-        q->get_resv++;
-        reserve(w, &q->gresv, get_job);
+    while (q->len > q->gresv.n && (w = q->getters.head) != NULL) {
+        vow__waiter_reserve(w, &q->gresv, get_job);
     }
 }
 
@@ -204,28 +192,24 @@ static void wake_getters(vow_queue_t *q) {
 static void wake_putters(vow_queue_t *q) {
     struct vow__waiter *w;
     while (has_room(q) && (w = q->putters.head) != NULL) {
-        if (grow(q, q->len + q->put_resv + 1) != 0) return;
-        q->put_resv++;
-        reserve(w, &q->presv, put_job);
+        if (grow(q, q->len + q->presv.n + 1) != 0) return;
+        vow__waiter_reserve(w, &q->presv, put_job);
     }
 }
 
 /* The waiter's promise is being cancelled while pending. */
 static void qwaiter_cancel(struct vow__waiter *w) {
     struct qwaiter *qw = (struct qwaiter *)w;
-    vow_queue_t *q = qw->q;
-    int reserved = w->state == W_RESERVED;
+    vow_queue_t *q = qw->w.owner;
+    int reserved = w->state == VOW__W_RESERVED;
     vow__waiter_leave(w);
-    w->state = W_DONE;
+    w->state = VOW__W_DONE;
     vow_value_release(&qw->item); /* a put's item goes at once, not when its job does */
     if (!reserved || q == NULL) return;
-    if (qw->is_put) {
-        q->put_resv--;
+    if (qw->is_put)
         wake_putters(q); /* the slot goes to the next putter */
-    } else {
-        q->get_resv--;
+    else
         wake_getters(q); /* the item goes to the next getter */
-    }
 }
 
 static void qwaiter_release(struct vow__waiter *w) {
@@ -239,9 +223,7 @@ static vow_t *waiter(vow_queue_t *q, struct vow__wline *line, struct qwaiter **o
     vow_t *p = vow__waiter_new(q->loop, sizeof(struct qwaiter), line, &qwaiter_ops, q, &w);
     if (p == NULL) return NULL;
     *out = (struct qwaiter *)w;
-    (*out)->q = q;
     (*out)->item = vow_none();
-    w->state = W_QUEUED;
     return p;
 }
 
@@ -279,7 +261,7 @@ vow_queue_t *vow_queue_priority_new(vow_loop_t *loop, size_t maxsize, vow_queue_
 static void abandon_line(struct vow__wline *line) {
     struct vow__waiter *w;
     while ((w = line->head) != NULL) {
-        ((struct qwaiter *)w)->q = NULL;
+        w->owner = NULL;
         vow__waiter_abandon(w);
     }
 }
@@ -302,7 +284,7 @@ void vow_queue_free(vow_queue_t *q) {
 static int can_put(vow_queue_t *q) {
     if (q->shutdown) return VOW_ESHUTDOWN;
     if (!has_room(q) || q->putters.head != NULL) return VOW_EAGAIN;
-    return grow(q, q->len + q->put_resv + 1);
+    return grow(q, q->len + q->presv.n + 1);
 }
 
 int vow_queue_put_nowait(vow_queue_t *q, vow_value_t *item) {
@@ -343,7 +325,7 @@ int vow_queue_get_nowait(vow_queue_t *q, vow_value_t *out) {
     if (out != NULL) *out = vow_none();
     if (rc != 0) return rc;
     if (out == NULL) return VOW_EINVAL;
-    if (q->len <= q->get_resv) return q->shutdown ? VOW_ESHUTDOWN : VOW_EAGAIN;
+    if (q->len <= q->gresv.n) return q->shutdown ? VOW_ESHUTDOWN : VOW_EAGAIN;
     *out = items_pop(q);
     wake_putters(q);
     return 0;
@@ -351,7 +333,7 @@ int vow_queue_get_nowait(vow_queue_t *q, vow_value_t *out) {
 
 vow_t *vow_queue_get(vow_queue_t *q) {
     if (check(q) != 0) return NULL;
-    if (q->len > q->get_resv && q->getters.head == NULL) {
+    if (q->len > q->gresv.n && q->getters.head == NULL) {
         vow_t *p = vow__promise_new(q->loop, 0);
         if (p == NULL) return NULL;
         vow__fulfill(p, items_pop(q)); /* out of memory boxing it: rejected, item released */
@@ -383,7 +365,7 @@ static void reject_line(struct vow__wline *line) {
     struct vow__waiter *w;
     while ((w = line->head) != NULL) {
         vow__waiter_leave(w);
-        w->state = W_DONE;
+        w->state = VOW__W_DONE;
         vow__waiter_reject(w, vow_error_new(VOW_ESHUTDOWN, NULL));
     }
 }
@@ -398,10 +380,8 @@ int vow_queue_shutdown(vow_queue_t *q, int immediate) {
             vow_value_release(&v);
             if (q->unfinished > 0) q->unfinished--;
         }
-        q->get_resv = 0;
         reject_line(&q->gresv);
     }
-    q->put_resv = 0;
     reject_line(&q->presv);
     reject_line(&q->putters);
     reject_line(&q->getters); /* no item is free for them: each free one has a getter */

@@ -14,7 +14,6 @@
 #include "vow/sync.h"
 
 enum { K_LOCK = 1, K_EVENT, K_SEM, K_COND };
-enum { W_QUEUED = 1, W_RESERVED, W_DONE };
 
 struct vow__sync {
     vow_loop_t *loop;
@@ -24,7 +23,6 @@ struct vow__sync {
     uint32_t value;         /* free permits (a lock: 1 free, 0 locked; an event: its flag) */
     uint32_t bound;         /* most permits there may be: a BoundedSemaphore's initial value,
                                UINT32_MAX for the others */
-    uint32_t n_reserved;    /* waiters in `resv` */
     uint8_t kind;           /* K_* */
     const void *holder;     /* a lock's owner tag (locked or reserved) */
 };
@@ -45,30 +43,19 @@ struct vow_cond {
 };
 
 struct waiter {
-    struct vow__waiter w;  /* first (promise/waiter.c); w.state is a W_* */
-    struct vow__sync *o;   /* NULL once the object is freed */
+    struct vow__waiter w;  /* first (promise/waiter.c); w.owner: its object (a struct
+                              vow__sync), NULL once the object is freed */
     const void *owner;     /* a lock waiter's tag */
     struct vow_cond *cond; /* notified by this condition, now waiting for its lock */
 };
 
-/* Leaves w's line (and gives back a reservation's count): w no longer waits. */
+/* Leaves w's line: w no longer waits. */
 static void waiter_leave(struct waiter *w) {
-    if (w->o != NULL && w->w.state == W_RESERVED) w->o->n_reserved--;
     vow__waiter_leave(&w->w);
-    w->w.state = W_DONE;
+    w->w.state = VOW__W_DONE;
 }
 
 /* ---- the handoff ---------------------------------------------------------------------- */
-static void grant_job(vow_loop_t *loop, vow__job *job, int how) {
-    (void)loop;
-    struct waiter *w = (struct waiter *)job;
-    if (w->w.state == W_RESERVED) {
-        waiter_leave(w); /* the permit is now the waiter's, whether its promise runs or not */
-        if (how == VOW__JOB_RUN) vow__waiter_fulfil(&w->w, vow_none());
-    }
-    vow__waiter_put(&w->w);
-}
-
 /* A permit is free: reserve it for the first waiter, or give it back to the object. */
 static void grant(struct vow__sync *o) {
     struct waiter *w = (struct waiter *)o->wait.head;
@@ -81,12 +68,8 @@ static void grant(struct vow__sync *o) {
         }
         return;
     }
-    vow__waiter_leave(&w->w);
-    vow__wline_push(&o->resv, &w->w);
-    w->w.state = W_RESERVED;
-    o->n_reserved++;
     if (o->kind == K_LOCK) o->holder = w->owner;
-    vow__waiter_schedule(&w->w, grant_job);
+    vow__waiter_reserve(&w->w, &o->resv, vow__waiter_grant_job);
 }
 
 static void cond_pass(struct vow_cond *c, size_t n);
@@ -94,9 +77,9 @@ static void cond_pass(struct vow_cond *c, size_t n);
 /* The waiter's promise is being cancelled while pending. */
 static void waiter_cancel(struct vow__waiter *base) {
     struct waiter *w = (struct waiter *)base;
-    struct vow__sync *o = w->o;
+    struct vow__sync *o = w->w.owner;
     struct vow_cond *cond = w->cond;
-    int reserved = w->w.state == W_RESERVED;
+    int reserved = w->w.state == VOW__W_RESERVED;
     w->cond = NULL;
     waiter_leave(w);
     if (reserved && o != NULL) grant(o);  /* the next waiter gets the permit */
@@ -111,8 +94,6 @@ static vow_t *waiter_new(struct vow__sync *o, const void *owner) {
     vow_t *p = vow__waiter_new(o->loop, sizeof(struct waiter), &o->wait, &waiter_ops, o, &base);
     if (p == NULL) return NULL;
     struct waiter *w = (struct waiter *)base;
-    w->w.state = W_QUEUED;
-    w->o = o;
     w->owner = owner;
     return p;
 }
@@ -138,9 +119,9 @@ static void sync_free(struct vow__sync *o) {
     for (int i = 0; i < 2; i++) {
         struct waiter *w;
         while ((w = (struct waiter *)lines[i]->head) != NULL) {
-            w->o = NULL;
+            w->w.owner = NULL;
             w->cond = NULL;
-            w->w.state = W_DONE;
+            w->w.state = VOW__W_DONE;
             vow__waiter_abandon(&w->w);
         }
     }
@@ -178,7 +159,7 @@ int vow_lock_release(vow_lock_t *l, const void *owner) {
     int rc = sync_check(l != NULL ? &l->s : NULL);
     if (rc != 0) return rc;
     struct vow__sync *o = &l->s;
-    if (o->value == 1 || o->n_reserved > 0 || o->holder != owner) return VOW_EPERM;
+    if (o->value == 1 || o->resv.n > 0 || o->holder != owner) return VOW_EPERM;
     grant(o);
     return 0;
 }
@@ -250,7 +231,7 @@ int vow_sem_release(vow_sem_t *s) {
     int rc = sync_check(s != NULL ? &s->s : NULL);
     if (rc != 0) return rc;
     struct vow__sync *o = &s->s;
-    uint64_t after = (uint64_t)o->value + o->n_reserved + 1;
+    uint64_t after = (uint64_t)o->value + o->resv.n + 1;
     if (after > o->bound) return VOW_ERANGE;
     grant(o);
     return 0;
@@ -268,7 +249,7 @@ int vow_sem_locked(const vow_sem_t *s) {
 
 /* ---- Condition ------------------------------------------------------------------------ */
 static int lock_held(const vow_lock_t *l, const void *owner) {
-    return l->s.value == 0 && l->s.n_reserved == 0 && l->s.holder == owner;
+    return l->s.value == 0 && l->s.resv.n == 0 && l->s.holder == owner;
 }
 
 /* Moves up to n of c's waiters to the end of its lock's line. */
@@ -276,7 +257,7 @@ static void cond_pass(struct vow_cond *c, size_t n) {
     struct waiter *w;
     for (size_t i = 0; i < n && (w = (struct waiter *)c->s.wait.head) != NULL; i++) {
         vow__waiter_leave(&w->w);
-        w->o = &c->lock->s;
+        w->w.owner = &c->lock->s;
         w->cond = c;
         vow__wline_push(&c->lock->s.wait, &w->w);
     }

@@ -34,6 +34,24 @@ void vow__waiter_schedule(struct vow__waiter *w, vow__job_fn fn) {
     vow__job_push(w->p->loop, &w->job);
 }
 
+void vow__waiter_reserve(struct vow__waiter *w, struct vow__wline *resv, vow__job_fn fn) {
+    vow__waiter_leave(w);
+    vow__wline_push(resv, w);
+    w->state = VOW__W_RESERVED;
+    vow__waiter_schedule(w, fn);
+}
+
+void vow__waiter_grant_job(vow_loop_t *loop, vow__job *job, int how) {
+    (void)loop;
+    struct vow__waiter *w = (struct vow__waiter *)job;
+    if (w->state == VOW__W_RESERVED) {
+        vow__waiter_leave(w);
+        w->state = VOW__W_DONE;
+        if (how == VOW__JOB_RUN) vow__waiter_fulfil(w, vow_none());
+    }
+    vow__waiter_put(w);
+}
+
 static int settleable(const vow_t *p) { return p->state == VOW_PENDING && !vow__closed(p); }
 
 void vow__waiter_fulfil(struct vow__waiter *w, vow_value_t v) {

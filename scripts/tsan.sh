@@ -8,6 +8,7 @@
 # its reports work here. Usage: bash scripts/tsan.sh [BUILD_DIR]   (default: build-tsan)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+scripts/setup.sh # clang and its TSan runtime (libclang-rt-dev), libev-dev, python3
 out=${1:-build-tsan}
 mkdir -p "$out"
 cc=${CC_TSAN:-clang}
