@@ -39,10 +39,14 @@ struct vow__promise_layer {
     vow_rejection_hook hook;
     void *hook_ctx;
     vow_unhandled_mode_t mode;
-    uint32_t rejection_ids;     /* numbers reported rejections, as Node's rejection id */
-    struct vow_work *works;     /* jobs in flight (work.c), for vow_run_main's shutdown */
-    unsigned works_closed;      /* vow_run_main shut the pool down: vow_work refuses */
-    struct vow_remote *remotes; /* remote resolvers the loop still holds (remote.c) */
+    uint32_t rejection_ids; /* numbers reported rejections, as Node's rejection id */
+    struct {
+        struct vow_work *head, *tail;
+    } works;               /* jobs in flight (work.c), for vow_run_main's shutdown */
+    unsigned works_closed; /* vow_run_main shut the pool down: vow_work refuses */
+    struct {
+        struct vow_remote *head, *tail;
+    } remotes; /* remote resolvers the loop still holds (remote.c) */
 };
 
 static inline struct vow__promise_layer *vow__pl(const vow_loop_t *loop) {

@@ -34,19 +34,9 @@ static void remote_unref(vow_remote_t *r) {
 }
 
 /* ---- the loop thread's side ----------------------------------------------------------- */
-static void unlist(vow_remote_t *r) {
-    struct vow__promise_layer *pl = vow__pl(r->loop);
-    if (r->prev != NULL)
-        r->prev->next = r->next;
-    else
-        pl->remotes = r->next;
-    if (r->next != NULL) r->next->prev = r->prev;
-    r->next = r->prev = NULL;
-}
-
 /* The loop thread lets go of r: its promise, its keep, its reference. */
 static void loop_release(vow_remote_t *r, int unkeep) {
-    unlist(r);
+    VOW__DLIST_UNLINK(&vow__pl(r->loop)->remotes, r);
     if (unkeep) vow__loop_unkeep(r->loop);
     vow_t *p = r->p;
     r->p = NULL;
@@ -70,7 +60,7 @@ static void remote_message(vow_loop_t *loop, vow__xnode *x, int how) {
 /* Forced teardown (promise/loop.c): the remotes whose message never came. */
 void vow__remotes_teardown(vow_loop_t *loop) {
     struct vow__promise_layer *pl = vow__pl(loop);
-    while (pl->remotes != NULL) loop_release(pl->remotes, 0);
+    while (pl->remotes.head != NULL) loop_release(pl->remotes.head, 0);
 }
 
 vow_remote_t *vow_remote_new(vow_loop_t *loop, vow_t **promise) {
@@ -88,9 +78,7 @@ vow_remote_t *vow_remote_new(vow_loop_t *loop, vow_t **promise) {
     atomic_init(&r->refs, 2);
     vow__mailbox_ref(mb);
     struct vow__promise_layer *pl = vow__pl(loop);
-    r->next = pl->remotes;
-    if (pl->remotes != NULL) pl->remotes->prev = r;
-    pl->remotes = r;
+    VOW__DLIST_PUSH(&pl->remotes, r);
     vow__loop_keep(loop);
     *promise = vow__ref(p);
     return r;

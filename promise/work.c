@@ -21,32 +21,18 @@ struct vow_work {
     struct vow_work *next, *prev; /* the loop's jobs in flight (loop thread) */
 };
 
-static void list_add(struct vow_work *j) {
-    struct vow__promise_layer *pl = vow__pl(j->loop);
-    j->prev = NULL;
-    j->next = pl->works;
-    if (pl->works != NULL) pl->works->prev = j;
-    pl->works = j;
-}
-
 /* The job is no longer in flight: off the list, and the loop no longer kept for it. */
 static void landed(struct vow_work *j, int unkeep) {
-    struct vow__promise_layer *pl = vow__pl(j->loop);
-    if (j->prev != NULL)
-        j->prev->next = j->next;
-    else
-        pl->works = j->next;
-    if (j->next != NULL) j->next->prev = j->prev;
-    j->next = j->prev = NULL;
+    VOW__DLIST_UNLINK(&vow__pl(j->loop)->works, j);
     if (unkeep) vow__loop_unkeep(j->loop);
 }
 
 void vow__works_each(vow_loop_t *loop, void (*fn)(vow_t *p, void *ctx), void *ctx) {
-    for (struct vow_work *j = vow__pl(loop)->works; j != NULL; j = j->next) fn(j->w.p, ctx);
+    for (struct vow_work *j = vow__pl(loop)->works.head; j != NULL; j = j->next) fn(j->w.p, ctx);
 }
 
 static struct vow_work *first_pending(struct vow__promise_layer *pl) {
-    for (struct vow_work *j = pl->works; j != NULL; j = j->next)
+    for (struct vow_work *j = pl->works.head; j != NULL; j = j->next)
         if (j->w.p->state == VOW_PENDING && !vow__closed(j->w.p)) return j;
     return NULL;
 }
@@ -60,13 +46,13 @@ void vow__works_wait(vow_loop_t *loop) {
      * be added: the loop is bounded). */
     pl->works_closed = 1;
     size_t n = 0;
-    for (struct vow_work *j = pl->works; j != NULL; j = j->next) n++;
+    for (struct vow_work *j = pl->works.head; j != NULL; j = j->next) n++;
     for (struct vow_work *j; n-- > 0 && (j = first_pending(pl)) != NULL;) {
         vow_t *p = vow__ref(j->w.p);
         vow__cancel(p);
         vow__unref(p);
     }
-    while (!loop->closed && pl->works != NULL) {
+    while (!loop->closed && pl->works.head != NULL) {
         ev_run(loop->evl, EVRUN_ONCE); /* the mailbox's wakeup; its callback drains */
         vow__drain(loop);
     }
@@ -153,7 +139,7 @@ vow_t *vow_work(vow_loop_t *loop, vow_work_fn fn, void *arg, void (*arg_free)(vo
     }
     w->refs++; /* the pool's */
     vow__loop_keep(loop);
-    list_add(j);
+    VOW__DLIST_PUSH(&vow__pl(loop)->works, j);
     return p;
 fail:
     if (arg_free != NULL) arg_free(arg);

@@ -16,7 +16,7 @@
 
 struct vow__mailbox {
     pthread_mutex_t mu;
-    vow__xnode *head, *tail; /* under mu */
+    VOW__FIFO(vow__xnode) q; /* under mu */
     int closed;              /* under mu */
     atomic_size_t refs;
     vow_loop_t *loop; /* loop thread only */
@@ -25,8 +25,8 @@ struct vow__mailbox {
 
 static void take_all(vow__mailbox *m, vow__xnode **list) {
     pthread_mutex_lock(&m->mu);
-    *list = m->head;
-    m->head = m->tail = NULL;
+    *list = m->q.head;
+    m->q.head = m->q.tail = NULL;
     pthread_mutex_unlock(&m->mu);
 }
 
@@ -55,7 +55,7 @@ vow__mailbox *vow__mailbox_get(vow_loop_t *loop) {
         vow__free(m);
         return NULL;
     }
-    m->head = m->tail = NULL;
+    m->q.head = m->q.tail = NULL;
     m->closed = 0;
     atomic_init(&m->refs, 1); /* the loop's */
     m->loop = loop;
@@ -77,16 +77,11 @@ void vow__mailbox_unref(vow__mailbox *m) {
 
 int vow__mailbox_post(vow__mailbox *m, vow__xnode *n) {
     int rc = 0;
-    n->next = NULL;
     pthread_mutex_lock(&m->mu);
     if (m->closed) {
         rc = VOW_ECLOSED;
     } else {
-        if (m->tail != NULL)
-            m->tail->next = n;
-        else
-            m->head = n;
-        m->tail = n;
+        VOW__FIFO_PUSH(&m->q, n, next);
         ev_async_send(m->loop->evl, &m->w);
     }
     pthread_mutex_unlock(&m->mu);
@@ -113,8 +108,8 @@ void vow__threads_teardown(vow_loop_t *loop) {
     m->closed = 1;
     ev_ref(loop->evl);
     ev_async_stop(loop->evl, &m->w);
-    vow__xnode *list = m->head;
-    m->head = m->tail = NULL;
+    vow__xnode *list = m->q.head;
+    m->q.head = m->q.tail = NULL;
     pthread_mutex_unlock(&m->mu);
     if (loop->keep > 0) { /* nothing will come to release them now */
         loop->keep = 0;

@@ -19,9 +19,11 @@ struct vow__workers {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     vow__task *head, *tail; /* queued, under mu */
-    vow__task *running;     /* running (linked through next/prev), under mu */
-    int stop;               /* under mu */
-    vow__mailbox *mailbox;  /* one reference */
+    struct {
+        vow__task *head, *tail;
+    } running;             /* running (linked through next/prev), under mu */
+    int stop;              /* under mu */
+    vow__mailbox *mailbox; /* one reference */
     unsigned n;
     pthread_t *threads;
 };
@@ -37,18 +39,11 @@ static void *worker_main(void *arg) {
         vow__task *t = w->head;
         unlink_task(w, t);
         t->state = VOW__TASK_RUNNING;
-        t->prev = NULL;
-        t->next = w->running;
-        if (w->running != NULL) w->running->prev = t;
-        w->running = t;
+        VOW__DLIST_PUSH(&w->running, t);
         pthread_mutex_unlock(&w->mu);
         t->run(t);
         pthread_mutex_lock(&w->mu);
-        if (t->prev != NULL)
-            t->prev->next = t->next;
-        else
-            w->running = t->next;
-        if (t->next != NULL) t->next->prev = t->prev;
+        VOW__DLIST_UNLINK(&w->running, t);
         t->state = VOW__TASK_DONE;
         /* The mailbox closes only after every worker is joined: this post cannot fail. */
         (void)vow__mailbox_post(w->mailbox, &t->x);
@@ -172,7 +167,7 @@ void vow__workers_teardown(vow_loop_t *loop) {
         t->state = VOW__TASK_DONE;
         __atomic_store_n(&t->cancelled, 1, __ATOMIC_RELEASE);
     }
-    for (vow__task *t = w->running; t != NULL; t = t->next)
+    for (vow__task *t = w->running.head; t != NULL; t = t->next)
         __atomic_store_n(&t->cancelled, 1, __ATOMIC_RELEASE);
     w->head = w->tail = NULL;
     pthread_mutex_unlock(&w->mu);
