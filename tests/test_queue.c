@@ -513,3 +513,25 @@ Test(queue, every_allocation_failing_in_turn_ends_cleanly) {
         VOW_ASSERT_EQ(vow_test_live_allocs(), 0, "allocation %ld failing", n);
     }
 }
+
+/* A reservation is a count, not a particular item: a LIFO getter served by a put takes the
+ * top of the stack when its job runs (as asyncio's woken getter does), and the priority
+ * getter the least item. */
+Test(queue, a_reserved_getter_takes_what_is_first_when_its_job_runs) {
+    vow_loop_t *loop = vow_test_loop();
+    vow_queue_t *l = vow_queue_lifo_new(loop, 0), *p = vow_queue_priority_new(loop, 0, NULL, NULL);
+    vow_t *gl = vow_queue_get(l), *gp = vow_queue_get(p);
+    put_now(l, 1); /* reserved for gl */
+    put_now(l, 2);
+    put_now(p, 5); /* reserved for gp */
+    put_now(p, 3);
+    VOW_ASSERT_CODE(vow_loop_drain(loop), 0);
+    expect_int(gl, 2, "LIFO: the top");
+    expect_int(gp, 3, "priority: the least");
+    VOW_ASSERT_EQ(get_now(l), 1);
+    VOW_ASSERT_EQ(get_now(p), 5);
+    vow_unref(gl), vow_unref(gp);
+    vow_queue_free(l);
+    vow_queue_free(p);
+    VOW_TEST_END(loop);
+}
