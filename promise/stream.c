@@ -458,6 +458,7 @@ struct each {
     vow_t *src;    /* what the loop waits on now (owned), to cancel it */
     vow_value_t *items;
     size_t n, cap;
+    struct vow__cancel_cb cb; /* result's cancel record (embedded: each_unref frees it) */
 };
 
 static void each_unref(void *ctx) {
@@ -619,11 +620,9 @@ static vow_t *each_new(vow_stream_t *s, vow_on_ok fn, void *ctx, void (*ctx_free
         if (ctx_free != NULL) ctx_free(ctx);
         return vow_rejected(loop, vow_error_new(VOW_EINVAL, "fn is NULL"));
     }
-    struct each *e = vow__calloc(1, sizeof *e);
+    struct each *e = vow__malloc(sizeof *e);
     vow_t *p = e != NULL ? vow__promise_new(s->loop, VOW__F_SETTLEABLE | VOW__F_SYNC) : NULL;
-    struct vow__cancel_cb *cb = p != NULL ? vow__malloc(sizeof *cb) : NULL;
-    if (cb == NULL) {
-        vow__unref(p);
+    if (p == NULL) {
         vow__free(e);
         vow_stream_unref(s);
         if (ctx_free != NULL) ctx_free(ctx);
@@ -635,9 +634,9 @@ static vow_t *each_new(vow_stream_t *s, vow_on_ok fn, void *ctx, void (*ctx_free
                        .fn = fn,
                        .ctx = ctx,
                        .ctx_free = ctx_free,
-                       .result = vow__ref(p)};
-    *cb = (struct vow__cancel_cb){.fn = each_cancel, .ctx = e, .ctx_free = each_unref};
-    p->cancel = cb;
+                       .result = vow__ref(p),
+                       .cb = {.fn = each_cancel, .ctx = e, .ctx_free = each_unref, .embedded = 1}};
+    p->cancel = &e->cb;
     each_round(e);
     each_unref(e);
     return p;
