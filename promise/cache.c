@@ -75,14 +75,17 @@ static void l_insert_after(struct link *at, struct link *n) {
 #define ENTRY_OF(l, field) vow__container_of(l, struct entry, field)
 
 /* ---- entries ------------------------------------------------------------------------------ */
+/* w leaves its entry's line and forgets the entry (its promise is the caller's concern). */
+static void let_go(vow__waiter *w) {
+    vow__waiter_leave(w);
+    w->owner = NULL;
+    w->abandoned = 1;
+}
+
 static void entry_put(struct entry *e) {
     if (--e->refs > 0) return;
     vow__waiter *w;
-    while ((w = e->waiters.head) != NULL) { /* teardown released them before: let go */
-        vow__waiter_leave(w);
-        w->owner = NULL;
-        w->abandoned = 1;
-    }
+    while ((w = e->waiters.head) != NULL) let_go(w); /* teardown released them before */
     l_unlink(&e->use);
     l_unlink(&e->age);
     vow__unref(e->call);
@@ -183,9 +186,7 @@ static void call_done(struct entry *e) {
 static void reject_all(struct entry *e, vow_error_t *err) {
     vow__waiter *w;
     while ((w = e->waiters.head) != NULL) {
-        vow__waiter_leave(w);
-        w->owner = NULL;
-        w->abandoned = 1;
+        let_go(w);
         vow__waiter_reject(w, vow_error_ref(err));
     }
     vow_error_unref(err);
@@ -196,9 +197,7 @@ static vow_result_t call_ok(vow_loop_t *loop, const vow_value_t *v, void *ctx) {
     struct entry *e = ctx;
     vow__waiter *w;
     while ((w = e->waiters.head) != NULL) {
-        vow__waiter_leave(w);
-        w->owner = NULL;
-        w->abandoned = 1;
+        let_go(w);
         vow__waiter_fulfil(w, vow_value_share(v));
     }
     vow_cache_t *c = e->c;
@@ -241,24 +240,29 @@ static void on_cancel(vow__waiter *w) {
 
 static const struct vow__waiter_ops waiter_ops = {on_cancel, NULL};
 
+/* The call could not be made: its waiters reject with err (consumed), e is forgotten. */
+static void call_failed(vow_cache_t *c, struct entry *e, vow_error_t *err) {
+    reject_all(e, err);
+    l_unlink(&e->use);
+    detach(c, e);
+}
+
 /* Subscribes e to q, fn's promise (consumed); or, when there is none, rejects e's waiters. */
 static void subscribe(vow_cache_t *c, struct entry *e, vow_t *q) {
     if (q == NULL) {
-        reject_all(e, vow_error_new(VOW_ENOMEM, "the cache's function answered NULL"));
-        l_unlink(&e->use);
-        detach(c, e);
+        call_failed(c, e, vow_error_new(VOW_ENOMEM, "the cache's function answered NULL"));
         return;
     }
-    if (q->loop != c->loop || e->abandoned) {
-        int foreign = q->loop != c->loop;
-        if (!foreign) vow_cancel(q);
+    if (q->loop != c->loop) {
         vow__unref(q);
-        if (foreign) {
-            reject_all(e, vow_error_new(VOW_EINVAL, "the cache's function answered a promise "
-                                                    "of another loop"));
-            l_unlink(&e->use);
-            detach(c, e);
-        }
+        call_failed(c, e,
+                    vow_error_new(VOW_EINVAL, "the cache's function answered a promise "
+                                              "of another loop"));
+        return;
+    }
+    if (e->abandoned) { /* every waiter went while fn ran */
+        vow_cancel(q);
+        vow__unref(q);
         return;
     }
     e->refs++; /* the subscription's (sub_free releases it, on every path) */
@@ -266,9 +270,7 @@ static void subscribe(vow_cache_t *c, struct entry *e, vow_t *q) {
     if (sub == NULL) {
         vow_cancel(q); /* nobody will see its outcome */
         vow__unref(q);
-        reject_all(e, vow_error_new(VOW_ENOMEM, NULL));
-        l_unlink(&e->use);
-        detach(c, e);
+        call_failed(c, e, vow_error_new(VOW_ENOMEM, NULL));
         return;
     }
     e->src = q; /* the caller's reference */
@@ -338,14 +340,11 @@ void vow_cache_free(vow_cache_t *c) {
         pending = e->hnext;
         vow__waiter *w;
         while ((w = e->waiters.head) != NULL) {
-            if (closed || (w->p->flags & VOW__F_CANCEL_QUEUED)) { /* (a cancellation running
-                                                                      further up will) */
-                vow__waiter_leave(w);
-                w->owner = NULL;
-                w->abandoned = 1;
-            } else {
+            /* Queued for cancellation already: the cancellation running further up will. */
+            if (closed || (w->p->flags & VOW__F_CANCEL_QUEUED))
+                let_go(w);
+            else
                 vow__cancel(w->p); /* on_cancel takes it out of the line */
-            }
         }
         entry_put(e);
     }

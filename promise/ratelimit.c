@@ -52,14 +52,13 @@ static void grant_job(vow_loop_t *loop, vow__job *job, int how) {
     vow__waiter_put(w);
 }
 
-/* Hands a grant (already taken) to w, the first waiting: its promise fulfils one job later. */
+/* Hands a grant (already taken) to w, the first waiting: its promise fulfils one job later
+ * (the job holds a second reference). */
 static void reserve(vow_rate_limiter_t *rl, vow__waiter *w) {
     vow__waiter_leave(w);
     vow__wline_push(&rl->resv, w);
     w->state = W_RESERVED;
-    w->refs++;
-    w->job.fn = grant_job;
-    vow__job_push(rl->loop, &w->job);
+    vow__waiter_schedule(w, grant_job);
 }
 
 /* ---- the timer -------------------------------------------------------------------------- */
@@ -151,13 +150,9 @@ void vow_rate_limiter_free(vow_rate_limiter_t *rl) {
     for (int i = 0; i < 2; i++) {
         vow__waiter *w;
         while ((w = lines[i]->head) != NULL) {
-            vow_t *p = vow__ref(w->p);
-            vow__waiter_leave(w);
             w->owner = NULL;
-            w->abandoned = 1;
             w->state = W_DONE;
-            if (!vow__closed(p)) vow__cancel(p);
-            vow__unref(p);
+            vow__waiter_abandon(w);
         }
     }
     vow__unref(rl->anchor);
@@ -173,17 +168,14 @@ vow_t *vow_rate_limiter_acquire(vow_rate_limiter_t *rl) {
         if (p != NULL) take(rl, now);
         return p;
     }
-    vow_t *p = vow__waiter_new(loop, sizeof(vow__waiter), &rl->wait, &waiter_ops, rl,
-                               &(vow__waiter *){NULL});
+    vow__waiter *w;
+    vow_t *p = vow__waiter_new(loop, sizeof(vow__waiter), &rl->wait, &waiter_ops, rl, &w);
     if (p == NULL) return NULL;
     if (pump(rl) != 0) {
         /* Only the first waiter arms the timer: p is alone in the line. It leaves it
          * unseen (a cancellation is never reported), and the caller gets NULL. */
-        vow__waiter *w = VOW__CANCEL_CB(p)->ctx;
-        vow__waiter_leave(w);
         w->owner = NULL;
-        w->abandoned = 1;
-        vow__cancel(p);
+        vow__waiter_abandon(w);
         vow__unref(p);
         return NULL;
     }

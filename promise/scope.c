@@ -29,6 +29,7 @@ struct scope {
     vow_error_t *cancel_err; /* the cancellation, once cancelled (owned) */
     int stage;               /* ST_* */
     int cancelled;
+    struct vow__cancel_cb cb; /* result's cancel record (embedded: sc_unref frees it) */
 };
 
 static void sc_unref(void *ctx) {
@@ -193,11 +194,9 @@ vow_t *vow_scope(vow_loop_t *loop, vow_scope_acquire_fn acquire, vow_scope_body_
         if (ctx_free != NULL) ctx_free(ctx);
         return vow_rejected(loop, vow_error_new(VOW_EINVAL, "acquire, body or release is NULL"));
     }
-    struct scope *sc = vow__calloc(1, sizeof *sc);
+    struct scope *sc = vow__malloc(sizeof *sc);
     vow_t *p = sc != NULL ? vow__promise_new(loop, VOW__F_SETTLEABLE | VOW__F_SYNC) : NULL;
-    struct vow__cancel_cb *cb = p != NULL ? vow__malloc(sizeof *cb) : NULL;
-    if (cb == NULL) {
-        vow__unref(p);
+    if (p == NULL) {
         vow__free(sc);
         if (ctx_free != NULL) ctx_free(ctx);
         return NULL;
@@ -211,9 +210,9 @@ vow_t *vow_scope(vow_loop_t *loop, vow_scope_acquire_fn acquire, vow_scope_body_
                          .ctx_free = ctx_free,
                          .result = vow__ref(p),
                          .res = vow_none(),
-                         .body_val = vow_none()};
-    *cb = (struct vow__cancel_cb){.fn = sc_cancel, .ctx = sc, .ctx_free = sc_unref};
-    p->cancel = cb;
+                         .body_val = vow_none(),
+                         .cb = {.fn = sc_cancel, .ctx = sc, .ctx_free = sc_unref, .embedded = 1}};
+    p->cancel = &sc->cb;
     vow_t *a = acquire(loop, ctx);
     if (a == NULL) {
         vow_error_t *e = vow_error_new(VOW_ENOMEM, NULL);

@@ -2,14 +2,12 @@
  * items, a line of waiting nexts and one of waiting pushes, an optional pull producer) and
  * its helpers: for_each, collect, map, range.
  *
- * Waiters. A waiting next or push is a promise marked VOW__F_SETTLEABLE | VOW__F_SYNC (so
- * that only this file settles it) whose cancel callback record is the first member of the
- * waiter itself: vow's cancel machinery frees the record, and so the waiter, after its
- * ctx_free (waiter_ctx_free), which is the one place a waiter lets go of what it holds (its
- * promise's reference, a push's item, a next's reference to the stream). A waiter leaves
- * its line in O(1) (doubly linked). An item is handed to a next by fulfilling its promise
- * at once (no handoff job: a fulfilled promise cannot be cancelled, and its value goes with
- * it), so no item can be stranded in a cancelled waiter.
+ * Waiters. A waiting next or push is a waiter of promise/waiter.c (a pooled record, its
+ * promise's cancel record inside, a line with O(1) removal); its ops->release is the one
+ * place it lets go of what it holds (a push's item, a next's reference to the stream). An
+ * item is handed to a next by fulfilling its promise at once (no handoff job: a fulfilled
+ * promise cannot be cancelled, and its value goes with it), so no item can be stranded in
+ * a cancelled waiter.
  *
  * Invariant: nexts wait only when nothing is buffered and no push waits.
  *
@@ -23,20 +21,12 @@
 #include "vow/stream.h"
 
 enum { S_OPEN = 0, S_ENDED, S_FAILED, S_DONE, S_CLOSED };
-enum { W_NEXT = 1, W_PUSH };
 
-struct swaiter {
-    struct vow__cancel_cb cb; /* first: freeing the record frees the waiter */
-    struct swaiter *next, *prev;
-    vow_stream_t *s;  /* a next's stream (referenced); a push's (weak, NULL once unlinked) */
-    vow_t *p;         /* its promise (owned reference) */
-    vow_value_t item; /* a push's item (owned until moved out) */
-    uint8_t kind;     /* W_* */
-    uint8_t linked;
-};
-
-struct slist {
-    struct swaiter *head, *tail;
+/* A waiting push (a waiting next is a bare vow__waiter whose owner, the stream, it holds a
+ * handle of). */
+struct pwaiter {
+    vow__waiter w;    /* first; owner: the stream (weak) */
+    vow_value_t item; /* owned until moved out */
 };
 
 struct vow_stream {
@@ -45,7 +35,7 @@ struct vow_stream {
     size_t refs, holds;
     vow_value_t *buf; /* ring of `slots` = buffer + 1 */
     size_t cap, slots, head, len;
-    struct slist nexts, pushes;
+    vow__wline nexts, pushes;
     vow_error_t *err; /* S_FAILED: the error one next will reject with (owned) */
     vow_stream_pull_fn pull;
     vow_stream_cleanup_fn cleanup;
@@ -64,23 +54,7 @@ int vow_stream_is_end(const vow_value_t *v) {
     return v != NULL && v->kind == VOW_VAL_PTR && v->u.p == (const void *)&end_mark;
 }
 
-/* ---- lines and memory ---------------------------------------------------------------- */
-static void sl_push(struct slist *l, struct swaiter *w) {
-    VOW__DLIST_PUSH(l, w);
-    w->linked = 1;
-}
-
-static void sl_unlink(struct slist *l, struct swaiter *w) {
-    VOW__DLIST_UNLINK(l, w);
-    w->linked = 0;
-}
-
-static void leave(struct swaiter *w) {
-    if (!w->linked) return;
-    sl_unlink(w->kind == W_NEXT ? &w->s->nexts : &w->s->pushes, w);
-    if (w->kind == W_PUSH) w->s = NULL;
-}
-
+/* ---- memory ------------------------------------------------------------------------------ */
 static int live(const vow_stream_t *s) { return !vow__closed(s->anchor); }
 
 static void s_hold(vow_stream_t *s) { s->holds++; }
@@ -112,62 +86,51 @@ void vow_stream_unref(vow_stream_t *s) {
 }
 
 /* ---- waiters ----------------------------------------------------------------------------- */
-static void waiter_cancel(vow_loop_t *loop, void *ctx) {
-    (void)loop;
-    struct swaiter *w = ctx;
-    leave(w);
-    if (w->kind == W_PUSH) vow_value_release(&w->item); /* the push took nothing in */
+/* The record is being freed (its promise settled, was cancelled, or is released by the
+ * loop's teardown; it has left its line). */
+static void next_release(vow__waiter *w) { vow_stream_unref(w->owner); }
+static void push_release(vow__waiter *w) { vow_value_release(&((struct pwaiter *)w)->item); }
+
+static const struct vow__waiter_ops next_ops = {NULL, next_release};
+static const struct vow__waiter_ops push_ops = {NULL, push_release};
+
+/* A next at the end of its line; NULL when out of memory. */
+static vow_t *next_waiter_new(vow_stream_t *s) {
+    vow__waiter *w;
+    vow_t *p = vow__waiter_new(s->loop, sizeof *w, &s->nexts, &next_ops, s, &w);
+    if (p != NULL) s->refs++;
+    return p;
 }
 
-/* The promise settled, was cancelled, or is released by the loop's teardown. */
-static void waiter_ctx_free(void *ctx) {
-    struct swaiter *w = ctx;
-    leave(w);
-    vow_value_release(&w->item);
-    vow_stream_t *s = w->kind == W_NEXT ? w->s : NULL;
-    vow__unref(w->p); /* never the last: whoever settles or frees it holds it */
-    vow_stream_unref(s);
-}
-
-/* A waiter at the end of its line; NULL when out of memory (the item released). */
-static vow_t *waiter_new(vow_stream_t *s, int kind, vow_value_t item) {
-    vow_t *p = vow__promise_new(s->loop, VOW__F_SETTLEABLE | VOW__F_SYNC);
-    struct swaiter *w = p != NULL ? vow__malloc(sizeof *w) : NULL;
-    if (w == NULL) {
-        vow__unref(p);
+/* A push at the end of its line; NULL when out of memory (the item released). */
+static vow_t *push_waiter_new(vow_stream_t *s, vow_value_t item) {
+    vow__waiter *w;
+    vow_t *p = vow__waiter_new(s->loop, sizeof(struct pwaiter), &s->pushes, &push_ops, s, &w);
+    if (p == NULL)
         vow_value_release(&item);
-        return NULL;
-    }
-    *w = (struct swaiter){.cb = {.fn = waiter_cancel, .ctx = w, .ctx_free = waiter_ctx_free},
-                          .s = s,
-                          .p = vow__ref(p),
-                          .item = item,
-                          .kind = (uint8_t)kind};
-    p->cancel = &w->cb;
-    if (kind == W_NEXT) s->refs++;
-    sl_push(kind == W_NEXT ? &s->nexts : &s->pushes, w);
+    else
+        ((struct pwaiter *)w)->item = item;
     return p;
 }
 
 /* Settles the first waiter of a line: fulfils with *v (moved) or rejects with err. */
-static void answer(struct slist *l, vow_value_t *v, vow_error_t *err) {
-    struct swaiter *w = l->head;
+static void answer(vow__wline *l, vow_value_t *v, vow_error_t *err) {
+    vow__waiter *w = l->head;
     vow_t *p = vow__ref(w->p);
-    sl_unlink(l, w);
-    if (w->kind == W_PUSH) w->s = NULL;
+    vow__waiter_leave(w);
     if (err != NULL)
         vow__reject(p, err);
     else
-        vow__fulfill_move(p, v); /* the waiter's ctx_free runs inside */
+        vow__fulfill_move(p, v); /* the waiter's release runs inside */
     vow__unref(p);
 }
 
-static void answer_end(struct slist *l) {
+static void answer_end(vow__wline *l) {
     vow_value_t end = vow_stream_end_value();
     answer(l, &end, NULL);
 }
 
-static void answer_none(struct slist *l) {
+static void answer_none(vow__wline *l) {
     vow_value_t none = vow_none();
     answer(l, &none, NULL);
 }
@@ -308,13 +271,13 @@ static void close_stream(vow_stream_t *s) {
         if (on)
             answer(&s->pushes, NULL, vow_error_new(VOW_ECLOSED, "stream closed"));
         else
-            leave(s->pushes.head); /* the teardown releases its promise, and the item */
+            vow__waiter_leave(s->pushes.head); /* the teardown releases it, and the item */
     }
     while (s->nexts.head != NULL) {
         if (on)
             answer_end(&s->nexts);
         else
-            leave(s->nexts.head);
+            vow__waiter_leave(s->nexts.head);
     }
     if (s->pull_p != NULL) {
         vow_t *d = s->pull_p;
@@ -351,7 +314,7 @@ vow_t *vow_stream_push(vow_stream_t *s, vow_value_t item) {
     }
     if (vow__value_store(&item) != 0) return NULL; /* its destructor has run */
     if (s->nexts.head == NULL && (s->len >= s->cap || s->pushes.head != NULL))
-        return waiter_new(s, W_PUSH, item); /* back-pressure */
+        return push_waiter_new(s, item); /* back-pressure */
     vow_t *p = vow_resolved(s->loop, vow_none());
     if (p == NULL) {
         vow_value_release(&item);
@@ -401,14 +364,14 @@ static vow_value_t take(vow_stream_t *s) {
         s->head = (s->head + 1) % s->slots;
         s->len--;
         if (s->pushes.head != NULL && s->len < s->cap) {
-            struct swaiter *w = s->pushes.head;
+            struct pwaiter *w = (struct pwaiter *)s->pushes.head;
             vow_value_t moved = w->item;
             w->item = vow_none();
             deliver(s, &moved);
             answer_none(&s->pushes);
         }
     } else {
-        struct swaiter *w = s->pushes.head;
+        struct pwaiter *w = (struct pwaiter *)s->pushes.head;
         item = w->item;
         w->item = vow_none();
         answer_none(&s->pushes);
@@ -437,7 +400,7 @@ vow_t *vow_stream_next(vow_stream_t *s) {
         return p;
     }
     if (s->state != S_OPEN) return vow_resolved(s->loop, vow_stream_end_value());
-    vow_t *p = waiter_new(s, W_NEXT, vow_none());
+    vow_t *p = next_waiter_new(s);
     if (p != NULL) {
         s_hold(s);
         maybe_pull(s);
@@ -458,6 +421,7 @@ struct each {
     vow_t *src;    /* what the loop waits on now (owned), to cancel it */
     vow_value_t *items;
     size_t n, cap;
+    struct vow__cancel_cb cb; /* result's cancel record (embedded: each_unref frees it) */
 };
 
 static void each_unref(void *ctx) {
@@ -619,11 +583,9 @@ static vow_t *each_new(vow_stream_t *s, vow_on_ok fn, void *ctx, void (*ctx_free
         if (ctx_free != NULL) ctx_free(ctx);
         return vow_rejected(loop, vow_error_new(VOW_EINVAL, "fn is NULL"));
     }
-    struct each *e = vow__calloc(1, sizeof *e);
+    struct each *e = vow__malloc(sizeof *e);
     vow_t *p = e != NULL ? vow__promise_new(s->loop, VOW__F_SETTLEABLE | VOW__F_SYNC) : NULL;
-    struct vow__cancel_cb *cb = p != NULL ? vow__malloc(sizeof *cb) : NULL;
-    if (cb == NULL) {
-        vow__unref(p);
+    if (p == NULL) {
         vow__free(e);
         vow_stream_unref(s);
         if (ctx_free != NULL) ctx_free(ctx);
@@ -635,9 +597,9 @@ static vow_t *each_new(vow_stream_t *s, vow_on_ok fn, void *ctx, void (*ctx_free
                        .fn = fn,
                        .ctx = ctx,
                        .ctx_free = ctx_free,
-                       .result = vow__ref(p)};
-    *cb = (struct vow__cancel_cb){.fn = each_cancel, .ctx = e, .ctx_free = each_unref};
-    p->cancel = cb;
+                       .result = vow__ref(p),
+                       .cb = {.fn = each_cancel, .ctx = e, .ctx_free = each_unref, .embedded = 1}};
+    p->cancel = &e->cb;
     each_round(e);
     each_unref(e);
     return p;

@@ -1,6 +1,6 @@
 /* promise/waiter.c - lines of waiters, shared by the objects whose operations wait
- * (vow/sync.h, vow/queue.h, vow/ratelimit.h, vow/cache.h): a waiter's promise, its O(1)
- * removal, its handoff job (promise/internal.h). */
+ * (vow/sync.h, vow/queue.h, vow/ratelimit.h, vow/cache.h, vow/stream.h): a waiter's
+ * promise, its O(1) removal, its handoff job (promise/internal.h). */
 #include "internal.h"
 
 void vow__wline_push(struct vow__wline *l, struct vow__waiter *w) {
