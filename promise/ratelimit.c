@@ -11,8 +11,6 @@
 #include "internal.h"
 #include "vow/ratelimit.h"
 
-enum { W_WAITING = 0, W_RESERVED, W_DONE };
-
 struct vow_rate_limiter {
     vow_loop_t *loop;
     vow_t *anchor;     /* a promise that keeps the loop's memory valid (owned) */
@@ -41,24 +39,10 @@ static void give_back(vow_rate_limiter_t *rl) {
 }
 
 /* ---- the handoff ------------------------------------------------------------------------ */
-static void grant_job(vow_loop_t *loop, vow__job *job, int how) {
-    (void)loop;
-    vow__waiter *w = (vow__waiter *)job;
-    if (w->state == W_RESERVED) {
-        vow__waiter_leave(w); /* the grant is the waiter's now, whether its promise runs or not */
-        w->state = W_DONE;
-        if (how == VOW__JOB_RUN) vow__waiter_fulfil(w, vow_none());
-    }
-    vow__waiter_put(w);
-}
-
 /* Hands a grant (already taken) to w, the first waiting: its promise fulfils one job later
- * (the job holds a second reference). */
+ * (promise/waiter.c's grant job). */
 static void reserve(vow_rate_limiter_t *rl, vow__waiter *w) {
-    vow__waiter_leave(w);
-    vow__wline_push(&rl->resv, w);
-    w->state = W_RESERVED;
-    vow__waiter_schedule(w, grant_job);
+    vow__waiter_reserve(w, &rl->resv, vow__waiter_grant_job);
 }
 
 /* ---- the timer -------------------------------------------------------------------------- */
@@ -96,7 +80,7 @@ static void fail_waiting(vow_rate_limiter_t *rl) {
     vow__waiter *w;
     while ((w = rl->wait.head) != NULL) {
         vow__waiter_leave(w);
-        w->state = W_DONE;
+        w->state = VOW__W_DONE;
         vow__waiter_reject(w, vow_error_new(VOW_ENOMEM, "rate limiter: cannot arm its timer"));
     }
 }
@@ -111,9 +95,9 @@ static void timer_fire(vow_loop_t *loop, void *arg) {
 /* A waiter's promise is being cancelled while pending. */
 static void on_cancel(vow__waiter *w) {
     vow_rate_limiter_t *rl = w->owner;
-    int reserved = w->state == W_RESERVED;
+    int reserved = w->state == VOW__W_RESERVED;
     vow__waiter_leave(w);
-    w->state = W_DONE;
+    w->state = VOW__W_DONE;
     if (reserved) {
         if (rl->wait.head != NULL)
             reserve(rl, rl->wait.head); /* the next waiter gets the grant, now */
@@ -151,7 +135,7 @@ void vow_rate_limiter_free(vow_rate_limiter_t *rl) {
         vow__waiter *w;
         while ((w = lines[i]->head) != NULL) {
             w->owner = NULL;
-            w->state = W_DONE;
+            w->state = VOW__W_DONE;
             vow__waiter_abandon(w);
         }
     }
