@@ -282,3 +282,63 @@ Test(scope, the_scopes_promise_belongs_to_vow) {
     expect_every_obj_freed_once();
     VOW_TEST_END(loop);
 }
+
+/* scope.h: while the scope waits for its release, a second vow_cancel rejects it at once
+ * (release still runs to its end, and the resource is freed once). */
+Test(scope, a_second_cancel_while_releasing_rejects_at_once) {
+    reset();
+    S.body_never = 1;
+    S.release_ms = 5;
+    vow_loop_t *loop = vow_test_loop();
+    vow_t *p = scope(loop);
+    VOW_ASSERT_CODE(vow_run(loop, vow_sleep(loop, 10), NULL), 0);
+    VOW_ASSERT_CODE(vow_cancel(p), VOW_CANCEL_DECLINED);
+    VOW_ASSERT_STATE(vow_state(p), VOW_PENDING, "waiting for its release");
+    VOW_ASSERT_CODE(vow_cancel(p), 0, "the second cancel");
+    VOW_ASSERT_STATE(vow_state(p), VOW_REJECTED);
+    cr_assert(vow_is_cancellation(vow_error(p)));
+    VOW_ASSERT_CODE(vow_run(loop, vow_sleep(loop, 20), NULL), 0);
+    VOW_ASSERT_STR_EQ(S.trace, "abrR", "release finished all the same");
+    vow_unref(p);
+    VOW_ASSERT_EQ(ctx_free_calls, 1);
+    expect_every_obj_freed_once();
+    VOW_TEST_END(loop);
+}
+
+/* Each allocation failing in turn: vow_scope answers NULL (ctx_free ran, no callback), or
+ * the scope settles (fulfilled, or rejected with VOW_ENOMEM); ctx_free ran once, the
+ * resource was freed once if it was made, and nothing is left. */
+Test(scope, every_allocation_failing_in_turn_ends_cleanly) {
+    long k = 1, made = 0;
+    for (;; k++) {
+        reset();
+        vow_loop_t *loop = vow_test_loop_without_pools();
+        vow_set_unhandled_mode(loop, VOW_UNHANDLED_SILENT);
+        vow_test_fail_at(vow_test_alloc_total() + k);
+        long failed_before = vow_test_failed_allocs();
+        vow_t *p = vow_scope(loop, acquire, body, release, NULL, ctx_free_count);
+        if (p == NULL) {
+            VOW_ASSERT_EQ(ctx_free_calls, 1, "k %ld", k);
+            VOW_ASSERT_STR_EQ(S.trace, "", "no callback ran (k %ld)", k);
+        } else {
+            vow_outcome_t out;
+            VOW_ASSERT_CODE(vow_run(loop, p, &out), 0, "k %ld", k);
+            if (out.state == VOW_FULFILLED)
+                VOW_ASSERT_EQ(vow_value_int(&out.value), (int64_t)42, "k %ld", k);
+            else
+                VOW_ASSERT_CODE(vow_error_code(out.error), VOW_ENOMEM, "k %ld", k);
+            vow_outcome_release(&out);
+            VOW_ASSERT_EQ(ctx_free_calls, 1, "k %ld", k);
+        }
+        int failed = vow_test_failed_allocs() > failed_before;
+        vow_test_fail_at(0);
+        /* A step whose promise the scope could not watch (out of memory) was dropped, not
+         * cancelled: its timer still runs out. */
+        VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+        expect_every_obj_freed_once();
+        VOW_TEST_END(loop);
+        if (!failed) break; /* k is past the scope's last allocation */
+        made++;
+    }
+    cr_assert_gt(made, 5, "the sweep failed %ld allocations", made);
+}
