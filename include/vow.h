@@ -17,5 +17,6 @@
 #include "vow/ratelimit.h"
 #include "vow/cache.h"
 #include "vow/thread.h"
+#include "vow/async.h"
 
 #endif /* VOW_H */

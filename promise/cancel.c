@@ -80,6 +80,14 @@ static void run_cancellations(vow__worklist *work) {
                  * ctx_free runs below, once p is cancelled or declined. */
                 p->cancel = NULL;
                 cb->fn(p->loop, cb->ctx);
+                if ((p->flags & VOW__F_DEFER_CANCEL) && p->state == VOW_PENDING &&
+                    !vow__closed(p)) {
+                    /* A coroutine's: the callback took the request, the promise settles
+                     * when the coroutine returns; the callback stays for the next one. */
+                    if (p->cancel == NULL) p->cancel = cb;
+                    vow__unref(p);
+                    continue;
+                }
                 /* The callback resolved p itself (settled it, or locked it onto another
                  * promise or a thenable): its outcome stands, as an asyncio future that
                  * completes first cannot be cancelled. */
@@ -122,6 +130,8 @@ int vow_cancel(vow_t *p) {
      * cancelled. */
     if (vow__closed(p)) return VOW_ECLOSED;
     if (p->state == VOW_REJECTED && vow_is_cancellation(p->error)) return 0;
+    /* A coroutine took the request: it settles when the coroutine returns. */
+    if (p->state == VOW_PENDING && (p->flags & VOW__F_DEFER_CANCEL)) return 0;
     return VOW_CANCEL_DECLINED;
 }
 

@@ -26,7 +26,7 @@ enum {
 _Static_assert((int)VOW__POOL_WAITER_BIG < (int)VOW__POOLS,
                "the loop has room for the layer's pools");
 /* Timer release kinds (src/internal.h, vow__loop_set_release). */
-enum { VOW__REL_UNREF = 1, VOW__REL_TASK_START = 2 };
+enum { VOW__REL_UNREF = 1, VOW__REL_TASK_START = 2, VOW__REL_CORO_START = 3 };
 
 /* A FIFO of promises (src/queue.h), linked through a field the user names. */
 typedef VOW__FIFO(struct vow) vow__promise_fifo;
@@ -47,6 +47,9 @@ struct vow__promise_layer {
     struct {
         struct vow_remote *head, *tail;
     } remotes; /* remote resolvers the loop still holds (remote.c) */
+    struct {
+        struct vow__coro *head, *tail;
+    } coros; /* live coroutines (async.c) */
 };
 
 static inline struct vow__promise_layer *vow__pl(const vow_loop_t *loop) {
@@ -125,7 +128,10 @@ enum {
     VOW__F_CANCEL_QUEUED = 1u << 8, /* on a cancellation worklist */
     VOW__F_COMBINE = 1u << 9,       /* `combine` is set (combinator, wait, task group) */
     VOW__F_NODE = 1u << 10,         /* the promise of a then node (VOW__POOL_NODE) */
-    VOW__F_DYING = 1u << 11         /* refcount 0: waiting on the free stack or being freed */
+    VOW__F_DYING = 1u << 11,        /* refcount 0: waiting on the free stack or being freed */
+    VOW__F_DEFER_CANCEL = 1u << 12  /* a coroutine's (async.c): a cancel is a request its
+                                       callback takes; the promise stays pending, and the
+                                       callback stays for the next request */
 };
 
 struct vow__rec;
@@ -243,7 +249,9 @@ enum {
     VOW__R_FOREIGN_JOB,   /* NewPromiseResolveThenableJob for a foreign thenable */
     VOW__R_COMBINE,       /* an input of all / allSettled / race / any / wait / group */
     VOW__R_TIMEOUT,       /* vow_timeout's reaction on its inner */
-    VOW__R_DEAD           /* a thenable job whose promise was cancelled: only releases */
+    VOW__R_DEAD,          /* a thenable job whose promise was cancelled: only releases */
+    VOW__R_AWAIT          /* a coroutine's await (async.c; embedded in the coroutine,
+                             `derived` its promise): resumes it */
 };
 
 enum {
@@ -350,6 +358,7 @@ void vow__resolve_with(vow_t *d, vow_result_t *res, vow__reaction *r);
 void vow__finally_job(vow_loop_t *loop, vow__reaction *r, vow_t *src); /* then.c */
 void vow__foreign_job(vow_loop_t *loop, vow__reaction *r);             /* thenable.c */
 void vow__timeout_job(vow_loop_t *loop, vow__reaction *r, vow_t *src); /* timeout.c */
+void vow__await_job(vow_loop_t *loop, vow__rec *r, vow_t *src);        /* async.c */
 
 /* ---- cancellation ------------------------------------------------------------------------ */
 
@@ -454,6 +463,11 @@ void vow__release_inputs(vow_t *const *inputs, size_t n);
 /* ---- other threads (work.c, remote.c) ------------------------------------------------------ */
 /* The remotes whose message never came: let go at forced teardown. */
 void vow__remotes_teardown(vow_loop_t *loop);
+/* Coroutines (async.c): the promise of each live one, for vow_run_main's sweep; forced
+ * teardown resumes each suspended one until it finishes and frees its stack. */
+void vow__coros_each(vow_loop_t *loop, void (*fn)(vow_t *p, void *ctx), void *ctx);
+void vow__coros_teardown(vow_loop_t *loop);
+void vow__coro_start_free(void *arg); /* release kind VOW__REL_CORO_START */
 /* Calls fn(p, ctx) with the promise of every job in flight (fn must not cancel: collect). */
 void vow__works_each(vow_loop_t *loop, void (*fn)(vow_t *p, void *ctx), void *ctx);
 /* Runs the loop until every job in flight came back (vow_run_main, after cancelling them). */

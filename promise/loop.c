@@ -46,6 +46,9 @@ static void each_promise(vow_loop_t *loop, void (*fn)(vow_t *)) {
  * cycles. */
 static void layer_teardown(vow_loop_t *loop, void *state) {
     (void)state;
+    /* First the coroutines: their cleanup code runs (their awaits answer at once) while
+     * every promise is still whole. */
+    vow__coros_teardown(loop);
     vow__remotes_teardown(loop);
     /* Hold every promise so that none is freed while the others are stripped. */
     each_promise(loop, hold_one);
@@ -122,6 +125,7 @@ int vow__promise_layer_init(vow_loop_t *loop) {
     vow__loop_pool_init(loop, VOW__POOL_WAITER_BIG, VOW__WAITER_BIG);
     rc = vow__loop_set_release(loop, VOW__REL_UNREF, release_unref);
     if (rc == 0) rc = vow__loop_set_release(loop, VOW__REL_TASK_START, vow__task_start_free);
+    if (rc == 0) rc = vow__loop_set_release(loop, VOW__REL_CORO_START, vow__coro_start_free);
     vow__assert(rc == 0, "the promise layer's release kinds are taken");
     return 0;
 }

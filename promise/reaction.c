@@ -273,6 +273,7 @@ void vow__reaction_job(vow_loop_t *loop, vow__job *job, int how) {
     case VOW__R_COMBINE: combine_job(loop, r, src); break;
     case VOW__R_TIMEOUT: vow__timeout_job(loop, (vow__reaction *)r, src); break;
     case VOW__R_DEAD: vow__rec_free(loop, r); break;
+    case VOW__R_AWAIT: vow__await_job(loop, r, src); break;
     default: vow__assert(0, "unknown reaction kind");
     }
     vow__unref(src);

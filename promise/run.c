@@ -82,6 +82,7 @@ static void cancel_what_is_left(vow_loop_t *loop) {
         vow__timers_each(loop, VOW__REL_TASK_START, sweep_task, &s);
         vow__timers_each(loop, VOW__REL_UNREF, sweep_promise, &s);
         vow__works_each(loop, sweep_work, &s); /* jobs of the pool, queued or running */
+        vow__coros_each(loop, sweep_work, &s); /* coroutines: a cancel is their request */
         for (size_t i = 0; i < s.n; i++) {
             vow_t *p = s.p[i];
             if (p->state == VOW_PENDING && !vow__closed(p)) vow__cancel(p);

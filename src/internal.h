@@ -339,6 +339,9 @@ int vow__task_cancel(vow_loop_t *loop, vow__task *t);
  * VOW_EBUSY (started). */
 int vow__loop_set_threads(vow_loop_t *loop, unsigned n);
 
+/* ---- coroutine stacks and the context switch --------------------------------------------- */
+#include "fiber.h"
+
 /* ---- the loop --------------------------------------------------------------------------- */
 struct vow_loop {
     struct ev_loop *evl;
@@ -389,6 +392,8 @@ struct vow_loop {
     struct vow__workers *workers; /* NULL until first use */
     unsigned threads_wanted;      /* pool size; 0: the default */
     size_t keep;                  /* vow__loop_keep count */
+
+    struct vow__stacks stacks; /* coroutine stacks (src/fiber.c) */
 };
 
 /* Queues a job (FIFO); never fails. The caller has set j->fn. */

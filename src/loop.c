@@ -285,7 +285,9 @@ uint64_t vow_loop_update_time(vow_loop_t *loop) {
 }
 
 static int in_loop(const vow_loop_t *loop) {
-    return loop->running || loop->draining || ev_depth(loop->evl) > 0;
+    /* On a coroutine's stack: a teardown would free the stack it runs on. */
+    return loop->running || loop->draining || ev_depth(loop->evl) > 0 ||
+           vow__fiber_current() != NULL;
 }
 
 int vow_loop_alive(const vow_loop_t *loop) {
@@ -372,6 +374,7 @@ static void teardown(vow_loop_t *loop) {
      * dropped the same way. */
     vow__jobs_discard(loop);
     vow__microtasks_free(loop);
+    vow__fiber_stacks_free(loop); /* the layers released every fiber */
     if (loop->kept) {
         loop->kept = 0;
         ev_unref(loop->evl);
@@ -414,6 +417,8 @@ int vow_loop_close(vow_loop_t *loop) {
     if (loop == NULL || loop->closed) return VOW_EINVAL;
     if (in_loop(loop)) return VOW_EREENTRANT;
     if (vow_loop_alive(loop) > 0) return VOW_EBUSY;
+    /* Suspended coroutines (libuv's rule: a handle still open). */
+    if (vow__fiber_live(loop) > 0) return VOW_EBUSY;
     /* An owned libev loop would be destroyed under the application's own watchers. */
     if (loop->owns_evl && foreign_watchers(loop) > 0) return VOW_EBUSY;
     teardown(loop);

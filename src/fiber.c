@@ -1,0 +1,245 @@
+/* src/fiber.c - coroutine stacks and switching between them (src/fiber.h).
+ *
+ * The running fiber and the thread's own context live in thread-local variables: a fiber
+ * is resumed by the thread that runs its loop. Every switch goes through ctx_switch, which
+ * tells AddressSanitizer (start/finish_switch_fiber: it must know which stack is live, or
+ * it reports the fiber's frames as stack-buffer overflows) and ThreadSanitizer; a live
+ * stack is a LeakSanitizer root region (a pointer kept only in a suspended fiber's frames
+ * is not a leak) and a valgrind stack (or memcheck takes a switch for a huge alloca).
+ */
+#include <errno.h>
+#include <string.h>
+#include <signal.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#ifdef VOW__ASAN
+#include <sanitizer/asan_interface.h>
+#include <sanitizer/lsan_interface.h>
+#endif
+#ifdef VOW__TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define VOW__VALGRIND 1
+#endif
+#endif
+
+#if !defined(VOW_FIBER_UCONTEXT)
+/* src/fiber_switch.c */
+void vow__fswitch(void **save_sp, void *to_sp);
+void *vow__fstack_prepare(char *lo, char *hi, void (*entry)(void *), void *arg);
+#endif
+
+static _Thread_local vow__fiber *tls_current; /* the running fiber; NULL: the thread's stack */
+static _Thread_local vow__fctx tls_root;      /* the thread's own context */
+static _Thread_local vow__fctx *tls_from;     /* the context the last switch left */
+
+vow__fiber *vow__fiber_current(void) { return tls_current; }
+
+/* After a switch has landed in a context: AddressSanitizer learns it is back on this
+ * stack, and tells the bounds of the one it left (the thread's own are learnt so). */
+static inline void landed(void *fake) {
+#ifdef VOW__ASAN
+    const void *lo;
+    size_t size;
+    __sanitizer_finish_switch_fiber(fake, &lo, &size);
+    if (tls_from != NULL && tls_from->stack_lo == NULL) {
+        tls_from->stack_lo = lo;
+        tls_from->stack_size = size;
+    }
+#else
+    (void)fake;
+#endif
+}
+
+/* From `from` (the running context) to `to`. `last`: from never runs again (a fiber whose
+ * function returned): AddressSanitizer frees its fake stack. */
+static void ctx_switch(vow__fctx *from, vow__fctx *to, int last) {
+#ifdef VOW__ASAN
+    __sanitizer_start_switch_fiber(last ? NULL : &from->asan_fake, to->stack_lo, to->stack_size);
+#else
+    (void)last;
+#endif
+#ifdef VOW__TSAN
+    if (from->tsan_fiber == NULL) from->tsan_fiber = __tsan_get_current_fiber();
+    __tsan_switch_to_fiber(to->tsan_fiber, 0);
+#endif
+    tls_from = from;
+#if defined(VOW_FIBER_UCONTEXT)
+    swapcontext(&from->uc, &to->uc);
+#else
+    vow__fswitch(&from->sp, to->sp);
+#endif
+    landed(from->asan_fake);
+}
+
+/* The first code a fiber runs, on its own stack. */
+static void fiber_entry(void *arg) {
+    vow__fiber *f = arg;
+    landed(NULL);
+    f->fn(f);
+    f->done = 1;
+    ctx_switch(&f->ctx, f->back, 1);
+    vow__assert(0, "a finished fiber was resumed");
+}
+
+#if defined(VOW_FIBER_UCONTEXT)
+static void uc_entry(void) { fiber_entry(tls_current); }
+#endif
+
+/* ---- stacks ------------------------------------------------------------------------------ */
+
+static size_t page_size(vow_loop_t *loop) {
+    if (loop->stacks.page == 0) {
+        long p = sysconf(_SC_PAGESIZE);
+        loop->stacks.page = p > 0 ? (size_t)p : 4096;
+    }
+    return loop->stacks.page;
+}
+
+static size_t default_size(vow_loop_t *loop) {
+    return loop->stacks.default_size != 0 ? loop->stacks.default_size : VOW__FIBER_STACK;
+}
+
+/* A mapping of `size` bytes of stack plus the guard page below it, or NULL. */
+static char *map_stack(vow_loop_t *loop, size_t size) {
+    size_t page = page_size(loop);
+    char *m = mmap(NULL, size + page, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE
+#ifdef MAP_STACK
+                       | MAP_STACK
+#endif
+                   ,
+                   -1, 0);
+    if (m == MAP_FAILED) return NULL;
+    if (mprotect(m, page, PROT_NONE) != 0) { /* ENOMEM: the map count limit */
+        munmap(m, size + page);
+        return NULL;
+    }
+    return m;
+}
+
+int vow__fiber_init(vow_loop_t *loop, vow__fiber *f, size_t stack_size, vow__fiber_fn fn) {
+    size_t page = page_size(loop);
+    if (stack_size == 0) stack_size = default_size(loop);
+    if (stack_size < 16u * 1024u || stack_size > ((size_t)1 << 30)) return VOW_EINVAL;
+    stack_size = (stack_size + page - 1) & ~(page - 1);
+    char *m = NULL;
+    if (stack_size == default_size(loop) && loop->stacks.free_head != NULL) {
+        m = loop->stacks.free_head;
+        loop->stacks.free_head = *(char **)(m + page);
+        loop->stacks.free_n--;
+    } else if ((m = map_stack(loop, stack_size)) == NULL) {
+        return VOW_ENOMEM;
+    }
+    memset(f, 0, sizeof *f);
+    f->fn = fn;
+    f->loop = loop;
+    f->map = m;
+    f->map_size = stack_size + page;
+    char *lo = m + page, *hi = m + f->map_size;
+    f->ctx.stack_lo = lo;
+    f->ctx.stack_size = stack_size;
+#if defined(VOW_FIBER_UCONTEXT)
+    if (getcontext(&f->ctx.uc) != 0) {
+        munmap(m, f->map_size);
+        return VOW_ENOMEM;
+    }
+    f->ctx.uc.uc_stack.ss_sp = lo;
+    f->ctx.uc.uc_stack.ss_size = stack_size;
+    f->ctx.uc.uc_link = NULL;
+    makecontext(&f->ctx.uc, uc_entry, 0);
+#else
+    f->ctx.sp = vow__fstack_prepare(lo, hi, fiber_entry, f);
+#endif
+#ifdef VOW__TSAN
+    f->ctx.tsan_fiber = __tsan_create_fiber(0);
+#endif
+#ifdef VOW__ASAN
+    __lsan_register_root_region(lo, stack_size);
+#endif
+#ifdef VOW__VALGRIND
+    f->vg_id = VALGRIND_STACK_REGISTER(lo, hi);
+#endif
+    (void)hi;
+    loop->stacks.live++;
+    return 0;
+}
+
+enum { FREE_LIST_MAX = 64 };
+
+void vow__fiber_release(vow__fiber *f) {
+    if (f->map == NULL) return;
+    vow__assert(f != tls_current, "releasing the running fiber");
+    vow_loop_t *loop = f->loop;
+    size_t page = page_size(loop);
+    char *lo = f->map + page;
+#ifdef VOW__ASAN
+    __lsan_unregister_root_region(lo, f->ctx.stack_size);
+    /* A fiber dropped while suspended leaves its frames' poison behind. */
+    __asan_unpoison_memory_region(lo, f->ctx.stack_size);
+#endif
+#ifdef VOW__TSAN
+    if (f->ctx.tsan_fiber != NULL) __tsan_destroy_fiber(f->ctx.tsan_fiber);
+#endif
+#ifdef VOW__VALGRIND
+    VALGRIND_STACK_DEREGISTER(f->vg_id);
+#endif
+    if (f->ctx.stack_size == default_size(loop) && loop->stacks.free_n < FREE_LIST_MAX &&
+        !loop->closed) {
+        *(char **)lo = loop->stacks.free_head;
+        loop->stacks.free_head = f->map;
+        loop->stacks.free_n++;
+    } else {
+        munmap(f->map, f->map_size);
+    }
+    f->map = NULL;
+    loop->stacks.live--;
+}
+
+size_t vow__fiber_live(const vow_loop_t *loop) { return loop->stacks.live; }
+
+int vow__fiber_set_default(vow_loop_t *loop, size_t size) {
+    size_t page = page_size(loop);
+    if (size == 0) size = VOW__FIBER_STACK;
+    if (size < 16u * 1024u || size > ((size_t)1 << 30)) return VOW_EINVAL;
+    size = (size + page - 1) & ~(page - 1);
+    vow__fiber_stacks_free(loop); /* the free list holds stacks of the old size */
+    loop->stacks.default_size = size;
+    return 0;
+}
+
+void vow__fiber_stacks_free(vow_loop_t *loop) {
+    size_t page = page_size(loop);
+    size_t size = default_size(loop) + page;
+    while (loop->stacks.free_head != NULL) {
+        char *m = loop->stacks.free_head;
+        loop->stacks.free_head = *(char **)(m + page);
+        munmap(m, size);
+    }
+    loop->stacks.free_n = 0;
+}
+
+/* ---- switching --------------------------------------------------------------------------- */
+
+void vow__fiber_resume(vow__fiber *f) {
+    vow__assert(f->map != NULL && !f->done && f != tls_current, "resuming a fiber that cannot run");
+    vow__fiber *prev = tls_current;
+    f->back = prev != NULL ? &prev->ctx : &tls_root;
+    f->started = 1;
+    tls_current = f;
+    ctx_switch(f->back, &f->ctx, 0);
+    tls_current = prev;
+}
+
+void vow__fiber_suspend(void) {
+    vow__fiber *f = tls_current;
+    vow__assert(f != NULL, "suspending outside a fiber");
+    ctx_switch(&f->ctx, f->back, 0);
+}
