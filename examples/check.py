@@ -13,6 +13,8 @@ stderr is compared by a rule of its own per example (STDERR_RULES below), since 
 messages and vow's are worded differently: both sides must report the same things (the
 same function never awaited, the same failures left unhandled); an example without a rule
 must write nothing on stderr, in C or in Python.
+An await form, <name>_await (issue 16: the same example written with vow_async and
+vow_await), is compared with the same Python original as <name>, by the same rules.
 Examples without a Python counterpart (timers_demo, adopt_libev, shared_context) are run and
 must exit 0 with nothing on stderr.
 
@@ -185,6 +187,11 @@ def compare_stderr(name, c_err, py_err):
     return problems, c_what
 
 
+def original(name):
+    """The Python original's name: an await form <name>_await is compared with <name>."""
+    return name[: -len("_await")] if name.endswith("_await") else name
+
+
 def example_names(bin_dir):
     names = []
     for f in sorted(os.listdir(bin_dir)):
@@ -281,7 +288,7 @@ def main():
             failed += 1
     for name in names:
         exe = os.path.join(bin_dir, name)
-        py = os.path.join(PY_DIR, name + ".py")
+        py = os.path.join(PY_DIR, original(name) + ".py")
         if os.path.isfile(py):
             with open(py, encoding="utf-8") as f:
                 unordered = "# check: unordered" in f.read()
@@ -308,7 +315,7 @@ def main():
             if prc != 0:
                 problems.append(f"the Python program exited with {prc}: {perr.strip()}")
             problems += compare(cout, pout, unordered, args.tolerance, args.relative)
-        err_problems, reported = compare_stderr(name, cerr, perr)
+        err_problems, reported = compare_stderr(original(name), cerr, perr)
         if crc == 0 and prc == 0:  # a failed exit already shows its stderr
             problems += err_problems
         if problems:
