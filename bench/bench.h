@@ -3,7 +3,7 @@
  * translation unit plus what it measures. Not part of vow's API: the vow workloads use
  * vow's public headers only.
  *
- * Every program takes the same arguments:   <prog> <w1..w7> [N] [--inject-wrong]
+ * Every program takes the same arguments:   <prog> <w1..w11s> [N] [--inject-wrong]
  * and prints one line on stdout (STYLE.md 14):
  *   W1 vow n=1000000 ns_per_step=71.3 total_ms=71.3 rss_kb=41212
  * A wrong result prints "W1 vow: wrong result: ..." on stderr and exits 1; bad usage
@@ -28,8 +28,9 @@ enum {
     BENCH_EXIT_ERROR = 4
 };
 
-/* The workloads: W1-W5 issue 7, W6-W7 issue 14, W10 and W10r issue 15. `id` is what a
- * program switches on (bench_args.w): the number, 100 + the number for an "r" variant. */
+/* The workloads: W1-W5 issue 7, W6-W7 issue 14, W10 and W10r issue 15, W11a, W11c and W11s
+ * issue 16. `id` is what a program switches on (bench_args.w): the number, plus 100 for an
+ * "r" variant, 200 for "a", 300 for "c", 400 for "s". */
 typedef struct bench_workload {
     const char *name; /* as on the command line, after the w: "1", "10r" */
     int id;
@@ -41,7 +42,8 @@ static const bench_workload bench_workloads[] = {
     {"3", 3, 100000, "ns_per_round"},      {"4", 4, 1000000, "cpu_ns_per_timer"},
     {"5", 5, 100000, "overhead_ms"},       {"6", 6, 1000000, "ns_per_item"},
     {"7", 7, 100000, "ns_per_task"},       {"10", 10, 100000, "ns_per_job"},
-    {"10r", 110, 100000, "ns_per_settle"},
+    {"10r", 110, 100000, "ns_per_settle"}, {"11a", 211, 1000000, "ns_per_await"},
+    {"11c", 311, 1000000, "ns_per_step"},  {"11s", 411, 10000000, "ns_per_switch"},
 };
 enum { BENCH_WORKLOADS = sizeof bench_workloads / sizeof bench_workloads[0] };
 
@@ -59,7 +61,9 @@ typedef struct bench_args {
 } bench_args;
 
 static inline void bench_usage(const char *prog) {
-    fprintf(stderr, "usage: %s <w1|w2|w3|w4|w5|w6|w7|w10|w10r> [N] [--inject-wrong]\n", prog);
+    fprintf(stderr,
+            "usage: %s <w1|w2|w3|w4|w5|w6|w7|w10|w10r|w11a|w11c|w11s> [N] [--inject-wrong]\n",
+            prog);
 }
 
 static inline int bench_parse(int argc, char **argv, const char *system, bench_args *a) {
@@ -179,6 +183,19 @@ static inline int bench_w7_check(const bench_args *a, long done, long peak) {
     if (done != a->n || peak != want_peak)
         return bench_wrong(a, "%ld tasks done, at most %ld at once; expected %ld, at most %ld",
                            done, peak, a->n, want_peak);
+    return 0;
+}
+
+/* W11a and W11c: the value of step i (--inject-wrong: step 0's is 1, so the sum is one too
+ * high), and the check of what the loop summed over `count` steps. */
+static inline int64_t bench_w11_value(const bench_args *a, long i) {
+    return a->inject_wrong && i == 0 ? 1 : (int64_t)i;
+}
+static inline int bench_w11_check(const bench_args *a, long count, int64_t sum) {
+    int64_t want = (int64_t)a->n * (a->n - 1) / 2;
+    if (count != a->n || sum != want)
+        return bench_wrong(a, "%ld steps summing to %lld, expected %ld summing to %lld", count,
+                           (long long)sum, a->n, (long long)want);
     return 0;
 }
 

@@ -4,7 +4,9 @@
     python3 bench/callgrind.py --bin build-bench/bench [--workloads w1,w5] [--top 12]
 
 For each workload, runs vow-bench and the floor (floor-naive for W1-W3 and W6-W7,
-floor-libev for W4-W5) under `valgrind --tool=callgrind` at a small N and at N=1, and prints:
+floor-libev for W4-W5; W11a and W11c have none, W11s runs vow-fiber-asm and
+vow-fiber-ucontext instead) under `valgrind --tool=callgrind` at a small N and at N=1, and
+prints:
   - instructions per step: (Ir at N - Ir at N=1) / N, so start-up and teardown cancel out;
   - the top functions by their own instructions per step (callgrind_annotate), with
     glibc's malloc family summed on one line.
@@ -21,11 +23,15 @@ import sys
 import tempfile
 
 CG_N = {"w1": 100000, "w2": 100000, "w3": 10000, "w4": 100000, "w5": 100000, "w6": 100000,
-        "w7": 100000}
-FLOOR = {"w1": "floor-naive", "w2": "floor-naive", "w3": "floor-naive",
-         "w4": "floor-libev", "w5": "floor-libev", "w6": "floor-naive", "w7": "floor-naive"}
+        "w7": 100000, "w11a": 100000, "w11c": 100000, "w11s": 100000}
+# The programs run per workload: vow's first, then its floor (if any).
+PROGS = {"w1": ("vow-bench", "floor-naive"), "w2": ("vow-bench", "floor-naive"),
+         "w3": ("vow-bench", "floor-naive"), "w4": ("vow-bench", "floor-libev"),
+         "w5": ("vow-bench", "floor-libev"), "w6": ("vow-bench", "floor-naive"),
+         "w7": ("vow-bench", "floor-naive"), "w11a": ("vow-bench",), "w11c": ("vow-bench",),
+         "w11s": ("vow-fiber-asm", "vow-fiber-ucontext")}
 UNIT = {"w1": "step", "w2": "promise", "w3": "round", "w4": "timer", "w5": "sleep", "w6": "item",
-        "w7": "task"}
+        "w7": "task", "w11a": "await", "w11c": "step", "w11s": "switch"}
 MALLOC = re.compile(r"malloc\.c:|arena\.c:|^.*:(malloc|free|calloc|realloc|cfree)\b")
 ROW = re.compile(r"^\s*([0-9,]+)\s+\(\s*[0-9.]+%\)\s+(.*)$")
 
@@ -86,15 +92,20 @@ def main():
         for w in [x.strip().lower() for x in opts.workloads.split(",") if x.strip()]:
             n = ns[w]
             results = {}
-            for prog in ("vow-bench", FLOOR[w]):
+            progs = [p for p in PROGS[w] if os.path.exists(os.path.join(opts.bin, p))]
+            for prog in progs:
                 binary = os.path.join(opts.bin, prog)
                 base, _ = callgrind(binary, w, 1, tmp)
                 total, out = callgrind(binary, w, n, tmp)
                 results[prog] = ((total - base) / n, out)
-            vow_ir, floor_ir = results["vow-bench"][0], results[FLOOR[w]][0]
-            print(f"{w.upper()} at n={n:,}: vow {vow_ir:,.0f} instructions per {UNIT[w]}, "
-                  f"{FLOOR[w]} {floor_ir:,.0f} (vow/floor {vow_ir / floor_ir:.2f})")
-            for prog in ("vow-bench", FLOOR[w]):
+            first = progs[0]
+            line = f"{w.upper()} at n={n:,}: {first} {results[first][0]:,.0f} instructions per {UNIT[w]}"
+            if len(progs) > 1:
+                other = results[progs[1]][0]
+                line += (f", {progs[1]} {other:,.0f} "
+                         f"({first}/{progs[1]} {results[first][0] / other:.2f})")
+            print(line)
+            for prog in progs:
                 print(f"  {prog}: instructions per {UNIT[w]} by function (self cost)")
                 for line in top_functions(results[prog][1], n, opts.top):
                     print(line)

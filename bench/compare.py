@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""bench/compare.py - runs W1-W7 on vow, Node.js, asyncio and the C floors, side by side.
+"""bench/compare.py - runs W1-W11 on vow, Node.js, asyncio and the C floors, side by side.
 
-    python3 bench/compare.py --bin build-bench/bench [--rounds 5] [--workloads w1,w3]
+    python3 bench/compare.py --bin build-bench/bench [--rounds 5] [--workloads w1,w3,w11]
                              [--systems vow,node] [--n w1=100000] [--markdown FILE]
     python3 bench/compare.py --bin build-bench/bench --selftest
 
@@ -12,7 +12,8 @@ for a workload; the systems are interleaved round by round (each round runs ever
 on every system, in an order rotated from round to round, so no system always runs just
 after the same neighbour); at least 5 rounds. The table gives, per workload and system, N,
 the median and min..max of the workload's figure, the median peak RSS, and the ratio of
-vow's median to that system's (below 1: vow is faster). Then the targets of issues 7 and 14.
+vow's median to that system's (below 1: vow is faster). Then the targets of issues 7, 14, 15
+and 16. A workload group (w10: w10 and w10r; w11: w11a, w11c and w11s) names its members.
 
 --selftest runs every program at a small N twice: as is, where it must pass its own check,
 and with --inject-wrong, where it must fail it (exit 1, "wrong result" on stderr). It
@@ -42,26 +43,45 @@ WORKLOADS = {
     "w7": ("W7 tasks, at most 100 at once under a semaphore", "ns_per_task", "ns/task"),
     "w10": ("W10 empty jobs through the thread pool, 64 in flight", "ns_per_job", "ns/job"),
     "w10r": ("W10r a promise settled from another thread", "ns_per_settle", "ns/settle"),
+    "w11a": ("W11a one coroutine awaiting resolved promises in a loop", "ns_per_await",
+             "ns/await"),
+    "w11c": ("W11c the same loop in callback form (each step arms the next)", "ns_per_step",
+             "ns/step"),
+    "w11s": ("W11s a fiber's resume plus suspend (asm and ucontext back ends)", "ns_per_switch",
+             "ns/switch"),
 }
-ALL = ("w1", "w2", "w3", "w4", "w5", "w6", "w7", "w10", "w10r")
-JS = ("w1", "w2", "w3", "w4", "w5", "w6", "w7")  # W10 compares with libuv and asyncio (issue 15)
+ALL = ("w1", "w2", "w3", "w4", "w5", "w6", "w7", "w10", "w10r", "w11a", "w11c", "w11s")
+GROUPS = {"w10": ("w10", "w10r"), "w11": ("w11a", "w11c", "w11s")}  # a group names its members
+# W10 compares with libuv and asyncio (issue 15)
+JS = ("w1", "w2", "w3", "w4", "w5", "w6", "w7", "w11a", "w11c")
 DEFAULT_N = {"w1": 1000000, "w2": 1000000, "w3": 100000, "w4": 1000000, "w5": 100000,
-             "w6": 1000000, "w7": 100000, "w10": 100000, "w10r": 100000}
+             "w6": 1000000, "w7": 100000, "w10": 100000, "w10r": 100000, "w11a": 1000000,
+             "w11c": 1000000, "w11s": 10000000}
 # W6 and W7 at more than the queue's bound and the semaphore's limit, so both wait.
 SELFTEST_N = {"w1": 1000, "w2": 1000, "w3": 100, "w4": 500, "w5": 1000, "w6": 1000, "w7": 1000,
-              "w10": 1000, "w10r": 1000}
+              "w10": 1000, "w10r": 1000, "w11a": 1000, "w11c": 1000, "w11s": 1000}
 
 # system: (workloads it runs, how to build its command line)
 SYSTEMS = {
-    "vow": (ALL, lambda o: [os.path.join(o.bin, "vow-bench")]),
+    "vow": (ALL[:-1], lambda o: [os.path.join(o.bin, "vow-bench")]),
     "node": (JS, lambda o: [o.node, os.path.join(HERE, "ref", "bench.js")]),
-    "asyncio": (ALL, lambda o: [o.python, os.path.join(HERE, "ref", "bench.py")]),
+    "asyncio": (ALL[:-1], lambda o: [o.python, os.path.join(HERE, "ref", "bench.py")]),
     "naive": (("w1", "w2", "w3", "w6", "w7"), lambda o: [os.path.join(o.bin, "floor-naive")]),
     "libev": (("w4", "w5"), lambda o: [os.path.join(o.bin, "floor-libev")]),
     "libuv": (("w10", "w10r"), lambda o: [os.path.join(o.bin, "uv-bench")]),
+    # W11s on vow's fibers (bench/fiber_switch.c), one program per context-switch back end;
+    # a build configured with -DVOW_FIBER=ucontext has no asm program.
+    "asm": (("w11s",), lambda o: [os.path.join(o.bin, "vow-fiber-asm")]),
+    "ucontext": (("w11s",), lambda o: [os.path.join(o.bin, "vow-fiber-ucontext")]),
 }
 
-LINE = re.compile(r"^W(\d+r?) (\S+) n=(\d+) (\w+)=(-?[0-9.]+) total_ms=([0-9.]+) rss_kb=(\d+)$")
+
+def missing_program(opts, system):
+    """A C program that this build does not have (vow-fiber-asm under VOW_FIBER=ucontext)."""
+    cmd = SYSTEMS[system][1](opts)
+    return system == "asm" and not os.path.exists(cmd[0])
+
+LINE = re.compile(r"^W(\d+[a-z]?) (\S+) n=(\d+) (\w+)=(-?[0-9.]+) total_ms=([0-9.]+) rss_kb=(\d+)$")
 
 
 def log(msg):
@@ -131,6 +151,9 @@ def selftest(opts):
     for system, (ws, _) in SYSTEMS.items():
         if system not in opts.systems:
             continue
+        if missing_program(opts, system):
+            print(f"selftest {system}: no program in this build (skipped)", flush=True)
+            continue
         for w in ws:
             if w not in opts.workloads:
                 continue
@@ -154,6 +177,9 @@ def selftest(opts):
 
 # ---- the comparison --------------------------------------------------------------------------
 def compare(opts):
+    for s in [s for s in opts.systems if missing_program(opts, s)]:
+        log(f"compare.py: no {s} program in this build: skipped")
+        opts.systems.remove(s)
     cells = [(w, s) for w in opts.workloads for s in opts.systems if w in SYSTEMS[s][0]]
     results = {c: [] for c in cells}
     failures = []
@@ -215,7 +241,7 @@ def compare(opts):
     table = [line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
     table += [line(r) for r in rows]
 
-    # The targets of issues 7 and 14.
+    # The targets of issues 7, 14, 15 and 16.
     def get(w, s):
         return summary.get((w, s))
 
@@ -255,6 +281,17 @@ def compare(opts):
             target("target (issue 14)", f"{w.upper()} at least {times}x Node.js", get(w, "vow"),
                    get(w, "node"), lambda v, o, t=times: v * t <= o)
 
+    if "w11a" in opts.workloads:
+        target("target (issue 16)", "W11a at least 3x faster than Node.js per await",
+               get("w11a", "vow"), get("w11a", "node"), lambda v, o: v * 3 <= o)
+    if "w11s" in opts.workloads:
+        for s in ("asm", "ucontext"):
+            v = get("w11s", s)
+            if v is not None or s == "asm":
+                targets.append(f"- target (issue 16): W11s a switch (resume plus suspend) under "
+                               f"20 ns, {s}: " + ("not measured" if v is None else
+                               f"{'met' if v < 20 else 'MISSED'} ({fmt(v)} ns)"))
+
     info = [
         f"vow {git_commit()}, {time.strftime('%Y-%m-%d %H:%M', time.localtime(start))}; "
         f"{cpu_model()}, {os.cpu_count()} CPUs; {platform.system()} {platform.release()}",
@@ -265,7 +302,7 @@ def compare(opts):
         "figures: median of the rounds; vow/system = vow's median / the system's median "
         "(below 1: vow is faster)",
     ]
-    text = "\n".join(info) + "\n\n" + "\n".join(table) + "\n\nTargets (issues 7, 14 and 15), on medians:\n" + \
+    text = "\n".join(info) + "\n\n" + "\n".join(table) + "\n\nTargets (issues 7, 14, 15 and 16), on medians:\n" + \
         "\n".join(targets) + "\n"
     print()
     print(text, flush=True)
@@ -286,7 +323,7 @@ def main():
     ap.add_argument("--bin", required=True, help="directory of vow-bench, floor-naive, floor-libev")
     ap.add_argument("--rounds", type=int, default=5, help="rounds (at least 5 for a report)")
     ap.add_argument("--workloads", default=",".join(ALL))
-    ap.add_argument("--systems", default="vow,node,asyncio,naive,libev,libuv")
+    ap.add_argument("--systems", default="vow,node,asyncio,naive,libev,libuv,asm,ucontext")
     ap.add_argument("--n", action="append", default=[], metavar="wK=N",
                     help="N for one workload, the same for every system (repeatable)")
     ap.add_argument("--selftest", action="store_true",
@@ -297,7 +334,8 @@ def main():
     ap.add_argument("--python", default=sys.executable or "python3",
                     help="a Python 3.11 or later (default: the one running this script)")
     opts = ap.parse_args()
-    opts.workloads = [w.strip().lower() for w in opts.workloads.split(",") if w.strip()]
+    opts.workloads = [m for w in opts.workloads.split(",") if w.strip()
+                      for m in GROUPS.get(w.strip().lower(), (w.strip().lower(),))]
     opts.systems = [s.strip() for s in opts.systems.split(",") if s.strip()]
     for w in opts.workloads:
         if w not in WORKLOADS:
@@ -307,9 +345,9 @@ def main():
             ap.error(f"unknown system {s} (know {', '.join(SYSTEMS)})")
     ns = {}
     for spec in opts.n:
-        m = re.fullmatch(r"(w[1-7])=([1-9][0-9]*)", spec.strip().lower())
-        if not m:
-            ap.error(f"--n wants wK=N, got {spec}")
+        m = re.fullmatch(r"(w[0-9]+[a-z]?)=([1-9][0-9]*)", spec.strip().lower())
+        if not m or m.group(1) not in WORKLOADS:
+            ap.error(f"--n wants wK=N for a workload wK, got {spec}")
         ns[m.group(1)] = int(m.group(2))
     opts.n = ns
     if "asyncio" in opts.systems:

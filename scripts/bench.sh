@@ -1,6 +1,6 @@
 #!/bin/bash
-# scripts/bench.sh - build the benchmarks at -O2 without sanitizers and run W1-W7, W10 on vow,
-# Node.js, Python asyncio and the C floors side by side (bench/README.md). Run as root on
+# scripts/bench.sh - build the benchmarks at -O2 without sanitizers and run W1-W7, W10, W11 on
+# vow, Node.js, Python asyncio and the C floors side by side (bench/README.md). Run as root on
 # Debian 12 from anywhere in the repo (scripts/setup.sh installs what is missing):
 #
 #   bash scripts/bench.sh                  the full comparison, 5 rounds (about 6 minutes on 2 cores)
@@ -26,7 +26,11 @@ done
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_FLAGS_RELEASE="-O2 -g -DNDEBUG" \
     -DVOW_BUILD_BENCH=ON -DVOW_BUILD_TESTS=OFF -DVOW_BUILD_EXAMPLES=OFF -DVOW_SANITIZE=OFF \
     >/dev/null
-cmake --build "$build" -j2 --target vow-bench floor-naive floor-libev uv-bench >/dev/null
+targets="vow-bench floor-naive floor-libev uv-bench vow-fiber-ucontext"
+# W11s's asm program exists when the library's back end is asm (bench/CMakeLists.txt).
+grep -q '^VOW_FIBER:STRING=asm$' "$build/CMakeCache.txt" && targets="$targets vow-fiber-asm"
+# shellcheck disable=SC2086 # the list splits on purpose
+cmake --build "$build" -j2 --target $targets >/dev/null
 if [ "${1:-}" = "--callgrind" ]; then
     shift
     if ! command -v valgrind >/dev/null 2>&1; then

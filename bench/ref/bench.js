@@ -1,10 +1,10 @@
 'use strict';
-// bench/ref/bench.js - W1-W7 for Node.js, written as a JavaScript programmer would write
-// them: promises, then, Promise.all / race / any, setTimeout, async/await; for W6 and W7 a
-// hand-written promise queue and semaphore (below: Node has neither, and no npm package is
-// used).
+// bench/ref/bench.js - W1-W7, W11a and W11c for Node.js, written as a JavaScript programmer
+// would write them: promises, then, Promise.all / race / any, setTimeout, async/await; for
+// W6 and W7 a hand-written promise queue and semaphore (below: Node has neither, and no npm
+// package is used).
 //
-//   node bench/ref/bench.js <w1..w7> [N] [--inject-wrong]
+//   node bench/ref/bench.js <w1..w7|w11a|w11c> [N] [--inject-wrong]
 //
 // Prints one line in vow's format (STYLE.md 14), e.g.
 //   W1 node n=1000000 ns_per_step=267.0 total_ms=267.0 rss_kb=123456
@@ -12,17 +12,20 @@
 // workload's first promise to the moment its final promise settled; the check comes after.
 // --inject-wrong makes each workload compute a wrong answer, as in bench/workloads.c.
 
-const DEFAULT_N = { 1: 1000000, 2: 1000000, 3: 100000, 4: 1000000, 5: 100000, 6: 1000000, 7: 100000 };
+const DEFAULT_N = {
+  1: 1000000, 2: 1000000, 3: 100000, 4: 1000000, 5: 100000, 6: 1000000, 7: 100000,
+  '11a': 1000000, '11c': 1000000,
+};
 const METRIC = {
   1: 'ns_per_step', 2: 'ns_per_promise', 3: 'ns_per_round', 4: 'cpu_ns_per_timer', 5: 'overhead_ms',
-  6: 'ns_per_item', 7: 'ns_per_task',
+  6: 'ns_per_item', 7: 'ns_per_task', '11a': 'ns_per_await', '11c': 'ns_per_step',
 };
 
 function parse(argv) {
   const a = { w: 0, n: 0, injectWrong: false };
   for (const s of argv) {
     if (s === '--inject-wrong') a.injectWrong = true;
-    else if (/^[wW][1-7]$/.test(s)) a.w = Number(s[1]);
+    else if (/^[wW]([1-7]|11a|11c)$/.test(s)) a.w = s.slice(1);
     else if (/^[1-9][0-9]*$/.test(s)) a.n = Number(s);
     else return null;
   }
@@ -268,14 +271,59 @@ async function w7(a) {
   report(a, ns / a.n, ns / 1e6);
 }
 
+// ---- W11a: one async function awaiting N already-resolved promises in a loop ------------
+// `await` of a native promise costs one job in V8 (no extra promise or jobs since Node 12),
+// resolved or not: each iteration suspends and is resumed by one microtask.
+const w11Value = (a, i) => (a.injectWrong && i === 0 ? 1 : i);
+function w11Check(a, count, sum) {
+  const want = a.n * (a.n - 1) / 2;
+  if (count !== a.n || sum !== want)
+    wrong(`${count} steps summing to ${sum}, expected ${a.n} summing to ${want}`);
+}
+
+async function w11a(a) {
+  let count = 0;
+  let sum = 0;
+  const body = async () => {
+    for (let i = 0; i < a.n; i++) {
+      sum += await Promise.resolve(w11Value(a, i));
+      count++;
+    }
+  };
+  const t0 = nowNs();
+  await body();
+  const ns = Number(nowNs() - t0);
+  w11Check(a, count, sum);
+  report(a, ns / a.n, ns / 1e6);
+}
+
+// ---- W11c: the same loop in callback form: each step's reaction arms the next ------------
+async function w11c(a) {
+  let count = 0;
+  let sum = 0;
+  const t0 = nowNs();
+  await new Promise((resolve) => {
+    const step = (v) => {
+      sum += v;
+      const i = ++count;
+      if (i < a.n) Promise.resolve(w11Value(a, i)).then(step);
+      else resolve();
+    };
+    Promise.resolve(w11Value(a, 0)).then(step);
+  });
+  const ns = Number(nowNs() - t0);
+  w11Check(a, count, sum);
+  report(a, ns / a.n, ns / 1e6);
+}
+
 async function main() {
   const a = parse(process.argv.slice(2));
   if (!a) {
-    process.stderr.write('usage: node bench.js <w1|w2|w3|w4|w5|w6|w7> [N] [--inject-wrong]\n');
+    process.stderr.write('usage: node bench.js <w1|w2|w3|w4|w5|w6|w7|w11a|w11c> [N] [--inject-wrong]\n');
     process.exit(2);
   }
   try {
-    await [w1, w2, w3, w4, w5, w6, w7][a.w - 1](a);
+    await { 1: w1, 2: w2, 3: w3, 4: w4, 5: w5, 6: w6, 7: w7, '11a': w11a, '11c': w11c }[a.w](a);
   } catch (e) {
     if (!(e instanceof Wrong)) throw e;
     process.stderr.write(`W${a.w} node: wrong result: ${e.message}\n`);
