@@ -113,8 +113,20 @@ static inline uint64_t bench_cpu_ns(void) {
            ((uint64_t)ru.ru_utime.tv_usec + (uint64_t)ru.ru_stime.tv_usec) * 1000u;
 }
 
-/* Peak resident set size of the process so far, in KiB (Linux's ru_maxrss). */
+/* Peak resident set size of the process so far, in KiB: Linux's VmHWM, the high-water mark
+ * of this program's own memory. Not ru_maxrss: Linux carries it across execve, so a program
+ * started by bench/compare.py reported the Python driver's peak (about 16 MiB) whenever its
+ * own was smaller. ru_maxrss where /proc is not there. */
 static inline long bench_rss_kb(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    if (f != NULL) {
+        char line[256];
+        long kb = -1;
+        while (kb < 0 && fgets(line, sizeof line, f) != NULL)
+            if (strncmp(line, "VmHWM:", 6) == 0) kb = strtol(line + 6, NULL, 10);
+        fclose(f);
+        if (kb >= 0) return kb;
+    }
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     return ru.ru_maxrss;
