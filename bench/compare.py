@@ -218,7 +218,7 @@ def compare(opts):
             xs = results[(w, s)]
             n = opts.n.get(w, DEFAULT_N[w])
             if not xs:
-                rows.append([f"{w.upper()} {unit}", s, f"{n:,}", "FAILED", "", "", ""])
+                rows.append([f"W{w[1:]} {unit}", s, f"{n:,}", "FAILED", "", "", ""])
                 continue
             vals = [x["metric"] for x in xs]
             med = statistics.median(vals)
@@ -230,7 +230,7 @@ def compare(opts):
                 ratio = "n/a"
             else:
                 ratio = f"{vow_med / med:.2f}"
-            rows.append([f"{w.upper()} {unit}", s, f"{n:,}", fmt(med),
+            rows.append([f"W{w[1:]} {unit}", s, f"{n:,}", fmt(med),
                          f"{fmt(min(vals))}..{fmt(max(vals))}", f"{rss:.0f}", ratio])
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
               for i, h in enumerate(header)]
@@ -274,7 +274,7 @@ def compare(opts):
                get("w4", "libev"), lambda v, o: v <= 1.25 * o)
     for w in ("w10", "w10r"):
         if w in opts.workloads:
-            target("target (issue 15)", f"{w.upper()} at most libuv's time", get(w, "vow"),
+            target("target (issue 15)", f"W{w[1:]} at most libuv's time", get(w, "vow"),
                    get(w, "libuv"), lambda v, o: v <= o)
     for w, times in (("w6", 2), ("w7", 5)):
         if w in opts.workloads:
