@@ -61,9 +61,9 @@ static void coro_unref(coro *c) {
     vow__assert(c->rec.state == VOW__RS_IDLE, "freeing a coroutine whose await is pending");
     vow__assert(c->fiber.map == NULL, "freeing a coroutine that holds a stack");
     if (c->arg_free != NULL) c->arg_free(c->arg);
-    vow__unref(c->promise);
-    vow__loop_handle_release(c->loop);
+    vow_t *p = c->promise; /* last: it keeps the loop's memory while the record lives */
     vow__free(c);
+    vow__unref(p);
 }
 
 static void cb_free(void *ctx) { coro_unref(ctx); }
@@ -182,7 +182,6 @@ static coro *coro_new(vow_loop_t *loop, vow_async_fn fn, void *arg, void (*arg_f
         return NULL;
     }
     c->loop = loop;
-    loop->handles++; /* the record keeps the loop struct */
     c->promise = p;
     c->fn = fn;
     c->arg = arg;
@@ -338,7 +337,7 @@ int vow_await(vow_t *p, vow_outcome_t *out) {
     outcome_clear(out);
     coro *c = current();
     if (c == NULL) return VOW_EPERM;
-    if (p == NULL) return VOW_ENOMEM;
+    if (p == NULL) return c->loop->closed ? VOW_ECLOSED : VOW_ENOMEM;
     if (p->loop != c->loop) {
         vow__unref(p);
         return VOW_EINVAL;
@@ -531,7 +530,20 @@ static void gen_cleanup(vow_loop_t *loop, void *ctx) {
     coro_unref(c);
 }
 
-static void gen_ctx_free(void *ctx) { coro_unref(ctx); }
+/* The stream's memory goes. A generator it never started (the stream failed first: no
+ * memory for the first pull) never will: its life ends here. */
+static void gen_ctx_free(void *ctx) {
+    coro *c = ctx;
+    if (c->state == CO_NEW) {
+        c->state = CO_DONE;
+        if (!vow__closed(c->promise))
+            vow__reject(c->promise, vow_error_new(VOW_ECLOSED, NULL));
+        else
+            vow__cancel_cb_release(c->promise);
+        coro_unref(c); /* its life */
+    }
+    coro_unref(c); /* the stream's */
+}
 
 vow_stream_t *vow_async_gen(vow_loop_t *loop, vow_async_fn fn, void *arg,
                             void (*arg_free)(void *)) {
@@ -546,12 +558,7 @@ vow_stream_t *vow_async_gen(vow_loop_t *loop, vow_async_fn fn, void *arg,
     c->is_gen = 1;
     c->refs++; /* the stream's */
     vow_stream_t *s = vow_stream_new(loop, 0, gen_pull, gen_cleanup, c, gen_ctx_free);
-    if (s == NULL) { /* gen_ctx_free ran */
-        c->state = CO_DONE;
-        vow__cancel_cb_release(c->promise);
-        coro_unref(c);
-        return NULL;
-    }
+    /* NULL: gen_ctx_free ran, and ended the unstarted generator (arg_free ran) */
     return s;
 }
 
