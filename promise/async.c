@@ -275,6 +275,8 @@ void vow__coro_start_free(void *arg) {
     coro_unref(c); /* the start's */
 }
 
+vow_t *vow__coro_start_promise(void *arg) { return ((coro *)arg)->promise; }
+
 static void start_clear(coro *c) {
     if (c->start == 0) return;
     vow_timer_t id = c->start;

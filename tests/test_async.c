@@ -625,6 +625,29 @@ Test(async, the_clean_exit_cancels_suspended_coroutines_and_lets_them_finish) {
     VOW_ASSERT_EQ(vow_test_live_allocs(), 0);
 }
 
+static int cancel_seen;
+static vow_result_t saw_cancel(vow_loop_t *loop, vow_error_t *e, void *ctx) {
+    (void)loop, (void)ctx;
+    if (vow_is_cancellation(e)) cancel_seen++;
+    return vow_ok_none();
+}
+
+Test(async, the_clean_exit_cancels_an_unstarted_task_whose_body_never_runs) {
+    vow_loop_t *loop = vow_test_loop();
+    body_runs = 0;
+    ctx_free_calls = 0;
+    cancel_seen = 0;
+    vow_t *t = vow_create_task_async(loop, body_count, NULL, ctx_free_count);
+    vow_unref(vow_catch_ex(t, saw_cancel, NULL, NULL, VOW_CATCH_CANCELLED));
+    vow_outcome_t o;
+    VOW_ASSERT_CODE(vow_run_main(loop, vow_resolved(loop, vow_none()), &o), 0);
+    vow_outcome_release(&o);
+    VOW_ASSERT_EQ(body_runs, 0);
+    VOW_ASSERT_EQ(ctx_free_calls, 1);
+    VOW_ASSERT_EQ(cancel_seen, 1); /* cancelled, and its reaction ran, before the teardown */
+    VOW_ASSERT_EQ(vow_test_live_allocs(), 0);
+}
+
 /* ---- async generators and async for --------------------------------------------------------- */
 
 static int gen_closed_rc, gen_cleanup_rc, gen_after;
