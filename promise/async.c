@@ -42,6 +42,7 @@ struct vow__coro {
     unsigned pending;    /* a request waits for the next await */
     unsigned delivered;  /* a cancellation was delivered */
     unsigned rec_cancel; /* the record is queued to deliver a cancellation */
+    unsigned by_job;     /* resumed by its await's job, which waits for it to suspend */
     unsigned refs;
     vow_timer_t start;             /* vow_create_task_async's start (an immediate), 0 */
     struct vow__coro *next, *prev; /* the loop's live coroutines */
@@ -320,6 +321,8 @@ static void outcome_clear(vow_outcome_t *out) {
     out->error = NULL;
 }
 
+static int take_outcome(coro *c, vow_t *p, vow_t *src, vow_outcome_t *out);
+
 static int reject_code(const vow_error_t *e) {
     int code = vow_error_code(e);
     return code < 0 ? code : VOW_EUSER;
@@ -358,10 +361,21 @@ int vow_await(vow_t *p, vow_outcome_t *out) {
         vow__unref(p);
         return deliver_cancel(c, out, VOW_ECANCELED);
     }
+    if (p->state != VOW_PENDING && c->by_job && c->loop->jobs_len == 0) {
+        /* The job this await would queue is the next one to run: the drain's job that
+         * resumed this coroutine returns to an empty queue, pops the job and resumes the
+         * coroutine. Nothing can run in between, so it goes on now, with the same
+         * outcome in the same job (only the moment an earlier promise's last reference
+         * drops moves, which nothing observes but a value's destructor). */
+        vow__tracker_handle(p);
+        p->flags |= VOW__F_HANDLED;
+        return take_outcome(c, p, p, out);
+    }
     c->awaiting = p;
     vow__rec_init(&c->rec, VOW__R_AWAIT, vow__ref(c->promise), VOW__RF_EMBEDDED);
     vow__perform_then(p, &c->rec);
     c->state = CO_AWAITING;
+    c->by_job = 0;
     vow__fiber_suspend();
     /* Resumed by the record's job (result set; NULL: a cancellation), or by the teardown. */
     c->state = CO_RUNNING;
@@ -372,6 +386,13 @@ int vow_await(vow_t *p, vow_outcome_t *out) {
         vow__unref(p);
         return deliver_cancel(c, out, VOW_ECANCELED);
     }
+    vow__unref(src); /* the job's; p is the same promise, and still ours */
+    return take_outcome(c, p, src, out);
+}
+
+/* The outcome of settled src into *out; drops the reference to p. */
+static int take_outcome(coro *c, vow_t *p, vow_t *src, vow_outcome_t *out) {
+    (void)c;
     int rc = 0;
     if (src->state == VOW_FULFILLED) {
         if (out != NULL) {
@@ -385,7 +406,6 @@ int vow_await(vow_t *p, vow_outcome_t *out) {
             out->error = vow_error_ref(src->error);
         }
     }
-    vow__unref(src);
     vow__unref(p);
     return rc;
 }
@@ -398,7 +418,9 @@ void vow__await_job(vow_loop_t *loop, vow__rec *r, vow_t *src) {
     c->rec_cancel = 0;
     c->result = vow__ref(src); /* NULL: the cancellation */
     c->refs++;                 /* the coroutine may finish inside */
+    c->by_job = 1;
     resume(c);
+    c->by_job = 0;
     coro_unref(c);
     vow__unref(d);
 }
