@@ -214,7 +214,32 @@ static void G(void) {
     log_line("G sync end");
 }
 
-static void (*const scenarios[])(void) = {A, B, C, D, E_, F, G};
+/* ---- H: a microtask queued between awaits runs before the coroutine resumes --------------- */
+static void h_micro(vow_loop_t *l, void *arg) {
+    (void)l, (void)arg;
+    log_line("H micro");
+}
+static vow_result_t h_fn(vow_loop_t *l, void *arg) {
+    (void)arg;
+    log_line("H start");
+    vow_await(vow_resolved(l, vow_none()), NULL);
+    log_line("H 1");
+    vow_microtask(l, h_micro, NULL);
+    vow_await(vow_resolved(l, vow_none()), NULL);
+    log_line("H 2");
+    vow_await(vow_resolved(l, vow_none()), NULL);
+    log_line("H 3");
+    vow_await(vow_resolved(l, vow_none()), NULL);
+    log_line("H 4");
+    return vow_ok_none();
+}
+static void H(void) {
+    vow_unref(vow_async(loop, h_fn, NULL, NULL));
+    vow_unref(vow_then_ok(vow_resolved(loop, vow_none()), log_only, "H x1"));
+    log_line("H sync end");
+}
+
+static void (*const scenarios[])(void) = {A, B, C, D, E_, F, G, H};
 enum { N_SCENARIOS = sizeof scenarios / sizeof scenarios[0] };
 static int next_i;
 static void next(vow_loop_t *l, void *arg) {

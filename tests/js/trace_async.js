@@ -110,7 +110,25 @@ function G() {
     log('G sync end');
 }
 
-const scenarios = [A, B, C, D, E_, F, G];
+function H() {
+    // a microtask queued between awaits runs before the coroutine resumes
+    (async () => {
+        log('H start');
+        await null;
+        log('H 1');
+        queueMicrotask(() => log('H micro'));
+        await null;
+        log('H 2');
+        await null;
+        log('H 3');
+        await null;
+        log('H 4');
+    })();
+    Promise.resolve().then(() => log('H x1'));
+    log('H sync end');
+}
+
+const scenarios = [A, B, C, D, E_, F, G, H];
 let i = 0;
 function next() {
     if (i === scenarios.length) return;
