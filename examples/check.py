@@ -339,7 +339,7 @@ def main():
                     print("    " + "\n    ".join(perr.splitlines()))
         else:
             passed += 1
-            how = (f"matches examples/py/{name}.py" + (" (as a set of lines)" if unordered else "")
+            how = (f"matches examples/py/{original(name)}.py" + (" (as a set of lines)" if unordered else "")
                    if pout is not None else "ran cleanly (no Python counterpart)")
             if name in STDERR_RULES:
                 how += (f"; stderr too ({len(reported)} {STDERR_RULES[name]['about']}(s)"

@@ -497,8 +497,9 @@ static void gen_finish(coro *c, vow_result_t *res) {
 
 static void ycb_free(void *ctx) { coro_unref(ctx); }
 
-/* The consumer cancelled the pull (a cancelled next, or the stream closing with a pull in
- * flight): the generator's await is cancelled. */
+/* The stream cancelled the pull in flight (it does when the consumer closes it; a
+ * cancelled next alone leaves the pull running, its item goes to the next next): the
+ * generator's await is cancelled. */
 static void gen_pull_cancel(vow_loop_t *loop, void *ctx) {
     coro *c = ctx;
     vow_t *yp = c->yp;
