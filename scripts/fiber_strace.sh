@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # scripts/fiber_strace.sh - the asm context switch makes no system call per switch.
 #
-# tests/fiber/switch_count.c runs 10,000 await round trips (20,000 switches) with
-# vow_run_main. It is built twice, -DVOW_FIBER=asm and -DVOW_FIBER=ucontext, and each run
+# tests/fiber/switch_count.c runs 10,000 await round trips (20,000 switches: each await is
+# of a promise still pending, which a microtask fulfils) with vow_run_main. It is built twice, -DVOW_FIBER=asm and -DVOW_FIBER=ucontext, and each run
 # is counted by `strace -f -c -e trace=rt_sigprocmask`:
 #   asm        fewer than 100 rt_sigprocmask calls (none per switch)
 #   ucontext   at least 10,000 (swapcontext saves and restores the signal mask at every
