@@ -10,6 +10,12 @@
  * and kills the child. The parent expects the child killed by SIGSEGV; any other end (the
  * handler exits 3 on a fault elsewhere) fails.
  *
+ * `overflow --big-frames` (ctest fiber_overflow_bigframe@<backend>): frames of 12 to 60
+ * KiB (one size per child, eight children), each written from its lowest byte up: the
+ * stack clash that steps over a one-page guard (the first write of a new frame lands a
+ * whole frame below the last one; with a 4 KiB guard most sizes skip it). The guard is
+ * 64 KiB, so every fault must still be in it.
+ *
  * The planted defect, `overflow --plant-unguard` (ctest fiber_overflow_planted, WILL_FAIL):
  * the coroutine makes its guard page read-write before recursing, so the overflow runs past
  * it; the test must then fail.
@@ -49,6 +55,7 @@ static volatile long depth_reached;
 static volatile int forever = 1;     /* the recursion's condition, opaque to the compiler */
 static uintptr_t guard_lo, guard_hi; /* the coroutine's guard page, from /proc/self/maps */
 static int plant_unguard;            /* --plant-unguard */
+static int big_frames;               /* --big-frames */
 
 static void say(const char *s) {
     ssize_t n = write(2, s, strlen(s));
@@ -78,6 +85,17 @@ static __attribute__((noinline)) long recurse(long depth) {
     depth_reached = depth;
     if (!forever) return buf[0];
     return buf[depth % FRAME_BYTES] + recurse(depth + 1); /* not a tail call */
+}
+
+static size_t big_frame_bytes; /* --big-frames: this child's frame size */
+static __attribute__((noinline)) long recurse_big(long depth) {
+    volatile char *buf = __builtin_alloca(big_frame_bytes);
+    for (size_t i = 0; i < big_frame_bytes; i++)
+        buf[i] = (char)(depth + (long)i); /* lowest first */
+    deepest = buf;
+    depth_reached = depth;
+    if (!forever) return buf[0];
+    return buf[(size_t)depth % big_frame_bytes] + recurse_big(depth + 1);
 }
 
 /* Finds, in /proc/self/maps, the mapping holding `p` (the coroutine's stack) and the one
@@ -123,7 +141,7 @@ static vow_result_t runaway(vow_loop_t *loop, void *arg) {
                (unsigned long)guard_lo, (unsigned long)guard_hi);
     }
     fflush(stdout);
-    return vow_ok_int(recurse(top));
+    return vow_ok_int(big_frames ? recurse_big(top) : recurse(top));
 }
 
 static int child(void) {
@@ -145,13 +163,9 @@ static int child(void) {
     return 6;
 }
 
-int main(int argc, char **argv) {
-    plant_unguard = argc > 1 && strcmp(argv[1], "--plant-unguard") == 0;
-#ifdef ASAN
-    const char *opts = getenv("ASAN_OPTIONS");
-    if (opts == NULL || strstr(opts, "handle_segv=0") == NULL)
-        printf("overflow: note: ASAN_OPTIONS has no handle_segv=0; relying on our own handler\n");
-#endif
+static int verdict(pid_t pid);
+
+static int run_one(void) {
     fflush(stdout);
     pid_t pid = fork();
     if (pid < 0) {
@@ -159,6 +173,10 @@ int main(int argc, char **argv) {
         return 1;
     }
     if (pid == 0) _exit(child());
+    return verdict(pid);
+}
+
+static int verdict(pid_t pid) {
     int status;
     if (waitpid(pid, &status, 0) != pid) {
         perror("overflow: waitpid");
@@ -176,4 +194,23 @@ int main(int argc, char **argv) {
         printf("overflow: FAIL: the child exited with status %d, expected death by SIGSEGV\n",
                WEXITSTATUS(status));
     return 1;
+}
+
+int main(int argc, char **argv) {
+    plant_unguard = argc > 1 && strcmp(argv[1], "--plant-unguard") == 0;
+    big_frames = argc > 1 && strcmp(argv[1], "--big-frames") == 0;
+#ifdef ASAN
+    const char *opts = getenv("ASAN_OPTIONS");
+    if (opts == NULL || strstr(opts, "handle_segv=0") == NULL)
+        printf("overflow: note: ASAN_OPTIONS has no handle_segv=0; relying on our own handler\n");
+#endif
+    if (!big_frames) return run_one();
+    static const size_t kib[] = {12, 16, 20, 24, 28, 36, 44, 60};
+    int failed = 0;
+    for (size_t i = 0; i < sizeof kib / sizeof kib[0]; i++) {
+        big_frame_bytes = kib[i] * 1024;
+        printf("overflow: frames of %zu KiB\n", kib[i]);
+        failed |= run_one();
+    }
+    return failed;
 }
