@@ -343,7 +343,7 @@ static vow_result_t oom_body(vow_loop_t *loop, void *arg) {
      * one consumed to its failure */
     vow_stream_unref(vow_async_gen(loop, oom_gen, CTX(2), NULL));
     vow_stream_t *g = vow_async_gen(loop, oom_gen, CTX(5), NULL);
-    vow_outcome_t it;
+    vow_outcome_t it = {.state = VOW_PENDING, .value = vow_none(), .error = NULL};
     if (g != NULL && vow_await_next(g, &it) > 0) vow_outcome_release(&it);
     vow_outcome_release(&it);
     vow_stream_unref(g);
@@ -503,4 +503,100 @@ Test(async_review, a_generator_closed_while_its_await_s_value_is_on_its_way_can_
     vow_unref(gg_gate);
     vow_stream_unref(s);
     VOW_TEST_END(loop);
+}
+
+/* ---- vow_run_main and a suspended generator ---------------------------------------------------- */
+
+static int rg_yield_rc, rg_cleanup_rc;
+static vow_result_t gen_two(vow_loop_t *loop, void *arg) {
+    (void)arg;
+    rg_yield_rc = vow_yield(vow_int(1));
+    if (rg_yield_rc == 0) rg_yield_rc = vow_yield(vow_int(2));
+    rg_cleanup_rc = vow_await(vow_sleep(loop, 1), NULL); /* its cleanup awaits */
+    return vow_ok_none();
+}
+
+static vow_result_t take_one(vow_loop_t *loop, void *arg) {
+    (void)loop;
+    vow_outcome_t it;
+    int rc = vow_await_next(arg, &it);
+    vow_outcome_release(&it);
+    return vow_ok_int(rc);
+}
+
+/* DEFECT (doc/behaviour; compare python3.11: asyncio.run ends with
+ * loop.shutdown_asyncgens(), which aclose()s every suspended async generator while the
+ * loop still runs, so a `finally: await asyncio.sleep(...)` completes). async.h: "vow_run_main
+ * cancels every suspended coroutine (as asyncio.run cancels its tasks) and lets it
+ * finish"; its sweep skips generators (vow__coros_each: !c->is_gen), so a generator
+ * suspended at its yield is only resumed by vow_loop_free, where its cleanup's await
+ * answers VOW_ECLOSED. */
+Test(async_review, run_main_closes_a_suspended_generator_while_the_loop_runs) {
+    vow_loop_t *loop = vow_test_loop();
+    rg_yield_rc = rg_cleanup_rc = 99;
+    vow_stream_t *s = vow_async_gen(loop, gen_two, NULL, NULL); /* kept, as Python's `keep` */
+    vow_outcome_t o;
+    VOW_ASSERT_CODE(vow_run_main(loop, vow_async(loop, take_one, s, NULL), &o), 0);
+    VOW_ASSERT_EQ(vow_value_int(&o.value), 1);
+    vow_outcome_release(&o);
+    VOW_ASSERT_CODE(rg_yield_rc, VOW_ECLOSED);
+    VOW_ASSERT_CODE(rg_cleanup_rc, 0);
+    vow_stream_unref(s);
+    VOW_ASSERT_EQ(vow_test_live_allocs(), 0);
+}
+
+/* ---- out of memory: a generator's stack must not outlive its closed stream --------------------- */
+
+static vow_result_t gen_sleepy(vow_loop_t *loop, void *arg) {
+    (void)arg;
+    for (int i = 0; i < 5; i++) {
+        if (vow_await(vow_sleep(loop, 1), NULL) != 0) break;
+        if (vow_yield(vow_int(i)) != 0) break;
+    }
+    return vow_ok_none();
+}
+
+static vow_result_t take_one_and_close(vow_loop_t *loop, void *arg) {
+    (void)arg;
+    vow_stream_t *s = vow_async_gen(loop, gen_sleepy, NULL, NULL);
+    vow_outcome_t it = {.state = VOW_PENDING, .value = vow_none(), .error = NULL};
+    if (s != NULL) vow_await_next(s, &it);
+    vow_outcome_release(&it);
+    vow_stream_unref(s); /* closes it: the generator must finish */
+    return vow_ok_none();
+}
+
+/* DEFECT: when the stream cannot attach its reaction to the generator's first pull (out of
+ * memory in stream.c's start_pull, after gen_pull started the generator), the stream fails
+ * with VOW_ENOMEM and, being finished, never calls gen_cleanup when it is closed: the
+ * generator stays suspended for good (at its yield, or awaiting), holding its stack, so
+ * vow_async_live stays 1 and vow_loop_close answers VOW_EBUSY until vow_loop_free. Every
+ * allocation fails once (no pools: each reaction is an allocation); after the consumer
+ * closed the stream and the loop ran dry, no coroutine may be left. */
+static void gen_oom_sweep(void) {
+    long first = -1;
+    for (long n = 0;; n++) {
+        vow_loop_t *loop = vow_test_loop();
+        VOW_ASSERT_CODE(vow_set_unhandled_mode(loop, VOW_UNHANDLED_SILENT), 0);
+        vow_test_reset_counts();
+        vow_test_fail_at(n);
+        vow_t *p = vow_async(loop, take_one_and_close, NULL, NULL);
+        if (p != NULL) vow_run(loop, p, NULL);
+        long failed = vow_test_failed_allocs();
+        vow_test_fail_at(0);
+        vow_run(loop, vow_sleep(loop, 20), NULL); /* whatever is left finishes */
+        int live = vow_async_live(loop);
+        VOW_ASSERT_CODE(vow_loop_free(loop), 0);
+        VOW_ASSERT_EQ(live, 0, "allocation %ld failed: a coroutine is left suspended", n);
+        VOW_ASSERT_EQ(vow_test_live_allocs(), 0, "run %ld", n);
+        if (n == 0)
+            first = vow_test_alloc_total();
+        else if (failed == 0)
+            break;
+        cr_assert_lt(n, first + 10, "sweep did not end");
+    }
+}
+
+Test(async_review, a_generator_s_stack_does_not_outlive_its_stream_when_memory_runs_out) {
+    vow_test_without_pools(gen_oom_sweep);
 }
