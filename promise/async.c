@@ -254,6 +254,33 @@ int vow_async_live(const vow_loop_t *loop) {
 
 int vow_in_coroutine(void) { return current() != NULL; }
 
+vow_result_t vow_rethrow(int rc, vow_outcome_t *out) {
+    if (out != NULL && out->state == VOW_REJECTED && out->error != NULL) {
+        vow_error_t *e = out->error;
+        out->error = NULL;
+        out->state = VOW_PENDING;
+        return vow_fail(e);
+    }
+    return vow_fail_code(rc != 0 ? rc : VOW_EUSER, NULL);
+}
+
+struct main_args {
+    vow_async_fn fn;
+    void *arg;
+};
+
+static vow_t *main_start(vow_loop_t *loop, void *arg) {
+    struct main_args *m = arg;
+    return vow_async(loop, m->fn, m->arg, NULL);
+}
+
+int vow_main_async(vow_async_fn fn, void *arg) {
+    if (fn == NULL) return vow_main(NULL, NULL);
+    /* vow_main's fn takes one argument: the body and its argument travel together. */
+    struct main_args m = {fn, arg};
+    return vow_main(main_start, &m);
+}
+
 /* ---- create_task with a coroutine body ---------------------------------------------------- */
 
 static void start_cb(vow_loop_t *loop, void *arg) {
@@ -497,8 +524,9 @@ static void gen_finish(coro *c, vow_result_t *res) {
 
 static void ycb_free(void *ctx) { coro_unref(ctx); }
 
-/* The consumer cancelled the pull (a cancelled next, or the stream closing with a pull in
- * flight): the generator's await is cancelled. */
+/* The stream cancelled the pull in flight (it does when the consumer closes it; a
+ * cancelled next alone leaves the pull running, its item goes to the next next): the
+ * generator's await is cancelled. */
 static void gen_pull_cancel(vow_loop_t *loop, void *ctx) {
     coro *c = ctx;
     vow_t *yp = c->yp;

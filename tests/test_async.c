@@ -834,3 +834,46 @@ static void oom_sweep(void) {
 Test(async, every_allocation_fails_once) { oom_sweep(); }
 
 Test(async, every_allocation_fails_once_without_pools) { vow_test_without_pools(oom_sweep); }
+
+/* ---- vow_rethrow, vow_main_async ---------------------------------------------------------- */
+
+static vow_result_t body_rethrow(vow_loop_t *loop, void *arg) {
+    vow_outcome_t o;
+    int rc;
+    if (arg == NULL) {
+        if ((rc = vow_await(vow_rejected(loop, vow_error_new(VOW_ERANGE, "inner")), &o)) != 0)
+            return vow_rethrow(rc, &o);
+    } else {
+        if ((rc = vow_await(NULL, &o)) != 0) return vow_rethrow(rc, &o); /* a misuse code */
+    }
+    return vow_ok_none();
+}
+
+Test(async, rethrow_hands_on_the_error_or_the_code) {
+    vow_loop_t *loop = vow_test_loop();
+    vow_outcome_t o = run_out(loop, vow_async(loop, body_rethrow, NULL, NULL));
+    VOW_ASSERT_CODE(vow_error_code(o.error), VOW_ERANGE);
+    VOW_ASSERT_STR_EQ(vow_error_message(o.error), "inner"); /* the same error, handed on */
+    vow_outcome_release(&o);
+    o = run_out(loop, vow_async(loop, body_rethrow, CTX(1), NULL));
+    VOW_ASSERT_CODE(vow_error_code(o.error), VOW_ENOMEM);
+    vow_outcome_release(&o);
+    vow_result_t r = vow_rethrow(0, NULL);
+    VOW_ASSERT_EQ(r.kind, VOW_RESULT_ERROR);
+    VOW_ASSERT_CODE(vow_error_code(r.error), VOW_EUSER);
+    vow_error_unref(r.error);
+    VOW_TEST_END(loop);
+}
+
+static vow_result_t body_main(vow_loop_t *loop, void *arg) {
+    int rc = vow_await(vow_sleep(loop, 1), NULL);
+    if (rc != 0) return vow_fail_code(rc, NULL);
+    return arg == NULL ? vow_ok_int(1) : vow_fail_code(VOW_ETIMEDOUT, "main failed");
+}
+
+Test(async, vow_main_async_runs_a_coroutine_as_main) {
+    VOW_ASSERT_EQ(vow_main_async(body_main, NULL), 0);
+    VOW_ASSERT_EQ(vow_main_async(body_main, CTX(1)), 1); /* an uncaught rejection */
+    VOW_ASSERT_EQ(vow_main_async(NULL, NULL), 1);
+    VOW_ASSERT_EQ(vow_test_live_allocs(), 0);
+}

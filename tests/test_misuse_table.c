@@ -2069,6 +2069,18 @@ CASE(await_misuse) {
     VOW_ASSERT_CODE(vow_loop_close(co_other), 0);
     done();
 }
+CASE(rethrow_main_misuse) {
+    vow_result_t r = vow_rethrow(VOW_EINVAL, NULL);
+    VOW_ASSERT_EQ(r.kind, VOW_RESULT_ERROR);
+    VOW_ASSERT_CODE(vow_error_code(r.error), VOW_EINVAL);
+    vow_error_unref(r.error);
+    vow_outcome_t empty = {VOW_PENDING, {0}, NULL};
+    r = vow_rethrow(0, &empty);
+    VOW_ASSERT_CODE(vow_error_code(r.error), VOW_EUSER);
+    vow_error_unref(r.error);
+    VOW_ASSERT_EQ(vow_main_async(NULL, NULL), 1);
+    done();
+}
 CASE(async_gen_misuse) {
     VOW_ASSERT_EQ(vow_async_gen(NULL, co_ok, &payload_at, count_free), (vow_stream_t *)NULL);
     VOW_ASSERT_EQ(vow_async_gen(live(), NULL, &payload_at, count_free), (vow_stream_t *)NULL);
@@ -2478,6 +2490,7 @@ CASE(queue_waiter_not_settleable) {
     X(async_closed, vow_async)                                                                     \
     X(async_oom, vow_async)                                                                        \
     X(await_misuse, vow_await)                                                                     \
+    X(rethrow_main_misuse, vow_rethrow)                                                            \
     X(async_gen_misuse, vow_async_gen)                                                             \
     X(async_promise_not_settleable, vow_async)
 

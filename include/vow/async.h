@@ -98,6 +98,20 @@ VOW_EXTERN int vow_async_set_stack_size(vow_loop_t *loop, size_t stack_size);
  * (consumed); VOW_ECLOSED while the loop is torn down (consumed; no suspension). */
 VOW_EXTERN int vow_await(vow_t *p, vow_outcome_t *out);
 
+/* Python's `raise` of what an await failed with, for a coroutine's return: when *out holds
+ * a rejection (vow_await returned its code), a result rejecting with that error (the
+ * outcome's reference moves into it: *out is left empty); otherwise (a misuse code, out
+ * NULL or empty) a result rejecting with a new error of code `rc` (0 becomes VOW_EUSER).
+ *     if ((rc = vow_await(p, &o)) != 0) return vow_rethrow(rc, &o); */
+VOW_EXTERN vow_result_t vow_rethrow(int rc, vow_outcome_t *out);
+
+/* asyncio.run(main()) with a coroutine for main: vow_main (vow/promise.h) on the promise
+ * of vow_async(loop, fn, arg, NULL): a loop made, fn run as a coroutine to its end, what is
+ * left cancelled, the loop freed; an uncaught rejection written on stderr; returns
+ * vow_exit_status. int main(void) { return vow_main_async(amain, NULL); }. fn NULL: a line
+ * on stderr and 1. */
+VOW_EXTERN int vow_main_async(vow_async_fn fn, void *arg);
+
 /* 1 inside a coroutine (of any loop), else 0. */
 VOW_EXTERN int vow_in_coroutine(void);
 
