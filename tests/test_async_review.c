@@ -600,3 +600,37 @@ static void gen_oom_sweep(void) {
 Test(async_review, a_generator_s_stack_does_not_outlive_its_stream_when_memory_runs_out) {
     vow_test_without_pools(gen_oom_sweep);
 }
+
+/* ---- vow_loop_drain on a coroutine's stack ------------------------------------------------------ */
+
+static int drain_rc, cb_await_rc;
+static vow_result_t reaction_awaits(vow_loop_t *loop, const vow_value_t *v, void *ctx) {
+    (void)v, (void)ctx;
+    /* A reaction: vow_in_coroutine() is 1 here when the drain runs on a coroutine's stack. */
+    cb_await_rc = vow_await(vow_sleep(loop, 1), NULL);
+    return vow_ok_none();
+}
+
+static vow_result_t body_drains(vow_loop_t *loop, void *arg) {
+    (void)arg;
+    vow_unref(vow_then_ok(vow_resolved(loop, vow_int(1)), reaction_awaits, NULL));
+    drain_rc = vow_loop_drain(loop);
+    return vow_ok_none();
+}
+
+/* DEFECT: vow_loop_drain is not refused on a coroutine's stack (in_loop refuses vow_run,
+ * vow_loop_run, close and free there; vow_loop_drain checks only loop->draining). Called
+ * from a coroutine started outside a drain, it runs the reactions on the coroutine's
+ * stack; a reaction that awaits (vow_await sees a coroutine: the current fiber) suspends
+ * the coroutine in the middle of the drain, with loop->draining left set: vow_async
+ * returns, and from then on every vow_run answers VOW_EREENTRANT and no job ever runs. */
+Test(async_review, vow_loop_drain_from_a_coroutine_cannot_wedge_the_loop) {
+    vow_loop_t *loop = vow_test_loop();
+    drain_rc = cb_await_rc = 99;
+    vow_t *p = vow_async(loop, body_drains, NULL, NULL);
+    int run_rc = vow_run(loop, p, NULL);
+    VOW_ASSERT_CODE(run_rc, 0, "vow_loop_drain in the coroutine answered %s",
+                    vow_err_name(drain_rc));
+    VOW_ASSERT_EQ(drain_rc == VOW_EREENTRANT || drain_rc == 0, 1);
+    VOW_TEST_END_FORCED(loop);
+}
