@@ -43,6 +43,7 @@ struct vow__coro {
     unsigned delivered;  /* a cancellation was delivered */
     unsigned rec_cancel; /* the record is queued to deliver a cancellation */
     unsigned by_job;     /* resumed by its await's job, which waits for it to suspend */
+    unsigned sweep;      /* vow__gens_close's mark */
     unsigned refs;
     vow_timer_t start;             /* vow_create_task_async's start (an immediate), 0 */
     struct vow__coro *next, *prev; /* the loop's live coroutines */
@@ -103,8 +104,10 @@ static void finish(coro *c, vow_result_t *res) {
         vow__result_release(res);
         return;
     }
-    if (c->delivered && c->cancelling > 0 && res->kind != VOW_RESULT_ERROR) {
-        /* Returned normally after a cancellation it did not take back. */
+    if ((c->delivered || c->pending) && c->cancelling > 0 && res->kind != VOW_RESULT_ERROR) {
+        /* Returned normally after a cancellation it did not take back (delivered, or
+         * requested while it ran and never delivered: no await came; asyncio's
+         * _must_cancel ends such a task cancelled too). */
         vow__result_release(res);
         *res = vow_fail(vow_error_new(VOW_ECANCELED, NULL));
     }
@@ -378,11 +381,14 @@ int vow_await(vow_t *p, vow_outcome_t *out) {
         vow__unref(p);
         return VOW_ECLOSED;
     }
-    if (c->pending) {
+    if (c->pending && p->state == VOW_PENDING) {
         /* A request that came while it ran: delivered here; what it was about to await
-         * is cancelled under the upstream rule (nobody else waits on it). */
+         * is cancelled under the upstream rule (nobody else waits on it). An await of a
+         * promise that has settled already (a queue get or a stream next that took an
+         * item) gets its outcome instead, so nothing handed over is lost: the request
+         * waits for the next await of a pending promise, or the return. */
         c->pending = 0;
-        if (p->state == VOW_PENDING && !vow__has_live_waiter(p, NULL)) vow__cancel(p);
+        if (!vow__has_live_waiter(p, NULL)) vow__cancel(p);
         if (p->state == VOW_REJECTED) vow__tracker_handle(p);
         p->flags |= VOW__F_HANDLED;
         vow__unref(p);
@@ -469,7 +475,33 @@ int vow_cancelling(void) {
 
 void vow__coros_each(vow_loop_t *loop, void (*fn)(vow_t *p, void *ctx), void *ctx) {
     for (coro *c = vow__pl(loop)->coros.head; c != NULL; c = c->next)
-        if (!c->is_gen && c->promise->state == VOW_PENDING) fn(c->promise, ctx);
+        if (!c->is_gen && c->cancelling == 0 && c->promise->state == VOW_PENDING)
+            fn(c->promise, ctx); /* once: a coroutine asked already is finishing */
+}
+
+int vow__coros_finishing(const vow_loop_t *loop) {
+    int n = 0;
+    for (const coro *c = vow__pl(loop)->coros.head; c != NULL; c = c->next)
+        if (c->cancelling > 0 || c->closing) n++;
+    return n;
+}
+
+static void gen_cleanup(vow_loop_t *loop, void *ctx);
+
+void vow__gens_close(vow_loop_t *loop) {
+    /* asyncio.run's shutdown_asyncgens: every generator still suspended is closed while
+     * the loop still runs, so its cleanup may await. Marked first, then closed one at a
+     * time from the head: a close runs code that may start or end coroutines. */
+    struct vow__promise_layer *pl = vow__pl(loop);
+    for (coro *c = pl->coros.head; c != NULL; c = c->next)
+        c->sweep = c->is_gen && !c->closing && (c->state == CO_YIELDED || c->state == CO_AWAITING);
+    for (;;) {
+        coro *c = pl->coros.head;
+        while (c != NULL && !c->sweep) c = c->next;
+        if (c == NULL) return;
+        c->sweep = 0;
+        gen_cleanup(loop, c);
+    }
 }
 
 void vow__coros_teardown(vow_loop_t *loop) {
@@ -527,11 +559,19 @@ static void ycb_free(void *ctx) { coro_unref(ctx); }
 /* The stream cancelled the pull in flight (it does when the consumer closes it; a
  * cancelled next alone leaves the pull running, its item goes to the next next): the
  * generator's await is cancelled. */
+/* A close reaches a generator's await only while it waits: an await whose value is on its
+ * way gets it (the next yield answers VOW_ECLOSED), and one close is one request however
+ * many of the stream's paths report it (the pull's cancel, the cleanup). */
+static void gen_cancel_wait(vow_loop_t *loop, coro *c) {
+    if (c->state == CO_AWAITING && c->rec.state == VOW__RS_WAITING) coro_cancel(loop, c);
+}
+
 static void gen_pull_cancel(vow_loop_t *loop, void *ctx) {
     coro *c = ctx;
     vow_t *yp = c->yp;
     c->yp = NULL;
-    if (c->state != CO_DONE && c->state != CO_NEW) coro_cancel(loop, c);
+    c->closing = 1;
+    gen_cancel_wait(loop, c);
     vow__unref(yp);
 }
 
@@ -577,15 +617,18 @@ static void gen_cleanup(vow_loop_t *loop, void *ctx) {
     } else if (c->state == CO_YIELDED) {
         resume(c); /* its vow_yield answers VOW_ECLOSED */
     } else if (c->state == CO_AWAITING) {
-        coro_cancel(loop, c); /* the pull in flight is cancelled too */
+        gen_cancel_wait(loop, c);
     }
     coro_unref(c);
 }
 
 /* The stream's memory goes. A generator it never started (the stream failed first: no
- * memory for the first pull) never will: its life ends here. */
+ * memory for the first pull) never will: its life ends here; one it started and never
+ * closed (it failed) is closed now. */
 static void gen_ctx_free(void *ctx) {
     coro *c = ctx;
+    if (c->state != CO_NEW && c->state != CO_DONE && !c->closing && !c->loop->closed)
+        gen_cleanup(c->loop, c); /* a stream that failed (out of memory) never closed it */
     if (c->state == CO_NEW) {
         c->state = CO_DONE;
         if (!vow__closed(c->promise))
@@ -606,7 +649,8 @@ vow_stream_t *vow_async_gen(vow_loop_t *loop, vow_async_fn fn, void *arg,
     vow_t *p;
     coro *c = coro_new(loop, fn, arg, arg_free, 0, &p);
     if (c == NULL) return NULL;
-    vow__unref(p); /* nobody awaits a generator's own promise */
+    vow__unref(p); /* nobody awaits a generator's own promise: never report it */
+    c->promise->flags |= VOW__F_HANDLED;
     c->is_gen = 1;
     c->refs++; /* the stream's */
     vow_stream_t *s = vow_stream_new(loop, 0, gen_pull, gen_cleanup, c, gen_ctx_free);

@@ -621,7 +621,7 @@ Test(async, the_clean_exit_cancels_suspended_coroutines_and_lets_them_finish) {
     vow_outcome_release(&o);
     VOW_ASSERT_EQ(td_done, 1);
     VOW_ASSERT_CODE(td_first, VOW_ECANCELED);
-    VOW_ASSERT_CODE(td_second, VOW_ECANCELED); /* its cleanup's sleep, cancelled in round 2 */
+    VOW_ASSERT_CODE(td_second, 0); /* its cleanup's sleep ran: asyncio.run lets it finish */
     VOW_ASSERT_EQ(vow_test_live_allocs(), 0);
 }
 

@@ -153,7 +153,8 @@ VOW_EXTERN int vow_microtask(vow_loop_t *loop, vow_microtask_fn fn, void *arg);
  * call vow_loop_drain at the end of your watcher's callback to have its promises' reactions
  * run before the next callback, as Node runs them. Returns 0; VOW_EINVAL (NULL),
  * VOW_ECLOSED, VOW_EREENTRANT from inside a drain (a reaction, a microtask, the rejection
- * hook: what you queued runs when the current drain goes on). */
+ * hook: what you queued runs when the current drain goes on) and from inside a coroutine
+ * (a reaction would run on its stack and could suspend it mid-drain). */
 VOW_EXTERN int vow_loop_drain(vow_loop_t *loop);
 
 /* Checks the loop's invariants, as libev's ev_verify does: the job queue's links and

@@ -384,8 +384,10 @@ VOW_EXTERN void vow_outcome_release(vow_outcome_t *out);
  * promise, every task of vow_create_task or a task group not yet started (the upstream
  * rule carries each cancellation to what waits on it: a started task whose body awaits a
  * sleep is cancelled through it), every job of the thread pool, and every coroutine's
- * promise (a request: the coroutine's await answers VOW_ECANCELED and its cleanup runs,
- * as asyncio.run cancels its tasks; async generators are left to the teardown). The reactions those cancellations queue run (a
+ * promise (a request, once: the coroutine's await answers VOW_ECANCELED and its cleanup
+ * runs, as asyncio.run cancels its tasks); async generators suspended at a yield are
+ * closed (asyncio's shutdown_asyncgens). The loop then runs until those coroutines and
+ * generators have finished, so their cleanup may await, a sleep included. The reactions those cancellations queue run (a
  * vow_finally's callback, a vow_catch_ex with VOW_CATCH_CANCELLED), in rounds: timed work a
  * reaction starts is cancelled in the next round (at most 64), so the call never waits on
  * a timer once p has settled. Then the loop is freed as by vow_loop_free: the
