@@ -11,7 +11,7 @@
  * user = await get_user(1)             vow_await(vow_async(loop, get_user, ...), &user):
  *                                      user.value owns a reference to the value
  * an exception out of an await         return vow_rethrow(rc, &o): its error, handed on
- * asyncio.run(demo_await())            vow_main(start, NULL), start = vow_async(...)
+ * asyncio.run(demo_await())            vow_main_async(demo_await, NULL)
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -89,7 +89,4 @@ static vow_result_t demo_await(vow_loop_t *loop, void *arg) {
     return vow_ok_none();
 }
 
-/* vow_main takes the function that makes the main promise: here, the coroutine's. */
-static vow_t *start(vow_loop_t *loop, void *arg) { return vow_async(loop, demo_await, arg, NULL); }
-
-int main(void) { return vow_main(start, NULL); } /* asyncio.run(demo_await()) */
+int main(void) { return vow_main_async(demo_await, NULL); } /* asyncio.run(demo_await()) */

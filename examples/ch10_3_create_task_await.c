@@ -14,7 +14,7 @@
  *                                       first
  * result1 = await task1                 vow_await(task1, &result1)
  * an exception out of an await          return vow_rethrow(rc, &o): its error, handed on
- * asyncio.run(demo_create_task())       vow_main(start, NULL), start = vow_async(...)
+ * asyncio.run(demo_create_task())       vow_main_async(demo_create_task, NULL)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,9 +81,6 @@ static vow_result_t demo_create_task(vow_loop_t *loop, void *arg) {
     return vow_ok_none();
 }
 
-/* vow_main takes the function that makes the main promise: here, the coroutine's. */
-static vow_t *start(vow_loop_t *loop, void *arg) {
-    return vow_async(loop, demo_create_task, arg, NULL);
+int main(void) {
+    return vow_main_async(demo_create_task, NULL); /* asyncio.run(demo_create_task()) */
 }
-
-int main(void) { return vow_main(start, NULL); } /* asyncio.run(demo_create_task()) */

@@ -13,7 +13,7 @@
  *     a, b, c)                         (Promise.all): a vow list, in input order, read with
  *                                      vow_list_of, vow_list_len, vow_list_value
  * an exception out of an await         return vow_rethrow(rc, &o): its error, handed on
- * asyncio.run(demo_gather())           vow_main(start, NULL), start = vow_async(...)
+ * asyncio.run(demo_gather())           vow_main_async(demo_gather, NULL)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,7 +71,4 @@ static vow_result_t demo_gather(vow_loop_t *loop, void *arg) {
     return vow_ok_none();
 }
 
-/* vow_main takes the function that makes the main promise: here, the coroutine's. */
-static vow_t *start(vow_loop_t *loop, void *arg) { return vow_async(loop, demo_gather, arg, NULL); }
-
-int main(void) { return vow_main(start, NULL); } /* asyncio.run(demo_gather()) */
+int main(void) { return vow_main_async(demo_gather, NULL); } /* asyncio.run(demo_gather()) */

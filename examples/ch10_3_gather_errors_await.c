@@ -15,7 +15,7 @@
  *                                       rejects; vow_list_state tells a value from an error
  * isinstance(result, Exception)         vow_list_state(list, i) == VOW_REJECTED
  * an exception out of an await          return vow_rethrow(rc, &o): its error, handed on
- * asyncio.run(demo_gather_error())      vow_main(start, NULL), start = vow_async(...)
+ * asyncio.run(demo_gather_error())      vow_main_async(demo_gather_error, NULL)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,9 +81,6 @@ static vow_result_t demo_gather_error(vow_loop_t *loop, void *arg) {
     return vow_ok_none();
 }
 
-/* vow_main takes the function that makes the main promise: here, the coroutine's. */
-static vow_t *start(vow_loop_t *loop, void *arg) {
-    return vow_async(loop, demo_gather_error, arg, NULL);
+int main(void) {
+    return vow_main_async(demo_gather_error, NULL); /* asyncio.run(demo_gather_error()) */
 }
-
-int main(void) { return vow_main(start, NULL); } /* asyncio.run(demo_gather_error()) */

@@ -20,7 +20,7 @@
  *                                         VOW_ECANCELED, it hands that on and so ends
  * t.cancelled()                           vow_is_cancellation(vow_error(t))
  * an exception out of an await            return vow_rethrow(rc, &o): its error, handed on
- * asyncio.run(demo_wait())                vow_main(start, NULL), start = vow_async(...)
+ * asyncio.run(demo_wait())                vow_main_async(demo_wait, NULL)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,7 +127,4 @@ static vow_result_t demo_wait(vow_loop_t *loop, void *arg) {
     return rc == 0 ? vow_ok_none() : vow_fail_code(rc, NULL);
 }
 
-/* vow_main takes the function that makes the main promise: here, the coroutine's. */
-static vow_t *start(vow_loop_t *loop, void *arg) { return vow_async(loop, demo_wait, arg, NULL); }
-
-int main(void) { return vow_main(start, NULL); } /* asyncio.run(demo_wait()) */
+int main(void) { return vow_main_async(demo_wait, NULL); } /* asyncio.run(demo_wait()) */

@@ -22,7 +22,7 @@
  * wait_for(asyncio.shield(task), .3)     vow_timeout(vow_ref(task), 300, VOW_TIMEOUT_RACE)
  * result = await task                    vow_await(task, &o)
  * an exception out of an await           return vow_rethrow(rc, &o): its error, handed on
- * asyncio.run(main())                    vow_main(start, NULL), start = vow_async(...)
+ * asyncio.run(main())                    vow_main_async(amain, NULL)
  */
 #include <stdio.h>
 #include <time.h>
@@ -103,7 +103,4 @@ static vow_result_t amain(vow_loop_t *loop, void *arg) {
     return vow_ok_none();
 }
 
-/* vow_main takes the function that makes the main promise: here, the coroutine's. */
-static vow_t *start(vow_loop_t *loop, void *arg) { return vow_async(loop, amain, arg, NULL); }
-
-int main(void) { return vow_main(start, NULL); } /* asyncio.run(main()) */
+int main(void) { return vow_main_async(amain, NULL); } /* asyncio.run(main()) */

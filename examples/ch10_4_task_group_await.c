@@ -23,8 +23,8 @@
  * call_later(0.1, deadline.set)           vow_await(vow_event_wait(deadline), NULL), and
  *                                         vow_set_timeout(loop, set_event, deadline, 100)
  * an exception out of an await            return vow_rethrow(rc, &o): its error, handed on
- * asyncio.run(demo_taskgroup())           vow_main(start_taskgroup, NULL), then
- * asyncio.run(demo_taskgroup_failure())   vow_main(start_taskgroup_failure, NULL)
+ * asyncio.run(demo_taskgroup())           vow_main_async(demo_taskgroup, NULL), then
+ * asyncio.run(demo_taskgroup_failure())   vow_main_async(demo_taskgroup_failure, NULL)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -157,17 +157,8 @@ static vow_result_t demo_taskgroup_failure(vow_loop_t *loop, void *arg) {
     return result;
 }
 
-/* vow_main takes the function that makes the main promise: here, the coroutine's. */
-static vow_t *start_taskgroup(vow_loop_t *loop, void *arg) {
-    return vow_async(loop, demo_taskgroup, arg, NULL);
-}
-
-static vow_t *start_taskgroup_failure(vow_loop_t *loop, void *arg) {
-    return vow_async(loop, demo_taskgroup_failure, arg, NULL);
-}
-
 int main(void) {
-    int status = vow_main(start_taskgroup, NULL); /* asyncio.run(demo_taskgroup()) */
+    int status = vow_main_async(demo_taskgroup, NULL); /* asyncio.run(demo_taskgroup()) */
     if (status != 0) return status;
-    return vow_main(start_taskgroup_failure, NULL); /* asyncio.run(demo_taskgroup_failure()) */
+    return vow_main_async(demo_taskgroup_failure, NULL); /* asyncio.run(demo_taskgroup_failure()) */
 }

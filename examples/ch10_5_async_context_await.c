@@ -15,7 +15,7 @@
  *                                         delivered cancellation works normally, so the
  *                                         cleanup may await) then the body's outcome
  * an exception out of an await          return vow_rethrow(rc, &o): its error, handed on
- * asyncio.run(demo_async_context())     vow_main(start, NULL), start = vow_async(...)
+ * asyncio.run(demo_async_context())     vow_main_async(demo_async_context, NULL)
  *
  * (The callback form uses vow_scope, which packages these steps; a coroutine can use it
  * too. Here the Python's __aexit__ ignores its exception arguments, so aexit takes self
@@ -88,9 +88,6 @@ static vow_result_t demo_async_context(vow_loop_t *loop, void *arg) {
     return vow_ok_none();
 }
 
-/* vow_main takes the function that makes the main promise: here, the coroutine's. */
-static vow_t *start(vow_loop_t *loop, void *arg) {
-    return vow_async(loop, demo_async_context, arg, NULL);
+int main(void) {
+    return vow_main_async(demo_async_context, NULL); /* asyncio.run(demo_async_context()) */
 }
-
-int main(void) { return vow_main(start, NULL); } /* asyncio.run(demo_async_context()) */

@@ -14,7 +14,7 @@
  * [num async for num in gen]            the same loop, appending to a C array (the
  *                                       callback form uses vow_stream_collect)
  * an exception out of an await          return vow_rethrow(rc, &o): its error, handed on
- * asyncio.run(demo_async_gen())         vow_main(start, NULL), start = vow_async(...)
+ * asyncio.run(demo_async_gen())         vow_main_async(demo_async_gen, NULL)
  *
  * A generator walked to its end returns by itself; one left early (vow_stream_close, or
  * the last vow_stream_unref) would see vow_yield answer VOW_ECLOSED, or its await answer
@@ -72,9 +72,4 @@ static vow_result_t demo_async_gen(vow_loop_t *loop, void *arg) {
     return vow_ok_none();
 }
 
-/* vow_main takes the function that makes the main promise: here, the coroutine's. */
-static vow_t *start(vow_loop_t *loop, void *arg) {
-    return vow_async(loop, demo_async_gen, arg, NULL);
-}
-
-int main(void) { return vow_main(start, NULL); } /* asyncio.run(demo_async_gen()) */
+int main(void) { return vow_main_async(demo_async_gen, NULL); } /* asyncio.run(demo_async_gen()) */

@@ -13,7 +13,7 @@
  * raise StopAsyncIteration              return vow_ok(vow_stream_end_value())
  * async for num in AsyncRange(5):       while (vow_await_next(it, &num) > 0) { ... }
  * an exception out of an await          return vow_rethrow(rc, &o): its error, handed on
- * asyncio.run(demo_async_iter())        vow_main(start, NULL), start = vow_async(...)
+ * asyncio.run(demo_async_iter())        vow_main_async(demo_async_iter, NULL)
  *
  * (The callback form uses vow_stream_range, the library's AsyncRange; the same stream could
  * be walked here. An async generator, ch10_5_async_gen_await.c, is the shorter way to
@@ -71,9 +71,6 @@ static vow_result_t demo_async_iter(vow_loop_t *loop, void *arg) {
     return vow_ok_none();
 }
 
-/* vow_main takes the function that makes the main promise: here, the coroutine's. */
-static vow_t *start(vow_loop_t *loop, void *arg) {
-    return vow_async(loop, demo_async_iter, arg, NULL);
+int main(void) {
+    return vow_main_async(demo_async_iter, NULL); /* asyncio.run(demo_async_iter()) */
 }
-
-int main(void) { return vow_main(start, NULL); } /* asyncio.run(demo_async_iter()) */

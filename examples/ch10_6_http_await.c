@@ -19,7 +19,7 @@
  *                                       runs the gathered tasks' first steps in order)
  * for result in results                 vow_list_of(&o.value), vow_list_value(list, i)
  * an exception out of an await          return vow_rethrow(rc, &o): its error, handed on
- * asyncio.run(demo_http())              vow_main(start, NULL), start = vow_async(...)
+ * asyncio.run(demo_http())              vow_main_async(demo_http, NULL)
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -97,7 +97,4 @@ static vow_result_t demo_http(vow_loop_t *loop, void *arg) {
     return vow_ok_none();
 }
 
-/* vow_main takes the function that makes the main promise: here, the coroutine's. */
-static vow_t *start(vow_loop_t *loop, void *arg) { return vow_async(loop, demo_http, arg, NULL); }
-
-int main(void) { return vow_main(start, NULL); } /* asyncio.run(demo_http()) */
+int main(void) { return vow_main_async(demo_http, NULL); } /* asyncio.run(demo_http()) */

@@ -17,6 +17,7 @@
  * asyncio.create_task(producer(...))    vow_create_task_async(loop, producer, &args, NULL)
  * await asyncio.gather(*producers)      vow_await(vow_all(loop, producers, 2), ...)
  * an exception out of an await          return vow_rethrow(rc, &o): its error, handed on
+ * asyncio.run(demo_producer_consumer()) vow_main_async(demo_producer_consumer, NULL)
  *
  * The pauses come from seeded xorshift32 generators, the same as in the Python file. Which
  * consumer takes which item, and the order of lines printed at one instant, depend on
@@ -142,9 +143,6 @@ static vow_result_t demo_producer_consumer(vow_loop_t *loop, void *arg) {
     return res;
 }
 
-/* vow_main takes the function that makes the main promise: here, the coroutine's. */
-static vow_t *start(vow_loop_t *loop, void *arg) {
-    return vow_async(loop, demo_producer_consumer, arg, NULL);
+int main(void) {
+    return vow_main_async(demo_producer_consumer, NULL); /* asyncio.run(demo_producer_consumer()) */
 }
-
-int main(void) { return vow_main(start, NULL); } /* asyncio.run(demo_producer_consumer()) */

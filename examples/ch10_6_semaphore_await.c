@@ -15,6 +15,7 @@
  *                                       the gathered coroutines in the next turn); then
  *                                       vow_await(vow_all(loop, tasks, N), &results)
  * an exception out of an await          return vow_rethrow(rc, &o): its error, handed on
+ * asyncio.run(demo_semaphore())         vow_main_async(demo_semaphore, NULL)
  *
  * Lines printed at the same instant (three requests end, three start) come in another
  * order than in asyncio (a waiting acquire is granted one microtask after the release, an
@@ -97,9 +98,4 @@ static vow_result_t demo_semaphore(vow_loop_t *loop, void *arg) {
     return vow_ok_none();
 }
 
-/* vow_main takes the function that makes the main promise: here, the coroutine's. */
-static vow_t *start(vow_loop_t *loop, void *arg) {
-    return vow_async(loop, demo_semaphore, arg, NULL);
-}
-
-int main(void) { return vow_main(start, NULL); } /* asyncio.run(demo_semaphore()) */
+int main(void) { return vow_main_async(demo_semaphore, NULL); } /* asyncio.run(demo_semaphore()) */

@@ -22,7 +22,7 @@
  *                                       run its except clause and finished
  * len(asyncio.all_tasks()) - 1          vow_async_live(loop) - 1: the live coroutines but
  *                                       main (the timers are gone with the tasks)
- * asyncio.run(main())                   vow_main(start, NULL), start = vow_async(...)
+ * asyncio.run(main())                   vow_main_async(amain, NULL)
  */
 #include <stdio.h>
 #include <time.h>
@@ -101,7 +101,4 @@ static vow_result_t amain(vow_loop_t *loop, void *arg) {
     return vow_ok_none();
 }
 
-/* vow_main takes the function that makes the main promise: here, the coroutine's. */
-static vow_t *start_main(vow_loop_t *loop, void *arg) { return vow_async(loop, amain, arg, NULL); }
-
-int main(void) { return vow_main(start_main, NULL); } /* asyncio.run(main()) */
+int main(void) { return vow_main_async(amain, NULL); } /* asyncio.run(main()) */

@@ -14,6 +14,7 @@
  * t.cancel()                                vow_cancel(t): the ticker's await answers
  *                                           VOW_ECANCELED, and it returns
  * an exception out of an await              return vow_rethrow(rc, &o): its error, handed on
+ * asyncio.run(demo_executor())              vow_main_async(demo_executor, NULL)
  * asyncio.run(async_function()) in a        sync_wrapper(): vow_loop_new, then
  * plain function                            vow_run_main(loop, vow_async(loop,
  *                                           async_function, ...), &out): runs until the
@@ -139,13 +140,8 @@ static const char *sync_wrapper(void) {
     return result;
 }
 
-/* vow_main takes the function that makes the main promise: here, the coroutine's. */
-static vow_t *start(vow_loop_t *loop, void *arg) {
-    return vow_async(loop, demo_executor, arg, NULL);
-}
-
 int main(void) {
-    int status = vow_main(start, NULL); /* asyncio.run(demo_executor()) */
+    int status = vow_main_async(demo_executor, NULL); /* asyncio.run(demo_executor()) */
     if (status != 0) return status;
     printf("\n=== async code from sync code ===\n");
     const char *result = sync_wrapper();

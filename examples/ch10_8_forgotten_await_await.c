@@ -12,7 +12,7 @@
  * vow_async, as a JavaScript async function, runs the body at once up to its first await
  * (the 0.1 s sleep below is already running when vow_async returns). So forgetting the
  * await in C does not skip the work; it loses the result, and if the program ends first,
- * the work is cut off: at the clean exit, vow_main cancels every coroutine still
+ * the work is cut off: at the clean exit, vow_main_async cancels every coroutine still
  * suspended (as asyncio.run cancels what is left), so the forgotten get_data's await
  * answers VOW_ECANCELED and it returns. Python warns on stderr, from the coroutine's
  * finalizer, that the coroutine was never awaited; here get_data's arg_free plays that
@@ -30,7 +30,7 @@
  * RuntimeWarning: coroutine             call_ended(), get_data's arg_free: the work never
  *   'get_data' was never awaited        finished
  * an exception out of an await          return vow_rethrow(rc, &o): its error, handed on
- * asyncio.run(demo_forgot_await())      vow_main(start, NULL), start = vow_async(...)
+ * asyncio.run(demo_forgot_await())      vow_main_async(demo_forgot_await, NULL)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,13 +109,8 @@ static vow_result_t demo_forgot_await(vow_loop_t *loop, void *arg) {
     return vow_ok_none();
 }
 
-/* vow_main takes the function that makes the main promise: here, the coroutine's. */
-static vow_t *start(vow_loop_t *loop, void *arg) {
-    return vow_async(loop, demo_forgot_await, arg, NULL);
-}
-
 int main(void) {
-    int status = vow_main(start, NULL); /* asyncio.run(demo_forgot_await()) */
+    int status = vow_main_async(demo_forgot_await, NULL); /* asyncio.run(demo_forgot_await()) */
     printf("at exit, its work is dropped unfinished\n");
     return status;
 }

@@ -14,7 +14,7 @@
  *     slow_operation("A"), ...)         vow_async calls start all three before the await;
  *                                       the list holds the results in argument order
  * an exception out of an await          return vow_rethrow(rc, &o): its error, handed on
- * asyncio.run(demo())                   vow_main(start, NULL), start = vow_async(...)
+ * asyncio.run(demo())                   vow_main_async(demo, NULL)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,7 +84,4 @@ static vow_result_t demo(vow_loop_t *loop, void *arg) {
     return vow_ok_none();
 }
 
-/* vow_main takes the function that makes the main promise: here, the coroutine's. */
-static vow_t *start(vow_loop_t *loop, void *arg) { return vow_async(loop, demo, arg, NULL); }
-
-int main(void) { return vow_main(start, NULL); } /* asyncio.run(demo()) */
+int main(void) { return vow_main_async(demo, NULL); } /* asyncio.run(demo()) */

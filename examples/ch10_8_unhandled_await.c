@@ -24,7 +24,7 @@
  * try: await task                       rc = vow_await(task, &o)
  * except ValueError as e:               rc == VOW_EINVAL: o.error is e
  * an exception out of an await          return vow_rethrow(rc, &o): its error, handed on
- * asyncio.run(main())                   vow_main(start, &reports), start = vow_async(...)
+ * asyncio.run(main())                   vow_main_async(amain, &reports)
  */
 #include <stdio.h>
 
@@ -76,14 +76,9 @@ static vow_result_t amain(vow_loop_t *loop, void *reports) {
     return vow_ok_none();
 }
 
-/* vow_main takes the function that makes the main promise: here, the coroutine's. */
-static vow_t *start(vow_loop_t *loop, void *reports) {
-    return vow_async(loop, amain, reports, NULL);
-}
-
 int main(void) {
     int reports = 0;
-    int status = vow_main(start, &reports); /* asyncio.run(main()) */
+    int status = vow_main_async(amain, &reports); /* asyncio.run(main()) */
     printf("\nunhandled reports: %d\n", reports);
     return status;
 }

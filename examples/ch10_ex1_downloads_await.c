@@ -14,7 +14,7 @@
  *                                       "downloading" lines come first, in order
  * for result in results                 vow_list_of(&o.value), vow_list_value(list, i)
  * an exception out of an await          return vow_rethrow(rc, &o): its error, handed on
- * asyncio.run(main())                   vow_main(start, NULL), start = vow_async(...)
+ * asyncio.run(main())                   vow_main_async(amain, NULL)
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -86,7 +86,4 @@ static vow_result_t amain(vow_loop_t *loop, void *arg) {
     return vow_ok_none();
 }
 
-/* vow_main takes the function that makes the main promise: here, the coroutine's. */
-static vow_t *start(vow_loop_t *loop, void *arg) { return vow_async(loop, amain, arg, NULL); }
-
-int main(void) { return vow_main(start, NULL); } /* asyncio.run(main()) */
+int main(void) { return vow_main_async(amain, NULL); } /* asyncio.run(main()) */

@@ -23,7 +23,7 @@
  *                                       then its value handed on
  * result = await api_call(i)            vow_await(api_call(loop, i), &result)
  * an exception out of an await          return vow_rethrow(rc, &o): its error, handed on
- * asyncio.run(test_rate_limit())        vow_main(start, NULL), start = vow_async(...)
+ * asyncio.run(test_rate_limit())        vow_main_async(test_rate_limit, NULL)
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -113,9 +113,6 @@ static vow_result_t test_rate_limit(vow_loop_t *loop, void *arg) {
     return vow_ok_none();
 }
 
-/* vow_main takes the function that makes the main promise: here, the coroutine's. */
-static vow_t *start_main(vow_loop_t *loop, void *arg) {
-    return vow_async(loop, test_rate_limit, arg, NULL);
+int main(void) {
+    return vow_main_async(test_rate_limit, NULL); /* asyncio.run(test_rate_limit()) */
 }
-
-int main(void) { return vow_main(start_main, NULL); } /* asyncio.run(test_rate_limit()) */

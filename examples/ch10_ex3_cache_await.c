@@ -31,7 +31,7 @@
  *                                       values (Python's garbage collector does it there)
  * await asyncio.gather(*[...])          vow_await(vow_all(loop, calls3, 3), &o)
  * an exception out of an await          return vow_rethrow(rc, &o): its error, handed on
- * asyncio.run(test_cache())             vow_main(start, NULL), start = vow_async(...)
+ * asyncio.run(test_cache())             vow_main_async(test_cache, NULL)
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -207,9 +207,4 @@ static vow_result_t test_cache(vow_loop_t *loop, void *arg) {
     return res;
 }
 
-/* vow_main takes the function that makes the main promise: here, the coroutine's. */
-static vow_t *start_main(vow_loop_t *loop, void *arg) {
-    return vow_async(loop, test_cache, arg, NULL);
-}
-
-int main(void) { return vow_main(start_main, NULL); } /* asyncio.run(test_cache()) */
+int main(void) { return vow_main_async(test_cache, NULL); } /* asyncio.run(test_cache()) */

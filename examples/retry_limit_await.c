@@ -21,11 +21,11 @@
  * Promise.all(workers)                     vow_all(loop, workers, LIMIT)
  * finally { running--; }                   the decrement on every path out of the try
  * an await's rejection, uncaught           return vow_rethrow(rc, &o): its error, handed on
- * main();                                  vow_main(start, NULL), start = vow_async(...)
+ * main();                                  vow_main_async(amain, NULL)
  *
  * A cancellation (asyncio's, which JavaScript lacks) is never caught as a failed attempt:
- * it is handed on, so the clean exit of vow_main can stop what still runs (the timeouts
- * and slow fetches that lost their race). */
+ * it is handed on, so the clean exit of vow_main_async can stop what still runs (the
+ * timeouts and slow fetches that lost their race). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -202,7 +202,4 @@ static vow_result_t amain(vow_loop_t *loop, void *arg) {
     return rc == 0 ? vow_ok_none() : vow_fail_code(rc, NULL);
 }
 
-/* vow_main takes the function that makes the main promise: here, the coroutine's. */
-static vow_t *start(vow_loop_t *loop, void *arg) { return vow_async(loop, amain, arg, NULL); }
-
-int main(void) { return vow_main(start, NULL); } /* main(); */
+int main(void) { return vow_main_async(amain, NULL); } /* main(); */
