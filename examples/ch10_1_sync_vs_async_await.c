@@ -10,7 +10,7 @@
  *                                      calls it (it runs at once up to its first await)
  * await asyncio.sleep(seconds)         vow_await(vow_sleep(loop, ms), NULL)
  * await asyncio.gather(a, b, c)        vow_await(vow_all(loop, tasks, 3), NULL)
- * asyncio.run(run_async_demo())        vow_main(start, NULL), start = vow_async(...)
+ * asyncio.run(run_async_demo())        vow_main_async(run_async_demo, NULL)
  */
 #include <errno.h>
 #include <stdio.h>
@@ -73,12 +73,7 @@ static vow_result_t run_async_demo(vow_loop_t *loop, void *arg) {
     return vow_ok_none();
 }
 
-/* vow_main takes the function that makes the main promise: here, the coroutine's. */
-static vow_t *start(vow_loop_t *loop, void *arg) {
-    return vow_async(loop, run_async_demo, arg, NULL);
-}
-
 int main(void) {
     run_sync_demo();
-    return vow_main(start, NULL); /* asyncio.run(run_async_demo()) */
+    return vow_main_async(run_async_demo, NULL); /* asyncio.run(run_async_demo()) */
 }

@@ -10,7 +10,8 @@
  * return {"id": ..., "name": ...}      return vow_ok(vow_ptr(u, free)): the promise owns u
  * user = await get_user(1)             vow_await(vow_async(loop, get_user, ...), &user):
  *                                      user.value owns a reference to the value
- * asyncio.run(demo_await())            vow_main(start, NULL), start = vow_async(...)
+ * an exception out of an await         return vow_rethrow(rc, &o): its error, handed on
+ * asyncio.run(demo_await())            vow_main_async(demo_await, NULL)
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -32,12 +33,6 @@ typedef struct {
     size_t n;
     post_t items[2];
 } posts_t;
-
-/* Python's exception propagation: the failure of an await, handed on. A rejection's error
- * is the outcome's (handed over); a misuse (an out-of-memory NULL awaited) has only a code. */
-static vow_result_t rethrow(int rc, vow_outcome_t *o) {
-    return o->state == VOW_REJECTED ? vow_fail(o->error) : vow_fail_code(rc, NULL);
-}
 
 /* async def get_user(user_id) */
 static vow_result_t get_user(vow_loop_t *loop, void *arg) {
@@ -80,13 +75,13 @@ static vow_result_t demo_await(vow_loop_t *loop, void *arg) {
     vow_outcome_t user, posts;
     /* await suspends demo_await until get_user's coroutine is done */
     int rc = vow_await(vow_async(loop, get_user, (void *)(intptr_t)1, NULL), &user);
-    if (rc != 0) return rethrow(rc, &user);
+    if (rc != 0) return vow_rethrow(rc, &user);
     const user_t *u = vow_value_ptr(&user.value);
     printf("user: {'id': %d, 'name': '%s'}\n", u->id, u->name);
 
     rc = vow_await(vow_async(loop, get_posts, (void *)(intptr_t)u->id, NULL), &posts);
     vow_outcome_release(&user);
-    if (rc != 0) return rethrow(rc, &posts);
+    if (rc != 0) return vow_rethrow(rc, &posts);
     print_posts(vow_value_ptr(&posts.value));
     vow_outcome_release(&posts);
     printf("total: %.2f s (sequential: 0.3 + 0.3)\n",
@@ -94,7 +89,4 @@ static vow_result_t demo_await(vow_loop_t *loop, void *arg) {
     return vow_ok_none();
 }
 
-/* vow_main takes the function that makes the main promise: here, the coroutine's. */
-static vow_t *start(vow_loop_t *loop, void *arg) { return vow_async(loop, demo_await, arg, NULL); }
-
-int main(void) { return vow_main(start, NULL); } /* asyncio.run(demo_await()) */
+int main(void) { return vow_main_async(demo_await, NULL); } /* asyncio.run(demo_await()) */

@@ -13,7 +13,8 @@
  *                                       asyncio's call_soon, so the prints after it come
  *                                       first
  * result1 = await task1                 vow_await(task1, &result1)
- * asyncio.run(demo_create_task())       vow_main(start, NULL), start = vow_async(...)
+ * an exception out of an await          return vow_rethrow(rc, &o): its error, handed on
+ * asyncio.run(demo_create_task())       vow_main_async(demo_create_task, NULL)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,12 +26,6 @@ static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* Python's exception propagation: the failure of an await, handed on. A rejection's error
- * is the outcome's (handed over); a misuse (an out-of-memory NULL awaited) has only a code. */
-static vow_result_t rethrow(int rc, vow_outcome_t *o) {
-    return o->state == VOW_REJECTED ? vow_fail(o->error) : vow_fail_code(rc, NULL);
 }
 
 typedef struct {
@@ -70,12 +65,12 @@ static vow_result_t demo_create_task(vow_loop_t *loop, void *arg) {
     int rc = vow_await(task1, &result1);
     if (rc != 0) {
         vow_unref(task2);
-        return rethrow(rc, &result1);
+        return vow_rethrow(rc, &result1);
     }
     rc = vow_await(task2, &result2);
     if (rc != 0) {
         vow_outcome_release(&result1);
-        return rethrow(rc, &result2);
+        return vow_rethrow(rc, &result2);
     }
 
     printf("\nresults: %s, %s\n", (const char *)vow_value_ptr(&result1.value),
@@ -86,9 +81,6 @@ static vow_result_t demo_create_task(vow_loop_t *loop, void *arg) {
     return vow_ok_none();
 }
 
-/* vow_main takes the function that makes the main promise: here, the coroutine's. */
-static vow_t *start(vow_loop_t *loop, void *arg) {
-    return vow_async(loop, demo_create_task, arg, NULL);
+int main(void) {
+    return vow_main_async(demo_create_task, NULL); /* asyncio.run(demo_create_task()) */
 }
-
-int main(void) { return vow_main(start, NULL); } /* asyncio.run(demo_create_task()) */

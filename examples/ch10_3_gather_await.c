@@ -12,7 +12,8 @@
  * results = await asyncio.gather(      vow_await(vow_all(loop, fetches, 3), &results)
  *     a, b, c)                         (Promise.all): a vow list, in input order, read with
  *                                      vow_list_of, vow_list_len, vow_list_value
- * asyncio.run(demo_gather())           vow_main(start, NULL), start = vow_async(...)
+ * an exception out of an await         return vow_rethrow(rc, &o): its error, handed on
+ * asyncio.run(demo_gather())           vow_main_async(demo_gather, NULL)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,12 +25,6 @@ static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* Python's exception propagation: the failure of an await, handed on. A rejection's error
- * is the outcome's (handed over); a misuse (an out-of-memory NULL awaited) has only a code. */
-static vow_result_t rethrow(int rc, vow_outcome_t *o) {
-    return o->state == VOW_REJECTED ? vow_fail(o->error) : vow_fail_code(rc, NULL);
 }
 
 typedef struct {
@@ -65,7 +60,7 @@ static vow_result_t demo_gather(vow_loop_t *loop, void *arg) {
     };
     vow_outcome_t results;
     int rc = vow_await(vow_all(loop, fetches, 3), &results);
-    if (rc != 0) return rethrow(rc, &results);
+    if (rc != 0) return vow_rethrow(rc, &results);
     const vow_list_t *list = vow_list_of(&results.value);
     printf("\nall results: [");
     for (size_t i = 0; i < vow_list_len(list); i++)
@@ -76,7 +71,4 @@ static vow_result_t demo_gather(vow_loop_t *loop, void *arg) {
     return vow_ok_none();
 }
 
-/* vow_main takes the function that makes the main promise: here, the coroutine's. */
-static vow_t *start(vow_loop_t *loop, void *arg) { return vow_async(loop, demo_gather, arg, NULL); }
-
-int main(void) { return vow_main(start, NULL); } /* asyncio.run(demo_gather()) */
+int main(void) { return vow_main_async(demo_gather, NULL); } /* asyncio.run(demo_gather()) */

@@ -14,18 +14,13 @@
  * gather(..., return_exceptions=True)   vow_all_settled (Promise.allSettled): never
  *                                       rejects; vow_list_state tells a value from an error
  * isinstance(result, Exception)         vow_list_state(list, i) == VOW_REJECTED
- * asyncio.run(demo_gather_error())      vow_main(start, NULL), start = vow_async(...)
+ * an exception out of an await          return vow_rethrow(rc, &o): its error, handed on
+ * asyncio.run(demo_gather_error())      vow_main_async(demo_gather_error, NULL)
  */
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "vow.h"
-
-/* Python's exception propagation: the failure of an await, handed on. A rejection's error
- * is the outcome's (handed over); a misuse (an out-of-memory NULL awaited) has only a code. */
-static vow_result_t rethrow(int rc, vow_outcome_t *o) {
-    return o->state == VOW_REJECTED ? vow_fail(o->error) : vow_fail_code(rc, NULL);
-}
 
 typedef struct {
     const char *name;
@@ -67,13 +62,13 @@ static vow_result_t demo_gather_error(vow_loop_t *loop, void *arg) {
         printf("caught: %s\n", vow_error_message(o.error));
         vow_outcome_release(&o);
     } else {
-        return rethrow(rc, &o); /* anything else propagates */
+        return vow_rethrow(rc, &o); /* anything else propagates */
     }
 
     printf("\n=== return_exceptions=True: errors come back as results ===\n");
     start_all(loop, tasks);
     rc = vow_await(vow_all_settled(loop, tasks, 3), &o);
-    if (rc != 0) return rethrow(rc, &o);
+    if (rc != 0) return vow_rethrow(rc, &o);
     const vow_list_t *results = vow_list_of(&o.value);
     for (size_t i = 0; i < vow_list_len(results); i++) {
         if (vow_list_state(results, i) == VOW_REJECTED)
@@ -86,9 +81,6 @@ static vow_result_t demo_gather_error(vow_loop_t *loop, void *arg) {
     return vow_ok_none();
 }
 
-/* vow_main takes the function that makes the main promise: here, the coroutine's. */
-static vow_t *start(vow_loop_t *loop, void *arg) {
-    return vow_async(loop, demo_gather_error, arg, NULL);
+int main(void) {
+    return vow_main_async(demo_gather_error, NULL); /* asyncio.run(demo_gather_error()) */
 }
-
-int main(void) { return vow_main(start, NULL); } /* asyncio.run(demo_gather_error()) */

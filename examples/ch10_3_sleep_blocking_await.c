@@ -14,7 +14,7 @@
  * await asyncio.sleep(0.5)             vow_await(vow_sleep(loop, 500), NULL): this
  *                                      coroutine waits, the loop runs the others
  * await asyncio.gather(a, b, c)        vow_await(vow_all(loop, tasks, 3), NULL)
- * asyncio.run(main())                  vow_main(start, NULL), start = vow_async(...)
+ * asyncio.run(main())                  vow_main_async(amain, NULL)
  */
 #include <errno.h>
 #include <stdio.h>
@@ -77,7 +77,4 @@ static vow_result_t amain(vow_loop_t *loop, void *arg) {
     return vow_ok_none();
 }
 
-/* vow_main takes the function that makes the main promise: here, the coroutine's. */
-static vow_t *start(vow_loop_t *loop, void *arg) { return vow_async(loop, amain, arg, NULL); }
-
-int main(void) { return vow_main(start, NULL); } /* asyncio.run(main()) */
+int main(void) { return vow_main_async(amain, NULL); } /* asyncio.run(main()) */

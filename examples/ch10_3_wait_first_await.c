@@ -19,7 +19,8 @@
  *                                         asyncio's; its await of the sleep returns
  *                                         VOW_ECANCELED, it hands that on and so ends
  * t.cancelled()                           vow_is_cancellation(vow_error(t))
- * asyncio.run(demo_wait())                vow_main(start, NULL), start = vow_async(...)
+ * an exception out of an await            return vow_rethrow(rc, &o): its error, handed on
+ * asyncio.run(demo_wait())                vow_main_async(demo_wait, NULL)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,12 +32,6 @@ static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* Python's exception propagation: the failure of an await, handed on. A rejection's error
- * is the outcome's (handed over); a misuse (an out-of-memory NULL awaited) has only a code. */
-static vow_result_t rethrow(int rc, vow_outcome_t *o) {
-    return o->state == VOW_REJECTED ? vow_fail(o->error) : vow_fail_code(rc, NULL);
 }
 
 typedef struct {
@@ -81,7 +76,7 @@ static vow_result_t demo_wait(vow_loop_t *loop, void *arg) {
     start_jobs(loop, tasks);
     vow_outcome_t first, rest;
     int rc = vow_await(vow_wait(loop, tasks, 3, VOW_FIRST_COMPLETED, VOW_NO_TIMEOUT, 0), &first);
-    if (rc != 0) return rethrow(rc, &first);
+    if (rc != 0) return vow_rethrow(rc, &first);
     const vow_wait_result_t *w = vow_wait_result_of(&first.value);
     printf("first done after %.2f s: ", now_s() - start);
     print_done(w);
@@ -94,7 +89,7 @@ static vow_result_t demo_wait(vow_loop_t *loop, void *arg) {
     for (size_t i = 0; i < n; i++) pending[i] = vow_ref(vow_wait_pending(w, i));
     vow_outcome_release(&first);
     rc = vow_await(vow_wait(loop, pending, n, VOW_ALL_COMPLETED, VOW_NO_TIMEOUT, 0), &rest);
-    if (rc != 0) return rethrow(rc, &rest);
+    if (rc != 0) return vow_rethrow(rc, &rest);
     printf("all done after %.2f s: ", now_s() - start);
     print_done(vow_wait_result_of(&rest.value));
     vow_outcome_release(&rest);
@@ -108,7 +103,7 @@ static vow_result_t demo_wait(vow_loop_t *loop, void *arg) {
     rc = vow_await(vow_wait(loop, inputs, 3, VOW_ALL_COMPLETED, 150, 0), &timed);
     if (rc != 0) {
         for (int i = 0; i < 3; i++) vow_unref(tasks[i]);
-        return rethrow(rc, &timed);
+        return vow_rethrow(rc, &timed);
     }
     w = vow_wait_result_of(&timed.value);
     printf("after %.2f s: %zu done, %zu pending\n", now_s() - start, vow_wait_done_count(w),
@@ -132,7 +127,4 @@ static vow_result_t demo_wait(vow_loop_t *loop, void *arg) {
     return rc == 0 ? vow_ok_none() : vow_fail_code(rc, NULL);
 }
 
-/* vow_main takes the function that makes the main promise: here, the coroutine's. */
-static vow_t *start(vow_loop_t *loop, void *arg) { return vow_async(loop, demo_wait, arg, NULL); }
-
-int main(void) { return vow_main(start, NULL); } /* asyncio.run(demo_wait()) */
+int main(void) { return vow_main_async(demo_wait, NULL); } /* asyncio.run(demo_wait()) */

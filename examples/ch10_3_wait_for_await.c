@@ -21,7 +21,8 @@
  * task = asyncio.create_task(op)         vow_create_task_async(loop, slow_operation, ...)
  * wait_for(asyncio.shield(task), .3)     vow_timeout(vow_ref(task), 300, VOW_TIMEOUT_RACE)
  * result = await task                    vow_await(task, &o)
- * asyncio.run(main())                    vow_main(start, NULL), start = vow_async(...)
+ * an exception out of an await           return vow_rethrow(rc, &o): its error, handed on
+ * asyncio.run(main())                    vow_main_async(amain, NULL)
  */
 #include <stdio.h>
 #include <time.h>
@@ -32,12 +33,6 @@ static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* Python's exception propagation: the failure of an await, handed on. A rejection's error
- * is the outcome's (handed over); a misuse (an out-of-memory NULL awaited) has only a code. */
-static vow_result_t rethrow(int rc, vow_outcome_t *o) {
-    return o->state == VOW_REJECTED ? vow_fail(o->error) : vow_fail_code(rc, NULL);
 }
 
 /* async def slow_operation() */
@@ -64,7 +59,7 @@ static vow_result_t demo_wait_for(vow_loop_t *loop, void *arg) {
         int cancelled = vow_is_cancellation(vow_error_cause(o.error));
         printf("caused by the operation's cancellation: %s\n", cancelled ? "yes" : "no");
     } else {
-        return rethrow(rc, &o);
+        return vow_rethrow(rc, &o);
     }
     vow_outcome_release(&o);
     return vow_ok_none();
@@ -86,12 +81,12 @@ static vow_result_t demo_race(vow_loop_t *loop, void *arg) {
         vow_outcome_release(&o);
         printf("timed out after %.2f s; the operation keeps running\n", now_s() - start);
         rc = vow_await(task, &o); /* result = await task */
-        if (rc != 0) return rethrow(rc, &o);
+        if (rc != 0) return vow_rethrow(rc, &o);
         printf("result after %.2f s: %s\n", now_s() - start, (const char *)vow_value_ptr(&o.value));
         vow_outcome_release(&o);
     } else {
         vow_unref(task);
-        return rethrow(rc, &o);
+        return vow_rethrow(rc, &o);
     }
     return vow_ok_none();
 }
@@ -108,7 +103,4 @@ static vow_result_t amain(vow_loop_t *loop, void *arg) {
     return vow_ok_none();
 }
 
-/* vow_main takes the function that makes the main promise: here, the coroutine's. */
-static vow_t *start(vow_loop_t *loop, void *arg) { return vow_async(loop, amain, arg, NULL); }
-
-int main(void) { return vow_main(start, NULL); } /* asyncio.run(main()) */
+int main(void) { return vow_main_async(amain, NULL); } /* asyncio.run(main()) */

@@ -22,8 +22,9 @@
  * deadline = asyncio.Event()              vow_event_new(loop); await deadline.wait() is
  * call_later(0.1, deadline.set)           vow_await(vow_event_wait(deadline), NULL), and
  *                                         vow_set_timeout(loop, set_event, deadline, 100)
- * asyncio.run(demo_taskgroup())           vow_main(start_taskgroup, NULL), then
- * asyncio.run(demo_taskgroup_failure())   vow_main(start_taskgroup_failure, NULL)
+ * an exception out of an await            return vow_rethrow(rc, &o): its error, handed on
+ * asyncio.run(demo_taskgroup())           vow_main_async(demo_taskgroup, NULL), then
+ * asyncio.run(demo_taskgroup_failure())   vow_main_async(demo_taskgroup_failure, NULL)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,12 +36,6 @@ static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* Python's exception propagation: the failure of an await, handed on. A rejection's error
- * is the outcome's (handed over); a misuse (an out-of-memory NULL awaited) has only a code. */
-static vow_result_t rethrow(int rc, vow_outcome_t *o) {
-    return o->state == VOW_REJECTED ? vow_fail(o->error) : vow_fail_code(rc, NULL);
 }
 
 typedef struct {
@@ -148,7 +143,7 @@ static vow_result_t demo_taskgroup_failure(vow_loop_t *loop, void *arg) {
             printf("  - %s\n", vow_error_message(vow_error_at(eg, i)));
         vow_outcome_release(&o);
     } else if (rc != 0) {
-        result = rethrow(rc, &o); /* any other failure propagates */
+        result = vow_rethrow(rc, &o); /* any other failure propagates */
     } else {
         vow_outcome_release(&o);
     }
@@ -162,17 +157,8 @@ static vow_result_t demo_taskgroup_failure(vow_loop_t *loop, void *arg) {
     return result;
 }
 
-/* vow_main takes the function that makes the main promise: here, the coroutine's. */
-static vow_t *start_taskgroup(vow_loop_t *loop, void *arg) {
-    return vow_async(loop, demo_taskgroup, arg, NULL);
-}
-
-static vow_t *start_taskgroup_failure(vow_loop_t *loop, void *arg) {
-    return vow_async(loop, demo_taskgroup_failure, arg, NULL);
-}
-
 int main(void) {
-    int status = vow_main(start_taskgroup, NULL); /* asyncio.run(demo_taskgroup()) */
+    int status = vow_main_async(demo_taskgroup, NULL); /* asyncio.run(demo_taskgroup()) */
     if (status != 0) return status;
-    return vow_main(start_taskgroup_failure, NULL); /* asyncio.run(demo_taskgroup_failure()) */
+    return vow_main_async(demo_taskgroup_failure, NULL); /* asyncio.run(demo_taskgroup_failure()) */
 }

@@ -14,7 +14,8 @@
  *                                         a cancellation included: an await after a
  *                                         delivered cancellation works normally, so the
  *                                         cleanup may await) then the body's outcome
- * asyncio.run(demo_async_context())     vow_main(start, NULL), start = vow_async(...)
+ * an exception out of an await          return vow_rethrow(rc, &o): its error, handed on
+ * asyncio.run(demo_async_context())     vow_main_async(demo_async_context, NULL)
  *
  * (The callback form uses vow_scope, which packages these steps; a coroutine can use it
  * too. Here the Python's __aexit__ ignores its exception arguments, so aexit takes self
@@ -23,12 +24,6 @@
 #include <stdio.h>
 
 #include "vow.h"
-
-/* Python's exception propagation: the failure of an await, handed on. A rejection's error
- * is the outcome's (handed over); a misuse (an out-of-memory NULL awaited) has only a code. */
-static vow_result_t rethrow(int rc, vow_outcome_t *o) {
-    return o->state == VOW_REJECTED ? vow_fail(o->error) : vow_fail_code(rc, NULL);
-}
 
 /* class AsyncResource: an asynchronously managed resource */
 typedef struct {
@@ -41,7 +36,7 @@ static vow_result_t aenter(vow_loop_t *loop, void *arg) {
     vow_outcome_t o;
     printf("[%s] acquiring resource...\n", self->name);
     int rc = vow_await(vow_sleep(loop, 200), &o);
-    if (rc != 0) return rethrow(rc, &o);
+    if (rc != 0) return vow_rethrow(rc, &o);
     printf("[%s] resource ready\n", self->name);
     return vow_ok(vow_ptr(self, NULL)); /* return self */
 }
@@ -52,7 +47,7 @@ static vow_result_t aexit(vow_loop_t *loop, void *arg) {
     vow_outcome_t o;
     printf("[%s] releasing resource...\n", self->name);
     int rc = vow_await(vow_sleep(loop, 100), &o);
-    if (rc != 0) return rethrow(rc, &o);
+    if (rc != 0) return vow_rethrow(rc, &o);
     printf("[%s] resource released\n", self->name);
     return vow_ok_none();
 }
@@ -63,7 +58,7 @@ static vow_result_t do_something(vow_loop_t *loop, void *arg) {
     vow_outcome_t o;
     printf("[%s] using resource...\n", self->name);
     int rc = vow_await(vow_sleep(loop, 100), &o);
-    if (rc != 0) return rethrow(rc, &o);
+    if (rc != 0) return vow_rethrow(rc, &o);
     return vow_ok_none();
 }
 
@@ -75,7 +70,7 @@ static vow_result_t demo_async_context(vow_loop_t *loop, void *arg) {
 
     /* async with AsyncResource("DB connection") as resource: */
     int rc = vow_await(vow_async(loop, aenter, &db, NULL), &o);
-    if (rc != 0) return rethrow(rc, &o); /* __aenter__ raised: no __aexit__ */
+    if (rc != 0) return vow_rethrow(rc, &o); /* __aenter__ raised: no __aexit__ */
     resource_t *resource = vow_value_ptr(&o.value);
     vow_outcome_release(&o);
 
@@ -86,16 +81,13 @@ static vow_result_t demo_async_context(vow_loop_t *loop, void *arg) {
     rc = vow_await(vow_async(loop, aexit, resource, NULL), &o);
     if (rc != 0) {
         vow_outcome_release(&body);
-        return rethrow(rc, &o);
+        return vow_rethrow(rc, &o);
     }
-    if (body_rc != 0) return rethrow(body_rc, &body);
+    if (body_rc != 0) return vow_rethrow(body_rc, &body);
     vow_outcome_release(&body);
     return vow_ok_none();
 }
 
-/* vow_main takes the function that makes the main promise: here, the coroutine's. */
-static vow_t *start(vow_loop_t *loop, void *arg) {
-    return vow_async(loop, demo_async_context, arg, NULL);
+int main(void) {
+    return vow_main_async(demo_async_context, NULL); /* asyncio.run(demo_async_context()) */
 }
-
-int main(void) { return vow_main(start, NULL); } /* asyncio.run(demo_async_context()) */

@@ -13,7 +13,8 @@
  * async for num in gen: print(num)      while (vow_await_next(gen, &num) > 0) { ... }
  * [num async for num in gen]            the same loop, appending to a C array (the
  *                                       callback form uses vow_stream_collect)
- * asyncio.run(demo_async_gen())         vow_main(start, NULL), start = vow_async(...)
+ * an exception out of an await          return vow_rethrow(rc, &o): its error, handed on
+ * asyncio.run(demo_async_gen())         vow_main_async(demo_async_gen, NULL)
  *
  * A generator walked to its end returns by itself; one left early (vow_stream_close, or
  * the last vow_stream_unref) would see vow_yield answer VOW_ECLOSED, or its await answer
@@ -24,19 +25,13 @@
 
 #include "vow.h"
 
-/* Python's exception propagation: the failure of an await, handed on. A rejection's error
- * is the outcome's (handed over); a misuse (an out-of-memory NULL awaited) has only a code. */
-static vow_result_t rethrow(int rc, vow_outcome_t *o) {
-    return o->state == VOW_REJECTED ? vow_fail(o->error) : vow_fail_code(rc, NULL);
-}
-
 /* async def async_generator(n): an asynchronous generator */
 static vow_result_t async_generator(vow_loop_t *loop, void *arg) {
     int64_t n = (int64_t)(intptr_t)arg;
     for (int64_t i = 0; i < n; i++) {
         vow_outcome_t o;
         int rc = vow_await(vow_sleep(loop, 100), &o);
-        if (rc != 0) return rethrow(rc, &o);                  /* closed while sleeping: cancelled */
+        if (rc != 0) return vow_rethrow(rc, &o);              /* closed while sleeping: cancelled */
         if (vow_yield(vow_int(i)) != 0) return vow_ok_none(); /* closed at the yield */
     }
     return vow_ok_none();
@@ -59,7 +54,7 @@ static vow_result_t demo_async_gen(vow_loop_t *loop, void *arg) {
         vow_outcome_release(&num);
     }
     vow_stream_unref(g);
-    if (rc < 0) return rethrow(rc, &num);
+    if (rc < 0) return vow_rethrow(rc, &num);
 
     printf("\nasync list comprehension:\n");
     int64_t results[5]; /* results = [num async for num in async_generator(5)] */
@@ -70,16 +65,11 @@ static vow_result_t demo_async_gen(vow_loop_t *loop, void *arg) {
         vow_outcome_release(&num);
     }
     vow_stream_unref(g);
-    if (rc < 0) return rethrow(rc, &num);
+    if (rc < 0) return vow_rethrow(rc, &num);
     printf("  results: [");
     for (size_t i = 0; i < len; i++) printf("%s%lld", i ? ", " : "", (long long)results[i]);
     printf("]\n");
     return vow_ok_none();
 }
 
-/* vow_main takes the function that makes the main promise: here, the coroutine's. */
-static vow_t *start(vow_loop_t *loop, void *arg) {
-    return vow_async(loop, demo_async_gen, arg, NULL);
-}
-
-int main(void) { return vow_main(start, NULL); } /* asyncio.run(demo_async_gen()) */
+int main(void) { return vow_main_async(demo_async_gen, NULL); } /* asyncio.run(demo_async_gen()) */

@@ -12,7 +12,8 @@
  *                                       promise vow_async gives for each item asked for
  * raise StopAsyncIteration              return vow_ok(vow_stream_end_value())
  * async for num in AsyncRange(5):       while (vow_await_next(it, &num) > 0) { ... }
- * asyncio.run(demo_async_iter())        vow_main(start, NULL), start = vow_async(...)
+ * an exception out of an await          return vow_rethrow(rc, &o): its error, handed on
+ * asyncio.run(demo_async_iter())        vow_main_async(demo_async_iter, NULL)
  *
  * (The callback form uses vow_stream_range, the library's AsyncRange; the same stream could
  * be walked here. An async generator, ch10_5_async_gen_await.c, is the shorter way to
@@ -23,12 +24,6 @@
 #include <stdlib.h>
 
 #include "vow.h"
-
-/* Python's exception propagation: the failure of an await, handed on. A rejection's error
- * is the outcome's (handed over); a misuse (an out-of-memory NULL awaited) has only a code. */
-static vow_result_t rethrow(int rc, vow_outcome_t *o) {
-    return o->state == VOW_REJECTED ? vow_fail(o->error) : vow_fail_code(rc, NULL);
-}
 
 /* class AsyncRange: an asynchronous range */
 typedef struct {
@@ -42,7 +37,7 @@ static vow_result_t anext(vow_loop_t *loop, void *arg) {
     vow_outcome_t o;
     if (self->current >= self->stop) return vow_ok(vow_stream_end_value()); /* StopAsyncIteration */
     int rc = vow_await(vow_sleep(loop, 100), &o); /* a simulated asynchronous step */
-    if (rc != 0) return rethrow(rc, &o);
+    if (rc != 0) return vow_rethrow(rc, &o);
     int64_t value = self->current;
     self->current += 1;
     return vow_ok_int(value);
@@ -72,13 +67,10 @@ static vow_result_t demo_async_iter(vow_loop_t *loop, void *arg) {
         vow_outcome_release(&num);
     }
     vow_stream_unref(it);
-    if (rc < 0) return rethrow(rc, &num);
+    if (rc < 0) return vow_rethrow(rc, &num);
     return vow_ok_none();
 }
 
-/* vow_main takes the function that makes the main promise: here, the coroutine's. */
-static vow_t *start(vow_loop_t *loop, void *arg) {
-    return vow_async(loop, demo_async_iter, arg, NULL);
+int main(void) {
+    return vow_main_async(demo_async_iter, NULL); /* asyncio.run(demo_async_iter()) */
 }
-
-int main(void) { return vow_main(start, NULL); } /* asyncio.run(demo_async_iter()) */

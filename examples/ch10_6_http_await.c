@@ -18,7 +18,8 @@
  *                                       sleep (so "fetching" lines come first, as asyncio
  *                                       runs the gathered tasks' first steps in order)
  * for result in results                 vow_list_of(&o.value), vow_list_value(list, i)
- * asyncio.run(demo_http())              vow_main(start, NULL), start = vow_async(...)
+ * an exception out of an await          return vow_rethrow(rc, &o): its error, handed on
+ * asyncio.run(demo_http())              vow_main_async(demo_http, NULL)
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -31,12 +32,6 @@ static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* Python's exception propagation: the failure of an await, handed on. A rejection's error
- * is the outcome's (handed over); a misuse (an out-of-memory NULL awaited) has only a code. */
-static vow_result_t rethrow(int rc, vow_outcome_t *o) {
-    return o->state == VOW_REJECTED ? vow_fail(o->error) : vow_fail_code(rc, NULL);
 }
 
 /* xorshift32 (Marsaglia), the same in examples/py/ch10_6_http.py. */
@@ -63,7 +58,7 @@ static vow_result_t fetch_url(vow_loop_t *loop, void *arg) {
     uint64_t delay_ms = 500 + rng_next() % 1501; /* random.uniform(0.5, 2.0), in ms */
     printf("fetching %s...\n", url);
     int rc = vow_await(vow_sleep(loop, delay_ms), &o);
-    if (rc != 0) return rethrow(rc, &o);
+    if (rc != 0) return vow_rethrow(rc, &o);
     printf("done: %s\n", url);
     response_t *r = malloc(sizeof *r);
     if (r == NULL) return vow_fail_code(VOW_ENOMEM, NULL);
@@ -89,7 +84,7 @@ static vow_result_t demo_http(vow_loop_t *loop, void *arg) {
         pending[i] = vow_async(loop, fetch_url, (void *)urls[i], NULL);
     vow_outcome_t o;
     int rc = vow_await(vow_all(loop, pending, N_URLS), &o); /* results = await gather(...) */
-    if (rc != 0) return rethrow(rc, &o);
+    if (rc != 0) return vow_rethrow(rc, &o);
 
     const vow_list_t *results = vow_list_of(&o.value);
     printf("\n=== results ===\n");
@@ -102,7 +97,4 @@ static vow_result_t demo_http(vow_loop_t *loop, void *arg) {
     return vow_ok_none();
 }
 
-/* vow_main takes the function that makes the main promise: here, the coroutine's. */
-static vow_t *start(vow_loop_t *loop, void *arg) { return vow_async(loop, demo_http, arg, NULL); }
-
-int main(void) { return vow_main(start, NULL); } /* asyncio.run(demo_http()) */
+int main(void) { return vow_main_async(demo_http, NULL); } /* asyncio.run(demo_http()) */

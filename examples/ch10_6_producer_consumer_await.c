@@ -16,6 +16,8 @@
  * queue.task_done(); await queue.join() vow_queue_task_done(q); vow_await(vow_queue_join(q))
  * asyncio.create_task(producer(...))    vow_create_task_async(loop, producer, &args, NULL)
  * await asyncio.gather(*producers)      vow_await(vow_all(loop, producers, 2), ...)
+ * an exception out of an await          return vow_rethrow(rc, &o): its error, handed on
+ * asyncio.run(demo_producer_consumer()) vow_main_async(demo_producer_consumer, NULL)
  *
  * The pauses come from seeded xorshift32 generators, the same as in the Python file. Which
  * consumer takes which item, and the order of lines printed at one instant, depend on
@@ -28,12 +30,6 @@
 #include <stdlib.h>
 
 #include "vow.h"
-
-/* Python's exception propagation: the failure of an await, handed on. A rejection's error
- * is the outcome's (handed over); a misuse (an out-of-memory NULL awaited) has only a code. */
-static vow_result_t rethrow(int rc, vow_outcome_t *o) {
-    return o->state == VOW_REJECTED ? vow_fail(o->error) : vow_fail_code(rc, NULL);
-}
 
 typedef struct {
     uint32_t state;
@@ -66,10 +62,10 @@ static vow_result_t producer(vow_loop_t *loop, void *arg) {
         if (item == NULL) return vow_fail_code(VOW_ENOMEM, NULL);
         snprintf(item, 32, "%s-item-%d", a->name, i);
         int rc = vow_await(vow_queue_put(a->queue, vow_ptr(item, free)), &o);
-        if (rc != 0) return rethrow(rc, &o);
+        if (rc != 0) return vow_rethrow(rc, &o);
         printf("[produce] %s-item-%d\n", a->name, i); /* (item is the queue's now) */
         rc = vow_await(vow_sleep(loop, 100 + rng_next(&a->rng) % 201), &o);
-        if (rc != 0) return rethrow(rc, &o);
+        if (rc != 0) return vow_rethrow(rc, &o);
     }
     return vow_ok_none();
 }
@@ -85,13 +81,13 @@ static vow_result_t consumer(vow_loop_t *loop, void *arg) {
     vow_outcome_t item, o;
     while (1) {
         int rc = vow_await(vow_queue_get(a->queue), &item);
-        if (rc != 0) return rethrow(rc, &item);
+        if (rc != 0) return vow_rethrow(rc, &item);
         if (vow_value_kind(&item.value) == VOW_VAL_NONE) break; /* the end signal */
         printf("[consume] %s\n", (const char *)vow_value_ptr(&item.value));
         vow_outcome_release(&item);
         consumed += 1;
         rc = vow_await(vow_sleep(loop, 100 + rng_next(&a->rng) % 101), &o);
-        if (rc != 0) return rethrow(rc, &o);
+        if (rc != 0) return vow_rethrow(rc, &o);
         vow_queue_task_done(a->queue);
     }
     return vow_ok_none();
@@ -108,18 +104,18 @@ static vow_result_t run_demo(vow_loop_t *loop, vow_queue_t *queue, vow_t *consum
         vow_create_task_async(loop, producer, &producer_args[1], NULL),
     };
     int rc = vow_await(vow_all(loop, producers, 2), &o);
-    if (rc != 0) return rethrow(rc, &o);
+    if (rc != 0) return vow_rethrow(rc, &o);
     vow_outcome_release(&o);
     printf("\n--- producers done ---\n");
     rc = vow_await(vow_queue_join(queue), &o); /* every item taken and done */
-    if (rc != 0) return rethrow(rc, &o);
+    if (rc != 0) return vow_rethrow(rc, &o);
     for (int i = 0; i < 2; i++) { /* for _ in consumers: await queue.put(None) */
         rc = vow_await(vow_queue_put(queue, vow_none()), &o);
-        if (rc != 0) return rethrow(rc, &o);
+        if (rc != 0) return vow_rethrow(rc, &o);
     }
     rc = vow_await(vow_all(loop, consumers, 2), &o); /* consumes both tasks */
     consumers[0] = consumers[1] = NULL;
-    if (rc != 0) return rethrow(rc, &o);
+    if (rc != 0) return vow_rethrow(rc, &o);
     vow_outcome_release(&o);
     printf("\n--- all done: %d items consumed ---\n", consumed);
     return vow_ok_none();
@@ -147,9 +143,6 @@ static vow_result_t demo_producer_consumer(vow_loop_t *loop, void *arg) {
     return res;
 }
 
-/* vow_main takes the function that makes the main promise: here, the coroutine's. */
-static vow_t *start(vow_loop_t *loop, void *arg) {
-    return vow_async(loop, demo_producer_consumer, arg, NULL);
+int main(void) {
+    return vow_main_async(demo_producer_consumer, NULL); /* asyncio.run(demo_producer_consumer()) */
 }
-
-int main(void) { return vow_main(start, NULL); } /* asyncio.run(demo_producer_consumer()) */

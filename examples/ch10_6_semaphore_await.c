@@ -14,6 +14,8 @@
  * await asyncio.gather(*tasks)          each runs at once up to its acquire (asyncio starts
  *                                       the gathered coroutines in the next turn); then
  *                                       vow_await(vow_all(loop, tasks, N), &results)
+ * an exception out of an await          return vow_rethrow(rc, &o): its error, handed on
+ * asyncio.run(demo_semaphore())         vow_main_async(demo_semaphore, NULL)
  *
  * Lines printed at the same instant (three requests end, three start) come in another
  * order than in asyncio (a waiting acquire is granted one microtask after the release, an
@@ -32,12 +34,6 @@ static double now_s(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Python's exception propagation: the failure of an await, handed on. A rejection's error
- * is the outcome's (handed over); a misuse (an out-of-memory NULL awaited) has only a code. */
-static vow_result_t rethrow(int rc, vow_outcome_t *o) {
-    return o->state == VOW_REJECTED ? vow_fail(o->error) : vow_fail_code(rc, NULL);
-}
-
 static int in_flight = 0;
 static int most = 0;
 
@@ -54,14 +50,14 @@ static vow_result_t fetch_with_semaphore(vow_loop_t *loop, void *arg) {
     request_t *r = arg;
     vow_outcome_t o;
     int rc = vow_await(vow_sem_acquire(r->semaphore), &o); /* async with semaphore: */
-    if (rc != 0) return rethrow(rc, &o);
+    if (rc != 0) return vow_rethrow(rc, &o);
     in_flight += 1;
     most = in_flight > most ? in_flight : most;
     printf("[%d] start: %s\n", r->id, r->url);
     rc = vow_await(vow_sleep(loop, 1000), &o); /* the simulated request */
     if (rc != 0) {
         vow_sem_release(r->semaphore); /* (leaving the async with by an exception) */
-        return rethrow(rc, &o);
+        return vow_rethrow(rc, &o);
     }
     printf("[%d] done: %s\n", r->id, r->url);
     in_flight -= 1;
@@ -92,7 +88,7 @@ static vow_result_t demo_semaphore(vow_loop_t *loop, void *arg) {
     int rc = vow_await(vow_all(loop, tasks, N), &results);
     if (rc != 0) {
         vow_sem_free(semaphore);
-        return rethrow(rc, &results);
+        return vow_rethrow(rc, &results);
     }
     printf("\nall done: %zu results, at most %d at once\n",
            vow_list_len(vow_list_of(&results.value)), most);
@@ -102,9 +98,4 @@ static vow_result_t demo_semaphore(vow_loop_t *loop, void *arg) {
     return vow_ok_none();
 }
 
-/* vow_main takes the function that makes the main promise: here, the coroutine's. */
-static vow_t *start(vow_loop_t *loop, void *arg) {
-    return vow_async(loop, demo_semaphore, arg, NULL);
-}
-
-int main(void) { return vow_main(start, NULL); } /* asyncio.run(demo_semaphore()) */
+int main(void) { return vow_main_async(demo_semaphore, NULL); } /* asyncio.run(demo_semaphore()) */

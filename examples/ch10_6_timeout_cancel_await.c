@@ -9,8 +9,8 @@
  * async def long_running_task()         a coroutine body (vow_async_fn)
  * try: await asyncio.sleep(10)          rc = vow_await(vow_sleep(loop, 10000), &o)
  * except asyncio.CancelledError:        rc == VOW_ECANCELED: the cancellation arrives as
- *     print(...); raise                 the await's answer; returning its error (o.error)
- *                                       lets it through
+ *     print(...); raise                 the await's answer; return vow_rethrow(rc, &o)
+ *                                       lets it through (o's error, handed on)
  * await asyncio.wait_for(coro, 1.0)     vow_await(vow_timeout(vow_async(...), 1000, 0)):
  *                                       at 1 s the timeout cancels the coroutine (a
  *                                       request: its await answers VOW_ECANCELED), waits
@@ -22,7 +22,7 @@
  *                                       run its except clause and finished
  * len(asyncio.all_tasks()) - 1          vow_async_live(loop) - 1: the live coroutines but
  *                                       main (the timers are gone with the tasks)
- * asyncio.run(main())                   vow_main(start, NULL), start = vow_async(...)
+ * asyncio.run(main())                   vow_main_async(amain, NULL)
  */
 #include <stdio.h>
 #include <time.h>
@@ -35,12 +35,6 @@ static double now_s(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Python's exception propagation: the failure of an await, handed on. A rejection's error
- * is the outcome's (handed over); a misuse (an out-of-memory NULL awaited) has only a code. */
-static vow_result_t rethrow(int rc, vow_outcome_t *o) {
-    return o->state == VOW_REJECTED ? vow_fail(o->error) : vow_fail_code(rc, NULL);
-}
-
 static double start = 0.0;
 
 /* async def long_running_task() */
@@ -51,9 +45,9 @@ static vow_result_t long_running_task(vow_loop_t *loop, void *arg) {
     int rc = vow_await(vow_sleep(loop, 10000), &o);
     if (rc == VOW_ECANCELED) { /* except asyncio.CancelledError: */
         printf("task cancelled!\n");
-        return rethrow(rc, &o); /* raise: let the caller see the cancellation */
+        return vow_rethrow(rc, &o); /* raise: let the caller see the cancellation */
     }
-    if (rc != 0) return rethrow(rc, &o);
+    if (rc != 0) return vow_rethrow(rc, &o);
     printf("task finished\n");
     return vow_ok(vow_ptr("result", NULL));
 }
@@ -72,7 +66,7 @@ static vow_result_t demo_cancel(vow_loop_t *loop, void *arg) {
         printf("timed out after %.2f s\n\n", now_s() - start);
         vow_outcome_release(&o);
     } else {
-        return rethrow(rc, &o);
+        return vow_rethrow(rc, &o);
     }
 
     printf("=== cancel by hand ===\n");
@@ -81,7 +75,7 @@ static vow_result_t demo_cancel(vow_loop_t *loop, void *arg) {
     rc = vow_await(vow_sleep(loop, 500), &o);
     if (rc != 0) {
         vow_unref(task);
-        return rethrow(rc, &o);
+        return vow_rethrow(rc, &o);
     }
     printf("cancelling the task...\n");
     vow_cancel(task);
@@ -93,7 +87,7 @@ static vow_result_t demo_cancel(vow_loop_t *loop, void *arg) {
         printf("confirmed: the task was cancelled after %.2f s\n", now_s() - start);
         vow_outcome_release(&o);
     } else {
-        return rethrow(rc, &o);
+        return vow_rethrow(rc, &o);
     }
     return vow_ok_none();
 }
@@ -102,12 +96,9 @@ static vow_result_t demo_cancel(vow_loop_t *loop, void *arg) {
 static vow_result_t amain(vow_loop_t *loop, void *arg) {
     vow_outcome_t o;
     int rc = vow_await(vow_async(loop, demo_cancel, arg, NULL), &o);
-    if (rc != 0) return rethrow(rc, &o);
+    if (rc != 0) return vow_rethrow(rc, &o);
     printf("operations still running: %d\n", vow_async_live(loop) - 1);
     return vow_ok_none();
 }
 
-/* vow_main takes the function that makes the main promise: here, the coroutine's. */
-static vow_t *start_main(vow_loop_t *loop, void *arg) { return vow_async(loop, amain, arg, NULL); }
-
-int main(void) { return vow_main(start_main, NULL); } /* asyncio.run(main()) */
+int main(void) { return vow_main_async(amain, NULL); } /* asyncio.run(main()) */

@@ -13,6 +13,8 @@
  * t = asyncio.create_task(ticker())         vow_create_task_async(loop, ticker, NULL, NULL)
  * t.cancel()                                vow_cancel(t): the ticker's await answers
  *                                           VOW_ECANCELED, and it returns
+ * an exception out of an await              return vow_rethrow(rc, &o): its error, handed on
+ * asyncio.run(demo_executor())              vow_main_async(demo_executor, NULL)
  * asyncio.run(async_function()) in a        sync_wrapper(): vow_loop_new, then
  * plain function                            vow_run_main(loop, vow_async(loop,
  *                                           async_function, ...), &out): runs until the
@@ -29,12 +31,6 @@
 #include <unistd.h>
 
 #include "vow.h"
-
-/* Python's exception propagation: the failure of an await, handed on. A rejection's error
- * is the outcome's (handed over); a misuse (an out-of-memory NULL awaited) has only a code. */
-static vow_result_t rethrow(int rc, vow_outcome_t *o) {
-    return o->state == VOW_REJECTED ? vow_fail(o->error) : vow_fail_code(rc, NULL);
-}
 
 static int ticks = 0;
 
@@ -90,7 +86,7 @@ static vow_result_t ticker(vow_loop_t *loop, void *arg) {
     vow_outcome_t o;
     while (1) {
         int rc = vow_await(vow_sleep(loop, 100), &o);
-        if (rc != 0) return rethrow(rc, &o); /* cancelled: t.cancel() */
+        if (rc != 0) return vow_rethrow(rc, &o); /* cancelled: t.cancel() */
         ticks += 1;
     }
 }
@@ -107,7 +103,7 @@ static vow_result_t demo_executor(vow_loop_t *loop, void *arg) {
     if (rc != 0) {
         vow_cancel(t);
         vow_unref(t);
-        return rethrow(rc, &result);
+        return vow_rethrow(rc, &result);
     }
     printf("result: %s\n", (const char *)vow_value_ptr(&result.value));
     vow_outcome_release(&result);
@@ -118,7 +114,7 @@ static vow_result_t demo_executor(vow_loop_t *loop, void *arg) {
     rc = vow_await(vow_work(loop, cpu_intensive, NULL, NULL), &result);
     vow_cancel(t); /* t.cancel() (also when the work failed) */
     vow_unref(t);
-    if (rc != 0) return rethrow(rc, &result);
+    if (rc != 0) return vow_rethrow(rc, &result);
     printf("result: %lld\n", (long long)vow_value_int(&result.value));
     vow_outcome_release(&result);
     return vow_ok_none();
@@ -129,7 +125,7 @@ static vow_result_t async_function(vow_loop_t *loop, void *arg) {
     (void)arg;
     vow_outcome_t o;
     int rc = vow_await(vow_sleep(loop, 1000), &o);
-    if (rc != 0) return rethrow(rc, &o);
+    if (rc != 0) return vow_rethrow(rc, &o);
     return vow_ok(vow_ptr("async result", NULL)); /* a static string: no destructor */
 }
 
@@ -144,13 +140,8 @@ static const char *sync_wrapper(void) {
     return result;
 }
 
-/* vow_main takes the function that makes the main promise: here, the coroutine's. */
-static vow_t *start(vow_loop_t *loop, void *arg) {
-    return vow_async(loop, demo_executor, arg, NULL);
-}
-
 int main(void) {
-    int status = vow_main(start, NULL); /* asyncio.run(demo_executor()) */
+    int status = vow_main_async(demo_executor, NULL); /* asyncio.run(demo_executor()) */
     if (status != 0) return status;
     printf("\n=== async code from sync code ===\n");
     const char *result = sync_wrapper();

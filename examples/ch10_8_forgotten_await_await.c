@@ -12,7 +12,7 @@
  * vow_async, as a JavaScript async function, runs the body at once up to its first await
  * (the 0.1 s sleep below is already running when vow_async returns). So forgetting the
  * await in C does not skip the work; it loses the result, and if the program ends first,
- * the work is cut off: at the clean exit, vow_main cancels every coroutine still
+ * the work is cut off: at the clean exit, vow_main_async cancels every coroutine still
  * suspended (as asyncio.run cancels what is left), so the forgotten get_data's await
  * answers VOW_ECANCELED and it returns. Python warns on stderr, from the coroutine's
  * finalizer, that the coroutine was never awaited; here get_data's arg_free plays that
@@ -29,18 +29,13 @@
  * del never                             vow_unref(never): its sleep still runs
  * RuntimeWarning: coroutine             call_ended(), get_data's arg_free: the work never
  *   'get_data' was never awaited        finished
- * asyncio.run(demo_forgot_await())      vow_main(start, NULL), start = vow_async(...)
+ * an exception out of an await          return vow_rethrow(rc, &o): its error, handed on
+ * asyncio.run(demo_forgot_await())      vow_main_async(demo_forgot_await, NULL)
  */
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "vow.h"
-
-/* Python's exception propagation: the failure of an await, handed on. A rejection's error
- * is the outcome's (handed over); a misuse (an out-of-memory NULL awaited) has only a code. */
-static vow_result_t rethrow(int rc, vow_outcome_t *o) {
-    return o->state == VOW_REJECTED ? vow_fail(o->error) : vow_fail_code(rc, NULL);
-}
 
 /* What one call of get_data keeps: whether its work got to the end. */
 typedef struct {
@@ -52,7 +47,7 @@ static vow_result_t get_data_body(vow_loop_t *loop, void *arg) {
     call_t *call = arg;
     vow_outcome_t o;
     int rc = vow_await(vow_sleep(loop, 100), &o);
-    if (rc != 0) return rethrow(rc, &o); /* cancelled at exit: unfinished */
+    if (rc != 0) return vow_rethrow(rc, &o); /* cancelled at exit: unfinished */
     call->finished = 1;
     return vow_ok(vow_ptr("data", NULL)); /* a static string: nothing to free */
 }
@@ -95,14 +90,14 @@ static vow_result_t demo_forgot_await(vow_loop_t *loop, void *arg) {
     int rc = vow_await(get_data(loop), &data_correct);
     if (rc != 0) {
         vow_unref(data_wrong);
-        return rethrow(rc, &data_correct);
+        return vow_rethrow(rc, &data_correct);
     }
     printf("with await: '%s'\n", (const char *)vow_value_ptr(&data_correct.value));
     vow_outcome_release(&data_correct);
 
     /* clean-up, as the chapter does: await the forgotten one too */
     rc = vow_await(data_wrong, &forgotten);
-    if (rc != 0) return rethrow(rc, &forgotten);
+    if (rc != 0) return vow_rethrow(rc, &forgotten);
     printf("the forgotten one, awaited at last: '%s'\n",
            (const char *)vow_value_ptr(&forgotten.value));
     vow_outcome_release(&forgotten);
@@ -114,13 +109,8 @@ static vow_result_t demo_forgot_await(vow_loop_t *loop, void *arg) {
     return vow_ok_none();
 }
 
-/* vow_main takes the function that makes the main promise: here, the coroutine's. */
-static vow_t *start(vow_loop_t *loop, void *arg) {
-    return vow_async(loop, demo_forgot_await, arg, NULL);
-}
-
 int main(void) {
-    int status = vow_main(start, NULL); /* asyncio.run(demo_forgot_await()) */
+    int status = vow_main_async(demo_forgot_await, NULL); /* asyncio.run(demo_forgot_await()) */
     printf("at exit, its work is dropped unfinished\n");
     return status;
 }

@@ -13,7 +13,8 @@
  * r1, r2, r3 = await asyncio.gather(    vow_await(vow_all(loop, ops, 3), &all): the three
  *     slow_operation("A"), ...)         vow_async calls start all three before the await;
  *                                       the list holds the results in argument order
- * asyncio.run(demo())                   vow_main(start, NULL), start = vow_async(...)
+ * an exception out of an await          return vow_rethrow(rc, &o): its error, handed on
+ * asyncio.run(demo())                   vow_main_async(demo, NULL)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,18 +29,12 @@ static double now_s(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Python's exception propagation: the failure of an await, handed on. A rejection's error
- * is the outcome's (handed over); a misuse (an out-of-memory NULL awaited) has only a code. */
-static vow_result_t rethrow(int rc, vow_outcome_t *o) {
-    return o->state == VOW_REJECTED ? vow_fail(o->error) : vow_fail_code(rc, NULL);
-}
-
 /* async def slow_operation(name) */
 static vow_result_t slow_operation(vow_loop_t *loop, void *arg) {
     const char *name = arg;
     vow_outcome_t o;
     int rc = vow_await(vow_sleep(loop, 500), &o);
-    if (rc != 0) return rethrow(rc, &o);
+    if (rc != 0) return vow_rethrow(rc, &o);
     size_t len = strlen(name) + sizeof " done";
     char *s = malloc(len);
     if (s == NULL) return vow_fail_code(VOW_ENOMEM, NULL);
@@ -61,15 +56,15 @@ static vow_result_t demo(vow_loop_t *loop, void *arg) {
 
     printf("=== one await after another (slow) ===\n");
     double start = now_s();
-    if ((rc = vow_await(op(loop, "A"), &r1)) != 0) return rethrow(rc, &r1);
+    if ((rc = vow_await(op(loop, "A"), &r1)) != 0) return vow_rethrow(rc, &r1);
     if ((rc = vow_await(op(loop, "B"), &r2)) != 0) { /* starts only once A has finished */
         vow_outcome_release(&r1);
-        return rethrow(rc, &r2);
+        return vow_rethrow(rc, &r2);
     }
     if ((rc = vow_await(op(loop, "C"), &r3)) != 0) {
         vow_outcome_release(&r1);
         vow_outcome_release(&r2);
-        return rethrow(rc, &r3);
+        return vow_rethrow(rc, &r3);
     }
     printf("results: %s, %s, %s\n", str(&r1.value), str(&r2.value), str(&r3.value));
     printf("time: %.2f s\n\n", now_s() - start);
@@ -80,7 +75,7 @@ static vow_result_t demo(vow_loop_t *loop, void *arg) {
     printf("=== gather (fast) ===\n");
     start = now_s();
     vow_t *ops[3] = {op(loop, "A"), op(loop, "B"), op(loop, "C")};
-    if ((rc = vow_await(vow_all(loop, ops, 3), &all)) != 0) return rethrow(rc, &all);
+    if ((rc = vow_await(vow_all(loop, ops, 3), &all)) != 0) return vow_rethrow(rc, &all);
     const vow_list_t *l = vow_list_of(&all.value); /* r1, r2, r3 = ... */
     printf("results: %s, %s, %s\n", str(vow_list_value(l, 0)), str(vow_list_value(l, 1)),
            str(vow_list_value(l, 2)));
@@ -89,7 +84,4 @@ static vow_result_t demo(vow_loop_t *loop, void *arg) {
     return vow_ok_none();
 }
 
-/* vow_main takes the function that makes the main promise: here, the coroutine's. */
-static vow_t *start(vow_loop_t *loop, void *arg) { return vow_async(loop, demo, arg, NULL); }
-
-int main(void) { return vow_main(start, NULL); } /* asyncio.run(demo()) */
+int main(void) { return vow_main_async(demo, NULL); } /* asyncio.run(demo()) */

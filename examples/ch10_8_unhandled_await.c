@@ -23,17 +23,12 @@
  *                                       stderr line)
  * try: await task                       rc = vow_await(task, &o)
  * except ValueError as e:               rc == VOW_EINVAL: o.error is e
- * asyncio.run(main())                   vow_main(start, &reports), start = vow_async(...)
+ * an exception out of an await          return vow_rethrow(rc, &o): its error, handed on
+ * asyncio.run(main())                   vow_main_async(amain, &reports)
  */
 #include <stdio.h>
 
 #include "vow.h"
-
-/* Python's exception propagation: the failure of an await, handed on. A rejection's error
- * is the outcome's (handed over); a misuse (an out-of-memory NULL awaited) has only a code. */
-static vow_result_t rethrow(int rc, vow_outcome_t *o) {
-    return o->state == VOW_REJECTED ? vow_fail(o->error) : vow_fail_code(rc, NULL);
-}
 
 /* The hook (asyncio's exception handler): called for each report; the mode acts after. */
 static void on_rejection(vow_loop_t *loop, vow_t *p, vow_error_t *err, vow_rejection_event_t ev,
@@ -52,7 +47,7 @@ static vow_result_t risky_task(vow_loop_t *loop, void *arg) {
     (void)arg;
     vow_outcome_t o;
     int rc = vow_await(vow_sleep(loop, 100), &o);
-    if (rc != 0) return rethrow(rc, &o);
+    if (rc != 0) return vow_rethrow(rc, &o);
     return vow_fail_code(VOW_EINVAL, "something went wrong"); /* raise ValueError(...) */
 }
 
@@ -65,7 +60,7 @@ static vow_result_t amain(vow_loop_t *loop, void *reports) {
     vow_t *task = vow_create_task_async(loop, risky_task, NULL, NULL); /* started, */
     int rc = vow_await(vow_sleep(loop, 200), &o); /* the task fails meanwhile */
     vow_unref(task);                              /* then forgotten (del task) */
-    if (rc != 0) return rethrow(rc, &o);
+    if (rc != 0) return vow_rethrow(rc, &o);
 
     printf("\n=== right: await the task and catch its error ===\n");
     task = vow_create_task_async(loop, risky_task, NULL, NULL);
@@ -74,21 +69,16 @@ static vow_result_t amain(vow_loop_t *loop, void *reports) {
         printf("caught: %s\n", vow_error_message(o.error));
         vow_outcome_release(&o);
     } else if (rc != 0) {
-        return rethrow(rc, &o);
+        return vow_rethrow(rc, &o);
     } else {
         vow_outcome_release(&o);
     }
     return vow_ok_none();
 }
 
-/* vow_main takes the function that makes the main promise: here, the coroutine's. */
-static vow_t *start(vow_loop_t *loop, void *reports) {
-    return vow_async(loop, amain, reports, NULL);
-}
-
 int main(void) {
     int reports = 0;
-    int status = vow_main(start, &reports); /* asyncio.run(main()) */
+    int status = vow_main_async(amain, &reports); /* asyncio.run(main()) */
     printf("\nunhandled reports: %d\n", reports);
     return status;
 }

@@ -13,7 +13,8 @@
  *   *[download_file(n, s) ...])         each vow_async runs up to its sleep, so the
  *                                       "downloading" lines come first, in order
  * for result in results                 vow_list_of(&o.value), vow_list_value(list, i)
- * asyncio.run(main())                   vow_main(start, NULL), start = vow_async(...)
+ * an exception out of an await          return vow_rethrow(rc, &o): its error, handed on
+ * asyncio.run(main())                   vow_main_async(amain, NULL)
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -26,12 +27,6 @@ static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* Python's exception propagation: the failure of an await, handed on. A rejection's error
- * is the outcome's (handed over); a misuse (an out-of-memory NULL awaited) has only a code. */
-static vow_result_t rethrow(int rc, vow_outcome_t *o) {
-    return o->state == VOW_REJECTED ? vow_fail(o->error) : vow_fail_code(rc, NULL);
 }
 
 typedef struct {
@@ -52,7 +47,7 @@ static vow_result_t download_file(vow_loop_t *loop, void *arg) {
     vow_outcome_t o;
     printf("downloading %s (%d MB)...\n", f->filename, f->size);
     int rc = vow_await(vow_sleep(loop, (uint64_t)f->size * 100), &o);
-    if (rc != 0) return rethrow(rc, &o);
+    if (rc != 0) return vow_rethrow(rc, &o);
     printf("finished %s\n", f->filename);
     download_t *d = malloc(sizeof *d);
     if (d == NULL) return vow_fail_code(VOW_ENOMEM, NULL);
@@ -73,7 +68,7 @@ static vow_result_t amain(vow_loop_t *loop, void *arg) {
         downloads[i] = vow_async(loop, download_file, (void *)&files[i], NULL);
     vow_outcome_t o;
     int rc = vow_await(vow_all(loop, downloads, N_FILES), &o); /* results = await gather */
-    if (rc != 0) return rethrow(rc, &o);
+    if (rc != 0) return vow_rethrow(rc, &o);
 
     const vow_list_t *results = vow_list_of(&o.value);
     printf("\n=== downloads ===\n");
@@ -91,7 +86,4 @@ static vow_result_t amain(vow_loop_t *loop, void *arg) {
     return vow_ok_none();
 }
 
-/* vow_main takes the function that makes the main promise: here, the coroutine's. */
-static vow_t *start(vow_loop_t *loop, void *arg) { return vow_async(loop, amain, arg, NULL); }
-
-int main(void) { return vow_main(start, NULL); } /* asyncio.run(main()) */
+int main(void) { return vow_main_async(amain, NULL); } /* asyncio.run(main()) */

@@ -22,7 +22,8 @@
  * return await func(*args)              vow_await(vow_async(loop, func, arg, NULL), &o),
  *                                       then its value handed on
  * result = await api_call(i)            vow_await(api_call(loop, i), &result)
- * asyncio.run(test_rate_limit())        vow_main(start, NULL), start = vow_async(...)
+ * an exception out of an await          return vow_rethrow(rc, &o): its error, handed on
+ * asyncio.run(test_rate_limit())        vow_main_async(test_rate_limit, NULL)
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -35,12 +36,6 @@ static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* Python's exception propagation: the failure of an await, handed on. A rejection's error
- * is the outcome's (handed over); a misuse (an out-of-memory NULL awaited) has only a code. */
-static vow_result_t rethrow(int rc, vow_outcome_t *o) {
-    return o->state == VOW_REJECTED ? vow_fail(o->error) : vow_fail_code(rc, NULL);
 }
 
 /* def rate_limit(calls_per_second): at most `calls_per_second` calls a second */
@@ -66,11 +61,11 @@ static vow_result_t wrapper(vow_loop_t *loop, void *arg) {
         uint64_t ms = (uint64_t)(wait_time * 1000.0);
         ms += (double)ms < wait_time * 1000.0; /* rounded up: never early */
         int rc = vow_await(vow_sleep(loop, ms), &o);
-        if (rc != 0) return rethrow(rc, &o);
+        if (rc != 0) return vow_rethrow(rc, &o);
     }
     call->limit->last_called = now_s();
     int rc = vow_await(vow_async(loop, call->func, call->arg, NULL), &o); /* await func(*args) */
-    if (rc != 0) return rethrow(rc, &o);
+    if (rc != 0) return vow_rethrow(rc, &o);
     return vow_ok(o.value); /* return it (the outcome's value, handed over) */
 }
 
@@ -110,7 +105,7 @@ static vow_result_t test_rate_limit(vow_loop_t *loop, void *arg) {
     start = now_s();
     for (int i = 0; i < 6; i++) {
         int rc = vow_await(api_call(loop, i), &result);
-        if (rc != 0) return rethrow(rc, &result);
+        if (rc != 0) return vow_rethrow(rc, &result);
         printf("  got %s\n", (const char *)vow_value_ptr(&result.value));
         vow_outcome_release(&result);
     }
@@ -118,9 +113,6 @@ static vow_result_t test_rate_limit(vow_loop_t *loop, void *arg) {
     return vow_ok_none();
 }
 
-/* vow_main takes the function that makes the main promise: here, the coroutine's. */
-static vow_t *start_main(vow_loop_t *loop, void *arg) {
-    return vow_async(loop, test_rate_limit, arg, NULL);
+int main(void) {
+    return vow_main_async(test_rate_limit, NULL); /* asyncio.run(test_rate_limit()) */
 }
-
-int main(void) { return vow_main(start_main, NULL); } /* asyncio.run(test_rate_limit()) */

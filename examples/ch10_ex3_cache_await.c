@@ -30,7 +30,8 @@
  * wrapper.clear_cache()                 cache_clear(): called at the end, to free the
  *                                       values (Python's garbage collector does it there)
  * await asyncio.gather(*[...])          vow_await(vow_all(loop, calls3, 3), &o)
- * asyncio.run(test_cache())             vow_main(start, NULL), start = vow_async(...)
+ * an exception out of an await          return vow_rethrow(rc, &o): its error, handed on
+ * asyncio.run(test_cache())             vow_main_async(test_cache, NULL)
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -44,12 +45,6 @@ static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* Python's exception propagation: the failure of an await, handed on. A rejection's error
- * is the outcome's (handed over); a misuse (an out-of-memory NULL awaited) has only a code. */
-static vow_result_t rethrow(int rc, vow_outcome_t *o) {
-    return o->state == VOW_REJECTED ? vow_fail(o->error) : vow_fail_code(rc, NULL);
 }
 
 /* ---- def async_cache(ttl=60): memoises a coroutine function for `ttl` seconds, counted
@@ -114,7 +109,7 @@ static vow_result_t wrapper(vow_loop_t *loop, void *arg) {
     if (e->task != NULL) { /* if key in in_flight: */
         printf("  [joining the call in flight] ('%s',)\n", e->key);
         int rc = vow_await(vow_ref(e->task), &o); /* return await asyncio.shield(...) */
-        if (rc != 0) return rethrow(rc, &o);
+        if (rc != 0) return vow_rethrow(rc, &o);
         return vow_ok(o.value); /* (the outcome's value, handed over) */
     }
     printf("  [calling function] ('%s',)\n", e->key);
@@ -123,7 +118,7 @@ static vow_result_t wrapper(vow_loop_t *loop, void *arg) {
     int rc = vow_await(task, &o); /* result = await asyncio.shield(task) */
     vow_unref(e->task);           /* finally: in_flight.pop(key, None) */
     e->task = NULL;
-    if (rc != 0) return rethrow(rc, &o);
+    if (rc != 0) return vow_rethrow(rc, &o);
     e->value = vow_value_share(&o.value); /* cache[key] = (result, time.monotonic()) */
     e->timestamp = now_s();
     e->cached = 1;
@@ -152,7 +147,7 @@ static vow_result_t fetch_data_body(vow_loop_t *loop, void *arg) {
     vow_outcome_t o;
     calls += 1;
     int rc = vow_await(vow_sleep(loop, 500), &o); /* a slow operation */
-    if (rc != 0) return rethrow(rc, &o);
+    if (rc != 0) return vow_rethrow(rc, &o);
     char *data = malloc(64);
     if (data == NULL) return vow_fail_code(VOW_ENOMEM, NULL);
     snprintf(data, 64, "data for %s", key);
@@ -179,24 +174,24 @@ static vow_result_t run_test(vow_loop_t *loop) {
     printf("async cache test (TTL = 2 s):\n\n");
 
     printf("first call:\n");
-    if ((rc = print_call(loop, "user_1", &o)) != 0) return rethrow(rc, &o);
+    if ((rc = print_call(loop, "user_1", &o)) != 0) return vow_rethrow(rc, &o);
     printf("\n");
 
     printf("second call (a hit):\n");
-    if ((rc = print_call(loop, "user_1", &o)) != 0) return rethrow(rc, &o);
+    if ((rc = print_call(loop, "user_1", &o)) != 0) return vow_rethrow(rc, &o);
     printf("\n");
 
     printf("waiting 2.5 s for the entry to expire...\n");
-    if ((rc = vow_await(vow_sleep(loop, 2500), &o)) != 0) return rethrow(rc, &o);
+    if ((rc = vow_await(vow_sleep(loop, 2500), &o)) != 0) return vow_rethrow(rc, &o);
 
     printf("\nthird call (expired):\n");
-    if ((rc = print_call(loop, "user_1", &o)) != 0) return rethrow(rc, &o);
+    if ((rc = print_call(loop, "user_1", &o)) != 0) return vow_rethrow(rc, &o);
 
     printf("\nthree calls at once for one key:\n");
     double start = now_s();
     vow_t *calls3[3];
     for (int i = 0; i < 3; i++) calls3[i] = fetch_data(loop, "user_2");
-    if ((rc = vow_await(vow_all(loop, calls3, 3), &o)) != 0) return rethrow(rc, &o);
+    if ((rc = vow_await(vow_all(loop, calls3, 3), &o)) != 0) return vow_rethrow(rc, &o);
     const vow_list_t *results = vow_list_of(&o.value);
     for (size_t i = 0; i < vow_list_len(results); i++)
         printf("result: %s\n", (const char *)vow_value_ptr(vow_list_value(results, i)));
@@ -212,9 +207,4 @@ static vow_result_t test_cache(vow_loop_t *loop, void *arg) {
     return res;
 }
 
-/* vow_main takes the function that makes the main promise: here, the coroutine's. */
-static vow_t *start_main(vow_loop_t *loop, void *arg) {
-    return vow_async(loop, test_cache, arg, NULL);
-}
-
-int main(void) { return vow_main(start_main, NULL); } /* asyncio.run(test_cache()) */
+int main(void) { return vow_main_async(test_cache, NULL); } /* asyncio.run(test_cache()) */

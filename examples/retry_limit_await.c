@@ -20,11 +20,12 @@
  * throw new Error(`gave up on ${id}`)      return vow_fail(vow_error_newf(VOW_EUSER, ...))
  * Promise.all(workers)                     vow_all(loop, workers, LIMIT)
  * finally { running--; }                   the decrement on every path out of the try
- * main();                                  vow_main(start, NULL), start = vow_async(...)
+ * an await's rejection, uncaught           return vow_rethrow(rc, &o): its error, handed on
+ * main();                                  vow_main_async(amain, NULL)
  *
  * A cancellation (asyncio's, which JavaScript lacks) is never caught as a failed attempt:
- * it is handed on, so the clean exit of vow_main can stop what still runs (the timeouts
- * and slow fetches that lost their race). */
+ * it is handed on, so the clean exit of vow_main_async can stop what still runs (the
+ * timeouts and slow fetches that lost their race). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,13 +34,6 @@
 
 #define N_IDS 5
 #define LIMIT 2
-
-/* Python's exception propagation, and JavaScript's: the failure of an await, handed on.
- * A rejection's error is the outcome's (handed over); a misuse (an out-of-memory NULL
- * awaited) has only a code. */
-static vow_result_t rethrow(int rc, vow_outcome_t *o) {
-    return o->state == VOW_REJECTED ? vow_fail(o->error) : vow_fail_code(rc, NULL);
-}
 
 /* A string value of its own, as JavaScript's template literals make one. */
 static vow_value_t string_value(const char *fmt, int n) {
@@ -120,7 +114,7 @@ static vow_result_t retry_body(vow_loop_t *loop, void *arg) {
         vow_outcome_t o;
         int rc = vow_await(vow_race(loop, racers, 2, 0), &o);
         if (rc == 0) return vow_ok(o.value); /* return await Promise.race(...) */
-        if (rc == VOW_ECANCELED || o.state != VOW_REJECTED) return rethrow(rc, &o);
+        if (rc == VOW_ECANCELED || o.state != VOW_REJECTED) return vow_rethrow(rc, &o);
         /* catch (e) */
         printf("attempt %d for %d failed: %s\n", i, a->id, vow_error_message(o.error));
         vow_outcome_release(&o);
@@ -155,7 +149,7 @@ static vow_result_t worker(vow_loop_t *loop, void *arg) {
         size_t k = p->next++;
         vow_outcome_t o;
         int rc = vow_await(vow_async(loop, p->fn, (void *)(intptr_t)p->items[k], NULL), &o);
-        if (rc != 0) return rethrow(rc, &o);
+        if (rc != 0) return vow_rethrow(rc, &o);
         p->results[k] = o.value; /* results[k] = await fn(items[k]) */
     }
     return vow_ok_none();
@@ -184,7 +178,7 @@ static vow_result_t fetch_one(vow_loop_t *loop, void *arg) {
         printf("got %s\n", (const char *)vow_value_ptr(&o.value));
         return vow_ok(o.value);
     }
-    if (rc == VOW_ECANCELED || o.state != VOW_REJECTED) return rethrow(rc, &o);
+    if (rc == VOW_ECANCELED || o.state != VOW_REJECTED) return vow_rethrow(rc, &o);
     printf("%s\n", vow_error_message(o.error)); /* catch (e) { console.log(e.message) } */
     vow_outcome_release(&o);
     return vow_ok(vow_ptr("none", NULL));
@@ -208,7 +202,4 @@ static vow_result_t amain(vow_loop_t *loop, void *arg) {
     return rc == 0 ? vow_ok_none() : vow_fail_code(rc, NULL);
 }
 
-/* vow_main takes the function that makes the main promise: here, the coroutine's. */
-static vow_t *start(vow_loop_t *loop, void *arg) { return vow_async(loop, amain, arg, NULL); }
-
-int main(void) { return vow_main(start, NULL); } /* main(); */
+int main(void) { return vow_main_async(amain, NULL); } /* main(); */
