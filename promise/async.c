@@ -42,6 +42,7 @@ struct vow__coro {
     unsigned pending;    /* a request waits for the next await */
     unsigned delivered;  /* a cancellation was delivered */
     unsigned rec_cancel; /* the record is queued to deliver a cancellation */
+    unsigned by_job;     /* resumed by its await's job, which waits for it to suspend */
     unsigned refs;
     vow_timer_t start;             /* vow_create_task_async's start (an immediate), 0 */
     struct vow__coro *next, *prev; /* the loop's live coroutines */
@@ -61,9 +62,9 @@ static void coro_unref(coro *c) {
     vow__assert(c->rec.state == VOW__RS_IDLE, "freeing a coroutine whose await is pending");
     vow__assert(c->fiber.map == NULL, "freeing a coroutine that holds a stack");
     if (c->arg_free != NULL) c->arg_free(c->arg);
-    vow__unref(c->promise);
-    vow__loop_handle_release(c->loop);
+    vow_t *p = c->promise; /* last: it keeps the loop's memory while the record lives */
     vow__free(c);
+    vow__unref(p);
 }
 
 static void cb_free(void *ctx) { coro_unref(ctx); }
@@ -182,7 +183,6 @@ static coro *coro_new(vow_loop_t *loop, vow_async_fn fn, void *arg, void (*arg_f
         return NULL;
     }
     c->loop = loop;
-    loop->handles++; /* the record keeps the loop struct */
     c->promise = p;
     c->fn = fn;
     c->arg = arg;
@@ -276,6 +276,8 @@ void vow__coro_start_free(void *arg) {
     coro_unref(c); /* the start's */
 }
 
+vow_t *vow__coro_start_promise(void *arg) { return ((coro *)arg)->promise; }
+
 static void start_clear(coro *c) {
     if (c->start == 0) return;
     vow_timer_t id = c->start;
@@ -319,6 +321,8 @@ static void outcome_clear(vow_outcome_t *out) {
     out->error = NULL;
 }
 
+static int take_outcome(coro *c, vow_t *p, vow_t *src, vow_outcome_t *out);
+
 static int reject_code(const vow_error_t *e) {
     int code = vow_error_code(e);
     return code < 0 ? code : VOW_EUSER;
@@ -338,7 +342,7 @@ int vow_await(vow_t *p, vow_outcome_t *out) {
     outcome_clear(out);
     coro *c = current();
     if (c == NULL) return VOW_EPERM;
-    if (p == NULL) return VOW_ENOMEM;
+    if (p == NULL) return c->loop->closed ? VOW_ECLOSED : VOW_ENOMEM;
     if (p->loop != c->loop) {
         vow__unref(p);
         return VOW_EINVAL;
@@ -357,10 +361,21 @@ int vow_await(vow_t *p, vow_outcome_t *out) {
         vow__unref(p);
         return deliver_cancel(c, out, VOW_ECANCELED);
     }
+    if (p->state != VOW_PENDING && c->by_job && c->loop->jobs_len == 0) {
+        /* The job this await would queue is the next one to run: the drain's job that
+         * resumed this coroutine returns to an empty queue, pops the job and resumes the
+         * coroutine. Nothing can run in between, so it goes on now, with the same
+         * outcome in the same job (only the moment an earlier promise's last reference
+         * drops moves, which nothing observes but a value's destructor). */
+        vow__tracker_handle(p);
+        p->flags |= VOW__F_HANDLED;
+        return take_outcome(c, p, p, out);
+    }
     c->awaiting = p;
     vow__rec_init(&c->rec, VOW__R_AWAIT, vow__ref(c->promise), VOW__RF_EMBEDDED);
     vow__perform_then(p, &c->rec);
     c->state = CO_AWAITING;
+    c->by_job = 0;
     vow__fiber_suspend();
     /* Resumed by the record's job (result set; NULL: a cancellation), or by the teardown. */
     c->state = CO_RUNNING;
@@ -371,6 +386,13 @@ int vow_await(vow_t *p, vow_outcome_t *out) {
         vow__unref(p);
         return deliver_cancel(c, out, VOW_ECANCELED);
     }
+    vow__unref(src); /* the job's; p is the same promise, and still ours */
+    return take_outcome(c, p, src, out);
+}
+
+/* The outcome of settled src into *out; drops the reference to p. */
+static int take_outcome(coro *c, vow_t *p, vow_t *src, vow_outcome_t *out) {
+    (void)c;
     int rc = 0;
     if (src->state == VOW_FULFILLED) {
         if (out != NULL) {
@@ -384,7 +406,6 @@ int vow_await(vow_t *p, vow_outcome_t *out) {
             out->error = vow_error_ref(src->error);
         }
     }
-    vow__unref(src);
     vow__unref(p);
     return rc;
 }
@@ -397,7 +418,9 @@ void vow__await_job(vow_loop_t *loop, vow__rec *r, vow_t *src) {
     c->rec_cancel = 0;
     c->result = vow__ref(src); /* NULL: the cancellation */
     c->refs++;                 /* the coroutine may finish inside */
+    c->by_job = 1;
     resume(c);
+    c->by_job = 0;
     coro_unref(c);
     vow__unref(d);
 }
@@ -531,7 +554,20 @@ static void gen_cleanup(vow_loop_t *loop, void *ctx) {
     coro_unref(c);
 }
 
-static void gen_ctx_free(void *ctx) { coro_unref(ctx); }
+/* The stream's memory goes. A generator it never started (the stream failed first: no
+ * memory for the first pull) never will: its life ends here. */
+static void gen_ctx_free(void *ctx) {
+    coro *c = ctx;
+    if (c->state == CO_NEW) {
+        c->state = CO_DONE;
+        if (!vow__closed(c->promise))
+            vow__reject(c->promise, vow_error_new(VOW_ECLOSED, NULL));
+        else
+            vow__cancel_cb_release(c->promise);
+        coro_unref(c); /* its life */
+    }
+    coro_unref(c); /* the stream's */
+}
 
 vow_stream_t *vow_async_gen(vow_loop_t *loop, vow_async_fn fn, void *arg,
                             void (*arg_free)(void *)) {
@@ -546,12 +582,7 @@ vow_stream_t *vow_async_gen(vow_loop_t *loop, vow_async_fn fn, void *arg,
     c->is_gen = 1;
     c->refs++; /* the stream's */
     vow_stream_t *s = vow_stream_new(loop, 0, gen_pull, gen_cleanup, c, gen_ctx_free);
-    if (s == NULL) { /* gen_ctx_free ran */
-        c->state = CO_DONE;
-        vow__cancel_cb_release(c->promise);
-        coro_unref(c);
-        return NULL;
-    }
+    /* NULL: gen_ctx_free ran, and ended the unstarted generator (arg_free ran) */
     return s;
 }
 

@@ -68,6 +68,7 @@ static void sweep_add(sweep *s, vow_t *p) {
  * result, a task group's join; VOW__REL_TASK_START immediates start a task. */
 static void sweep_promise(void *arg, void *ctx) { sweep_add(ctx, arg); }
 static void sweep_task(void *arg, void *ctx) { sweep_add(ctx, vow__task_start_task(arg)); }
+static void sweep_coro_start(void *arg, void *ctx) { sweep_add(ctx, vow__coro_start_promise(arg)); }
 static void sweep_work(vow_t *p, void *ctx) { sweep_add(ctx, p); }
 
 /* Rounds of: cancel every promise a timer of this layer holds, then run the reactions
@@ -80,6 +81,7 @@ static void cancel_what_is_left(vow_loop_t *loop) {
     for (int round = 0; round < SHUTDOWN_ROUNDS && !loop->closed; round++) {
         s.n = 0;
         vow__timers_each(loop, VOW__REL_TASK_START, sweep_task, &s);
+        vow__timers_each(loop, VOW__REL_CORO_START, sweep_coro_start, &s);
         vow__timers_each(loop, VOW__REL_UNREF, sweep_promise, &s);
         vow__works_each(loop, sweep_work, &s); /* jobs of the pool, queued or running */
         vow__coros_each(loop, sweep_work, &s); /* coroutines: a cancel is their request */

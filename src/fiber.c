@@ -36,9 +36,18 @@ void vow__fswitch(void **save_sp, void *to_sp);
 void *vow__fstack_prepare(char *lo, char *hi, void (*entry)(void *), void *arg);
 #endif
 
-static _Thread_local vow__fiber *tls_current; /* the running fiber; NULL: the thread's stack */
-static _Thread_local vow__fctx tls_root;      /* the thread's own context */
-static _Thread_local vow__fctx *tls_from;     /* the context the last switch left */
+/* Initial-exec: a fixed offset from the thread pointer, not a __tls_get_addr call per
+ * access (the library is built position-independent, whose default is the dynamic model:
+ * two calls per resume). The cost: a libvow.so loaded with dlopen takes these few bytes
+ * from glibc's reserve of static TLS, which exists for this. */
+#if defined(__GNUC__)
+#define VOW__TLS _Thread_local __attribute__((tls_model("initial-exec")))
+#else
+#define VOW__TLS _Thread_local
+#endif
+static VOW__TLS vow__fiber *tls_current; /* the running fiber; NULL: the thread's stack */
+static VOW__TLS vow__fctx tls_root;      /* the thread's own context */
+static VOW__TLS vow__fctx *tls_from;     /* the context the last switch left */
 
 vow__fiber *vow__fiber_current(void) { return tls_current; }
 

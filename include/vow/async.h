@@ -94,7 +94,7 @@ VOW_EXTERN int vow_async_set_stack_size(vow_loop_t *loop, size_t stack_size);
  * cancellation delivered to this coroutine, whose error *out holds) with out->state
  * VOW_REJECTED. Misuse, out->state VOW_PENDING: VOW_EPERM outside a coroutine (on the
  * loop's own stack, or another thread: p is not consumed); VOW_ENOMEM for p NULL (the call
- * that made it ran out of memory); VOW_EINVAL for p of another loop than the coroutine's
+ * that made it ran out of memory; VOW_ECLOSED once the loop is torn down); VOW_EINVAL for p of another loop than the coroutine's
  * (consumed); VOW_ECLOSED while the loop is torn down (consumed; no suspension). */
 VOW_EXTERN int vow_await(vow_t *p, vow_outcome_t *out);
 
