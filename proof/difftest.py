@@ -156,7 +156,8 @@ class PythonJudge(Judge):
 
 
 class Backends:
-    def __init__(self, runner, judge, tmp=None, keep=False):
+    def __init__(self, runner, judge, tmp=None, keep=False, seq=False):
+        self.seq = seq
         self.runner = runner
         self.judge = judge
         self.tmp = tmp or tempfile.mkdtemp(prefix="vow-proof.")
@@ -176,7 +177,8 @@ class Backends:
                 traces[int(idx)].append(rest)
         return traces
 
-    def run_c(self, named, seq=False):
+    def run_c(self, named, seq=None):
+        seq = self.seq if seq is None else seq
         path = os.path.join(self.tmp, "batch%d.txt" % threading.get_ident())
         with open(path, "w") as f:
             f.write(dump_batch(named))
@@ -301,6 +303,10 @@ def main():
                          "traces went")
     ap.add_argument("--coro", action="store_true",
                     help="node judge: --seeds generates coroutine programs (gen.py --coro)")
+    ap.add_argument("--seq", action="store_true",
+                    help="vow runs each program of a batch on a fresh loop of its own, one "
+                         "after the other (vow_proof_run --seq): no other program's jobs in "
+                         "its queue (async.c's await fast path needs an empty queue)")
     ap.add_argument("--check-ran", action="store_true",
                     help="with --coro: fail unless each of the coroutine behaviours CORO_RAN "
                          "shows in the node traces of >= 5%% of the programs")
@@ -352,7 +358,7 @@ def main():
             print("difftest: %s: the %s judge cannot judge it: %s" % (name, JUDGE.name, why))
             return 1
 
-    be = Backends(a.runner, JUDGE, keep=a.keep)
+    be = Backends(a.runner, JUDGE, keep=a.keep, seq=a.seq)
     out = sys.stdout
     found = 0
     noise = 0

@@ -21,7 +21,8 @@
 # Coroutines (issue 16: async functions, await, try/catch, throw; judged by node):
 #   proof_coro_difftest@<backend>   gen.py --coro seeds 0-299 against node: no divergence,
 #                                   and each behaviour of difftest.CORO_RAN in >= 5% of traces
-#   proof_coro_corpus@<backend>     the hand-written proof/coro/*.prog against node
+#   proof_coro_corpus@<backend>     the hand-written proof/coro/*.prog against node, each
+#                                   on a loop of its own (--seq)
 #   proof_coro_generator            gen.py --coro's coverage table meets its floor
 #   proof_coro_planted              with the planted await detour a divergence is found and
 #                                   shrunk to <= 6 ops
@@ -99,7 +100,7 @@ vow_test_register(proof_coro_difftest
     LABELS compare proof)
 vow_test_register(proof_coro_corpus
     COMMAND ${vow_proof_py} --runner $<TARGET_FILE:vow_proof_run>
-            --files ${vow_proof_dir}/coro --quiet
+            --files ${vow_proof_dir}/coro --seq --quiet
     LABELS compare proof)
 add_test(NAME proof_coro_generator
     COMMAND ${Python3_EXECUTABLE} ${vow_proof_dir}/gen.py --coro --coverage --seeds 0-299 --check)
