@@ -294,7 +294,8 @@ enum { VOW__POOL_MICROTASK = 0, VOW__POOL_FIRST_LAYER = 1, VOW__POOLS = 8 };
  * the loop: a thread holding a reference may post after vow_loop_free, and gets
  * VOW_ECLOSED. At teardown nodes still queued are dropped (VOW__JOB_DROP) on the loop
  * thread. The workers run tasks of a loop's thread pool (made on first use) and post each
- * one, done, to the mailbox. */
+ * one, done, to the mailbox; a submit wakes a sleeping worker at once only when all sleep,
+ * else before the loop's thread blocks (src/workers.c, its top comment). */
 typedef struct vow__xnode vow__xnode;
 typedef void (*vow__xnode_fn)(vow_loop_t *loop, vow__xnode *n, int how);
 struct vow__xnode {
