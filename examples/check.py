@@ -188,8 +188,11 @@ def compare_stderr(name, c_err, py_err):
 
 
 def original(name):
-    """The Python original's name: an await form <name>_await is compared with <name>."""
-    return name[: -len("_await")] if name.endswith("_await") else name
+    """The Python original's name: an await form <name>_await is compared with <name>
+    (a name that has a Python original of its own, ch10_2_await, is its own original)."""
+    if os.path.isfile(os.path.join(PY_DIR, name + ".py")) or not name.endswith("_await"):
+        return name
+    return name[: -len("_await")]
 
 
 def example_names(bin_dir):
@@ -336,7 +339,7 @@ def main():
                     print("    " + "\n    ".join(perr.splitlines()))
         else:
             passed += 1
-            how = (f"matches examples/py/{name}.py" + (" (as a set of lines)" if unordered else "")
+            how = (f"matches examples/py/{original(name)}.py" + (" (as a set of lines)" if unordered else "")
                    if pout is not None else "ran cleanly (no Python counterpart)")
             if name in STDERR_RULES:
                 how += (f"; stderr too ({len(reported)} {STDERR_RULES[name]['about']}(s)"

@@ -42,6 +42,8 @@ struct vow__coro {
     unsigned pending;    /* a request waits for the next await */
     unsigned delivered;  /* a cancellation was delivered */
     unsigned rec_cancel; /* the record is queued to deliver a cancellation */
+    unsigned by_job;     /* resumed by its await's job, which waits for it to suspend */
+    unsigned sweep;      /* vow__gens_close's mark */
     unsigned refs;
     vow_timer_t start;             /* vow_create_task_async's start (an immediate), 0 */
     struct vow__coro *next, *prev; /* the loop's live coroutines */
@@ -61,9 +63,9 @@ static void coro_unref(coro *c) {
     vow__assert(c->rec.state == VOW__RS_IDLE, "freeing a coroutine whose await is pending");
     vow__assert(c->fiber.map == NULL, "freeing a coroutine that holds a stack");
     if (c->arg_free != NULL) c->arg_free(c->arg);
-    vow__unref(c->promise);
-    vow__loop_handle_release(c->loop);
+    vow_t *p = c->promise; /* last: it keeps the loop's memory while the record lives */
     vow__free(c);
+    vow__unref(p);
 }
 
 static void cb_free(void *ctx) { coro_unref(ctx); }
@@ -102,8 +104,10 @@ static void finish(coro *c, vow_result_t *res) {
         vow__result_release(res);
         return;
     }
-    if (c->delivered && c->cancelling > 0 && res->kind != VOW_RESULT_ERROR) {
-        /* Returned normally after a cancellation it did not take back. */
+    if ((c->delivered || c->pending) && c->cancelling > 0 && res->kind != VOW_RESULT_ERROR) {
+        /* Returned normally after a cancellation it did not take back (delivered, or
+         * requested while it ran and never delivered: no await came; asyncio's
+         * _must_cancel ends such a task cancelled too). */
         vow__result_release(res);
         *res = vow_fail(vow_error_new(VOW_ECANCELED, NULL));
     }
@@ -182,7 +186,6 @@ static coro *coro_new(vow_loop_t *loop, vow_async_fn fn, void *arg, void (*arg_f
         return NULL;
     }
     c->loop = loop;
-    loop->handles++; /* the record keeps the loop struct */
     c->promise = p;
     c->fn = fn;
     c->arg = arg;
@@ -254,6 +257,33 @@ int vow_async_live(const vow_loop_t *loop) {
 
 int vow_in_coroutine(void) { return current() != NULL; }
 
+vow_result_t vow_rethrow(int rc, vow_outcome_t *out) {
+    if (out != NULL && out->state == VOW_REJECTED && out->error != NULL) {
+        vow_error_t *e = out->error;
+        out->error = NULL;
+        out->state = VOW_PENDING;
+        return vow_fail(e);
+    }
+    return vow_fail_code(rc != 0 ? rc : VOW_EUSER, NULL);
+}
+
+struct main_args {
+    vow_async_fn fn;
+    void *arg;
+};
+
+static vow_t *main_start(vow_loop_t *loop, void *arg) {
+    struct main_args *m = arg;
+    return vow_async(loop, m->fn, m->arg, NULL);
+}
+
+int vow_main_async(vow_async_fn fn, void *arg) {
+    if (fn == NULL) return vow_main(NULL, NULL);
+    /* vow_main's fn takes one argument: the body and its argument travel together. */
+    struct main_args m = {fn, arg};
+    return vow_main(main_start, &m);
+}
+
 /* ---- create_task with a coroutine body ---------------------------------------------------- */
 
 static void start_cb(vow_loop_t *loop, void *arg) {
@@ -275,6 +305,8 @@ void vow__coro_start_free(void *arg) {
     }
     coro_unref(c); /* the start's */
 }
+
+vow_t *vow__coro_start_promise(void *arg) { return ((coro *)arg)->promise; }
 
 static void start_clear(coro *c) {
     if (c->start == 0) return;
@@ -319,6 +351,8 @@ static void outcome_clear(vow_outcome_t *out) {
     out->error = NULL;
 }
 
+static int take_outcome(coro *c, vow_t *p, vow_t *src, vow_outcome_t *out);
+
 static int reject_code(const vow_error_t *e) {
     int code = vow_error_code(e);
     return code < 0 ? code : VOW_EUSER;
@@ -338,7 +372,7 @@ int vow_await(vow_t *p, vow_outcome_t *out) {
     outcome_clear(out);
     coro *c = current();
     if (c == NULL) return VOW_EPERM;
-    if (p == NULL) return VOW_ENOMEM;
+    if (p == NULL) return c->loop->closed ? VOW_ECLOSED : VOW_ENOMEM;
     if (p->loop != c->loop) {
         vow__unref(p);
         return VOW_EINVAL;
@@ -347,20 +381,34 @@ int vow_await(vow_t *p, vow_outcome_t *out) {
         vow__unref(p);
         return VOW_ECLOSED;
     }
-    if (c->pending) {
+    if (c->pending && p->state == VOW_PENDING) {
         /* A request that came while it ran: delivered here; what it was about to await
-         * is cancelled under the upstream rule (nobody else waits on it). */
+         * is cancelled under the upstream rule (nobody else waits on it). An await of a
+         * promise that has settled already (a queue get or a stream next that took an
+         * item) gets its outcome instead, so nothing handed over is lost: the request
+         * waits for the next await of a pending promise, or the return. */
         c->pending = 0;
-        if (p->state == VOW_PENDING && !vow__has_live_waiter(p, NULL)) vow__cancel(p);
+        if (!vow__has_live_waiter(p, NULL)) vow__cancel(p);
         if (p->state == VOW_REJECTED) vow__tracker_handle(p);
         p->flags |= VOW__F_HANDLED;
         vow__unref(p);
         return deliver_cancel(c, out, VOW_ECANCELED);
     }
+    if (p->state != VOW_PENDING && c->by_job && c->loop->jobs_len == 0) {
+        /* The job this await would queue is the next one to run: the drain's job that
+         * resumed this coroutine returns to an empty queue, pops the job and resumes the
+         * coroutine. Nothing can run in between, so it goes on now, with the same
+         * outcome in the same job (only the moment an earlier promise's last reference
+         * drops moves, which nothing observes but a value's destructor). */
+        vow__tracker_handle(p);
+        p->flags |= VOW__F_HANDLED;
+        return take_outcome(c, p, p, out);
+    }
     c->awaiting = p;
     vow__rec_init(&c->rec, VOW__R_AWAIT, vow__ref(c->promise), VOW__RF_EMBEDDED);
     vow__perform_then(p, &c->rec);
     c->state = CO_AWAITING;
+    c->by_job = 0;
     vow__fiber_suspend();
     /* Resumed by the record's job (result set; NULL: a cancellation), or by the teardown. */
     c->state = CO_RUNNING;
@@ -371,6 +419,13 @@ int vow_await(vow_t *p, vow_outcome_t *out) {
         vow__unref(p);
         return deliver_cancel(c, out, VOW_ECANCELED);
     }
+    vow__unref(src); /* the job's; p is the same promise, and still ours */
+    return take_outcome(c, p, src, out);
+}
+
+/* The outcome of settled src into *out; drops the reference to p. */
+static int take_outcome(coro *c, vow_t *p, vow_t *src, vow_outcome_t *out) {
+    (void)c;
     int rc = 0;
     if (src->state == VOW_FULFILLED) {
         if (out != NULL) {
@@ -384,7 +439,6 @@ int vow_await(vow_t *p, vow_outcome_t *out) {
             out->error = vow_error_ref(src->error);
         }
     }
-    vow__unref(src);
     vow__unref(p);
     return rc;
 }
@@ -397,7 +451,9 @@ void vow__await_job(vow_loop_t *loop, vow__rec *r, vow_t *src) {
     c->rec_cancel = 0;
     c->result = vow__ref(src); /* NULL: the cancellation */
     c->refs++;                 /* the coroutine may finish inside */
+    c->by_job = 1;
     resume(c);
+    c->by_job = 0;
     coro_unref(c);
     vow__unref(d);
 }
@@ -419,7 +475,33 @@ int vow_cancelling(void) {
 
 void vow__coros_each(vow_loop_t *loop, void (*fn)(vow_t *p, void *ctx), void *ctx) {
     for (coro *c = vow__pl(loop)->coros.head; c != NULL; c = c->next)
-        if (!c->is_gen && c->promise->state == VOW_PENDING) fn(c->promise, ctx);
+        if (!c->is_gen && c->cancelling == 0 && c->promise->state == VOW_PENDING)
+            fn(c->promise, ctx); /* once: a coroutine asked already is finishing */
+}
+
+int vow__coros_finishing(const vow_loop_t *loop) {
+    int n = 0;
+    for (const coro *c = vow__pl(loop)->coros.head; c != NULL; c = c->next)
+        if (c->cancelling > 0 || c->closing) n++;
+    return n;
+}
+
+static void gen_cleanup(vow_loop_t *loop, void *ctx);
+
+void vow__gens_close(vow_loop_t *loop) {
+    /* asyncio.run's shutdown_asyncgens: every generator still suspended is closed while
+     * the loop still runs, so its cleanup may await. Marked first, then closed one at a
+     * time from the head: a close runs code that may start or end coroutines. */
+    struct vow__promise_layer *pl = vow__pl(loop);
+    for (coro *c = pl->coros.head; c != NULL; c = c->next)
+        c->sweep = c->is_gen && !c->closing && (c->state == CO_YIELDED || c->state == CO_AWAITING);
+    for (;;) {
+        coro *c = pl->coros.head;
+        while (c != NULL && !c->sweep) c = c->next;
+        if (c == NULL) return;
+        c->sweep = 0;
+        gen_cleanup(loop, c);
+    }
 }
 
 void vow__coros_teardown(vow_loop_t *loop) {
@@ -474,13 +556,22 @@ static void gen_finish(coro *c, vow_result_t *res) {
 
 static void ycb_free(void *ctx) { coro_unref(ctx); }
 
-/* The consumer cancelled the pull (a cancelled next, or the stream closing with a pull in
- * flight): the generator's await is cancelled. */
+/* The stream cancelled the pull in flight (it does when the consumer closes it; a
+ * cancelled next alone leaves the pull running, its item goes to the next next): the
+ * generator's await is cancelled. */
+/* A close reaches a generator's await only while it waits: an await whose value is on its
+ * way gets it (the next yield answers VOW_ECLOSED), and one close is one request however
+ * many of the stream's paths report it (the pull's cancel, the cleanup). */
+static void gen_cancel_wait(vow_loop_t *loop, coro *c) {
+    if (c->state == CO_AWAITING && c->rec.state == VOW__RS_WAITING) coro_cancel(loop, c);
+}
+
 static void gen_pull_cancel(vow_loop_t *loop, void *ctx) {
     coro *c = ctx;
     vow_t *yp = c->yp;
     c->yp = NULL;
-    if (c->state != CO_DONE && c->state != CO_NEW) coro_cancel(loop, c);
+    c->closing = 1;
+    gen_cancel_wait(loop, c);
     vow__unref(yp);
 }
 
@@ -526,12 +617,28 @@ static void gen_cleanup(vow_loop_t *loop, void *ctx) {
     } else if (c->state == CO_YIELDED) {
         resume(c); /* its vow_yield answers VOW_ECLOSED */
     } else if (c->state == CO_AWAITING) {
-        coro_cancel(loop, c); /* the pull in flight is cancelled too */
+        gen_cancel_wait(loop, c);
     }
     coro_unref(c);
 }
 
-static void gen_ctx_free(void *ctx) { coro_unref(ctx); }
+/* The stream's memory goes. A generator it never started (the stream failed first: no
+ * memory for the first pull) never will: its life ends here; one it started and never
+ * closed (it failed) is closed now. */
+static void gen_ctx_free(void *ctx) {
+    coro *c = ctx;
+    if (c->state != CO_NEW && c->state != CO_DONE && !c->closing && !c->loop->closed)
+        gen_cleanup(c->loop, c); /* a stream that failed (out of memory) never closed it */
+    if (c->state == CO_NEW) {
+        c->state = CO_DONE;
+        if (!vow__closed(c->promise))
+            vow__reject(c->promise, vow_error_new(VOW_ECLOSED, NULL));
+        else
+            vow__cancel_cb_release(c->promise);
+        coro_unref(c); /* its life */
+    }
+    coro_unref(c); /* the stream's */
+}
 
 vow_stream_t *vow_async_gen(vow_loop_t *loop, vow_async_fn fn, void *arg,
                             void (*arg_free)(void *)) {
@@ -542,16 +649,12 @@ vow_stream_t *vow_async_gen(vow_loop_t *loop, vow_async_fn fn, void *arg,
     vow_t *p;
     coro *c = coro_new(loop, fn, arg, arg_free, 0, &p);
     if (c == NULL) return NULL;
-    vow__unref(p); /* nobody awaits a generator's own promise */
+    vow__unref(p); /* nobody awaits a generator's own promise: never report it */
+    c->promise->flags |= VOW__F_HANDLED;
     c->is_gen = 1;
     c->refs++; /* the stream's */
     vow_stream_t *s = vow_stream_new(loop, 0, gen_pull, gen_cleanup, c, gen_ctx_free);
-    if (s == NULL) { /* gen_ctx_free ran */
-        c->state = CO_DONE;
-        vow__cancel_cb_release(c->promise);
-        coro_unref(c);
-        return NULL;
-    }
+    /* NULL: gen_ctx_free ran, and ended the unstarted generator (arg_free ran) */
     return s;
 }
 

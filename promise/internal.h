@@ -467,7 +467,11 @@ void vow__remotes_teardown(vow_loop_t *loop);
  * teardown resumes each suspended one until it finishes and frees its stack. */
 void vow__coros_each(vow_loop_t *loop, void (*fn)(vow_t *p, void *ctx), void *ctx);
 void vow__coros_teardown(vow_loop_t *loop);
-void vow__coro_start_free(void *arg); /* release kind VOW__REL_CORO_START */
+void vow__gens_close(vow_loop_t *loop); /* vow_run_main: asyncio's shutdown_asyncgens */
+/* Live coroutines asked to cancel, and generators closed: those vow_run_main waits for. */
+int vow__coros_finishing(const vow_loop_t *loop);
+void vow__coro_start_free(void *arg);      /* release kind VOW__REL_CORO_START */
+vow_t *vow__coro_start_promise(void *arg); /* the promise of an unstarted coroutine */
 /* Calls fn(p, ctx) with the promise of every job in flight (fn must not cancel: collect). */
 void vow__works_each(vow_loop_t *loop, void (*fn)(vow_t *p, void *ctx), void *ctx);
 /* Runs the loop until every job in flight came back (vow_run_main, after cancelling them). */

@@ -19,11 +19,12 @@ enum { R_OPEN = 0, R_SETTLED, R_DROPPED };
 struct vow_remote {
     vow__xnode x; /* first: its one message */
     atomic_int state;
-    atomic_int refs;           /* the user's handle; the loop thread's */
-    vow__mailbox *mb;          /* one reference */
-    vow_loop_t *loop;          /* loop thread only, from here on */
-    vow_t *p;                  /* the loop thread's reference (NULL once released) */
-    vow_result_t result;       /* written before the post, read after it (the mailbox's mutex) */
+    atomic_int refs;  /* the user's handle; the loop thread's */
+    vow__mailbox *mb; /* one reference */
+    vow_loop_t *loop; /* loop thread only, from here on */
+    vow_t *p;         /* the loop thread's reference (NULL once released) */
+    vow_result_t
+        result; /* written before the post, read after it (the mailbox's release/acquire) */
     vow_remote_t *next, *prev; /* the loop's live remotes (loop thread) */
 };
 

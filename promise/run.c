@@ -68,28 +68,49 @@ static void sweep_add(sweep *s, vow_t *p) {
  * result, a task group's join; VOW__REL_TASK_START immediates start a task. */
 static void sweep_promise(void *arg, void *ctx) { sweep_add(ctx, arg); }
 static void sweep_task(void *arg, void *ctx) { sweep_add(ctx, vow__task_start_task(arg)); }
+static void sweep_coro_start(void *arg, void *ctx) { sweep_add(ctx, vow__coro_start_promise(arg)); }
 static void sweep_work(vow_t *p, void *ctx) { sweep_add(ctx, p); }
 
 /* Rounds of: cancel every promise a timer of this layer holds, then run the reactions
  * that queued (cancellation reactions, finally callbacks). A reaction that starts new
  * timed work has it cancelled in the next round. Bounded: a program that answers every
  * cancellation with new work is cut off by the forced teardown that follows. */
+static int no_coro_finishing(void *arg) { return vow__coros_finishing(arg) == 0; }
+
 enum { SHUTDOWN_ROUNDS = 64 };
 static void cancel_what_is_left(vow_loop_t *loop) {
     sweep s = {NULL, 0, 0, 0};
     for (int round = 0; round < SHUTDOWN_ROUNDS && !loop->closed; round++) {
         s.n = 0;
+        /* Coroutines first: a cancel is their request, and it reaches what each awaits
+         * under the upstream rule; a sleep cancelled first would resume the coroutine with
+         * its rejection, and the request would then come at the cleanup's first await. */
+        vow__coros_each(loop, sweep_work, &s);
         vow__timers_each(loop, VOW__REL_TASK_START, sweep_task, &s);
+        vow__timers_each(loop, VOW__REL_CORO_START, sweep_coro_start, &s);
         vow__timers_each(loop, VOW__REL_UNREF, sweep_promise, &s);
         vow__works_each(loop, sweep_work, &s); /* jobs of the pool, queued or running */
-        vow__coros_each(loop, sweep_work, &s); /* coroutines: a cancel is their request */
         for (size_t i = 0; i < s.n; i++) {
             vow_t *p = s.p[i];
             if (p->state == VOW_PENDING && !vow__closed(p)) vow__cancel(p);
             vow__unref(p);
         }
-        if (s.n == 0 || s.oom) break;
+        /* Async generators still suspended: closed, once (after the sweep: their cleanup
+         * starts now, and what it awaits is not this round's to cancel). */
+        vow__gens_close(loop);
         vow__drain(loop);
+        /* The coroutines cancelled (and generators closed) finish as asyncio.run lets its
+         * cancelled tasks finish: the loop runs until they have, so their cleanup may
+         * await, a sleep included (ENEVER: what they await can never settle; the
+         * teardown resumes them). Timers other cleanup code starts are cancelled in the
+         * next round. */
+        if (vow__coros_finishing(loop) > 0) {
+            loop->running = 0;
+            int rc = vow__loop_run_until(loop, no_coro_finishing, loop);
+            loop->running = 1;
+            if (rc != 0 && rc != VOW_ENEVER) break;
+        }
+        if (s.n == 0 || s.oom) break;
     }
     vow__free(s.p);
 }

@@ -4,8 +4,8 @@
  * The record is a waiter (promise/waiter.c: a promise only vow settles, a cancel callback,
  * in no line) with a pool task inside. References: the promise's cancel context, and the
  * pool's until the task comes back through the mailbox (or is taken out of the queue). The
- * worker writes only `result`, and the mailbox's mutex orders it before the loop thread
- * reads it.
+ * worker writes only `result`, and the mailbox's release/acquire pair orders it before the
+ * loop thread reads it.
  */
 #include "internal.h"
 #include "vow/thread.h"

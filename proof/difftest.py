@@ -37,7 +37,7 @@ import gen  # noqa: E402
 import gen_tasks  # noqa: E402
 import model  # noqa: E402
 from gen import parse_seeds  # noqa: E402
-from prog import depth_of  # noqa: E402
+from prog import CORO_KINDS, depth_of  # noqa: E402
 from prog import dump, dump_batch, parse_batch, validate, FormatError  # noqa: E402
 import shrink  # noqa: E402
 
@@ -47,11 +47,13 @@ class Judge:
     name = "node"
     end_lines = False
 
-    def __init__(self, exe):
+    def __init__(self, exe, coro=False):
         self.exe = exe
+        self.coro = coro
+        self.ran = {}
 
     def generate(self, seed):
-        return gen.generate(seed)
+        return gen.generate(seed, coro=self.coro)
 
     def check(self, ops):
         """None when the program can be judged, else why not."""
@@ -73,12 +75,43 @@ class Judge:
     def print_coverage(self, named, out, ran_deep):
         counts = {}
         for _, ops in named:
-            for k in gen.features(ops):
+            for k in gen.features(ops) | (gen.coro_features(ops) if self.coro else set()):
                 counts[k] = counts.get(k, 0) + 1
-        table = {k: 100.0 * counts.get(k, 0) / len(named) for k in gen.ALL_FEATURES}
-        gen.print_coverage(table, sum(len(o) for _, o in named) / len(named), len(named), out)
+        names = (gen.CORO_FEATURES + ["depth>=4"] + gen.JS_KINDS) if self.coro else gen.ALL_FEATURES
+        table = {k: 100.0 * counts.get(k, 0) / len(named) for k in names}
+        gen.print_coverage(table, sum(len(o) for _, o in named) / len(named), len(named), out,
+                           coro=self.coro)
         out.write("  %-28s %5.1f  (traces: a callback at nesting depth >= 4 ran)\n"
                   % ("ran at depth>=4", 100.0 * ran_deep / len(named)))
+        if self.coro:
+            for k in CORO_RAN:
+                out.write("  %-28s %5.1f  (traces)\n"
+                          % (k, 100.0 * self.ran.get(k, 0) / len(named)))
+
+    def note_trace(self, trace):
+        """Coroutine programs: what their traces show happened (CORO_RAN)."""
+        seen = set()
+        for line in trace:
+            head = line.split(" ", 1)[0]
+            if head.endswith(".aw"):
+                seen.add("ran:await-threw" if " !" in line else "ran:await-fulfilled")
+            elif head.endswith(".catch"):
+                seen.add("ran:catch")
+            elif head.endswith(".async"):
+                seen.add("ran:async-body")
+        aw = [i for i, l in enumerate(trace) if l.split(" ", 1)[0].endswith(".aw")]
+        other = [i for i, l in enumerate(trace) if not l.split(" ", 1)[0].endswith((".aw", ".async"))]
+        if aw and other and min(other) < max(aw) and max(other) > min(aw):
+            seen.add("ran:awaits-and-reactions-interleaved")
+        for k in seen:
+            self.ran[k] = self.ran.get(k, 0) + 1
+        return seen
+
+
+# What the traces of coroutine programs must show (difftest --coro --coverage, and the
+# floor of --check-ran: each in >= 5% of the programs).
+CORO_RAN = ["ran:async-body", "ran:await-fulfilled", "ran:await-threw", "ran:catch",
+            "ran:awaits-and-reactions-interleaved"]
 
 
 class PythonJudge(Judge):
@@ -123,7 +156,8 @@ class PythonJudge(Judge):
 
 
 class Backends:
-    def __init__(self, runner, judge, tmp=None, keep=False):
+    def __init__(self, runner, judge, tmp=None, keep=False, seq=False):
+        self.seq = seq
         self.runner = runner
         self.judge = judge
         self.tmp = tmp or tempfile.mkdtemp(prefix="vow-proof.")
@@ -143,7 +177,8 @@ class Backends:
                 traces[int(idx)].append(rest)
         return traces
 
-    def run_c(self, named, seq=False):
+    def run_c(self, named, seq=None):
+        seq = self.seq if seq is None else seq
         path = os.path.join(self.tmp, "batch%d.txt" % threading.get_ident())
         with open(path, "w") as f:
             f.write(dump_batch(named))
@@ -266,6 +301,15 @@ def main():
     ap.add_argument("--coverage", action="store_true",
                     help="print the coverage table of the programs run, and how deep their "
                          "traces went")
+    ap.add_argument("--coro", action="store_true",
+                    help="node judge: --seeds generates coroutine programs (gen.py --coro)")
+    ap.add_argument("--seq", action="store_true",
+                    help="vow runs each program of a batch on a fresh loop of its own, one "
+                         "after the other (vow_proof_run --seq): no other program's jobs in "
+                         "its queue (async.c's await fast path needs an empty queue)")
+    ap.add_argument("--check-ran", action="store_true",
+                    help="with --coro: fail unless each of the coroutine behaviours CORO_RAN "
+                         "shows in the node traces of >= 5%% of the programs")
     a = ap.parse_args()
 
     global JUDGE
@@ -273,7 +317,7 @@ def main():
         JUDGE = PythonJudge(a.python, a.plant, a.known)
         exe = a.python
     else:
-        JUDGE = Judge(a.node)
+        JUDGE = Judge(a.node, coro=a.coro)
         exe = a.node
     if shutil.which(exe) is None and not os.path.exists(exe):
         print("difftest: FAIL: '%s' is not on PATH (this test never skips)" % exe)
@@ -291,6 +335,18 @@ def main():
         named += load_files(a.files)
     if not named:
         ap.error("nothing to run: --seeds or --files")
+    if a.judge == "python":
+        # asyncio's job order is not JavaScript's: coroutine programs are Node's alone
+        # (FORMAT.md, Coroutines).
+        coro = [name for name, ops in named if any(o.kind in CORO_KINDS for o in ops)]
+        if coro:
+            print("difftest: skipped %d coroutine program%s (the python judge does not judge "
+                  "them): %s" % (len(coro), "s" if len(coro) > 1 else "",
+                                 ", ".join(coro[:5]) + (" ..." if len(coro) > 5 else "")))
+            named = [(n, o) for n, o in named if n not in set(coro)]
+            if not named:
+                print("difftest: nothing left to judge")
+                return 0
     for name, ops in named:
         try:
             validate(ops)
@@ -302,7 +358,7 @@ def main():
             print("difftest: %s: the %s judge cannot judge it: %s" % (name, JUDGE.name, why))
             return 1
 
-    be = Backends(a.runner, JUDGE, keep=a.keep)
+    be = Backends(a.runner, JUDGE, keep=a.keep, seq=a.seq)
     out = sys.stdout
     found = 0
     noise = 0
@@ -319,6 +375,8 @@ def main():
                        if l[:1].isdigit()]
                 if ran and max(ran) >= 4:
                     ran_deep += 1
+                if JUDGE.coro:
+                    JUDGE.note_trace(res[1])
                 if a.show:
                     out.write("== %s\n" % name)
                     for l in res[0]:
@@ -388,6 +446,11 @@ def main():
         return 1
     if a.coverage:
         JUDGE.print_coverage(named, out, ran_deep)
+    if a.check_ran:
+        low = [k for k in CORO_RAN if 100.0 * JUDGE.ran.get(k, 0) / len(named) < 5.0]
+        if low:
+            out.write("FAIL: behaviours in under 5%% of the traces: %s\n" % ", ".join(low))
+            return 1
     if noise > 10:
         out.write("FAIL: %d programs diverged in their batch and not alone: the timing rule "
                   "is too tight for this machine\n" % noise)

@@ -1,7 +1,8 @@
 """proof/emit_js.py - writes proof programs as JavaScript for Node.js.
 
-Only native Promise, queueMicrotask and setTimeout carry the program; nothing imitates
-vow. The trace helpers print what the program's reactions receive in FORMAT.md's
+Only native Promise, queueMicrotask, setTimeout and async functions carry the program;
+nothing imitates vow. An `async` op is an `async` arrow function called at once; its
+`await`, `try` and `throw` ops are JavaScript's own statements (FORMAT.md, Coroutines). The trace helpers print what the program's reactions receive in FORMAT.md's
 canonical form. A batch becomes one file: each program is a function, all are called in
 order from the script's top level (as vow_proof_run starts them one after another on one
 loop), and the trace is written to a file when the process exits.
@@ -137,6 +138,32 @@ class _Emitter:
             self.w(d, "queueMicrotask(")
             self.reaction(o, "m", None, d + 1)
             self.lines[-1] += ");"
+        elif k == "async":
+            # An async function called at once; L holds the last fulfilled await's value.
+            self.w(d, "N[%d] = (async () => {" % n)
+            self.w(d + 1, "let L;")
+            self.w(d + 1, "T(I, '%d.async');" % n)
+            self.body(self.kids.get((n, "async"), []), d + 1)
+            act = a[0]
+            self.w(d + 1, "return L;" if act == "pass" else self.action(act, "async"))
+            self.w(d, "})();")
+        elif k == "await":
+            self.w(d, "{")
+            self.w(d + 1, "let $v;")
+            self.w(d + 1, "try { $v = await N[%s]; } catch ($e) { T(I, '%d.aw !' + SE($e)); "
+                          "throw $e; }" % (a[0], n))
+            self.w(d + 1, "T(I, '%d.aw ' + SV($v));" % n)
+            self.w(d + 1, "L = $v;")
+            self.w(d, "}")
+        elif k == "try":
+            self.w(d, "try {")
+            self.body(self.kids.get((n, "try"), []), d + 1)
+            self.w(d, "} catch ($c) {")
+            self.w(d + 1, "T(I, '%d.catch ' + SE($c));" % n)
+            self.body(self.kids.get((n, "catch"), []), d + 1)
+            self.w(d, "}")
+        elif k == "throw":
+            self.w(d, "throw E('%s');" % a[0])
         else:
             raise ValueError("no JavaScript for op kind %r" % k)
 

@@ -8,8 +8,18 @@
                                                 feature, the share of programs that have it
                                                 (--check: exit 1 if one is under 5%, or if
                                                 nesting depth >= 4 is under 25%)
+    python3 proof/gen.py --coro ...             coroutine programs (issue 16): async
+                                                functions with await, try/catch and throw,
+                                                started from main, callbacks and each other
+                                                (--coverage --check: their own floor)
 
-The same seed always gives the same program (random.Random(seed), no other input).
+The same seed always gives the same program (random.Random(seed), no other input); --coro
+gives another program for the same seed, and does not change the programs without it.
+
+Coroutine programs (FORMAT.md, Coroutines) follow the visibility rule of prog.analyse: an
+async body sees, before its first await, what its `async` op sees, and after it what a
+callback of that op would; the generator asks prog.analyse for each scope's view before
+filling it. Timers in a body only before its first await (its time is its caller's).
 
 Timing rule (FORMAT.md, Timers): a timer may only be created in a scope whose start time
 is known statically (main, a timer's callback, a microtask queued from one of those), and
@@ -25,10 +35,12 @@ import random
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from prog import GAP, NODE_KINDS, ASYNCIO_KINDS, timing_ok, Op, SPEC, dump, dump_batch, max_depth, scopes_of, validate  # noqa: E402
+from prog import GAP, NODE_KINDS, ASYNCIO_KINDS, CORO_KINDS, SUSPENDS, analyse, timing_ok, Op, SPEC, dump, dump_batch, max_depth, scopes_of, validate  # noqa: E402
 
-# The op kinds of this generator: the JavaScript ones (the asyncio ones have gen_tasks.py).
-JS_KINDS = [k for k in SPEC if k not in ASYNCIO_KINDS]
+# The op kinds of this generator: the JavaScript ones (the asyncio ones have gen_tasks.py;
+# the coroutine ones come with --coro).
+JS_KINDS = [k for k in SPEC if k not in ASYNCIO_KINDS and k not in CORO_KINDS]
+BODY_TAGS = ("async", "try", "catch")
 
 DELAYS = [0, 1, 1, 120, 240, 360]
 MAX_DEADLINE = 1200
@@ -42,7 +54,9 @@ class Gen:
     P pending, ? unknown), used to pick sources and handlers so that most reactions
     really run."""
 
-    def __init__(self, seed, max_ops=None):
+    def __init__(self, seed, max_ops=None, coro=False):
+        self.coro = coro
+        self.extra = {}           # coro: scope -> nodes its first await makes visible
         self.rng = random.Random(seed)
         r = self.rng
         self.max_ops = max_ops or r.choice([16, 24, 32, 40, 48])
@@ -146,8 +160,12 @@ class Gen:
         depth = self.depth[scope]
         time = self.time[scope]
         vis = list(self.visible[scope])
+        body = self.coro and scope is not None and scope[1] in BODY_TAGS
         if scope is None:
-            n = r.randint(5, 10)
+            n = r.randint(5, 10) if not self.coro else r.randint(6, 11)
+        elif body:
+            # An async body (or a try/catch block in one): awaits need no nesting room.
+            n = r.choice([1, 2, 3, 3, 4, 5, 6]) if depth < self.max_depth else r.choice([1, 2])
         else:
             n = r.choice([0, 1, 1, 2, 2, 3, 4]) if depth < self.max_depth else 0
         on_spine = scope == self.spine_next
@@ -156,21 +174,34 @@ class Gen:
         made_scope_op = False
         for i in range(n):
             if len(self.ops) >= self.max_ops and not on_spine:
-                break
-            force = on_spine and i == n - 1 and not made_scope_op
-            o = self.one_op(scope, vis, depth, time, force)
+                if not (body and i == 0 and vis):
+                    break
+                # Over budget, an async body (or block) still awaits once.
+                o = self.one_op(scope, vis, depth, time, False, body, only="await")
+            else:
+                force = on_spine and i == n - 1 and not made_scope_op
+                o = self.one_op(scope, vis, depth, time, force, body)
             if o is not None:
                 if o.kind in NODE_KINDS:
                     vis.append(o)
                 if scopes_of(o) and (force or on_spine) and not made_scope_op:
                     made_scope_op = True
                     self.spine_next = (o.id, scopes_of(o)[0])
+                if o.kind == "await" and self.extra.get(scope):
+                    # Resumed in a later job: the caller's run has ended.
+                    vis += [x for x in self.extra[scope] if x not in vis]
+                    self.extra[scope] = None
+                if o.kind in SUSPENDS:
+                    time = None
+                if o.kind == "throw":
+                    return vis  # what follows would never run
         # Settle the `new` nodes of this scope that nothing settles yet, most of the time.
         for o in self.scope_nodes.get(scope, []):
             if o.kind == "new" and o.id not in self.settled and r.random() < (0.85 if scope is None else 0.5):
-                self.settle(scope, o, time is not None)
+                self.settle(scope, o, time is not None, vis if self.coro else None)
+        return vis
 
-    def settle(self, scope, node, sure):
+    def settle(self, scope, node, sure, vis=None):
         r = self.rng
         self.settled.add(node.id)
         x = r.random()
@@ -181,7 +212,8 @@ class Gen:
             self.new_op(scope, "reject", [str(node.id), self.code()])
             out = "R"
         else:
-            vis = [o for o in self.visible[scope] + self.scope_nodes.get(scope, [])]
+            if vis is None:
+                vis = [o for o in self.visible[scope] + self.scope_nodes.get(scope, [])]
             t = self.pick(vis)
             self.new_op(scope, "resolve_with", [str(node.id), str(t.id)])
             out = "R" if t.id == node.id else self.outcome.get(t.id, "?")
@@ -217,7 +249,7 @@ class Gen:
             return "ret:%d" % self_id  # returning the promise the reaction resolves: a cycle
         return "ret:%d" % self.pick(vis, 6).id
 
-    def one_op(self, scope, vis, depth, time, force):
+    def one_op(self, scope, vis, depth, time, force, body=False, only=None):
         r = self.rng
         newnodes = [o for o in vis if o.kind == "new"]
         unsettled = [o for o in newnodes if o.id not in self.settled]
@@ -233,11 +265,24 @@ class Gen:
             "timer": (2.5 if scope is None or scope[1] == "t" else 1) if time is not None and can_nest else 0,
             "micro": 1.2 if can_nest else 0,
         }
+        if self.coro:
+            w["async"] = (7 if scope is None else 2.5 if body else 1.2) if can_nest else 0
+            w["await"] = 14 if body and vis else 0
+            w["try"] = 2 if body and can_nest else 0
+            w["throw"] = (4 if scope[1] == "try" else 0.5) if body else 0
+            if body:
+                w["then"], w["catch"], w["finally"] = 2.5 if vis else 0, 1 if vis else 0, 0.6 if vis else 0
+                for k in ("all", "all_settled", "race", "any"):
+                    w[k] = 0.4 if vis else 0
         if force:
-            # The spine's scope op: one whose callback runs for sure (a microtask, a timer)
-            # or very likely (finally on a node that will probably settle).
+            # The spine's scope op: one whose callback runs for sure (a microtask, a timer,
+            # an async body) or very likely (finally on a node that will probably settle).
             live = [o for o in vis if self.outcome[o.id] in "FR"]
             w = {"micro": 2, "timer": 1.5 if time is not None else 0, "finally": 2 if live else 0}
+            if self.coro:
+                w["async"] = 3
+        if only:
+            w = {only: 1}
         kinds = [k for k in w if w[k] > 0]
         kind = r.choices(kinds, [w[k] for k in kinds])[0]
         if kind == "new":
@@ -322,6 +367,31 @@ class Gen:
             o = self.new_op(scope, "micro", [])
             self.child(o, "m", scope, time)
             return o
+        if kind == "async":
+            k = r.choices(["val", "pass", "throw", "ret"], [3, 2, 1.3, 2])[0]
+            act = {"val": lambda: "val:" + self.value(), "pass": lambda: "pass",
+                   "throw": lambda: "throw:" + self.code(), "ret": lambda: "ret:?"}[k]()
+            out = {"val": "F", "throw": "R"}.get(k, "?")
+            o = self.new_op(scope, "async", [act], "?" if out == "F" and r.random() < 0.5 else out)
+            self.child(o, "async", scope, time)
+            return o
+        if kind == "await":
+            b = scope
+            while b[1] in ("try", "catch"):
+                b = self.byid[b[0]].scope
+            # Its own promise (visible after its first await) would never settle: rarely.
+            pool = [o for o in vis if o.id != b[0] or r.random() < 0.1] or vis
+            if scope[1] == "try" and r.random() < 0.5:
+                pool = [o for o in pool if self.outcome[o.id] == "R"] or pool
+            src = self.pick(pool)
+            return self.new_op(scope, "await", [str(src.id)])
+        if kind == "try":
+            o = self.new_op(scope, "try", [])
+            self.child(o, "try", scope, None)
+            self.child(o, "catch", scope, None)
+            return o
+        if kind == "throw":
+            return self.new_op(scope, "throw", [self.code()])
         raise AssertionError(kind)
 
     def program(self):
@@ -343,11 +413,24 @@ class Gen:
             else:
                 i = r.randrange(len(self.queue))
             s, parent = self.queue.pop(i)
-            self.visible[s] = self.visible[parent] + self.scope_nodes.get(parent, [])
+            if self.coro:
+                # What exists when the scope starts, and what its first await adds (an
+                # async body), by prog.analyse, in op order.
+                starts = {}
+                analyse(self.ops, starts)
+                base, extra = starts[s]
+                self.visible[s] = [o for o in self.ops if o.id in base and o.kind in NODE_KINDS]
+                self.extra[s] = None if extra is None else [
+                    o for o in self.ops if o.id in extra and o.kind in NODE_KINDS]
+            else:
+                self.visible[s] = self.visible[parent] + self.scope_nodes.get(parent, [])
             if self.spine_next == s and self.depth[s] >= 5:
                 self.spine_next = "none"
-            self.fill(s)
+            end_vis = self.fill(s)
             o = self.byid[s[0]]
+            if o.kind == "async" and o.args[0] == "ret:?":
+                # Returns a node visible at the body's end (its own after an await: a cycle).
+                o.args[0] = "ret:%d" % self.pick(end_vis).id if end_vis else "pass"
             if o.kind in ("then", "catch", "finally"):
                 idx = 1 if (o.kind != "then" or s[1] == "ok") else 2
                 if o.args[idx] == "ret:?":
@@ -357,8 +440,8 @@ class Gen:
         return self.ops
 
 
-def generate(seed, max_ops=None):
-    ops = Gen(seed, max_ops).program()
+def generate(seed, max_ops=None, coro=False):
+    ops = Gen(seed, max_ops, coro).program()
     validate(ops)
     assert timing_ok(ops), "generator broke the timing rule (seed %d)" % seed
     return ops
@@ -425,13 +508,73 @@ ALL_FEATURES = JS_KINDS + [
     "timer:colliding-delays"]
 
 
-def coverage(seeds):
-    counts = {k: 0 for k in ALL_FEATURES}
+def coro_features(ops):
+    """The coroutine features of a program (gen.py --coro --coverage)."""
+    f = set(o.kind for o in ops if o.kind in CORO_KINDS)
+    byid = {o.id: o for o in ops}
+
+    def body_of(scope):
+        """The async op whose body holds scope (through try/catch blocks), or None."""
+        while scope is not None and scope[1] in ("try", "catch"):
+            scope = byid[scope[0]].scope
+        return scope[0] if scope is not None and scope[1] == "async" else None
+
+    awaits = {}
+    for o in ops:
+        if o.kind == "async":
+            if o.scope is None:
+                f.add("async:in-main")
+            elif body_of(o.scope) is not None:
+                f.add("async:nested")
+            else:
+                f.add("async:in-callback")
+            a = o.args[0]
+            f.add("return:" + ("ret" if a.startswith("ret:") else a.split(":")[0]))
+            if a == "ret:%d" % o.id:
+                f.add("return:self(cycle)")
+        elif o.kind == "await":
+            b = body_of(o.scope)
+            awaits[b] = awaits.get(b, 0) + 1
+            t = byid[int(o.args[0])]
+            f.add({"async": "await:async-result", "rejected": "await:rejected",
+                   "resolved": "await:resolved", "new": "await:new",
+                   "then": "await:chain", "catch": "await:chain", "finally": "await:chain"}.get(
+                       t.kind, "await:combinator"))
+            if t.id == b:
+                f.add("await:own-promise")
+            if o.scope[1] in ("try", "catch"):
+                f.add("await:in-try/catch")
+        elif o.kind in ("then", "catch", "finally") and byid[int(o.args[0])].kind == "async":
+            f.add("reaction-on-async")
+        elif o.kind == "micro" and o.scope is None:
+            f.add("micro-in-main")
+        if o.kind == "throw" and o.scope[1] == "try":
+            f.add("throw:in-try")
+    if any(n >= 2 for n in awaits.values()):
+        f.add("awaits>=2-in-a-body")
+    if sum(1 for o in ops if o.kind == "async" and o.scope is None) >= 2:
+        f.add("async>=2-in-main")
+    return f
+
+
+CORO_FEATURES = sorted(CORO_KINDS) + [
+    "async:in-main", "async>=2-in-main", "async:nested", "async:in-callback", "return:val",
+    "return:pass", "return:throw", "return:ret", "return:self(cycle)", "await:async-result",
+    "await:rejected", "await:resolved", "await:new", "await:chain", "await:combinator",
+    "await:own-promise", "await:in-try/catch", "awaits>=2-in-a-body", "throw:in-try",
+    "reaction-on-async", "micro-in-main"]
+# Features rare by design (a deadlock, a cycle): reported, not held to the floor.
+CORO_RARE = {"return:self(cycle)", "await:own-promise"}
+
+
+def coverage(seeds, coro=False):
+    names = CORO_FEATURES if coro else ALL_FEATURES
+    counts = {k: 0 for k in names}
     total_ops = 0
     for s in seeds:
-        ops = generate(s)
+        ops = generate(s, coro=coro)
         total_ops += len(ops)
-        for k in features(ops):
+        for k in (coro_features(ops) | features(ops)) if coro else features(ops):
             counts[k] = counts.get(k, 0) + 1
     n = len(seeds)
     return {k: 100.0 * v / n for k, v in counts.items()}, total_ops / max(n, 1)
@@ -448,11 +591,13 @@ def parse_seeds(spec):
     return out
 
 
-def print_coverage(table, avg_ops, n, out=sys.stdout):
-    out.write("coverage over %d programs (average %.1f ops):\n" % (n, avg_ops))
+def print_coverage(table, avg_ops, n, out=sys.stdout, coro=False):
+    out.write("coverage over %d %sprograms (average %.1f ops):\n"
+              % (n, "coroutine " if coro else "", avg_ops))
     out.write("  %-28s %s\n" % ("op kind / feature", "% of programs"))
-    for k in ALL_FEATURES:
-        out.write("  %-28s %5.1f%s\n" % (k, table.get(k, 0.0), "" if k in JS_KINDS else "  (feature)"))
+    for k in (CORO_FEATURES + ["depth>=4"] + JS_KINDS) if coro else ALL_FEATURES:
+        kind = k in JS_KINDS or k in CORO_KINDS
+        out.write("  %-28s %5.1f%s\n" % (k, table.get(k, 0.0), "" if kind else "  (feature)"))
 
 
 def main():
@@ -462,7 +607,22 @@ def main():
     ap.add_argument("--batch", action="store_true")
     ap.add_argument("--coverage", action="store_true")
     ap.add_argument("--check", action="store_true")
+    ap.add_argument("--coro", action="store_true", help="coroutine programs (issue 16)")
     a = ap.parse_args()
+    if a.coverage and a.coro:
+        seeds = parse_seeds(a.seeds or "0-999")
+        table, avg = coverage(seeds, coro=True)
+        print_coverage(table, avg, len(seeds), coro=True)
+        if a.check:
+            low = [k for k in CORO_FEATURES + ["then", "catch", "finally", "micro", "timer"]
+                   if k not in CORO_RARE and table.get(k, 0) < 5.0]
+            rare = [k for k in CORO_RARE if table.get(k, 0) == 0]
+            if low or rare:
+                print("FAIL: under the floor: %s" % ", ".join(low + rare))
+                return 1
+            print("OK: every coroutine op kind and feature in >= 5% of programs (the rare "
+                  "ones in some)")
+        return 0
     if a.coverage:
         seeds = parse_seeds(a.seeds or "0-999")
         table, avg = coverage(seeds)
@@ -477,12 +637,13 @@ def main():
             print("OK: every op kind in >= 5%% of programs, depth >= 4 in %.1f%%" % table["depth>=4"])
         return 0
     if a.seeds:
-        progs = [("seed %d" % s, generate(s)) for s in parse_seeds(a.seeds)]
+        progs = [("seed %d" % s, generate(s, coro=a.coro)) for s in parse_seeds(a.seeds)]
         sys.stdout.write(dump_batch(progs))
         return 0
     if a.seed is None:
         ap.error("a seed, --seeds or --coverage")
-    sys.stdout.write(dump(generate(a.seed), ["seed %d" % a.seed]))
+    sys.stdout.write(dump(generate(a.seed, coro=a.coro),
+                          ["seed %d%s" % (a.seed, " (--coro)" if a.coro else "")]))
     return 0
 
 

@@ -47,6 +47,12 @@ void proof_end(proof_prog *p);
  * Returns 1 when there was any. proof_release calls it too. */
 int proof_free_objects(proof_prog *p);
 
+/* Before tearing the loop down with coroutines still suspended (async bodies awaiting
+ * promises that never settle: vow_loop_close answers VOW_EBUSY then, so the caller uses
+ * vow_loop_free, which resumes each with VOW_ECANCELED): marks the program stopped, so
+ * its async bodies unwind at once without running more ops, and stops the trace. */
+void proof_stop(proof_prog *p);
+
 /* Drops the interpreter's references to the program's promises. Call after the loop ran
  * out of work and before closing it (or after vow_loop_free: handles stay valid). */
 void proof_release(proof_prog *p);

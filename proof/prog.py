@@ -69,6 +69,14 @@ SPEC = {
     "task_done": ["queue"],
     "join": ["queue"],
     "shutdown": ["queue", "qshut"],
+    # Coroutines (issue 16): judged by Node. `async` is an async function called at once
+    # (its body is the scope ID.async, run up to its first await; the node is its
+    # promise); `await`, `try` (scopes ID.try and ID.catch) and `throw` are statements of
+    # an async body (FORMAT.md, Coroutines).
+    "async": ["caction"],
+    "await": ["node"],
+    "try": [],
+    "throw": ["code"],
 }
 
 # The kinds only Python judges (a program with one of them has no JavaScript form).
@@ -80,6 +88,11 @@ SYNC_KINDS = {"lock", "sem", "bsem", "event", "lock_acquire", "lock_release", "s
               "shutdown"}
 ASYNCIO_KINDS |= SYNC_KINDS
 
+# The coroutine kinds (judged by Node; the Python judge skips programs that have them).
+CORO_KINDS = {"async", "await", "try", "throw"}
+# Statements that only an async body (or a try/catch block inside one) may hold.
+BODY_ONLY_KINDS = {"await", "try", "throw"}
+
 # Object argument types (not nodes) and the op kinds that make such an object.
 OBJ_TYPES = {"group": ("group",), "lock": ("lock",), "sem": ("sem", "bsem"),
              "event": ("event",), "queue": ("queue",)}
@@ -88,18 +101,21 @@ QSHUT = ["drain", "now"]
 
 # Ops that make a promise (a node).
 NODE_KINDS = {"new", "resolved", "rejected", "then", "catch", "finally",
-              "all", "all_settled", "race", "any",
+              "all", "all_settled", "race", "any", "async",
               "sleep", "timeout", "wait", "create_task", "group_join",
               "lock_acquire", "lock_release", "sem_acquire", "sem_release", "event_wait",
               "put", "put_nowait", "get", "get_nowait", "task_done", "join"}
 
 NODE_TYPES = ("node", "newnode", "node*")
+ACTION_TYPES = ("action", "taction", "caction")
 TFORMS = ["wait_for", "race"]
 WMODES = ["first", "exception", "all"]
 WFLAGS = ["keep", "cancel"]
 
 CODES = ["EINVAL", "ENOENT", "ERANGE", "EAGAIN", "EPERM", "EBUSY"]
-TAGS = ["ok", "err", "fin", "t", "m", "task"]
+TAGS = ["ok", "err", "fin", "t", "m", "task", "async", "try", "catch"]
+# Scopes that run inline, inside the async body that holds them (not callbacks).
+BLOCK_TAGS = ("try", "catch")
 
 
 def scopes_of(op):
@@ -117,6 +133,10 @@ def scopes_of(op):
         return ["m"]
     if k in ("create_task", "group_spawn"):
         return ["task"]
+    if k == "async":
+        return ["async"]
+    if k == "try":
+        return ["try", "catch"]
     return []
 
 
@@ -150,7 +170,7 @@ class Op:
             t = spec[min(i, len(spec) - 1)] if spec else None
             if t in NODE_TYPES or t in OBJ_TYPES:
                 out.append((t, int(a)))
-            elif t in ("action", "taction") and a.startswith("ret:"):
+            elif t in ACTION_TYPES and a.startswith("ret:"):
                 out.append(("ret", int(a[4:])))
         return out
 
@@ -195,6 +215,10 @@ def _check_arg(t, a):
         return a == "-" or (a.isdigit() and int(a) <= 100000)
     if t == "taction":
         return a not in ("-", "pass") and _check_arg("action", a)
+    if t == "caction":
+        # An async body's return: val:, throw:, ret: (return a promise: adopted), or pass
+        # (return the value of the body's last await that fulfilled; undefined if none).
+        return a != "-" and _check_arg("action", a)
     if t == "action":
         if a in ("-", "pass"):
             return True
@@ -252,14 +276,116 @@ def dump(ops, header=None):
     return "\n".join(lines) + "\n"
 
 
+# Ops after which an async body may not have gone on synchronously: an await suspends it,
+# a try block may (it may hold an await), a throw leaves it.
+SUSPENDS = ("await", "try", "throw")
+
+
+def _kids(ops):
+    kids = {}
+    for o in ops:
+        kids.setdefault(o.scope, []).append(o)
+    return kids
+
+
+def in_body(ops, scope):
+    """True when `scope` is an async body or a try/catch block inside one (where await,
+    try and throw may stand)."""
+    byid = {o.id: o for o in ops}
+    while scope is not None and scope[1] in BLOCK_TAGS:
+        scope = byid[scope[0]].scope
+    return scope is not None and scope[1] == "async"
+
+
+def analyse(ops, starts=None):
+    """What exists when, statically (FORMAT.md, Visibility). Returns (before, at_end):
+    before[op id] is the set of op ids guaranteed to have run whenever that op runs;
+    at_end[(op id, tag)] the set guaranteed when that callback or async body returns (for
+    its `ret:`). Scopes must come earlier than their ops (validate checks it first).
+    starts (a dict, optional) receives, for every scope an op creates, (base, extra): what
+    exists when it starts, and (async bodies and their blocks) what their first await adds
+    (None elsewhere): the generator's view of a scope it is about to fill.
+
+    Callbacks never nest: a callback made by op X runs in a later job, once the run of
+    X's scope that made it has ended, so it sees what existed at X and every op of X's
+    scope after X up to the next point where that scope may stop running synchronously
+    (SUSPENDS; a scope with none: all of it). An async body runs at its call up to its
+    first await (seeing what its `async` op sees, not the async node itself, which is
+    assigned when the call returns), then, resumed in a later job, also what a callback of
+    the `async` op would see. The ops of an async body before its first SUSPENDS (with,
+    recursively, the same prefix of the bodies they start) have run when its `async` op
+    returns; a try block's prefix likewise once the try is over. A try or catch block sees
+    what its try op sees, its own earlier ops, and nothing of the block after it."""
+    kids = _kids(ops)
+    before, at_end = {}, {}
+
+    def end_of(block, i, cur):
+        s = set(cur)
+        for x in block[i + 1:]:
+            if x.kind in SUSPENDS:
+                break
+            s.add(x.id)
+        return s
+
+    def walk(scope, base, extra):
+        """Walks one scope from `base`; `extra` (async bodies and their blocks): what the
+        first await adds. Returns the ids run before the scope first may suspend."""
+        if starts is not None:
+            starts[scope] = (frozenset(base), None if extra is None else frozenset(extra))
+        cur = set(base)
+        block = kids.get(scope, [])
+        prefix, open_ = set(), True
+        for i, o in enumerate(block):
+            before[o.id] = frozenset(cur)
+            if o.kind in SUSPENDS:
+                open_ = False
+            cur.add(o.id)
+            if open_:
+                prefix.add(o.id)
+            tags = scopes_of(o)
+            if tags:
+                end = end_of(block, i, cur)
+            for tag in tags:
+                s = (o.id, tag)
+                if tag == "async":
+                    got = walk(s, before[o.id], end)
+                    cur |= got
+                    if open_:
+                        prefix |= got
+                elif tag == "try":
+                    got = walk(s, before[o.id] | {o.id}, extra)
+                    cur |= got
+                elif tag == "catch":
+                    walk(s, before[o.id] | {o.id}, extra)
+                else:
+                    walk(s, end, None)
+            if o.kind == "await" and extra is not None:
+                cur |= extra
+                extra = None
+        at_end[scope] = frozenset(cur)
+        return prefix
+
+    walk(None, set(), None)
+    return before, at_end
+
+
+# Which callback a then/catch/finally/task/async action belongs to, by argument index.
+def action_tag(op, i):
+    k = op.kind
+    if k == "then":
+        return "ok" if i == 1 else "err"
+    return {"catch": "err", "finally": "fin", "create_task": "task", "group_spawn": "task",
+            "async": "async"}[k]
+
+
 def validate(ops):
     """Raises FormatError unless the program is well formed and deterministic: unique
     ids; each scope's op comes earlier and has that callback; every reference names a
-    node that exists when the op runs (FORMAT.md, Visibility); resolve/reject/
-    resolve_with target `new` nodes."""
+    node that exists when the op runs (FORMAT.md, Visibility, computed by analyse);
+    resolve/reject/resolve_with target `new` nodes; await, try and throw stand in async
+    bodies only."""
     byid = {}
-    pos = {}
-    for i, o in enumerate(ops):
+    for o in ops:
         if o.id in byid:
             raise FormatError("duplicate id %d" % o.id)
         if o.scope is not None:
@@ -268,21 +394,23 @@ def validate(ops):
                 raise FormatError("op %d: scope %s has no earlier op" % (o.id, o.scope_str()))
             if o.scope[1] not in scopes_of(p):
                 raise FormatError("op %d: op %d has no %s callback" % (o.id, p.id, o.scope[1]))
+        if o.kind in BODY_ONLY_KINDS and not in_body(ops, o.scope):
+            raise FormatError("op %d: %s outside an async body" % (o.id, o.kind))
         byid[o.id] = o
-        pos[o.id] = i
 
-    def chain(scope):
-        """The scope and its ancestors, innermost first (main last)."""
-        out = []
-        while scope is not None:
-            out.append(scope)
-            scope = byid[scope[0]].scope
-        out.append(None)
-        return out
-
+    before, at_end = analyse(ops)
     for o in ops:
-        anc = chain(o.scope)
-        for t, r in o.refs():
+        for i, a in enumerate(o.args):
+            t = arg_type(o, i)
+            if t in ACTION_TYPES:
+                if not a.startswith("ret:"):
+                    continue
+                r, see = int(a[4:]), at_end.get((o.id, action_tag(o, i)), frozenset())
+                t = "ret"
+            elif t in NODE_TYPES or t in OBJ_TYPES:
+                r, see = int(a), before[o.id]
+            else:
+                continue
             x = byid.get(r)
             if t in OBJ_TYPES:
                 if x is None or x.kind not in OBJ_TYPES[t]:
@@ -291,15 +419,7 @@ def validate(ops):
                 raise FormatError("op %d: %d is not a node" % (o.id, r))
             if t == "newnode" and x.kind != "new":
                 raise FormatError("op %d: %d is not a `new` node" % (o.id, r))
-            if t == "ret":
-                # Returned at the end of the reaction: any node of the reaction's own
-                # scope or of an enclosing one.
-                tags = scopes_of(o)
-                ok = any(x.scope in chain((o.id, tg)) for tg in tags)
-            else:
-                ok = (x.scope == o.scope and pos[r] < pos[o.id]) or (
-                    x.scope != o.scope and x.scope in anc)
-            if not ok:
+            if r not in see:
                 raise FormatError("op %d: node %d is not visible there" % (o.id, r))
     return True
 
@@ -310,17 +430,43 @@ def validate(ops):
 GAP = 100
 
 
+def op_times(ops):
+    """Nominal time (ms) at which each op runs, None where it is not known statically: a
+    reaction runs whenever its promise settles; an async body runs at its call up to its
+    first await, try or throw (its blocks count as unknown), then whenever it resumes."""
+    kids = _kids(ops)
+    times = {}
+
+    def walk(scope, t, body):
+        for o in kids.get(scope, []):
+            times[o.id] = t
+            if body and o.kind in SUSPENDS:
+                t = None
+            for tag in scopes_of(o):
+                u = times[o.id]
+                if tag == "t":
+                    walk((o.id, tag), None if u is None else u + max(int(o.args[0]), 1), False)
+                elif tag == "m":
+                    walk((o.id, tag), u, False)
+                elif tag == "async":
+                    walk((o.id, tag), u, True)
+                else:
+                    walk((o.id, tag), None, tag in BLOCK_TAGS)
+
+    walk(None, 0, False)
+    return times
+
+
 def scope_times(ops):
-    """Nominal start time (ms) of each scope, None where it is not known statically (a
-    reaction runs whenever its promise settles)."""
-    byid = {o.id: o for o in ops}
+    """Nominal start time (ms) of each scope, None where it is not known statically."""
+    ot = op_times(ops)
     times = {None: 0}
     for o in ops:
         for tag in scopes_of(o):
-            t = times.get(o.scope)
+            t = ot.get(o.id)
             if tag == "t":
                 times[(o.id, tag)] = None if t is None else t + max(int(o.args[0]), 1)
-            elif tag == "m":
+            elif tag in ("m", "async"):
                 times[(o.id, tag)] = t
             else:
                 times[(o.id, tag)] = None
@@ -328,14 +474,15 @@ def scope_times(ops):
 
 
 def timing_ok(ops, gap=GAP):
-    times = scope_times(ops)
+    ot = op_times(ops)
     timers = []
     for o in ops:
         if o.kind == "timer":
-            t = times.get((o.id, "t"))
+            t = ot.get(o.id)
             if t is None:
                 return False
-            timers.append((max(int(o.args[0]), 1), t))
+            key = max(int(o.args[0]), 1)
+            timers.append((key, t + key))
     for i, (k1, t1) in enumerate(timers):
         for k2, t2 in timers[i + 1:]:
             if k1 != k2 and abs(t1 - t2) < gap:
@@ -385,7 +532,7 @@ def renumber(ops):
             t = spec[min(i, len(spec) - 1)]
             if t in NODE_TYPES or t in OBJ_TYPES:
                 a = str(m[int(a)])
-            elif t in ("action", "taction") and a.startswith("ret:"):
+            elif t in ACTION_TYPES and a.startswith("ret:"):
                 a = "ret:%d" % m[int(a[4:])]
             args.append(a)
         out.append(Op(m[o.id], scope, o.kind, args))

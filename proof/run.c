@@ -87,6 +87,29 @@ static int finish_loop(vow_loop_t *loop) {
     return 0;
 }
 
+/* Closes a loop that ran out of work. Coroutines still suspended (awaiting promises that
+ * never settle) make vow_loop_close answer VOW_EBUSY: then the programs are stopped and the
+ * loop freed, which resumes each coroutine to unwind (vow/async.h, teardown). */
+static int close_loop(vow_loop_t *loop, proof_prog **progs, size_t n) {
+    int rc;
+    if (vow_async_live(loop) > 0) {
+        for (size_t i = 0; i < n; i++) proof_stop(progs[i]);
+        rc = vow_loop_free(loop);
+        if (rc != 0) {
+            fprintf(stderr, "vow_proof_run: vow_loop_free: %s\n", vow_strerror(rc));
+            return 1;
+        }
+        return 0;
+    }
+    rc = vow_loop_close(loop);
+    if (rc != 0) {
+        fprintf(stderr, "vow_proof_run: vow_loop_close: %s\n", vow_strerror(rc));
+        vow_loop_free(loop);
+        return 1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv) {
     int seq = 0, end = 0;
     const char *path = NULL;
@@ -166,11 +189,8 @@ int main(int argc, char **argv) {
             if (end) proof_end(progs[i]);
             if (proof_free_objects(progs[i])) fail |= finish_loop(loop);
             proof_release(progs[i]);
-            int rc = vow_loop_close(loop);
-            if (rc != 0) {
-                fprintf(stderr, "vow_proof_run: program %zu: vow_loop_close: %s\n", i,
-                        vow_strerror(rc));
-                vow_loop_free(loop);
+            if (close_loop(loop, &progs[i], 1) != 0) {
+                fprintf(stderr, "vow_proof_run: program %zu: the loop did not close\n", i);
                 fail = 1;
             }
             proof_check_and_free(progs[i]);
@@ -188,12 +208,7 @@ int main(int argc, char **argv) {
         for (size_t i = 0; i < n; i++) objects |= proof_free_objects(progs[i]);
         if (objects) fail |= finish_loop(loop);
         for (size_t i = 0; i < n; i++) proof_release(progs[i]);
-        int rc = vow_loop_close(loop);
-        if (rc != 0) {
-            fprintf(stderr, "vow_proof_run: vow_loop_close: %s\n", vow_strerror(rc));
-            vow_loop_free(loop);
-            fail = 1;
-        }
+        fail |= close_loop(loop, progs, n);
         for (size_t i = 0; i < n; i++) proof_check_and_free(progs[i]);
     }
     free(progs);

@@ -79,7 +79,7 @@ def simplifications(ops, valid=None):
                     args[j] = "-"
                     c = _replace(ops, i, Op(o.id, o.scope, o.kind, args))
                     out.append(remove(c, [x.id for x in ops if x.scope == (o.id, tag)]))
-        if o.kind in ("create_task", "group_spawn"):
+        if o.kind in ("create_task", "group_spawn", "async"):
             j = len(o.args) - 1
             if o.args[j] != "val:u":
                 args = list(o.args)

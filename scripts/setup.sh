@@ -14,7 +14,13 @@
 #                                      `node` is on the PATH (a newer Node.js may be installed
 #                                      outside Debian's packages, and Debian's would replace it)
 # Extra package names given as arguments are wanted too (scripts/valgrind.sh asks for
-# valgrind this way): scripts/setup.sh valgrind
+# valgrind this way): scripts/setup.sh valgrind. The optional packages, and who asks:
+#   valgrind                           scripts/valgrind.sh
+#   libuv1-dev                         scripts/bench.sh (a bench-only dependency)
+#   gcc-aarch64-linux-gnu              scripts/fiber_cross.sh: the AArch64 context switch,
+#   libc6-dev-arm64-cross              cross-compiled (static) and run under
+#   qemu-user-static                   qemu-aarch64-static
+#   strace                             scripts/fiber_strace.sh (rt_sigprocmask per switch)
 set -eu
 
 want="build-essential cmake pkg-config libev-dev libcriterion-dev clang libclang-rt-dev clang-format $*"

@@ -36,9 +36,18 @@ void vow__fswitch(void **save_sp, void *to_sp);
 void *vow__fstack_prepare(char *lo, char *hi, void (*entry)(void *), void *arg);
 #endif
 
-static _Thread_local vow__fiber *tls_current; /* the running fiber; NULL: the thread's stack */
-static _Thread_local vow__fctx tls_root;      /* the thread's own context */
-static _Thread_local vow__fctx *tls_from;     /* the context the last switch left */
+/* Initial-exec: a fixed offset from the thread pointer, not a __tls_get_addr call per
+ * access (the library is built position-independent, whose default is the dynamic model:
+ * two calls per resume). The cost: a libvow.so loaded with dlopen takes these few bytes
+ * from glibc's reserve of static TLS, which exists for this. */
+#if defined(__GNUC__)
+#define VOW__TLS _Thread_local __attribute__((tls_model("initial-exec")))
+#else
+#define VOW__TLS _Thread_local
+#endif
+static VOW__TLS vow__fiber *tls_current; /* the running fiber; NULL: the thread's stack */
+static VOW__TLS vow__fctx tls_root;      /* the thread's own context */
+static VOW__TLS vow__fctx *tls_from;     /* the context the last switch left */
 
 vow__fiber *vow__fiber_current(void) { return tls_current; }
 
@@ -103,14 +112,25 @@ static size_t page_size(vow_loop_t *loop) {
     return loop->stacks.page;
 }
 
+/* The guard below each stack: 64 KiB of PROT_NONE (one mapping whatever its size: it costs
+ * address space, not memory). One page would do for a program whose frames are all
+ * smaller than a page, but a frame larger than the guard (a big local array) can step
+ * over it into the stack mapped below, unless the code was built with
+ * -fstack-clash-protection, which Debian's gcc leaves off. */
+enum { GUARD = 64 * 1024 };
+static size_t guard_size(vow_loop_t *loop) {
+    size_t page = page_size(loop);
+    return (GUARD + page - 1) & ~(page - 1);
+}
+
 static size_t default_size(vow_loop_t *loop) {
     return loop->stacks.default_size != 0 ? loop->stacks.default_size : VOW__FIBER_STACK;
 }
 
-/* A mapping of `size` bytes of stack plus the guard page below it, or NULL. */
+/* A mapping of `size` bytes of stack plus the guard below it, or NULL. */
 static char *map_stack(vow_loop_t *loop, size_t size) {
-    size_t page = page_size(loop);
-    char *m = mmap(NULL, size + page, PROT_READ | PROT_WRITE,
+    size_t guard = guard_size(loop);
+    char *m = mmap(NULL, size + guard, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE
 #ifdef MAP_STACK
                        | MAP_STACK
@@ -118,8 +138,8 @@ static char *map_stack(vow_loop_t *loop, size_t size) {
                    ,
                    -1, 0);
     if (m == MAP_FAILED) return NULL;
-    if (mprotect(m, page, PROT_NONE) != 0) { /* ENOMEM: the map count limit */
-        munmap(m, size + page);
+    if (mprotect(m, guard, PROT_NONE) != 0) { /* ENOMEM: the map count limit */
+        munmap(m, size + guard);
         return NULL;
     }
     return m;
@@ -133,7 +153,7 @@ int vow__fiber_init(vow_loop_t *loop, vow__fiber *f, size_t stack_size, vow__fib
     char *m = NULL;
     if (stack_size == default_size(loop) && loop->stacks.free_head != NULL) {
         m = loop->stacks.free_head;
-        loop->stacks.free_head = *(char **)(m + page);
+        loop->stacks.free_head = *(char **)(m + guard_size(loop));
         loop->stacks.free_n--;
     } else if ((m = map_stack(loop, stack_size)) == NULL) {
         return VOW_ENOMEM;
@@ -142,8 +162,8 @@ int vow__fiber_init(vow_loop_t *loop, vow__fiber *f, size_t stack_size, vow__fib
     f->fn = fn;
     f->loop = loop;
     f->map = m;
-    f->map_size = stack_size + page;
-    char *lo = m + page, *hi = m + f->map_size;
+    f->map_size = stack_size + guard_size(loop);
+    char *lo = m + guard_size(loop), *hi = m + f->map_size;
     f->ctx.stack_lo = lo;
     f->ctx.stack_size = stack_size;
 #if defined(VOW_FIBER_UCONTEXT)
@@ -178,8 +198,7 @@ void vow__fiber_release(vow__fiber *f) {
     if (f->map == NULL) return;
     vow__assert(f != tls_current, "releasing the running fiber");
     vow_loop_t *loop = f->loop;
-    size_t page = page_size(loop);
-    char *lo = f->map + page;
+    char *lo = f->map + guard_size(loop);
 #ifdef VOW__ASAN
     __lsan_unregister_root_region(lo, f->ctx.stack_size);
     /* A fiber dropped while suspended leaves its frames' poison behind. */
@@ -216,11 +235,11 @@ int vow__fiber_set_default(vow_loop_t *loop, size_t size) {
 }
 
 void vow__fiber_stacks_free(vow_loop_t *loop) {
-    size_t page = page_size(loop);
-    size_t size = default_size(loop) + page;
+    size_t guard = guard_size(loop);
+    size_t size = default_size(loop) + guard;
     while (loop->stacks.free_head != NULL) {
         char *m = loop->stacks.free_head;
-        loop->stacks.free_head = *(char **)(m + page);
+        loop->stacks.free_head = *(char **)(m + guard);
         munmap(m, size);
     }
     loop->stacks.free_n = 0;

@@ -9,8 +9,8 @@
  * returns for the last time. One thread runs a fiber at a time (the one that resumed it);
  * fibers belong to the loop whose stacks they use (one loop per thread).
  *
- * Stacks: mmap'd with a guard page below (PROT_NONE: an overflow faults there, never
- * silently corrupts), VOW__FIBER_STACK bytes by default (four times that under
+ * Stacks: mmap'd with a 64 KiB guard below (PROT_NONE: an overflow faults there, never
+ * silently corrupts, unless one frame is larger than the guard and skips it), VOW__FIBER_STACK bytes by default (four times that under
  * AddressSanitizer, whose frames are larger), reused through a per-loop free list of
  * default-size stacks. Each stack costs two kernel mappings, so vm.max_map_count caps live
  * fibers (about 32,000 at Linux's default 65530): past it vow__fiber_init answers
@@ -74,7 +74,7 @@ struct vow__fiber {
     vow__fctx *back;  /* the context that resumed it: where suspend goes */
     vow__fiber_fn fn; /* runs on the fiber's stack */
     vow_loop_t *loop;
-    char *map;        /* the mapping: guard page, then the stack */
+    char *map;        /* the mapping: the guard, then the stack */
     size_t map_size;  /* guard included */
     unsigned started; /* resumed at least once */
     unsigned done;    /* fn returned: never resumed again */

@@ -286,14 +286,16 @@ enum { VOW__POOL_MICROTASK = 0, VOW__POOL_FIRST_LAYER = 1, VOW__POOLS = 8 };
 
 /* ---- other threads: the mailbox and the workers (src/mailbox.c, src/workers.c) -----------
  * The only things of a loop another thread may touch. A mailbox is a loop's inbox: other
- * threads post intrusive nodes to it (a mutex-protected FIFO, then ev_async_send, both
- * under the mutex, so a wakeup is never lost and ev_async_send is never the fence); the
- * loop thread takes the whole list on each ev_async wakeup and runs each node's function
- * (VOW__JOB_RUN), then drains the microtasks. The mailbox is reference counted apart from
+ * threads post intrusive nodes to it (a lock-free stack: a release compare-and-swap; the
+ * post that finds it empty sends the ev_async under a mutex the teardown's stop takes too,
+ * so a wakeup is never lost and ev_async_send is never the fence); the loop thread takes
+ * the whole stack with an acquire exchange on each ev_async wakeup and runs each node's
+ * function in the order they were posted (VOW__JOB_RUN), then drains the microtasks. The mailbox is reference counted apart from
  * the loop: a thread holding a reference may post after vow_loop_free, and gets
  * VOW_ECLOSED. At teardown nodes still queued are dropped (VOW__JOB_DROP) on the loop
  * thread. The workers run tasks of a loop's thread pool (made on first use) and post each
- * one, done, to the mailbox. */
+ * one, done, to the mailbox; a submit wakes a sleeping worker at once only when all sleep,
+ * else before the loop's thread blocks (src/workers.c, its top comment). */
 typedef struct vow__xnode vow__xnode;
 typedef void (*vow__xnode_fn)(vow_loop_t *loop, vow__xnode *n, int how);
 struct vow__xnode {

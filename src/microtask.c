@@ -145,7 +145,9 @@ void vow__drain(vow_loop_t *loop) {
 int vow_loop_drain(vow_loop_t *loop) {
     if (loop == NULL) return VOW_EINVAL;
     if (loop->closed) return VOW_ECLOSED;
-    if (loop->draining) return VOW_EREENTRANT;
+    /* From a coroutine: a reaction run here could await and suspend the coroutine in the
+     * middle of the drain, leaving the loop marked draining for good. */
+    if (loop->draining || vow__fiber_current() != NULL) return VOW_EREENTRANT;
     vow__drain(loop);
     return 0;
 }

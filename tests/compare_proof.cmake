@@ -5,6 +5,8 @@
 # Executables:
 #   vow_proof_run           the C interpreter over a batch of programs (proof/run.c)
 #   vow_proof_run_plant_div the same on a library built with -DVOW_PLANT_DIVERGENCE
+#   vow_proof_run_plant_await  the interpreter built with -DPROOF_PLANT_AWAIT_DETOUR (an
+#                           await of a settled promise takes one job too many)
 #   vow_proof_fuzz          libFuzzer target (clang), on a library built with
 #                           -fsanitize=fuzzer-no-link,address,undefined
 #   vow_proof_fuzz_plant_double   the same with -DVOW_PLANT_DOUBLE_REACTION
@@ -16,6 +18,14 @@
 #                               <= 10 ops
 #   proof_fuzz                  60 s of fuzzing from proof/corpus: nothing found
 #   proof_fuzz_planted_double   the fuzzer finds the planted double reaction within 60 s
+# Coroutines (issue 16: async functions, await, try/catch, throw; judged by node):
+#   proof_coro_difftest@<backend>   gen.py --coro seeds 0-299 against node: no divergence,
+#                                   and each behaviour of difftest.CORO_RAN in >= 5% of traces
+#   proof_coro_corpus@<backend>     the hand-written proof/coro/*.prog against node, each
+#                                   on a loop of its own (--seq)
+#   proof_coro_generator            gen.py --coro's coverage table meets its floor
+#   proof_coro_planted              with the planted await detour a divergence is found and
+#                                   shrunk to <= 6 ops
 # The Python judge (issue 6: asyncio's constructs, final outcomes; proof/README.md):
 #   proof_py_difftest@<backend>     the fixed seeds 0-299 of gen_tasks.py against Python
 #                                   3.11 asyncio: no divergence
@@ -52,6 +62,10 @@ vow_proof_library(vow_plant_div DEFINITIONS VOW_PLANT_DIVERGENCE)
 add_executable(vow_proof_run_plant_div ${vow_proof_dir}/run.c ${vow_proof_dir}/interp.c)
 target_link_libraries(vow_proof_run_plant_div PRIVATE vow_plant_div)
 
+add_executable(vow_proof_run_plant_await ${vow_proof_dir}/run.c ${vow_proof_dir}/interp.c)
+target_compile_definitions(vow_proof_run_plant_await PRIVATE PROOF_PLANT_AWAIT_DETOUR)
+target_link_libraries(vow_proof_run_plant_await PRIVATE vow_static)
+
 if(NOT Python3_Interpreter_FOUND)
     message(WARNING "vow: python3 not found: the proof/ differential tests are not registered")
     return()
@@ -76,6 +90,25 @@ add_test(NAME proof_planted_divergence
     COMMAND ${vow_proof_py} --runner $<TARGET_FILE:vow_proof_run_plant_div> --seeds 0-399
             --expect-divergence --max-ops 10)
 set_tests_properties(proof_planted_divergence PROPERTIES
+    TIMEOUT 300 LABELS "proof;compare"
+    FAIL_REGULAR_EXPRESSION "${VOW_TEST_FAIL_REGEX}")
+
+# ---- coroutines (issue 16), against node -------------------------------------------------
+vow_test_register(proof_coro_difftest
+    COMMAND ${vow_proof_py} --runner $<TARGET_FILE:vow_proof_run> --coro --seeds 0-299
+            --batch 100 --check-ran --quiet
+    LABELS compare proof)
+vow_test_register(proof_coro_corpus
+    COMMAND ${vow_proof_py} --runner $<TARGET_FILE:vow_proof_run>
+            --files ${vow_proof_dir}/coro --seq --quiet
+    LABELS compare proof)
+add_test(NAME proof_coro_generator
+    COMMAND ${Python3_EXECUTABLE} ${vow_proof_dir}/gen.py --coro --coverage --seeds 0-299 --check)
+set_tests_properties(proof_coro_generator PROPERTIES TIMEOUT 120 LABELS proof)
+add_test(NAME proof_coro_planted
+    COMMAND ${vow_proof_py} --runner $<TARGET_FILE:vow_proof_run_plant_await> --coro
+            --seeds 0-299 --expect-divergence --max-ops 6)
+set_tests_properties(proof_coro_planted PROPERTIES
     TIMEOUT 300 LABELS "proof;compare"
     FAIL_REGULAR_EXPRESSION "${VOW_TEST_FAIL_REGEX}")
 

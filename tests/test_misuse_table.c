@@ -1977,6 +1977,143 @@ CASE(thread_promise_not_settleable) {
     done();
 }
 
+/* ---- vow/async.h ----------------------------------------------------------------------- */
+static vow_result_t co_ok(vow_loop_t *loop, void *arg) {
+    (void)loop, (void)arg;
+    callbacks++;
+    return vow_ok_none();
+}
+static int co_rc[6];
+static vow_loop_t *co_other;
+static vow_result_t co_misuse(vow_loop_t *loop, void *arg) {
+    (void)arg;
+    co_rc[0] = vow_await(NULL, NULL);
+    co_rc[1] = vow_await(vow_resolved(co_other, vow_none()), NULL); /* consumed */
+    co_rc[2] = vow_await_next(NULL, NULL);
+    co_rc[3] = vow_yield(counted_value()); /* not a generator: released */
+    co_rc[4] = vow_uncancel();             /* nothing to take back */
+    co_rc[5] = vow_cancelling();
+    (void)loop;
+    return vow_ok_none();
+}
+CASE(async_misuse) {
+    VOW_ASSERT_EQ(vow_async(NULL, co_ok, &payload_at, count_free), (vow_t *)NULL);
+    VOW_ASSERT_EQ(freed, 1);
+    vow_t *p = vow_async(live(), NULL, &payload_at, count_free);
+    VOW_ASSERT_EQ(freed, 2);
+    VOW_ASSERT_CODE(vow_error_code(vow_error(p)), VOW_EINVAL);
+    vow_unref(p);
+    p = vow_async_ex(L, co_ok, &payload_at, count_free, 4096);
+    VOW_ASSERT_EQ(freed, 3);
+    VOW_ASSERT_CODE(vow_error_code(vow_error(p)), VOW_EINVAL);
+    vow_unref(p);
+    VOW_ASSERT_CODE(vow_async_set_stack_size(NULL, 0), VOW_EINVAL);
+    VOW_ASSERT_CODE(vow_async_set_stack_size(L, 1), VOW_EINVAL);
+    VOW_ASSERT_CODE(vow_async_live(NULL), VOW_EINVAL);
+    VOW_ASSERT_EQ(vow_async_live(L), 0);
+    VOW_ASSERT_EQ(callbacks, 0);
+    done();
+}
+CASE(async_closed) {
+    VOW_ASSERT_EQ(vow_async(closed(), co_ok, &payload_at, count_free), (vow_t *)NULL);
+    VOW_ASSERT_EQ(vow_async_ex(L, co_ok, &payload_at, count_free, 0), (vow_t *)NULL);
+    VOW_ASSERT_EQ(vow_create_task_async(L, co_ok, &payload_at, count_free), (vow_t *)NULL);
+    VOW_ASSERT_EQ(vow_async_gen(L, co_ok, &payload_at, count_free), (vow_stream_t *)NULL);
+    VOW_ASSERT_EQ(freed, 4);
+    VOW_ASSERT_CODE(vow_async_set_stack_size(L, 0), VOW_ECLOSED);
+    VOW_ASSERT_CODE(vow_async_live(L), VOW_ECLOSED);
+    VOW_ASSERT_EQ(callbacks, 0);
+    done();
+}
+CASE(async_oom) {
+    /* Each allocation of a coroutine's start in turn: NULL, arg_free once, nothing left. */
+    for (long n = 1; n <= 4; n++) {
+        vow_loop_t *l = live();
+        freed = 0;
+        vow_test_reset_counts();
+        vow_test_fail_at(n);
+        vow_t *p = vow_async(l, co_ok, &payload_at, count_free);
+        long failed = vow_test_failed_allocs();
+        vow_test_fail_at(0);
+        if (failed > 0) VOW_ASSERT_EQ(p, (vow_t *)NULL, "allocation %ld", n);
+        VOW_ASSERT_EQ(freed, 1, "allocation %ld: arg_free", n);
+        vow_unref(p);
+        VOW_TEST_END(l);
+        L = NULL;
+    }
+    callbacks = 0;
+    done();
+}
+CASE(await_misuse) {
+    vow_t *p = vow_resolved(live(), vow_int(1));
+    vow_outcome_t o;
+    VOW_ASSERT_CODE(vow_await(p, &o), VOW_EPERM, "outside a coroutine");
+    VOW_ASSERT_STATE(o.state, VOW_PENDING);
+    VOW_ASSERT_EQ(vow_value_int(vow_value(p)), 1, "not consumed");
+    vow_unref(p);
+    VOW_ASSERT_EQ(vow_in_coroutine(), 0);
+    VOW_ASSERT_CODE(vow_uncancel(), VOW_EPERM);
+    VOW_ASSERT_CODE(vow_cancelling(), VOW_EPERM);
+    VOW_ASSERT_CODE(vow_yield(counted_value()), VOW_EPERM);
+    VOW_ASSERT_EQ(freed, 1, "the item released");
+    VOW_ASSERT_CODE(vow_await_next(NULL, NULL), VOW_EPERM);
+    VOW_ASSERT_CODE(vow_loop_new(&co_other, VOW_BACKEND_AUTO), 0);
+    VOW_ASSERT_CODE(vow_run(L, vow_async(L, co_misuse, NULL, NULL), NULL), 0);
+    VOW_ASSERT_CODE(co_rc[0], VOW_ENOMEM);
+    VOW_ASSERT_CODE(co_rc[1], VOW_EINVAL);
+    VOW_ASSERT_CODE(co_rc[2], VOW_EINVAL);
+    VOW_ASSERT_CODE(co_rc[3], VOW_EPERM);
+    VOW_ASSERT_EQ(freed, 2, "the item released");
+    VOW_ASSERT_EQ(co_rc[4], 0);
+    VOW_ASSERT_EQ(co_rc[5], 0);
+    VOW_ASSERT_CODE(vow_loop_close(co_other), 0);
+    done();
+}
+CASE(rethrow_main_misuse) {
+    vow_result_t r = vow_rethrow(VOW_EINVAL, NULL);
+    VOW_ASSERT_EQ(r.kind, VOW_RESULT_ERROR);
+    VOW_ASSERT_CODE(vow_error_code(r.error), VOW_EINVAL);
+    vow_error_unref(r.error);
+    vow_outcome_t empty = {VOW_PENDING, {0}, NULL};
+    r = vow_rethrow(0, &empty);
+    VOW_ASSERT_CODE(vow_error_code(r.error), VOW_EUSER);
+    vow_error_unref(r.error);
+    VOW_ASSERT_EQ(vow_main_async(NULL, NULL), 1);
+    done();
+}
+CASE(async_gen_misuse) {
+    VOW_ASSERT_EQ(vow_async_gen(NULL, co_ok, &payload_at, count_free), (vow_stream_t *)NULL);
+    VOW_ASSERT_EQ(vow_async_gen(live(), NULL, &payload_at, count_free), (vow_stream_t *)NULL);
+    VOW_ASSERT_EQ(freed, 2);
+    VOW_ASSERT_EQ(vow_create_task_async(NULL, co_ok, &payload_at, count_free), (vow_t *)NULL);
+    VOW_ASSERT_EQ(freed, 3);
+    vow_t *p = vow_create_task_async(L, NULL, &payload_at, count_free);
+    VOW_ASSERT_EQ(freed, 4);
+    VOW_ASSERT_CODE(vow_error_code(vow_error(p)), VOW_EINVAL);
+    vow_unref(p);
+    VOW_ASSERT_EQ(callbacks, 0);
+    done();
+}
+static vow_t *co_never;
+static vow_result_t co_wait(vow_loop_t *loop, void *arg) {
+    (void)loop, (void)arg;
+    vow_await(vow_ref(co_never), NULL);
+    return vow_ok_none();
+}
+CASE(async_promise_not_settleable) {
+    co_never = vow_new(live());
+    vow_t *p = vow_async(L, co_wait, NULL, NULL);
+    VOW_ASSERT_CODE(vow_resolve(p, counted_value()), VOW_EPERM);
+    VOW_ASSERT_CODE(vow_reject(p, counted_error()), VOW_EPERM);
+    VOW_ASSERT_CODE(vow_on_cancel(p, cancel_cb, &payload_at, count_free), VOW_EPERM);
+    VOW_ASSERT_EQ(freed, 3, "values, errors and ctx_free released");
+    VOW_ASSERT_CODE(vow_resolve(co_never, vow_none()), 0);
+    VOW_ASSERT_CODE(vow_run(L, p, NULL), 0);
+    vow_unref(co_never);
+    VOW_ASSERT_EQ(callbacks, 0);
+    done();
+}
+
 /* ---- the table ------------------------------------------------------------------------- */
 /* ---- vow/queue.h ----------------------------------------------------------------------- */
 static int q_put_int(vow_queue_t *q, int64_t i) {
@@ -2348,7 +2485,14 @@ CASE(queue_waiter_not_settleable) {
     X(work_oom, vow_work)                                                                          \
     X(remote_misuse, vow_remote_resolve)                                                           \
     X(poster_misuse, vow_post)                                                                     \
-    X(thread_promise_not_settleable, vow_work)
+    X(thread_promise_not_settleable, vow_work)                                                     \
+    X(async_misuse, vow_async)                                                                     \
+    X(async_closed, vow_async)                                                                     \
+    X(async_oom, vow_async)                                                                        \
+    X(await_misuse, vow_await)                                                                     \
+    X(rethrow_main_misuse, vow_rethrow)                                                            \
+    X(async_gen_misuse, vow_async_gen)                                                             \
+    X(async_promise_not_settleable, vow_async)
 
 struct misuse_case {
     const char *id, *fn;

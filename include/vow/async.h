@@ -27,25 +27,35 @@
  * in progress stops waiting (what it awaited is cancelled under the upstream rule) and
  * returns the cancellation (VOW_ECANCELED) one job later; later awaits work normally, so
  * cleanup may await. A cancel that arrives while the coroutine runs, or after its awaited
- * promise settled but before it resumed, is delivered at its next await instead (that
- * await's promise is cancelled under the upstream rule), so a value handed over is never
- * lost. A coroutine that returns a value after a cancellation was delivered rejects as
- * cancelled, unless it called vow_uncancel (asyncio's Task.uncancel); one that returns an
- * error rejects with it.
+ * promise settled but before it resumed, is delivered at its next await of a promise
+ * still pending (which is cancelled under the upstream rule); an await of a promise that
+ * has settled already (a queue get that took an item) gets its outcome, so a value handed
+ * over is never lost. A coroutine that returns a value after a cancellation was delivered,
+ * or with one still waiting to be, rejects as cancelled, unless it called vow_uncancel
+ * (asyncio's Task.uncancel); one that returns an error rejects with it.
  *
  * LIVENESS AND TEARDOWN. A suspended coroutine does not keep the loop alive (what it
  * awaits does, as for any promise), but vow_loop_close answers VOW_EBUSY while one exists.
- * vow_run_main cancels every suspended coroutine (as asyncio.run cancels its tasks) and
- * lets it finish. vow_loop_free resumes each one still suspended: its await returns
+ * vow_run_main cancels every suspended coroutine once (as asyncio.run cancels its tasks),
+ * closes every async generator suspended at a yield (asyncio's shutdown_asyncgens), and
+ * runs the loop until those have finished, so their cleanup may await (a sleep too).
+ * vow_loop_free resumes each one still suspended: its await returns
  * VOW_ECANCELED, later awaits VOW_ECLOSED at once (and vow_yield VOW_ECLOSED), so its
  * cleanup runs and its stack is freed before vow_loop_free returns. vow_loop_free,
- * vow_loop_close, vow_run and vow_loop_run called from a coroutine answer VOW_EREENTRANT.
+ * vow_loop_close, vow_run, vow_loop_run and vow_loop_drain called from a coroutine answer
+ * VOW_EREENTRANT.
  *
- * STACKS are mmap'd with a guard page (an overflow is a segmentation fault at the guard,
- * never silent corruption), 64 KiB by default (256 KiB under AddressSanitizer), reused
+ * STACKS are mmap'd with a 64 KiB guard below (an overflow is a segmentation fault at the
+ * guard, never silent corruption; a single frame larger than 64 KiB needs code built with
+ * -fstack-clash-protection), 64 KiB by default (256 KiB under AddressSanitizer), reused
  * through a free list. Each costs two kernel mappings: Linux's vm.max_map_count (65530 by
  * default) caps live coroutines near 32,000; past it vow_async's promise rejects with
  * VOW_ENOMEM. A coroutine must not keep pointers to its stack in objects that outlive it.
+ *
+ * SANITIZERS. Every switch is announced to AddressSanitizer, ThreadSanitizer and valgrind.
+ * Not supported: AddressSanitizer's detect_stack_use_after_return=1, under which
+ * LeakSanitizer may report a heap block held only by an address-taken local of a suspended
+ * coroutine (it does not scan a suspended fiber's fake stack).
  *
  * THREADS. A coroutine runs on its loop's thread only. Blocking work goes to the pool
  * (vow_work) and is awaited like any promise.
@@ -94,9 +104,23 @@ VOW_EXTERN int vow_async_set_stack_size(vow_loop_t *loop, size_t stack_size);
  * cancellation delivered to this coroutine, whose error *out holds) with out->state
  * VOW_REJECTED. Misuse, out->state VOW_PENDING: VOW_EPERM outside a coroutine (on the
  * loop's own stack, or another thread: p is not consumed); VOW_ENOMEM for p NULL (the call
- * that made it ran out of memory); VOW_EINVAL for p of another loop than the coroutine's
+ * that made it ran out of memory; VOW_ECLOSED once the loop is torn down); VOW_EINVAL for p of another loop than the coroutine's
  * (consumed); VOW_ECLOSED while the loop is torn down (consumed; no suspension). */
 VOW_EXTERN int vow_await(vow_t *p, vow_outcome_t *out);
+
+/* Python's `raise` of what an await failed with, for a coroutine's return: when *out holds
+ * a rejection (vow_await returned its code), a result rejecting with that error (the
+ * outcome's reference moves into it: *out is left empty); otherwise (a misuse code, out
+ * NULL or empty) a result rejecting with a new error of code `rc` (0 becomes VOW_EUSER).
+ *     if ((rc = vow_await(p, &o)) != 0) return vow_rethrow(rc, &o); */
+VOW_EXTERN vow_result_t vow_rethrow(int rc, vow_outcome_t *out);
+
+/* asyncio.run(main()) with a coroutine for main: vow_main (vow/promise.h) on the promise
+ * of vow_async(loop, fn, arg, NULL): a loop made, fn run as a coroutine to its end, what is
+ * left cancelled, the loop freed; an uncaught rejection written on stderr; returns
+ * vow_exit_status. int main(void) { return vow_main_async(amain, NULL); }. fn NULL: a line
+ * on stderr and 1. */
+VOW_EXTERN int vow_main_async(vow_async_fn fn, void *arg);
 
 /* 1 inside a coroutine (of any loop), else 0. */
 VOW_EXTERN int vow_in_coroutine(void);
@@ -137,7 +161,9 @@ VOW_EXTERN vow_stream_t *vow_async_gen(vow_loop_t *loop, vow_async_fn fn, void *
 /* Inside an async generator's fn: hands `item` (consumed) to the waiting next, suspends
  * until the consumer asks again. 0: asked again; VOW_ECLOSED: the stream was closed (the
  * generator should clean up and return; the item was released); VOW_EPERM outside an
- * async generator (the item released). */
+ * async generator (the item released); VOW_ECANCELED when the stream cancelled the pull
+ * the item was for while it was not closing (the item released; not expected: the stream
+ * cancels a pull only when it closes). */
 VOW_EXTERN int vow_yield(vow_value_t item);
 
 /* `async for` inside a coroutine: awaits s's next item. 1 with *out fulfilled (owning the

@@ -92,7 +92,7 @@ typedef enum {
  * value when work remains (after VOW_RUN_ONCE/NOWAIT, or after vow_loop_stop).
  * Errors: VOW_EINVAL (loop NULL, unknown mode), VOW_ECLOSED, VOW_EREENTRANT when called
  * from a callback running on this loop (or inside the application's ev_run of a wrapped
- * loop): never a hang. */
+ * loop, or inside any coroutine): never a hang. */
 VOW_EXTERN int vow_loop_run(vow_loop_t *loop, vow_run_mode_t mode);
 
 /* Makes the running vow_loop_run (or vow_run) return after the current callback;
@@ -110,20 +110,24 @@ VOW_EXTERN int vow_loop_alive(const vow_loop_t *loop);
  * that keeps the libev loop alive (started and not ev_unref'd: libev's own count, which
  * vow reads by entering ev_run and breaking out in its prepare phase, before any poll or
  * callback), returns VOW_EBUSY and changes nothing (but that the application's prepare
- * watchers, queued by that look, are called once more when ev_run is next entered). Otherwise releases the loop as vow_loop_free does
- * and returns 0. VOW_EREENTRANT from inside a callback of this loop, including any
- * callback of the application's own ev_run on a wrapped loop; VOW_EINVAL on NULL (or on a
- * closed loop that promises still hold; once closed, the handle must not be used). */
+ * watchers, queued by that look, are called once more when ev_run is next entered), or a
+ * coroutine (vow/async.h) is suspended, returns VOW_EBUSY as well. Otherwise releases the
+ * loop as vow_loop_free does and returns 0. VOW_EREENTRANT from inside a callback of this loop, including any
+ * callback of the application's own ev_run on a wrapped loop, and from inside any
+ * coroutine; VOW_EINVAL on NULL (or on a closed loop that promises still hold; once
+ * closed, the handle must not be used). */
 VOW_EXTERN int vow_loop_close(vow_loop_t *loop);
 
 /* Forced teardown: stops every timer, interval and immediate, drops queued microtasks,
  * releases every promise and reaction vow alone holds (running each context and value
  * destructor exactly once, and breaking adoption cycles), stops vow's watchers and
- * destroys the libev loop if vow made it. Promises the user still holds stay valid
+ * destroys the libev loop if vow made it. Suspended coroutines are resumed first, each
+ * until it returns: the await it is suspended in answers VOW_ECANCELED, its later awaits
+ * and yields VOW_ECLOSED at once (vow/async.h), and its stack is freed. Promises the user still holds stay valid
  * handles: every operation on them answers VOW_ECLOSED and vow_unref frees them; the
  * loop's last memory goes with the last of them. Returns 0; VOW_EREENTRANT from inside
  * a callback of this loop, including any callback of the application's own ev_run on a
- * wrapped loop (nothing is freed); VOW_EINVAL on NULL (or on a closed loop that promises still hold;
+ * wrapped loop, and from inside any coroutine (nothing is freed); VOW_EINVAL on NULL (or on a closed loop that promises still hold;
  * once closed, the handle must not be used). */
 /* From a destructor that teardown (vow_loop_free or vow_loop_close) runs, this loop is
  * closed already: vow_loop_free and vow_loop_close answer VOW_EREENTRANT, every other
@@ -149,7 +153,8 @@ VOW_EXTERN int vow_microtask(vow_loop_t *loop, vow_microtask_fn fn, void *arg);
  * call vow_loop_drain at the end of your watcher's callback to have its promises' reactions
  * run before the next callback, as Node runs them. Returns 0; VOW_EINVAL (NULL),
  * VOW_ECLOSED, VOW_EREENTRANT from inside a drain (a reaction, a microtask, the rejection
- * hook: what you queued runs when the current drain goes on). */
+ * hook: what you queued runs when the current drain goes on) and from inside a coroutine
+ * (a reaction would run on its stack and could suspend it mid-drain). */
 VOW_EXTERN int vow_loop_drain(vow_loop_t *loop);
 
 /* Checks the loop's invariants, as libev's ev_verify does: the job queue's links and

@@ -370,7 +370,7 @@ typedef struct vow_outcome {
  * it with vow_outcome_release. Handled: awaiting p counts as a handler.
  * Returns 0 when p settled (fulfilled or rejected: see out->state);
  * VOW_ENEVER when the loop ran out of work with p still pending;
- * VOW_EREENTRANT when called from inside a callback of this loop; VOW_EINTR when
+ * VOW_EREENTRANT when called from inside a callback of this loop or a coroutine; VOW_EINTR when
  * vow_loop_stop was called; VOW_ECLOSED; VOW_EINVAL (loop or p NULL; p of another loop).
  * On every error out->state is VOW_PENDING and holds nothing. */
 VOW_EXTERN int vow_run(vow_loop_t *loop, vow_t *p, vow_outcome_t *out);
@@ -383,7 +383,11 @@ VOW_EXTERN void vow_outcome_release(vow_outcome_t *out);
  * the loop alive for is cancelled: every vow_sleep, vow_timeout and vow_wait timer's
  * promise, every task of vow_create_task or a task group not yet started (the upstream
  * rule carries each cancellation to what waits on it: a started task whose body awaits a
- * sleep is cancelled through it). The reactions those cancellations queue run (a
+ * sleep is cancelled through it), every job of the thread pool, and every coroutine's
+ * promise (a request, once: the coroutine's await answers VOW_ECANCELED and its cleanup
+ * runs, as asyncio.run cancels its tasks); async generators suspended at a yield are
+ * closed (asyncio's shutdown_asyncgens). The loop then runs until those coroutines and
+ * generators have finished, so their cleanup may await, a sleep included. The reactions those cancellations queue run (a
  * vow_finally's callback, a vow_catch_ex with VOW_CATCH_CANCELLED), in rounds: timed work a
  * reaction starts is cancelled in the next round (at most 64), so the call never waits on
  * a timer once p has settled. Then the loop is freed as by vow_loop_free: the

@@ -3,8 +3,8 @@
  *
  * THREADS. A loop and its promises belong to the thread that runs the loop. What this
  * header marks "any thread" is the only way another thread reaches a loop: it queues a
- * message to the loop's mailbox (a mutex and an ev_async wakeup), which the loop's thread
- * handles on its next turn; the handle such a thread holds stays valid after vow_loop_free
+ * message to the loop's mailbox (a compare-and-swap, and an ev_async wakeup when it was
+ * empty), which the loop's thread handles on its next turn; the handle such a thread holds stays valid after vow_loop_free
  * (the call then answers VOW_ECLOSED and touches no freed memory). A replaced allocator
  * (vow_replace_allocator) must be thread-safe once these are used.
  *
