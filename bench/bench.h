@@ -28,9 +28,9 @@ enum {
     BENCH_EXIT_ERROR = 4
 };
 
-/* The workloads: W1-W5 issue 7, W6-W7 issue 14, W10 and W10r issue 15, W11a, W11c and W11s
- * issue 16. `id` is what a program switches on (bench_args.w): the number, plus 100 for an
- * "r" variant, 200 for "a", 300 for "c", 400 for "s". */
+/* The workloads: W1-W5 issue 7, W6-W7 issue 14, W10 and W10r issue 15, W11a, W11b, W11c and
+ * W11s issue 16. `id` is what a program switches on (bench_args.w): the number, plus 100 for
+ * an "r" variant, 200 for "a", 300 for "c", 400 for "s", 500 for "b". */
 typedef struct bench_workload {
     const char *name; /* as on the command line, after the w: "1", "10r" */
     int id;
@@ -44,6 +44,7 @@ static const bench_workload bench_workloads[] = {
     {"7", 7, 100000, "ns_per_task"},       {"10", 10, 100000, "ns_per_job"},
     {"10r", 110, 100000, "ns_per_settle"}, {"11a", 211, 1000000, "ns_per_await"},
     {"11c", 311, 1000000, "ns_per_step"},  {"11s", 411, 10000000, "ns_per_switch"},
+    {"11b", 511, 1000000, "ns_per_await"},
 };
 enum { BENCH_WORKLOADS = sizeof bench_workloads / sizeof bench_workloads[0] };
 
@@ -62,7 +63,7 @@ typedef struct bench_args {
 
 static inline void bench_usage(const char *prog) {
     fprintf(stderr,
-            "usage: %s <w1|w2|w3|w4|w5|w6|w7|w10|w10r|w11a|w11c|w11s> [N] [--inject-wrong]\n",
+            "usage: %s <w1|w2|w3|w4|w5|w6|w7|w10|w10r|w11a|w11b|w11c|w11s> [N] [--inject-wrong]\n",
             prog);
 }
 
@@ -198,7 +199,7 @@ static inline int bench_w7_check(const bench_args *a, long done, long peak) {
     return 0;
 }
 
-/* W11a and W11c: the value of step i (--inject-wrong: step 0's is 1, so the sum is one too
+/* W11a, W11b and W11c: the value of step i (--inject-wrong: step 0's is 1, so the sum is one too
  * high), and the check of what the loop summed over `count` steps. */
 static inline int64_t bench_w11_value(const bench_args *a, long i) {
     return a->inject_wrong && i == 0 ? 1 : (int64_t)i;

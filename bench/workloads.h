@@ -15,7 +15,7 @@ int bench_w6(const bench_args *a, vow_loop_t *loop);
 int bench_w7(const bench_args *a, vow_loop_t *loop);
 /* W10 (a->w 10) and W10r (a->w 110): bench/threads.c. */
 int bench_w10(const bench_args *a, vow_loop_t *loop);
-/* W11a (a->w 211) and W11c (a->w 311): bench/coro.c. */
+/* W11a (a->w 211), W11b (511) and W11c (311): bench/coro.c. */
 int bench_w11(const bench_args *a, vow_loop_t *loop);
 
 #endif /* VOW_BENCH_WORKLOADS_H */

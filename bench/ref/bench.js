@@ -1,10 +1,10 @@
 'use strict';
-// bench/ref/bench.js - W1-W7, W11a and W11c for Node.js, written as a JavaScript programmer
+// bench/ref/bench.js - W1-W7, W11a, W11b and W11c for Node.js, written as a JavaScript programmer
 // would write them: promises, then, Promise.all / race / any, setTimeout, async/await; for
 // W6 and W7 a hand-written promise queue and semaphore (below: Node has neither, and no npm
 // package is used).
 //
-//   node bench/ref/bench.js <w1..w7|w11a|w11c> [N] [--inject-wrong]
+//   node bench/ref/bench.js <w1..w7|w11a|w11b|w11c> [N] [--inject-wrong]
 //
 // Prints one line in vow's format (STYLE.md 14), e.g.
 //   W1 node n=1000000 ns_per_step=267.0 total_ms=267.0 rss_kb=123456
@@ -14,18 +14,19 @@
 
 const DEFAULT_N = {
   1: 1000000, 2: 1000000, 3: 100000, 4: 1000000, 5: 100000, 6: 1000000, 7: 100000,
-  '11a': 1000000, '11c': 1000000,
+  '11a': 1000000, '11b': 1000000, '11c': 1000000,
 };
 const METRIC = {
   1: 'ns_per_step', 2: 'ns_per_promise', 3: 'ns_per_round', 4: 'cpu_ns_per_timer', 5: 'overhead_ms',
-  6: 'ns_per_item', 7: 'ns_per_task', '11a': 'ns_per_await', '11c': 'ns_per_step',
+  6: 'ns_per_item', 7: 'ns_per_task', '11a': 'ns_per_await', '11b': 'ns_per_await',
+  '11c': 'ns_per_step',
 };
 
 function parse(argv) {
   const a = { w: 0, n: 0, injectWrong: false };
   for (const s of argv) {
     if (s === '--inject-wrong') a.injectWrong = true;
-    else if (/^[wW]([1-7]|11a|11c)$/.test(s)) a.w = s.slice(1);
+    else if (/^[wW]([1-7]|11a|11b|11c)$/.test(s)) a.w = s.slice(1);
     else if (/^[1-9][0-9]*$/.test(s)) a.n = Number(s);
     else return null;
   }
@@ -281,21 +282,26 @@ function w11Check(a, count, sum) {
     wrong(`${count} steps summing to ${sum}, expected ${a.n} summing to ${want}`);
 }
 
-async function w11a(a) {
+// W11b: the same N awaits shared by two async functions started together (even and odd
+// steps), joined with Promise.all.
+async function w11a(a, ncoro = 1) {
   let count = 0;
   let sum = 0;
-  const body = async () => {
-    for (let i = 0; i < a.n; i++) {
-      sum += await Promise.resolve(w11Value(a, i));
+  const body = async (first) => {
+    for (let i = first; i < a.n; i += ncoro) {
+      const v = await Promise.resolve(w11Value(a, i)); // not `sum += await`: that reads sum
+      sum += v; //                                        before the await, and two interleave
       count++;
     }
   };
   const t0 = nowNs();
-  await body();
+  if (ncoro === 1) await body(0);
+  else await Promise.all([body(0), body(1)]);
   const ns = Number(nowNs() - t0);
   w11Check(a, count, sum);
   report(a, ns / a.n, ns / 1e6);
 }
+const w11b = (a) => w11a(a, 2);
 
 // ---- W11c: the same loop in callback form: each step's reaction arms the next ------------
 async function w11c(a) {
@@ -319,11 +325,11 @@ async function w11c(a) {
 async function main() {
   const a = parse(process.argv.slice(2));
   if (!a) {
-    process.stderr.write('usage: node bench.js <w1|w2|w3|w4|w5|w6|w7|w11a|w11c> [N] [--inject-wrong]\n');
+    process.stderr.write('usage: node bench.js <w1|w2|w3|w4|w5|w6|w7|w11a|w11b|w11c> [N] [--inject-wrong]\n');
     process.exit(2);
   }
   try {
-    await { 1: w1, 2: w2, 3: w3, 4: w4, 5: w5, 6: w6, 7: w7, '11a': w11a, '11c': w11c }[a.w](a);
+    await { 1: w1, 2: w2, 3: w3, 4: w4, 5: w5, 6: w6, 7: w7, '11a': w11a, '11b': w11b, '11c': w11c }[a.w](a);
   } catch (e) {
     if (!(e instanceof Wrong)) throw e;
     process.stderr.write(`W${a.w} node: wrong result: ${e.message}\n`);

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""bench/ref/bench.py - W1-W7, W10, W10r, W11a, W11c for Python 3.11 asyncio, written as a
-Python programmer would.
+"""bench/ref/bench.py - W1-W7, W10, W10r, W11a, W11b, W11c for Python 3.11 asyncio, written
+as a Python programmer would.
 
-    python3 bench/ref/bench.py <w1..w7|w10|w10r|w11a|w11c> [N] [--inject-wrong]
+    python3 bench/ref/bench.py <w1..w7|w10|w10r|w11a|w11b|w11c> [N] [--inject-wrong]
 
 Prints one line in vow's format (STYLE.md 14), e.g.
     W1 asyncio n=1000000 ns_per_step=1900.0 total_ms=1900.0 rss_kb=123456
@@ -23,10 +23,12 @@ import sys
 import time
 
 DEFAULT_N = {"1": 1000000, "2": 1000000, "3": 100000, "4": 1000000, "5": 100000, "6": 1000000,
-             "7": 100000, "10": 100000, "10r": 100000, "11a": 1000000, "11c": 1000000}
+             "7": 100000, "10": 100000, "10r": 100000, "11a": 1000000, "11b": 1000000,
+             "11c": 1000000}
 METRIC = {"1": "ns_per_step", "2": "ns_per_promise", "3": "ns_per_round",
           "4": "cpu_ns_per_timer", "5": "overhead_ms", "6": "ns_per_item", "7": "ns_per_task",
-          "10": "ns_per_job", "10r": "ns_per_settle", "11a": "ns_per_await", "11c": "ns_per_step"}
+          "10": "ns_per_job", "10r": "ns_per_settle", "11a": "ns_per_await",
+          "11b": "ns_per_await", "11c": "ns_per_step"}
 
 
 class Wrong(Exception):
@@ -339,22 +341,35 @@ def w11_check(n, count, total):
         raise Wrong(f"{count} steps summing to {total}, expected {n} summing to {want}")
 
 
-async def w11a(n, inject):
+async def w11a(n, inject, ncoro=1):
     """W11a: the main task awaits N futures that are already done. asyncio's Future.__await__
     returns the result of a done future at once (`if not self.done(): yield self`): the task
     never suspends and no loop turn runs, so this is the cost of an await that does not
-    switch, unlike Node's and vow's, which are resumed by a job."""
+    switch, unlike Node's (always resumed by a job) and vow's W11b.
+    W11b (ncoro 2): two tasks under gather share the N awaits (even and odd steps); they
+    still never suspend, so the first runs all its steps, then the second."""
     loop = asyncio.get_running_loop()
-    count = total = 0
+    st = [0, 0]  # count, sum
+
+    async def body(first):
+        for i in range(first, n, ncoro):
+            f = loop.create_future()
+            f.set_result(w11_value(i, inject))
+            st[1] += await f
+            st[0] += 1
+
     t0 = time.perf_counter_ns()
-    for i in range(n):
-        f = loop.create_future()
-        f.set_result(w11_value(i, inject))
-        total += await f
-        count += 1
+    if ncoro == 1:
+        await body(0)
+    else:
+        await asyncio.gather(body(0), body(1))
     ns = time.perf_counter_ns() - t0
-    w11_check(n, count, total)
-    report("11a", n, ns / n, ns / 1e6)
+    w11_check(n, st[0], st[1])
+    report("11a" if ncoro == 1 else "11b", n, ns / n, ns / 1e6)
+
+
+async def w11b(n, inject):
+    await w11a(n, inject, 2)
 
 
 async def w11c(n, inject):
@@ -388,11 +403,12 @@ async def w11c(n, inject):
 def main():
     args = parse(sys.argv[1:])
     if args is None:
-        print("usage: bench.py <w1..w7|w10|w10r|w11a|w11c> [N] [--inject-wrong]", file=sys.stderr)
+        print("usage: bench.py <w1..w7|w10|w10r|w11a|w11b|w11c> [N] [--inject-wrong]",
+              file=sys.stderr)
         return 2
     w, n, inject = args
     run = {"1": w1, "2": w2, "3": w3, "4": w4, "5": w5, "6": w6, "7": w7, "10": w10, "10r": w10r,
-           "11a": w11a, "11c": w11c}
+           "11a": w11a, "11b": w11b, "11c": w11c}
     try:
         asyncio.run(run[w](n, inject))
     except Wrong as e:
