@@ -13,8 +13,8 @@
 
 /* ---- allocation and the deferred free ---------------------------------------------------- */
 
-static _Thread_local vow_t *free_stack;
-static _Thread_local int freeing;
+static VOW__TLS vow_t *free_stack;
+static VOW__TLS int freeing;
 
 vow_t *vow__promise_new(vow_loop_t *loop, unsigned flags) {
     vow_t *p = vow__pool_alloc(&loop->pools[VOW__POOL_PROMISE]);

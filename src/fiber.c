@@ -36,15 +36,6 @@ void vow__fswitch(void **save_sp, void *to_sp);
 void *vow__fstack_prepare(char *lo, char *hi, void (*entry)(void *), void *arg);
 #endif
 
-/* Initial-exec: a fixed offset from the thread pointer, not a __tls_get_addr call per
- * access (the library is built position-independent, whose default is the dynamic model:
- * two calls per resume). The cost: a libvow.so loaded with dlopen takes these few bytes
- * from glibc's reserve of static TLS, which exists for this. */
-#if defined(__GNUC__)
-#define VOW__TLS _Thread_local __attribute__((tls_model("initial-exec")))
-#else
-#define VOW__TLS _Thread_local
-#endif
 static VOW__TLS vow__fiber *tls_current; /* the running fiber; NULL: the thread's stack */
 static VOW__TLS vow__fctx tls_root;      /* the thread's own context */
 static VOW__TLS vow__fctx *tls_from;     /* the context the last switch left */
@@ -100,6 +91,17 @@ static void fiber_entry(void *arg) {
 
 #if defined(VOW_FIBER_UCONTEXT)
 static void uc_entry(void) { fiber_entry(tls_current); }
+
+/* getcontext in a function of its own: gcc's -Wclobbered sees a setjmp-like call and
+ * warns about every local of the caller (getcontext never returns twice here). */
+static __attribute__((noinline)) int uc_prepare(ucontext_t *uc, char *lo, size_t size) {
+    if (getcontext(uc) != 0) return -1;
+    uc->uc_stack.ss_sp = lo;
+    uc->uc_stack.ss_size = size;
+    uc->uc_link = NULL;
+    makecontext(uc, uc_entry, 0);
+    return 0;
+}
 #endif
 
 /* ---- stacks ------------------------------------------------------------------------------ */
@@ -167,14 +169,10 @@ int vow__fiber_init(vow_loop_t *loop, vow__fiber *f, size_t stack_size, vow__fib
     f->ctx.stack_lo = lo;
     f->ctx.stack_size = stack_size;
 #if defined(VOW_FIBER_UCONTEXT)
-    if (getcontext(&f->ctx.uc) != 0) {
+    if (uc_prepare(&f->ctx.uc, lo, stack_size) != 0) {
         munmap(m, f->map_size);
         return VOW_ENOMEM;
     }
-    f->ctx.uc.uc_stack.ss_sp = lo;
-    f->ctx.uc.uc_stack.ss_size = stack_size;
-    f->ctx.uc.uc_link = NULL;
-    makecontext(&f->ctx.uc, uc_entry, 0);
 #else
     f->ctx.sp = vow__fstack_prepare(lo, hi, fiber_entry, f);
 #endif

@@ -36,6 +36,17 @@ void vow__assert_fail(const char *cond, const char *msg, const char *file, int l
 
 #define vow__container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
+/* Thread-local variables of the library: initial-exec, a fixed offset from the thread
+ * pointer rather than a __tls_get_addr call per access (libvow is built position
+ * independent, whose default is the dynamic model: 3 calls per await in libvow.so, 6 per
+ * then step). The cost: a libvow.so loaded with dlopen takes these few bytes from glibc's
+ * reserve of static TLS, which exists for this. */
+#if defined(__GNUC__)
+#define VOW__TLS _Thread_local __attribute__((tls_model("initial-exec")))
+#else
+#define VOW__TLS _Thread_local
+#endif
+
 /* ---- allocation: every byte vow allocates goes through these ------------------------- */
 void *vow__malloc(size_t n);
 void *vow__calloc(size_t c, size_t n);
