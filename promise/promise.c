@@ -57,6 +57,17 @@ void vow_unref(vow_t *p) { vow__unref(p); }
 /* The last reference went: p is freed, after whatever its destruction frees in turn
  * (iteratively: a chain of a million promises unwinds in a loop, not in recursion). */
 void vow__promise_release(vow_t *p) {
+    if (!freeing && p->state == VOW_FULFILLED && p->value.kind != VOW_VAL_PTR &&
+        !(p->flags & (VOW__F_COMBINE | VOW__F_SETTLEABLE | VOW__F_NODE))) {
+        /* A settled promise holding a plain value and nothing else (a vow_resolved, an
+         * awaited result): nothing to destroy but the slot, no destructor to run, so no
+         * need for the deferred-free stack. */
+        vow_loop_t *loop = p->loop;
+        p->state = VOW__S_FREE;
+        vow__pool_put(&loop->pools[VOW__POOL_PROMISE], p);
+        vow__loop_handle_release(loop);
+        return;
+    }
     p->flags |= VOW__F_DYING; /* a teardown run from a destructor must not touch it */
     VOW__STACK_PUSH(free_stack, p, free_next);
     if (freeing) return;
@@ -147,6 +158,15 @@ vow_t *vow_resolved(vow_loop_t *loop, vow_value_t v) {
     if (p == NULL) {
         vow_value_release(&v);
         return NULL;
+    }
+    if (v.kind != VOW_VAL_PTR) {
+        /* A new promise has no reaction, timer or cancel callback: a plain value is all
+         * there is to store (vow__fulfill_move's work, less what cannot apply). */
+        vow__value_store(&v);
+        p->flags |= VOW__F_RESOLVED;
+        p->state = VOW_FULFILLED;
+        p->value = v;
+        return p;
     }
     if (vow__value_store(&v) != 0) { /* out of memory: NULL (the destructor has run) */
         vow__unref(p);
