@@ -400,7 +400,7 @@ int vow_await(vow_t *p, vow_outcome_t *out) {
          * coroutine. Nothing can run in between, so it goes on now, with the same
          * outcome in the same job (only the moment an earlier promise's last reference
          * drops moves, which nothing observes but a value's destructor). */
-        vow__tracker_handle(p);
+        if (p->state == VOW_REJECTED) vow__tracker_handle(p);
         p->flags |= VOW__F_HANDLED;
         return take_outcome(c, p, p, out);
     }
