@@ -32,13 +32,7 @@
 #include <ucontext.h>
 #endif
 
-#if defined(__SANITIZE_ADDRESS__)
-#define VOW__ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define VOW__ASAN 1
-#endif
-#endif
+/* VOW__ASAN comes from src/internal.h, which includes this header after defining it. */
 #if defined(__SANITIZE_THREAD__)
 #define VOW__TSAN 1
 #elif defined(__has_feature)
