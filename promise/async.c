@@ -36,7 +36,8 @@ struct vow__coro {
     void (*arg_free)(void *);
     size_t stack_size;
     vow_t *awaiting;     /* the await in progress: what it awaits (one reference) */
-    vow_t *result;       /* set by the await's job: the settled promise (one reference) */
+    vow_t *result;       /* set by the await's job: the settled promise it awaited (borrowed:
+                            `awaiting` holds it); NULL: resumed with the cancellation */
     int state;           /* CO_* */
     int cancelling;      /* asyncio's count: requests not taken back by vow_uncancel */
     unsigned pending;    /* a request waits for the next await */
@@ -111,9 +112,7 @@ static void finish(coro *c, vow_result_t *res) {
         vow__result_release(res);
         *res = vow_fail(vow_error_new(VOW_ECANCELED, NULL));
     }
-    vow__ref(p);
-    vow__resolve_with(p, res, NULL);
-    vow__unref(p);
+    vow__resolve_with(p, res, NULL); /* p stays: the record holds it until it goes */
 }
 
 static void coro_main(vow__fiber *f) {
@@ -217,17 +216,13 @@ static void coro_start(coro *c) {
     resume(c);
 }
 
-static int stack_size_ok(size_t n) {
-    return n == 0 || (n >= 16u * 1024u && n <= ((size_t)1 << 30));
-}
-
 vow_t *vow_async_ex(vow_loop_t *loop, vow_async_fn fn, void *arg, void (*arg_free)(void *),
                     size_t stack_size) {
     if (loop == NULL || loop->closed) {
         if (arg_free != NULL) arg_free(arg);
         return NULL;
     }
-    if (fn == NULL || !stack_size_ok(stack_size)) {
+    if (fn == NULL || (stack_size != 0 && !vow__fiber_size_ok(stack_size))) {
         if (arg_free != NULL) arg_free(arg);
         return vow_rejected(
             loop, vow_error_new(VOW_EINVAL, fn == NULL ? "async: fn NULL" : "async: stack size"));
@@ -351,7 +346,7 @@ static void outcome_clear(vow_outcome_t *out) {
     out->error = NULL;
 }
 
-static int take_outcome(coro *c, vow_t *p, vow_t *src, vow_outcome_t *out);
+static int take_outcome(vow_t *p, vow_outcome_t *out);
 
 static int reject_code(const vow_error_t *e) {
     int code = vow_error_code(e);
@@ -402,7 +397,7 @@ int vow_await(vow_t *p, vow_outcome_t *out) {
          * drops moves, which nothing observes but a value's destructor). */
         if (p->state == VOW_REJECTED) vow__tracker_handle(p);
         p->flags |= VOW__F_HANDLED;
-        return take_outcome(c, p, p, out);
+        return take_outcome(p, out);
     }
     c->awaiting = p;
     vow__rec_init(&c->rec, VOW__R_AWAIT, vow__ref(c->promise), VOW__RF_EMBEDDED);
@@ -412,20 +407,19 @@ int vow_await(vow_t *p, vow_outcome_t *out) {
     vow__fiber_suspend();
     /* Resumed by the record's job (result set; NULL: a cancellation), or by the teardown. */
     c->state = CO_RUNNING;
-    vow_t *src = c->result;
+    int resumed_by_cancel = c->result == NULL;
     c->result = NULL;
     c->awaiting = NULL;
-    if (src == NULL) {
+    if (resumed_by_cancel) {
         vow__unref(p);
         return deliver_cancel(c, out, VOW_ECANCELED);
     }
-    vow__unref(src); /* the job's; p is the same promise, and still ours */
-    return take_outcome(c, p, src, out);
+    return take_outcome(p, out);
 }
 
-/* The outcome of settled src into *out; drops the reference to p. */
-static int take_outcome(coro *c, vow_t *p, vow_t *src, vow_outcome_t *out) {
-    (void)c;
+/* The outcome of settled p into *out; drops the caller's reference to p. */
+static int take_outcome(vow_t *p, vow_outcome_t *out) {
+    const vow_t *src = p;
     int rc = 0;
     if (src->state == VOW_FULFILLED) {
         if (out != NULL) {
@@ -449,8 +443,8 @@ void vow__await_job(vow_loop_t *loop, vow__rec *r, vow_t *src) {
     vow_t *d = r->derived; /* the record's reference to the coroutine's promise */
     r->derived = NULL;
     c->rec_cancel = 0;
-    c->result = vow__ref(src); /* NULL: the cancellation */
-    c->refs++;                 /* the coroutine may finish inside */
+    c->result = src; /* NULL: the cancellation */
+    c->refs++;       /* the coroutine may finish inside */
     c->by_job = 1;
     resume(c);
     c->by_job = 0;

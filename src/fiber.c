@@ -150,7 +150,7 @@ static char *map_stack(vow_loop_t *loop, size_t size) {
 int vow__fiber_init(vow_loop_t *loop, vow__fiber *f, size_t stack_size, vow__fiber_fn fn) {
     size_t page = page_size(loop);
     if (stack_size == 0) stack_size = default_size(loop);
-    if (stack_size < 16u * 1024u || stack_size > ((size_t)1 << 30)) return VOW_EINVAL;
+    if (!vow__fiber_size_ok(stack_size)) return VOW_EINVAL;
     stack_size = (stack_size + page - 1) & ~(page - 1);
     char *m = NULL;
     if (stack_size == default_size(loop) && loop->stacks.free_head != NULL) {
@@ -222,10 +222,12 @@ void vow__fiber_release(vow__fiber *f) {
 
 size_t vow__fiber_live(const vow_loop_t *loop) { return loop->stacks.live; }
 
+int vow__fiber_size_ok(size_t size) { return size >= 16u * 1024u && size <= ((size_t)1 << 30); }
+
 int vow__fiber_set_default(vow_loop_t *loop, size_t size) {
     size_t page = page_size(loop);
     if (size == 0) size = VOW__FIBER_STACK;
-    if (size < 16u * 1024u || size > ((size_t)1 << 30)) return VOW_EINVAL;
+    if (!vow__fiber_size_ok(size)) return VOW_EINVAL;
     size = (size + page - 1) & ~(page - 1);
     vow__fiber_stacks_free(loop); /* the free list holds stacks of the old size */
     loop->stacks.default_size = size;

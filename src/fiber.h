@@ -89,6 +89,8 @@ vow__fiber *vow__fiber_current(void);
 /* Gives f's stack back (f not running: done, never started, or suspended for good; a
  * suspended fiber's frames are dropped unrun). */
 void vow__fiber_release(vow__fiber *f);
+/* 1 when a stack size is one a fiber may have (16 KiB to 1 GiB), else 0. */
+int vow__fiber_size_ok(size_t size);
 /* Live fibers' stacks of a loop (made and not yet released). */
 size_t vow__fiber_live(const vow_loop_t *loop);
 /* The default stack size of a loop's new fibers (0: VOW__FIBER_STACK; rounded up to pages):
