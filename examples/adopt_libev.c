@@ -82,13 +82,9 @@ static void reader1_cb(struct ev_loop *evl, ev_io *w, int revents) {
     if (rc != 0) fail("vow_resolve", rc);
     vow_unref(app->greeting);
     app->greeting = NULL;
-    /* The resolve only queued the reaction. vow runs its queue after each of its own
-     * callbacks and once per iteration, but libev has no hook between two callbacks of
-     * one iteration (ev_invoke_pending calls every pending watcher in a row): without this
-     * call the reaction would run after reader2_cb, at the end of the iteration. Node runs
-     * a callback's microtasks as soon as it returns; vow_loop_drain gives that order. */
-    rc = vow_loop_drain(app->vow);
-    if (rc != 0) fail("vow_loop_drain", rc);
+    /* The resolve only queued the reaction. It runs as soon as this callback returns,
+     * before reader2_cb, as Node runs a callback's microtasks: vow fed libev a watcher of
+     * its own when the reaction was queued, and libev calls it next. */
 }
 
 static void reader2_cb(struct ev_loop *evl, ev_io *w, int revents) {

@@ -388,6 +388,7 @@ struct vow_loop {
     ev_check check_w;
     ev_idle idle_w;
     ev_timer timer_w;
+    ev_prepare drain_w; /* never started: fed when work is queued outside a drain (loop.c) */
 
     uint64_t now_ms;
     vow__timers tm;

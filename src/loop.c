@@ -93,6 +93,17 @@ static void check_cb(struct ev_loop *evl, ev_check *w, int revents) {
     vow__timers_check(loop);
 }
 
+/* Fed (never started) when work is queued outside a drain (vow__mq_note_work). libev's
+ * ev_feed_event puts it on top of the EV_MAXPRI pending stack and restarts its priority
+ * scan, so ev_invoke_pending calls it next, right after the callback that queued the
+ * work: the application's own watchers get Node's microtask checkpoint without a
+ * replaced invoke-pending callback (the application may have its own). */
+static void drain_cb(struct ev_loop *evl, ev_prepare *w, int revents) {
+    (void)evl;
+    (void)revents;
+    vow__drain(w->data);
+}
+
 static void idle_cb(struct ev_loop *evl, ev_idle *w, int revents) {
     (void)evl;
     (void)w;
@@ -118,6 +129,10 @@ static void loop_init(vow_loop_t *loop, struct ev_loop *evl, int owns) {
     loop->check_w.data = loop;
     ev_check_start(evl, &loop->check_w);
     ev_unref(evl);
+
+    ev_prepare_init(&loop->drain_w, drain_cb);
+    ev_set_priority(&loop->drain_w, EV_MAXPRI);
+    loop->drain_w.data = loop;
 
     ev_idle_init(&loop->idle_w, idle_cb);
     ev_set_priority(&loop->idle_w, EV_MINPRI);
@@ -260,6 +275,7 @@ void vow__loop_discard(vow_loop_t *loop) {
     ev_prepare_stop(loop->evl, &loop->prepare_w);
     ev_ref(loop->evl);
     ev_check_stop(loop->evl, &loop->check_w);
+    ev_clear_pending(loop->evl, &loop->drain_w);
     if (loop->owns_evl) ev_loop_destroy(loop->evl);
     if (loop->is_default) default_loop = NULL;
     loop->closed = 1;
@@ -385,6 +401,7 @@ static void teardown(vow_loop_t *loop) {
     ev_check_stop(loop->evl, &loop->check_w);
     ev_idle_stop(loop->evl, &loop->idle_w);
     ev_timer_stop(loop->evl, &loop->timer_w);
+    ev_clear_pending(loop->evl, &loop->drain_w);
     unmanage(loop);
     if (loop->owns_evl) ev_loop_destroy(loop->evl);
     loop->evl = NULL;

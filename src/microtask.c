@@ -15,10 +15,15 @@
  * goes back once it is empty. */
 #define MT_RING_KEEP 4096u
 
+/* Work queued outside a drain: keep the loop alive for it, and feed the drain watcher
+ * (src/loop.c), so that it runs right after the callback that queued the work, whoever's
+ * callback that is, before the next one: Node's microtask checkpoint after every
+ * callback. */
 void vow__mq_note_work(vow_loop_t *loop) {
     if (!loop->kept && !loop->draining) {
         loop->kept = 1;
         ev_ref(loop->evl);
+        if (!ev_is_pending(&loop->drain_w)) ev_feed_event(loop->evl, &loop->drain_w, EV_CUSTOM);
     }
 }
 

@@ -51,8 +51,9 @@ VOW_EXTERN int vow_loop_new(vow_loop_t **out, unsigned backend);
 /* Wraps an ev_loop the application already has and drives itself (ev_run). vow does
  * not own `evl`: closing or freeing the vow loop leaves `evl` alive (vow's watchers are
  * stopped). With the application's own ev_run, vow drains its queued work after each
- * vow callback and once per iteration before the loop blocks; vow never replaces an
- * invoke-pending callback the application installed. One vow loop per libev loop: when
+ * callback that queued it (vow's or the application's: see vow_loop_drain) and once per
+ * iteration before the loop blocks; vow never replaces an invoke-pending callback the
+ * application installed. One vow loop per libev loop: when
  * a live vow loop already manages `evl` (vow_loop_default's is libev's default loop, so
  * wrapping EV_DEFAULT while it lives is refused, and vow_loop_default returns NULL while
  * the application's wrapper of the default loop lives), answers VOW_EBUSY and makes
@@ -146,12 +147,12 @@ typedef void (*vow_microtask_fn)(vow_loop_t *loop, void *arg);
 VOW_EXTERN int vow_microtask(vow_loop_t *loop, vow_microtask_fn fn, void *arg);
 
 /* Node's microtask checkpoint, now: runs every queued reaction and microtask (and those
- * they queue) until none is left, as vow does after each of its own callbacks. For an
- * application's own libev callbacks on a loop vow drives or wraps: vow drains once per
- * loop iteration (before the loop blocks) and after each of its own callbacks, but libev
- * has no hook between two callbacks of one iteration (ev_invoke_pending runs them all), so
- * call vow_loop_drain at the end of your watcher's callback to have its promises' reactions
- * run before the next callback, as Node runs them. Returns 0; VOW_EINVAL (NULL),
+ * they queue) until none is left. vow does this on its own after every callback of the
+ * loop, the application's own libev watchers' too (on a loop vow drives or wraps): when a
+ * callback queues work, vow feeds an internal watcher that libev calls right after that
+ * callback returns, before the next one, as Node runs its microtasks. The call is for
+ * the moments between: mid-callback, or from an application's own invoke-pending
+ * callback. Returns 0; VOW_EINVAL (NULL),
  * VOW_ECLOSED, VOW_EREENTRANT from inside a drain (a reaction, a microtask, the rejection
  * hook: what you queued runs when the current drain goes on) and from inside a coroutine
  * (a reaction would run on its stack and could suspend it mid-drain). */
