@@ -18,5 +18,7 @@
 #include "vow/cache.h"
 #include "vow/thread.h"
 #include "vow/async.h"
+#include "vow/io.h"
+#include "vow/net.h"
 
 #endif /* VOW_H */

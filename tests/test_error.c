@@ -54,14 +54,31 @@ static const struct {
     {VOW_ENOTSUP, ENOTSUP, "ENOTSUP", "operation not supported"},
     {VOW_ETIMEDOUT, ETIMEDOUT, "ETIMEDOUT", "timed out"},
     {VOW_ECANCELED, ECANCELED, "ECANCELED", "operation cancelled"},
+    {VOW_EBADF, EBADF, "EBADF", "bad file descriptor"},
+    {VOW_ECHILD, ECHILD, "ECHILD", "no such child process"},
+    {VOW_EACCES, EACCES, "EACCES", "permission denied"},
+    {VOW_EPIPE, EPIPE, "EPIPE", "broken pipe"},
+    {VOW_EMFILE, EMFILE, "EMFILE", "too many open files"},
+    {VOW_ENFILE, ENFILE, "ENFILE", "too many open files in the system"},
+    {VOW_ENOBUFS, ENOBUFS, "ENOBUFS", "no buffer space available"},
+    {VOW_EAFNOSUPPORT, EAFNOSUPPORT, "EAFNOSUPPORT", "address family not supported"},
+    {VOW_EADDRINUSE, EADDRINUSE, "EADDRINUSE", "address already in use"},
+    {VOW_EADDRNOTAVAIL, EADDRNOTAVAIL, "EADDRNOTAVAIL", "address not available"},
+    {VOW_ENETUNREACH, ENETUNREACH, "ENETUNREACH", "network unreachable"},
+    {VOW_EHOSTUNREACH, EHOSTUNREACH, "EHOSTUNREACH", "host unreachable"},
+    {VOW_ECONNREFUSED, ECONNREFUSED, "ECONNREFUSED", "connection refused"},
+    {VOW_ECONNRESET, ECONNRESET, "ECONNRESET", "connection reset by peer"},
+    {VOW_ECONNABORTED, ECONNABORTED, "ECONNABORTED", "connection aborted"},
+    {VOW_ENOTCONN, ENOTCONN, "ENOTCONN", "socket not connected"},
     {VOW_EAGGREGATE, 0, "EAGGREGATE", "all promises were rejected"},
     {VOW_ETYPE, 0, "ETYPE", "type error"},
-    {VOW_ECLOSED, 0, "ECLOSED", "loop is closed"},
+    {VOW_ECLOSED, 0, "ECLOSED", "closed (the loop, stream or socket)"},
     {VOW_ESETTLED, 0, "ESETTLED", "promise already resolved"},
     {VOW_ENEVER, 0, "ENEVER", "promise would never settle: the loop ran out of work"},
     {VOW_EREENTRANT, 0, "EREENTRANT", "loop is already running"},
     {VOW_EUSER, 0, "EUSER", "user-defined error"},
     {VOW_ESHUTDOWN, 0, "ESHUTDOWN", "queue is shut down"},
+    {VOW_EEOF, 0, "EEOF", "end of stream before the bytes asked for"},
 };
 #define NCODES (sizeof codes / sizeof codes[0])
 
@@ -123,8 +140,7 @@ Test(error, every_table_entry_is_known) {
 
 Test(error, unknown_codes) {
     vow_loop_t *loop = vow_test_loop();
-    const int unknown[] = {VOW_ERR_OWN_BASE, VOW_ESHUTDOWN - 1, -4999, -6000,
-                           INT_MIN,          INT_MAX,           12345};
+    const int unknown[] = {VOW_ERR_OWN_BASE, VOW_EEOF - 1, -4999, -6000, INT_MIN, INT_MAX, 12345};
     for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
         cr_assert_str_eq(vow_strerror(unknown[i]), "unknown error", "code %d", unknown[i]);
         cr_assert_str_eq(vow_err_name(unknown[i]), "UNKNOWN", "code %d", unknown[i]);

@@ -35,18 +35,35 @@ extern "C" {
     XX(ERANGE, "result out of range")                                                              \
     XX(ENOTSUP, "operation not supported")                                                         \
     XX(ETIMEDOUT, "timed out")                                                                     \
-    XX(ECANCELED, "operation cancelled")
+    XX(ECANCELED, "operation cancelled")                                                           \
+    XX(EBADF, "bad file descriptor")                                                               \
+    XX(ECHILD, "no such child process")                                                            \
+    XX(EACCES, "permission denied")                                                                \
+    XX(EPIPE, "broken pipe")                                                                       \
+    XX(EMFILE, "too many open files")                                                              \
+    XX(ENFILE, "too many open files in the system")                                                \
+    XX(ENOBUFS, "no buffer space available")                                                       \
+    XX(EAFNOSUPPORT, "address family not supported")                                               \
+    XX(EADDRINUSE, "address already in use")                                                       \
+    XX(EADDRNOTAVAIL, "address not available")                                                     \
+    XX(ENETUNREACH, "network unreachable")                                                         \
+    XX(EHOSTUNREACH, "host unreachable")                                                           \
+    XX(ECONNREFUSED, "connection refused")                                                         \
+    XX(ECONNRESET, "connection reset by peer")                                                     \
+    XX(ECONNABORTED, "connection aborted")                                                         \
+    XX(ENOTCONN, "socket not connected")
 
 /* vow's own codes: XX(NAME, value, message). Values stay below VOW_ERR_OWN_BASE. */
 #define VOW_OWN_ERR_MAP(XX)                                                                        \
     XX(EAGGREGATE, -5001, "all promises were rejected")                                            \
     XX(ETYPE, -5002, "type error")                                                                 \
-    XX(ECLOSED, -5003, "loop is closed")                                                           \
+    XX(ECLOSED, -5003, "closed (the loop, stream or socket)")                                      \
     XX(ESETTLED, -5004, "promise already resolved")                                                \
     XX(ENEVER, -5005, "promise would never settle: the loop ran out of work")                      \
     XX(EREENTRANT, -5006, "loop is already running")                                               \
     XX(EUSER, -5007, "user-defined error")                                                         \
-    XX(ESHUTDOWN, -5008, "queue is shut down")
+    XX(ESHUTDOWN, -5008, "queue is shut down")                                                     \
+    XX(EEOF, -5009, "end of stream before the bytes asked for")
 
 #define VOW_ERR_OWN_BASE (-5000)
 
