@@ -338,10 +338,10 @@ Test(io, a_signal_stream_gets_two_deliveries_drops_past_its_buffer_and_closes) {
 }
 
 struct other_loop {
-    int signal_code;  /* vow_signal's rejection on the other loop */
-    int stream_null;  /* vow_signal_stream answered NULL */
-    int later_state;  /* vow_signal once the first loop gave the signal back */
-    int later_owner;  /* the other loop owned it then */
+    int signal_code; /* vow_signal's rejection on the other loop */
+    int stream_null; /* vow_signal_stream answered NULL */
+    int later_state; /* vow_signal once the first loop gave the signal back */
+    int later_owner; /* the other loop owned it then */
 };
 
 static void *try_on_another_loop(void *arg) {

@@ -2314,6 +2314,115 @@ CASE(queue_waiter_not_settleable) {
     done();
 }
 
+/* ---- vow/io.h ---------------------------------------------------------------------------- */
+#include <signal.h>
+#include <unistd.h>
+
+/* A promise of vow's: the user may not settle it nor set its cancel callback. */
+static void not_settleable(vow_t *p) {
+    int before = freed;
+    VOW_ASSERT_CODE(vow_resolve(p, counted_value()), VOW_EPERM);
+    VOW_ASSERT_CODE(vow_reject(p, counted_error()), VOW_EPERM);
+    VOW_ASSERT_CODE(vow_on_cancel(p, cancel_cb, &payload_at, count_free), VOW_EPERM);
+    VOW_ASSERT_EQ(freed, before + 3, "value, error and ctx_free released");
+    VOW_ASSERT_STATE(vow_state(p), VOW_PENDING);
+}
+
+static int rejection_code(vow_t *p) {
+    int code = vow_state(p) == VOW_REJECTED ? vow_error_code(vow_error(p)) : 0;
+    vow_unref(p);
+    return code;
+}
+
+CASE(io_fd_misuse) {
+    VOW_ASSERT_EQ(vow_poll_fd(NULL, 0, VOW_READABLE), (vow_t *)NULL);
+    VOW_ASSERT_EQ(vow_readable(NULL, 0), (vow_t *)NULL);
+    VOW_ASSERT_EQ(vow_writable(NULL, 0), (vow_t *)NULL);
+    live();
+    vow_set_unhandled_mode(L, VOW_UNHANDLED_SILENT);
+    VOW_ASSERT_CODE(rejection_code(vow_readable(L, -1)), VOW_EINVAL);
+    VOW_ASSERT_CODE(rejection_code(vow_writable(L, -5)), VOW_EINVAL);
+    VOW_ASSERT_CODE(rejection_code(vow_poll_fd(L, 0, 0)), VOW_EINVAL);
+    VOW_ASSERT_CODE(rejection_code(vow_poll_fd(L, 0, VOW_READABLE | 0x10)), VOW_EINVAL);
+    int fds[2];
+    cr_assert_eq(pipe(fds), 0);
+    vow_t *p = vow_readable(L, fds[0]);
+    not_settleable(p);
+    VOW_ASSERT_CODE(vow_cancel(p), 0);
+    vow_unref(p);
+    VOW_ASSERT_EQ(vow_loop_alive(L), 0, "the watcher stopped");
+    close(fds[0]), close(fds[1]);
+    VOW_TEST_END(L);
+    closed();
+    VOW_ASSERT_EQ(vow_poll_fd(L, 0, VOW_READABLE), (vow_t *)NULL);
+    VOW_ASSERT_EQ(vow_readable(L, 0), (vow_t *)NULL);
+    VOW_ASSERT_EQ(vow_writable(L, 0), (vow_t *)NULL);
+    VOW_ASSERT_EQ(callbacks, 0);
+    done();
+}
+CASE(io_fd_oom) {
+    L = vow_test_loop_without_pools();
+    int fds[2];
+    cr_assert_eq(pipe(fds), 0);
+    int nulls = 0;
+    for (long k = 1; k <= 8; k++) {
+        vow_test_fail_at(vow_test_alloc_total() + k);
+        vow_t *p = vow_readable(L, fds[0]);
+        vow_test_fail_at(0);
+        if (p == NULL) {
+            nulls++;
+            VOW_ASSERT_EQ(vow_loop_alive(L), 0, "k=%ld: nothing registered", k);
+            continue;
+        }
+        VOW_ASSERT_CODE(vow_cancel(p), 0);
+        vow_unref(p);
+    }
+    cr_assert_gt(nulls, 0);
+    close(fds[0]), close(fds[1]);
+    VOW_ASSERT_EQ(callbacks, 0);
+    done();
+}
+CASE(signal_misuse) {
+    VOW_ASSERT_EQ(vow_signal(NULL, SIGUSR1), (vow_t *)NULL);
+    VOW_ASSERT_EQ(vow_signal_stream(NULL, SIGUSR1, 1), (vow_stream_t *)NULL);
+    live();
+    vow_set_unhandled_mode(L, VOW_UNHANDLED_SILENT);
+    int bad[] = {0, -1, SIGKILL, SIGSTOP, 4096};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        VOW_ASSERT_CODE(rejection_code(vow_signal(L, bad[i])), VOW_EINVAL, "signo %d", bad[i]);
+        VOW_ASSERT_EQ(vow_signal_stream(L, bad[i], 1), (vow_stream_t *)NULL, "signo %d", bad[i]);
+    }
+    /* Another loop (this thread's too) watches the signal: VOW_EBUSY. */
+    vow_loop_t *other = NULL;
+    cr_assert_eq(vow_loop_new(&other, VOW_BACKEND_AUTO), 0);
+    vow_t *held = vow_signal(other, SIGUSR1);
+    VOW_ASSERT_CODE(rejection_code(vow_signal(L, SIGUSR1)), VOW_EBUSY);
+    VOW_ASSERT_EQ(vow_signal_stream(L, SIGUSR1, 1), (vow_stream_t *)NULL);
+    not_settleable(held);
+    VOW_ASSERT_CODE(vow_cancel(held), 0);
+    vow_unref(held);
+    VOW_ASSERT_CODE(vow_loop_close(other), 0);
+    VOW_TEST_END(L);
+    closed();
+    VOW_ASSERT_EQ(vow_signal(L, SIGUSR1), (vow_t *)NULL);
+    VOW_ASSERT_EQ(vow_signal_stream(L, SIGUSR1, 1), (vow_stream_t *)NULL);
+    VOW_ASSERT_EQ(callbacks, 0);
+    done();
+}
+CASE(child_exit_misuse) {
+    VOW_ASSERT_EQ(vow_child_exit(NULL, 1), (vow_t *)NULL);
+    live();
+    vow_set_unhandled_mode(L, VOW_UNHANDLED_SILENT);
+    VOW_ASSERT_CODE(rejection_code(vow_child_exit(L, 0)), VOW_EINVAL);
+    VOW_ASSERT_CODE(rejection_code(vow_child_exit(L, -3)), VOW_EINVAL);
+    VOW_ASSERT_CODE(rejection_code(vow_child_exit(L, getppid())), VOW_ECHILD, "not a child");
+    VOW_TEST_END(L);
+    closed();
+    VOW_ASSERT_EQ(vow_child_exit(L, 1), (vow_t *)NULL);
+    VOW_ASSERT_EQ(callbacks, 0);
+    done();
+}
+
 #define MISUSE_TABLE(X)                                                                            \
     X(replace_allocator_null, vow_replace_allocator)                                               \
     X(reset_allocator_twice, vow_reset_allocator)                                                  \
@@ -2492,7 +2601,11 @@ CASE(queue_waiter_not_settleable) {
     X(await_misuse, vow_await)                                                                     \
     X(rethrow_main_misuse, vow_rethrow)                                                            \
     X(async_gen_misuse, vow_async_gen)                                                             \
-    X(async_promise_not_settleable, vow_async)
+    X(async_promise_not_settleable, vow_async)                                                     \
+    X(io_fd_misuse, vow_poll_fd)                                                                   \
+    X(io_fd_oom, vow_readable)                                                                     \
+    X(signal_misuse, vow_signal)                                                                   \
+    X(child_exit_misuse, vow_child_exit)
 
 struct misuse_case {
     const char *id, *fn;
