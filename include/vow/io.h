@@ -34,7 +34,9 @@ extern "C" {
  * one libev watcher, watching the union of their events; the watcher stops when the last
  * waiter settles or is cancelled. fd is borrowed: it must stay open while a waiter waits
  * (cancel first, then close); when the backend reports the fd bad (closed under a waiter),
- * every waiter on it rejects with VOW_EBADF.
+ * every waiter on it rejects with VOW_EBADF. Of libev's backends, select reports it; epoll
+ * cannot (the kernel forgets a closed fd: its waiters wait until cancelled); poll sees
+ * POLLNVAL, on which libev asserts (the process aborts).
  * NULL when loop is NULL or closed, or out of memory; a promise rejected with VOW_EINVAL
  * when fd < 0 or `events` is 0 or has a bit other than VOW_READABLE | VOW_WRITABLE. */
 VOW_EXTERN vow_t *vow_poll_fd(vow_loop_t *loop, int fd, int events);
@@ -75,7 +77,9 @@ VOW_EXTERN vow_stream_t *vow_signal_stream(vow_loop_t *loop, int signo, size_t b
  * as waitpid reports it (WIFEXITED, WEXITSTATUS...), once the child `pid` of this process
  * exits; vow reaps it. On Linux any loop can wait (a pidfd: no SIGCHLD handler is
  * installed); elsewhere only the loop over libev's default loop can (libev's child
- * watcher), others get VOW_ENOTSUP. Cancelling stops the waiting; the child is then left
+ * watcher), others get VOW_ENOTSUP. The loop over libev's default loop always uses libev's
+ * child watcher: libev's SIGCHLD handler there reaps every child of the process (so, while
+ * that loop runs, a child other loops wait for may be reaped by it: VOW_ECHILD). Cancelling stops the waiting; the child is then left
  * unreaped (wait for it again, or reap it yourself).
  * NULL when loop is NULL or closed, or out of memory; a promise rejected with VOW_EINVAL
  * (pid <= 0), VOW_ECHILD (not a child of this process, or reaped already), VOW_ENOTSUP. */
