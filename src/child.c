@@ -91,10 +91,8 @@ static int evchild_start(vow_loop_t *loop, vow__child *c) {
     if (!ev_is_default_loop(loop->evl)) return VOW_ENOTSUP;
     vow__io *io = vow__io_state(loop);
     if (io == NULL) return VOW_ENOMEM;
-    int rc = reap(c->pid, &c->status);
-    if (rc != 0) return rc; /* reaped now, or not a child */
-    /* Between this check and the watcher, libev's SIGCHLD handler cannot run: it runs on
-     * this thread, inside the loop. */
+    /* Between vow__child_start's waitpid and the watcher, libev's SIGCHLD handler cannot
+     * reap the child: it runs on this thread, inside the loop. */
     ev_child_init(&c->evc, evchild_cb, c->pid, 0);
     c->evc.data = loop;
     ev_child_start(loop->evl, &c->evc);
@@ -120,13 +118,16 @@ int vow__child_start(vow_loop_t *loop, vow__child *c, pid_t pid, vow__child_cb c
     c->pid = pid;
     c->pidfd = -1;
     c->status = 0;
+    /* Exited already (reaped now), or not a child of ours, whatever the means of waiting. */
+    int rc = reap(pid, &c->status);
+    if (rc != 0) return rc;
     if (ev_is_default_loop(loop->evl)) return evchild_start(loop, c);
+    /* The child may exit from here on: its pidfd (of a zombie) is readable at once. */
     int fd = pidfd_open_(pid);
     if (fd == VOW_ENOTSUP) return evchild_start(loop, c);
     if (fd < 0) return fd;
     c->pidfd = fd;
-    int rc = reap(pid, &c->status);
-    if (rc == 0) rc = vow__io_add(loop, &c->w, fd, VOW__IO_READ, pidfd_cb);
+    rc = vow__io_add(loop, &c->w, fd, VOW__IO_READ, pidfd_cb);
     if (rc != 0) close_pidfd(c);
     return rc;
 }
