@@ -14,6 +14,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <ev.h>
+
 #include "../src/io.h"
 #include "helpers.h"
 
@@ -67,6 +69,10 @@ static int have_pidfd(void) {
     close((int)fd);
     return 1;
 }
+
+/* libev's count of active, ref'd watchers: 0 once vow's are all stopped or unref'd (the
+ * registry's reference balance: start, unref, and libev's own stop on a bad fd). */
+static int libev_active(vow_loop_t *loop) { return ev_run(vow_loop_ev(loop), EVRUN_NOWAIT); }
 
 static int disposition_is_default(int signo) {
     struct sigaction sa;
@@ -162,6 +168,7 @@ Test(io, cancel_stops_the_watcher_and_the_loop_returns) {
     VOW_ASSERT_EQ(active, 0);
     VOW_ASSERT_EQ(vow_loop_alive(loop), 0);
     VOW_ASSERT_EQ(vow_loop_run(loop, VOW_RUN_DEFAULT), 0, "nothing keeps the loop running");
+    VOW_ASSERT_EQ(libev_active(loop), 0);
     /* Dropping the last reference without cancelling does not stop it (as a timer). */
     vow_unref(p);
     vow_unref(vow_readable(loop, fds[0]));
@@ -201,6 +208,7 @@ static void closed_under_waiters(vow_loop_t *loop) {
     unsigned backend = vow_loop_backend(loop);
     uint64_t ms = backend == VOW_BACKEND_EPOLL ? 20 : 10000;
     int want = backend == VOW_BACKEND_EPOLL ? VOW_ETIMEDOUT : VOW_EBADF;
+    vow_set_unhandled_mode(loop, VOW_UNHANDLED_SILENT); /* b settles while a is run */
     vow_t *a = vow_timeout(vow_readable(loop, fds[0]), ms, 0);
     vow_t *b = vow_timeout(vow_readable(loop, fds[0]), ms, 0);
     vow_loop_run(loop, VOW_RUN_NOWAIT); /* the backend knows the fd */
@@ -208,6 +216,7 @@ static void closed_under_waiters(vow_loop_t *loop) {
     VOW_ASSERT_CODE(run_code(loop, a), want);
     VOW_ASSERT_CODE(run_code(loop, b), want);
     VOW_ASSERT_EQ(vow_loop_alive(loop), 0);
+    VOW_ASSERT_EQ(libev_active(loop), 0);
     int active = 1;
     VOW_ASSERT_EQ(waiters(loop, fds[0], &active), 0);
     VOW_ASSERT_EQ(active, 0);
@@ -515,6 +524,34 @@ Test(io, teardown_with_waiters_pending) {
     close(cfds[1]);
     int status;
     VOW_ASSERT_EQ(waitpid(pid, &status, 0), pid, "left unreaped");
+    close(fds[0]), close(fds[1]);
+}
+
+/* On a wrapped libev loop, which outlives vow's: the teardown leaves no watcher of vow's
+ * active and libev's reference count as it found it. */
+Test(io, teardown_of_a_wrapped_loop_leaves_libev_clean) {
+    unsigned backend = vow_test_expected_backend();
+    struct ev_loop *evl = ev_loop_new(backend != 0 ? backend | EVFLAG_NOENV : EVFLAG_AUTO);
+    cr_assert_not_null(evl);
+    if (backend != 0) VOW_ASSERT_EQ(ev_backend(evl), backend);
+    cr_assert_not_null(evl);
+    vow_loop_t *loop = NULL;
+    VOW_ASSERT_CODE(vow_loop_wrap(&loop, evl), 0);
+    int fds[2];
+    make_socketpair(fds);
+    vow_t *r = vow_readable(loop, fds[0]);
+    vow_t *w = vow_writable(loop, fds[0]);
+    vow_t *sg = vow_signal(loop, SIGUSR1);
+    VOW_ASSERT_EQ(ev_run(evl, EVRUN_NOWAIT), 1, "vow keeps the loop alive with one reference");
+    VOW_ASSERT_STATE(vow_state(w), VOW_FULFILLED, "the socket was writable");
+    VOW_ASSERT_CODE(vow_loop_free(loop), 0);
+    VOW_ASSERT_EQ(ev_run(evl, EVRUN_NOWAIT), 0, "nothing of vow's left active");
+    put_byte(fds[1], 'w');
+    VOW_ASSERT_EQ(ev_run(evl, EVRUN_NOWAIT), 0, "and no callback of vow's runs");
+    cr_assert(disposition_is_default(SIGUSR1));
+    vow_unref(r), vow_unref(w), vow_unref(sg);
+    VOW_ASSERT_EQ(vow_test_live_allocs(), 0L);
+    ev_loop_destroy(evl);
     close(fds[0]), close(fds[1]);
 }
 
