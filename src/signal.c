@@ -4,7 +4,9 @@
  * libev lets one loop at a time watch a signal in the whole process, and asserts when a
  * second one tries. So vow keeps a process-wide table (under a mutex: loops live on many
  * threads) of the loop that watches each signal: a loop claims a signal when its watcher
- * starts and gives it back when it stops; another loop asking meanwhile gets VOW_EBUSY.
+ * starts and gives it back when it stops; another loop asking meanwhile gets VOW_EBUSY. So
+ * does a loop asking for SIGCHLD while libev's default loop exists (libev watches it there
+ * for its child watchers).
  *
  * A delivery fires every waiter registered when it is dispatched: the once waiters leave,
  * the repeating ones (a stream's) stay. Deliveries that arrive before the loop dispatches
@@ -108,6 +110,11 @@ static void sig_cb(struct ev_loop *evl, ev_signal *sw, int revents) {
 int vow__signal_add(vow_loop_t *loop, vow__io_waiter *w, int signo, int repeat, vow__io_cb cb) {
     if (loop->closed) return VOW_ECLOSED;
     if (!vow__signal_catchable(signo) || cb == NULL || w->list != NULL) return VOW_EINVAL;
+#if EV_CHILD_ENABLE
+    /* libev's default loop, once made, watches SIGCHLD itself (its child watchers). */
+    struct ev_loop *dfl = ev_default_loop_uc_();
+    if (signo == SIGCHLD && dfl != NULL && dfl != loop->evl) return VOW_EBUSY;
+#endif
     vow__io *io = vow__io_state(loop);
     if (io == NULL) return VOW_ENOMEM;
     if (io->sigs == NULL && (io->sigs = vow__calloc(NSIG, sizeof *io->sigs)) == NULL)

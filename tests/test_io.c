@@ -409,6 +409,27 @@ Test(io, a_second_loop_gets_ebusy_for_a_watched_signal) {
     VOW_TEST_END(loop);
 }
 
+static pid_t spawn_exit(int code);
+
+Test(io, sigchld_belongs_to_the_default_loop_once_it_exists) {
+    vow_loop_t *loop = vow_test_loop();
+    vow_t *p = vow_signal(loop, SIGCHLD);
+    VOW_ASSERT_STATE(vow_state(p), VOW_PENDING, "no libev default loop yet");
+    VOW_ASSERT_CODE(vow_cancel(p), 0);
+    vow_unref(p);
+    vow_loop_t *dfl = vow_loop_default();
+    cr_assert_not_null(dfl);
+    VOW_ASSERT_CODE(run_code(loop, vow_signal(loop, SIGCHLD)), VOW_EBUSY);
+    p = vow_signal(dfl, SIGCHLD);
+    pid_t pid = spawn_exit(0);
+    VOW_ASSERT_EQ(run_int(dfl, p), (int64_t)SIGCHLD);
+    int status;
+    waitpid(pid, &status, 0); /* (libev's handler may have reaped it) */
+    cr_assert_eq(vow_loop_verify(dfl), 0);
+    VOW_ASSERT_CODE(vow_loop_close(dfl), 0);
+    VOW_TEST_END(loop);
+}
+
 /* ---- child processes --------------------------------------------------------------------- */
 
 static pid_t spawn_exit(int code) {

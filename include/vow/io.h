@@ -51,7 +51,8 @@ VOW_EXTERN vow_t *vow_writable(vow_loop_t *loop, int fd);
  * such as ending the process on SIGINT, does not happen); when the last one goes, the
  * signal's disposition returns to SIG_DFL (libev's rule). A signal is watched by one loop
  * at a time, in the whole process (libev's rule): another loop asking for it gets
- * VOW_EBUSY. Deliveries that arrive together coalesce into one, as POSIX signals do.
+ * VOW_EBUSY (SIGCHLD too, from any loop but the default one, once libev's default loop
+ * exists: libev watches it there). Deliveries that arrive together coalesce into one, as POSIX signals do.
  * --------------------------------------------------------------------------------- */
 
 /* One reference to a promise that fulfils with vow_int(signo) at the next delivery of
