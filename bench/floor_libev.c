@@ -6,14 +6,16 @@
  * read the clock per timer). --inject-wrong: one timer fewer is started, so the count the
  * check expects never comes.
  * W12a, W12b (bench.h): a hand-written echo server and its clients on one loop, what a C
- * programmer writes with ev_io: non-blocking sockets, one read() per readiness into a fixed
- * 64 KiB buffer, written straight back; a write the kernel takes only part of keeps the
- * rest, stops reading and waits for EV_WRITE. A client writes from the pattern itself (no
- * copy) and compares what it reads in place. --inject-wrong: bench.h's wrong first message.
+ * programmer writes with ev_io: non-blocking sockets, one read() per readiness into one
+ * 64 KiB buffer that every connection shares, written straight back; a write the kernel
+ * takes only part of keeps the rest (copied to the connection's own buffer), stops reading
+ * and waits for EV_WRITE. A client writes from the pattern itself (no copy) and compares
+ * what it reads where it landed. --inject-wrong: bench.h's wrong first message.
  *
  *   floor-libev <w4|w5|w12a|w12b> [N] [--inject-wrong]     (others exit 3: no floor here)
  */
 #include <errno.h>
+#include <stddef.h>
 #include <ev.h>
 #include <inttypes.h>
 #include <netinet/in.h>
@@ -81,16 +83,20 @@ typedef struct w12_conn {
     int fd;
     int k; /* a client's index; -1 for the server's side */
     int connected;
-    /* what is still to be written: the server's echo (in buf), a client's message */
+    /* what is still to be written: the server's echo (in w12_buf, or in `pending` once a
+     * write was short), a client's message */
     const unsigned char *out;
     size_t out_len;
+    unsigned char *pending; /* the server's side: BENCH_W12_READ bytes, made on need */
     /* a client */
     long sent, msgs; /* messages started, messages to send */
     uint64_t got, want, bad;
-    size_t have; /* W12a: bytes of the current reply in buf */
+    size_t have; /* W12a: bytes of the current reply in `reply` */
+    unsigned char reply[BENCH_W12A_MSG];
     unsigned char spare[BENCH_W12B_MSG];
-    unsigned char buf[BENCH_W12_READ];
 } w12_conn;
+
+static unsigned char w12_buf[BENCH_W12_READ]; /* every read lands here */
 
 static struct {
     const bench_args *a;
@@ -132,6 +138,12 @@ static void w12_flush(w12_conn *c) {
         if (n < 0) {
             if (errno == EINTR) continue;
             if (errno != EAGAIN && errno != EWOULDBLOCK) return w12_fail("send", errno);
+            if (c->out >= w12_buf && c->out < w12_buf + sizeof w12_buf) { /* keep the rest */
+                if (c->pending == NULL && (c->pending = malloc(BENCH_W12_READ)) == NULL)
+                    return w12_fail("the server's write buffer", ENOMEM);
+                memcpy(c->pending, c->out, c->out_len);
+                c->out = c->pending;
+            }
             ev_io_start(e.loop, &c->w);
             if (c->k < 0) ev_io_stop(e.loop, &c->r); /* the echo waits for its write */
             return;
@@ -148,7 +160,7 @@ static void w12_echo_read(struct ev_loop *loop, ev_io *w, int revents) {
     (void)loop;
     (void)revents;
     w12_conn *c = w->data;
-    ssize_t n = read(c->fd, c->buf, sizeof c->buf);
+    ssize_t n = read(c->fd, w12_buf, sizeof w12_buf);
     if (n < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
         return w12_fail("read (server)", errno);
@@ -159,7 +171,7 @@ static void w12_echo_read(struct ev_loop *loop, ev_io *w, int revents) {
         c->fd = -1;
         return;
     }
-    c->out = c->buf;
+    c->out = w12_buf;
     c->out_len = (size_t)n;
     w12_flush(c);
 }
@@ -189,8 +201,9 @@ static void w12_client_read(struct ev_loop *loop, ev_io *w, int revents) {
     (void)loop;
     (void)revents;
     w12_conn *c = w->data;
-    size_t room = e.a->w == 212 ? BENCH_W12A_MSG - c->have : sizeof c->buf;
-    ssize_t n = read(c->fd, c->buf + (e.a->w == 212 ? c->have : 0), room);
+    unsigned char *buf = e.a->w == 212 ? c->reply : w12_buf;
+    size_t room = e.a->w == 212 ? BENCH_W12A_MSG - c->have : sizeof w12_buf;
+    ssize_t n = read(c->fd, buf + (e.a->w == 212 ? c->have : 0), room);
     if (n < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
         return w12_fail("read (client)", errno);
@@ -201,8 +214,8 @@ static void w12_client_read(struct ev_loop *loop, ev_io *w, int revents) {
         if (c->have < BENCH_W12A_MSG) return;
         c->have = 0;
         const unsigned char *want = bench_w12_expect((uint64_t)c->got * BENCH_W12A_MSG, 0);
-        if (memcmp(c->buf, want, BENCH_W12A_MSG) != 0)
-            for (int i = 0; i < BENCH_W12A_MSG; i++) c->bad += c->buf[i] != want[i];
+        if (memcmp(buf, want, BENCH_W12A_MSG) != 0)
+            for (int i = 0; i < BENCH_W12A_MSG; i++) c->bad += buf[i] != want[i];
         if (++c->got == c->want) return w12_client_done(c);
         c->out = bench_w12_message(e.a, c->sent++, 0, BENCH_W12A_MSG, c->spare);
         c->out_len = BENCH_W12A_MSG;
@@ -210,16 +223,17 @@ static void w12_client_read(struct ev_loop *loop, ev_io *w, int revents) {
         return;
     }
     const unsigned char *want = bench_w12_expect(c->got, c->k);
-    if (memcmp(c->buf, want, (size_t)n) != 0)
-        for (ssize_t i = 0; i < n; i++) c->bad += c->buf[i] != want[i];
+    if (memcmp(buf, want, (size_t)n) != 0)
+        for (ssize_t i = 0; i < n; i++) c->bad += buf[i] != want[i];
     c->got += (uint64_t)n;
     if (c->got >= c->want) w12_client_done(c);
 }
 
 static w12_conn *w12_conn_new(int fd, int k) {
     if (e.nconns == (int)(sizeof e.conns / sizeof e.conns[0])) return NULL;
-    w12_conn *c = calloc(1, sizeof *c);
+    w12_conn *c = malloc(sizeof *c); /* spare needs no zeroing */
     if (c == NULL) return NULL;
+    memset(c, 0, offsetof(w12_conn, spare));
     c->fd = fd;
     c->k = k;
     c->connected = k < 0;
@@ -315,6 +329,7 @@ out:
         ev_io_stop(loop, &e.conns[i]->r);
         ev_io_stop(loop, &e.conns[i]->w);
         if (e.conns[i]->fd >= 0) close(e.conns[i]->fd);
+        free(e.conns[i]->pending);
         free(e.conns[i]);
     }
     ev_io_stop(loop, &e.accept_w);

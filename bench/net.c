@@ -32,7 +32,8 @@ typedef struct w12_state {
     vow_server_t *srv;
     vow_stream_t *accepts;
     uint16_t port;
-    int nclients;
+    int nclients; /* the connections the server accepts (a W12b client with nothing to send
+                   * does not connect) */
     int accepted;
     int clients_left;
     int finished; /* the clock stopped: errors from teardown are not the workload's */
@@ -344,7 +345,8 @@ int bench_w12(const bench_args *a, vow_loop_t *loop) {
     const char *name = bench_workload_of(a->w)->name;
     const char *form = getenv("VOW_BENCH_W12");
     w12_state st = {.a = a, .loop = loop, .coro = form != NULL && strcmp(form, "coro") == 0};
-    st.nclients = a->w == 212 ? 1 : BENCH_W12B_CONNS;
+    const int nclients = a->w == 212 ? 1 : BENCH_W12B_CONNS;
+    st.nclients = nclients;
     int rc = vow_tcp_listen(loop, "127.0.0.1", 0, NULL, &st.srv);
     if (rc != 0) {
         fprintf(stderr, "W%s vow: vow_tcp_listen: %s\n", name, vow_strerror(rc));
@@ -368,7 +370,7 @@ int bench_w12(const bench_args *a, vow_loop_t *loop) {
         vow_unref(vow_async(loop, accept_body, &st, NULL));
     else
         accept_next(&st);
-    for (int k = 0; k < st.nclients && st.err == 0; k++) {
+    for (int k = 0; k < nclients && st.err == 0; k++) {
         w12_conn *c = conn_new(&st, k);
         if (c == NULL) {
             fail(&st, "a client", VOW_ENOMEM);
