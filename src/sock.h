@@ -28,7 +28,9 @@ int vow__buf_append(vow__buf *b, const void *p, size_t n);
 void vow__buf_consume(vow__buf *b, size_t n);
 /* Frees the memory; the buffer is empty and usable again. */
 void vow__buf_free(vow__buf *b);
-static inline unsigned char *vow__buf_head(const vow__buf *b) { return b->data + b->off; }
+static inline unsigned char *vow__buf_head(const vow__buf *b) {
+    return b->data != NULL ? b->data + b->off : NULL;
+}
 
 /* ---- descriptors ------------------------------------------------------------------------ */
 /* vow's code for an errno value (-e; VOW_EAGAIN for EWOULDBLOCK). */
