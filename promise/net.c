@@ -134,6 +134,10 @@ struct link {
 
 static void keep_set(vow_loop_t *loop, uint8_t *kept, int on) {
     if (on && loop->closed) on = 0;
+    if (loop->evl == NULL) { /* after the teardown: nothing to balance any more */
+        *kept = 0;
+        return;
+    }
     if ((*kept != 0) == (on != 0)) return;
     *kept = (uint8_t)(on != 0);
     if (on)
