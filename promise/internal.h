@@ -45,6 +45,11 @@ struct vow__promise_layer {
     } works;               /* jobs in flight (work.c), for vow_run_main's shutdown */
     unsigned works_closed; /* vow_run_main shut the pool down: vow_work refuses */
     struct {
+        vow_resolver_fn fn; /* NULL: getaddrinfo */
+        vow_resolver_free_fn free_fn;
+        void *ctx;
+    } resolver; /* vow_set_resolver (resolve.c) */
+    struct {
         struct vow_remote *head, *tail;
     } remotes; /* remote resolvers the loop still holds (remote.c) */
     struct {

@@ -16,6 +16,7 @@
 #include <criterion/parameterized.h>
 #include <ev.h>
 #include <math.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -2576,6 +2577,83 @@ CASE(queue_waiter_not_settleable) {
     done();
 }
 
+/* ---- vow/net.h: the resolver ------------------------------------------------------------ */
+static int resolver_hook(const char *host, const char *service, const struct addrinfo *hints,
+                         struct addrinfo **res, void *ctx) {
+    (void)host, (void)service, (void)hints, (void)res, (void)ctx;
+    callbacks++; /* on a pool thread; read once the lookup has settled */
+    return EAI_NONAME;
+}
+static void resolver_hook_free(struct addrinfo *res, void *ctx) {
+    (void)res, (void)ctx;
+    callbacks++;
+}
+static const struct addrinfo numeric_hints = {.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV};
+CASE(set_resolver_misuse) {
+    VOW_ASSERT_CODE(vow_set_resolver(NULL, resolver_hook, resolver_hook_free, NULL), VOW_EINVAL);
+    VOW_ASSERT_CODE(vow_set_resolver(live(), resolver_hook, NULL, NULL), VOW_EINVAL,
+                    "fn without free_fn");
+    /* Nothing was installed: a lookup still goes to getaddrinfo. */
+    VOW_ASSERT_CODE(vow_run(L, vow_getaddrinfo(L, "127.0.0.1", NULL, &numeric_hints), NULL), 0);
+    VOW_TEST_END(L);
+    closed();
+    VOW_ASSERT_CODE(vow_set_resolver(L, resolver_hook, resolver_hook_free, NULL), VOW_ECLOSED);
+    VOW_ASSERT_CODE(vow_set_resolver(L, NULL, NULL, NULL), VOW_ECLOSED);
+    VOW_ASSERT_EQ(callbacks, 0);
+    done();
+}
+CASE(getaddrinfo_misuse) {
+    VOW_ASSERT_EQ(vow_getaddrinfo(NULL, "127.0.0.1", "80", NULL), (vow_t *)NULL);
+    VOW_ASSERT_CODE(vow_set_resolver(live(), resolver_hook, resolver_hook_free, NULL), 0);
+    vow_t *p = vow_getaddrinfo(L, NULL, NULL, &numeric_hints);
+    VOW_ASSERT_STATE(vow_state(p), VOW_REJECTED);
+    VOW_ASSERT_CODE(vow_error_code(vow_error(p)), VOW_EINVAL);
+    vow_set_unhandled_mode(L, VOW_UNHANDLED_SILENT);
+    vow_unref(p);
+    /* The lookup's promise is vow's. */
+    VOW_ASSERT_CODE(vow_set_resolver(L, NULL, NULL, NULL), 0);
+    p = vow_getaddrinfo(L, "127.0.0.1", NULL, &numeric_hints);
+    VOW_ASSERT_CODE(vow_resolve(p, counted_value()), VOW_EPERM);
+    VOW_ASSERT_CODE(vow_reject(p, counted_error()), VOW_EPERM);
+    VOW_ASSERT_CODE(vow_on_cancel(p, cancel_cb, &payload_at, count_free), VOW_EPERM);
+    VOW_ASSERT_EQ(freed, 3, "values, errors and ctx_free released");
+    vow_outcome_t out;
+    VOW_ASSERT_CODE(vow_run(L, p, &out), 0);
+    VOW_ASSERT_STATE(out.state, VOW_FULFILLED);
+    vow_outcome_release(&out);
+    VOW_TEST_END(L);
+    closed();
+    VOW_ASSERT_EQ(vow_getaddrinfo(L, "127.0.0.1", "80", NULL), (vow_t *)NULL);
+    VOW_ASSERT_EQ(callbacks, 0, "the resolver never ran");
+    done();
+}
+CASE(getaddrinfo_oom) {
+    int fails = 0;
+    for (long k = 1; k <= 64; k++) {
+        L = vow_test_loop_without_pools();
+        long before = vow_test_failed_allocs();
+        vow_test_fail_at(vow_test_alloc_total() + k);
+        vow_t *p = vow_getaddrinfo(L, "127.0.0.1", "80", &numeric_hints);
+        vow_test_fail_at(0);
+        if (p != NULL) {
+            vow_outcome_t out;
+            VOW_ASSERT_CODE(vow_run(L, p, &out), 0);
+            if (out.state == VOW_REJECTED) {
+                int code = vow_error_code(out.error);
+                cr_assert(code == VOW_ENOMEM || code == VOW_EAGAIN, "k %ld: %s", k,
+                          vow_err_name(code));
+            }
+            vow_outcome_release(&out);
+        }
+        VOW_TEST_END(L);
+        L = NULL;
+        if (vow_test_failed_allocs() == before) break;
+        fails++;
+    }
+    cr_assert_gt(fails, 0, "no allocation failed");
+    done();
+}
+
 #define MISUSE_TABLE(X)                                                                            \
     X(replace_allocator_null, vow_replace_allocator)                                               \
     X(reset_allocator_twice, vow_reset_allocator)                                                  \
@@ -2772,7 +2850,10 @@ CASE(queue_waiter_not_settleable) {
     X(net_tcp_listen_misuse, vow_tcp_listen)                                                       \
     X(net_unix_listen_misuse, vow_unix_listen)                                                     \
     X(net_server_misuse, vow_server_accept)                                                        \
-    X(net_server_after_loop_free, vow_server_accept)
+    X(net_server_after_loop_free, vow_server_accept)                                               \
+    X(set_resolver_misuse, vow_set_resolver)                                                       \
+    X(getaddrinfo_misuse, vow_getaddrinfo)                                                         \
+    X(getaddrinfo_oom, vow_getaddrinfo)
 
 struct misuse_case {
     const char *id, *fn;
