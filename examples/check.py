@@ -90,14 +90,14 @@ client 3: the server closed its side after the last echo
 echo server: closed after 3 connections and 9 lines echoed
 """,
     "ch10_6_http_tcp": """\
-6 GET requests to a local HTTP/1.0 server, at most 2 at once, 300 ms timeout each
+6 GET requests to a local HTTP/1.0 server, at most 2 at once, 500 ms timeout each
 
 === results ===
 GET /users: 200 OK {"users": ["ada", "grace", "linus"]}
 GET /posts: 200 OK {"posts": 12}
 GET /comments: 200 OK {"comments": 48}
 GET /photos: 200 OK {"photos": 7}
-GET /slow: timed out after 300 ms
+GET /slow: timed out after 500 ms
 GET /missing: 404 Not Found {"error": "no such path"}
 
 at most 2 requests were in flight at once

@@ -43,10 +43,6 @@ static vow_sock_t *take_sock(vow_outcome_t *o) {
     return s;
 }
 
-/* A coroutine's arg_free for a socket it was handed: drops that reference (the last one
- * closes the socket). */
-static void sock_release(void *s) { vow_sock_unref(s); }
-
 /* ---- the server ------------------------------------------------------------------------ */
 typedef struct {
     vow_server_t *srv;
