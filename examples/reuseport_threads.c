@@ -10,7 +10,8 @@
  * How the kernel splits the connections differs from run to run (it hashes each
  * connection's addresses and ports), so the program prints only what does not: every
  * client got an answer, the threads' own counts add up to the clients, and each thread
- * served as many connections as the answers that named it.
+ * served as many connections as the answers that named it. Run it as
+ * `reuseport_threads --split` to see the split too.
  *
  * Between the threads: a vow_remote (vow/thread.h) settles a promise of the main loop from
  * a server thread (its port once it listens, its count once it has stopped), and a
@@ -176,7 +177,7 @@ static vow_result_t client(vow_loop_t *loop, void *arg) {
 
 /* ---- main ------------------------------------------------------------------------------ */
 static vow_result_t amain(vow_loop_t *loop, void *arg) {
-    (void)arg;
+    int show_split = *(const int *)arg;
     static worker_t workers[N_THREADS]; /* shared with the threads, which main outlives */
     vow_t *done[N_THREADS] = {0};
     int started = 0, rc = 0;
@@ -252,6 +253,9 @@ static vow_result_t amain(vow_loop_t *loop, void *arg) {
         printf("the threads served %d connections in all\n", total);
         printf("each thread served as many connections as the answers naming it: %s\n",
                agree ? "yes" : "no");
+        if (show_split) /* not deterministic: only on request */
+            for (int t = 1; t <= N_THREADS; t++)
+                printf("thread %d served %d (this split varies from run to run)\n", t, named[t]);
     }
     for (int t = 0; t < started; t++) pthread_join(workers[t].tid, NULL);
     for (int t = 0; t < N_THREADS; t++) vow_unref(done[t]);
@@ -260,4 +264,7 @@ static vow_result_t amain(vow_loop_t *loop, void *arg) {
     return vow_ok_none();
 }
 
-int main(void) { return vow_main_async(amain, NULL); }
+int main(int argc, char **argv) {
+    int show_split = argc > 1 && strcmp(argv[1], "--split") == 0;
+    return vow_main_async(amain, &show_split);
+}
