@@ -153,8 +153,8 @@ typedef struct {
 static vow_sem_t *limit;    /* asyncio.Semaphore(LIMIT) */
 static int in_flight, most; /* requests holding a permit, and the most at once */
 
-/* The bytes of `head` after `name` up to the end of its line, or "" (head is a bytes value's
- * text: '\0'-terminated). */
+/* The text of `head` right after `name` (a header's value, up to the end of the head), or ""
+ * when there is no such header. head is a bytes value's data: '\0'-terminated. */
 static const char *header_value(const char *head, const char *name) {
     const char *p = strstr(head, name);
     return p ? p + strlen(name) : "";
