@@ -23,12 +23,10 @@ int main(int argc, char **argv) {
         rc = bench_w10(&a, loop);
     else if (a.w == 211 || a.w == 311 || a.w == 511)
         rc = bench_w11(&a, loop);
-#ifdef BENCH_HAVE_NET
     else if (a.w == 212 || a.w == 512)
         rc = bench_w12(&a, loop);
-#endif
     else if (a.w > 7)
-        rc = bench_unsupported(&a); /* W11s: bench/fiber_switch.c; W12 without sockets */
+        rc = bench_unsupported(&a); /* W11s: bench/fiber_switch.c */
     else
         rc = run[a.w](&a, loop);
     vow_loop_free(loop); /* forced: a workload that went wrong may leave work behind */
