@@ -11,7 +11,8 @@
  *     server accepts and serves again; it reports by its exit status.
  * Every test is bounded: loops have fixed counts, and waits poll with a bounded number of
  * short vow_sleeps (a count, never a time threshold). Under valgrind (RUNNING_ON_VALGRIND,
- * or VOW_TEST_NET_SMALL=1 in the environment) the counts are scaled down.
+ * or VOW_TEST_NET_SMALL=1 in the environment) the counts are scaled down, and the fd
+ * exhaustion test is skipped (valgrind does not enforce a lowered RLIMIT_NOFILE).
  *
  * The servers and clients are coroutines (vow/async.h): a server's accept loop awaits the
  * connection stream and starts one handler coroutine per connection. Failures inside
@@ -298,7 +299,7 @@ static vow_result_t echo_client(vow_loop_t *loop, void *arg) {
 }
 
 Test(net_stress, echo_100_clients_1000_messages_every_byte_checked) {
-    int nclients = small() ? 10 : 100, nmsgs = small() ? 50 : 1000;
+    int nclients = small() ? 20 : 100, nmsgs = small() ? 200 : 1000;
     vow_loop_t *loop = vow_test_loop();
     struct server sv = {0};
     server_start(&sv, loop, ECHO, NULL);
@@ -366,7 +367,7 @@ static vow_result_t bulk_writer(vow_loop_t *loop, void *arg) {
 }
 
 Test(net_stress, eight_mb_through_a_4k_send_buffer_to_a_slow_reader) {
-    uint64_t total = small() ? 1u << 20 : 8u << 20;
+    uint64_t total = small() ? 2u << 20 : 8u << 20;
     vow_loop_t *loop = vow_test_loop();
     struct server sv = {.expect = total};
     server_start(&sv, loop, SLOW_READER, NULL);
@@ -426,7 +427,7 @@ static long fds_at_least(long want) {
 }
 
 Test(net_stress, five_hundred_connects_in_one_burst) {
-    int n = small() ? 100 : 500;
+    int n = small() ? 200 : 500;
     /* Two descriptors a connection (both ends live in this process), and some room. */
     long limit = fds_at_least(2L * n + 64);
     cr_assert_geq(limit, 2L * n + 64, "RLIMIT_NOFILE's hard limit is %ld", limit);
@@ -712,6 +713,10 @@ static int fx_child(void) {
 }
 
 Test(net_stress, fd_exhaustion_answers_emfile_and_the_server_serves_again) {
+    /* memcheck keeps its own descriptors above the limit and checks new ones against the
+     * hard limit only: a lowered soft RLIMIT_NOFILE is recorded, never enforced, so no
+     * accept can fail. The ASan and plain runs cover this test. */
+    if (RUNNING_ON_VALGRIND) cr_skip_test("valgrind does not enforce a lowered RLIMIT_NOFILE");
     fflush(NULL);
     pid_t pid = fork();
     cr_assert_geq(pid, 0, "fork: errno %d", errno);
