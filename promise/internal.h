@@ -481,6 +481,10 @@ vow_t *vow__coro_start_promise(void *arg); /* the promise of an unstarted corout
 void vow__works_each(vow_loop_t *loop, void (*fn)(vow_t *p, void *ctx), void *ctx);
 /* Runs the loop until every job in flight came back (vow_run_main, after cancelling them). */
 void vow__works_wait(vow_loop_t *loop);
+/* io.c: calls fn(p, ctx) with the promise of every fd, signal and child waiter still
+ * waiting (fn must not cancel: collect); closes every signal stream (vow_run_main). */
+void vow__io_each_promise(vow_loop_t *loop, void (*fn)(vow_t *p, void *ctx), void *ctx);
+void vow__signal_streams_close(vow_loop_t *loop);
 
 /* ---- task starts (task.c) ----------------------------------------------------------------- */
 void vow__task_start_free(void *arg);
