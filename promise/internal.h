@@ -12,10 +12,19 @@
 #include <string.h>
 
 #include "../src/internal.h"
+#include "../src/io.h"
 #include "vow.h"
 
 /* ---- the layer's registration with a loop ------------------------------------------------ */
-enum { VOW__LAYER_PROMISE = 0 };
+/* The loop's layer slots (src/internal.h, vow__loop_add_layer), torn down in slot order:
+ * the promise layer first, so the promises let go of their sockets and fd waiters before
+ * the net layer (promise/net.c) and the fd registry (src/io.h) tear down. One list, so two
+ * layers never share a slot. */
+enum { VOW__LAYER_PROMISE = 0, VOW__LAYER_NET = 3 };
+_Static_assert((int)VOW__LAYER_NET != (int)VOW__LAYER_IO &&
+                   (int)VOW__LAYER_PROMISE != (int)VOW__LAYER_IO && VOW__LAYER_NET < VOW__LAYERS &&
+                   VOW__LAYER_IO < VOW__LAYERS,
+               "two layers in one slot");
 enum {
     VOW__POOL_PROMISE = VOW__POOL_FIRST_LAYER, /* vow_t */
     VOW__POOL_NODE,                            /* then nodes: a promise and its record */

@@ -41,10 +41,6 @@
 #include "../src/sock.h"
 #include "internal.h"
 
-/* The net layer's slot (src/internal.h, vow__loop_add_layer): after the promise layer's, so
- * its teardown runs once the promises let go of their sockets. */
-enum { VOW__LAYER_NET = 3 };
-
 #define READ_CHUNK 65536u
 #define DEFAULT_WRITE_LIMIT 65536u
 #define ACCEPT_RETRY_MS 50u

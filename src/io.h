@@ -27,7 +27,7 @@
 #include "internal.h"
 
 /* The registry's layer slot (the promise layer is slot 0). */
-enum { VOW__LAYER_IO = 3 };
+enum { VOW__LAYER_IO = 2 };
 
 /* VOW_READABLE / VOW_WRITABLE (vow/io.h) are libev's EV_READ / EV_WRITE. */
 #define VOW__IO_READ 0x01
