@@ -226,12 +226,13 @@ void vow__io_remove(vow_loop_t *loop, vow__io_waiter *w) {
     }
 }
 
-size_t vow__io_waiters(const vow_loop_t *loop, int fd, int *active) {
+size_t vow__io_waiters(const vow_loop_t *loop, int fd, int *watching) {
     const struct vow__fdrec *r = fd_peek(loop, fd);
     size_t n = 0;
     if (r != NULL)
         for (const vow__io_waiter *w = r->waiters.head; w != NULL; w = w->next) n++;
-    if (active != NULL) *active = r != NULL && ev_is_active(&r->w);
+    if (watching != NULL)
+        *watching = r != NULL && ev_is_active(&r->w) ? r->w.events & (EV_READ | EV_WRITE) : 0;
     return n;
 }
 

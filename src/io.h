@@ -60,8 +60,9 @@ int vow__io_add(vow_loop_t *loop, vow__io_waiter *w, int fd, int events, vow__io
 /* Takes w out of the registry (nothing when it is not in it); the fd's watcher watches
  * what the others still want, and stops when none is left. */
 void vow__io_remove(vow_loop_t *loop, vow__io_waiter *w);
-/* Waiters registered on fd (tests), and whether its watcher is active. */
-size_t vow__io_waiters(const vow_loop_t *loop, int fd, int *active);
+/* Waiters registered on fd (tests), and in *watching the events its watcher watches (0:
+ * stopped). */
+size_t vow__io_waiters(const vow_loop_t *loop, int fd, int *watching);
 
 /* 1 when signo can be watched: 1..NSIG-1 but SIGKILL, SIGSTOP (and, on glibc, the two
  * real-time signals it keeps for itself). */
