@@ -94,6 +94,9 @@ struct vow_sock {
     int err;       /* the failure every later read and write answers (0: none) */
     int shut_rc;   /* the shutdown's outcome, once done */
     uint8_t closed, eof, connecting, shut_req, shut_done, kept, listed;
+    uint8_t drained;   /* the last recv emptied the kernel's buffer: wait for readiness */
+    uint8_t read_lazy; /* EV_READ stays on after a read is served, until readiness comes
+                          with no read waiting (no epoll_ctl per read) */
     size_t limit;
     vow__sockw w;
     vow__buf rbuf, wbuf;
@@ -163,6 +166,8 @@ static void layer_destroy(vow_loop_t *loop, void *state) {
     vow__free(state);
 }
 
+static int wants(const vow_sock_t *s);
+
 static void layer_verify(const vow_loop_t *loop, void *state) {
     (void)loop;
     struct net_state *ns = state;
@@ -171,8 +176,9 @@ static void layer_verify(const vow_loop_t *loop, void *state) {
         vow__assert(s->prev == prev && s->listed && s->refs > 0, "net: socket list");
         vow__assert(s->reads.n <= 1, "net: one read at a time");
         vow__assert(!s->closed || (s->w.events == 0 && !s->kept), "net: a closed socket watches");
-        vow__assert((s->w.events != 0) == (s->kept != 0), "net: a socket keeps the loop "
-                                                          "exactly while it watches");
+        vow__assert((wants(s) != 0) == (s->kept != 0), "net: a socket keeps the loop exactly "
+                                                       "while it waits for something");
+        vow__assert((wants(s) & ~s->w.events) == 0, "net: a socket watches what it waits for");
     }
     vow__assert(prev == ns->socks.tail, "net: socket list tail");
 }
@@ -251,19 +257,27 @@ static void value_free(void *p) { vow_sock_unref(p); }
 static vow_value_t sock_value(vow_sock_t *s) { return vow_ptr(vow_sock_ref(s), value_free); }
 
 /* ---- sockets: the watcher --------------------------------------------------------------------- */
-/* Watches what the socket waits for, and keeps the loop alive exactly then. */
+/* What the socket waits for (EV_READ: a read waits for bytes; EV_WRITE: bytes wait to go
+ * out, or a connect is in progress): exactly what keeps the loop alive. */
+static int wants(const vow_sock_t *s) {
+    if (s->closed || s->loop->closed) return 0;
+    if (s->connecting) return EV_WRITE;
+    if (s->err != 0) return 0;
+    return (s->reads.head != NULL && !s->eof ? EV_READ : 0) | (s->wbuf.len > 0 ? EV_WRITE : 0);
+}
+
+/* Watches what the socket waits for (and, lazily, EV_READ after a read was served), and
+ * keeps the loop alive exactly while it waits. */
 static void update(vow_sock_t *s) {
-    int ev = 0;
-    if (!s->closed && !s->loop->closed) {
-        if (s->connecting)
-            ev = EV_WRITE;
-        else if (s->err == 0) {
-            if (s->reads.head != NULL && !s->eof) ev |= EV_READ;
-            if (s->wbuf.len > 0) ev |= EV_WRITE;
-        }
-    }
+    int want = wants(s), ev = want;
+    if (want & EV_READ)
+        s->read_lazy = 1;
+    else if (s->read_lazy && !s->closed && !s->loop->closed && s->err == 0 && !s->eof)
+        ev |= s->w.events & EV_READ;
+    else
+        s->read_lazy = 0;
     vow__sockw_set(&s->w, ev);
-    keep_set(s->loop, &s->kept, ev != 0);
+    keep_set(s->loop, &s->kept, want != 0);
 }
 
 /* Settles the first waiter of a line (leaves it first: its release may run inside). */
@@ -390,14 +404,19 @@ static void sock_fail(vow_sock_t *s, int code);
 static void pump_read(vow_sock_t *s) {
     while (s->reads.head != NULL) {
         if (satisfy(s)) continue;
+        /* After a recv that found the kernel's buffer empty (or took less than it asked
+         * for), wait for readiness rather than ask again at once (libuv's rule). */
+        if (s->drained) break;
         ssize_t n = vow__sock_read(s->fd, &s->rbuf, READ_CHUNK);
-        if (n > 0)
+        if (n > 0) {
             s->st.bytes_read += (uint64_t)n;
-        else if (n == 0)
+            if ((size_t)n < READ_CHUNK) s->drained = 1;
+        } else if (n == 0) {
             s->eof = 1;
-        else if (n == VOW_EAGAIN)
+        } else if (n == VOW_EAGAIN) {
+            s->drained = 1;
             break;
-        else if (n == VOW_ENOMEM)
+        } else if (n == VOW_ENOMEM)
             answer_err(&s->reads, VOW_ENOMEM);
         else
             sock_fail(s, (int)n);
@@ -475,7 +494,13 @@ static void sock_io(struct ev_loop *evl, ev_io *io, int revents) {
         conn_done(s, vow__sock_connect_result(s->fd));
     } else {
         if (revents & EV_WRITE) flush(s);
-        if ((revents & EV_READ) && !s->closed) pump_read(s);
+        if ((revents & EV_READ) && !s->closed) {
+            s->drained = 0;
+            if (s->reads.head != NULL)
+                pump_read(s);
+            else
+                s->read_lazy = 0; /* nobody reads: stop watching (update below) */
+        }
     }
     update(s);
     vow_sock_unref(s);
@@ -486,6 +511,7 @@ static void sock_io(struct ev_loop *evl, ev_io *io, int revents) {
 static void read_cancel(vow__waiter *w) {
     vow_sock_t *s = w->owner;
     vow__waiter_leave(w); /* the bytes received stay buffered */
+    s->read_lazy = 0;     /* and the watcher stops at once */
     update(s);
 }
 
@@ -979,6 +1005,12 @@ static void srv_accept(vow_server_t *srv) {
         }
         if (rc == VOW_EAGAIN) break;
         if (rc == VOW_ECONNABORTED) continue;
+        if (passing(rc) && i > 0) {
+            /* Not the accept that readiness was reported for: Linux answers EMFILE before it
+             * looks at the queue, so nothing may be waiting. Poll again: a connection that
+             * waits makes the next first accept fail, which counts. */
+            break;
+        }
         if (passing(rc)) {
             srv->errors++;
             srv->last_err = rc;

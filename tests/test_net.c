@@ -547,6 +547,35 @@ Test(net, accept_stream_hands_out_each_connection_and_ends_on_close) {
     VOW_TEST_END(loop);
 }
 
+Test(net, a_full_accept_buffer_stops_accepting) {
+    vow_loop_t *loop = vow_test_loop();
+    vow_server_t *srv;
+    vow_listen_opts_t opts = {.accept_buffer = 1};
+    VOW_ASSERT_CODE(vow_tcp_listen(loop, "127.0.0.1", 0, &opts, &srv), 0);
+    uint16_t port = (uint16_t)vow_server_port(srv);
+    vow_stream_t *conns = vow_server_accept(srv);
+    vow_sock_t *cs[4];
+    /* The kernel completes the handshakes (its backlog); the server takes at most the
+     * buffer's one, plus the one whose push waits, then stops watching. */
+    for (int i = 0; i < 4; i++) cs[i] = run_sock(loop, vow_tcp_connect(loop, "127.0.0.1", port));
+    expect_ok(loop, vow_sleep(loop, 20));
+    vow_server_close(srv); /* the stream ends after what was accepted; the rest is dropped */
+    int accepted = 0;
+    for (int i = 0; i < 10; i++) {
+        vow_outcome_t o;
+        run(loop, vow_stream_next(conns), &o);
+        VOW_ASSERT_STATE(o.state, VOW_FULFILLED);
+        int end = vow_stream_is_end(&o.value);
+        vow_outcome_release(&o);
+        if (end) break;
+        accepted++;
+    }
+    cr_assert(accepted >= 1 && accepted <= 2, "accepted %d of 4 with a buffer of 1", accepted);
+    for (int i = 0; i < 4; i++) vow_sock_unref(cs[i]);
+    vow_stream_unref(conns);
+    VOW_TEST_END(loop);
+}
+
 Test(net, a_cancelled_connect_closes_its_socket) {
     vow_loop_t *loop = vow_test_loop();
     vow_server_t *srv;

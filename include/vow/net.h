@@ -205,8 +205,10 @@ VOW_EXTERN int vow_unix_listen(vow_loop_t *loop, const char *path, const vow_lis
  * memory (EMFILE, ENFILE, ENOBUFS, ENOMEM) does not end the stream: it is counted
  * (vow_server_errors) and accepting resumes 50 ms later, or when a socket of this loop
  * closes, whichever comes first; ECONNABORTED is skipped. Any other error fails the
- * stream with its code. vow_server_close ends the stream. NULL when srv is NULL, its loop
- * closed, or out of memory. */
+ * stream with its code. vow_server_close ends the stream. A next waiting on the stream
+ * keeps the loop alive (LIVENESS); the accept it started stays in flight for the stream
+ * when that next is cancelled (as a stream's pull does), until a connection comes or the
+ * stream or the server closes. NULL when srv is NULL, its loop closed, or out of memory. */
 VOW_EXTERN vow_stream_t *vow_server_accept(vow_server_t *srv);
 
 /* The port the server listens on (host order), or VOW_EINVAL (srv NULL or a Unix
