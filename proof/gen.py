@@ -35,11 +35,12 @@ import random
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from prog import GAP, NODE_KINDS, ASYNCIO_KINDS, CORO_KINDS, SUSPENDS, analyse, timing_ok, Op, SPEC, dump, dump_batch, max_depth, scopes_of, validate  # noqa: E402
+from prog import GAP, NODE_KINDS, ASYNCIO_KINDS, CORO_KINDS, IO_KINDS, IO_MAX_STREAM, IO_MAX_TEXT, SUSPENDS, analyse, io_simulate, text_bytes, timing_ok, Op, SPEC, dump, dump_batch, max_depth, scopes_of, validate  # noqa: E402
 
 # The op kinds of this generator: the JavaScript ones (the asyncio ones have gen_tasks.py;
-# the coroutine ones come with --coro).
-JS_KINDS = [k for k in SPEC if k not in ASYNCIO_KINDS and k not in CORO_KINDS]
+# the coroutine ones come with --coro, the socket ones with --io).
+JS_KINDS = [k for k in SPEC if k not in ASYNCIO_KINDS and k not in CORO_KINDS
+            and k not in IO_KINDS]
 BODY_TAGS = ("async", "try", "catch")
 
 DELAYS = [0, 1, 1, 120, 240, 360]
@@ -54,8 +55,13 @@ class Gen:
     P pending, ? unknown), used to pick sources and handlers so that most reactions
     really run."""
 
-    def __init__(self, seed, max_ops=None, coro=False):
+    def __init__(self, seed, max_ops=None, coro=False, io=False):
         self.coro = coro
+        self.io = io
+        self.io_time = {}         # io: socket node id -> its epoch's time (ms)
+        self.io_seen = set()      # io: socket nodes something refers to
+        self.lb = {None: 0}       # scope -> lower bound of when it runs (ms)
+        self.epoch_next = None    # io: the next I/O epoch's scope (a chain timer's callback)
         self.extra = {}           # coro: scope -> nodes its first await makes visible
         self.rng = random.Random(seed)
         r = self.rng
@@ -159,8 +165,9 @@ class Gen:
         r = self.rng
         depth = self.depth[scope]
         time = self.time[scope]
-        vis = list(self.visible[scope])
+        vis = [o for o in self.visible[scope] if self.usable(o, scope)]
         body = self.coro and scope is not None and scope[1] in BODY_TAGS
+        io_here = self.io and scope == self.epoch_next
         if scope is None:
             n = r.randint(5, 10) if not self.coro else r.randint(6, 11)
         elif body:
@@ -172,7 +179,11 @@ class Gen:
         if on_spine:
             n = max(n, 1)
         made_scope_op = False
+        io_at = r.randint(0, n) if io_here else -1
         for i in range(n):
+            if i == io_at:
+                self.io_epoch(scope, time, vis, depth)
+                io_here = False
             if len(self.ops) >= self.max_ops and not on_spine:
                 if not (body and i == 0 and vis):
                     break
@@ -195,6 +206,8 @@ class Gen:
                     time = None
                 if o.kind == "throw":
                     return vis  # what follows would never run
+        if io_here:
+            self.io_epoch(scope, time, vis, depth)
         # Settle the `new` nodes of this scope that nothing settles yet, most of the time.
         for o in self.scope_nodes.get(scope, []):
             if o.kind == "new" and o.id not in self.settled and r.random() < (0.85 if scope is None else 0.5):
@@ -213,7 +226,8 @@ class Gen:
             out = "R"
         else:
             if vis is None:
-                vis = [o for o in self.visible[scope] + self.scope_nodes.get(scope, [])]
+                vis = [o for o in self.visible[scope] + self.scope_nodes.get(scope, [])
+                       if self.usable(o, scope)]
             t = self.pick(vis)
             self.new_op(scope, "resolve_with", [str(node.id), str(t.id)])
             out = "R" if t.id == node.id else self.outcome.get(t.id, "?")
@@ -223,6 +237,7 @@ class Gen:
         s = (o.id, tag)
         self.depth[s] = self.depth[parent_scope] + 1
         self.time[s] = time
+        self.lb[s] = time if time is not None else self.lb[parent_scope]
         self.queue.append((s, parent_scope))
         return s
 
@@ -249,7 +264,7 @@ class Gen:
             return "ret:%d" % self_id  # returning the promise the reaction resolves: a cycle
         return "ret:%d" % self.pick(vis, 6).id
 
-    def one_op(self, scope, vis, depth, time, force, body=False, only=None):
+    def one_op(self, scope, vis, depth, time, force, body=False, only=None, src=None):
         r = self.rng
         newnodes = [o for o in vis if o.kind == "new"]
         unsettled = [o for o in newnodes if o.id not in self.settled]
@@ -307,7 +322,9 @@ class Gen:
                 self.outcome[target.id] = out if time is not None else "?"
             return o
         if kind in ("then", "catch", "finally"):
-            if force:
+            if src is not None:
+                pass  # an observer of a socket node (io_epoch)
+            elif force:
                 src = self.pick([o for o in vis if self.outcome[o.id] in "FR"])
             else:
                 src = self.pick(vis)
@@ -394,6 +411,135 @@ class Gen:
             return self.new_op(scope, "throw", [self.code()])
         raise AssertionError(kind)
 
+    # ---- sockets (--io; FORMAT.md, Sockets) -----------------------------------------
+    def usable(self, o, scope):
+        """A socket node may be used only where the scope runs >= GAP after its epoch."""
+        t = self.io_time.get(o.id)
+        return t is None or self.lb[scope] >= t + GAP
+
+    def io_start(self):
+        """The pairs (first in main) and the plan: 2 to 4 I/O epochs chained by timers,
+        main the first, then one more epoch that only observes."""
+        r = self.rng
+        self.pairs = []
+        for _ in range(2 if r.random() < 0.25 else 1):
+            o = self.new_op(None, "pair", [])
+            ends = {e: {"out": "", "shut": False, "closed": False, "consumed": 0}
+                    for e in ("c", "s")}
+            self.pairs.append((o.id, ends))
+        self.io_epochs = r.randint(2, 4)
+        self.io_done = 0
+        self.epoch_next = None  # main
+
+    def text(self, room):
+        r = self.rng
+        alpha = "abcdefghijklmnopqrstuvwxyz0123456789"
+        w = "".join(r.choice(alpha) for _ in range(r.randint(1, 10)))
+        if r.random() < 0.12 and room >= 200:
+            times = r.randint(20, max(20, min(room, IO_MAX_TEXT) // len(w)))
+            return "%s*%d" % (w, times)
+        return w if len(w) <= room else None
+
+    def observe(self, scope, vis, depth, time):
+        """Reactions and combinators on socket nodes that have settled by now."""
+        r = self.rng
+        fresh = [o for o in vis if o.id in self.io_time and o.id not in self.io_seen]
+        r.shuffle(fresh)
+        for o in fresh[:4]:
+            if r.random() < 0.75:
+                self.one_op(scope, vis, depth, time, False,
+                            only=r.choice(["then", "then", "then", "catch", "finally"]), src=o)
+                self.io_seen.add(o.id)
+        io = [o for o in vis if o.id in self.io_time]
+        if len(io) >= 2 and r.random() < 0.35:
+            ins = [str(o.id) for o in r.sample(io, min(len(io), r.randint(2, 3)))]
+            kind = r.choice(["all", "all_settled", "race", "any"])
+            node = self.new_op(scope, kind, ins, self.combine(kind, ins))
+            vis.append(node)
+            self.io_seen.update(int(x) for x in ins)
+
+    def io_epoch(self, scope, t, vis, depth):
+        r = self.rng
+        self.observe(scope, vis, depth, t)
+        if self.io_done < self.io_epochs:
+            last = self.io_done == self.io_epochs - 1
+            self.io_done += 1
+            self.io_ops(scope, t, last)
+        if self.io_done < self.io_epochs or not getattr(self, "io_final", False):
+            if self.io_done == self.io_epochs:
+                self.io_final = True
+            for d in r.sample([120, 240, 120, 360], 4):
+                key, dl = d, t + d
+                if dl <= MAX_DEADLINE and all(k == key or abs(dl - t2) >= GAP
+                                              for k, t2 in self.timers):
+                    self.timers.append((key, dl))
+                    o = self.new_op(scope, "timer", [str(d)])
+                    self.epoch_next = self.child(o, "t", scope, dl)
+                    return
+        self.epoch_next = "none"
+
+    def io_ops(self, scope, t, last):
+        """One epoch's socket ops on each pair; the outcome of each is decided by the
+        epoch's totals (prog.io_simulate checks the same rules)."""
+        r = self.rng
+        for pid, ends in self.pairs:
+            seqs = []
+            closing = set()
+            for x in ("c", "s"):
+                me, peer = ends[x], ends["s" if x == "c" else "c"]
+                if (not me["closed"] and not me.get("wrote_now") and me["consumed"] == len(peer["out"])
+                        and r.random() < (0.2 if last else 0.05)):
+                    closing.add(x)
+            for x in ("c", "s"):
+                me, peer = ends[x], ends["s" if x == "c" else "c"]
+                y = "s" if x == "c" else "c"
+                seq = []
+                if x in closing or me["closed"] or me["shut"]:
+                    continue
+                if not peer["closed"] and y not in closing and r.random() < 0.7:
+                    for _ in range(r.choice([1, 1, 2, 3])):
+                        room = min(IO_MAX_STREAM - len(me["out"]), IO_MAX_TEXT)
+                        txt = self.text(room) if room > 0 else None
+                        if txt is None:
+                            break
+                        me["out"] += text_bytes(txt)
+                        seq.append(("sock_write", [str(pid), x, txt], "F"))
+                if r.random() < (0.45 if last else 0.12):
+                    me["shut"] = True
+                    seq.append(("sock_shutdown", [str(pid), x], "F"))
+                if seq:
+                    seqs.append(seq)
+            for x in ("c", "s"):
+                me, peer = ends[x], ends["s" if x == "c" else "c"]
+                if x in closing or me["closed"]:
+                    continue
+                avail = len(peer["out"]) - me["consumed"]
+                eof = peer["shut"] or peer["closed"] or ("s" if x == "c" else "c") in closing
+                if avail > 0 and r.random() < 0.8:
+                    if eof and r.random() < 0.12:
+                        seqs.append([("sock_read", [str(pid), x, str(avail + r.randint(1, 4))], "R")])
+                        continue
+                    n = avail if r.random() < 0.4 else r.randint(1, avail)
+                    me["consumed"] += n
+                    seqs.append([("sock_read", [str(pid), x, str(n)], "F")])
+                elif avail == 0 and eof and r.random() < 0.6:
+                    if r.random() < 0.7:
+                        seqs.append([("sock_eof", [str(pid), x], "F")])
+                    else:
+                        seqs.append([("sock_read", [str(pid), x, str(r.randint(1, 5))], "R")])
+            for x in closing:
+                ends[x]["closed"] = True
+                seqs.append([("sock_close", [str(pid), x], None)])
+            # Merge the sequences at random, each in its order.
+            while seqs:
+                i = r.randrange(len(seqs))
+                kind, args, out = seqs[i].pop(0)
+                if not seqs[i]:
+                    seqs.pop(i)
+                o = self.new_op(scope, kind, args, out)
+                if kind != "sock_close":
+                    self.io_time[o.id] = t
+
     def program(self):
         r = self.rng
         self.depth[None] = 0
@@ -402,6 +548,8 @@ class Gen:
         # A spine: a chain of scopes each made by the one before, extended to depth >= 4,
         # in most programs (the other scopes nest at random).
         self.spine_next = None if r.random() < 0.85 else "none"
+        if self.io:
+            self.io_start()
         self.fill(None)
         while self.queue:
             # Deepest first, with some randomness; the spine's next scope always first.
@@ -435,13 +583,13 @@ class Gen:
                 idx = 1 if (o.kind != "then" or s[1] == "ok") else 2
                 if o.args[idx] == "ret:?":
                     own = self.scope_nodes.get(s, [])
-                    pool = own or (self.visible[s])
+                    pool = own or [x for x in self.visible[s] if self.usable(x, s)]
                     o.args[idx] = "ret:%d" % (self.pick(pool).id if pool else o.id)
         return self.ops
 
 
-def generate(seed, max_ops=None, coro=False):
-    ops = Gen(seed, max_ops, coro).program()
+def generate(seed, max_ops=None, coro=False, io=False):
+    ops = Gen(seed, max_ops, coro, io).program()
     validate(ops)
     assert timing_ok(ops), "generator broke the timing rule (seed %d)" % seed
     return ops
