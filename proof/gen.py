@@ -715,14 +715,44 @@ CORO_FEATURES = sorted(CORO_KINDS) + [
 CORO_RARE = {"return:self(cycle)", "await:own-promise"}
 
 
-def coverage(seeds, coro=False):
-    names = CORO_FEATURES if coro else ALL_FEATURES
+def io_features(ops):
+    """The socket features of a program (gen.py --io --coverage)."""
+    f = set(o.kind for o in ops if o.kind in IO_KINDS)
+    if sum(1 for o in ops if o.kind == "pair") >= 2:
+        f.add("pairs>=2")
+    res = io_simulate(ops)
+    for o in ops:
+        if o.kind == "sock_read":
+            r = res[o.id]
+            f.add("read:eeof" if r == "r EEOF" else "read:bytes")
+            if int(o.args[2]) > 64 and r != "r EEOF":
+                f.add("read:over-64-bytes")
+        elif o.kind == "sock_write" and len(text_bytes(o.args[2])) > 64:
+            f.add("write:over-64-bytes")
+        for i, a in enumerate(o.args):
+            t = SPEC[o.kind][min(i, len(SPEC[o.kind]) - 1)] if SPEC[o.kind] else None
+            if a.startswith("ret:") and int(a[4:]) in res:
+                f.add("io:adopted")
+            elif t in ("node", "newnode", "node*") and int(a) in res:
+                f.add({"then": "io:reaction", "catch": "io:reaction", "finally": "io:reaction",
+                       "resolve_with": "io:adopted"}.get(o.kind, "io:combinator"))
+    return f
+
+
+IO_FEATURES = sorted(IO_KINDS) + [
+    "pairs>=2", "read:bytes", "read:eeof", "read:over-64-bytes", "write:over-64-bytes",
+    "io:reaction", "io:combinator", "io:adopted"]
+
+
+def coverage(seeds, coro=False, io=False):
+    names = CORO_FEATURES if coro else (IO_FEATURES + ALL_FEATURES) if io else ALL_FEATURES
     counts = {k: 0 for k in names}
     total_ops = 0
     for s in seeds:
-        ops = generate(s, coro=coro)
+        ops = generate(s, coro=coro, io=io)
         total_ops += len(ops)
-        for k in (coro_features(ops) | features(ops)) if coro else features(ops):
+        for k in (coro_features(ops) | features(ops)) if coro else \
+                (io_features(ops) | features(ops)) if io else features(ops):
             counts[k] = counts.get(k, 0) + 1
     n = len(seeds)
     return {k: 100.0 * v / n for k, v in counts.items()}, total_ops / max(n, 1)
@@ -739,12 +769,13 @@ def parse_seeds(spec):
     return out
 
 
-def print_coverage(table, avg_ops, n, out=sys.stdout, coro=False):
+def print_coverage(table, avg_ops, n, out=sys.stdout, coro=False, io=False):
     out.write("coverage over %d %sprograms (average %.1f ops):\n"
-              % (n, "coroutine " if coro else "", avg_ops))
+              % (n, "coroutine " if coro else "socket " if io else "", avg_ops))
     out.write("  %-28s %s\n" % ("op kind / feature", "% of programs"))
-    for k in (CORO_FEATURES + ["depth>=4"] + JS_KINDS) if coro else ALL_FEATURES:
-        kind = k in JS_KINDS or k in CORO_KINDS
+    for k in (CORO_FEATURES + ["depth>=4"] + JS_KINDS) if coro else \
+            (IO_FEATURES + ["depth>=4"] + JS_KINDS) if io else ALL_FEATURES:
+        kind = k in JS_KINDS or k in CORO_KINDS or k in IO_KINDS
         out.write("  %-28s %5.1f%s\n" % (k, table.get(k, 0.0), "" if kind else "  (feature)"))
 
 
@@ -756,7 +787,22 @@ def main():
     ap.add_argument("--coverage", action="store_true")
     ap.add_argument("--check", action="store_true")
     ap.add_argument("--coro", action="store_true", help="coroutine programs (issue 16)")
+    ap.add_argument("--io", action="store_true", help="socket programs (issue 17)")
     a = ap.parse_args()
+    if a.coro and a.io:
+        ap.error("--coro or --io, not both")
+    if a.coverage and a.io:
+        seeds = parse_seeds(a.seeds or "0-999")
+        table, avg = coverage(seeds, io=True)
+        print_coverage(table, avg, len(seeds), io=True)
+        if a.check:
+            low = [k for k in IO_FEATURES + ["then", "catch", "finally", "all", "timer", "micro"]
+                   if table.get(k, 0) < 5.0]
+            if low:
+                print("FAIL: under the floor: %s" % ", ".join(low))
+                return 1
+            print("OK: every socket op kind and feature in >= 5% of programs")
+        return 0
     if a.coverage and a.coro:
         seeds = parse_seeds(a.seeds or "0-999")
         table, avg = coverage(seeds, coro=True)
@@ -785,13 +831,14 @@ def main():
             print("OK: every op kind in >= 5%% of programs, depth >= 4 in %.1f%%" % table["depth>=4"])
         return 0
     if a.seeds:
-        progs = [("seed %d" % s, generate(s, coro=a.coro)) for s in parse_seeds(a.seeds)]
+        progs = [("seed %d" % s, generate(s, coro=a.coro, io=a.io)) for s in parse_seeds(a.seeds)]
         sys.stdout.write(dump_batch(progs))
         return 0
     if a.seed is None:
         ap.error("a seed, --seeds or --coverage")
-    sys.stdout.write(dump(generate(a.seed, coro=a.coro),
-                          ["seed %d%s" % (a.seed, " (--coro)" if a.coro else "")]))
+    sys.stdout.write(dump(generate(a.seed, coro=a.coro, io=a.io),
+                          ["seed %d%s" % (a.seed, " (--coro)" if a.coro else
+                                          " (--io)" if a.io else "")]))
     return 0
 
 
