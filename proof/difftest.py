@@ -8,6 +8,7 @@ outcome and which reactions ran with what (not their order).
     python3 proof/difftest.py --runner ... --files prog.txt DIR ...   (programs or batches)
     python3 proof/difftest.py --runner ... --seeds 5 --show          (print both traces)
     python3 proof/difftest.py --runner ... --judge python --seeds 0-299
+    python3 proof/difftest.py --runner ... --io --seeds 0-299       (socket programs)
 
 Programs run in batches (--batch, 250 by default): one vow_proof_run process and one
 node process per batch, every program of the batch started in the same turn (FORMAT.md,

@@ -12,6 +12,11 @@
                                                 functions with await, try/catch and throw,
                                                 started from main, callbacks and each other
                                                 (--coverage --check: their own floor)
+    python3 proof/gen.py --io ...               socket programs (issue 17): a loopback TCP
+                                                pair or two, writes, reads, half-close and
+                                                close in I/O epochs chained by timers, the
+                                                socket nodes observed in the next epoch
+                                                (FORMAT.md, Sockets)
 
 The same seed always gives the same program (random.Random(seed), no other input); --coro
 gives another program for the same seed, and does not change the programs without it.
