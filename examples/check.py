@@ -15,8 +15,10 @@ same function never awaited, the same failures left unhandled); an example witho
 must write nothing on stderr, in C or in Python.
 An await form, <name>_await (issue 16: the same example written with vow_async and
 vow_await), is compared with the same Python original as <name>, by the same rules.
-Examples without a Python counterpart (timers_demo, adopt_libev, shared_context) are run and
-must exit 0 with nothing on stderr.
+Examples without a Python counterpart (timers_demo, adopt_libev, shared_context, and issue
+17's echo_tcp, ch10_6_http_tcp, graceful_shutdown, reuseport_threads) are run and must exit 0
+with nothing on stderr; those listed in EXPECTED_OUTPUT (real sockets, signals and threads,
+whose output must not depend on timing) must also print exactly the text given there.
 
   python3 examples/check.py BUILD_DIR [NAME...]   compare; exit 1 on any mismatch
   python3 examples/check.py --demo BUILD_DIR      the README's demo: show each example's
@@ -65,6 +67,75 @@ STDERR_RULES = {
                r"\w*(?:Error|Exception): (?P<what>.*)$"),
     },
 }
+
+# The exact stdout of examples that have no Python original but print the same text on every
+# run (issue 17: they use real sockets on 127.0.0.1, signals and threads, and print only
+# what does not depend on timing, ports or the kernel's choices). Compared line by line, so
+# a slow run (valgrind, a sanitizer) or another backend that changes a line shows up here.
+EXPECTED_OUTPUT = {
+    "echo_tcp": """\
+echo server: listening on 127.0.0.1, on a port the kernel chose
+client 1: sent "line 1 of client 1", got back "line 1 of client 1"
+client 1: sent "line 2 of client 1", got back "line 2 of client 1"
+client 1: sent "line 3 of client 1", got back "line 3 of client 1"
+client 1: the server closed its side after the last echo
+client 2: sent "line 1 of client 2", got back "line 1 of client 2"
+client 2: sent "line 2 of client 2", got back "line 2 of client 2"
+client 2: sent "line 3 of client 2", got back "line 3 of client 2"
+client 2: the server closed its side after the last echo
+client 3: sent "line 1 of client 3", got back "line 1 of client 3"
+client 3: sent "line 2 of client 3", got back "line 2 of client 3"
+client 3: sent "line 3 of client 3", got back "line 3 of client 3"
+client 3: the server closed its side after the last echo
+echo server: closed after 3 connections and 9 lines echoed
+""",
+    "ch10_6_http_tcp": """\
+6 GET requests to a local HTTP/1.0 server, at most 2 at once, 500 ms timeout each
+
+=== results ===
+GET /users: 200 OK {"users": ["ada", "grace", "linus"]}
+GET /posts: 200 OK {"posts": 12}
+GET /comments: 200 OK {"comments": 48}
+GET /photos: 200 OK {"photos": 7}
+GET /slow: timed out after 500 ms
+GET /missing: 404 Not Found {"error": "no such path"}
+
+at most 2 requests were in flight at once
+server: 6 requests received, 5 answered (the client of /slow gave up first)
+""",
+    "graceful_shutdown": """\
+server: listening on 127.0.0.1; SIGINT stops it
+3 requests in flight: sending SIGINT to this process
+SIGINT: the server stops accepting; 3 requests in flight go on
+a new client: ECONNREFUSED (connection refused)
+client 1: "job 1 done"
+client 2: "job 2 done"
+client 3: "job 3 done"
+server: 3 of 3 requests finished after SIGINT, none dropped; exiting 0
+""",
+    "reuseport_threads": """\
+2 threads, each with its own loop, listen on one port of 127.0.0.1 (SO_REUSEPORT)
+40 clients: 40 answers, each from thread 1 or thread 2
+the threads served 40 connections in all
+each thread served as many connections as the answers naming it: yes
+both threads stopped; their loops are freed
+""",
+}
+
+
+def compare_expected(c_out, expected):
+    """Checks a C program's stdout against its EXPECTED_OUTPUT text, line by line (exact,
+    trailing spaces aside). Returns a list of problems (empty when they agree)."""
+    c_lines = [l.rstrip() for l in c_out.splitlines()]
+    want = [l.rstrip() for l in expected.splitlines()]
+    problems = []
+    if len(c_lines) != len(want):
+        problems.append(f"C printed {len(c_lines)} lines, {len(want)} expected")
+    for i, (cl, wl) in enumerate(zip(c_lines, want), 1):
+        if cl != wl:
+            problems.append(f"line {i}: C {cl!r} != expected {wl!r}")
+    return problems
+
 
 # VOW_BACKEND (set by ctest, once per backend) chooses the backend of vow's own loops. An
 # example that makes its own libev loop (ev_loop_new, then vow_loop_wrap) gets the same
@@ -256,7 +327,23 @@ def self_test():
         if got != want:
             bad += 1
             print(f"self-test: compare_stderr({name}, {c!r}, {p!r}) gave {got}")
-    total = len(cases) + len(err_cases)
+    # expected output (examples without a Python original)
+    exp = "a 1\nb 2\n"
+    exp_cases = [
+        ("a 1\nb 2\n", True),
+        ("a 1\nb 2  \n", True),          # trailing spaces aside
+        ("a 1\nb 3\n", False),           # a number off
+        ("b 2\na 1\n", False),           # order matters
+        ("a 1\n", False),                # a line missing
+        ("a 1\nb 2\nc 3\n", False),      # a line too many
+        ("", False),                      # nothing printed
+    ]
+    for c, want in exp_cases:
+        got = not compare_expected(c, exp)
+        if got != want:
+            bad += 1
+            print(f"self-test: compare_expected({c!r}, {exp!r}) gave {got}")
+    total = len(cases) + len(err_cases) + len(exp_cases)
     print(f"check.py self-test: {total - bad} passed, {bad} failed")
     return 1 if bad else 0
 
@@ -289,6 +376,10 @@ def main():
         if not args.names:
             print(f"FAIL {name}: examples/py/{name}.py has no C program")
             failed += 1
+    for name in sorted(set(EXPECTED_OUTPUT) - set(example_names(bin_dir))):
+        if not args.names:
+            print(f"FAIL {name}: check.py expects its output, but it was not built")
+            failed += 1
     for name in names:
         exe = os.path.join(bin_dir, name)
         py = os.path.join(PY_DIR, original(name) + ".py")
@@ -314,6 +405,8 @@ def main():
             problems.append(f"the C program exited with {crc}: {cerr.strip()}")
         if not cout.strip():
             problems.append("the C program printed nothing")
+        if pout is None and name in EXPECTED_OUTPUT and crc == 0:
+            problems += compare_expected(cout, EXPECTED_OUTPUT[name])
         if pout is not None:
             if prc != 0:
                 problems.append(f"the Python program exited with {prc}: {perr.strip()}")
@@ -331,6 +424,11 @@ def main():
                 print("    " + "\n    ".join(cout.splitlines()))
                 print("    --- Python output ---")
                 print("    " + "\n    ".join(pout.splitlines()))
+            elif not args.demo and name in EXPECTED_OUTPUT:
+                print("    --- C output ---")
+                print("    " + "\n    ".join(cout.splitlines()))
+                print("    --- expected ---")
+                print("    " + "\n    ".join(EXPECTED_OUTPUT[name].splitlines()))
             if not args.demo and err_problems:
                 print("    --- C stderr ---")
                 print("    " + "\n    ".join(cerr.splitlines()))
@@ -340,7 +438,9 @@ def main():
         else:
             passed += 1
             how = (f"matches examples/py/{original(name)}.py" + (" (as a set of lines)" if unordered else "")
-                   if pout is not None else "ran cleanly (no Python counterpart)")
+                   if pout is not None else
+                   "ran cleanly, printed the expected output (no Python counterpart)"
+                   if name in EXPECTED_OUTPUT else "ran cleanly (no Python counterpart)")
             if name in STDERR_RULES:
                 how += (f"; stderr too ({len(reported)} {STDERR_RULES[name]['about']}(s)"
                         f" about {', '.join(map(repr, reported))}, as Python's)")

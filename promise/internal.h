@@ -12,10 +12,19 @@
 #include <string.h>
 
 #include "../src/internal.h"
+#include "../src/io.h"
 #include "vow.h"
 
 /* ---- the layer's registration with a loop ------------------------------------------------ */
-enum { VOW__LAYER_PROMISE = 0 };
+/* The loop's layer slots (src/internal.h, vow__loop_add_layer), torn down in slot order:
+ * the promise layer first, so the promises let go of their sockets and fd waiters before
+ * the net layer (promise/net.c) and the fd registry (src/io.h) tear down. One list, so two
+ * layers never share a slot. */
+enum { VOW__LAYER_PROMISE = 0, VOW__LAYER_NET = 3 };
+_Static_assert((int)VOW__LAYER_NET != (int)VOW__LAYER_IO &&
+                   (int)VOW__LAYER_PROMISE != (int)VOW__LAYER_IO && VOW__LAYER_NET < VOW__LAYERS &&
+                   VOW__LAYER_IO < VOW__LAYERS,
+               "two layers in one slot");
 enum {
     VOW__POOL_PROMISE = VOW__POOL_FIRST_LAYER, /* vow_t */
     VOW__POOL_NODE,                            /* then nodes: a promise and its record */
@@ -44,6 +53,11 @@ struct vow__promise_layer {
         struct vow_work *head, *tail;
     } works;               /* jobs in flight (work.c), for vow_run_main's shutdown */
     unsigned works_closed; /* vow_run_main shut the pool down: vow_work refuses */
+    struct {
+        vow_resolver_fn fn; /* NULL: getaddrinfo */
+        vow_resolver_free_fn free_fn;
+        void *ctx;
+    } resolver; /* vow_set_resolver (resolve.c) */
     struct {
         struct vow_remote *head, *tail;
     } remotes; /* remote resolvers the loop still holds (remote.c) */
@@ -476,6 +490,10 @@ vow_t *vow__coro_start_promise(void *arg); /* the promise of an unstarted corout
 void vow__works_each(vow_loop_t *loop, void (*fn)(vow_t *p, void *ctx), void *ctx);
 /* Runs the loop until every job in flight came back (vow_run_main, after cancelling them). */
 void vow__works_wait(vow_loop_t *loop);
+/* io.c: calls fn(p, ctx) with the promise of every fd, signal and child waiter still
+ * waiting (fn must not cancel: collect); closes every signal stream (vow_run_main). */
+void vow__io_each_promise(vow_loop_t *loop, void (*fn)(vow_t *p, void *ctx), void *ctx);
+void vow__signal_streams_close(vow_loop_t *loop);
 
 /* ---- task starts (task.c) ----------------------------------------------------------------- */
 void vow__task_start_free(void *arg);

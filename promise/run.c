@@ -89,7 +89,8 @@ static void cancel_what_is_left(vow_loop_t *loop) {
         vow__timers_each(loop, VOW__REL_TASK_START, sweep_task, &s);
         vow__timers_each(loop, VOW__REL_CORO_START, sweep_coro_start, &s);
         vow__timers_each(loop, VOW__REL_UNREF, sweep_promise, &s);
-        vow__works_each(loop, sweep_work, &s); /* jobs of the pool, queued or running */
+        vow__works_each(loop, sweep_work, &s);      /* jobs of the pool, queued or running */
+        vow__io_each_promise(loop, sweep_work, &s); /* fd, signal and child waiters */
         for (size_t i = 0; i < s.n; i++) {
             vow_t *p = s.p[i];
             if (p->state == VOW_PENDING && !vow__closed(p)) vow__cancel(p);
@@ -98,6 +99,9 @@ static void cancel_what_is_left(vow_loop_t *loop) {
         /* Async generators still suspended: closed, once (after the sweep: their cleanup
          * starts now, and what it awaits is not this round's to cancel). */
         vow__gens_close(loop);
+        /* Signal streams: closed, as asyncio.run's loop removes its signal handlers (a
+         * stream keeps the loop alive while it is open). */
+        vow__signal_streams_close(loop);
         vow__drain(loop);
         /* The coroutines cancelled (and generators closed) finish as asyncio.run lets its
          * cancelled tasks finish: the loop runs until they have, so their cleanup may

@@ -16,7 +16,11 @@
 #include <criterion/parameterized.h>
 #include <ev.h>
 #include <math.h>
+#include <netdb.h>
 #include <stdio.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <netinet/in.h>
 
 #include "helpers.h"
 
@@ -2114,6 +2118,265 @@ CASE(async_promise_not_settleable) {
     done();
 }
 
+/* ---- vow/net.h ------------------------------------------------------------------------- */
+/* A connected pair of sockets of L (a socketpair, adopted). */
+static void net_pair(vow_sock_t **a, vow_sock_t **b) {
+    int sv[2];
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    VOW_ASSERT_CODE(vow_sock_wrap(L, sv[0], a), 0);
+    VOW_ASSERT_CODE(vow_sock_wrap(L, sv[1], b), 0);
+}
+/* p is rejected with `code` (p released). */
+static void net_rejects(vow_t *p, int code) {
+    cr_assert_not_null(p);
+    VOW_ASSERT_STATE(vow_state(p), VOW_REJECTED);
+    VOW_ASSERT_CODE(vow_error_code(vow_error(p)), code);
+    vow_unref(p);
+}
+
+CASE(net_value_bytes_not_bytes) {
+    VOW_ASSERT_EQ(vow_value_bytes(NULL), (const vow_bytes_t *)NULL);
+    vow_value_t i = vow_int(3), p = vow_ptr(&payload_at, NULL), c = counted_value();
+    VOW_ASSERT_EQ(vow_value_bytes(&i), (const vow_bytes_t *)NULL);
+    VOW_ASSERT_EQ(vow_value_bytes(&p), (const vow_bytes_t *)NULL);
+    VOW_ASSERT_EQ(vow_value_bytes(&c), (const vow_bytes_t *)NULL);
+    vow_value_release(&c);
+    VOW_ASSERT_EQ(freed, 1);
+    done();
+}
+CASE(net_tcp_connect_misuse) {
+    VOW_ASSERT_EQ(vow_tcp_connect(NULL, "127.0.0.1", 1), (vow_t *)NULL);
+    net_rejects(vow_tcp_connect(live(), NULL, 1), VOW_EINVAL);
+    net_rejects(vow_tcp_connect(L, "", 1), VOW_EINVAL);
+    net_rejects(vow_tcp_connect(L, "127.0.0.1", 0), VOW_EINVAL);
+    VOW_ASSERT_CODE(vow_loop_alive(L), 0, "nothing started");
+    VOW_TEST_END(L);
+    L = NULL;
+    VOW_ASSERT_EQ(vow_tcp_connect(closed(), "127.0.0.1", 1), (vow_t *)NULL);
+    done();
+}
+CASE(net_connect_addr_misuse) {
+    struct sockaddr_in a4 = {.sin_family = AF_INET};
+    struct sockaddr bad = {.sa_family = AF_UNSPEC};
+    VOW_ASSERT_EQ(vow_connect_addr(NULL, (struct sockaddr *)&a4, sizeof a4), (vow_t *)NULL);
+    net_rejects(vow_connect_addr(live(), NULL, sizeof a4), VOW_EINVAL);
+    net_rejects(vow_connect_addr(L, (struct sockaddr *)&a4, sizeof a4 - 1), VOW_EINVAL);
+    net_rejects(vow_connect_addr(L, &bad, sizeof bad), VOW_EINVAL);
+    VOW_TEST_END(L);
+    L = NULL;
+    VOW_ASSERT_EQ(vow_connect_addr(closed(), (struct sockaddr *)&a4, sizeof a4), (vow_t *)NULL);
+    done();
+}
+CASE(net_unix_connect_misuse) {
+    char lng[200];
+    memset(lng, 'a', sizeof lng - 1);
+    lng[sizeof lng - 1] = '\0';
+    VOW_ASSERT_EQ(vow_unix_connect(NULL, "/tmp/x"), (vow_t *)NULL);
+    net_rejects(vow_unix_connect(live(), NULL), VOW_EINVAL);
+    net_rejects(vow_unix_connect(L, ""), VOW_EINVAL);
+    net_rejects(vow_unix_connect(L, lng), VOW_EINVAL);
+    done();
+}
+CASE(net_sock_wrap_misuse) {
+    vow_sock_t *s = (vow_sock_t *)&payload_at;
+    VOW_ASSERT_CODE(vow_sock_wrap(NULL, 0, &s), VOW_EINVAL);
+    VOW_ASSERT_EQ(s, (vow_sock_t *)NULL);
+    VOW_ASSERT_CODE(vow_sock_wrap(live(), 0, NULL), VOW_EINVAL);
+    VOW_ASSERT_CODE(vow_sock_wrap(L, -1, &s), VOW_EINVAL);
+    int fd = dup(0);
+    cr_assert(fd >= 0);
+    close(fd);
+    VOW_ASSERT_CODE(vow_sock_wrap(L, fd, &s), VOW_EBADF, "a descriptor that is not open");
+    VOW_ASSERT_EQ(s, (vow_sock_t *)NULL);
+    VOW_TEST_END(L);
+    L = NULL;
+    VOW_ASSERT_CODE(vow_sock_wrap(closed(), 0, &s), VOW_ECLOSED);
+    done();
+}
+CASE(net_sock_read_misuse) {
+    vow_sock_t *a, *b;
+    live();
+    net_pair(&a, &b);
+    VOW_ASSERT_EQ(vow_sock_read(NULL, 1), (vow_t *)NULL);
+    VOW_ASSERT_EQ(vow_sock_read_exactly(NULL, 1), (vow_t *)NULL);
+    VOW_ASSERT_EQ(vow_sock_read_until(NULL, "\n", 1, 0), (vow_t *)NULL);
+    net_rejects(vow_sock_read(a, 0), VOW_EINVAL);
+    net_rejects(vow_sock_read_exactly(a, 0), VOW_EINVAL);
+    net_rejects(vow_sock_read_until(a, NULL, 1, 0), VOW_EINVAL);
+    net_rejects(vow_sock_read_until(a, "\n", 0, 0), VOW_EINVAL);
+    net_rejects(vow_sock_read_until(a, "ab", 2, 1), VOW_EINVAL);
+    vow_t *r = vow_sock_read(a, 1);
+    net_rejects(vow_sock_read_exactly(a, 1), VOW_EBUSY);
+    VOW_ASSERT_CODE(vow_cancel(r), 0);
+    vow_unref(r);
+    VOW_ASSERT_CODE(vow_sock_close(a), 0);
+    net_rejects(vow_sock_read(a, 1), VOW_ECLOSED);
+    vow_sock_unref(a);
+    vow_sock_unref(b);
+    done();
+}
+CASE(net_sock_write_misuse) {
+    vow_sock_t *a, *b;
+    live();
+    net_pair(&a, &b);
+    VOW_ASSERT_EQ(vow_sock_write(NULL, "x", 1), (vow_t *)NULL);
+    VOW_ASSERT_EQ(vow_sock_drain(NULL), (vow_t *)NULL);
+    net_rejects(vow_sock_write(a, NULL, 1), VOW_EINVAL);
+    VOW_ASSERT_CODE(vow_run(L, vow_sock_shutdown(a), NULL), 0);
+    net_rejects(vow_sock_write(a, "x", 1), VOW_EPIPE);
+    VOW_ASSERT_CODE(vow_sock_close(a), 0);
+    net_rejects(vow_sock_write(a, "x", 1), VOW_ECLOSED);
+    net_rejects(vow_sock_drain(a), VOW_ECLOSED);
+    vow_sock_unref(a);
+    vow_sock_unref(b);
+    done();
+}
+CASE(net_sock_set_write_limit_misuse) {
+    vow_sock_t *a, *b;
+    VOW_ASSERT_CODE(vow_sock_set_write_limit(NULL, 1), VOW_EINVAL);
+    live();
+    net_pair(&a, &b);
+    VOW_ASSERT_CODE(vow_sock_set_write_limit(a, 0), 0);
+    VOW_ASSERT_CODE(vow_sock_close(a), 0);
+    VOW_ASSERT_CODE(vow_sock_set_write_limit(a, 1), VOW_ECLOSED);
+    vow_sock_unref(a);
+    vow_sock_unref(b);
+    done();
+}
+CASE(net_sock_shutdown_misuse) {
+    vow_sock_t *a, *b;
+    VOW_ASSERT_EQ(vow_sock_shutdown(NULL), (vow_t *)NULL);
+    live();
+    net_pair(&a, &b);
+    VOW_ASSERT_CODE(vow_run(L, vow_sock_shutdown(a), NULL), 0);
+    vow_t *again = vow_sock_shutdown(a);
+    VOW_ASSERT_STATE(vow_state(again), VOW_FULFILLED, "a second call answers as the first");
+    vow_unref(again);
+    VOW_ASSERT_CODE(vow_sock_close(b), 0);
+    net_rejects(vow_sock_shutdown(b), VOW_ECLOSED);
+    vow_sock_unref(a);
+    vow_sock_unref(b);
+    done();
+}
+CASE(net_sock_close_misuse) {
+    vow_sock_t *a, *b;
+    VOW_ASSERT_CODE(vow_sock_close(NULL), VOW_EINVAL);
+    live();
+    net_pair(&a, &b);
+    VOW_ASSERT_CODE(vow_sock_close(a), 0);
+    VOW_ASSERT_CODE(vow_sock_close(a), 0, "closed already");
+    vow_sock_unref(a);
+    vow_sock_unref(b);
+    done();
+}
+CASE(net_sock_ref_null) {
+    VOW_ASSERT_EQ(vow_sock_ref(NULL), (vow_sock_t *)NULL);
+    vow_sock_unref(NULL);
+    done();
+}
+CASE(net_sock_fd_misuse) {
+    vow_sock_t *a, *b;
+    VOW_ASSERT_CODE(vow_sock_fd(NULL), VOW_EINVAL);
+    live();
+    net_pair(&a, &b);
+    cr_assert(vow_sock_fd(a) >= 0);
+    VOW_ASSERT_CODE(vow_sock_close(a), 0);
+    VOW_ASSERT_CODE(vow_sock_fd(a), VOW_ECLOSED);
+    vow_sock_unref(a);
+    vow_sock_unref(b);
+    done();
+}
+CASE(net_sock_stats_misuse) {
+    vow_sock_t *a, *b;
+    vow_sock_stats_t st;
+    VOW_ASSERT_CODE(vow_sock_stats(NULL, &st), VOW_EINVAL);
+    live();
+    net_pair(&a, &b);
+    VOW_ASSERT_CODE(vow_sock_stats(a, NULL), VOW_EINVAL);
+    VOW_ASSERT_CODE(vow_sock_close(a), 0);
+    VOW_ASSERT_CODE(vow_sock_stats(a, &st), 0, "a closed socket's counters");
+    vow_sock_unref(a);
+    vow_sock_unref(b);
+    done();
+}
+CASE(net_sock_after_loop_free) {
+    vow_sock_t *a, *b;
+    live();
+    net_pair(&a, &b);
+    vow_t *r = vow_sock_read(a, 1); /* waiting when the loop goes */
+    HOLD = vow_new(L);
+    VOW_ASSERT_CODE(vow_loop_free(L), 0);
+    VOW_ASSERT_EQ(vow_sock_read(a, 1), (vow_t *)NULL);
+    VOW_ASSERT_EQ(vow_sock_write(a, "x", 1), (vow_t *)NULL);
+    VOW_ASSERT_EQ(vow_sock_drain(a), (vow_t *)NULL);
+    VOW_ASSERT_EQ(vow_sock_shutdown(a), (vow_t *)NULL);
+    VOW_ASSERT_CODE(vow_sock_fd(a), VOW_ECLOSED);
+    VOW_ASSERT_CODE(vow_sock_set_write_limit(a, 1), VOW_ECLOSED);
+    VOW_ASSERT_CODE(vow_sock_close(a), 0);
+    vow_unref(r);
+    vow_sock_unref(a);
+    vow_sock_unref(b);
+    done();
+}
+CASE(net_tcp_listen_misuse) {
+    vow_server_t *srv = (vow_server_t *)&payload_at;
+    vow_listen_opts_t flag = {.flags = 0x80}, neg = {.backlog = -1};
+    VOW_ASSERT_CODE(vow_tcp_listen(NULL, "127.0.0.1", 0, NULL, &srv), VOW_EINVAL);
+    VOW_ASSERT_EQ(srv, (vow_server_t *)NULL);
+    VOW_ASSERT_CODE(vow_tcp_listen(live(), NULL, 0, NULL, &srv), VOW_EINVAL);
+    VOW_ASSERT_CODE(vow_tcp_listen(L, "127.0.0.1", 0, NULL, NULL), VOW_EINVAL);
+    VOW_ASSERT_CODE(vow_tcp_listen(L, "localhost", 0, NULL, &srv), VOW_EINVAL);
+    VOW_ASSERT_CODE(vow_tcp_listen(L, "127.0.0.1", 0, &flag, &srv), VOW_EINVAL);
+    VOW_ASSERT_CODE(vow_tcp_listen(L, "127.0.0.1", 0, &neg, &srv), VOW_EINVAL);
+    VOW_ASSERT_EQ(srv, (vow_server_t *)NULL);
+    VOW_TEST_END(L);
+    L = NULL;
+    VOW_ASSERT_CODE(vow_tcp_listen(closed(), "127.0.0.1", 0, NULL, &srv), VOW_ECLOSED);
+    done();
+}
+CASE(net_unix_listen_misuse) {
+    vow_server_t *srv = (vow_server_t *)&payload_at;
+    vow_listen_opts_t rp = {.flags = VOW_LISTEN_REUSEPORT};
+    VOW_ASSERT_CODE(vow_unix_listen(NULL, "/tmp/x", NULL, &srv), VOW_EINVAL);
+    VOW_ASSERT_CODE(vow_unix_listen(live(), NULL, NULL, &srv), VOW_EINVAL);
+    VOW_ASSERT_CODE(vow_unix_listen(L, "", NULL, &srv), VOW_EINVAL);
+    VOW_ASSERT_CODE(vow_unix_listen(L, "/tmp/x", &rp, &srv), VOW_EINVAL);
+    VOW_ASSERT_CODE(vow_unix_listen(L, "/", NULL, &srv), VOW_EADDRINUSE, "the path exists");
+    VOW_ASSERT_EQ(srv, (vow_server_t *)NULL);
+    done();
+}
+CASE(net_server_misuse) {
+    int last = 1;
+    VOW_ASSERT_EQ(vow_server_accept(NULL), (vow_stream_t *)NULL);
+    VOW_ASSERT_CODE(vow_server_port(NULL), VOW_EINVAL);
+    VOW_ASSERT_EQ(vow_server_errors(NULL, &last), (long)VOW_EINVAL);
+    vow_server_close(NULL);
+    char dir[] = "/tmp/vow-misuse-XXXXXX", path[64];
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/s", dir);
+    vow_server_t *srv;
+    VOW_ASSERT_CODE(vow_unix_listen(live(), path, NULL, &srv), 0);
+    VOW_ASSERT_CODE(vow_server_port(srv), VOW_EINVAL, "a Unix server has no port");
+    VOW_ASSERT_EQ(vow_server_errors(srv, &last), 0L);
+    VOW_ASSERT_CODE(last, 0);
+    vow_server_close(srv);
+    rmdir(dir);
+    done();
+}
+CASE(net_server_after_loop_free) {
+    vow_server_t *srv;
+    VOW_ASSERT_CODE(vow_tcp_listen(live(), "127.0.0.1", 0, NULL, &srv), 0);
+    vow_stream_t *conns = vow_server_accept(srv);
+    vow_t *n = vow_stream_next(conns); /* waiting when the loop goes */
+    HOLD = vow_new(L);
+    VOW_ASSERT_CODE(vow_loop_free(L), 0);
+    VOW_ASSERT_EQ(vow_server_accept(srv), (vow_stream_t *)NULL);
+    vow_unref(n);
+    vow_stream_unref(conns);
+    vow_server_close(srv);
+    done();
+}
+
 /* ---- the table ------------------------------------------------------------------------- */
 /* ---- vow/queue.h ----------------------------------------------------------------------- */
 static int q_put_int(vow_queue_t *q, int64_t i) {
@@ -2314,6 +2577,83 @@ CASE(queue_waiter_not_settleable) {
     done();
 }
 
+/* ---- vow/net.h: the resolver ------------------------------------------------------------ */
+static int resolver_hook(const char *host, const char *service, const struct addrinfo *hints,
+                         struct addrinfo **res, void *ctx) {
+    (void)host, (void)service, (void)hints, (void)res, (void)ctx;
+    callbacks++; /* on a pool thread; read once the lookup has settled */
+    return EAI_NONAME;
+}
+static void resolver_hook_free(struct addrinfo *res, void *ctx) {
+    (void)res, (void)ctx;
+    callbacks++;
+}
+static const struct addrinfo numeric_hints = {.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV};
+CASE(set_resolver_misuse) {
+    VOW_ASSERT_CODE(vow_set_resolver(NULL, resolver_hook, resolver_hook_free, NULL), VOW_EINVAL);
+    VOW_ASSERT_CODE(vow_set_resolver(live(), resolver_hook, NULL, NULL), VOW_EINVAL,
+                    "fn without free_fn");
+    /* Nothing was installed: a lookup still goes to getaddrinfo. */
+    VOW_ASSERT_CODE(vow_run(L, vow_getaddrinfo(L, "127.0.0.1", NULL, &numeric_hints), NULL), 0);
+    VOW_TEST_END(L);
+    closed();
+    VOW_ASSERT_CODE(vow_set_resolver(L, resolver_hook, resolver_hook_free, NULL), VOW_ECLOSED);
+    VOW_ASSERT_CODE(vow_set_resolver(L, NULL, NULL, NULL), VOW_ECLOSED);
+    VOW_ASSERT_EQ(callbacks, 0);
+    done();
+}
+CASE(getaddrinfo_misuse) {
+    VOW_ASSERT_EQ(vow_getaddrinfo(NULL, "127.0.0.1", "80", NULL), (vow_t *)NULL);
+    VOW_ASSERT_CODE(vow_set_resolver(live(), resolver_hook, resolver_hook_free, NULL), 0);
+    vow_t *p = vow_getaddrinfo(L, NULL, NULL, &numeric_hints);
+    VOW_ASSERT_STATE(vow_state(p), VOW_REJECTED);
+    VOW_ASSERT_CODE(vow_error_code(vow_error(p)), VOW_EINVAL);
+    vow_set_unhandled_mode(L, VOW_UNHANDLED_SILENT);
+    vow_unref(p);
+    /* The lookup's promise is vow's. */
+    VOW_ASSERT_CODE(vow_set_resolver(L, NULL, NULL, NULL), 0);
+    p = vow_getaddrinfo(L, "127.0.0.1", NULL, &numeric_hints);
+    VOW_ASSERT_CODE(vow_resolve(p, counted_value()), VOW_EPERM);
+    VOW_ASSERT_CODE(vow_reject(p, counted_error()), VOW_EPERM);
+    VOW_ASSERT_CODE(vow_on_cancel(p, cancel_cb, &payload_at, count_free), VOW_EPERM);
+    VOW_ASSERT_EQ(freed, 3, "values, errors and ctx_free released");
+    vow_outcome_t out;
+    VOW_ASSERT_CODE(vow_run(L, p, &out), 0);
+    VOW_ASSERT_STATE(out.state, VOW_FULFILLED);
+    vow_outcome_release(&out);
+    VOW_TEST_END(L);
+    closed();
+    VOW_ASSERT_EQ(vow_getaddrinfo(L, "127.0.0.1", "80", NULL), (vow_t *)NULL);
+    VOW_ASSERT_EQ(callbacks, 0, "the resolver never ran");
+    done();
+}
+CASE(getaddrinfo_oom) {
+    int fails = 0;
+    for (long k = 1; k <= 64; k++) {
+        L = vow_test_loop_without_pools();
+        long before = vow_test_failed_allocs();
+        vow_test_fail_at(vow_test_alloc_total() + k);
+        vow_t *p = vow_getaddrinfo(L, "127.0.0.1", "80", &numeric_hints);
+        vow_test_fail_at(0);
+        if (p != NULL) {
+            vow_outcome_t out;
+            VOW_ASSERT_CODE(vow_run(L, p, &out), 0);
+            if (out.state == VOW_REJECTED) {
+                int code = vow_error_code(out.error);
+                cr_assert(code == VOW_ENOMEM || code == VOW_EAGAIN, "k %ld: %s", k,
+                          vow_err_name(code));
+            }
+            vow_outcome_release(&out);
+        }
+        VOW_TEST_END(L);
+        L = NULL;
+        if (vow_test_failed_allocs() == before) break;
+        fails++;
+    }
+    cr_assert_gt(fails, 0, "no allocation failed");
+    done();
+}
+
 #define MISUSE_TABLE(X)                                                                            \
     X(replace_allocator_null, vow_replace_allocator)                                               \
     X(reset_allocator_twice, vow_reset_allocator)                                                  \
@@ -2492,7 +2832,28 @@ CASE(queue_waiter_not_settleable) {
     X(await_misuse, vow_await)                                                                     \
     X(rethrow_main_misuse, vow_rethrow)                                                            \
     X(async_gen_misuse, vow_async_gen)                                                             \
-    X(async_promise_not_settleable, vow_async)
+    X(async_promise_not_settleable, vow_async)                                                     \
+    X(net_value_bytes_not_bytes, vow_value_bytes)                                                  \
+    X(net_tcp_connect_misuse, vow_tcp_connect)                                                     \
+    X(net_connect_addr_misuse, vow_connect_addr)                                                   \
+    X(net_unix_connect_misuse, vow_unix_connect)                                                   \
+    X(net_sock_wrap_misuse, vow_sock_wrap)                                                         \
+    X(net_sock_read_misuse, vow_sock_read)                                                         \
+    X(net_sock_write_misuse, vow_sock_write)                                                       \
+    X(net_sock_set_write_limit_misuse, vow_sock_set_write_limit)                                   \
+    X(net_sock_shutdown_misuse, vow_sock_shutdown)                                                 \
+    X(net_sock_close_misuse, vow_sock_close)                                                       \
+    X(net_sock_ref_null, vow_sock_ref)                                                             \
+    X(net_sock_fd_misuse, vow_sock_fd)                                                             \
+    X(net_sock_stats_misuse, vow_sock_stats)                                                       \
+    X(net_sock_after_loop_free, vow_sock_read)                                                     \
+    X(net_tcp_listen_misuse, vow_tcp_listen)                                                       \
+    X(net_unix_listen_misuse, vow_unix_listen)                                                     \
+    X(net_server_misuse, vow_server_accept)                                                        \
+    X(net_server_after_loop_free, vow_server_accept)                                               \
+    X(set_resolver_misuse, vow_set_resolver)                                                       \
+    X(getaddrinfo_misuse, vow_getaddrinfo)                                                         \
+    X(getaddrinfo_oom, vow_getaddrinfo)
 
 struct misuse_case {
     const char *id, *fn;

@@ -89,7 +89,8 @@ VOW_EXTERN vow_t *vow_unix_connect(vow_loop_t *loop, const char *path);
 /* Adopts a connected stream socket (or one end of a socketpair) the application made: vow
  * makes it non-blocking and owns it from then on (closes it). Stores one reference in
  * *out and returns 0. Errors: VOW_EINVAL (loop or out NULL, fd < 0), VOW_ECLOSED,
- * VOW_ENOMEM (fd not adopted: still the caller's); *out is NULL on error. */
+ * VOW_ENOMEM, fcntl's code (VOW_EBADF: fd is not open); fd not adopted (still the
+ * caller's) on every error, and *out NULL. */
 VOW_EXTERN int vow_sock_wrap(vow_loop_t *loop, int fd, vow_sock_t **out);
 
 /* ---------------------------------------------------------------------------------
