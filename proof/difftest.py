@@ -429,6 +429,8 @@ def main():
                     noise += 1
                     out.write("note: %s diverged in its batch but not alone (timer lateness "
                               "under load?); not counted\n" % name)
+                    if a.show:
+                        show_diff(res[0], res[1], out)
                     continue
                 res = alone
                 found += 1

@@ -40,7 +40,7 @@ import random
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from prog import GAP, NODE_KINDS, ASYNCIO_KINDS, CORO_KINDS, IO_KINDS, IO_MAX_STREAM, IO_MAX_TEXT, SUSPENDS, analyse, io_simulate, text_bytes, timing_ok, Op, SPEC, dump, dump_batch, max_depth, scopes_of, validate  # noqa: E402
+from prog import GAP, IO_GAP, NODE_KINDS, ASYNCIO_KINDS, CORO_KINDS, IO_KINDS, IO_MAX_STREAM, IO_MAX_TEXT, SUSPENDS, analyse, io_simulate, text_bytes, timing_ok, Op, SPEC, dump, dump_batch, max_depth, scopes_of, validate  # noqa: E402
 
 # The op kinds of this generator: the JavaScript ones (the asyncio ones have gen_tasks.py;
 # the coroutine ones come with --coro, the socket ones with --io).
@@ -418,13 +418,13 @@ class Gen:
 
     # ---- sockets (--io; FORMAT.md, Sockets) -----------------------------------------
     def usable(self, o, scope):
-        """A socket node may be used only where the scope runs >= GAP after its epoch."""
+        """A socket node may be used only where the scope runs >= IO_GAP after its epoch."""
         t = self.io_time.get(o.id)
-        return t is None or self.lb[scope] >= t + GAP
+        return t is None or self.lb[scope] >= t + IO_GAP
 
     def io_start(self):
-        """The pairs (first in main) and the plan: 2 to 4 I/O epochs chained by timers,
-        main the first, then one more epoch that only observes."""
+        """The pairs (first in main) and the plan: 2 to 4 I/O epochs chained by timers of
+        240 or 360 ms, main the first, then one more epoch that only observes."""
         r = self.rng
         self.pairs = []
         for _ in range(2 if r.random() < 0.25 else 1):
@@ -473,7 +473,7 @@ class Gen:
         if self.io_done < self.io_epochs or not getattr(self, "io_final", False):
             if self.io_done == self.io_epochs:
                 self.io_final = True
-            for d in r.sample([120, 240, 120, 360], 4):
+            for d in r.sample([240, 240, 360], 3):
                 key, dl = d, t + d
                 if dl <= MAX_DEADLINE and all(k == key or abs(dl - t2) >= GAP
                                               for k, t2 in self.timers):

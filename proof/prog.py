@@ -108,6 +108,12 @@ IO_NODE_KINDS = {"sock_write", "sock_read", "sock_eof", "sock_shutdown"}
 ENDS = ["c", "s"]
 IO_MAX_TEXT = 16384     # bytes of one sock_write
 IO_MAX_STREAM = 32768   # bytes written on one end in all (the kernel takes them at once)
+# The socket rule's margin (FORMAT.md, Sockets): I/O epochs at least IO_GAP ms apart, a
+# socket node used only IO_GAP ms after its epoch. Twice the timers' GAP: a timer's order
+# survives a process that stalls (every expired timer then runs in deadline order), but
+# after a stall longer than the margin the next epoch's timer and the epoch's I/O events
+# come in the same loop iteration, in an order of the backend's.
+IO_GAP = 200
 
 # Object argument types (not nodes) and the op kinds that make such an object.
 OBJ_TYPES = {"group": ("group",), "lock": ("lock",), "sem": ("sem", "bsem"),
@@ -481,13 +487,13 @@ def io_simulate(ops, gap=None):
     settles with: {op id: "f u" | "f s:TEXT" | "r EEOF"}. Raises FormatError.
 
     Socket ops stand in main or in timer callbacks of known time (I/O epochs); the scopes
-    holding them have distinct times, pairwise >= gap apart, so all the I/O an epoch starts
-    is over long before the next epoch (as timers are, FORMAT.md, Timers). Within an epoch
+    holding them have distinct times, pairwise >= gap (IO_GAP) apart, so all the I/O an
+    epoch starts is over long before the next epoch. Within an epoch
     the outcome of each op is decided by the epoch's totals (every write of the peer in
     this epoch or an earlier one), never by which I/O event comes first; and a socket node
     is referred to only from ops that run at least gap after its epoch, when it has
     settled silently (nothing observed the order in which it did)."""
-    gap = GAP if gap is None else gap
+    gap = IO_GAP if gap is None else gap
     byid = {o.id: o for o in ops}
     times = op_times(ops)
     epochs = {}  # scope -> time
