@@ -1,6 +1,6 @@
 /* bench/bench.c - vow-bench: runs one workload on vow and prints its line.
  *
- *   vow-bench <w1|w2|w3|w4|w5|w6|w7|w10|w10r|w11a|w11b|w11c> [N] [--inject-wrong]
+ *   vow-bench <w1|w2|w3|w4|w5|w6|w7|w10|w10r|w11a|w11b|w11c|w12a|w12b> [N] [--inject-wrong]
  *
  * One workload per process, so each measurement starts from a fresh heap (the driver,
  * bench/compare.py, runs every cell as its own process). The loop is made before the
@@ -23,6 +23,8 @@ int main(int argc, char **argv) {
         rc = bench_w10(&a, loop);
     else if (a.w == 211 || a.w == 311 || a.w == 511)
         rc = bench_w11(&a, loop);
+    else if (a.w == 212 || a.w == 512)
+        rc = bench_w12(&a, loop);
     else if (a.w > 7)
         rc = bench_unsupported(&a); /* W11s: bench/fiber_switch.c */
     else

@@ -29,8 +29,8 @@ enum {
 };
 
 /* The workloads: W1-W5 issue 7, W6-W7 issue 14, W10 and W10r issue 15, W11a, W11b, W11c and
- * W11s issue 16. `id` is what a program switches on (bench_args.w): the number, plus 100 for
- * an "r" variant, 200 for "a", 300 for "c", 400 for "s", 500 for "b". */
+ * W11s issue 16, W12a and W12b issue 17. `id` is what a program switches on (bench_args.w):
+ * the number, plus 100 for an "r" variant, 200 for "a", 300 for "c", 400 for "s", 500 for "b". */
 typedef struct bench_workload {
     const char *name; /* as on the command line, after the w: "1", "10r" */
     int id;
@@ -38,13 +38,14 @@ typedef struct bench_workload {
     const char *metric; /* what the report line measures, in the workload's unit */
 } bench_workload;
 static const bench_workload bench_workloads[] = {
-    {"1", 1, 1000000, "ns_per_step"},      {"2", 2, 1000000, "ns_per_promise"},
-    {"3", 3, 100000, "ns_per_round"},      {"4", 4, 1000000, "cpu_ns_per_timer"},
-    {"5", 5, 100000, "overhead_ms"},       {"6", 6, 1000000, "ns_per_item"},
-    {"7", 7, 100000, "ns_per_task"},       {"10", 10, 100000, "ns_per_job"},
-    {"10r", 110, 100000, "ns_per_settle"}, {"11a", 211, 1000000, "ns_per_await"},
-    {"11c", 311, 1000000, "ns_per_step"},  {"11s", 411, 10000000, "ns_per_switch"},
-    {"11b", 511, 1000000, "ns_per_await"},
+    {"1", 1, 1000000, "ns_per_step"},       {"2", 2, 1000000, "ns_per_promise"},
+    {"3", 3, 100000, "ns_per_round"},       {"4", 4, 1000000, "cpu_ns_per_timer"},
+    {"5", 5, 100000, "overhead_ms"},        {"6", 6, 1000000, "ns_per_item"},
+    {"7", 7, 100000, "ns_per_task"},        {"10", 10, 100000, "ns_per_job"},
+    {"10r", 110, 100000, "ns_per_settle"},  {"11a", 211, 1000000, "ns_per_await"},
+    {"11c", 311, 1000000, "ns_per_step"},   {"11s", 411, 10000000, "ns_per_switch"},
+    {"11b", 511, 1000000, "ns_per_await"},  {"12a", 212, 200000, "user_us_per_rt"},
+    {"12b", 512, 100000, "user_us_per_mb"},
 };
 enum { BENCH_WORKLOADS = sizeof bench_workloads / sizeof bench_workloads[0] };
 
@@ -63,7 +64,8 @@ typedef struct bench_args {
 
 static inline void bench_usage(const char *prog) {
     fprintf(stderr,
-            "usage: %s <w1|w2|w3|w4|w5|w6|w7|w10|w10r|w11a|w11b|w11c|w11s> [N] [--inject-wrong]\n",
+            "usage: %s <w1|w2|w3|w4|w5|w6|w7|w10|w10r|w11a|w11b|w11c|w11s|w12a|w12b> [N] "
+            "[--inject-wrong]\n",
             prog);
 }
 
@@ -131,6 +133,14 @@ static inline long bench_rss_kb(void) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     return ru.ru_maxrss;
+}
+
+/* User and system CPU time of the whole process, apart (W12). */
+static inline void bench_cpu_split_ns(uint64_t *user, uint64_t *sys) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    *user = (uint64_t)ru.ru_utime.tv_sec * 1000000000u + (uint64_t)ru.ru_utime.tv_usec * 1000u;
+    *sys = (uint64_t)ru.ru_stime.tv_sec * 1000000000u + (uint64_t)ru.ru_stime.tv_usec * 1000u;
 }
 
 /* Prints the report line. `metric` is in the workload's unit (bench_workloads). */
@@ -209,6 +219,87 @@ static inline int bench_w11_check(const bench_args *a, long count, int64_t sum) 
     if (count != a->n || sum != want)
         return bench_wrong(a, "%ld steps summing to %lld, expected %ld summing to %lld", count,
                            (long long)sum, a->n, (long long)want);
+    return 0;
+}
+
+/* ---- W12: TCP echo over 127.0.0.1 (issue 17) ------------------------------------------------
+ *
+ * Every program runs the echo server and its clients in one process, on one loop and one
+ * thread, and measures that whole process: user CPU (getrusage's ru_utime; Node's
+ * process.cpuUsage().user) and, apart, system CPU, from just before the first connect to
+ * the moment the last client has every byte back and checked. The server listens before
+ * the clock starts; closing and teardown come after it stops.
+ *
+ * W12a: one connection, N round trips: the client writes a 64-byte message, reads 64 bytes
+ *       back and compares them with what it sent, then writes the next.
+ * W12b: 50 connections, N 4 KiB messages in all (connection k sends N / 50, one more when
+ *       k < N % 50): each client writes its messages as fast as the write's back-pressure
+ *       lets it, and at the same time reads the echo and compares every byte; it closes
+ *       once all of it came back.
+ * The server reads whatever is there (up to 64 KiB), writes it back, and reads again once
+ * that write is accepted (back-pressure); at the end of the stream it closes.
+ *
+ * The bytes: byte j of connection k's stream is (j + k) % 251, so message i of a W12a or
+ * W12b client is bench_w12_pattern() + (i * size + k) % 251, and the bytes a client gets
+ * back at offset j are compared with the pattern from (j + k) % 251 (pieces of at most
+ * BENCH_W12_READ bytes). --inject-wrong: the first message of connection 0 goes out with
+ * its first byte one higher, so its echo differs from what the client expects there. */
+enum {
+    BENCH_W12A_MSG = 64,
+    BENCH_W12B_MSG = 4096,
+    BENCH_W12B_CONNS = 50,
+    BENCH_W12_PERIOD = 251,
+    BENCH_W12_READ = 65536 /* the most any read here asks for */
+};
+
+/* The pattern: BENCH_W12_PERIOD + BENCH_W12_READ bytes, byte i = i % 251 (built once). */
+static inline const unsigned char *bench_w12_pattern(void) {
+    static unsigned char pat[BENCH_W12_PERIOD + BENCH_W12_READ];
+    if (pat[1] == 0)
+        for (size_t i = 0; i < sizeof pat; i++) pat[i] = (unsigned char)(i % BENCH_W12_PERIOD);
+    return pat;
+}
+
+/* What connection k expects at stream offset `off` (len <= BENCH_W12_READ bytes). */
+static inline const unsigned char *bench_w12_expect(uint64_t off, int k) {
+    return bench_w12_pattern() + (off + (uint64_t)k) % BENCH_W12_PERIOD;
+}
+
+/* Message i of connection k (size bytes). With --inject-wrong, message 0 of connection 0
+ * is a copy in `spare` (size bytes) with its first byte one higher. */
+static inline const unsigned char *bench_w12_message(const bench_args *a, long i, int k,
+                                                     size_t size, unsigned char *spare) {
+    const unsigned char *m = bench_w12_expect((uint64_t)i * size, k);
+    if (!(a->inject_wrong && i == 0 && k == 0)) return m;
+    memcpy(spare, m, size);
+    spare[0]++;
+    return spare;
+}
+
+/* How many W12b messages connection k sends. */
+static inline long bench_w12b_count(const bench_args *a, int k) {
+    return a->n / BENCH_W12B_CONNS + (k < a->n % BENCH_W12B_CONNS ? 1 : 0);
+}
+
+/* The W12 report: the metric is user CPU per round trip (W12a) or per MB (10^6 bytes sent
+ * by the clients and echoed back, W12b), with the system CPU the same way after rss_kb. */
+static inline void bench_w12_report(const bench_args *a, uint64_t wall_ns, uint64_t user_ns,
+                                    uint64_t sys_ns) {
+    const bench_workload *wl = bench_workload_of(a->w);
+    double per = a->w == 212 ? (double)a->n : (double)a->n * BENCH_W12B_MSG / 1e6;
+    printf("W%s %s n=%ld %s=%.3f total_ms=%.1f rss_kb=%ld sys_%s=%.3f\n", wl->name, a->system, a->n,
+           wl->metric, (double)user_ns / 1e3 / per, (double)wall_ns / 1e6, bench_rss_kb(),
+           wl->metric + 5, (double)sys_ns / 1e3 / per);
+    fflush(stdout);
+}
+
+/* W12's check, on what the clients saw: `rounds` W12a round trips (or W12b bytes back,
+ * against the `want` bytes sent), `bad` bytes that differed from what was sent. */
+static inline int bench_w12_check(const bench_args *a, uint64_t got, uint64_t want, uint64_t bad) {
+    if (got != want || bad != 0)
+        return bench_wrong(a, "%llu %s came back (%llu bytes wrong), expected %llu, none wrong",
+                           (unsigned long long)got, a->w == 212 ? "round trips" : "bytes",
+                           (unsigned long long)bad, (unsigned long long)want);
     return 0;
 }
 

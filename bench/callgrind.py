@@ -4,7 +4,7 @@
     python3 bench/callgrind.py --bin build-bench/bench [--workloads w1,w5] [--top 12]
 
 For each workload, runs vow-bench and the floor (floor-naive for W1-W3 and W6-W7,
-floor-libev for W4-W5; W11a, W11b and W11c have none, W11s runs vow-fiber-asm and
+floor-libev for W4-W5 and W12; W11a, W11b and W11c have none, W11s runs vow-fiber-asm and
 vow-fiber-ucontext instead) under `valgrind --tool=callgrind` at a small N and at N=1, and
 prints:
   - instructions per step: (Ir at N - Ir at N=1) / N, so start-up and teardown cancel out;
@@ -23,15 +23,18 @@ import sys
 import tempfile
 
 CG_N = {"w1": 100000, "w2": 100000, "w3": 10000, "w4": 100000, "w5": 100000, "w6": 100000,
-        "w7": 100000, "w11a": 100000, "w11b": 100000, "w11c": 100000, "w11s": 100000}
+        "w7": 100000, "w11a": 100000, "w11b": 100000, "w11c": 100000, "w11s": 100000,
+        "w12a": 20000, "w12b": 5000}
 # The programs run per workload: vow's first, then its floor (if any).
 PROGS = {"w1": ("vow-bench", "floor-naive"), "w2": ("vow-bench", "floor-naive"),
          "w3": ("vow-bench", "floor-naive"), "w4": ("vow-bench", "floor-libev"),
          "w5": ("vow-bench", "floor-libev"), "w6": ("vow-bench", "floor-naive"),
          "w7": ("vow-bench", "floor-naive"), "w11a": ("vow-bench",), "w11b": ("vow-bench",), "w11c": ("vow-bench",),
-         "w11s": ("vow-fiber-asm", "vow-fiber-ucontext")}
+         "w11s": ("vow-fiber-asm", "vow-fiber-ucontext"), "w12a": ("vow-bench", "floor-libev"),
+         "w12b": ("vow-bench", "floor-libev")}
 UNIT = {"w1": "step", "w2": "promise", "w3": "round", "w4": "timer", "w5": "sleep", "w6": "item",
-        "w7": "task", "w11a": "await", "w11b": "await", "w11c": "step", "w11s": "switch"}
+        "w7": "task", "w11a": "await", "w11b": "await", "w11c": "step", "w11s": "switch",
+        "w12a": "round trip", "w12b": "4 KiB message"}
 MALLOC = re.compile(r"malloc\.c:|arena\.c:|^.*:(malloc|free|calloc|realloc|cfree)\b")
 ROW = re.compile(r"^\s*([0-9,]+)\s+\(\s*[0-9.]+%\)\s+(.*)$")
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""bench/compare.py - runs W1-W11 on vow, Node.js, asyncio and the C floors, side by side.
+"""bench/compare.py - runs W1-W12 on vow, Node.js, asyncio and the C floors, side by side.
 
     python3 bench/compare.py --bin build-bench/bench [--rounds 5] [--workloads w1,w3,w11]
                              [--systems vow,node] [--n w1=100000] [--markdown FILE]
@@ -12,9 +12,10 @@ for a workload; the systems are interleaved round by round (each round runs ever
 on every system, in an order rotated from round to round, so no system always runs just
 after the same neighbour); at least 5 rounds. The table gives, per workload and system, N,
 the median and min..max of the workload's figure, the median peak RSS, and the ratio of
-vow's median to that system's (below 1: vow is faster). Then the targets of issues 7, 14, 15
-and 16. A workload group (w10: w10 and w10r; w11: w11a, w11b, w11c and w11s) names its
-members.
+vow's median to that system's (below 1: vow is faster). Then the targets of issues 7, 14, 15,
+16 and 17. A workload group (w10: w10 and w10r; w11: w11a, w11b, w11c and w11s; w12: w12a and
+w12b) names its members. W12's lines carry more than their metric (user CPU): their rows
+add the throughput (from N and the wall time) and the system CPU (the line's sys_ field).
 
 --selftest runs every program at a small N twice: as is, where it must pass its own check,
 and with --inject-wrong, where it must fail it (exit 1, "wrong result" on stderr). It
@@ -52,26 +53,32 @@ WORKLOADS = {
              "ns/step"),
     "w11s": ("W11s a fiber's resume plus suspend (asm and ucontext back ends)", "ns_per_switch",
              "ns/switch"),
+    "w12a": ("W12a TCP echo, one connection, 64-byte ping-pong", "user_us_per_rt", "user us/rt"),
+    "w12b": ("W12b TCP echo, 50 connections streaming 4 KiB messages", "user_us_per_mb",
+             "user us/MB"),
 }
-ALL = ("w1", "w2", "w3", "w4", "w5", "w6", "w7", "w10", "w10r", "w11a", "w11b", "w11c", "w11s")
-GROUPS = {"w10": ("w10", "w10r"), "w11": ("w11a", "w11b", "w11c", "w11s")}  # a group names its members
+ALL = ("w1", "w2", "w3", "w4", "w5", "w6", "w7", "w10", "w10r", "w11a", "w11b", "w11c", "w11s",
+       "w12a", "w12b")
+GROUPS = {"w10": ("w10", "w10r"), "w11": ("w11a", "w11b", "w11c", "w11s"),
+          "w12": ("w12a", "w12b")}  # a group names its members
+NO_W11S = tuple(w for w in ALL if w != "w11s")  # W11s runs on the fiber programs only
 # W10 compares with libuv and asyncio (issue 15)
-JS = ("w1", "w2", "w3", "w4", "w5", "w6", "w7", "w11a", "w11b", "w11c")
+JS = ("w1", "w2", "w3", "w4", "w5", "w6", "w7", "w11a", "w11b", "w11c", "w12a", "w12b")
 DEFAULT_N = {"w1": 1000000, "w2": 1000000, "w3": 100000, "w4": 1000000, "w5": 100000,
              "w6": 1000000, "w7": 100000, "w10": 100000, "w10r": 100000, "w11a": 1000000,
-             "w11b": 1000000, "w11c": 1000000, "w11s": 10000000}
+             "w11b": 1000000, "w11c": 1000000, "w11s": 10000000, "w12a": 200000, "w12b": 100000}
 # W6 and W7 at more than the queue's bound and the semaphore's limit, so both wait.
 SELFTEST_N = {"w1": 1000, "w2": 1000, "w3": 100, "w4": 500, "w5": 1000, "w6": 1000, "w7": 1000,
               "w10": 1000, "w10r": 1000, "w11a": 1000, "w11b": 1000, "w11c": 1000,
-              "w11s": 1000}
+              "w11s": 1000, "w12a": 200, "w12b": 200}
 
 # system: (workloads it runs, how to build its command line)
 SYSTEMS = {
-    "vow": (ALL[:-1], lambda o: [os.path.join(o.bin, "vow-bench")]),
+    "vow": (NO_W11S, lambda o: [os.path.join(o.bin, "vow-bench")]),
     "node": (JS, lambda o: [o.node, os.path.join(HERE, "ref", "bench.js")]),
-    "asyncio": (ALL[:-1], lambda o: [o.python, os.path.join(HERE, "ref", "bench.py")]),
+    "asyncio": (NO_W11S, lambda o: [o.python, os.path.join(HERE, "ref", "bench.py")]),
     "naive": (("w1", "w2", "w3", "w6", "w7"), lambda o: [os.path.join(o.bin, "floor-naive")]),
-    "libev": (("w4", "w5"), lambda o: [os.path.join(o.bin, "floor-libev")]),
+    "libev": (("w4", "w5", "w12a", "w12b"), lambda o: [os.path.join(o.bin, "floor-libev")]),
     "libuv": (("w10", "w10r"), lambda o: [os.path.join(o.bin, "uv-bench")]),
     # W11s on vow's fibers (bench/fiber_switch.c), one program per context-switch back end;
     # a build configured with -DVOW_FIBER=ucontext has no asm program.
@@ -85,7 +92,19 @@ def missing_program(opts, system):
     cmd = SYSTEMS[system][1](opts)
     return system == "asm" and not os.path.exists(cmd[0])
 
-LINE = re.compile(r"^W(\d+[a-z]?) (\S+) n=(\d+) (\w+)=(-?[0-9.]+) total_ms=([0-9.]+) rss_kb=(\d+)$")
+LINE = re.compile(r"^W(\d+[a-z]?) (\S+) n=(\d+) (\w+)=(-?[0-9.]+) total_ms=([0-9.]+) rss_kb=(\d+)"
+                  r"((?: \w+=-?[0-9.]+)*)$")
+EXTRA = re.compile(r" (\w+)=(-?[0-9.]+)")
+
+# W12's more figures, each a row of its own below the workload's metric: (label, how to get it
+# from a parsed line and N, more is better). The throughput comes from N and the wall time.
+W12_MB = 4096 / 1e6  # MB (10^6 bytes) per W12b message
+DERIVED = {
+    "w12a": (("round trips/s", lambda x, n: n / (x["total_ms"] / 1e3), True),
+             ("sys us/rt", lambda x, n: x["extra"].get("sys_us_per_rt"), False)),
+    "w12b": (("MB/s", lambda x, n: n * W12_MB / (x["total_ms"] / 1e3), True),
+             ("sys us/MB", lambda x, n: x["extra"].get("sys_us_per_mb"), False)),
+}
 
 
 def log(msg):
@@ -104,7 +123,8 @@ def run_cell(opts, system, w, n, inject=False, timeout=900):
         m = LINE.match(line.strip())
         if m and f"w{m.group(1)}" == w and m.group(2) == system and int(m.group(3)) == n:
             parsed = {"metric": float(m.group(5)), "total_ms": float(m.group(6)),
-                      "rss_kb": int(m.group(7)), "line": line.strip(), "key": m.group(4)}
+                      "rss_kb": int(m.group(7)), "line": line.strip(), "key": m.group(4),
+                      "extra": {k: float(v) for k, v in EXTRA.findall(m.group(8))}}
     return p.returncode, parsed, p.stdout, p.stderr
 
 
@@ -113,6 +133,10 @@ def fmt(x):
         return f"{x:,.0f}"
     if x >= 100:
         return f"{x:.0f}"
+    if abs(x) < 1:
+        return f"{x:.3f}"  # W12's user CPU per round trip
+    if x < 10:
+        return f"{x:.2f}"
     return f"{x:.1f}"
 
 
@@ -236,6 +260,24 @@ def compare(opts):
                 ratio = f"{vow_med / med:.2f}"
             rows.append([f"W{w[1:]} {unit}", s, f"{n:,}", fmt(med),
                          f"{fmt(min(vals))}..{fmt(max(vals))}", f"{rss:.0f}", ratio])
+        for label, get_fig, more_better in DERIVED.get(w, ()):
+            fig = {}
+            for s in opts.systems:
+                xs = results.get((w, s), [])
+                n = opts.n.get(w, DEFAULT_N[w])
+                got = [get_fig(x, n) for x in xs]
+                if xs and None not in got:
+                    fig[s] = got
+            for s in opts.systems:
+                if s not in fig:
+                    continue
+                med = statistics.median(fig[s])
+                summary[(w + ":" + label, s)] = med
+                vm = statistics.median(fig["vow"]) if "vow" in fig else None
+                ratio = "1" if s == "vow" else ("" if vm is None or med <= 0 else f"{vm / med:.2f}")
+                rows.append([f"W{w[1:]} {label}" + (" (more is better)" if more_better else ""),
+                             s, f"{opts.n.get(w, DEFAULT_N[w]):,}", fmt(med),
+                             f"{fmt(min(fig[s]))}..{fmt(max(fig[s]))}", "", ratio])
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
               for i, h in enumerate(header)]
 
@@ -245,7 +287,7 @@ def compare(opts):
     table = [line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
     table += [line(r) for r in rows]
 
-    # The targets of issues 7, 14, 15 and 16.
+    # The targets of issues 7, 14, 15, 16 and 17.
     def get(w, s):
         return summary.get((w, s))
 
@@ -289,6 +331,15 @@ def compare(opts):
         if w in opts.workloads:
             target("target (issue 16)", f"W{w[1:]} at least 3x faster than Node.js per await",
                    get(w, "vow"), get(w, "node"), lambda v, o: v * 3 <= o)
+    if "w12a" in opts.workloads and 0 in (get("w12a", "vow"), get("w12a", "libev"),
+                                          get("w12a", "node")):
+        targets.append("- target (issue 17): W12a: a user CPU of 0: under the 4 ms accounting tick "
+                       "at this N (bench/README.md), not measured")
+    elif "w12a" in opts.workloads:
+        target("target (issue 17)", "W12a user CPU per round trip at most 1.5x bare libev's",
+               get("w12a", "vow"), get("w12a", "libev"), lambda v, o: v <= 1.5 * o)
+        target("target (issue 17)", "W12a user CPU per round trip at least 5x less than Node.js's",
+               get("w12a", "vow"), get("w12a", "node"), lambda v, o: v * 5 <= o)
     if "w11s" in opts.workloads:
         for s in ("asm", "ucontext"):
             v = get("w11s", s)
@@ -305,9 +356,9 @@ def compare(opts):
         f"{opts.rounds} rounds, every cell a fresh process, systems interleaved; "
         f"{elapsed / 60:.1f} min; load average before {load_before}, after {load_after}",
         "figures: median of the rounds; vow/system = vow's median / the system's median "
-        "(below 1: vow is faster)",
+        "(below 1: vow is faster; above 1 in a row marked 'more is better')",
     ]
-    text = "\n".join(info) + "\n\n" + "\n".join(table) + "\n\nTargets (issues 7, 14, 15 and 16), on medians:\n" + \
+    text = "\n".join(info) + "\n\n" + "\n".join(table) + "\n\nTargets (issues 7, 14, 15, 16 and 17), on medians:\n" + \
         "\n".join(targets) + "\n"
     print()
     print(text, flush=True)

@@ -17,5 +17,7 @@ int bench_w7(const bench_args *a, vow_loop_t *loop);
 int bench_w10(const bench_args *a, vow_loop_t *loop);
 /* W11a (a->w 211), W11b (511) and W11c (311): bench/coro.c. */
 int bench_w11(const bench_args *a, vow_loop_t *loop);
+/* W12a (a->w 212) and W12b (512): bench/net.c. */
+int bench_w12(const bench_args *a, vow_loop_t *loop);
 
 #endif /* VOW_BENCH_WORKLOADS_H */

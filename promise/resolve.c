@@ -1,3 +1,4 @@
+#define _GNU_SOURCE /* glibc's EAI_NODATA */
 /* promise/resolve.c - name resolution off the loop: vow_set_resolver and vow_getaddrinfo
  * (vow/net.h), a job on the loop's pool (promise/work.c).
  *
@@ -66,7 +67,7 @@ static void free_held(void *p) {
 
 /* The rejection for getaddrinfo's code rc (errno `err` for EAI_SYSTEM), as vow/net.h maps
  * them; the message is gai_strerror's. On a worker: it touches no loop. */
-static vow_error_t *gai_error(int rc, int err) {
+static vow_error_t *lookup_error(int rc, int err) {
     int code;
     switch (rc) {
     case EAI_NONAME:
@@ -97,7 +98,7 @@ static vow_result_t lookup_run(vow_work_t *job, void *arg) {
     int rc = lk->fn != NULL ? lk->fn(lk->host, lk->service, hints, &res, lk->ctx)
                             : getaddrinfo(lk->host, lk->service, hints, &res);
     int err = errno;
-    if (rc != 0) return vow_fail(gai_error(rc, err));
+    if (rc != 0) return vow_fail(lookup_error(rc, err));
     if (res == NULL) /* a hook's "success" with no address: there is nothing to connect to */
         return vow_fail(vow_error_new(VOW_ENOENT, "the resolver answered no address"));
     if (lk->fn == NULL) return vow_ok(vow_ptr(res, free_gai));

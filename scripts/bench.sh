@@ -1,5 +1,5 @@
 #!/bin/bash
-# scripts/bench.sh - build the benchmarks at -O2 without sanitizers and run W1-W7, W10, W11 on
+# scripts/bench.sh - build the benchmarks at -O2 without sanitizers and run W1-W7, W10-W12 on
 # vow, Node.js, Python asyncio and the C floors side by side (bench/README.md). Run as root on
 # Debian 12 from anywhere in the repo (scripts/setup.sh installs what is missing):
 #

@@ -11,7 +11,8 @@
  *     server accepts and serves again; it reports by its exit status.
  * Every test is bounded: loops have fixed counts, and waits poll with a bounded number of
  * short vow_sleeps (a count, never a time threshold). Under valgrind (RUNNING_ON_VALGRIND,
- * or VOW_TEST_NET_SMALL=1 in the environment) the counts are scaled down.
+ * or VOW_TEST_NET_SMALL=1 in the environment) the counts are scaled down, and the fd
+ * exhaustion test is skipped (valgrind does not enforce a lowered RLIMIT_NOFILE).
  *
  * The servers and clients are coroutines (vow/async.h): a server's accept loop awaits the
  * connection stream and starts one handler coroutine per connection. Failures inside
@@ -22,6 +23,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -107,7 +109,6 @@ struct server {
     /* SLOW_READER */
     uint64_t expect; /* bytes it reads before it stops */
     uint64_t got;    /* bytes read and checked */
-    int rcvbuf;      /* SO_RCVBUF set on each accepted socket (0: none) */
 };
 
 struct conn {
@@ -149,13 +150,12 @@ static vow_result_t echo_handler(vow_loop_t *loop, void *arg) {
 }
 
 /* Reads sv->expect bytes a little at a time (4 KiB at most a read), sleeping 1 ms after
- * every 8th read, and checks each byte. */
+ * every 8th read, and checks each byte. Its SO_RCVBUF is left alone: shrunk on an
+ * established connection, below the window already advertised, it made the kernel drop
+ * segments and the writer's retransmission backoff stalled the transfer for seconds. */
 static vow_result_t slow_reader(vow_loop_t *loop, void *arg) {
     struct conn *c = arg;
     struct server *sv = c->sv;
-    int fd = vow_sock_fd(c->s);
-    if (sv->rcvbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sv->rcvbuf, sizeof sv->rcvbuf))
-        fail("slow reader: SO_RCVBUF: errno %d", errno);
     for (int reads = 0; sv->got < sv->expect; reads++) {
         vow_outcome_t o;
         if (await_or_fail(vow_sock_read(c->s, 4096), &o, "slow reader: read") != 0) break;
@@ -174,6 +174,10 @@ static vow_result_t slow_reader(vow_loop_t *loop, void *arg) {
             }
         sv->got += b->len;
         vow_outcome_release(&o);
+        /* ACK at once: with a 4 KiB send buffer the writer waits for every ACK, and delayed
+         * ACKs (TCP_QUICKACK does not stick: set after each read) made 8 MB take 4 s. */
+        int one = 1;
+        setsockopt(vow_sock_fd(c->s), IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
         if (reads % 8 == 7) vow_await(vow_sleep(loop, 1), NULL);
     }
     vow_sock_close(c->s);
@@ -295,7 +299,7 @@ static vow_result_t echo_client(vow_loop_t *loop, void *arg) {
 }
 
 Test(net_stress, echo_100_clients_1000_messages_every_byte_checked) {
-    int nclients = small() ? 10 : 100, nmsgs = small() ? 50 : 1000;
+    int nclients = small() ? 20 : 100, nmsgs = small() ? 200 : 1000;
     vow_loop_t *loop = vow_test_loop();
     struct server sv = {0};
     server_start(&sv, loop, ECHO, NULL);
@@ -363,9 +367,9 @@ static vow_result_t bulk_writer(vow_loop_t *loop, void *arg) {
 }
 
 Test(net_stress, eight_mb_through_a_4k_send_buffer_to_a_slow_reader) {
-    uint64_t total = small() ? 1u << 20 : 8u << 20;
+    uint64_t total = small() ? 2u << 20 : 8u << 20;
     vow_loop_t *loop = vow_test_loop();
-    struct server sv = {.expect = total, .rcvbuf = 4096};
+    struct server sv = {.expect = total};
     server_start(&sv, loop, SLOW_READER, NULL);
     struct writer w = {.port = sv.port, .total = total};
     VOW_ASSERT_CODE(vow_run(loop, vow_async(loop, bulk_writer, &w, NULL), NULL), 0);
@@ -423,7 +427,7 @@ static long fds_at_least(long want) {
 }
 
 Test(net_stress, five_hundred_connects_in_one_burst) {
-    int n = small() ? 100 : 500;
+    int n = small() ? 200 : 500;
     /* Two descriptors a connection (both ends live in this process), and some room. */
     long limit = fds_at_least(2L * n + 64);
     cr_assert_geq(limit, 2L * n + 64, "RLIMIT_NOFILE's hard limit is %ld", limit);
@@ -626,17 +630,26 @@ static vow_result_t fx_scenario(vow_loop_t *loop, void *arg) {
         }
         x->clients[x->n++] = vow_sock_ref(vow_value_ptr(&o.value));
         vow_outcome_release(&o);
-        /* Either the server accepts this one, or its accept fails for want of fds. */
-        for (int i = 0; i < 2000 && sv->accepted < x->n && vow_server_errors(sv->srv, NULL) == 0;
-             i++)
-            vow_await(vow_sleep(loop, 1), NULL);
-        if (vow_server_errors(sv->srv, NULL) > 0) break;
+        /* Either the server accepts this one, or it is left waiting while the server's
+         * accepts fail for want of fds (retried every 50 ms: the count grows). A count that
+         * grew is not enough alone: Linux looks for a free descriptor before it looks at
+         * the queue, so an accept right after the last descriptor went fails with EMFILE
+         * when nothing waits at all. */
+        long before = vow_server_errors(sv->srv, NULL);
+        int refused = 0;
+        for (int i = 0; i < 2000 && sv->accepted < x->n && !refused; i++) {
+            refused = vow_server_errors(sv->srv, NULL) > before;
+            if (!refused) vow_await(vow_sleep(loop, 1), NULL);
+        }
+        if (refused && sv->accepted < x->n) break;
         if (sv->accepted < x->n) return x->status = FX_NO_EMFILE, vow_ok_none();
     }
     x->errors = vow_server_errors(sv->srv, &x->last);
     if (x->last != VOW_EMFILE) return x->status = FX_LAST_CODE, vow_ok_none();
-    if (vow_await(vow_sleep(loop, 20), NULL), sv->accepted >= x->n)
-        return x->status = FX_NO_EMFILE, vow_ok_none(); /* it got in without fds? */
+    /* Nothing frees a descriptor: the connection keeps waiting through the retries. */
+    vow_await(vow_sleep(loop, 120), NULL);
+    if (sv->accepted != x->n - 1 || vow_server_errors(sv->srv, NULL) <= x->errors)
+        return x->status = FX_NO_EMFILE, vow_ok_none();
 
     /* Free descriptors: close the first four clients (their handlers see the end of the
      * stream and close their ends too). The last client's connection waits in the backlog. */
@@ -700,6 +713,10 @@ static int fx_child(void) {
 }
 
 Test(net_stress, fd_exhaustion_answers_emfile_and_the_server_serves_again) {
+    /* memcheck keeps its own descriptors above the limit and checks new ones against the
+     * hard limit only: a lowered soft RLIMIT_NOFILE is recorded, never enforced, so no
+     * accept can fail. The ASan and plain runs cover this test. */
+    if (RUNNING_ON_VALGRIND) cr_skip_test("valgrind does not enforce a lowered RLIMIT_NOFILE");
     fflush(NULL);
     pid_t pid = fork();
     cr_assert_geq(pid, 0, "fork: errno %d", errno);

@@ -7,6 +7,7 @@
  *
  * The hooks' lists are the C library's malloc (not vow's counted allocator), so the live
  * allocation checks see vow's memory only; each hook counts its calls and its frees. */
+#define _GNU_SOURCE /* glibc's EAI_NODATA */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <netdb.h>

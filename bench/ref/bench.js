@@ -1,10 +1,10 @@
 'use strict';
-// bench/ref/bench.js - W1-W7, W11a, W11b and W11c for Node.js, written as a JavaScript programmer
-// would write them: promises, then, Promise.all / race / any, setTimeout, async/await; for
-// W6 and W7 a hand-written promise queue and semaphore (below: Node has neither, and no npm
-// package is used).
+// bench/ref/bench.js - W1-W7, W11a, W11b, W11c, W12a and W12b for Node.js, written as a
+// JavaScript programmer would write them: promises, then, Promise.all / race / any, setTimeout,
+// async/await; for W6 and W7 a hand-written promise queue and semaphore (below: Node has
+// neither, and no npm package is used); for W12 the `net` module's server and sockets.
 //
-//   node bench/ref/bench.js <w1..w7|w11a|w11b|w11c> [N] [--inject-wrong]
+//   node bench/ref/bench.js <w1..w7|w11a|w11b|w11c|w12a|w12b> [N] [--inject-wrong]
 //
 // Prints one line in vow's format (STYLE.md 14), e.g.
 //   W1 node n=1000000 ns_per_step=267.0 total_ms=267.0 rss_kb=123456
@@ -14,19 +14,19 @@
 
 const DEFAULT_N = {
   1: 1000000, 2: 1000000, 3: 100000, 4: 1000000, 5: 100000, 6: 1000000, 7: 100000,
-  '11a': 1000000, '11b': 1000000, '11c': 1000000,
+  '11a': 1000000, '11b': 1000000, '11c': 1000000, '12a': 200000, '12b': 100000,
 };
 const METRIC = {
   1: 'ns_per_step', 2: 'ns_per_promise', 3: 'ns_per_round', 4: 'cpu_ns_per_timer', 5: 'overhead_ms',
   6: 'ns_per_item', 7: 'ns_per_task', '11a': 'ns_per_await', '11b': 'ns_per_await',
-  '11c': 'ns_per_step',
+  '11c': 'ns_per_step', '12a': 'user_us_per_rt', '12b': 'user_us_per_mb',
 };
 
 function parse(argv) {
   const a = { w: 0, n: 0, injectWrong: false };
   for (const s of argv) {
     if (s === '--inject-wrong') a.injectWrong = true;
-    else if (/^[wW]([1-7]|11a|11b|11c)$/.test(s)) a.w = s.slice(1);
+    else if (/^[wW]([1-7]|11a|11b|11c|12a|12b)$/.test(s)) a.w = s.slice(1);
     else if (/^[1-9][0-9]*$/.test(s)) a.n = Number(s);
     else return null;
   }
@@ -322,14 +322,163 @@ async function w11c(a) {
   report(a, ns / a.n, ns / 1e6);
 }
 
+// ---- W12 TCP echo over 127.0.0.1 (bench/bench.h has the rules) --------------------------
+// The server and the clients in this process, on Node's one loop; the clock and the CPU
+// figures run from just before the first connect to the last client's last byte checked.
+// The server is what the `net` documentation shows: write back each 'data' chunk, pause
+// while a write is buffered past the high-water mark (what pipe() does), end at the end.
+const net = require('net');
+const W12A_MSG = 64;
+const W12B_MSG = 4096;
+const W12B_CONNS = 50;
+const W12_PERIOD = 251;
+const W12_READ = 65536;
+const w12Pattern = Buffer.alloc(W12_PERIOD + W12_READ);
+for (let i = 0; i < w12Pattern.length; i++) w12Pattern[i] = i % W12_PERIOD;
+const w12Expect = (off, k, len) => {
+  const o = (off + k) % W12_PERIOD;
+  return w12Pattern.subarray(o, o + len);
+};
+function w12Message(a, i, k, size) {
+  const m = w12Expect(i * size, k, size);
+  if (!(a.injectWrong && i === 0 && k === 0)) return m;
+  const copy = Buffer.from(m);
+  copy[0]++;
+  return copy;
+}
+// The bytes of `got` (compared at stream offset off of connection k) that differ.
+function w12Bad(got, off, k) {
+  let bad = 0;
+  for (let p = 0; p < got.length; p += W12_READ) {
+    const piece = got.subarray(p, Math.min(got.length, p + W12_READ));
+    const want = w12Expect(off + p, k, piece.length);
+    if (!piece.equals(want)) for (let i = 0; i < piece.length; i++) bad += piece[i] !== want[i];
+  }
+  return bad;
+}
+
+function w12Server() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer((sock) => {
+      sock.on('data', (d) => {
+        if (!sock.write(d)) {
+          sock.pause();
+          sock.once('drain', () => sock.resume());
+        }
+      });
+      sock.on('end', () => sock.end());
+      sock.on('error', () => sock.destroy());
+    });
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve(server));
+  });
+}
+
+function w12Report(a, t0, c0, server) {
+  const ns = Number(nowNs() - t0);
+  const cpu = process.cpuUsage(c0);
+  server.close();
+  const per = a.w === '12a' ? a.n : a.n * W12B_MSG / 1e6;
+  process.stdout.write(`W${a.w} node n=${a.n} ${METRIC[a.w]}=${(cpu.user / per).toFixed(3)} ` +
+    `total_ms=${(ns / 1e6).toFixed(1)} rss_kb=${rssKb()} ` +
+    `sys_${METRIC[a.w].slice(5)}=${(cpu.system / per).toFixed(3)}\n`);
+}
+
+function w12Check(a, got, want, bad) {
+  if (got !== want || bad !== 0)
+    wrong(`${got} ${a.w === '12a' ? 'round trips' : 'bytes'} came back (${bad} bytes wrong), ` +
+      `expected ${want}, none wrong`);
+}
+
+// W12a: one connection, N ping-pongs of 64 bytes.
+async function w12a(a) {
+  const server = await w12Server();
+  const port = server.address().port;
+  const t0 = nowNs();
+  const c0 = process.cpuUsage();
+  let rounds = 0;
+  let bad = 0;
+  await new Promise((resolve, reject) => {
+    const sock = net.connect(port, '127.0.0.1');
+    let have = [];
+    let haveLen = 0;
+    sock.on('connect', () => sock.write(w12Message(a, 0, 0, W12A_MSG)));
+    sock.on('data', (d) => {
+      have.push(d);
+      haveLen += d.length;
+      if (haveLen < W12A_MSG) return;
+      if (haveLen > W12A_MSG) return reject(new Error(`${haveLen} bytes back for one message`));
+      const reply = have.length === 1 ? have[0] : Buffer.concat(have, haveLen);
+      have = [];
+      haveLen = 0;
+      bad += w12Bad(reply, rounds * W12A_MSG, 0);
+      if (++rounds === a.n) {
+        sock.end();
+        resolve();
+      } else {
+        sock.write(w12Message(a, rounds, 0, W12A_MSG));
+      }
+    });
+    sock.on('error', reject);
+  });
+  w12Check(a, rounds, a.n, bad);
+  w12Report(a, t0, c0, server);
+}
+
+// W12b: 50 connections, each writing its share of N 4 KiB messages (waiting for 'drain'
+// whenever write() says the buffer is past its high-water mark) while it reads the echo.
+async function w12b(a) {
+  const server = await w12Server();
+  const port = server.address().port;
+  const t0 = nowNs();
+  const c0 = process.cpuUsage();
+  let got = 0;
+  let want = 0;
+  let bad = 0;
+  const client = (k) => new Promise((resolve, reject) => {
+    const msgs = Math.floor(a.n / W12B_CONNS) + (k < a.n % W12B_CONNS ? 1 : 0);
+    const total = msgs * W12B_MSG;
+    want += total;
+    if (total === 0) return resolve();
+    let back = 0;
+    let sent = 0;
+    const sock = net.connect(port, '127.0.0.1');
+    const pump = () => {
+      while (sent < msgs) if (!sock.write(w12Message(a, sent++, k, W12B_MSG))) return;
+    };
+    sock.on('connect', pump);
+    sock.on('drain', pump);
+    sock.on('data', (d) => {
+      bad += w12Bad(d, back, k);
+      back += d.length;
+      got += d.length;
+      if (back >= total) {
+        sock.end();
+        resolve();
+      }
+    });
+    sock.on('end', () => { if (back < total) reject(new Error('the server closed early')); });
+    sock.on('error', reject);
+  });
+  const clients = [];
+  for (let k = 0; k < W12B_CONNS; k++) clients.push(client(k));
+  await Promise.all(clients);
+  w12Check(a, got, want, bad);
+  w12Report(a, t0, c0, server);
+}
+
 async function main() {
   const a = parse(process.argv.slice(2));
   if (!a) {
-    process.stderr.write('usage: node bench.js <w1|w2|w3|w4|w5|w6|w7|w11a|w11b|w11c> [N] [--inject-wrong]\n');
+    process.stderr.write('usage: node bench.js <w1|w2|w3|w4|w5|w6|w7|w11a|w11b|w11c|w12a|w12b> [N] ' +
+      '[--inject-wrong]\n');
     process.exit(2);
   }
   try {
-    await { 1: w1, 2: w2, 3: w3, 4: w4, 5: w5, 6: w6, 7: w7, '11a': w11a, '11b': w11b, '11c': w11c }[a.w](a);
+    await {
+      1: w1, 2: w2, 3: w3, 4: w4, 5: w5, 6: w6, 7: w7, '11a': w11a, '11b': w11b, '11c': w11c,
+      '12a': w12a, '12b': w12b,
+    }[a.w](a);
   } catch (e) {
     if (!(e instanceof Wrong)) throw e;
     process.stderr.write(`W${a.w} node: wrong result: ${e.message}\n`);

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""bench/ref/bench.py - W1-W7, W10, W10r, W11a, W11b, W11c for Python 3.11 asyncio, written
-as a Python programmer would.
+"""bench/ref/bench.py - W1-W7, W10, W10r, W11a, W11b, W11c, W12a, W12b for Python 3.11
+asyncio, written as a Python programmer would.
 
-    python3 bench/ref/bench.py <w1..w7|w10|w10r|w11a|w11b|w11c> [N] [--inject-wrong]
+    python3 bench/ref/bench.py <w1..w7|w10|w10r|w11a|w11b|w11c|w12a|w12b> [N] [--inject-wrong]
 
 Prints one line in vow's format (STYLE.md 14), e.g.
     W1 asyncio n=1000000 ns_per_step=1900.0 total_ms=1900.0 rss_kb=123456
@@ -15,7 +15,8 @@ use the few-line helpers below, built on Future.add_done_callback the way asynci
 itself is built: each step is one loop callback, as each JavaScript reaction is one job.
 (asyncio.wait(FIRST_COMPLETED) cannot stand in for race: it returns a set, and every
 future of a round is already done when it looks, so the winner is lost.) W6 and W7 use
-asyncio.Queue and asyncio.Semaphore as they are.
+asyncio.Queue and asyncio.Semaphore as they are; W12 asyncio's streams (start_server,
+open_connection, StreamReader, StreamWriter).
 """
 import asyncio
 import resource
@@ -24,11 +25,12 @@ import time
 
 DEFAULT_N = {"1": 1000000, "2": 1000000, "3": 100000, "4": 1000000, "5": 100000, "6": 1000000,
              "7": 100000, "10": 100000, "10r": 100000, "11a": 1000000, "11b": 1000000,
-             "11c": 1000000}
+             "11c": 1000000, "12a": 200000, "12b": 100000}
 METRIC = {"1": "ns_per_step", "2": "ns_per_promise", "3": "ns_per_round",
           "4": "cpu_ns_per_timer", "5": "overhead_ms", "6": "ns_per_item", "7": "ns_per_task",
           "10": "ns_per_job", "10r": "ns_per_settle", "11a": "ns_per_await",
-          "11b": "ns_per_await", "11c": "ns_per_step"}
+          "11b": "ns_per_await", "11c": "ns_per_step", "12a": "user_us_per_rt",
+          "12b": "user_us_per_mb"}
 
 
 class Wrong(Exception):
@@ -400,15 +402,157 @@ async def w11c(n, inject):
     report("11c", n, ns / n, ns / 1e6)
 
 
+# ---- W12 TCP echo over 127.0.0.1 (bench/bench.h has the rules) --------------------------------
+# The server and the clients in this process, on one event loop; the clock and the CPU figures
+# run from just before the first connect to the last client's last byte checked. The server is
+# the echo of asyncio's documentation: read what is there, write it, drain, until the end.
+W12A_MSG, W12B_MSG, W12B_CONNS, W12_PERIOD, W12_READ = 64, 4096, 50, 251, 65536
+W12_PATTERN = bytes(i % W12_PERIOD for i in range(W12_PERIOD + W12_READ))
+
+
+def w12_expect(off, k, length):
+    o = (off + k) % W12_PERIOD
+    return W12_PATTERN[o:o + length]
+
+
+def w12_message(inject, i, k, size):
+    m = w12_expect(i * size, k, size)
+    if inject and i == 0 and k == 0:
+        m = bytes([(m[0] + 1) & 0xff]) + m[1:]
+    return m
+
+
+def w12_bad(got, off, k):
+    """The bytes of got (at stream offset off of connection k) that differ from the pattern."""
+    want = w12_expect(off, k, len(got))
+    if got == want:
+        return 0
+    return sum(1 for x, y in zip(got, want) if x != y)
+
+
+class W12Server:
+    """The echo server; closed() waits until every connection's handler has ended."""
+
+    def __init__(self):
+        self.open = 0
+        self.idle = asyncio.Event()
+        self.idle.set()
+
+    async def echo(self, reader, writer):
+        self.open += 1
+        self.idle.clear()
+        try:
+            while data := await reader.read(W12_READ):
+                writer.write(data)
+                await writer.drain()
+            writer.close()
+        finally:
+            self.open -= 1
+            if self.open == 0:
+                self.idle.set()
+
+    async def start(self):
+        self.server = await asyncio.start_server(self.echo, "127.0.0.1", 0)
+        return self.server.sockets[0].getsockname()[1]
+
+    async def closed(self):
+        self.server.close()
+        await self.idle.wait()
+
+
+def w12_cpu():
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime, ru.ru_stime
+
+
+def w12_figures(w, n, t0, cpu0):
+    """What the report line says, taken when the clock stops."""
+    ns = time.perf_counter_ns() - t0
+    u1, s1 = w12_cpu()
+    per = n if w == "12a" else n * W12B_MSG / 1e6
+    return (f"W{w} asyncio n={n} {METRIC[w]}={(u1 - cpu0[0]) * 1e6 / per:.3f} "
+            f"total_ms={ns / 1e6:.1f} rss_kb={rss_kb()} "
+            f"sys_{METRIC[w][5:]}={(s1 - cpu0[1]) * 1e6 / per:.3f}")
+
+
+def w12_check(w, got, want, bad):
+    if got != want or bad:
+        what = "round trips" if w == "12a" else "bytes"
+        raise Wrong(f"{got} {what} came back ({bad} bytes wrong), expected {want}, none wrong")
+
+
+async def w12a(n, inject):
+    """W12a: one connection, N ping-pongs of 64 bytes."""
+    server = W12Server()
+    port = await server.start()
+    t0 = time.perf_counter_ns()
+    cpu0 = w12_cpu()
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    bad = 0
+    for i in range(n):
+        writer.write(w12_message(inject, i, 0, W12A_MSG))
+        await writer.drain()
+        bad += w12_bad(await reader.readexactly(W12A_MSG), i * W12A_MSG, 0)
+    line = w12_figures("12a", n, t0, cpu0)
+    writer.close()
+    await server.closed()
+    w12_check("12a", n, n, bad)
+    print(line, flush=True)
+
+
+async def w12b(n, inject):
+    """W12b: 50 connections, each writing its share of N 4 KiB messages (write, then drain:
+    asyncio's back-pressure) while a second task reads the echo."""
+    server = W12Server()
+    port = await server.start()
+    st = [0, 0, 0]  # bytes back, bytes sent, bytes wrong
+    writers = []
+
+    async def client(k):
+        msgs = n // W12B_CONNS + (1 if k < n % W12B_CONNS else 0)
+        total = msgs * W12B_MSG
+        st[1] += total
+        if total == 0:
+            return
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writers.append(writer)
+
+        async def send():
+            for i in range(msgs):
+                writer.write(w12_message(inject, i, k, W12B_MSG))
+                await writer.drain()
+
+        sender = asyncio.create_task(send())
+        back = 0
+        while back < total:
+            data = await reader.read(W12_READ)
+            if not data:
+                raise ConnectionError("the server closed early")
+            st[2] += w12_bad(data, back, k)
+            back += len(data)
+            st[0] += len(data)
+        await sender
+
+    t0 = time.perf_counter_ns()
+    cpu0 = w12_cpu()
+    await asyncio.gather(*[client(k) for k in range(W12B_CONNS)])
+    line = w12_figures("12b", n, t0, cpu0)
+    for writer in writers:
+        writer.close()
+    await server.closed()
+    w12_check("12b", st[0], st[1], st[2])
+    print(line, flush=True)
+
+
 def main():
     args = parse(sys.argv[1:])
     if args is None:
-        print("usage: bench.py <w1..w7|w10|w10r|w11a|w11b|w11c> [N] [--inject-wrong]",
+        print("usage: bench.py <w1..w7|w10|w10r|w11a|w11b|w11c|w12a|w12b> [N] [--inject-wrong]",
               file=sys.stderr)
         return 2
     w, n, inject = args
     run = {"1": w1, "2": w2, "3": w3, "4": w4, "5": w5, "6": w6, "7": w7, "10": w10, "10r": w10r,
-           "11a": w11a, "11b": w11b, "11c": w11c}
+           "11a": w11a, "11b": w11b, "11c": w11c, "12a": w12a, "12b": w12b}
     try:
         asyncio.run(run[w](n, inject))
     except Wrong as e:

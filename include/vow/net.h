@@ -230,7 +230,8 @@ VOW_EXTERN void vow_server_close(vow_server_t *srv);
  * errno set). It runs on a pool thread: it must not touch the loop or any promise. */
 typedef int (*vow_resolver_fn)(const char *host, const char *service, const struct addrinfo *hints,
                                struct addrinfo **res, void *ctx);
-/* Frees what the resolver returned in *res (freeaddrinfo for getaddrinfo's). */
+/* Frees what the resolver returned in *res (freeaddrinfo for getaddrinfo's). It runs on
+ * the loop's thread, when the lookup's value goes (or at once, for a cancelled lookup's). */
 typedef void (*vow_resolver_free_fn)(struct addrinfo *res, void *ctx);
 
 /* Replaces the loop's resolver (fn NULL: back to getaddrinfo and freeaddrinfo; free_fn
