@@ -520,9 +520,16 @@ class Gen:
                     continue
                 avail = len(peer["out"]) - me["consumed"]
                 eof = peer["shut"] or peer["closed"] or ("s" if x == "c" else "c") in closing
-                if avail > 0 and r.random() < 0.8:
-                    if eof and r.random() < 0.12:
+                if avail > 0 and me.get("eeof") is not None and me["eeof"] < t and \
+                        r.random() < 0.8:
+                    # The rest after an EEOF: all buffered, one read of some bytes takes it.
+                    me["consumed"] += avail
+                    seqs.append([("sock_eof", [str(pid), x], "F")])
+                elif avail > 0 and r.random() < 0.8:
+                    if eof and r.random() < 0.25:
                         seqs.append([("sock_read", [str(pid), x, str(avail + r.randint(1, 4))], "R")])
+                        if me.get("eeof") is None:
+                            me["eeof"] = t
                         continue
                     n = avail if r.random() < 0.4 else r.randint(1, avail)
                     me["consumed"] += n
@@ -532,6 +539,8 @@ class Gen:
                         seqs.append([("sock_eof", [str(pid), x], "F")])
                     else:
                         seqs.append([("sock_read", [str(pid), x, str(r.randint(1, 5))], "R")])
+                        if me.get("eeof") is None:
+                            me["eeof"] = t
             for x in closing:
                 ends[x]["closed"] = True
                 seqs.append([("sock_close", [str(pid), x], None)])
@@ -727,6 +736,8 @@ def io_features(ops):
         f.add("pairs>=2")
     res = io_simulate(ops)
     for o in ops:
+        if o.kind == "sock_eof" and res[o.id] != "f s:":
+            f.add("eof:rest-after-eeof")
         if o.kind == "sock_read":
             r = res[o.id]
             f.add("read:eeof" if r == "r EEOF" else "read:bytes")
@@ -745,7 +756,8 @@ def io_features(ops):
 
 
 IO_FEATURES = sorted(IO_KINDS) + [
-    "pairs>=2", "read:bytes", "read:eeof", "read:over-64-bytes", "write:over-64-bytes",
+    "pairs>=2", "read:bytes", "read:eeof", "eof:rest-after-eeof", "read:over-64-bytes",
+    "write:over-64-bytes",
     "io:reaction", "io:combinator", "io:adopted"]
 
 

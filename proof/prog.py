@@ -521,6 +521,7 @@ def io_simulate(ops, gap=None):
             self.closed = None     # epoch of sock_close
             self.consumed = 0      # bytes of the peer's stream taken by reads here
             self.last_read = None  # epoch of the last read or eof here
+            self.eeof = None       # epoch of the first read here that met the end (EEOF)
             self.last_write = None
 
     ends = {}
@@ -587,9 +588,16 @@ def io_simulate(ops, gap=None):
             avail = len(peer.out) - me.consumed
             eof = peer.shut is not None or peer.closed is not None
             if o.kind == "sock_eof":
+                if avail != 0 and me.eeof is not None and me.eeof < t:
+                    # An earlier read met the end: every byte left is buffered, and a read
+                    # of some bytes takes them all (<= IO_MAX_STREAM < 65536).
+                    result[o.id] = "f s:" + peer.out[me.consumed:]
+                    me.consumed = len(peer.out)
+                    continue
                 if avail != 0 or not eof:
                     raise FormatError("op %d: sock_eof %s" % (
-                        o.id, "with unread bytes" if avail else "without the peer's end"))
+                        o.id, "with unread bytes (and no earlier EEOF)" if avail
+                        else "without the peer's end"))
                 result[o.id] = "f s:"
                 continue
             n = int(o.args[2])
@@ -598,6 +606,8 @@ def io_simulate(ops, gap=None):
                 me.consumed += n
             elif eof:
                 result[o.id] = "r EEOF"
+                if me.eeof is None:
+                    me.eeof = t
             else:
                 raise FormatError("op %d: reads %d bytes, %d will come" % (o.id, n, avail))
         # A peer that writes after this epoch to an end closed now: caught above at the
