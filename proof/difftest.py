@@ -8,6 +8,7 @@ outcome and which reactions ran with what (not their order).
     python3 proof/difftest.py --runner ... --files prog.txt DIR ...   (programs or batches)
     python3 proof/difftest.py --runner ... --seeds 5 --show          (print both traces)
     python3 proof/difftest.py --runner ... --judge python --seeds 0-299
+    python3 proof/difftest.py --runner ... --io --seeds 0-299       (socket programs)
 
 Programs run in batches (--batch, 250 by default): one vow_proof_run process and one
 node process per batch, every program of the batch started in the same turn (FORMAT.md,
@@ -23,6 +24,7 @@ import argparse
 import concurrent.futures
 import difflib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -47,13 +49,14 @@ class Judge:
     name = "node"
     end_lines = False
 
-    def __init__(self, exe, coro=False):
+    def __init__(self, exe, coro=False, io=False):
         self.exe = exe
         self.coro = coro
+        self.io = io
         self.ran = {}
 
     def generate(self, seed):
-        return gen.generate(seed, coro=self.coro)
+        return gen.generate(seed, coro=self.coro, io=self.io)
 
     def check(self, ops):
         """None when the program can be judged, else why not."""
@@ -75,22 +78,35 @@ class Judge:
     def print_coverage(self, named, out, ran_deep):
         counts = {}
         for _, ops in named:
-            for k in gen.features(ops) | (gen.coro_features(ops) if self.coro else set()):
+            for k in gen.features(ops) | (gen.coro_features(ops) if self.coro else set()) | \
+                    (gen.io_features(ops) if self.io else set()):
                 counts[k] = counts.get(k, 0) + 1
-        names = (gen.CORO_FEATURES + ["depth>=4"] + gen.JS_KINDS) if self.coro else gen.ALL_FEATURES
+        names = (gen.CORO_FEATURES + ["depth>=4"] + gen.JS_KINDS) if self.coro else \
+            (gen.IO_FEATURES + gen.ALL_FEATURES) if self.io else gen.ALL_FEATURES
         table = {k: 100.0 * counts.get(k, 0) / len(named) for k in names}
         gen.print_coverage(table, sum(len(o) for _, o in named) / len(named), len(named), out,
-                           coro=self.coro)
+                           coro=self.coro, io=self.io)
         out.write("  %-28s %5.1f  (traces: a callback at nesting depth >= 4 ran)\n"
                   % ("ran at depth>=4", 100.0 * ran_deep / len(named)))
-        if self.coro:
-            for k in CORO_RAN:
+        for k in CORO_RAN if self.coro else IO_RAN if self.io else []:
+            if True:
                 out.write("  %-28s %5.1f  (traces)\n"
                           % (k, 100.0 * self.ran.get(k, 0) / len(named)))
 
     def note_trace(self, trace):
-        """Coroutine programs: what their traces show happened (CORO_RAN)."""
+        """Coroutine programs: what their traces show happened (CORO_RAN); socket programs:
+        IO_RAN."""
         seen = set()
+        if self.io:
+            for line in trace:
+                for m in re.finditer(r"(?:^|(?<=[ \[,:]))s:(.?)", line):
+                    seen.add("ran:read-eof" if m.group(1) in ("", ",", "]", " ")
+                             else "ran:read-bytes")
+                if "EEOF" in line:
+                    seen.add("ran:read-eeof")
+            for k in seen:
+                self.ran[k] = self.ran.get(k, 0) + 1
+            return seen
         for line in trace:
             head = line.split(" ", 1)[0]
             if head.endswith(".aw"):
@@ -112,6 +128,9 @@ class Judge:
 # floor of --check-ran: each in >= 5% of the programs).
 CORO_RAN = ["ran:async-body", "ran:await-fulfilled", "ran:await-threw", "ran:catch",
             "ran:awaits-and-reactions-interleaved"]
+# What the traces of socket programs must show (difftest --io --check-ran): a read's bytes,
+# the end of a stream (an empty read), a read cut short by the end (EEOF).
+IO_RAN = ["ran:read-bytes", "ran:read-eof", "ran:read-eeof"]
 
 
 class PythonJudge(Judge):
@@ -184,7 +203,12 @@ class Backends:
             f.write(dump_batch(named))
         cmd = [self.runner] + (["--seq"] if seq else []) + \
             (["--end"] if self.judge.end_lines else []) + [path]
-        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            raise RuntimeError("vow_proof_run did not finish in %d s (a read that waits for "
+                               "ever?): %s" % (TIMEOUT, path))
         return self._split(p.stdout, len(named)), p.returncode, p.stderr
 
     def run_js(self, named):
@@ -194,8 +218,11 @@ class Backends:
             f.write(self.judge.emit(named))
         if os.path.exists(out):
             os.unlink(out)
-        p = subprocess.run([self.judge.exe, js, out], stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, text=True)
+        try:
+            p = subprocess.run([self.judge.exe, js, out], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            raise RuntimeError("%s did not finish in %d s: %s" % (self.judge.name, TIMEOUT, js))
         text = open(out).read() if os.path.exists(out) else ""
         return self._split(text, len(named)), p.returncode, p.stderr
 
@@ -227,6 +254,9 @@ class Backends:
 
 
 JUDGE = Judge("node")
+# A back end that runs longer than this on one batch has hung (the programs' timers end
+# before 2 s): a failure, not a wait until ctest's timeout.
+TIMEOUT = 120
 
 
 def diverges(result):
@@ -303,13 +333,15 @@ def main():
                          "traces went")
     ap.add_argument("--coro", action="store_true",
                     help="node judge: --seeds generates coroutine programs (gen.py --coro)")
+    ap.add_argument("--io", action="store_true",
+                    help="node judge: --seeds generates socket programs (gen.py --io)")
     ap.add_argument("--seq", action="store_true",
                     help="vow runs each program of a batch on a fresh loop of its own, one "
                          "after the other (vow_proof_run --seq): no other program's jobs in "
                          "its queue (async.c's await fast path needs an empty queue)")
     ap.add_argument("--check-ran", action="store_true",
-                    help="with --coro: fail unless each of the coroutine behaviours CORO_RAN "
-                         "shows in the node traces of >= 5%% of the programs")
+                    help="with --coro (--io): fail unless each of the behaviours CORO_RAN "
+                         "(IO_RAN) shows in the node traces of >= 5%% of the programs")
     a = ap.parse_args()
 
     global JUDGE
@@ -317,7 +349,7 @@ def main():
         JUDGE = PythonJudge(a.python, a.plant, a.known)
         exe = a.python
     else:
-        JUDGE = Judge(a.node, coro=a.coro)
+        JUDGE = Judge(a.node, coro=a.coro, io=a.io)
         exe = a.node
     if shutil.which(exe) is None and not os.path.exists(exe):
         print("difftest: FAIL: '%s' is not on PATH (this test never skips)" % exe)
@@ -375,7 +407,7 @@ def main():
                        if l[:1].isdigit()]
                 if ran and max(ran) >= 4:
                     ran_deep += 1
-                if JUDGE.coro:
+                if JUDGE.coro or JUDGE.io:
                     JUDGE.note_trace(res[1])
                 if a.show:
                     out.write("== %s\n" % name)
@@ -397,6 +429,8 @@ def main():
                     noise += 1
                     out.write("note: %s diverged in its batch but not alone (timer lateness "
                               "under load?); not counted\n" % name)
+                    if a.show:
+                        show_diff(res[0], res[1], out)
                     continue
                 res = alone
                 found += 1
@@ -447,7 +481,8 @@ def main():
     if a.coverage:
         JUDGE.print_coverage(named, out, ran_deep)
     if a.check_ran:
-        low = [k for k in CORO_RAN if 100.0 * JUDGE.ran.get(k, 0) / len(named) < 5.0]
+        low = [k for k in (IO_RAN if a.io else CORO_RAN)
+               if 100.0 * JUDGE.ran.get(k, 0) / len(named) < 5.0]
         if low:
             out.write("FAIL: behaviours in under 5%% of the traces: %s\n" % ", ".join(low))
             return 1

@@ -18,6 +18,12 @@
  * program is stopped (proof_stop: its bodies unwind) and the loop freed, which resumes
  * each one; that path must leave nothing live either.
  *
+ * Sockets (FORMAT.md, Sockets): the program's `pair` ops (4 at most) are set up first, on
+ * the same loop (vow_tcp_listen, vow_tcp_connect, the server's accept stream), run until
+ * connected. A mutated program's reads need not be satisfiable, so a watchdog timer closes
+ * every end 5 ms after the start: what waits then rejects with VOW_ECLOSED, later socket
+ * ops answer VOW_ECLOSED, and the loop runs out of work.
+ *
  * Build (clang): -fsanitize=fuzzer,address,undefined, the library with
  * -fsanitize=fuzzer-no-link,address,undefined (tests/compare_proof.cmake does this).
  */
@@ -32,6 +38,11 @@
 static void emit(void *ud, int index, const char *line) {
     (void)index;
     *(size_t *)ud += strlen(line);
+}
+
+static void watchdog(vow_loop_t *loop, void *arg) {
+    (void)loop;
+    proof_io_close(arg);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -57,6 +68,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     vow_loop_t *loop = NULL;
     if (vow_loop_new(&loop, VOW_BACKEND_AUTO) != 0) abort();
     vow_set_unhandled_mode(loop, VOW_UNHANDLED_SILENT);
+    if (proof_io_pairs(p) > 0) {
+        int rc = proof_io_setup(p, loop);
+        if (rc == 0 && vow_loop_run(loop, VOW_RUN_DEFAULT) != 0) rc = VOW_EINVAL;
+        if (rc == 0) rc = proof_io_ready(p);
+        if (rc != 0) {
+            fprintf(stderr, "fuzz: the socket pairs were not set up: %s\n", vow_strerror(rc));
+            abort();
+        }
+        if (vow_set_timeout(loop, watchdog, p, 5, NULL) != 0) abort();
+    }
     size_t chars = 0;
     proof_start(p, loop, 0, emit, &chars);
 

@@ -12,6 +12,11 @@
                                                 functions with await, try/catch and throw,
                                                 started from main, callbacks and each other
                                                 (--coverage --check: their own floor)
+    python3 proof/gen.py --io ...               socket programs (issue 17): a loopback TCP
+                                                pair or two, writes, reads, half-close and
+                                                close in I/O epochs chained by timers, the
+                                                socket nodes observed in the next epoch
+                                                (FORMAT.md, Sockets)
 
 The same seed always gives the same program (random.Random(seed), no other input); --coro
 gives another program for the same seed, and does not change the programs without it.
@@ -35,11 +40,12 @@ import random
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from prog import GAP, NODE_KINDS, ASYNCIO_KINDS, CORO_KINDS, SUSPENDS, analyse, timing_ok, Op, SPEC, dump, dump_batch, max_depth, scopes_of, validate  # noqa: E402
+from prog import GAP, IO_GAP, NODE_KINDS, ASYNCIO_KINDS, CORO_KINDS, IO_KINDS, IO_MAX_STREAM, IO_MAX_TEXT, SUSPENDS, analyse, io_simulate, text_bytes, timing_ok, Op, SPEC, dump, dump_batch, max_depth, scopes_of, validate  # noqa: E402
 
 # The op kinds of this generator: the JavaScript ones (the asyncio ones have gen_tasks.py;
-# the coroutine ones come with --coro).
-JS_KINDS = [k for k in SPEC if k not in ASYNCIO_KINDS and k not in CORO_KINDS]
+# the coroutine ones come with --coro, the socket ones with --io).
+JS_KINDS = [k for k in SPEC if k not in ASYNCIO_KINDS and k not in CORO_KINDS
+            and k not in IO_KINDS]
 BODY_TAGS = ("async", "try", "catch")
 
 DELAYS = [0, 1, 1, 120, 240, 360]
@@ -54,8 +60,13 @@ class Gen:
     P pending, ? unknown), used to pick sources and handlers so that most reactions
     really run."""
 
-    def __init__(self, seed, max_ops=None, coro=False):
+    def __init__(self, seed, max_ops=None, coro=False, io=False):
         self.coro = coro
+        self.io = io
+        self.io_time = {}         # io: socket node id -> its epoch's time (ms)
+        self.io_seen = set()      # io: socket nodes something refers to
+        self.lb = {None: 0}       # scope -> lower bound of when it runs (ms)
+        self.epoch_next = None    # io: the next I/O epoch's scope (a chain timer's callback)
         self.extra = {}           # coro: scope -> nodes its first await makes visible
         self.rng = random.Random(seed)
         r = self.rng
@@ -159,8 +170,9 @@ class Gen:
         r = self.rng
         depth = self.depth[scope]
         time = self.time[scope]
-        vis = list(self.visible[scope])
+        vis = [o for o in self.visible[scope] if self.usable(o, scope)]
         body = self.coro and scope is not None and scope[1] in BODY_TAGS
+        io_here = self.io and scope == self.epoch_next
         if scope is None:
             n = r.randint(5, 10) if not self.coro else r.randint(6, 11)
         elif body:
@@ -172,7 +184,11 @@ class Gen:
         if on_spine:
             n = max(n, 1)
         made_scope_op = False
+        io_at = r.randint(0, n) if io_here else -1
         for i in range(n):
+            if i == io_at:
+                self.io_epoch(scope, time, vis, depth)
+                io_here = False
             if len(self.ops) >= self.max_ops and not on_spine:
                 if not (body and i == 0 and vis):
                     break
@@ -195,6 +211,8 @@ class Gen:
                     time = None
                 if o.kind == "throw":
                     return vis  # what follows would never run
+        if io_here:
+            self.io_epoch(scope, time, vis, depth)
         # Settle the `new` nodes of this scope that nothing settles yet, most of the time.
         for o in self.scope_nodes.get(scope, []):
             if o.kind == "new" and o.id not in self.settled and r.random() < (0.85 if scope is None else 0.5):
@@ -213,7 +231,8 @@ class Gen:
             out = "R"
         else:
             if vis is None:
-                vis = [o for o in self.visible[scope] + self.scope_nodes.get(scope, [])]
+                vis = [o for o in self.visible[scope] + self.scope_nodes.get(scope, [])
+                       if self.usable(o, scope)]
             t = self.pick(vis)
             self.new_op(scope, "resolve_with", [str(node.id), str(t.id)])
             out = "R" if t.id == node.id else self.outcome.get(t.id, "?")
@@ -223,6 +242,7 @@ class Gen:
         s = (o.id, tag)
         self.depth[s] = self.depth[parent_scope] + 1
         self.time[s] = time
+        self.lb[s] = time if time is not None else self.lb[parent_scope]
         self.queue.append((s, parent_scope))
         return s
 
@@ -249,7 +269,7 @@ class Gen:
             return "ret:%d" % self_id  # returning the promise the reaction resolves: a cycle
         return "ret:%d" % self.pick(vis, 6).id
 
-    def one_op(self, scope, vis, depth, time, force, body=False, only=None):
+    def one_op(self, scope, vis, depth, time, force, body=False, only=None, src=None):
         r = self.rng
         newnodes = [o for o in vis if o.kind == "new"]
         unsettled = [o for o in newnodes if o.id not in self.settled]
@@ -307,7 +327,9 @@ class Gen:
                 self.outcome[target.id] = out if time is not None else "?"
             return o
         if kind in ("then", "catch", "finally"):
-            if force:
+            if src is not None:
+                pass  # an observer of a socket node (io_epoch)
+            elif force:
                 src = self.pick([o for o in vis if self.outcome[o.id] in "FR"])
             else:
                 src = self.pick(vis)
@@ -394,6 +416,144 @@ class Gen:
             return self.new_op(scope, "throw", [self.code()])
         raise AssertionError(kind)
 
+    # ---- sockets (--io; FORMAT.md, Sockets) -----------------------------------------
+    def usable(self, o, scope):
+        """A socket node may be used only where the scope runs >= IO_GAP after its epoch."""
+        t = self.io_time.get(o.id)
+        return t is None or self.lb[scope] >= t + IO_GAP
+
+    def io_start(self):
+        """The pairs (first in main) and the plan: 2 to 4 I/O epochs chained by timers of
+        240 or 360 ms, main the first, then one more epoch that only observes."""
+        r = self.rng
+        self.pairs = []
+        for _ in range(2 if r.random() < 0.25 else 1):
+            o = self.new_op(None, "pair", [])
+            ends = {e: {"out": "", "shut": False, "closed": False, "consumed": 0}
+                    for e in ("c", "s")}
+            self.pairs.append((o.id, ends))
+        self.io_epochs = r.randint(2, 4)
+        self.io_done = 0
+        self.epoch_next = None  # main
+
+    def text(self, room):
+        r = self.rng
+        alpha = "abcdefghijklmnopqrstuvwxyz0123456789"
+        w = "".join(r.choice(alpha) for _ in range(r.randint(1, 10)))
+        if r.random() < 0.12 and room >= 200:
+            times = r.randint(20, max(20, min(room, IO_MAX_TEXT) // len(w)))
+            return "%s*%d" % (w, times)
+        return w if len(w) <= room else None
+
+    def observe(self, scope, vis, depth, time):
+        """Reactions and combinators on socket nodes that have settled by now."""
+        r = self.rng
+        fresh = [o for o in vis if o.id in self.io_time and o.id not in self.io_seen]
+        r.shuffle(fresh)
+        for o in fresh[:4]:
+            if r.random() < 0.75:
+                self.one_op(scope, vis, depth, time, False,
+                            only=r.choice(["then", "then", "then", "catch", "finally"]), src=o)
+                self.io_seen.add(o.id)
+        io = [o for o in vis if o.id in self.io_time]
+        if len(io) >= 2 and r.random() < 0.35:
+            ins = [str(o.id) for o in r.sample(io, min(len(io), r.randint(2, 3)))]
+            kind = r.choice(["all", "all_settled", "race", "any"])
+            node = self.new_op(scope, kind, ins, self.combine(kind, ins))
+            vis.append(node)
+            self.io_seen.update(int(x) for x in ins)
+
+    def io_epoch(self, scope, t, vis, depth):
+        r = self.rng
+        self.observe(scope, vis, depth, t)
+        if self.io_done < self.io_epochs:
+            last = self.io_done == self.io_epochs - 1
+            self.io_done += 1
+            self.io_ops(scope, t, last)
+        if self.io_done < self.io_epochs or not getattr(self, "io_final", False):
+            if self.io_done == self.io_epochs:
+                self.io_final = True
+            for d in r.sample([240, 240, 360], 3):
+                key, dl = d, t + d
+                if dl <= MAX_DEADLINE and all(k == key or abs(dl - t2) >= GAP
+                                              for k, t2 in self.timers):
+                    self.timers.append((key, dl))
+                    o = self.new_op(scope, "timer", [str(d)])
+                    self.epoch_next = self.child(o, "t", scope, dl)
+                    return
+        self.epoch_next = "none"
+
+    def io_ops(self, scope, t, last):
+        """One epoch's socket ops on each pair; the outcome of each is decided by the
+        epoch's totals (prog.io_simulate checks the same rules)."""
+        r = self.rng
+        for pid, ends in self.pairs:
+            seqs = []
+            closing = set()
+            for x in ("c", "s"):
+                me, peer = ends[x], ends["s" if x == "c" else "c"]
+                if (not me["closed"] and not me.get("wrote_now") and me["consumed"] == len(peer["out"])
+                        and r.random() < (0.2 if last else 0.05)):
+                    closing.add(x)
+            for x in ("c", "s"):
+                me, peer = ends[x], ends["s" if x == "c" else "c"]
+                y = "s" if x == "c" else "c"
+                seq = []
+                if x in closing or me["closed"] or me["shut"]:
+                    continue
+                if not peer["closed"] and y not in closing and r.random() < 0.7:
+                    for _ in range(r.choice([1, 1, 2, 3])):
+                        room = min(IO_MAX_STREAM - len(me["out"]), IO_MAX_TEXT)
+                        txt = self.text(room) if room > 0 else None
+                        if txt is None:
+                            break
+                        me["out"] += text_bytes(txt)
+                        seq.append(("sock_write", [str(pid), x, txt], "F"))
+                if r.random() < (0.45 if last else 0.12):
+                    me["shut"] = True
+                    seq.append(("sock_shutdown", [str(pid), x], "F"))
+                if seq:
+                    seqs.append(seq)
+            for x in ("c", "s"):
+                me, peer = ends[x], ends["s" if x == "c" else "c"]
+                if x in closing or me["closed"]:
+                    continue
+                avail = len(peer["out"]) - me["consumed"]
+                eof = peer["shut"] or peer["closed"] or ("s" if x == "c" else "c") in closing
+                if avail > 0 and me.get("eeof") is not None and me["eeof"] < t and \
+                        r.random() < 0.8:
+                    # The rest after an EEOF: all buffered, one read of some bytes takes it.
+                    me["consumed"] += avail
+                    seqs.append([("sock_eof", [str(pid), x], "F")])
+                elif avail > 0 and r.random() < 0.8:
+                    if eof and r.random() < 0.25:
+                        seqs.append([("sock_read", [str(pid), x, str(avail + r.randint(1, 4))], "R")])
+                        if me.get("eeof") is None:
+                            me["eeof"] = t
+                        continue
+                    n = avail if r.random() < 0.4 else r.randint(1, avail)
+                    me["consumed"] += n
+                    seqs.append([("sock_read", [str(pid), x, str(n)], "F")])
+                elif avail == 0 and eof and r.random() < 0.6:
+                    if r.random() < 0.7:
+                        seqs.append([("sock_eof", [str(pid), x], "F")])
+                    else:
+                        seqs.append([("sock_read", [str(pid), x, str(r.randint(1, 5))], "R")])
+                        if me.get("eeof") is None:
+                            me["eeof"] = t
+            for x in closing:
+                ends[x]["closed"] = True
+                seqs.append([("sock_close", [str(pid), x], None)])
+            # Merge the sequences at random, each in its order.
+            while seqs:
+                i = r.randrange(len(seqs))
+                kind, args, out = seqs[i].pop(0)
+                if not seqs[i]:
+                    seqs.pop(i)
+                o = self.new_op(scope, kind, args, out)
+                if kind != "sock_close":
+                    self.io_time[o.id] = t
+
     def program(self):
         r = self.rng
         self.depth[None] = 0
@@ -402,6 +562,8 @@ class Gen:
         # A spine: a chain of scopes each made by the one before, extended to depth >= 4,
         # in most programs (the other scopes nest at random).
         self.spine_next = None if r.random() < 0.85 else "none"
+        if self.io:
+            self.io_start()
         self.fill(None)
         while self.queue:
             # Deepest first, with some randomness; the spine's next scope always first.
@@ -435,13 +597,13 @@ class Gen:
                 idx = 1 if (o.kind != "then" or s[1] == "ok") else 2
                 if o.args[idx] == "ret:?":
                     own = self.scope_nodes.get(s, [])
-                    pool = own or (self.visible[s])
+                    pool = own or [x for x in self.visible[s] if self.usable(x, s)]
                     o.args[idx] = "ret:%d" % (self.pick(pool).id if pool else o.id)
         return self.ops
 
 
-def generate(seed, max_ops=None, coro=False):
-    ops = Gen(seed, max_ops, coro).program()
+def generate(seed, max_ops=None, coro=False, io=False):
+    ops = Gen(seed, max_ops, coro, io).program()
     validate(ops)
     assert timing_ok(ops), "generator broke the timing rule (seed %d)" % seed
     return ops
@@ -567,14 +729,47 @@ CORO_FEATURES = sorted(CORO_KINDS) + [
 CORO_RARE = {"return:self(cycle)", "await:own-promise"}
 
 
-def coverage(seeds, coro=False):
-    names = CORO_FEATURES if coro else ALL_FEATURES
+def io_features(ops):
+    """The socket features of a program (gen.py --io --coverage)."""
+    f = set(o.kind for o in ops if o.kind in IO_KINDS)
+    if sum(1 for o in ops if o.kind == "pair") >= 2:
+        f.add("pairs>=2")
+    res = io_simulate(ops)
+    for o in ops:
+        if o.kind == "sock_eof" and res[o.id] != "f s:":
+            f.add("eof:rest-after-eeof")
+        if o.kind == "sock_read":
+            r = res[o.id]
+            f.add("read:eeof" if r == "r EEOF" else "read:bytes")
+            if int(o.args[2]) > 64 and r != "r EEOF":
+                f.add("read:over-64-bytes")
+        elif o.kind == "sock_write" and len(text_bytes(o.args[2])) > 64:
+            f.add("write:over-64-bytes")
+        for i, a in enumerate(o.args):
+            t = SPEC[o.kind][min(i, len(SPEC[o.kind]) - 1)] if SPEC[o.kind] else None
+            if a.startswith("ret:") and int(a[4:]) in res:
+                f.add("io:adopted")
+            elif t in ("node", "newnode", "node*") and int(a) in res:
+                f.add({"then": "io:reaction", "catch": "io:reaction", "finally": "io:reaction",
+                       "resolve_with": "io:adopted"}.get(o.kind, "io:combinator"))
+    return f
+
+
+IO_FEATURES = sorted(IO_KINDS) + [
+    "pairs>=2", "read:bytes", "read:eeof", "eof:rest-after-eeof", "read:over-64-bytes",
+    "write:over-64-bytes",
+    "io:reaction", "io:combinator", "io:adopted"]
+
+
+def coverage(seeds, coro=False, io=False):
+    names = CORO_FEATURES if coro else (IO_FEATURES + ALL_FEATURES) if io else ALL_FEATURES
     counts = {k: 0 for k in names}
     total_ops = 0
     for s in seeds:
-        ops = generate(s, coro=coro)
+        ops = generate(s, coro=coro, io=io)
         total_ops += len(ops)
-        for k in (coro_features(ops) | features(ops)) if coro else features(ops):
+        for k in (coro_features(ops) | features(ops)) if coro else \
+                (io_features(ops) | features(ops)) if io else features(ops):
             counts[k] = counts.get(k, 0) + 1
     n = len(seeds)
     return {k: 100.0 * v / n for k, v in counts.items()}, total_ops / max(n, 1)
@@ -591,12 +786,13 @@ def parse_seeds(spec):
     return out
 
 
-def print_coverage(table, avg_ops, n, out=sys.stdout, coro=False):
+def print_coverage(table, avg_ops, n, out=sys.stdout, coro=False, io=False):
     out.write("coverage over %d %sprograms (average %.1f ops):\n"
-              % (n, "coroutine " if coro else "", avg_ops))
+              % (n, "coroutine " if coro else "socket " if io else "", avg_ops))
     out.write("  %-28s %s\n" % ("op kind / feature", "% of programs"))
-    for k in (CORO_FEATURES + ["depth>=4"] + JS_KINDS) if coro else ALL_FEATURES:
-        kind = k in JS_KINDS or k in CORO_KINDS
+    for k in (CORO_FEATURES + ["depth>=4"] + JS_KINDS) if coro else \
+            (IO_FEATURES + ["depth>=4"] + JS_KINDS) if io else ALL_FEATURES:
+        kind = k in JS_KINDS or k in CORO_KINDS or k in IO_KINDS
         out.write("  %-28s %5.1f%s\n" % (k, table.get(k, 0.0), "" if kind else "  (feature)"))
 
 
@@ -608,7 +804,22 @@ def main():
     ap.add_argument("--coverage", action="store_true")
     ap.add_argument("--check", action="store_true")
     ap.add_argument("--coro", action="store_true", help="coroutine programs (issue 16)")
+    ap.add_argument("--io", action="store_true", help="socket programs (issue 17)")
     a = ap.parse_args()
+    if a.coro and a.io:
+        ap.error("--coro or --io, not both")
+    if a.coverage and a.io:
+        seeds = parse_seeds(a.seeds or "0-999")
+        table, avg = coverage(seeds, io=True)
+        print_coverage(table, avg, len(seeds), io=True)
+        if a.check:
+            low = [k for k in IO_FEATURES + ["then", "catch", "finally", "all", "timer", "micro"]
+                   if table.get(k, 0) < 5.0]
+            if low:
+                print("FAIL: under the floor: %s" % ", ".join(low))
+                return 1
+            print("OK: every socket op kind and feature in >= 5% of programs")
+        return 0
     if a.coverage and a.coro:
         seeds = parse_seeds(a.seeds or "0-999")
         table, avg = coverage(seeds, coro=True)
@@ -637,13 +848,14 @@ def main():
             print("OK: every op kind in >= 5%% of programs, depth >= 4 in %.1f%%" % table["depth>=4"])
         return 0
     if a.seeds:
-        progs = [("seed %d" % s, generate(s, coro=a.coro)) for s in parse_seeds(a.seeds)]
+        progs = [("seed %d" % s, generate(s, coro=a.coro, io=a.io)) for s in parse_seeds(a.seeds)]
         sys.stdout.write(dump_batch(progs))
         return 0
     if a.seed is None:
         ap.error("a seed, --seeds or --coverage")
-    sys.stdout.write(dump(generate(a.seed, coro=a.coro),
-                          ["seed %d%s" % (a.seed, " (--coro)" if a.coro else "")]))
+    sys.stdout.write(dump(generate(a.seed, coro=a.coro, io=a.io),
+                          ["seed %d%s" % (a.seed, " (--coro)" if a.coro else
+                                          " (--io)" if a.io else "")]))
     return 0
 
 

@@ -37,6 +37,20 @@ size_t proof_op_count(const proof_prog *p);
  * `index` prefixes nothing here: it is passed to emit. */
 void proof_start(proof_prog *p, vow_loop_t *loop, int index, proof_emit_fn emit, void *ud);
 
+/* Sockets (FORMAT.md, Sockets): each `pair` op of the program is a connected loopback TCP
+ * pair, set up before the program starts. proof_io_setup starts the setups on `loop`
+ * (vow_tcp_listen on 127.0.0.1 port 0, vow_tcp_connect, the server's first accept; the
+ * server is closed once it accepted): 0, or the first error. The caller then runs the loop
+ * until it runs out of work; proof_io_ready answers 0 once every pair is connected, else
+ * the setup's error (VOW_EAGAIN: not done yet). proof_io_pairs counts the pair ops.
+ * proof_io_close closes every end (vow_sock_close: what waits on them rejects with
+ * VOW_ECLOSED; the fuzzer's watchdog, so that a read nothing will satisfy cannot keep the
+ * loop alive). The ends are unref'd by proof_release. */
+int proof_io_pairs(const proof_prog *p);
+int proof_io_setup(proof_prog *p, vow_loop_t *loop);
+int proof_io_ready(const proof_prog *p);
+void proof_io_close(proof_prog *p);
+
 /* After the loop ran out of work: one trace line per node the program made, with its final
  * outcome (FORMAT.md, Final outcomes): "ID.end f VALUE", "ID.end r ERROR", "ID.end c"
  * (cancelled), "ID.end p" (still pending). */

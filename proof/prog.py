@@ -77,6 +77,15 @@ SPEC = {
     "await": ["node"],
     "try": [],
     "throw": ["code"],
+    # Sockets (issue 17): judged by Node. `pair` is a connected loopback TCP pair (ends c,
+    # the client, and s, the accepted connection), set up before the program starts; an
+    # object like a lock, not a node. The others act on one end (FORMAT.md, Sockets).
+    "pair": [],
+    "sock_write": ["pair", "end", "text"],
+    "sock_read": ["pair", "end", "nbytes"],
+    "sock_eof": ["pair", "end"],
+    "sock_shutdown": ["pair", "end"],
+    "sock_close": ["pair", "end"],
 }
 
 # The kinds only Python judges (a program with one of them has no JavaScript form).
@@ -93,9 +102,22 @@ CORO_KINDS = {"async", "await", "try", "throw"}
 # Statements that only an async body (or a try/catch block inside one) may hold.
 BODY_ONLY_KINDS = {"await", "try", "throw"}
 
+# The socket kinds (issue 17; judged by Node), and those of them that make a node.
+IO_KINDS = {"pair", "sock_write", "sock_read", "sock_eof", "sock_shutdown", "sock_close"}
+IO_NODE_KINDS = {"sock_write", "sock_read", "sock_eof", "sock_shutdown"}
+ENDS = ["c", "s"]
+IO_MAX_TEXT = 16384     # bytes of one sock_write
+IO_MAX_STREAM = 32768   # bytes written on one end in all (the kernel takes them at once)
+# The socket rule's margin (FORMAT.md, Sockets): I/O epochs at least IO_GAP ms apart, a
+# socket node used only IO_GAP ms after its epoch. Twice the timers' GAP: a timer's order
+# survives a process that stalls (every expired timer then runs in deadline order), but
+# after a stall longer than the margin the next epoch's timer and the epoch's I/O events
+# come in the same loop iteration, in an order of the backend's.
+IO_GAP = 200
+
 # Object argument types (not nodes) and the op kinds that make such an object.
 OBJ_TYPES = {"group": ("group",), "lock": ("lock",), "sem": ("sem", "bsem"),
-             "event": ("event",), "queue": ("queue",)}
+             "event": ("event",), "queue": ("queue",), "pair": ("pair",)}
 QKINDS = ["fifo", "lifo", "prio"]
 QSHUT = ["drain", "now"]
 
@@ -104,7 +126,8 @@ NODE_KINDS = {"new", "resolved", "rejected", "then", "catch", "finally",
               "all", "all_settled", "race", "any", "async",
               "sleep", "timeout", "wait", "create_task", "group_join",
               "lock_acquire", "lock_release", "sem_acquire", "sem_release", "event_wait",
-              "put", "put_nowait", "get", "get_nowait", "task_done", "join"}
+              "put", "put_nowait", "get", "get_nowait", "task_done", "join",
+              "sock_write", "sock_read", "sock_eof", "sock_shutdown"}
 
 NODE_TYPES = ("node", "newnode", "node*")
 ACTION_TYPES = ("action", "taction", "caction")
@@ -186,9 +209,23 @@ def scope_key(s):
 
 
 _VALUE = re.compile(r"^(u|b?-?\d{1,9})$")
+_TEXT = re.compile(r"^([a-z0-9]{1,64})(\*([1-9]\d{0,4}))?$")
+
+
+def text_bytes(a):
+    """The bytes a sock_write TEXT argument stands for: WORD, or WORD*N (N times)."""
+    m = _TEXT.match(a)
+    return m.group(1) * (int(m.group(3)) if m.group(3) else 1)
 
 
 def _check_arg(t, a):
+    if t == "end":
+        return a in ENDS
+    if t == "nbytes":
+        return a.isdigit() and 1 <= int(a) <= 65536 and a[0] != "0"
+    if t == "text":
+        m = _TEXT.match(a)
+        return bool(m) and len(m.group(1)) * int(m.group(3) or 1) <= IO_MAX_TEXT
     if t == "value":
         return bool(_VALUE.match(a))
     if t == "code":
@@ -421,7 +458,176 @@ def validate(ops):
                 raise FormatError("op %d: %d is not a `new` node" % (o.id, r))
             if r not in see:
                 raise FormatError("op %d: node %d is not visible there" % (o.id, r))
+    if any(o.kind in IO_KINDS for o in ops):
+        io_simulate(ops)
     return True
+
+
+# ---- sockets (FORMAT.md, Sockets) ------------------------------------------------------
+
+def lower_times(ops):
+    """A lower bound (ms) of when each op runs: its scope's nominal time where it is known
+    (main, timer callbacks, microtasks queued from them), else the lower bound of the op
+    that made the callback (a callback runs after the op that made it)."""
+    kids = _kids(ops)
+    lb = {}
+
+    def walk(scope, t):
+        for o in kids.get(scope, []):
+            lb[o.id] = t
+            for tag in scopes_of(o):
+                walk((o.id, tag), t + max(int(o.args[0]), 1) if tag == "t" else t)
+
+    walk(None, 0)
+    return lb
+
+
+def io_simulate(ops, gap=None):
+    """Checks the socket rules (FORMAT.md, Sockets) and returns what each socket node
+    settles with: {op id: "f u" | "f s:TEXT" | "r EEOF"}. Raises FormatError.
+
+    Socket ops stand in main or in timer callbacks of known time (I/O epochs); the scopes
+    holding them have distinct times, pairwise >= gap (IO_GAP) apart, so all the I/O an
+    epoch starts is over long before the next epoch. Within an epoch
+    the outcome of each op is decided by the epoch's totals (every write of the peer in
+    this epoch or an earlier one), never by which I/O event comes first; and a socket node
+    is referred to only from ops that run at least gap after its epoch, when it has
+    settled silently (nothing observed the order in which it did)."""
+    gap = IO_GAP if gap is None else gap
+    byid = {o.id: o for o in ops}
+    times = op_times(ops)
+    epochs = {}  # scope -> time
+    for o in ops:
+        if o.kind == "pair":
+            if o.scope is not None:
+                raise FormatError("op %d: pair outside main" % o.id)
+            continue
+        if o.kind not in IO_KINDS:
+            continue
+        if o.scope is not None and (o.scope[1] != "t" or times.get(o.id) is None):
+            raise FormatError("op %d: %s outside main and timer callbacks of known time"
+                              % (o.id, o.kind))
+        epochs[o.scope] = times[o.id]
+    ts = sorted(epochs.values())
+    for a, b in zip(ts, ts[1:]):
+        if b - a < gap:
+            raise FormatError("socket ops in scopes %d ms apart (under %d)" % (b - a, gap))
+
+    # The ends: state per (pair id, end).
+    class End:
+        def __init__(self):
+            self.out = ""          # bytes written on this end (what the peer reads)
+            self.shut = None       # epoch of sock_shutdown
+            self.closed = None     # epoch of sock_close
+            self.consumed = 0      # bytes of the peer's stream taken by reads here
+            self.last_read = None  # epoch of the last read or eof here
+            self.eeof = None       # epoch of the first read here that met the end (EEOF)
+            self.last_write = None
+
+    ends = {}
+
+    def end_of(o):
+        pr = int(o.args[0])
+        if byid.get(pr) is None or byid[pr].kind != "pair":
+            raise FormatError("op %d: %d is not a pair" % (o.id, pr))
+        for e in ENDS:
+            ends.setdefault((pr, e), End())
+        other = "s" if o.args[1] == "c" else "c"
+        return ends[(pr, o.args[1])], ends[(pr, other)]
+
+    result = {}
+    io_time = {}
+    order = sorted(epochs.items(), key=lambda x: x[1])
+    kids = _kids(ops)
+    for scope, t in order:
+        block = [o for o in kids.get(scope, []) if o.kind in IO_KINDS and o.kind != "pair"]
+        # The epoch's totals first: writes, shutdowns and closes anywhere in it count for
+        # the reads of the epoch (a read waits for them).
+        closing = set()
+        for o in block:
+            me, peer = end_of(o)
+            io_time[o.id] = t
+            if me.closed is not None:
+                raise FormatError("op %d: %s on a closed end" % (o.id, o.kind))
+            if o.kind == "sock_write":
+                if me.shut is not None:
+                    raise FormatError("op %d: write after shutdown" % o.id)
+                if peer.closed is not None:
+                    raise FormatError("op %d: write to an end its peer closed" % o.id)
+                me.out += text_bytes(o.args[2])
+                me.last_write = t
+                if len(me.out) > IO_MAX_STREAM:
+                    raise FormatError("op %d: over %d bytes on one end" % (o.id, IO_MAX_STREAM))
+            elif o.kind == "sock_shutdown":
+                if me.shut is not None:
+                    raise FormatError("op %d: a second shutdown" % o.id)
+                me.shut = t
+            elif o.kind == "sock_close":
+                if any(x is not o and x.args[:2] == o.args[:2] for x in block):
+                    raise FormatError("op %d: other ops on the end in the epoch of its close"
+                                      % o.id)
+                closing.add(id(me))
+                me.closed = t
+        for o in block:
+            me, peer = end_of(o)
+            if o.kind == "sock_close":
+                if peer.last_write is not None and peer.last_write >= t:
+                    raise FormatError("op %d: close while the peer writes (a reset)" % o.id)
+                if me.consumed != len(peer.out):
+                    raise FormatError("op %d: close with unread bytes (a reset)" % o.id)
+                continue
+            if o.kind not in ("sock_read", "sock_eof"):
+                if o.kind == "sock_write":
+                    result[o.id] = "f u"
+                elif o.kind == "sock_shutdown":
+                    result[o.id] = "f u"
+                continue
+            if me.last_read == t:
+                raise FormatError("op %d: two reads of one end in one epoch" % o.id)
+            me.last_read = t
+            avail = len(peer.out) - me.consumed
+            eof = peer.shut is not None or peer.closed is not None
+            if o.kind == "sock_eof":
+                if avail != 0 and me.eeof is not None and me.eeof < t:
+                    # An earlier read met the end: every byte left is buffered, and a read
+                    # of some bytes takes them all (<= IO_MAX_STREAM < 65536).
+                    result[o.id] = "f s:" + peer.out[me.consumed:]
+                    me.consumed = len(peer.out)
+                    continue
+                if avail != 0 or not eof:
+                    raise FormatError("op %d: sock_eof %s" % (
+                        o.id, "with unread bytes (and no earlier EEOF)" if avail
+                        else "without the peer's end"))
+                result[o.id] = "f s:"
+                continue
+            n = int(o.args[2])
+            if avail >= n:
+                result[o.id] = "f s:" + peer.out[me.consumed:me.consumed + n]
+                me.consumed += n
+            elif eof:
+                result[o.id] = "r EEOF"
+                if me.eeof is None:
+                    me.eeof = t
+            else:
+                raise FormatError("op %d: reads %d bytes, %d will come" % (o.id, n, avail))
+        # A peer that writes after this epoch to an end closed now: caught above at the
+        # write (peer.closed); writes of the peer later in this epoch: caught at the close.
+
+    lb = lower_times(ops)
+    for o in ops:
+        spec = SPEC[o.kind]
+        for i, a in enumerate(o.args):
+            t = spec[min(i, len(spec) - 1)] if spec else None
+            if t in NODE_TYPES:
+                r = int(a)
+            elif t in ACTION_TYPES and a.startswith("ret:"):
+                r = int(a[4:])
+            else:
+                continue
+            if r in io_time and lb[o.id] < io_time[r] + gap:
+                raise FormatError("op %d: refers to socket node %d (epoch %d ms) before %d ms"
+                                  % (o.id, r, io_time[r], io_time[r] + gap))
+    return result
 
 
 # ---- timing (FORMAT.md, Timers) ---------------------------------------------------------

@@ -78,6 +78,35 @@ static vow_loop_t *new_loop(void) {
     return loop;
 }
 
+static int finish_loop(vow_loop_t *loop);
+
+/* Sets up the socket pairs of progs[0..n) on loop (FORMAT.md, Sockets) and runs the loop
+ * until they are connected. A program whose setup failed gets a "!io-setup" line and is not
+ * started (progs[i] freed, NULL). Returns 1 on any failure. */
+static int setup_io(vow_loop_t *loop, proof_prog **progs, size_t n) {
+    int any = 0, fail = 0;
+    int *rc = calloc(n + 1, sizeof *rc);
+    for (size_t i = 0; i < n; i++) {
+        if (progs[i] == NULL || proof_io_pairs(progs[i]) == 0) continue;
+        any = 1;
+        rc[i] = proof_io_setup(progs[i], loop);
+    }
+    if (any) fail |= finish_loop(loop);
+    for (size_t i = 0; i < n; i++) {
+        if (progs[i] == NULL || proof_io_pairs(progs[i]) == 0) continue;
+        if (rc[i] == 0) rc[i] = proof_io_ready(progs[i]);
+        if (rc[i] != 0) {
+            printf("%zu !io-setup %s\n", i, vow_err_name(rc[i]));
+            proof_release(progs[i]);
+            proof_free(progs[i]);
+            progs[i] = NULL;
+            fail = 1;
+        }
+    }
+    free(rc);
+    return fail;
+}
+
 static int finish_loop(vow_loop_t *loop) {
     int rc = vow_loop_run(loop, VOW_RUN_DEFAULT);
     if (rc != 0) {
@@ -184,6 +213,11 @@ int main(int argc, char **argv) {
         for (size_t i = 0; i < n; i++) {
             if (progs[i] == NULL) continue;
             vow_loop_t *loop = new_loop();
+            if (setup_io(loop, &progs[i], 1) != 0) {
+                fail = 1;
+                (void)close_loop(loop, NULL, 0);
+                continue;
+            }
             proof_start(progs[i], loop, (int)i, emit, NULL);
             fail |= finish_loop(loop);
             if (end) proof_end(progs[i]);
@@ -197,6 +231,7 @@ int main(int argc, char **argv) {
         }
     } else {
         vow_loop_t *loop = new_loop();
+        fail |= setup_io(loop, progs, n);
         for (size_t i = 0; i < n; i++)
             if (progs[i] != NULL) proof_start(progs[i], loop, (int)i, emit, NULL);
         fail |= finish_loop(loop);

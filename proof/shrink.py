@@ -14,7 +14,7 @@ program. It stops when no candidate fails: no single op (with its dependents) ca
 removed and no simplification applies.
 """
 
-from prog import NODE_TYPES, FormatError, Op, arg_type, remove, renumber, timing_ok, validate
+from prog import IO_KINDS, NODE_TYPES, FormatError, Op, arg_type, remove, renumber, timing_ok, validate
 
 
 def measure(ops):
@@ -100,6 +100,10 @@ def simplifications(ops, valid=None):
 
 
 def candidates(ops, valid=None):
+    if valid is None and any(o.kind in IO_KINDS for o in ops):
+        # A removal keeps references valid, not the socket rules: removing a write can
+        # leave a read that would wait for ever (FORMAT.md, Sockets).
+        valid = _valid
     n = len(ops)
     seen = set()
     out = []

@@ -7,6 +7,8 @@
 #   vow_proof_run_plant_div the same on a library built with -DVOW_PLANT_DIVERGENCE
 #   vow_proof_run_plant_await  the interpreter built with -DPROOF_PLANT_AWAIT_DETOUR (an
 #                           await of a settled promise takes one job too many)
+#   vow_proof_run_plant_io  the interpreter built with -DPROOF_PLANT_IO_SHORT_READ (a read of
+#                           exactly n > 1 bytes takes n - 1)
 #   vow_proof_fuzz          libFuzzer target (clang), on a library built with
 #                           -fsanitize=fuzzer-no-link,address,undefined
 #   vow_proof_fuzz_plant_double   the same with -DVOW_PLANT_DOUBLE_REACTION
@@ -26,6 +28,14 @@
 #   proof_coro_generator            gen.py --coro's coverage table meets its floor
 #   proof_coro_planted              with the planted await detour a divergence is found and
 #                                   shrunk to <= 6 ops
+# Sockets (issue 17: a loopback TCP pair per program, writes, reads, half-close, close;
+# judged by node):
+#   proof_io_difftest@<backend>     gen.py --io seeds 0-299 against node: no divergence, and
+#                                   each behaviour of difftest.IO_RAN in >= 5% of traces
+#   proof_io_corpus@<backend>       the hand-written proof/io/*.prog against node
+#   proof_io_generator              gen.py --io's coverage table meets its floor
+#   proof_io_planted                with the planted short read a divergence is found and
+#                                   shrunk to <= 7 ops
 # The Python judge (issue 6: asyncio's constructs, final outcomes; proof/README.md):
 #   proof_py_difftest@<backend>     the fixed seeds 0-299 of gen_tasks.py against Python
 #                                   3.11 asyncio: no divergence
@@ -65,6 +75,10 @@ target_link_libraries(vow_proof_run_plant_div PRIVATE vow_plant_div)
 add_executable(vow_proof_run_plant_await ${vow_proof_dir}/run.c ${vow_proof_dir}/interp.c)
 target_compile_definitions(vow_proof_run_plant_await PRIVATE PROOF_PLANT_AWAIT_DETOUR)
 target_link_libraries(vow_proof_run_plant_await PRIVATE vow_static)
+
+add_executable(vow_proof_run_plant_io ${vow_proof_dir}/run.c ${vow_proof_dir}/interp.c)
+target_compile_definitions(vow_proof_run_plant_io PRIVATE PROOF_PLANT_IO_SHORT_READ)
+target_link_libraries(vow_proof_run_plant_io PRIVATE vow_static)
 
 if(NOT Python3_Interpreter_FOUND)
     message(WARNING "vow: python3 not found: the proof/ differential tests are not registered")
@@ -109,6 +123,25 @@ add_test(NAME proof_coro_planted
     COMMAND ${vow_proof_py} --runner $<TARGET_FILE:vow_proof_run_plant_await> --coro
             --seeds 0-299 --expect-divergence --max-ops 6)
 set_tests_properties(proof_coro_planted PROPERTIES
+    TIMEOUT 300 LABELS "proof;compare"
+    FAIL_REGULAR_EXPRESSION "${VOW_TEST_FAIL_REGEX}")
+
+# ---- sockets (issue 17), against node ------------------------------------------------------
+vow_test_register(proof_io_difftest
+    COMMAND ${vow_proof_py} --runner $<TARGET_FILE:vow_proof_run> --io --seeds 0-299
+            --batch 100 --check-ran --quiet
+    LABELS compare proof)
+vow_test_register(proof_io_corpus
+    COMMAND ${vow_proof_py} --runner $<TARGET_FILE:vow_proof_run>
+            --files ${vow_proof_dir}/io --quiet
+    LABELS compare proof)
+add_test(NAME proof_io_generator
+    COMMAND ${Python3_EXECUTABLE} ${vow_proof_dir}/gen.py --io --coverage --seeds 0-299 --check)
+set_tests_properties(proof_io_generator PROPERTIES TIMEOUT 120 LABELS proof)
+add_test(NAME proof_io_planted
+    COMMAND ${vow_proof_py} --runner $<TARGET_FILE:vow_proof_run_plant_io> --io
+            --seeds 0-299 --batch 100 --expect-divergence --max-ops 7)
+set_tests_properties(proof_io_planted PROPERTIES
     TIMEOUT 300 LABELS "proof;compare"
     FAIL_REGULAR_EXPRESSION "${VOW_TEST_FAIL_REGEX}")
 
