@@ -129,7 +129,8 @@ vow_t *vow_work(vow_loop_t *loop, vow_work_fn fn, void *arg, void (*arg_free)(vo
     j->t.x.fn = work_done;
     int rc = vow__task_submit(loop, &j->t);
     if (rc == VOW_ENOMEM) {
-        vow__unref(p); /* its record goes with it */
+        vow__cancel_cb_release(p); /* the record, and its reference to p */
+        vow__unref(p);
         goto fail;
     }
     if (rc != 0) {
