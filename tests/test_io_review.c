@@ -196,3 +196,33 @@ Test(io_review, child_exit_out_of_descriptors_answers_an_undocumented_emfile) {
               "vow_child_exit rejected with %s (%d), which vow/io.h does not list",
               vow_err_name(code), code);
 }
+
+/* ---- DEFECT 5 -------------------------------------------------------------------------------
+ * A stale signal delivery. SIGUSR1 arrives while a vow_signal waits (libev's handler sets
+ * its process-wide `pending` flag), and the waiter is cancelled before the loop dispatched
+ * it: src/signal.c sig_stop stops the ev_signal, so libev's dispatch (which only clears
+ * `pending` for the loop the signal is attached to) skips it, and the flag stays set for
+ * good. The next watcher of SIGUSR1, in this loop or another, made long after (here: after
+ * five more loop turns), fulfils at the next wake-up of its loop for any signal (here
+ * SIGUSR2), though SIGUSR1 was never raised after it existed. vow/io.h: "fulfils ... at the
+ * next delivery of signo". */
+Test(io_review, a_delivery_caught_before_the_last_waiter_left_fulfils_a_later_waiter) {
+    vow_loop_t *loop = vow_test_loop();
+    vow_t *p1 = vow_signal(loop, SIGUSR1);
+    raise(SIGUSR1);
+    VOW_ASSERT_CODE(vow_cancel(p1), 0);
+    vow_unref(p1);
+    for (int i = 0; i < 5; i++) vow_loop_run(loop, VOW_RUN_NOWAIT);
+    vow_t *p2 = vow_signal(loop, SIGUSR1);
+    vow_t *p3 = vow_signal(loop, SIGUSR2);
+    raise(SIGUSR2);
+    vow_outcome_t o;
+    VOW_ASSERT_CODE(vow_run(loop, vow_timeout(p3, 3000, 0), &o), 0);
+    vow_outcome_release(&o);
+    for (int i = 0; i < 5; i++) vow_loop_run(loop, VOW_RUN_NOWAIT);
+    int st = vow_state(p2);
+    if (st == VOW_PENDING) (void)vow_cancel(p2);
+    vow_unref(p2);
+    VOW_ASSERT_STATE(st, VOW_PENDING, "SIGUSR1 was raised before p2 existed");
+    VOW_TEST_END(loop);
+}
