@@ -29,10 +29,12 @@
  * memory goes it calls what they registered, in slot order.
  */
 #include <pthread.h>
+#include <signal.h>
 #include <string.h>
 #include <time.h>
 
 #include "internal.h"
+#include "io.h"
 
 static vow_loop_t *default_loop;
 
@@ -252,6 +254,11 @@ int vow__loop_wrap(vow_loop_t **out, struct ev_loop *evl) {
 vow_loop_t *vow__loop_default(int *created) {
     *created = 0;
     if (default_loop != NULL) return default_loop;
+#if EV_CHILD_ENABLE
+    /* libev's default loop watches SIGCHLD (its child watchers): while another loop watches
+     * it (vow_signal), making it would trip libev's one-loop-per-signal assert. */
+    if (ev_default_loop_uc_() == NULL && vow__signal_owner(SIGCHLD) != NULL) return NULL;
+#endif
     unsigned flags, want;
     if (backend_flags(VOW_BACKEND_AUTO, &flags, &want) != 0) return NULL;
     vow_loop_t *loop = vow__calloc(1, sizeof *loop);

@@ -69,6 +69,10 @@ static void unclaim(vow_loop_t *loop, int signo) {
 
 static void sig_stop(vow_loop_t *loop, struct vow__sigrec *r) {
     if (!r->started) return;
+    /* A delivery caught but not dispatched yet (libev's process-wide pending flag) must not
+     * reach the signal's next watcher, which came after it: feeding it here clears the flag
+     * (the event fed to this watcher goes with the stop). */
+    ev_feed_signal_event(loop->evl, r->w.signum);
     ev_ref(loop->evl);
     ev_signal_stop(loop->evl, &r->w);
     r->started = 0;

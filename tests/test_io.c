@@ -512,9 +512,13 @@ Test(io, child_exit_status_on_the_default_loop) {
 Test(io, child_exit_without_pidfd_off_the_default_loop_is_enotsup) {
     vow_loop_t *loop = vow_test_loop();
     vow__child_force_evchild(1);
-    pid_t pid = spawn_exit(1);
+    /* A child still running: one that exited already would be reaped at once, before the
+     * means of waiting is chosen (and that raced here). */
+    int cfds[2];
+    pid_t pid = spawn_waiting(cfds);
     VOW_ASSERT_CODE(run_code(loop, vow_child_exit(loop, pid)), VOW_ENOTSUP);
     vow__child_force_evchild(0);
+    close(cfds[1]);
     int status;
     VOW_ASSERT_EQ(waitpid(pid, &status, 0), pid);
     VOW_TEST_END(loop);

@@ -83,7 +83,8 @@ VOW_EXTERN vow_stream_t *vow_signal_stream(vow_loop_t *loop, int signo, size_t b
  * that loop runs, a child other loops wait for may be reaped by it: VOW_ECHILD). Cancelling stops the waiting; the child is then left
  * unreaped (wait for it again, or reap it yourself).
  * NULL when loop is NULL or closed, or out of memory; a promise rejected with VOW_EINVAL
- * (pid <= 0), VOW_ECHILD (not a child of this process, or reaped already), VOW_ENOTSUP. */
+ * (pid <= 0), VOW_ECHILD (not a child of this process, or reaped already), VOW_ENOTSUP,
+ * VOW_EMFILE or VOW_ENFILE (no descriptor left for the pidfd). */
 VOW_EXTERN vow_t *vow_child_exit(vow_loop_t *loop, pid_t pid);
 
 #ifdef __cplusplus

@@ -63,7 +63,8 @@ VOW_EXTERN int vow_loop_wrap(vow_loop_t **out, struct ev_loop *evl);
 
 /* The process-wide default loop, made on first use over libev's default loop (backend
  * chosen as for vow_loop_new with VOW_BACKEND_AUTO). Returns NULL when it cannot be
- * created. vow owns libev's default loop from then on: vow_loop_close / vow_loop_free
+ * created, and while another loop watches SIGCHLD (vow_signal: libev's default loop
+ * watches SIGCHLD itself, and a signal belongs to one loop). vow owns libev's default loop from then on: vow_loop_close / vow_loop_free
  * destroy it (ev_loop_destroy), and the next call makes a new one. An application that
  * drives libev's default loop itself should use vow_loop_wrap(EV_DEFAULT) instead.
  * Not thread-safe on first use. */
