@@ -493,6 +493,16 @@ void vow__works_wait(vow_loop_t *loop);
 /* io.c: calls fn(p, ctx) with the promise of every fd, signal and child waiter still
  * waiting (fn must not cancel: collect); closes every signal stream (vow_run_main). */
 void vow__io_each_promise(vow_loop_t *loop, void (*fn)(vow_t *p, void *ctx), void *ctx);
+/* The promises of the loop's sockets and servers that wait (reads, writes, drains,
+ * shutdowns, connects, an accept in flight), for vow_run_main's sweep (promise/net.c). */
+void vow__net_each_promise(vow_loop_t *loop, void (*fn)(vow_t *p, void *ctx), void *ctx);
+
+/* Streams (promise/stream.c): fn(ctx) is called when the nexts waiting on s go from none
+ * to some (a next made) and from some to none (the last one cancelled), so a producer
+ * that keeps the loop alive for its consumer (an accept stream) keeps it only while one
+ * waits; and how many wait now. */
+void vow__stream_on_demand(vow_stream_t *s, void (*fn)(void *ctx), void *ctx);
+size_t vow__stream_nexts_waiting(const vow_stream_t *s);
 void vow__signal_streams_close(vow_loop_t *loop);
 
 /* ---- task starts (task.c) ----------------------------------------------------------------- */

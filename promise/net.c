@@ -183,6 +183,24 @@ static void layer_verify(const vow_loop_t *loop, void *state) {
     vow__assert(prev == ns->socks.tail, "net: socket list tail");
 }
 
+static void each_in_line(const vow__wline *l, void (*fn)(vow_t *p, void *ctx), void *ctx) {
+    for (vow__waiter *w = l->head; w != NULL; w = w->next) fn(w->p, ctx);
+}
+
+void vow__net_each_promise(vow_loop_t *loop, void (*fn)(vow_t *p, void *ctx), void *ctx) {
+    struct net_state *ns = vow__loop_layer(loop, VOW__LAYER_NET);
+    if (ns == NULL) return;
+    for (vow_sock_t *s = ns->socks.head; s != NULL; s = s->next) {
+        each_in_line(&s->conns, fn, ctx);
+        each_in_line(&s->reads, fn, ctx);
+        each_in_line(&s->writes, fn, ctx);
+        each_in_line(&s->drains, fn, ctx);
+        each_in_line(&s->shuts, fn, ctx);
+    }
+    for (vow_server_t *srv = ns->servers.head; srv != NULL; srv = srv->next)
+        if (srv->pull_w != NULL) fn(srv->pull_w->p, ctx);
+}
+
 static const vow__layer net_layer = {
     .name = "net",
     .teardown = layer_teardown,
@@ -890,7 +908,16 @@ static void srv_update(vow_server_t *srv) {
     int on = srv->fd >= 0 && srv->stream != NULL && !srv->loop->closed && !srv->failed &&
              !srv->stream_gone;
     vow__sockw_set(&srv->w, on && !srv->full && !srv->backoff ? EV_READ : 0);
-    keep_set(srv->loop, &srv->kept, on && srv->pull_w != NULL);
+    /* Only while a next waits: a pull whose next was cancelled stays in flight for the
+     * stream (its connection goes to the buffer), but nobody waits for it. */
+    keep_set(srv->loop, &srv->kept,
+             on && srv->pull_w != NULL && vow__stream_nexts_waiting(srv->stream) > 0);
+}
+
+/* The stream's waiting nexts went from none to some, or back (vow__stream_on_demand). */
+static void srv_demand(void *ctx) {
+    struct link *l = ctx;
+    if (l->srv != NULL) srv_update(l->srv);
 }
 
 static void pull_cancel(vow__waiter *w) {
@@ -1139,6 +1166,7 @@ vow_stream_t *vow_server_accept(vow_server_t *srv) {
         srv->stream =
             vow_stream_new(srv->loop, srv->accept_buffer, srv_pull, NULL, srv->link, link_unref);
         if (srv->stream == NULL) return NULL;
+        vow__stream_on_demand(srv->stream, srv_demand, srv->link);
         if (srv->fd < 0) (void)vow_stream_end(srv->stream);
         srv_update(srv);
     }

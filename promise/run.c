@@ -89,8 +89,9 @@ static void cancel_what_is_left(vow_loop_t *loop) {
         vow__timers_each(loop, VOW__REL_TASK_START, sweep_task, &s);
         vow__timers_each(loop, VOW__REL_CORO_START, sweep_coro_start, &s);
         vow__timers_each(loop, VOW__REL_UNREF, sweep_promise, &s);
-        vow__works_each(loop, sweep_work, &s);      /* jobs of the pool, queued or running */
-        vow__io_each_promise(loop, sweep_work, &s); /* fd, signal and child waiters */
+        vow__works_each(loop, sweep_work, &s);       /* jobs of the pool, queued or running */
+        vow__io_each_promise(loop, sweep_work, &s);  /* fd, signal and child waiters */
+        vow__net_each_promise(loop, sweep_work, &s); /* socket operations, accepts */
         for (size_t i = 0; i < s.n; i++) {
             vow_t *p = s.p[i];
             if (p->state == VOW_PENDING && !vow__closed(p)) vow__cancel(p);

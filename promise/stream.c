@@ -41,7 +41,9 @@ struct vow_stream {
     vow_stream_cleanup_fn cleanup;
     void *ctx;
     void (*ctx_free)(void *);
-    vow_t *pull_p; /* the reaction's promise of the pull in flight (owned), or NULL */
+    vow_t *pull_p;             /* the reaction's promise of the pull in flight (owned), or NULL */
+    void (*demand)(void *ctx); /* told when the waiting nexts go from none to some, and back */
+    void *demand_ctx;
     uint8_t state; /* S_* */
     uint8_t pulling;
 };
@@ -90,7 +92,14 @@ void vow_stream_unref(vow_stream_t *s) {
 static void next_release(vow__waiter *w) { vow_stream_unref(w->owner); }
 static void push_release(vow__waiter *w) { vow_value_release(&((struct pwaiter *)w)->item); }
 
-static const struct vow__waiter_ops next_ops = {NULL, next_release};
+/* A waiting next cancelled: it leaves its line; the producer hears when none is left. */
+static void next_cancel(vow__waiter *w) {
+    vow_stream_t *s = w->owner;
+    vow__waiter_leave(w);
+    if (s->nexts.n == 0 && s->demand != NULL) s->demand(s->demand_ctx);
+}
+
+static const struct vow__waiter_ops next_ops = {next_cancel, next_release};
 static const struct vow__waiter_ops push_ops = {NULL, push_release};
 
 /* A next at the end of its line; NULL when out of memory. */
@@ -403,10 +412,18 @@ vow_t *vow_stream_next(vow_stream_t *s) {
     if (p != NULL) {
         s_hold(s);
         maybe_pull(s);
+        if (s->nexts.n == 1 && s->demand != NULL) s->demand(s->demand_ctx);
         s_release(s);
     }
     return p;
 }
+
+void vow__stream_on_demand(vow_stream_t *s, void (*fn)(void *ctx), void *ctx) {
+    s->demand = fn;
+    s->demand_ctx = ctx;
+}
+
+size_t vow__stream_nexts_waiting(const vow_stream_t *s) { return s->nexts.n; }
 
 /* ---- for_each and collect --------------------------------------------------------------- */
 struct each {

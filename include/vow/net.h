@@ -206,9 +206,11 @@ VOW_EXTERN int vow_unix_listen(vow_loop_t *loop, const char *path, const vow_lis
  * (vow_server_errors) and accepting resumes 50 ms later, or when a socket of this loop
  * closes, whichever comes first; ECONNABORTED is skipped. Any other error fails the
  * stream with its code. vow_server_close ends the stream. A next waiting on the stream
- * keeps the loop alive (LIVENESS); the accept it started stays in flight for the stream
- * when that next is cancelled (as a stream's pull does), until a connection comes or the
- * stream or the server closes. NULL when srv is NULL, its loop closed, or out of memory. */
+ * keeps the loop alive (LIVENESS), and only while it waits: when it is cancelled (a
+ * vow_timeout around it) and no other waits, the loop may end; the accept it started
+ * stays in flight for the stream (as a stream's pull does), and a connection it takes
+ * waits in the stream's buffer. NULL when srv is NULL, its loop closed, or out of
+ * memory. */
 VOW_EXTERN vow_stream_t *vow_server_accept(vow_server_t *srv);
 
 /* The port the server listens on (host order), or VOW_EINVAL (srv NULL or a Unix
