@@ -17,6 +17,9 @@
  * the signal streams (vow__io_each_promise, vow__signal_streams_close), as asyncio.run
  * cancels its tasks and removes its signal handlers.
  */
+#include <errno.h>
+#include <fcntl.h>
+
 #include "internal.h"
 #include "vow/io.h"
 #include "../src/io.h"
@@ -65,6 +68,10 @@ vow_t *vow_poll_fd(vow_loop_t *loop, int fd, int events) {
     if (fd < 0) return rejected(loop, VOW_EINVAL, "a negative fd");
     if (events == 0 || (events & ~(VOW_READABLE | VOW_WRITABLE)) != 0)
         return rejected(loop, VOW_EINVAL, "events must be VOW_READABLE and/or VOW_WRITABLE");
+    /* A descriptor that is not open: refused before the registry grows to its number (an fd
+     * of 2^31 - 1 would cost gigabytes) or libev's poll backend aborts on it. */
+    if (fcntl(fd, F_GETFD) < 0 && errno == EBADF)
+        return rejected(loop, VOW_EBADF, "the fd is not open");
     vow__waiter *w;
     vow_t *p = vow__waiter_new(loop, sizeof(struct io_wait), NULL, &fd_ops, NULL, &w);
     if (p == NULL) return NULL;

@@ -22,6 +22,8 @@
 #include <unistd.h>
 #include <netinet/in.h>
 
+#include <limits.h>
+
 #include "helpers.h"
 
 /* ---- the cases' shared state ----------------------------------------------------------- */
@@ -2684,6 +2686,8 @@ CASE(io_fd_misuse) {
     VOW_ASSERT_CODE(rejection_code(vow_writable(L, -5)), VOW_EINVAL);
     VOW_ASSERT_CODE(rejection_code(vow_poll_fd(L, 0, 0)), VOW_EINVAL);
     VOW_ASSERT_CODE(rejection_code(vow_poll_fd(L, 0, VOW_READABLE | 0x10)), VOW_EINVAL);
+    /* Not open: refused before the fd table grows to its number. */
+    VOW_ASSERT_CODE(rejection_code(vow_readable(L, INT_MAX)), VOW_EBADF);
     int fds[2];
     cr_assert_eq(pipe(fds), 0);
     vow_t *p = vow_readable(L, fds[0]);

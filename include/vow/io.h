@@ -38,7 +38,8 @@ extern "C" {
  * cannot (the kernel forgets a closed fd: its waiters wait until cancelled); poll sees
  * POLLNVAL, on which libev asserts (the process aborts).
  * NULL when loop is NULL or closed, or out of memory; a promise rejected with VOW_EINVAL
- * when fd < 0 or `events` is 0 or has a bit other than VOW_READABLE | VOW_WRITABLE. */
+ * when fd < 0 or `events` is 0 or has a bit other than VOW_READABLE | VOW_WRITABLE, with
+ * VOW_EBADF when fd is not an open descriptor. */
 VOW_EXTERN vow_t *vow_poll_fd(vow_loop_t *loop, int fd, int events);
 /* vow_poll_fd(loop, fd, VOW_READABLE) and (..., VOW_WRITABLE). */
 VOW_EXTERN vow_t *vow_readable(vow_loop_t *loop, int fd);
