@@ -593,6 +593,49 @@ static int write_check(const vow_sock_t *s) {
     return 0;
 }
 
+/* A write whose promise fulfils at once, whatever the kernel takes: the bytes left will be
+ * at most the limit (len <= limit - buffered; the room is reserved). No write waits then
+ * (they wait only while the buffer is over the limit), so the promise needs no waiter:
+ * a plain one, fulfilled, or rejected if the send fails (sock_fail would have rejected a
+ * waiter in the line). */
+static vow_t *write_now(vow_sock_t *s, const unsigned char *b, size_t len) {
+    vow_t *p = vow__promise_new(s->loop, 0);
+    if (p == NULL) return NULL;
+    ssize_t n = 0;
+    if (s->wbuf.len == 0 && len > 0) {
+        n = vow__sock_send(s->fd, b, len);
+        if (n == (ssize_t)len) { /* all of it: nothing to watch, nothing else changes */
+            s->st.bytes_written += (uint64_t)n;
+            p->flags |= VOW__F_RESOLVED;
+            p->state = VOW_FULFILLED;
+            p->value = vow_none();
+            return p;
+        }
+    }
+    s->refs++;
+    if (n > 0) {
+        s->st.bytes_written += (uint64_t)n;
+        s->st.partial_writes++;
+        b += n;
+        len -= (size_t)n;
+    } else if (n < 0 && n != VOW_EAGAIN) {
+        sock_fail(s, (int)n);
+        len = 0;
+    }
+    if (len > 0) (void)vow__buf_append(&s->wbuf, b, len); /* reserved above */
+    if (n < 0 && n != VOW_EAGAIN) {
+        vow__reject(p, err_new(s->err));
+    } else {
+        p->flags |= VOW__F_RESOLVED;
+        p->state = VOW_FULFILLED;
+        p->value = vow_none();
+    }
+    after_write(s);
+    update(s);
+    vow_sock_unref(s);
+    return p;
+}
+
 vow_t *vow_sock_write(vow_sock_t *s, const void *data, size_t len) {
     if (!usable(s)) return NULL;
     vow_loop_t *loop = s->loop;
@@ -602,6 +645,7 @@ vow_t *vow_sock_write(vow_sock_t *s, const void *data, size_t len) {
     if (s->shut_req) return rejected(loop, VOW_EPIPE, "write after shutdown");
     /* Room for every byte first, so that nothing fails once bytes went out. */
     if (vow__buf_reserve(&s->wbuf, len) != 0) return NULL;
+    if (len <= s->limit - s->wbuf.len && s->wbuf.len <= s->limit) return write_now(s, data, len);
     vow__waiter *w;
     vow_t *p = sock_waiter(s, sizeof *w, &s->writes, &write_ops, &w);
     if (p == NULL) return NULL;
