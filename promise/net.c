@@ -67,22 +67,33 @@ static vow_t *rejected(vow_loop_t *loop, int code, const char *msg) {
 }
 
 /* ---- bytes values --------------------------------------------------------------------------- */
-static void bytes_free(void *p) { vow__free(p); }
+/* A read's bytes value is one allocation: the value's shared box (promise/internal.h), then
+ * the bytes. The value is made boxed already (vow__value_store has nothing to add), and
+ * vow_value_release frees the box, which is the whole block; the box's destructor only
+ * marks the bytes gone (it must not free them, and it is distinct from any other). */
+static void bytes_in_box(void *p) { ((vow_bytes_t *)p)->len = 0; }
 
-static vow_bytes_t *bytes_new(const unsigned char *p, size_t n) {
-    if (n > SIZE_MAX - sizeof(vow_bytes_t) - 1) return NULL;
-    vow_bytes_t *b = vow__malloc(sizeof *b + n + 1);
-    if (b == NULL) return NULL;
+#define BYTES_AT ((sizeof(struct vow__box) + 15) & ~(size_t)15)
+
+/* A value of n bytes, copied from p (NULL: none yet); VOW_VAL_NONE when out of memory. */
+static vow_value_t bytes_value(const unsigned char *p, size_t n) {
+    if (n > SIZE_MAX - BYTES_AT - sizeof(vow_bytes_t) - 1) return vow_none();
+    unsigned char *blk = vow__malloc(BYTES_AT + sizeof(vow_bytes_t) + n + 1);
+    if (blk == NULL) return vow_none();
+    struct vow__box *box = (struct vow__box *)blk;
+    vow_bytes_t *b = (vow_bytes_t *)(blk + BYTES_AT);
     b->len = n;
-    if (n > 0) memcpy(b->data, p, n);
+    if (n > 0 && p != NULL) memcpy(b->data, p, n);
     b->data[n] = '\0';
-    return b;
+    box->refcnt = 1;
+    box->p = b;
+    box->dtor = bytes_in_box;
+    return (vow_value_t){.kind = VOW_VAL_PTR, .u.p = b, .own.box = box, .boxed = 1};
 }
 
 const vow_bytes_t *vow_value_bytes(const vow_value_t *v) {
-    if (v == NULL || v->kind != VOW_VAL_PTR) return NULL;
-    void (*dtor)(void *) = v->boxed ? v->own.box->dtor : v->own.dtor;
-    return dtor == bytes_free ? v->u.p : NULL;
+    if (v == NULL || v->kind != VOW_VAL_PTR || !v->boxed) return NULL;
+    return v->own.box->dtor == bytes_in_box ? v->u.p : NULL;
 }
 
 /* ---- the layer ------------------------------------------------------------------------------ */
@@ -311,13 +322,13 @@ struct rwaiter {
 
 /* Gives the first n buffered bytes to the read. */
 static void give(vow_sock_t *s, size_t n) {
-    vow_bytes_t *b = bytes_new(vow__buf_head(&s->rbuf), n);
-    if (b == NULL) {
+    vow_value_t v = bytes_value(vow__buf_head(&s->rbuf), n);
+    if (v.kind == VOW_VAL_NONE) {
         answer_err(&s->reads, VOW_ENOMEM); /* the bytes stay buffered */
         return;
     }
     vow__buf_consume(&s->rbuf, n);
-    answer_ok(&s->reads, vow_ptr(b, bytes_free));
+    answer_ok(&s->reads, v);
 }
 
 static size_t find(const unsigned char *h, size_t hlen, size_t from, const unsigned char *d,
@@ -350,11 +361,11 @@ static int satisfy(vow_sock_t *s) {
             return 1;
         }
         if (fail == 0 && s->eof) {
-            vow_bytes_t *b = bytes_new(NULL, 0);
-            if (b == NULL)
+            vow_value_t v = bytes_value(NULL, 0);
+            if (v.kind == VOW_VAL_NONE)
                 answer_err(&s->reads, VOW_ENOMEM);
             else
-                answer_ok(&s->reads, vow_ptr(b, bytes_free));
+                answer_ok(&s->reads, v);
             return 1;
         }
         break;
