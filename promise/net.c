@@ -262,6 +262,14 @@ void vow_sock_unref(vow_sock_t *s) {
     if (--s->refs == 0) sock_free(s);
 }
 
+/* vow_sock_unref's common case inline: a reference that is not the last. */
+static inline void sock_put(vow_sock_t *s) {
+    if (s->refs > 1)
+        s->refs--;
+    else
+        vow_sock_unref(s);
+}
+
 static void value_free(void *p) { vow_sock_unref(p); }
 
 /* A value holding one new reference to s. */
@@ -414,7 +422,9 @@ static void sock_fail(vow_sock_t *s, int code);
 /* Serves the waiting read: from the buffer, else from the socket until it would block. */
 static void pump_read(vow_sock_t *s) {
     while (s->reads.head != NULL) {
-        if (satisfy(s)) continue;
+        /* An empty buffer serves no read until bytes, the end, an error or the close come
+         * (satisfy would answer 0): straight to recv. */
+        if ((s->rbuf.len > 0 || s->err != 0 || s->eof || s->closed) && satisfy(s)) continue;
         /* After a recv that found the kernel's buffer empty (or took less than it asked
          * for), wait for readiness rather than ask again at once (libuv's rule). */
         if (s->drained) break;
@@ -514,7 +524,7 @@ static void sock_io(struct ev_loop *evl, ev_io *io, int revents) {
         }
     }
     update(s);
-    vow_sock_unref(s);
+    sock_put(s);
     vow__drain(loop);
 }
 
@@ -530,10 +540,10 @@ static void read_release(vow__waiter *w) {
     struct rwaiter *r = (struct rwaiter *)w;
     vow__free(r->delim);
     r->delim = NULL;
-    vow_sock_unref(w->owner);
+    sock_put(w->owner);
 }
 
-static void plain_release(vow__waiter *w) { vow_sock_unref(w->owner); }
+static void plain_release(vow__waiter *w) { sock_put(w->owner); }
 
 static void conn_cancel(vow__waiter *w) {
     vow__waiter_leave(w);
@@ -581,9 +591,9 @@ static vow_t *start_read(vow_sock_t *s, int kind, size_t n, const void *delim, s
     r->delim = d;
     r->dlen = dlen;
     s->refs++;
-    pump_read(s);
+    if (!s->drained || s->rbuf.len > 0 || s->err != 0 || s->eof || s->closed) pump_read(s);
     update(s);
-    vow_sock_unref(s);
+    sock_put(s);
     return p;
 }
 
