@@ -278,7 +278,7 @@ static vow_value_t sock_value(vow_sock_t *s) { return vow_ptr(vow_sock_ref(s), v
 /* ---- sockets: the watcher --------------------------------------------------------------------- */
 /* What the socket waits for (EV_READ: a read waits for bytes; EV_WRITE: bytes wait to go
  * out, or a connect is in progress): exactly what keeps the loop alive. */
-static int wants(const vow_sock_t *s) {
+static inline int wants(const vow_sock_t *s) {
     if (s->closed || s->loop->closed) return 0;
     if (s->connecting) return EV_WRITE;
     if (s->err != 0) return 0;
@@ -295,8 +295,9 @@ static void update(vow_sock_t *s) {
         ev |= s->w.events & EV_READ;
     else
         s->read_lazy = 0;
-    vow__sockw_set(&s->w, ev);
-    keep_set(s->loop, &s->kept, want != 0);
+    /* (Each call only when something changes: both are no-ops otherwise.) */
+    if (ev != s->w.events) vow__sockw_set(&s->w, ev);
+    if ((want != 0) != (s->kept != 0)) keep_set(s->loop, &s->kept, want != 0);
 }
 
 /* Settles the first waiter of a line (leaves it first: its release may run inside). */

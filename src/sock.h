@@ -21,7 +21,11 @@ typedef struct vow__buf {
 
 /* Makes room for `extra` more bytes after the held ones (moving them to the front first
  * when that is enough): 0 or VOW_ENOMEM (nothing changed). */
-int vow__buf_reserve(vow__buf *b, size_t extra);
+int vow__buf_reserve_slow(vow__buf *b, size_t extra);
+static inline int vow__buf_reserve(vow__buf *b, size_t extra) {
+    if (b->cap - b->off - b->len >= extra) return 0; /* the room is there */
+    return vow__buf_reserve_slow(b, extra);
+}
 /* Appends n bytes: 0 or VOW_ENOMEM (nothing appended). */
 int vow__buf_append(vow__buf *b, const void *p, size_t n);
 /* Drops the first n held bytes. */
