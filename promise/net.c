@@ -67,22 +67,33 @@ static vow_t *rejected(vow_loop_t *loop, int code, const char *msg) {
 }
 
 /* ---- bytes values --------------------------------------------------------------------------- */
-static void bytes_free(void *p) { vow__free(p); }
+/* A read's bytes value is one allocation: the value's shared box (promise/internal.h), then
+ * the bytes. The value is made boxed already (vow__value_store has nothing to add), and
+ * vow_value_release frees the box, which is the whole block; the box's destructor only
+ * marks the bytes gone (it must not free them, and it is distinct from any other). */
+static void bytes_in_box(void *p) { ((vow_bytes_t *)p)->len = 0; }
 
-static vow_bytes_t *bytes_new(const unsigned char *p, size_t n) {
-    if (n > SIZE_MAX - sizeof(vow_bytes_t) - 1) return NULL;
-    vow_bytes_t *b = vow__malloc(sizeof *b + n + 1);
-    if (b == NULL) return NULL;
+#define BYTES_AT ((sizeof(struct vow__box) + 15) & ~(size_t)15)
+
+/* A value of n bytes, copied from p (NULL: none yet); VOW_VAL_NONE when out of memory. */
+static vow_value_t bytes_value(const unsigned char *p, size_t n) {
+    if (n > SIZE_MAX - BYTES_AT - sizeof(vow_bytes_t) - 1) return vow_none();
+    unsigned char *blk = vow__malloc(BYTES_AT + sizeof(vow_bytes_t) + n + 1);
+    if (blk == NULL) return vow_none();
+    struct vow__box *box = (struct vow__box *)blk;
+    vow_bytes_t *b = (vow_bytes_t *)(blk + BYTES_AT);
     b->len = n;
-    if (n > 0) memcpy(b->data, p, n);
+    if (n > 0 && p != NULL) memcpy(b->data, p, n);
     b->data[n] = '\0';
-    return b;
+    box->refcnt = 1;
+    box->p = b;
+    box->dtor = bytes_in_box;
+    return (vow_value_t){.kind = VOW_VAL_PTR, .u.p = b, .own.box = box, .boxed = 1};
 }
 
 const vow_bytes_t *vow_value_bytes(const vow_value_t *v) {
-    if (v == NULL || v->kind != VOW_VAL_PTR) return NULL;
-    void (*dtor)(void *) = v->boxed ? v->own.box->dtor : v->own.dtor;
-    return dtor == bytes_free ? v->u.p : NULL;
+    if (v == NULL || v->kind != VOW_VAL_PTR || !v->boxed) return NULL;
+    return v->own.box->dtor == bytes_in_box ? v->u.p : NULL;
 }
 
 /* ---- the layer ------------------------------------------------------------------------------ */
@@ -269,6 +280,14 @@ void vow_sock_unref(vow_sock_t *s) {
     if (--s->refs == 0) sock_free(s);
 }
 
+/* vow_sock_unref's common case inline: a reference that is not the last. */
+static inline void sock_put(vow_sock_t *s) {
+    if (s->refs > 1)
+        s->refs--;
+    else
+        vow_sock_unref(s);
+}
+
 static void value_free(void *p) { vow_sock_unref(p); }
 
 /* A value holding one new reference to s. */
@@ -277,7 +296,7 @@ static vow_value_t sock_value(vow_sock_t *s) { return vow_ptr(vow_sock_ref(s), v
 /* ---- sockets: the watcher --------------------------------------------------------------------- */
 /* What the socket waits for (EV_READ: a read waits for bytes; EV_WRITE: bytes wait to go
  * out, or a connect is in progress): exactly what keeps the loop alive. */
-static int wants(const vow_sock_t *s) {
+static inline int wants(const vow_sock_t *s) {
     if (s->closed || s->loop->closed) return 0;
     if (s->connecting) return EV_WRITE;
     if (s->err != 0) return 0;
@@ -294,8 +313,9 @@ static void update(vow_sock_t *s) {
         ev |= s->w.events & EV_READ;
     else
         s->read_lazy = 0;
-    vow__sockw_set(&s->w, ev);
-    keep_set(s->loop, &s->kept, want != 0);
+    /* (Each call only when something changes: both are no-ops otherwise.) */
+    if (ev != s->w.events) vow__sockw_set(&s->w, ev);
+    if ((want != 0) != (s->kept != 0)) keep_set(s->loop, &s->kept, want != 0);
 }
 
 /* Settles the first waiter of a line (leaves it first: its release may run inside). */
@@ -329,13 +349,13 @@ struct rwaiter {
 
 /* Gives the first n buffered bytes to the read. */
 static void give(vow_sock_t *s, size_t n) {
-    vow_bytes_t *b = bytes_new(vow__buf_head(&s->rbuf), n);
-    if (b == NULL) {
+    vow_value_t v = bytes_value(vow__buf_head(&s->rbuf), n);
+    if (v.kind == VOW_VAL_NONE) {
         answer_err(&s->reads, VOW_ENOMEM); /* the bytes stay buffered */
         return;
     }
     vow__buf_consume(&s->rbuf, n);
-    answer_ok(&s->reads, vow_ptr(b, bytes_free));
+    answer_ok(&s->reads, v);
 }
 
 static size_t find(const unsigned char *h, size_t hlen, size_t from, const unsigned char *d,
@@ -368,11 +388,11 @@ static int satisfy(vow_sock_t *s) {
             return 1;
         }
         if (fail == 0 && s->eof) {
-            vow_bytes_t *b = bytes_new(NULL, 0);
-            if (b == NULL)
+            vow_value_t v = bytes_value(NULL, 0);
+            if (v.kind == VOW_VAL_NONE)
                 answer_err(&s->reads, VOW_ENOMEM);
             else
-                answer_ok(&s->reads, vow_ptr(b, bytes_free));
+                answer_ok(&s->reads, v);
             return 1;
         }
         break;
@@ -421,7 +441,9 @@ static void sock_fail(vow_sock_t *s, int code);
 /* Serves the waiting read: from the buffer, else from the socket until it would block. */
 static void pump_read(vow_sock_t *s) {
     while (s->reads.head != NULL) {
-        if (satisfy(s)) continue;
+        /* An empty buffer serves no read until bytes, the end, an error or the close come
+         * (satisfy would answer 0): straight to recv. */
+        if ((s->rbuf.len > 0 || s->err != 0 || s->eof || s->closed) && satisfy(s)) continue;
         /* After a recv that found the kernel's buffer empty (or took less than it asked
          * for), wait for readiness rather than ask again at once (libuv's rule). */
         if (s->drained) break;
@@ -507,6 +529,7 @@ static void sock_io(struct ev_loop *evl, ev_io *io, int revents) {
     (void)evl;
     vow_sock_t *s = io->data;
     vow_loop_t *loop = s->loop;
+    vow__sockw_cb_begin(loop);
     s->refs++;
     if (s->connecting) {
         conn_done(s, vow__sock_connect_result(s->fd));
@@ -521,7 +544,7 @@ static void sock_io(struct ev_loop *evl, ev_io *io, int revents) {
         }
     }
     update(s);
-    vow_sock_unref(s);
+    sock_put(s);
     vow__drain(loop);
 }
 
@@ -537,10 +560,10 @@ static void read_release(vow__waiter *w) {
     struct rwaiter *r = (struct rwaiter *)w;
     vow__free(r->delim);
     r->delim = NULL;
-    vow_sock_unref(w->owner);
+    sock_put(w->owner);
 }
 
-static void plain_release(vow__waiter *w) { vow_sock_unref(w->owner); }
+static void plain_release(vow__waiter *w) { sock_put(w->owner); }
 
 static void conn_cancel(vow__waiter *w) {
     vow__waiter_leave(w);
@@ -588,9 +611,9 @@ static vow_t *start_read(vow_sock_t *s, int kind, size_t n, const void *delim, s
     r->delim = d;
     r->dlen = dlen;
     s->refs++;
-    pump_read(s);
+    if (!s->drained || s->rbuf.len > 0 || s->err != 0 || s->eof || s->closed) pump_read(s);
     update(s);
-    vow_sock_unref(s);
+    sock_put(s);
     return p;
 }
 
@@ -611,6 +634,49 @@ static int write_check(const vow_sock_t *s) {
     return 0;
 }
 
+/* A write whose promise fulfils at once, whatever the kernel takes: the bytes left will be
+ * at most the limit (len <= limit - buffered; the room is reserved). No write waits then
+ * (they wait only while the buffer is over the limit), so the promise needs no waiter:
+ * a plain one, fulfilled, or rejected if the send fails (sock_fail would have rejected a
+ * waiter in the line). */
+static vow_t *write_now(vow_sock_t *s, const unsigned char *b, size_t len) {
+    vow_t *p = vow__promise_new(s->loop, 0);
+    if (p == NULL) return NULL;
+    ssize_t n = 0;
+    if (s->wbuf.len == 0 && len > 0) {
+        n = vow__sock_send(s->fd, b, len);
+        if (n == (ssize_t)len) { /* all of it: nothing to watch, nothing else changes */
+            s->st.bytes_written += (uint64_t)n;
+            p->flags |= VOW__F_RESOLVED;
+            p->state = VOW_FULFILLED;
+            p->value = vow_none();
+            return p;
+        }
+    }
+    s->refs++;
+    if (n > 0) {
+        s->st.bytes_written += (uint64_t)n;
+        s->st.partial_writes++;
+        b += n;
+        len -= (size_t)n;
+    } else if (n < 0 && n != VOW_EAGAIN) {
+        sock_fail(s, (int)n);
+        len = 0;
+    }
+    if (len > 0) (void)vow__buf_append(&s->wbuf, b, len); /* reserved above */
+    if (n < 0 && n != VOW_EAGAIN) {
+        vow__reject(p, err_new(s->err));
+    } else {
+        p->flags |= VOW__F_RESOLVED;
+        p->state = VOW_FULFILLED;
+        p->value = vow_none();
+    }
+    after_write(s);
+    update(s);
+    vow_sock_unref(s);
+    return p;
+}
+
 vow_t *vow_sock_write(vow_sock_t *s, const void *data, size_t len) {
     if (!usable(s)) return NULL;
     vow_loop_t *loop = s->loop;
@@ -620,6 +686,7 @@ vow_t *vow_sock_write(vow_sock_t *s, const void *data, size_t len) {
     if (s->shut_req) return rejected(loop, VOW_EPIPE, "write after shutdown");
     /* Room for every byte first, so that nothing fails once bytes went out. */
     if (vow__buf_reserve(&s->wbuf, len) != 0) return NULL;
+    if (len <= s->limit - s->wbuf.len && s->wbuf.len <= s->limit) return write_now(s, data, len);
     vow__waiter *w;
     vow_t *p = sock_waiter(s, sizeof *w, &s->writes, &write_ops, &w);
     if (p == NULL) return NULL;

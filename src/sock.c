@@ -12,8 +12,7 @@
 #include <unistd.h>
 
 /* ---- the buffer ----------------------------------------------------------------------- */
-int vow__buf_reserve(vow__buf *b, size_t extra) {
-    if (b->cap - b->off - b->len >= extra) return 0;
+int vow__buf_reserve_slow(vow__buf *b, size_t extra) {
     if (b->len == 0) b->off = 0;
     if (b->cap - b->len >= extra && b->off >= b->len) {
         /* Enough room once the bytes move to the front (and cheap to move). */

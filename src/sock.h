@@ -21,7 +21,11 @@ typedef struct vow__buf {
 
 /* Makes room for `extra` more bytes after the held ones (moving them to the front first
  * when that is enough): 0 or VOW_ENOMEM (nothing changed). */
-int vow__buf_reserve(vow__buf *b, size_t extra);
+int vow__buf_reserve_slow(vow__buf *b, size_t extra);
+static inline int vow__buf_reserve(vow__buf *b, size_t extra) {
+    if (b->cap - b->off - b->len >= extra) return 0; /* the room is there */
+    return vow__buf_reserve_slow(b, extra);
+}
 /* Appends n bytes: 0 or VOW_ENOMEM (nothing appended). */
 int vow__buf_append(vow__buf *b, const void *p, size_t n);
 /* Drops the first n held bytes. */
@@ -77,5 +81,17 @@ void vow__sockw_init(vow__sockw *w, vow_loop_t *loop, int fd,
                      void (*cb)(struct ev_loop *evl, ev_io *io, int revents), void *data);
 /* Watches `events` (EV_READ | EV_WRITE; 0 stops). */
 void vow__sockw_set(vow__sockw *w, int events);
+
+/* At the start of a watcher's callback that ends with vow__drain(loop): takes the hold on
+ * the loop (loop->kept, one ev_ref) that queuing the first job would take, so the jobs the
+ * callback queues do not also feed the drain watcher (vow__mq_note_work): the callback's
+ * own vow__drain runs them, and gives the hold back, right where the fed watcher would
+ * have. Saves libev a feed and an invocation per callback. */
+static inline void vow__sockw_cb_begin(vow_loop_t *loop) {
+    if (!loop->kept && !loop->draining && !loop->closed) {
+        loop->kept = 1;
+        ev_ref(loop->evl);
+    }
+}
 
 #endif /* VOW_SRC_SOCK_H */
