@@ -88,15 +88,11 @@ vow_t *vow_writable(vow_loop_t *loop, int fd) { return vow_poll_fd(loop, fd, VOW
 
 /* ---- signals ---------------------------------------------------------------------------- */
 
-struct sig_wait {
-    vow__waiter w; /* first */
-    vow__io_waiter iw;
-    vow_loop_t *loop;
-};
+/* A signal waiter is the fd waiter's record (struct io_wait) with another callback. */
 
 static void sig_fired(vow_loop_t *loop, vow__io_waiter *iw, int res) {
     (void)loop;
-    struct sig_wait *x = vow__container_of(iw, struct sig_wait, iw);
+    struct io_wait *x = vow__container_of(iw, struct io_wait, iw);
     if (res > 0)
         vow__waiter_fulfil(&x->w, vow_int(res));
     else
@@ -104,7 +100,7 @@ static void sig_fired(vow_loop_t *loop, vow__io_waiter *iw, int res) {
 }
 
 static void sig_unregister(vow__waiter *w) {
-    struct sig_wait *x = (struct sig_wait *)w;
+    struct io_wait *x = (struct io_wait *)w;
     vow__signal_remove(x->loop, &x->iw);
 }
 
@@ -115,9 +111,9 @@ vow_t *vow_signal(vow_loop_t *loop, int signo) {
     if (!vow__signal_catchable(signo))
         return rejected(loop, VOW_EINVAL, "not a signal that can be caught");
     vow__waiter *w;
-    vow_t *p = vow__waiter_new(loop, sizeof(struct sig_wait), NULL, &sig_ops, NULL, &w);
+    vow_t *p = vow__waiter_new(loop, sizeof(struct io_wait), NULL, &sig_ops, NULL, &w);
     if (p == NULL) return NULL;
-    struct sig_wait *x = (struct sig_wait *)w;
+    struct io_wait *x = (struct io_wait *)w;
     x->loop = loop;
     int rc = vow__signal_add(loop, &x->iw, signo, 0, sig_fired);
     if (rc == VOW_ENOMEM) return discard(p);
@@ -232,7 +228,7 @@ static void each_waiter(vow__io_waiter *iw, void *arg) {
     if (iw->cb == fd_fired)
         w = &vow__container_of(iw, struct io_wait, iw)->w;
     else if (iw->cb == sig_fired)
-        w = &vow__container_of(iw, struct sig_wait, iw)->w;
+        w = &vow__container_of(iw, struct io_wait, iw)->w;
     else {
         vow__child *c = vow__child_of(iw);
         if (c != NULL && c->cb == child_fired) w = &vow__container_of(c, struct child_wait, c)->w;

@@ -529,7 +529,7 @@ static void sock_io(struct ev_loop *evl, ev_io *io, int revents) {
     (void)evl;
     vow_sock_t *s = io->data;
     vow_loop_t *loop = s->loop;
-    vow__sockw_cb_begin(loop);
+    vow__callback_begin(loop);
     s->refs++;
     if (s->connecting) {
         conn_done(s, vow__sock_connect_result(s->fd));

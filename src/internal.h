@@ -417,6 +417,18 @@ static inline void vow__job_push(vow_loop_t *loop, vow__job *j) {
     if (!loop->kept && !loop->draining) vow__mq_note_work(loop);
 }
 
+/* At the start of one of vow's own watcher callbacks that ends with vow__drain(loop): takes
+ * the hold on the loop (loop->kept, one ev_ref) that queuing the first job would take, so
+ * the jobs the callback queues do not also feed the drain watcher (vow__mq_note_work): the
+ * callback's own vow__drain runs them, and gives the hold back, right where the fed
+ * watcher would have. Saves libev a feed and an invocation per callback. */
+static inline void vow__callback_begin(vow_loop_t *loop) {
+    if (!loop->kept && !loop->draining && !loop->closed) {
+        loop->kept = 1;
+        ev_ref(loop->evl);
+    }
+}
+
 /* Layer `slot` wants its after_drain called at the end of the current (or next) drain. */
 static inline void vow__loop_want_after_drain(vow_loop_t *loop, int slot) {
     loop->want_after_drain |= 1u << slot;

@@ -82,16 +82,4 @@ void vow__sockw_init(vow__sockw *w, vow_loop_t *loop, int fd,
 /* Watches `events` (EV_READ | EV_WRITE; 0 stops). */
 void vow__sockw_set(vow__sockw *w, int events);
 
-/* At the start of a watcher's callback that ends with vow__drain(loop): takes the hold on
- * the loop (loop->kept, one ev_ref) that queuing the first job would take, so the jobs the
- * callback queues do not also feed the drain watcher (vow__mq_note_work): the callback's
- * own vow__drain runs them, and gives the hold back, right where the fed watcher would
- * have. Saves libev a feed and an invocation per callback. */
-static inline void vow__sockw_cb_begin(vow_loop_t *loop) {
-    if (!loop->kept && !loop->draining && !loop->closed) {
-        loop->kept = 1;
-        ev_ref(loop->evl);
-    }
-}
-
 #endif /* VOW_SRC_SOCK_H */
