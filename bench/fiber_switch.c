@@ -9,9 +9,9 @@
  *
  * One fiber on a loop's stack; the thread resumes it N times, and each time it suspends at
  * once: one "switch" in the issue's sense is one vow__fiber_resume plus the
- * vow__fiber_suspend that brings it back (two stack changes, each through ctx_switch: the
- * thread-local bookkeeping and the sanitizer hooks, which compile to nothing here, and the
- * back end's switch). No promise, no job queue: what await adds on top is W11a's figure
+ * vow__fiber_suspend that brings it back (two stack changes, each through
+ * vow__fiber_switch: the thread-local bookkeeping and the sanitizer hooks, which compile to
+ * nothing here, and the back end's switch; all of it inline, src/fiber.h, as in await). No promise, no job queue: what await adds on top is W11a's figure
  * minus this one. ns/switch: wall time over N.
  *
  * Check: before resume i the thread writes i to `token`; the fiber compares it with a

@@ -7,7 +7,8 @@
 #   asm        fewer than 100 rt_sigprocmask calls (none per switch)
 #   ucontext   at least 10,000 (swapcontext saves and restores the signal mask at every
 #              switch): the proof that the count sees the calls when they are there
-# Each binary is also checked to hold the switch it claims (vow__fswitch, or swapcontext).
+# Each binary is also checked to hold the switch it claims (the asm back end's vow__fstart,
+# its fibers' first code, or swapcontext).
 #
 #   bash scripts/fiber_strace.sh [BUILD_DIR]     (default: a temporary directory)
 set -euo pipefail
@@ -37,7 +38,7 @@ count() {
         return 1
     }
     local bin="$b/tests/fiber/switch_count" want
-    [ "$variant" = asm ] && want=vow__fswitch || want=swapcontext
+    [ "$variant" = asm ] && want=vow__fstart || want=swapcontext
     nm "$bin" >"$b.nm"
     grep -q " $want" "$b.nm" || {
         echo "fiber_strace.sh: the $variant build has no $want" >&2

@@ -1,11 +1,12 @@
 /* src/fiber.c - coroutine stacks and switching between them (src/fiber.h).
  *
  * The running fiber and the thread's own context live in thread-local variables: a fiber
- * is resumed by the thread that runs its loop. Every switch goes through ctx_switch, which
- * tells AddressSanitizer (start/finish_switch_fiber: it must know which stack is live, or
- * it reports the fiber's frames as stack-buffer overflows) and ThreadSanitizer; a live
- * stack is a LeakSanitizer root region (a pointer kept only in a suspended fiber's frames
- * is not a leak) and a valgrind stack (or memcheck takes a switch for a huge alloca).
+ * is resumed by the thread that runs its loop. Every switch goes through vow__fiber_switch
+ * (inline, src/fiber.h), which tells AddressSanitizer (start/finish_switch_fiber: it must
+ * know which stack is live, or it reports the fiber's frames as stack-buffer overflows) and
+ * ThreadSanitizer; a live stack is a LeakSanitizer root region (a pointer kept only in a
+ * suspended fiber's frames is not a leak) and a valgrind stack (or memcheck takes a switch
+ * for a huge alloca).
  */
 #include <errno.h>
 #include <string.h>
@@ -32,19 +33,32 @@
 
 #if !defined(VOW_FIBER_UCONTEXT)
 /* src/fiber_switch.c */
-void vow__fswitch(void **save_sp, void *to_sp);
 void *vow__fstack_prepare(char *lo, char *hi, void (*entry)(void *), void *arg);
 #endif
 
-static VOW__TLS vow__fiber *tls_current; /* the running fiber; NULL: the thread's stack */
-static VOW__TLS vow__fctx tls_root;      /* the thread's own context */
-static VOW__TLS vow__fctx *tls_from;     /* the context the last switch left */
+VOW__TLS vow__fiber *vow__fiber_tls_current;
+VOW__TLS vow__fctx vow__fiber_tls_root;
+#ifdef VOW__ASAN
+static VOW__TLS vow__fctx *tls_from; /* the context the last switch left */
+#endif
 
-vow__fiber *vow__fiber_current(void) { return tls_current; }
+#ifdef VOW__FIBER_SAN
+void vow__fiber_san_leave(vow__fctx *from, vow__fctx *to, int last) {
+#ifdef VOW__ASAN
+    tls_from = from;
+    __sanitizer_start_switch_fiber(last ? NULL : &from->asan_fake, to->stack_lo, to->stack_size);
+#else
+    (void)last;
+#endif
+#ifdef VOW__TSAN
+    if (from->tsan_fiber == NULL) from->tsan_fiber = __tsan_get_current_fiber();
+    __tsan_switch_to_fiber(to->tsan_fiber, 0);
+#endif
+}
 
 /* After a switch has landed in a context: AddressSanitizer learns it is back on this
  * stack, and tells the bounds of the one it left (the thread's own are learnt so). */
-static inline void landed(void *fake) {
+void vow__fiber_san_landed(void *fake) {
 #ifdef VOW__ASAN
     const void *lo;
     size_t size;
@@ -57,40 +71,22 @@ static inline void landed(void *fake) {
     (void)fake;
 #endif
 }
-
-/* From `from` (the running context) to `to`. `last`: from never runs again (a fiber whose
- * function returned): AddressSanitizer frees its fake stack. */
-static void ctx_switch(vow__fctx *from, vow__fctx *to, int last) {
-#ifdef VOW__ASAN
-    __sanitizer_start_switch_fiber(last ? NULL : &from->asan_fake, to->stack_lo, to->stack_size);
-#else
-    (void)last;
 #endif
-#ifdef VOW__TSAN
-    if (from->tsan_fiber == NULL) from->tsan_fiber = __tsan_get_current_fiber();
-    __tsan_switch_to_fiber(to->tsan_fiber, 0);
-#endif
-    tls_from = from;
-#if defined(VOW_FIBER_UCONTEXT)
-    swapcontext(&from->uc, &to->uc);
-#else
-    vow__fswitch(&from->sp, to->sp);
-#endif
-    landed(from->asan_fake);
-}
 
 /* The first code a fiber runs, on its own stack. */
 static void fiber_entry(void *arg) {
     vow__fiber *f = arg;
-    landed(NULL);
+#ifdef VOW__FIBER_SAN
+    vow__fiber_san_landed(NULL);
+#endif
     f->fn(f);
     f->done = 1;
-    ctx_switch(&f->ctx, f->back, 1);
+    vow__fiber_switch(&f->ctx, f->back, 1);
     vow__assert(0, "a finished fiber was resumed");
 }
 
 #if defined(VOW_FIBER_UCONTEXT)
-static void uc_entry(void) { fiber_entry(tls_current); }
+static void uc_entry(void) { fiber_entry(vow__fiber_tls_current); }
 
 /* getcontext in a function of its own: gcc's -Wclobbered sees a setjmp-like call and
  * warns about every local of the caller (getcontext never returns twice here). */
@@ -194,7 +190,7 @@ enum { FREE_LIST_MAX = 64 };
 
 void vow__fiber_release(vow__fiber *f) {
     if (f->map == NULL) return;
-    vow__assert(f != tls_current, "releasing the running fiber");
+    vow__assert(f != vow__fiber_tls_current, "releasing the running fiber");
     vow_loop_t *loop = f->loop;
     char *lo = f->map + guard_size(loop);
 #ifdef VOW__ASAN
@@ -243,22 +239,4 @@ void vow__fiber_stacks_free(vow_loop_t *loop) {
         munmap(m, size);
     }
     loop->stacks.free_n = 0;
-}
-
-/* ---- switching --------------------------------------------------------------------------- */
-
-void vow__fiber_resume(vow__fiber *f) {
-    vow__assert(f->map != NULL && !f->done && f != tls_current, "resuming a fiber that cannot run");
-    vow__fiber *prev = tls_current;
-    f->back = prev != NULL ? &prev->ctx : &tls_root;
-    f->started = 1;
-    tls_current = f;
-    ctx_switch(f->back, &f->ctx, 0);
-    tls_current = prev;
-}
-
-void vow__fiber_suspend(void) {
-    vow__fiber *f = tls_current;
-    vow__assert(f != NULL, "suspending outside a fiber");
-    ctx_switch(&f->ctx, f->back, 0);
 }

@@ -80,12 +80,12 @@ struct vow__fiber {
  * small: under 16 KiB, or above 1 GiB). f's memory is the caller's; it does not start. */
 int vow__fiber_init(vow_loop_t *loop, vow__fiber *f, size_t stack_size, vow__fiber_fn fn);
 /* Switches into f (started or suspended, not done, not running) until it suspends or is
- * done. */
-void vow__fiber_resume(vow__fiber *f);
+ * done. (Inline, below.) */
+static inline void vow__fiber_resume(vow__fiber *f);
 /* From inside the running fiber: back to whoever resumed it; returns when resumed again. */
-void vow__fiber_suspend(void);
+static inline void vow__fiber_suspend(void);
 /* The running fiber of this thread, NULL on the thread's own stack. */
-vow__fiber *vow__fiber_current(void);
+static inline vow__fiber *vow__fiber_current(void);
 /* Gives f's stack back (f not running: done, never started, or suspended for good; a
  * suspended fiber's frames are dropped unrun). */
 void vow__fiber_release(vow__fiber *f);
@@ -107,5 +107,61 @@ struct vow__stacks {
     size_t page;         /* the page size */
     size_t default_size; /* vow_loop_set_stack_size; 0: VOW__FIBER_STACK */
 };
+
+/* ---- switching, inline: the await's switch makes no call (src/fiber_switch.h) ------------ */
+
+#include "fiber_switch.h"
+
+extern VOW__TLS vow__fiber *vow__fiber_tls_current; /* the running fiber; NULL: the thread's */
+extern VOW__TLS vow__fctx vow__fiber_tls_root;      /* the thread's own context */
+
+#if defined(VOW__ASAN) || defined(VOW__TSAN)
+#define VOW__FIBER_SAN 1
+/* The sanitizers' side of a switch (src/fiber.c): before it, and once landed. `last`: from
+ * never runs again. */
+void vow__fiber_san_leave(vow__fctx *from, vow__fctx *to, int last);
+void vow__fiber_san_landed(void *fake);
+#endif
+#if !defined(VOW_FIBER_UCONTEXT) && !defined(__x86_64__)
+void vow__fswitch(void **save_sp, void *to_sp); /* src/fiber_switch.c (AArch64) */
+#endif
+
+/* From `from` (the running context) to `to`. */
+static inline __attribute__((always_inline)) void vow__fiber_switch(vow__fctx *from, vow__fctx *to,
+                                                                    int last) {
+#ifdef VOW__FIBER_SAN
+    vow__fiber_san_leave(from, to, last);
+#else
+    (void)last;
+#endif
+#if defined(VOW_FIBER_UCONTEXT)
+    swapcontext(&from->uc, &to->uc);
+#elif defined(__x86_64__)
+    VOW__FSWITCH_INLINE(&from->sp, to->sp);
+#else
+    vow__fswitch(&from->sp, to->sp);
+#endif
+#ifdef VOW__FIBER_SAN
+    vow__fiber_san_landed(from->asan_fake);
+#endif
+}
+
+static inline vow__fiber *vow__fiber_current(void) { return vow__fiber_tls_current; }
+
+static inline void vow__fiber_resume(vow__fiber *f) {
+    vow__fiber *prev = vow__fiber_tls_current;
+    vow__assert(f->map != NULL && !f->done && f != prev, "resuming a fiber that cannot run");
+    f->back = prev != NULL ? &prev->ctx : &vow__fiber_tls_root;
+    f->started = 1;
+    vow__fiber_tls_current = f;
+    vow__fiber_switch(f->back, &f->ctx, 0);
+    vow__fiber_tls_current = prev;
+}
+
+static inline void vow__fiber_suspend(void) {
+    vow__fiber *f = vow__fiber_tls_current;
+    vow__assert(f != NULL, "suspending outside a fiber");
+    vow__fiber_switch(&f->ctx, f->back, 0);
+}
 
 #endif /* VOW_SRC_FIBER_H */

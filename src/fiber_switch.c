@@ -1,65 +1,43 @@
 /* src/fiber_switch.c - the hand-written context switch of the "asm" fiber back end
  * (src/fiber.h), for x86-64 System V and AArch64 (AAPCS64).
  *
+ * x86-64: the switch is inline, VOW__FSWITCH_INLINE in src/fiber_switch.h (why, and its
+ * stack slots, are there); this file has a fresh fiber's first frame (vow__fstack_prepare)
+ * and its first code (vow__fstart, which calls entry(arg) with the stack 16-byte aligned
+ * as the ABI asks at a call).
+ *
+ * AArch64: a function,
+ *
  *   void vow__fswitch(void **save_sp, void *to_sp);
  *
- * pushes the callee-saved state on the running stack, stores the stack pointer in
+ * which pushes the callee-saved state on the running stack, stores the stack pointer in
  * *save_sp, loads to_sp and pops the state saved there (by an earlier vow__fswitch, or
  * laid out by vow__fstack_prepare for a fiber that has not started), then returns into
- * that context. Caller-saved registers need no saving: the switch is a function call. No
- * system call: the signal mask is the thread's and stays as it is.
+ * that context. Caller-saved registers need no saving: the switch is a function call.
+ * x19-x28, x29 (frame pointer), x30 (link register), d8-d15 (the low halves of v8-v15,
+ * all the ABI preserves) and FPCR: 176 bytes (16-byte aligned, as sp must be). A fiber's
+ * first frame "returns" (x30) into vow__fstart, which calls x20(x19).
  *
- *   x86-64:  rbp rbx r12 r13 r14 r15, then one 8-byte slot for MXCSR (its control bits:
- *            rounding, exception masks) and the x87 control word; 56 bytes plus the
- *            return address. A fiber's first frame returns into vow__fstart, which calls
- *            r13(r12) with the stack 16-byte aligned as the ABI asks at a call.
- *   AArch64: x19-x28, x29 (frame pointer), x30 (link register), d8-d15 (the low halves of
- *            v8-v15, all the ABI preserves) and FPCR: 176 bytes (16-byte aligned, as sp
- *            must be). A fiber's first frame "returns" (x30) into vow__fstart, which calls
- *            x20(x19).
- *
- * The entry never returns: the fiber's C entry switches away for the last time.
+ * Neither makes a system call: the signal mask is the thread's and stays as it is. The
+ * entry never returns: the fiber's C entry switches away for the last time.
  */
 #include "internal.h"
+#include "fiber_switch.h"
 
 #if !defined(VOW_FIBER_UCONTEXT)
 
 #if defined(__x86_64__)
+/* The switch itself is inline (src/fiber_switch.h); here is a fresh fiber's first code. */
 __asm__(".text\n"
-        ".globl vow__fswitch\n"
-        ".hidden vow__fswitch\n"
-        ".type vow__fswitch,@function\n"
-        ".p2align 4\n"
-        "vow__fswitch:\n"
-        "    pushq %rbp\n"
-        "    pushq %rbx\n"
-        "    pushq %r12\n"
-        "    pushq %r13\n"
-        "    pushq %r14\n"
-        "    pushq %r15\n"
-        "    subq $8, %rsp\n"
-        "    stmxcsr (%rsp)\n"
-        "    fnstcw 4(%rsp)\n"
-        "    movq %rsp, (%rdi)\n"
-        "    movq %rsi, %rsp\n"
-        "    ldmxcsr (%rsp)\n"
-        "    fldcw 4(%rsp)\n"
-        "    addq $8, %rsp\n"
-        "    popq %r15\n"
-        "    popq %r14\n"
-        "    popq %r13\n"
-        "    popq %r12\n"
-        "    popq %rbx\n"
-        "    popq %rbp\n"
-        "    ret\n"
-        ".size vow__fswitch, .-vow__fswitch\n"
         ".globl vow__fstart\n"
         ".hidden vow__fstart\n"
         ".type vow__fstart,@function\n"
         ".p2align 4\n"
         "vow__fstart:\n"
-        "    movq %r12, %rdi\n"
-        "    callq *%r13\n"
+        "    movq (%rsp), %rax\n"
+        "    movq 8(%rsp), %rdi\n"
+        "    addq $8, %rsp\n"
+        "    callq *%rax\n"
         "    ud2\n"
         ".size vow__fstart, .-vow__fstart\n");
 
@@ -68,21 +46,17 @@ void vow__fstart(void);
 void *vow__fstack_prepare(char *lo, char *hi, void (*entry)(void *), void *arg) {
     (void)lo;
     uintptr_t top = (uintptr_t)hi & ~(uintptr_t)15;
-    uint64_t *sp = (uint64_t *)(top - 80);
+    uint64_t *sp = (uint64_t *)(top - VOW__FSTACK_FRAME);
     uint32_t mxcsr;
     uint16_t fpucw;
     __asm__ volatile("stmxcsr %0" : "=m"(mxcsr));
     __asm__ volatile("fnstcw %0" : "=m"(fpucw));
-    sp[0] = (uint64_t)mxcsr | ((uint64_t)fpucw << 32);
-    sp[1] = 0;                                /* r15 */
-    sp[2] = 0;                                /* r14 */
-    sp[3] = (uint64_t)(uintptr_t)entry;       /* r13 */
-    sp[4] = (uint64_t)(uintptr_t)arg;         /* r12 */
-    sp[5] = 0;                                /* rbx */
-    sp[6] = 0;                                /* rbp: the end of the frame chain */
-    sp[7] = (uint64_t)(uintptr_t)vow__fstart; /* the return address */
-    sp[8] = 0;                                /* rsp after the return: top - 16, aligned */
-    sp[9] = 0;
+    sp[0] = (uint64_t)mxcsr | ((uint64_t)fpucw << 32); /* the slot a switch compares whole */
+    sp[1] = (uint64_t)(uintptr_t)vow__fstart;          /* where the first switch jumps */
+    sp[2] = 0;                                         /* rbp: the end of the frame chain */
+    sp[3] = (uint64_t)(uintptr_t)entry;                /* vow__fstart's rsp: top - 24 */
+    sp[4] = (uint64_t)(uintptr_t)arg;
+    sp[5] = 0; /* entry is called with rsp at top - 16, aligned */
     return sp;
 }
 

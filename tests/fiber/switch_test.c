@@ -1,4 +1,4 @@
-/* tests/fiber/switch_test.c - the hand-written context switch (src/fiber_switch.c) alone:
+/* tests/fiber/switch_test.c - the hand-written context switch (src/fiber_switch.[ch]) alone:
  * a plain C program with its own main, no Criterion, no libev, no libvow. It compiles the
  * switch file itself, so it builds with any C compiler for x86-64 or AArch64 (static, for
  * qemu-aarch64-static: scripts/fiber_cross.sh).
@@ -33,11 +33,14 @@
  *                    NEON one (AArch64), snprintf of doubles
  *
  * Planted defects (scripts/fiber_cross.sh builds each and requires the build to FAIL):
- * every switch of this test goes through test_fswitch, which is a plain jump to
- * vow__fswitch; with -DVOW_PLANT_SWITCH=N it calls vow__fswitch and then breaks what the
- * switch is meant to preserve, as a switch missing one save would:
- *   1  a callee-saved general register (rbx / x19) comes back inverted
- *   2  the rounding mode comes back changed (MXCSR and the x87 control word / FPCR)
+ * every switch of this test goes through test_fswitch. On x86-64 it is a function holding
+ * the library's inline switch (src/fiber_switch.h), whose hooks plant the defects; on
+ * AArch64 it is a plain jump to vow__fswitch, or with -DVOW_PLANT_SWITCH=N a call of it
+ * followed by code that breaks what the switch is meant to preserve:
+ *   1  a callee-saved general register: x86-64, rbx left out of the switch's clobbers (so
+ *      nothing saves it); AArch64, x19 comes back inverted
+ *   2  the rounding mode: x86-64, the target's MXCSR and x87 control word never loaded;
+ *      AArch64, FPCR comes back changed
  *   3  AArch64 only: d8 comes back inverted
  *   4  x86-64 only: a new fiber's first frame is 8 bytes off 16-byte alignment
  * Arguments: the names of the checks to run (default: all). Prints "N passed, M failed";
@@ -60,6 +63,16 @@
 #include <arm_neon.h>
 #endif
 
+#ifndef VOW_PLANT_SWITCH
+#define VOW_PLANT_SWITCH 0
+#endif
+/* x86-64's planted defects live in the inline switch's own hooks (src/fiber_switch.h). */
+#if defined(__x86_64__) && VOW_PLANT_SWITCH == 1
+#define VOW__FSWITCH_RBX /* rbx left out of the clobbers: nothing saves it */
+#elif defined(__x86_64__) && VOW_PLANT_SWITCH == 2
+#define VOW__FSWITCH_LOADFPU /* the target's MXCSR and control word never loaded */
+#endif
+
 /* The switch file, compiled here: skip its "internal.h" (see the top comment). */
 #define VOW_SRC_INTERNAL_H
 #include "../../src/fiber_switch.c"
@@ -68,13 +81,12 @@
 #error "tests/fiber/switch_test.c tests the asm back end: build it without VOW_FIBER_UCONTEXT"
 #endif
 
-#ifndef VOW_PLANT_SWITCH
-#define VOW_PLANT_SWITCH 0
-#endif
 #define STR2(x) #x
 #define STR(x) STR2(x)
 
+#if !defined(__x86_64__)
 void vow__fswitch(void **save_sp, void *to_sp);
+#endif
 
 /* ---- test_fswitch: the switch every check uses (planted defects go here) ---------------- */
 void test_fswitch(void **save_sp, void *to_sp);
@@ -85,32 +97,16 @@ void probe_switch(void **save_sp, void *to_sp, const uint64_t *vals, uint64_t *o
 #if defined(__x86_64__)
 #define PROBE_N 6
 static const char *const probe_names[PROBE_N] = {"rbx", "rbp", "r12", "r13", "r14", "r15"};
-#if VOW_PLANT_SWITCH == 0 || VOW_PLANT_SWITCH == 4
-#define TEST_FSWITCH_BODY "    jmp vow__fswitch\n"
-#else
-#if VOW_PLANT_SWITCH == 1
-#define PLANT_AFTER "    notq %rbx\n"
-#elif VOW_PLANT_SWITCH == 2
-#define PLANT_AFTER                                                                                \
-    "    stmxcsr -8(%rsp)\n"                                                                       \
-    "    xorl $0x6000, -8(%rsp)\n"                                                                 \
-    "    ldmxcsr -8(%rsp)\n"                                                                       \
-    "    fnstcw -16(%rsp)\n"                                                                       \
-    "    xorw $0xc00, -16(%rsp)\n"                                                                 \
-    "    fldcw -16(%rsp)\n"
-#else
+#if VOW_PLANT_SWITCH == 3 || VOW_PLANT_SWITCH > 4
 #error "VOW_PLANT_SWITCH: 1 (register), 2 (rounding mode) or 4 (alignment) on x86-64"
 #endif
-#define TEST_FSWITCH_BODY                                                                          \
-    "    subq $8, %rsp\n"                                                                          \
-    "    call vow__fswitch\n"                                                                      \
-    "    addq $8, %rsp\n" PLANT_AFTER "    ret\n"
-#endif
+/* The library's switch is inline (src/fiber_switch.h): here it is inlined into a function
+ * of its own, as src/fiber.h inlines it into vow__fiber_resume and vow__fiber_suspend, and
+ * the compiler saves what the switch's clobbers tell it to. */
+__attribute__((noinline)) void test_fswitch(void **save_sp, void *to_sp) {
+    VOW__FSWITCH_INLINE(save_sp, to_sp);
+}
 __asm__(".text\n"
-        ".globl test_fswitch\n"
-        ".type test_fswitch,@function\n"
-        ".p2align 4\n"
-        "test_fswitch:\n" TEST_FSWITCH_BODY ".size test_fswitch, .-test_fswitch\n"
         ".globl probe_switch\n"
         ".type probe_switch,@function\n"
         ".p2align 4\n"
@@ -267,7 +263,11 @@ static void make_fiber(int i, void (*entry)(void *), void *arg) {
     sp[i] = vow__fstack_prepare(stack_lo[i], stack_hi[i], entry, arg);
 #if VOW_PLANT_SWITCH == 4
     /* The planted misalignment: the prepared frame moves 8 bytes down. */
+#if defined(__x86_64__)
+    memmove((char *)sp[i] - 8, sp[i], VOW__FSTACK_FRAME);
+#else
     memmove((char *)sp[i] - 8, sp[i], 80);
+#endif
     sp[i] = (char *)sp[i] - 8;
 #endif
 }
