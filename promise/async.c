@@ -342,11 +342,12 @@ vow_t *vow_create_task_async(vow_loop_t *loop, vow_async_fn fn, void *arg,
 static void outcome_clear(vow_outcome_t *out) {
     if (out == NULL) return;
     out->state = VOW_PENDING;
-    out->value = vow_none();
+    out->value = vow__none();
     out->error = NULL;
 }
 
 static int take_outcome(vow_t *p, vow_outcome_t *out);
+static int await_suspend(coro *c, vow_t *p, vow_outcome_t *out);
 
 static int reject_code(const vow_error_t *e) {
     int code = vow_error_code(e);
@@ -399,6 +400,13 @@ int vow_await(vow_t *p, vow_outcome_t *out) {
         p->flags |= VOW__F_HANDLED;
         return take_outcome(p, out);
     }
+    return await_suspend(c, p, out);
+}
+
+/* The await's suspension: a function of its own, entered by a jump (the tail call above),
+ * so the short cut's path saves no register for the switch (src/fiber_switch.h: the
+ * compiler saves the callee-saved registers around an inline switch). */
+static __attribute__((noinline)) int await_suspend(coro *c, vow_t *p, vow_outcome_t *out) {
     c->awaiting = p;
     vow__rec_init(&c->rec, VOW__R_AWAIT, vow__ref(c->promise), VOW__RF_EMBEDDED);
     vow__perform_then(p, &c->rec);
@@ -424,7 +432,7 @@ static int take_outcome(vow_t *p, vow_outcome_t *out) {
     if (src->state == VOW_FULFILLED) {
         if (out != NULL) {
             out->state = VOW_FULFILLED;
-            out->value = vow_value_share(&src->value);
+            out->value = vow__value_share(&src->value);
         }
     } else {
         rc = reject_code(src->error);

@@ -98,6 +98,23 @@ static inline int vow__value_store(vow_value_t *v) {
     if (v->boxed || v->own.dtor == NULL) return 0;
     return vow__value_store_box(v);
 }
+/* vow_none, vow_value_share and vow_value_release for vow's own code, inline: the public
+ * functions are value.c's, a call away from every other file, and an await or a settlement
+ * passes here for plain values, where there is nothing to do but copy. */
+static inline vow_value_t vow__none(void) { return (vow_value_t){.kind = VOW_VAL_NONE}; }
+static inline vow_value_t vow__value_share(const vow_value_t *v) {
+    if (v->boxed) return vow_value_share(v);
+    vow_value_t s = *v;
+    s.own.dtor = NULL; /* an unboxed value with a destructor is not shared: a view */
+    return s;
+}
+static inline void vow__value_release(vow_value_t *v) {
+    if (v->boxed || (v->kind == VOW_VAL_PTR && v->own.dtor != NULL)) {
+        vow_value_release(v);
+        return;
+    }
+    *v = vow__none();
+}
 /* Releases whatever a result holds (value.c). */
 void vow__result_release(vow_result_t *res);
 /* A result holding nothing, of the given kind. */

@@ -68,7 +68,7 @@ vow_value_t vow__list_from_outcomes(vow_outcome_t *outs, size_t n, int *oom) {
     if (l == NULL) {
         for (size_t i = 0; i < n; i++) vow_outcome_release(&outs[i]);
         vow__free(outs);
-        return vow_none();
+        return vow__none();
     }
     for (size_t i = 0; i < n; i++) { /* moved in */
         if (outs[i].state == VOW_FULFILLED)

@@ -56,6 +56,8 @@ void vow_unref(vow_t *p) { vow__unref(p); }
 
 /* The last reference went: p is freed, after whatever its destruction frees in turn
  * (iteratively: a chain of a million promises unwinds in a loop, not in recursion). */
+static void release_deferred(vow_t *p);
+
 void vow__promise_release(vow_t *p) {
     if (!freeing && p->state == VOW_FULFILLED && p->value.kind != VOW_VAL_PTR &&
         !(p->flags & (VOW__F_COMBINE | VOW__F_SETTLEABLE | VOW__F_NODE))) {
@@ -68,6 +70,12 @@ void vow__promise_release(vow_t *p) {
         vow__loop_handle_release(loop);
         return;
     }
+    release_deferred(p); /* a jump: the short cut above saves no register */
+}
+
+/* The iterative release: p goes on the deferred-free stack, and the outermost call frees
+ * what is on it, so a chain of promises dropping each other never recurses. */
+static __attribute__((noinline)) void release_deferred(vow_t *p) {
     p->flags |= VOW__F_DYING; /* a teardown run from a destructor must not touch it */
     VOW__STACK_PUSH(free_stack, p, free_next);
     if (freeing) return;

@@ -130,7 +130,7 @@ static void joiners_release(vow_queue_t *q) {
     struct vow__waiter *w;
     while ((w = q->joiners.head) != NULL) {
         vow__waiter_leave(w);
-        vow__waiter_fulfil(w, vow_none()); /* its context destructor releases it */
+        vow__waiter_fulfil(w, vow__none()); /* its context destructor releases it */
     }
 }
 
@@ -158,7 +158,7 @@ static void get_job(vow_loop_t *loop, vow__job *job, int how) {
 
 static void put_in(vow_queue_t *q, vow_value_t *v) {
     items_push(q, *v);
-    *v = vow_none();
+    *v = vow__none();
     q->unfinished++;
     wake_getters(q);
 }
@@ -173,7 +173,7 @@ static void put_job(vow_loop_t *loop, vow__job *job, int how) {
         /* The array has room: wake_putters made it when it reserved the slot. */
         if (how == VOW__JOB_RUN) {
             put_in(q, &p->item);
-            vow__waiter_fulfil(&p->w, vow_none());
+            vow__waiter_fulfil(&p->w, vow__none());
         }
     }
     vow__waiter_put(&p->w);
@@ -223,7 +223,7 @@ static vow_t *waiter(vow_queue_t *q, struct vow__wline *line, struct qwaiter **o
     vow_t *p = vow__waiter_new(q->loop, sizeof(struct qwaiter), line, &qwaiter_ops, q, &w);
     if (p == NULL) return NULL;
     *out = (struct qwaiter *)w;
-    (*out)->item = vow_none();
+    (*out)->item = vow__none();
     return p;
 }
 
@@ -303,7 +303,7 @@ vow_t *vow_queue_put(vow_queue_t *q, vow_value_t item) {
     if (check(q) != 0 || vow__value_store(&item) != 0) goto out;
     int rc = can_put(q);
     if (rc == 0) {
-        if ((p = vow_resolved(q->loop, vow_none())) != NULL) put_in(q, &item);
+        if ((p = vow_resolved(q->loop, vow__none())) != NULL) put_in(q, &item);
     } else if (rc == VOW_ESHUTDOWN) {
         p = vow_rejected(q->loop, vow_error_new(VOW_ESHUTDOWN, NULL));
     } else if (rc == VOW_EAGAIN) {
@@ -311,7 +311,7 @@ vow_t *vow_queue_put(vow_queue_t *q, vow_value_t item) {
         if ((p = waiter(q, &q->putters, &w)) != NULL) {
             w->is_put = 1;
             w->item = item;
-            item = vow_none();
+            item = vow__none();
         }
     }
 out:
@@ -322,7 +322,7 @@ out:
 /* ---- get ------------------------------------------------------------------------------ */
 int vow_queue_get_nowait(vow_queue_t *q, vow_value_t *out) {
     int rc = check(q);
-    if (out != NULL) *out = vow_none();
+    if (out != NULL) *out = vow__none();
     if (rc != 0) return rc;
     if (out == NULL) return VOW_EINVAL;
     if (q->len <= q->gresv.n) return q->shutdown ? VOW_ESHUTDOWN : VOW_EAGAIN;
@@ -356,7 +356,7 @@ int vow_queue_task_done(vow_queue_t *q) {
 
 vow_t *vow_queue_join(vow_queue_t *q) {
     if (check(q) != 0) return NULL;
-    if (q->unfinished == 0) return vow_resolved(q->loop, vow_none());
+    if (q->unfinished == 0) return vow_resolved(q->loop, vow__none());
     struct qwaiter *w;
     return waiter(q, &q->joiners, &w);
 }

@@ -148,7 +148,7 @@ vow_t *vow_rate_limiter_acquire(vow_rate_limiter_t *rl) {
     vow_loop_t *loop = rl->loop;
     uint64_t now = vow_loop_update_time(loop);
     if (rl->wait.head == NULL && due(rl) <= now) {
-        vow_t *p = vow_resolved(loop, vow_none());
+        vow_t *p = vow_resolved(loop, vow__none());
         if (p != NULL) take(rl, now);
         return p;
     }

@@ -218,7 +218,7 @@ static void finally_value_job(vow__reaction *r, vow_t *src) {
         else
             res = vow_ok(r->carry_value);
         r->rec.flags &= (uint8_t)~VOW__RF_CARRY_ERROR;
-        r->carry_value = vow_none();
+        r->carry_value = vow__none();
     } else {
         res = vow_fail(vow_error_ref(src->error));
     }

@@ -7,7 +7,7 @@ static int settled(void *arg) { return ((vow_t *)arg)->state != VOW_PENDING; }
 int vow_run(vow_loop_t *loop, vow_t *p, vow_outcome_t *out) {
     if (out != NULL) {
         out->state = VOW_PENDING;
-        out->value = vow_none();
+        out->value = vow__none();
         out->error = NULL;
     }
     int rc;
@@ -34,8 +34,8 @@ int vow_run(vow_loop_t *loop, vow_t *p, vow_outcome_t *out) {
 
 void vow_outcome_release(vow_outcome_t *out) {
     if (out == NULL) return;
-    vow_value_release(&out->value);
-    vow_error_unref(out->error);
+    vow__value_release(&out->value);
+    if (out->error != NULL) vow_error_unref(out->error);
     out->error = NULL;
     out->state = VOW_PENDING;
 }

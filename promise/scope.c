@@ -209,8 +209,8 @@ vow_t *vow_scope(vow_loop_t *loop, vow_scope_acquire_fn acquire, vow_scope_body_
                          .ctx = ctx,
                          .ctx_free = ctx_free,
                          .result = vow__ref(p),
-                         .res = vow_none(),
-                         .body_val = vow_none(),
+                         .res = vow__none(),
+                         .body_val = vow__none(),
                          .cb = {.fn = sc_cancel, .ctx = sc, .ctx_free = sc_unref, .embedded = 1}};
     p->cancel = &sc->cb;
     vow_t *a = acquire(loop, ctx);

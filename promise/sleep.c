@@ -8,7 +8,7 @@ static void sleep_fire(vow_loop_t *loop, void *arg) {
     (void)loop;
     vow_t *p = arg;
     p->timer = 0;
-    if (p->state == VOW_PENDING) vow__fulfill(p, vow_none());
+    if (p->state == VOW_PENDING) vow__fulfill(p, vow__none());
 }
 
 vow_t *vow_sleep(vow_loop_t *loop, uint64_t ms) {

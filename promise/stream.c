@@ -139,7 +139,7 @@ static void answer_end(vow__wline *l) {
 }
 
 static void answer_none(vow__wline *l) {
-    vow_value_t none = vow_none();
+    vow_value_t none = vow__none();
     answer(l, &none, NULL);
 }
 
@@ -181,7 +181,7 @@ static void deliver(vow_stream_t *s, vow_value_t *item) {
     vow__assert(s->len < s->slots, "stream ring overflow");
     s->buf[(s->head + s->len) % s->slots] = *item;
     s->len++;
-    *item = vow_none();
+    *item = vow__none();
 }
 
 static void finish_nexts(vow_stream_t *s) {
@@ -323,7 +323,7 @@ vow_t *vow_stream_push(vow_stream_t *s, vow_value_t item) {
     if (vow__value_store(&item) != 0) return NULL; /* its destructor has run */
     if (s->nexts.head == NULL && (s->len >= s->cap || s->pushes.head != NULL))
         return push_waiter_new(s, item); /* back-pressure */
-    vow_t *p = vow_resolved(s->loop, vow_none());
+    vow_t *p = vow_resolved(s->loop, vow__none());
     if (p == NULL) {
         vow_value_release(&item);
         return NULL;
@@ -374,14 +374,14 @@ static vow_value_t take(vow_stream_t *s) {
         if (s->pushes.head != NULL && s->len < s->cap) {
             struct pwaiter *w = (struct pwaiter *)s->pushes.head;
             vow_value_t moved = w->item;
-            w->item = vow_none();
+            w->item = vow__none();
             deliver(s, &moved);
             answer_none(&s->pushes);
         }
     } else {
         struct pwaiter *w = (struct pwaiter *)s->pushes.head;
         item = w->item;
-        w->item = vow_none();
+        w->item = vow__none();
         answer_none(&s->pushes);
     }
     return item;
@@ -500,7 +500,7 @@ static void each_watch(struct each *e, vow_t *q, vow_on_ok ok) {
 
 static void each_end(struct each *e) {
     if (e->fn != NULL) {
-        vow__fulfill(e->result, vow_none());
+        vow__fulfill(e->result, vow__none());
         return;
     }
     struct vow_list *l = vow__list_new(e->n);

@@ -145,7 +145,7 @@ vow_t *vow_lock_acquire(vow_lock_t *l, const void *owner) {
     if (l == NULL || sync_check(&l->s) != 0) return NULL;
     struct vow__sync *o = &l->s;
     if (o->value == 1 && o->wait.head == NULL) {
-        vow_t *p = vow_resolved(o->loop, vow_none());
+        vow_t *p = vow_resolved(o->loop, vow__none());
         if (p != NULL) {
             o->value = 0;
             o->holder = owner;
@@ -183,7 +183,7 @@ int vow_event_set(vow_event_t *e) {
     struct waiter *w;
     while ((w = (struct waiter *)o->wait.head) != NULL) {
         waiter_leave(w);
-        vow__waiter_fulfil(&w->w, vow_none()); /* its context destructor releases w */
+        vow__waiter_fulfil(&w->w, vow__none()); /* its context destructor releases w */
     }
     return 0;
 }
@@ -201,7 +201,7 @@ int vow_event_is_set(const vow_event_t *e) {
 
 vow_t *vow_event_wait(vow_event_t *e) {
     if (e == NULL || sync_check(&e->s) != 0) return NULL;
-    if (e->s.value != 0) return vow_resolved(e->s.loop, vow_none());
+    if (e->s.value != 0) return vow_resolved(e->s.loop, vow__none());
     return waiter_new(&e->s, NULL);
 }
 
@@ -220,7 +220,7 @@ vow_t *vow_sem_acquire(vow_sem_t *s) {
     if (s == NULL || sync_check(&s->s) != 0) return NULL;
     struct vow__sync *o = &s->s;
     if (o->value > 0 && o->wait.head == NULL) {
-        vow_t *p = vow_resolved(o->loop, vow_none());
+        vow_t *p = vow_resolved(o->loop, vow__none());
         if (p != NULL) o->value--;
         return p;
     }

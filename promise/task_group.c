@@ -188,7 +188,7 @@ int vow_task_group_add(vow_task_group_t *g, vow_t *p) {
     size_t i = c->n++;
     c->group.recs[i] = r;
     c->group.outs[i].state = VOW_PENDING;
-    c->group.outs[i].value = vow_none();
+    c->group.outs[i].value = vow__none();
     c->group.outs[i].error = NULL;
     c->remaining++;
     r->index = (uint32_t)i;

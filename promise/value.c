@@ -19,7 +19,7 @@ vow_value_t vow_ptr(void *p, void (*dtor)(void *)) {
 }
 
 vow_value_t vow_value_share(const vow_value_t *v) {
-    if (v == NULL) return vow_none();
+    if (v == NULL) return vow__none();
     vow_value_t s = *v;
     if (s.boxed) {
         s.own.box->refcnt++;
@@ -42,7 +42,7 @@ void vow_value_release(vow_value_t *v) {
     } else if (v->kind == VOW_VAL_PTR && v->own.dtor != NULL) {
         v->own.dtor(v->u.p);
     }
-    *v = vow_none();
+    *v = vow__none();
 }
 
 vow_value_kind_t vow_value_kind(const vow_value_t *v) {
@@ -81,7 +81,7 @@ int vow__value_store_box(vow_value_t *v) {
     struct vow__box *b = vow__malloc(sizeof *b);
     if (b == NULL) {
         v->own.dtor(v->u.p);
-        *v = vow_none();
+        *v = vow__none();
         return VOW_ENOMEM;
     }
     b->refcnt = 1;
@@ -95,7 +95,7 @@ int vow__value_store_box(vow_value_t *v) {
 /* ---- results ------------------------------------------------------------------------ */
 
 vow_result_t vow_ok(vow_value_t v) { return (vow_result_t){.kind = VOW_RESULT_VALUE, .value = v}; }
-vow_result_t vow_ok_none(void) { return vow_ok(vow_none()); }
+vow_result_t vow_ok_none(void) { return vow_ok(vow__none()); }
 vow_result_t vow_ok_int(int64_t i) { return vow_ok(vow_int(i)); }
 vow_result_t vow_ok_double(double d) { return vow_ok(vow_double(d)); }
 

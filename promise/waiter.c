@@ -47,7 +47,7 @@ void vow__waiter_grant_job(vow_loop_t *loop, vow__job *job, int how) {
     if (w->state == VOW__W_RESERVED) {
         vow__waiter_leave(w);
         w->state = VOW__W_DONE;
-        if (how == VOW__JOB_RUN) vow__waiter_fulfil(w, vow_none());
+        if (how == VOW__JOB_RUN) vow__waiter_fulfil(w, vow__none());
     }
     vow__waiter_put(w);
 }
