@@ -425,8 +425,20 @@ static __attribute__((noinline)) int await_suspend(coro *c, vow_t *p, vow_outcom
     return take_outcome(p, out);
 }
 
-/* The outcome of settled p into *out; drops the caller's reference to p. */
+/* The outcome of settled p into *out; drops the caller's reference to p. A plain value
+ * (no box to share) is copied here, saving no register; the rest in take_outcome_slow. */
+static int take_outcome_slow(vow_t *p, vow_outcome_t *out);
 static int take_outcome(vow_t *p, vow_outcome_t *out) {
+    if (p->state != VOW_FULFILLED || p->value.boxed) return take_outcome_slow(p, out);
+    if (out != NULL) {
+        out->state = VOW_FULFILLED;
+        out->value = vow__value_share(&p->value);
+    }
+    vow__unref(p);
+    return 0;
+}
+
+static __attribute__((noinline)) int take_outcome_slow(vow_t *p, vow_outcome_t *out) {
     const vow_t *src = p;
     int rc = 0;
     if (src->state == VOW_FULFILLED) {
