@@ -51,6 +51,14 @@
 /* tests/fiber/switch_test.c plants defects through these: VOW__FSWITCH_RBX "" drops rbx
  * from the clobbers (the compiler then does not save it), VOW__FSWITCH_LOADFPU "" never
  * loads the target's MXCSR and control word. */
+/* Under -fcf-protection (Intel CET's indirect branch tracking) an indirect jump must land
+ * on an endbr64, which is a no-op elsewhere. */
+#if defined(__CET__) && (__CET__ & 1)
+#define VOW__FSWITCH_LANDING "endbr64\n\t"
+#else
+#define VOW__FSWITCH_LANDING ""
+#endif
+
 #ifndef VOW__FSWITCH_RBX
 #define VOW__FSWITCH_RBX "rbx",
 #endif
@@ -80,8 +88,7 @@
                          "movq 16(%%rsp), %%rbp\n\t"                                               \
                          "addq $24, %%rsp\n\t"                                                     \
                          "jmpq *%%rax\n\t"                                                         \
-                         "1:\n\t"                                                                  \
-                         "leaq 128(%%rsp), %%rsp\n\t"                                              \
+                         "1:\n\t" VOW__FSWITCH_LANDING "leaq 128(%%rsp), %%rsp\n\t"                \
                          : "+D"(vow__fs_save), "+S"(vow__fs_to)                                    \
                          :                                                                         \
                          : "rax", VOW__FSWITCH_RBX "rcx", "rdx", "r8", "r9", "r10", "r11", "r12",  \
