@@ -60,13 +60,15 @@ static void release_deferred(vow_t *p);
 
 void vow__promise_release(vow_t *p) {
     if (!freeing && p->state == VOW_FULFILLED && p->value.kind != VOW_VAL_PTR &&
-        !(p->flags & (VOW__F_COMBINE | VOW__F_SETTLEABLE | VOW__F_NODE))) {
+        !(p->flags & (VOW__F_COMBINE | VOW__F_SETTLEABLE))) {
         /* A settled promise holding a plain value and nothing else (a vow_resolved, an
-         * awaited result): nothing to destroy but the slot, no destructor to run, so no
-         * need for the deferred-free stack. */
+         * awaited result, a then's derived promise whose reaction returned a plain value:
+         * its record, in the same node, let go of it when its job ran): nothing to destroy
+         * but the slot, no destructor to run, so no need for the deferred-free stack. */
         vow_loop_t *loop = p->loop;
         p->state = VOW__S_FREE;
-        vow__pool_put(&loop->pools[VOW__POOL_PROMISE], p);
+        vow__pool_put(&loop->pools[(p->flags & VOW__F_NODE) ? VOW__POOL_NODE : VOW__POOL_PROMISE],
+                      p);
         vow__loop_handle_release(loop);
         return;
     }
