@@ -40,10 +40,13 @@
 #define VOW__FSWITCH_REDZONE 128
 #define VOW__FSTACK_FRAME 48 /* fpu, vow__fstart, rbp, entry, arg, padding */
 
+/* Under AVX-512 the compiler may keep values in xmm16-31 and in the mask registers k0-k7,
+ * all caller-saved (a call clobbers them, so the switch must say it does). */
 #if defined(__AVX512F__)
 #define VOW__FSWITCH_AVX512                                                                        \
     , "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", "xmm24", "xmm25",    \
-        "xmm26", "xmm27", "xmm28", "xmm29", "xmm30", "xmm31"
+        "xmm26", "xmm27", "xmm28", "xmm29", "xmm30", "xmm31", "k0", "k1", "k2", "k3", "k4", "k5",  \
+        "k6", "k7"
 #else
 #define VOW__FSWITCH_AVX512
 #endif
