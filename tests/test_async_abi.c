@@ -15,6 +15,11 @@
 #include <signal.h>
 #include <stdio.h>
 #include <sys/time.h>
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#else
+#define RUNNING_ON_VALGRIND 0
+#endif
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
@@ -94,6 +99,18 @@ static unsigned x87_rc(void) {
 #endif
 }
 
+/* a / b now, under the rounding mode of the moment: an asm statement on x86-64, which no
+ * compiler moves across fesetround (clang without -frounding-math moves a C division). */
+static double div_now(double a, double b) {
+#if defined(__x86_64__)
+    __asm__ volatile("divsd %1, %0" : "+x"(a) : "x"(b));
+    return a;
+#else
+    volatile double q = a / b;
+    return q;
+#endif
+}
+
 /* Sets its own rounding mode (arg), then checks it after every await and that 1/3 rounds
  * as that mode says, in double (SSE) and long double (x87). */
 static vow_result_t body_rounding(vow_loop_t *loop, void *arg) {
@@ -107,7 +124,7 @@ static vow_result_t body_rounding(vow_loop_t *loop, void *arg) {
     for (int r = 0; r < 500; r++) {
         int rc = vow_await(vow_resolved(loop, vow_int(r)), NULL);
         if (rc != 0 || fegetround() != mode || mxcsr_rc() != m || x87_rc() != x) wrong++;
-        double t = one / three;
+        double t = div_now(one, three);
         long double lt = lone / lthree;
         if (r == 0) down = up = t, ldown = lup = lt;
         if (t != (mode == FE_UPWARD ? up : down) || lt != (mode == FE_UPWARD ? lup : ldown))
@@ -136,12 +153,16 @@ Test(async_abi, each_context_keeps_its_rounding_mode) {
     VOW_ASSERT_EQ(x87_rc(), x);
     VOW_ASSERT_EQ(finished, 3);
     VOW_ASSERT_EQ(wrong, 0);
-    /* The checks can fail: an upward and a downward 1/3 differ. */
-    volatile double one = 1.0, three = 3.0;
+    /* The checks can fail: an upward and a downward 1/3 differ (not under valgrind, whose
+     * arithmetic rounds to nearest whatever the mode says). */
+    if (RUNNING_ON_VALGRIND) {
+        VOW_TEST_END(loop);
+        return;
+    }
     fesetround(FE_UPWARD);
-    double up = one / three;
+    double up = div_now(1.0, 3.0);
     fesetround(FE_DOWNWARD);
-    double down = one / three;
+    double down = div_now(1.0, 3.0);
     fesetround(FE_TONEAREST);
     cr_assert(up != down);
     VOW_TEST_END(loop);
@@ -232,6 +253,7 @@ Test(async_abi, signals_at_a_high_rate_during_switches) {
     vow_t *p2 = vow_async(loop, body_signals, CTX(2), NULL);
     int rc = vow_run(loop, vow_all(loop, (vow_t *[]){p1, p2}, 2), NULL);
     setitimer(ITIMER_REAL, &off, NULL);
+    signal(SIGALRM, SIG_IGN); /* a signal still pending (valgrind delivers late) goes */
     sigaction(SIGALRM, &old, NULL);
     VOW_ASSERT_CODE(rc, 0);
     VOW_ASSERT_EQ(finished, 2);
