@@ -31,9 +31,10 @@
  * x87 status word, which no switch saves), and comparing them made every switch into
  * and out of a context that had raised a flag the others had not (one underflow, or an
  * feclearexcept) load a different MXCSR, which costs far more than loading the same one:
- * 147 ns per round trip instead of 17 here (tests/fiber/switch_mxcsr.c). So the status
- * flags stay the thread's across a switch, unless the control bits differ: then the
- * target's saved MXCSR, flags included, is loaded whole.
+ * 124 ns per round trip instead of 12 (a ping-pong of the switch alone, gcc -O2;
+ * tests/fiber/switch_mxcsr.c). So the status flags stay the thread's across a switch,
+ * unless the control bits differ: then the target's saved MXCSR, flags included, is
+ * loaded whole.
  *
  * A fresh fiber's stack (vow__fstack_prepare, src/fiber_switch.c): the three slots, with
  * vow__fstart as the address to resume at and 0 as rbp, then entry and arg; vow__fstart

@@ -3,7 +3,7 @@
  * flush-to-zero, x87 precision) are each context's own; MXCSR's status flags are not
  * compared, so a switch between contexts whose control bits agree loads nothing and the
  * flags stay the thread's (the ABI makes them caller-saved; loading a different MXCSR at
- * every switch cost 147 ns per round trip instead of 17). A plain program (its own main,
+ * every switch cost 124 ns per round trip instead of 12). A plain program (its own main,
  * no Criterion, no libvow), like switch_test.c: it compiles the switch file itself.
  *
  * The header that compared the flags too fails `flags_alone_load_nothing` (the fiber's
