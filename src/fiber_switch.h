@@ -25,7 +25,16 @@
  * told it is clobbered), the address to resume at, and MXCSR with the x87 control word
  * (callee-saved under the System V ABI: a coroutine that changes the rounding mode must
  * not change its resumer's). The target's MXCSR and control word are loaded only when
- * they differ from the ones just saved (loading them stalls; comparing costs a load).
+ * their control bits differ from the ones just saved (loading them stalls; comparing
+ * costs a load). MXCSR's six status flags (bits 0-5: inexact, underflow, ...) are left
+ * out of the comparison: the ABI makes them caller-saved (a call may raise them, as the
+ * x87 status word, which no switch saves), and comparing them made every switch into
+ * and out of a context that had raised a flag the others had not (one underflow, or an
+ * feclearexcept) load a different MXCSR, which costs far more than loading the same one:
+ * 124 ns per round trip instead of 12 (a ping-pong of the switch alone, gcc -O2;
+ * tests/fiber/switch_mxcsr.c). So the status flags stay the thread's across a switch,
+ * unless the control bits differ: then the target's saved MXCSR, flags included, is
+ * loaded whole.
  *
  * A fresh fiber's stack (vow__fstack_prepare, src/fiber_switch.c): the three slots, with
  * vow__fstart as the address to resume at and 0 as rbp, then entry and arg; vow__fstart
@@ -40,10 +49,13 @@
 #define VOW__FSWITCH_REDZONE 128
 #define VOW__FSTACK_FRAME 48 /* fpu, vow__fstart, rbp, entry, arg, padding */
 
+/* Under AVX-512 the compiler may keep values in xmm16-31 and in the mask registers k0-k7,
+ * all caller-saved (a call clobbers them, so the switch must say it does). */
 #if defined(__AVX512F__)
 #define VOW__FSWITCH_AVX512                                                                        \
     , "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", "xmm24", "xmm25",    \
-        "xmm26", "xmm27", "xmm28", "xmm29", "xmm30", "xmm31"
+        "xmm26", "xmm27", "xmm28", "xmm29", "xmm30", "xmm31", "k0", "k1", "k2", "k3", "k4", "k5",  \
+        "k6", "k7"
 #else
 #define VOW__FSWITCH_AVX512
 #endif
@@ -82,7 +94,8 @@
                          "movq (%%rsp), %%rax\n\t"                                                 \
                          "movq %%rsp, (%%rdi)\n\t"                                                 \
                          "movq %%rsi, %%rsp\n\t"                                                   \
-                         "cmpq (%%rsp), %%rax\n\t"                                                 \
+                         "xorq (%%rsp), %%rax\n\t"                                                 \
+                         "testq $-64, %%rax\n\t"                                                   \
                          "je 2f\n\t" VOW__FSWITCH_LOADFPU "2:\n\t"                                 \
                          "movq 8(%%rsp), %%rax\n\t"                                                \
                          "movq 16(%%rsp), %%rbp\n\t"                                               \
