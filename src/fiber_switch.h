@@ -60,9 +60,6 @@
 #define VOW__FSWITCH_AVX512
 #endif
 
-/* tests/fiber/switch_test.c plants defects through these: VOW__FSWITCH_RBX "" drops rbx
- * from the clobbers (the compiler then does not save it), VOW__FSWITCH_LOADFPU "" never
- * loads the target's MXCSR and control word. */
 /* Under -fcf-protection (Intel CET's indirect branch tracking) an indirect jump must land
  * on an endbr64, which is a no-op elsewhere. */
 #if defined(__CET__) && (__CET__ & 1)
@@ -71,6 +68,9 @@
 #define VOW__FSWITCH_LANDING ""
 #endif
 
+/* tests/fiber/switch_test.c plants defects through these: VOW__FSWITCH_RBX "" drops rbx
+ * from the clobbers (the compiler then does not save it), VOW__FSWITCH_LOADFPU "" never
+ * loads the target's MXCSR and control word. */
 #ifndef VOW__FSWITCH_RBX
 #define VOW__FSWITCH_RBX "rbx",
 #endif
