@@ -390,7 +390,8 @@ struct vow_loop {
     ev_timer timer_w;
     ev_prepare drain_w; /* never started: fed when work is queued outside a drain (loop.c) */
 
-    uint64_t now_ms;
+    uint64_t now_ms;   /* the cached time (vow_loop_now) */
+    unsigned now_iter; /* libev's iteration count when now_ms was read */
     vow__timers tm;
 
     /* the layers above: their callbacks and state, their release functions, their pools */
@@ -409,6 +410,12 @@ struct vow_loop {
 
     struct vow__stacks stacks; /* coroutine stacks (src/fiber.c) */
 };
+
+/* vow__drain's test for "nothing to do" inline: for callers that usually have none. */
+static inline void vow__drain_inline(vow_loop_t *loop) {
+    if (VOW__FIFO_EMPTY(&loop->jobs) && loop->want_after_drain == 0 && !loop->kept) return;
+    vow__drain(loop);
+}
 
 /* Queues a job (FIFO); never fails. The caller has set j->fn. */
 static inline void vow__job_push(vow_loop_t *loop, vow__job *j) {
@@ -442,6 +449,12 @@ static inline void *vow__loop_layer(const vow_loop_t *loop, int slot) {
 /* Monotonic milliseconds. */
 uint64_t vow__clock_ms(void);
 uint64_t vow__clock_ns(void); /* CLOCK_MONOTONIC in nanoseconds */
+/* Reads the clock into the loop's cached time (vow_loop_now) and returns it. */
+static inline uint64_t vow__loop_clock_ms(vow_loop_t *loop) {
+    loop->now_iter = ev_iteration(loop->evl);
+    return loop->now_ms = vow__clock_ms();
+}
+
 /* Frees the loop struct (closed, no handle left): the layers' destroy, the pools. */
 void vow__loop_struct_free(vow_loop_t *loop);
 /* Releases one handle; the loop struct goes once closed and no handle holds it. */

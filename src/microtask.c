@@ -18,7 +18,9 @@
 /* Work queued outside a drain: keep the loop alive for it, and feed the drain watcher
  * (src/loop.c), so that it runs right after the callback that queued the work, whoever's
  * callback that is, before the next one: Node's microtask checkpoint after every
- * callback. */
+ * callback. Fed outside the libev loop (the application's code around a wrapped loop's
+ * ev_run), it runs when ev_run is next entered: libev invokes what is pending first,
+ * before it polls. */
 void vow__mq_note_work(vow_loop_t *loop) {
     if (!loop->kept && !loop->draining) {
         loop->kept = 1;
