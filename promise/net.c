@@ -108,6 +108,8 @@ struct vow_sock {
     uint8_t drained;   /* the last recv emptied the kernel's buffer: wait for readiness */
     uint8_t read_lazy; /* EV_READ stays on after a read is served, until readiness comes
                           with no read waiting (no epoll_ctl per read) */
+    uint8_t in_io;     /* inside its callback's drain: the watcher and the keep are
+                          brought up to date after it (sock_io) */
     size_t limit;
     vow__sockw w;
     vow__buf rbuf, wbuf;
@@ -187,9 +189,13 @@ static void layer_verify(const vow_loop_t *loop, void *state) {
         vow__assert(s->prev == prev && s->listed && s->refs > 0, "net: socket list");
         vow__assert(s->reads.n <= 1, "net: one read at a time");
         vow__assert(!s->closed || (s->w.events == 0 && !s->kept), "net: a closed socket watches");
-        vow__assert((wants(s) != 0) == (s->kept != 0), "net: a socket keeps the loop exactly "
-                                                       "while it waits for something");
-        vow__assert((wants(s) & ~s->w.events) == 0, "net: a socket watches what it waits for");
+        /* (Inside its callback's drain the socket may still keep the loop for what it has
+         * answered, and not watch yet for what it waits for: sock_io updates both once the
+         * drain is over.) */
+        vow__assert((wants(s) != 0) == (s->kept != 0) || s->in_io,
+                    "net: a socket keeps the loop exactly while it waits for something");
+        vow__assert((wants(s) & ~s->w.events) == 0 || s->in_io,
+                    "net: a socket watches what it waits for");
     }
     vow__assert(prev == ns->socks.tail, "net: socket list tail");
 }
@@ -543,8 +549,20 @@ static void sock_io(struct ev_loop *evl, ev_io *io, int revents) {
                 s->read_lazy = 0; /* nobody reads: stop watching (update below) */
         }
     }
+    /* The reactions first: the one that took a read's bytes usually starts the next read,
+     * and the watcher and the keep, updated after them, then stay as they are (no keep
+     * released and taken again per read; start_read leaves the update to this one). */
+    uint8_t in_io = s->in_io;
+    s->in_io = 1;
+    vow__drain(loop);
+    s->in_io = in_io;
     update(s);
-    sock_put(s);
+    if (s->refs > 1) {
+        s->refs--;
+        return;
+    }
+    vow__callback_begin(loop); /* what the last reference's close queues runs here too */
+    vow_sock_unref(s);
     vow__drain(loop);
 }
 
@@ -612,7 +630,7 @@ static vow_t *start_read(vow_sock_t *s, int kind, size_t n, const void *delim, s
     r->dlen = dlen;
     s->refs++;
     if (!s->drained || s->rbuf.len > 0 || s->err != 0 || s->eof || s->closed) pump_read(s);
-    update(s);
+    if (!s->in_io) update(s); /* (else sock_io does, after its drain) */
     sock_put(s);
     return p;
 }
