@@ -97,6 +97,18 @@ const vow_bytes_t *vow_value_bytes(const vow_value_t *v) {
 }
 
 /* ---- the layer ------------------------------------------------------------------------------ */
+enum { RD_SOME = 1, RD_EXACTLY, RD_UNTIL };
+
+/* A read's waiter: the socket's own record (rw) when it is free, else one from the pool. */
+struct rwaiter {
+    vow__waiter w; /* first; owner: the socket (one reference) */
+    uint8_t kind;
+    size_t n;             /* SOME: max; EXACTLY: n; UNTIL: max (0: none) */
+    size_t scanned;       /* UNTIL: buffered bytes searched already */
+    unsigned char *delim; /* UNTIL (owned) */
+    size_t dlen;
+};
+
 struct vow_sock {
     vow_loop_t *loop;
     vow_t *anchor; /* keeps the loop's memory valid (owned) */
@@ -110,6 +122,8 @@ struct vow_sock {
                           with no read waiting (no epoll_ctl per read) */
     uint8_t in_io;     /* inside its callback's drain: the watcher and the keep are
                           brought up to date after it (sock_io) */
+    uint8_t rw_busy;   /* rw is a read's waiter (until its release) */
+    struct rwaiter rw;
     size_t limit;
     vow__sockw w;
     vow__buf rbuf, wbuf;
@@ -342,16 +356,6 @@ static void answer_all_err(vow__wline *l, int code) {
 }
 
 /* ---- reading --------------------------------------------------------------------------------- */
-enum { RD_SOME = 1, RD_EXACTLY, RD_UNTIL };
-
-struct rwaiter {
-    vow__waiter w; /* first; owner: the socket (one reference) */
-    uint8_t kind;
-    size_t n;             /* SOME: max; EXACTLY: n; UNTIL: max (0: none) */
-    size_t scanned;       /* UNTIL: buffered bytes searched already */
-    unsigned char *delim; /* UNTIL (owned) */
-    size_t dlen;
-};
 
 /* Gives the first n buffered bytes to the read. */
 static void give(vow_sock_t *s, size_t n) {
@@ -576,9 +580,11 @@ static void read_cancel(vow__waiter *w) {
 
 static void read_release(vow__waiter *w) {
     struct rwaiter *r = (struct rwaiter *)w;
+    vow_sock_t *s = w->owner;
     vow__free(r->delim);
     r->delim = NULL;
-    sock_put(w->owner);
+    if (r == &s->rw) s->rw_busy = 0;
+    sock_put(s);
 }
 
 static void plain_release(vow__waiter *w) { sock_put(w->owner); }
@@ -618,7 +624,16 @@ static vow_t *start_read(vow_sock_t *s, int kind, size_t n, const void *delim, s
         memcpy(d, delim, dlen);
     }
     vow__waiter *w;
-    vow_t *p = sock_waiter(s, sizeof(struct rwaiter), &s->reads, &read_ops, &w);
+    vow_t *p;
+    if (!s->rw_busy) { /* the socket's own record: no allocation, nothing to zero */
+        w = &s->rw.w;
+        if ((p = vow__waiter_init(loop, w, &s->reads, &read_ops, s)) != NULL) {
+            s->refs++;
+            s->rw_busy = 1;
+        }
+    } else { /* the last read's record is still held (its promise's cancel record) */
+        p = sock_waiter(s, sizeof(struct rwaiter), &s->reads, &read_ops, &w);
+    }
     if (p == NULL) {
         vow__free(d);
         return NULL;
@@ -626,6 +641,7 @@ static vow_t *start_read(vow_sock_t *s, int kind, size_t n, const void *delim, s
     struct rwaiter *r = (struct rwaiter *)w;
     r->kind = (uint8_t)kind;
     r->n = n;
+    r->scanned = 0;
     r->delim = d;
     r->dlen = dlen;
     s->refs++;
