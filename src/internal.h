@@ -392,6 +392,9 @@ struct vow_loop {
 
     uint64_t now_ms;   /* the cached time (vow_loop_now) */
     unsigned now_iter; /* libev's iteration count when now_ms was read */
+    /* vow__loop_run_until's condition while it runs the libev loop (src/loop.c) */
+    int (*run_done)(void *);
+    void *run_arg;
     vow__timers tm;
 
     /* the layers above: their callbacks and state, their release functions, their pools */

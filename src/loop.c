@@ -100,11 +100,16 @@ static void prepare_cb(struct ev_loop *evl, ev_prepare *w, int revents) {
 }
 
 static void check_cb(struct ev_loop *evl, ev_check *w, int revents) {
-    (void)evl;
     (void)revents;
     vow_loop_t *loop = w->data;
     vow__drain_inline(loop);
     if (loop->tm.imm_head != VOW__NIL) vow__timers_check(loop);
+    /* vow__loop_run_until runs libev's loop for as many turns as it takes: it is told to
+     * return once its condition holds, or when callbacks are still pending behind this one
+     * (another watcher's at this priority, or a watcher fed during the check phase): one of
+     * them may meet the condition, and libev must not go on to poll then. */
+    if (loop->run_done != NULL && (ev_pending_count(evl) > 0 || loop->run_done(loop->run_arg)))
+        ev_break(evl, EVBREAK_ONE);
 }
 
 /* Fed (never started) when work is queued outside a drain (vow__mq_note_work). libev's
@@ -371,7 +376,15 @@ int vow__loop_run_until(vow_loop_t *loop, int (*done)(void *), void *arg) {
             rc = VOW_EINTR;
             break;
         }
-        int active = ev_run(loop->evl, EVRUN_ONCE);
+        /* As many turns as it takes, not one turn per ev_run (EVRUN_ONCE): each entry of
+         * ev_run costs libev a pass over its pending queues, and vow a drain and a look at
+         * the condition. The check callback, last in each turn, breaks the loop once the
+         * condition holds, or when anything is still pending behind it (then this turn ends
+         * here, as EVRUN_ONCE's would). */
+        loop->run_done = done;
+        loop->run_arg = arg;
+        int active = ev_run(loop->evl, 0);
+        loop->run_done = NULL;
         vow__drain(loop);
         if (done(arg)) break;
         if (!active && vow_loop_alive(loop) == 0) {

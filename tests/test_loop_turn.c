@@ -128,3 +128,75 @@ Test(loop_turn, now_outside_the_loop_reads_the_clock_once_then_caches) {
     cr_assert_geq(b, a + 3, "a poll since: read again");
     VOW_TEST_END(loop);
 }
+
+/* ---- vow_run runs libev's loop for many turns at once ---------------------------------------- */
+/* vow_run no longer enters ev_run once per turn: vow's check callback ends the run once the
+ * promise settled, or when a callback is still pending behind it. Here the promise is
+ * settled by the application's own lowest-priority watcher, which libev invokes after vow's
+ * check callback in the same turn; the application's timer, 2 s away, would keep the next
+ * poll blocked that long if libev went on polling. */
+struct late {
+    vow_t *p;
+    int fds[2];
+};
+
+static void late_io(struct ev_loop *evl, ev_io *w, int revents) {
+    (void)revents;
+    struct late *l = w->data;
+    char c;
+    cr_assert_eq(read(w->fd, &c, 1), 1);
+    ev_io_stop(evl, w);
+    VOW_ASSERT_CODE(vow_resolve(l->p, vow_int(7)), 0);
+}
+
+Test(loop_turn, run_returns_when_a_watcher_after_the_check_settles_the_promise) {
+    vow_loop_t *loop = vow_test_loop();
+    struct ev_loop *evl = vow_loop_ev(loop);
+    struct late l = {.p = vow_new(loop)};
+    cr_assert_eq(pipe(l.fds), 0);
+    ev_io io;
+    ev_io_init(&io, late_io, l.fds[0], EV_READ);
+    ev_set_priority(&io, EV_MINPRI);
+    io.data = &l;
+    ev_io_start(evl, &io);
+    ev_timer t;
+    ev_timer_init(&t, app_timer, 2.0, 0.0);
+    ev_timer_start(evl, &t);
+    cr_assert_eq(write(l.fds[1], "x", 1), 1);
+    double start = mono();
+    vow_outcome_t o;
+    VOW_ASSERT_CODE(vow_run(loop, vow_ref(l.p), &o), 0);
+    cr_assert_lt(mono() - start, 1.0, "vow_run waited %.3f s after its promise settled",
+                 mono() - start);
+    VOW_ASSERT_STATE(o.state, VOW_FULFILLED);
+    VOW_ASSERT_EQ(vow_value_int(&o.value), 7);
+    vow_outcome_release(&o);
+    vow_unref(l.p);
+    ev_timer_stop(evl, &t);
+    close(l.fds[0]);
+    close(l.fds[1]);
+    VOW_TEST_END(loop);
+}
+
+/* A promise that settles after many turns (a chain of immediates, each a turn). */
+static void count_turns(vow_loop_t *loop, void *arg) {
+    struct late *l = arg;
+    int *n = (int *)&l->fds[0];
+    if (++*n == 100)
+        VOW_ASSERT_CODE(vow_resolve(l->p, vow_none()), 0);
+    else
+        VOW_ASSERT_CODE(vow_set_immediate(loop, count_turns, l, NULL), 0);
+}
+
+Test(loop_turn, run_over_many_turns) {
+    vow_loop_t *loop = vow_test_loop();
+    struct late l = {.p = vow_new(loop)};
+    VOW_ASSERT_CODE(vow_set_immediate(loop, count_turns, &l, NULL), 0);
+    vow_outcome_t o;
+    VOW_ASSERT_CODE(vow_run(loop, vow_ref(l.p), &o), 0);
+    VOW_ASSERT_STATE(o.state, VOW_FULFILLED);
+    VOW_ASSERT_EQ(l.fds[0], 100);
+    vow_outcome_release(&o);
+    vow_unref(l.p);
+    VOW_TEST_END(loop);
+}
