@@ -33,6 +33,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/un.h>
@@ -74,6 +75,10 @@ static vow_t *rejected(vow_loop_t *loop, int code, const char *msg) {
 static void bytes_in_box(void *p) { ((vow_bytes_t *)p)->len = 0; }
 
 #define BYTES_AT ((sizeof(struct vow__box) + 15) & ~(size_t)15)
+/* Where a bytes value's first byte is in its block; the read buffer keeps that much room in
+ * front of its bytes (vow__buf's head), so a read that takes everything buffered can take
+ * the buffer's block as its value (give), without copying. */
+#define BYTES_DATA_AT (BYTES_AT + offsetof(vow_bytes_t, data))
 
 /* A value of n bytes, copied from p (NULL: none yet); VOW_VAL_NONE when out of memory. */
 static vow_value_t bytes_value(const unsigned char *p, size_t n) {
@@ -266,6 +271,7 @@ static vow_sock_t *sock_new(vow_loop_t *loop, int fd) {
     s->refs = 1;
     s->fd = fd;
     s->limit = DEFAULT_WRITE_LIMIT;
+    s->rbuf.head = BYTES_DATA_AT;
     vow__sockw_init(&s->w, loop, fd, sock_io, s);
     VOW__DLIST_PUSH(&ns->socks, s);
     s->listed = 1;
@@ -357,8 +363,30 @@ static void answer_all_err(vow__wline *l, int code) {
 
 /* ---- reading --------------------------------------------------------------------------------- */
 
-/* Gives the first n buffered bytes to the read. */
+/* The read buffer's block as a value of its n bytes (all it holds, at its start, with room
+ * for the NUL after them): the buffer is left without memory. */
+static __attribute__((noinline)) vow_value_t bytes_take(vow__buf *rb, size_t n) {
+    unsigned char *blk = vow__buf_take(rb);
+    struct vow__box *box = (struct vow__box *)blk;
+    vow_bytes_t *b = (vow_bytes_t *)(blk + BYTES_AT);
+    b->len = n;
+    b->data[n] = '\0';
+    box->refcnt = 1;
+    box->p = b;
+    box->dtor = bytes_in_box;
+    return (vow_value_t){.kind = VOW_VAL_PTR, .u.p = b, .own.box = box, .boxed = 1};
+}
+
+/* Gives the first n buffered bytes to the read. When they are all it holds and fill at
+ * least half its room, the buffer's block itself becomes the value (the next recv gets a
+ * new one): no copy of large reads, and a value at most twice its bytes' size. Smaller
+ * reads are copied into a block of their own. */
 static void give(vow_sock_t *s, size_t n) {
+    vow__buf *rb = &s->rbuf;
+    if (n >= rb->cap / 2 && n == rb->len && rb->off == 0 && n < rb->cap) {
+        answer_ok(&s->reads, bytes_take(rb, n));
+        return;
+    }
     vow_value_t v = bytes_value(vow__buf_head(&s->rbuf), n);
     if (v.kind == VOW_VAL_NONE) {
         answer_err(&s->reads, VOW_ENOMEM); /* the bytes stay buffered */

@@ -7,8 +7,10 @@
  * again); a cancelled read followed by a new one from its own rejection; a read whose
  * promise the user keeps past its fulfilment (the next read takes a pooled record); the
  * last reference dropped inside a read's reaction; a ping-pong of many rounds whose every
- * step is a reaction (the benchmark's shape). Sockets are socketpairs wrapped with
- * vow_sock_wrap. */
+ * step is a reaction (the benchmark's shape); a read that takes everything buffered when
+ * that fills at least half the read buffer takes the buffer's block as its value (no copy)
+ * and the next read gets a new buffer, a smaller one copies. Sockets are socketpairs wrapped
+ * with vow_sock_wrap. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <sys/socket.h>
@@ -251,5 +253,89 @@ Test(net_reads, ping_pong_of_reactions) {
     VOW_ASSERT_EQ(st.bytes_read, (uint64_t)ROUNDS * 8);
     vow_sock_unref(pp.c);
     vow_sock_unref(pp.s);
+    VOW_TEST_END(loop);
+}
+
+/* ---- a large read takes the read buffer's block as its value --------------------------------- */
+#define BIG 40000 /* over half the read buffer's 64 KiB: the buffer's block is handed over */
+
+static void fill(unsigned char *p, size_t n, unsigned seed) {
+    for (size_t i = 0; i < n; i++) p[i] = (unsigned char)((i * 7 + seed) % 251);
+}
+
+/* Runs p, which must fulfil with bytes: a new reference to its value in *out. */
+static void run_bytes(vow_loop_t *loop, vow_t *p, vow_value_t *out) {
+    vow_outcome_t o;
+    VOW_ASSERT_CODE(vow_run(loop, p, &o), 0);
+    VOW_ASSERT_STATE(o.state, VOW_FULFILLED);
+    cr_assert_not_null(vow_value_bytes(&o.value));
+    *out = vow_value_share(&o.value);
+    vow_outcome_release(&o);
+}
+
+Test(net_reads, large_reads_take_the_buffer_and_small_ones_copy) {
+    vow_loop_t *loop = vow_test_loop();
+    vow_sock_t *a, *b;
+    wrap_pair(loop, &a, &b);
+    static unsigned char big[BIG], line[BIG];
+    fill(big, BIG, 1);
+    fill(line, BIG, 2);
+    for (size_t i = 0; i < BIG - 1; i++)
+        if (line[i] == '\n') line[i] = 'x';
+    line[BIG - 1] = '\n';
+    /* The whole of it in the kernel's buffer first (a socketpair takes 40 kB at once), so
+     * the first recv gets all of it. */
+    cr_assert_eq(write(vow_sock_fd(a), big, BIG), (ssize_t)BIG);
+    vow_value_t v1, v2, v3, v4;
+    run_bytes(loop, vow_sock_read(b, 65536), &v1);
+    /* A small read after it: a new buffer, a copy. */
+    cr_assert_eq(write(vow_sock_fd(a), "abc", 3), 3);
+    run_bytes(loop, vow_sock_read_exactly(b, 3), &v2);
+    /* read_until and read_exactly that take everything buffered. */
+    cr_assert_eq(write(vow_sock_fd(a), line, BIG), (ssize_t)BIG);
+    run_bytes(loop, vow_sock_read_until(b, "\n", 1, 0), &v3);
+    cr_assert_eq(write(vow_sock_fd(a), big, BIG), (ssize_t)BIG);
+    run_bytes(loop, vow_sock_read_exactly(b, BIG), &v4);
+    vow_sock_unref(b); /* the values outlive the socket and its buffer */
+    vow_sock_unref(a);
+    const vow_bytes_t *b1 = vow_value_bytes(&v1), *b2 = vow_value_bytes(&v2);
+    const vow_bytes_t *b3 = vow_value_bytes(&v3), *b4 = vow_value_bytes(&v4);
+    VOW_ASSERT_EQ(b1->len, (size_t)BIG);
+    cr_assert(memcmp(b1->data, big, BIG) == 0);
+    VOW_ASSERT_EQ(b1->data[BIG], 0, "a NUL after the bytes");
+    VOW_ASSERT_EQ(b2->len, (size_t)3);
+    cr_assert_str_eq((const char *)b2->data, "abc");
+    VOW_ASSERT_EQ(b3->len, (size_t)BIG);
+    cr_assert(memcmp(b3->data, line, BIG) == 0);
+    VOW_ASSERT_EQ(b3->data[BIG], 0);
+    VOW_ASSERT_EQ(b4->len, (size_t)BIG);
+    cr_assert(memcmp(b4->data, big, BIG) == 0);
+    VOW_ASSERT_EQ(b4->data[BIG], 0);
+    vow_value_release(&v1);
+    vow_value_release(&v2);
+    vow_value_release(&v3);
+    vow_value_release(&v4);
+    VOW_TEST_END(loop);
+}
+
+/* A read that takes part of a large buffer copies it; the rest stays for the next read. */
+Test(net_reads, a_read_of_part_of_a_large_buffer_leaves_the_rest) {
+    vow_loop_t *loop = vow_test_loop();
+    vow_sock_t *a, *b;
+    wrap_pair(loop, &a, &b);
+    static unsigned char big[BIG];
+    fill(big, BIG, 3);
+    cr_assert_eq(write(vow_sock_fd(a), big, BIG), (ssize_t)BIG);
+    vow_value_t v1, v2;
+    run_bytes(loop, vow_sock_read_exactly(b, 100), &v1);
+    run_bytes(loop, vow_sock_read(b, 65536), &v2);
+    VOW_ASSERT_EQ(vow_value_bytes(&v1)->len, (size_t)100);
+    cr_assert(memcmp(vow_value_bytes(&v1)->data, big, 100) == 0);
+    VOW_ASSERT_EQ(vow_value_bytes(&v2)->len, (size_t)(BIG - 100));
+    cr_assert(memcmp(vow_value_bytes(&v2)->data, big + 100, BIG - 100) == 0);
+    vow_value_release(&v1);
+    vow_value_release(&v2);
+    vow_sock_unref(a);
+    vow_sock_unref(b);
     VOW_TEST_END(loop);
 }
