@@ -711,7 +711,7 @@ static vow_t *write_now(vow_sock_t *s, const unsigned char *b, size_t len) {
             s->st.bytes_written += (uint64_t)n;
             p->flags |= VOW__F_RESOLVED;
             p->state = VOW_FULFILLED;
-            p->value = vow_none();
+            p->value = (vow_value_t){.kind = VOW_VAL_NONE};
             return p;
         }
     }
@@ -731,7 +731,7 @@ static vow_t *write_now(vow_sock_t *s, const unsigned char *b, size_t len) {
     } else {
         p->flags |= VOW__F_RESOLVED;
         p->state = VOW_FULFILLED;
-        p->value = vow_none();
+        p->value = (vow_value_t){.kind = VOW_VAL_NONE};
     }
     after_write(s);
     update(s);

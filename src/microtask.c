@@ -135,6 +135,7 @@ static void after_drain(vow_loop_t *loop) {
 
 void vow__drain(vow_loop_t *loop) {
     if (loop->draining || loop->closed) return;
+    loop->held = 0; /* (vow__callback_begin's mark: this is the drain it promised) */
     if (VOW__FIFO_EMPTY(&loop->jobs) && loop->want_after_drain == 0 && !loop->kept) return;
     loop->draining = 1;
     do {
