@@ -558,7 +558,7 @@ struct vow__waiter {
     uint8_t state;            /* the object's */
     uint8_t refs;             /* the cancel context, a queued job */
     uint8_t abandoned;        /* the object is gone (vow__waiter_abandon) */
-    uint8_t pool;             /* the loop pool it came from (0: vow__malloc) */
+    uint8_t pool;             /* the loop pool it came from (0: vow__malloc; VOW__WAITER_OWNED) */
     struct vow__cancel_cb cb; /* its promise's cancel record (embedded) */
 };
 /* Waiter records up to this size come from the loop's pool (larger ones from vow__malloc):
@@ -571,6 +571,12 @@ struct vow__waiter {
  * reference to the promise, so the user dropping theirs neither frees nor cancels it. */
 vow_t *vow__waiter_new(vow_loop_t *loop, size_t size, struct vow__wline *line,
                        const struct vow__waiter_ops *ops, void *owner, struct vow__waiter **out);
+/* The same in a record of the owner's own (w->pool VOW__WAITER_OWNED: nothing is freed
+ * when it goes; its release op is the owner's sign that the record is free again). Sets the
+ * head; the rest of the record is the caller's to set. */
+#define VOW__WAITER_OWNED 0xFFu
+vow_t *vow__waiter_init(vow_loop_t *loop, struct vow__waiter *w, struct vow__wline *line,
+                        const struct vow__waiter_ops *ops, void *owner);
 void vow__wline_push(struct vow__wline *l, struct vow__waiter *w);
 /* Takes w out of its line (nothing when in none). */
 void vow__waiter_leave(struct vow__waiter *w);

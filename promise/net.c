@@ -33,6 +33,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/un.h>
@@ -74,6 +75,10 @@ static vow_t *rejected(vow_loop_t *loop, int code, const char *msg) {
 static void bytes_in_box(void *p) { ((vow_bytes_t *)p)->len = 0; }
 
 #define BYTES_AT ((sizeof(struct vow__box) + 15) & ~(size_t)15)
+/* Where a bytes value's first byte is in its block; the read buffer keeps that much room in
+ * front of its bytes (vow__buf's head), so a read that takes everything buffered can take
+ * the buffer's block as its value (give), without copying. */
+#define BYTES_DATA_AT (BYTES_AT + offsetof(vow_bytes_t, data))
 
 /* A value of n bytes, copied from p (NULL: none yet); VOW_VAL_NONE when out of memory. */
 static vow_value_t bytes_value(const unsigned char *p, size_t n) {
@@ -97,6 +102,18 @@ const vow_bytes_t *vow_value_bytes(const vow_value_t *v) {
 }
 
 /* ---- the layer ------------------------------------------------------------------------------ */
+enum { RD_SOME = 1, RD_EXACTLY, RD_UNTIL };
+
+/* A read's waiter: the socket's own record (rw) when it is free, else one from the pool. */
+struct rwaiter {
+    vow__waiter w; /* first; owner: the socket (one reference) */
+    uint8_t kind;
+    size_t n;             /* SOME: max; EXACTLY: n; UNTIL: max (0: none) */
+    size_t scanned;       /* UNTIL: buffered bytes searched already */
+    unsigned char *delim; /* UNTIL (owned) */
+    size_t dlen;
+};
+
 struct vow_sock {
     vow_loop_t *loop;
     vow_t *anchor; /* keeps the loop's memory valid (owned) */
@@ -108,6 +125,10 @@ struct vow_sock {
     uint8_t drained;   /* the last recv emptied the kernel's buffer: wait for readiness */
     uint8_t read_lazy; /* EV_READ stays on after a read is served, until readiness comes
                           with no read waiting (no epoll_ctl per read) */
+    uint8_t in_io;     /* inside its callback's drain: the watcher and the keep are
+                          brought up to date after it (sock_io) */
+    uint8_t rw_busy;   /* rw is a read's waiter (until its release) */
+    struct rwaiter rw;
     size_t limit;
     vow__sockw w;
     vow__buf rbuf, wbuf;
@@ -187,9 +208,13 @@ static void layer_verify(const vow_loop_t *loop, void *state) {
         vow__assert(s->prev == prev && s->listed && s->refs > 0, "net: socket list");
         vow__assert(s->reads.n <= 1, "net: one read at a time");
         vow__assert(!s->closed || (s->w.events == 0 && !s->kept), "net: a closed socket watches");
-        vow__assert((wants(s) != 0) == (s->kept != 0), "net: a socket keeps the loop exactly "
-                                                       "while it waits for something");
-        vow__assert((wants(s) & ~s->w.events) == 0, "net: a socket watches what it waits for");
+        /* (Inside its callback's drain the socket may still keep the loop for what it has
+         * answered, and not watch yet for what it waits for: sock_io updates both once the
+         * drain is over.) */
+        vow__assert((wants(s) != 0) == (s->kept != 0) || s->in_io,
+                    "net: a socket keeps the loop exactly while it waits for something");
+        vow__assert((wants(s) & ~s->w.events) == 0 || s->in_io,
+                    "net: a socket watches what it waits for");
     }
     vow__assert(prev == ns->socks.tail, "net: socket list tail");
 }
@@ -246,6 +271,7 @@ static vow_sock_t *sock_new(vow_loop_t *loop, int fd) {
     s->refs = 1;
     s->fd = fd;
     s->limit = DEFAULT_WRITE_LIMIT;
+    s->rbuf.head = BYTES_DATA_AT;
     vow__sockw_init(&s->w, loop, fd, sock_io, s);
     VOW__DLIST_PUSH(&ns->socks, s);
     s->listed = 1;
@@ -336,19 +362,31 @@ static void answer_all_err(vow__wline *l, int code) {
 }
 
 /* ---- reading --------------------------------------------------------------------------------- */
-enum { RD_SOME = 1, RD_EXACTLY, RD_UNTIL };
 
-struct rwaiter {
-    vow__waiter w; /* first; owner: the socket (one reference) */
-    uint8_t kind;
-    size_t n;             /* SOME: max; EXACTLY: n; UNTIL: max (0: none) */
-    size_t scanned;       /* UNTIL: buffered bytes searched already */
-    unsigned char *delim; /* UNTIL (owned) */
-    size_t dlen;
-};
+/* The read buffer's block as a value of its n bytes (all it holds, at its start, with room
+ * for the NUL after them): the buffer is left without memory. */
+static __attribute__((noinline)) vow_value_t bytes_take(vow__buf *rb, size_t n) {
+    unsigned char *blk = vow__buf_take(rb);
+    struct vow__box *box = (struct vow__box *)blk;
+    vow_bytes_t *b = (vow_bytes_t *)(blk + BYTES_AT);
+    b->len = n;
+    b->data[n] = '\0';
+    box->refcnt = 1;
+    box->p = b;
+    box->dtor = bytes_in_box;
+    return (vow_value_t){.kind = VOW_VAL_PTR, .u.p = b, .own.box = box, .boxed = 1};
+}
 
-/* Gives the first n buffered bytes to the read. */
+/* Gives the first n buffered bytes to the read. When they are all it holds and fill at
+ * least half its room, the buffer's block itself becomes the value (the next recv gets a
+ * new one): no copy of large reads, and a value at most twice its bytes' size. Smaller
+ * reads are copied into a block of their own. */
 static void give(vow_sock_t *s, size_t n) {
+    vow__buf *rb = &s->rbuf;
+    if (n >= rb->cap / 2 && n == rb->len && rb->off == 0 && n < rb->cap) {
+        answer_ok(&s->reads, bytes_take(rb, n));
+        return;
+    }
     vow_value_t v = bytes_value(vow__buf_head(&s->rbuf), n);
     if (v.kind == VOW_VAL_NONE) {
         answer_err(&s->reads, VOW_ENOMEM); /* the bytes stay buffered */
@@ -543,8 +581,20 @@ static void sock_io(struct ev_loop *evl, ev_io *io, int revents) {
                 s->read_lazy = 0; /* nobody reads: stop watching (update below) */
         }
     }
+    /* The reactions first: the one that took a read's bytes usually starts the next read,
+     * and the watcher and the keep, updated after them, then stay as they are (no keep
+     * released and taken again per read; start_read leaves the update to this one). */
+    uint8_t in_io = s->in_io;
+    s->in_io = 1;
+    vow__drain(loop);
+    s->in_io = in_io;
     update(s);
-    sock_put(s);
+    if (s->refs > 1) {
+        s->refs--;
+        return;
+    }
+    vow__callback_begin(loop); /* what the last reference's close queues runs here too */
+    vow_sock_unref(s);
     vow__drain(loop);
 }
 
@@ -558,9 +608,11 @@ static void read_cancel(vow__waiter *w) {
 
 static void read_release(vow__waiter *w) {
     struct rwaiter *r = (struct rwaiter *)w;
+    vow_sock_t *s = w->owner;
     vow__free(r->delim);
     r->delim = NULL;
-    sock_put(w->owner);
+    if (r == &s->rw) s->rw_busy = 0;
+    sock_put(s);
 }
 
 static void plain_release(vow__waiter *w) { sock_put(w->owner); }
@@ -600,7 +652,16 @@ static vow_t *start_read(vow_sock_t *s, int kind, size_t n, const void *delim, s
         memcpy(d, delim, dlen);
     }
     vow__waiter *w;
-    vow_t *p = sock_waiter(s, sizeof(struct rwaiter), &s->reads, &read_ops, &w);
+    vow_t *p;
+    if (!s->rw_busy) { /* the socket's own record: no allocation, nothing to zero */
+        w = &s->rw.w;
+        if ((p = vow__waiter_init(loop, w, &s->reads, &read_ops, s)) != NULL) {
+            s->refs++;
+            s->rw_busy = 1;
+        }
+    } else { /* the last read's record is still held (its promise's cancel record) */
+        p = sock_waiter(s, sizeof(struct rwaiter), &s->reads, &read_ops, &w);
+    }
     if (p == NULL) {
         vow__free(d);
         return NULL;
@@ -608,11 +669,12 @@ static vow_t *start_read(vow_sock_t *s, int kind, size_t n, const void *delim, s
     struct rwaiter *r = (struct rwaiter *)w;
     r->kind = (uint8_t)kind;
     r->n = n;
+    r->scanned = 0;
     r->delim = d;
     r->dlen = dlen;
     s->refs++;
     if (!s->drained || s->rbuf.len > 0 || s->err != 0 || s->eof || s->closed) pump_read(s);
-    update(s);
+    if (!s->in_io) update(s); /* (else sock_io does, after its drain) */
     sock_put(s);
     return p;
 }
@@ -649,7 +711,7 @@ static vow_t *write_now(vow_sock_t *s, const unsigned char *b, size_t len) {
             s->st.bytes_written += (uint64_t)n;
             p->flags |= VOW__F_RESOLVED;
             p->state = VOW_FULFILLED;
-            p->value = vow_none();
+            p->value = (vow_value_t){.kind = VOW_VAL_NONE};
             return p;
         }
     }
@@ -669,7 +731,7 @@ static vow_t *write_now(vow_sock_t *s, const unsigned char *b, size_t len) {
     } else {
         p->flags |= VOW__F_RESOLVED;
         p->state = VOW_FULFILLED;
-        p->value = vow_none();
+        p->value = (vow_value_t){.kind = VOW_VAL_NONE};
     }
     after_write(s);
     update(s);

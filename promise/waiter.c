@@ -20,11 +20,15 @@ void vow__waiter_leave(struct vow__waiter *w) {
 void vow__waiter_put(struct vow__waiter *w) {
     if (--w->refs > 0) return;
     vow_t *p = w->p;
+    unsigned pool = w->pool; /* (an owned record may go with its owner in release) */
     if (w->ops->release != NULL) w->ops->release(w);
-    if (w->pool != 0)
-        vow__pool_put(&p->loop->pools[w->pool], w); /* before p: it holds the loop */
-    else
+    if (pool == VOW__WAITER_OWNED) {
+        /* the owner's memory */
+    } else if (pool != 0) {
+        vow__pool_put(&p->loop->pools[pool], w); /* before p: it holds the loop */
+    } else {
         vow__free(w);
+    }
     vow__unref(p);
 }
 
@@ -93,6 +97,23 @@ static void waiter_ctx_free(void *ctx) {
     vow__waiter_put(w);
 }
 
+/* The head of a record whose memory is there (the rest zeroed or the caller's). */
+static inline void head_init(struct vow__waiter *w, vow_t *p, struct vow__wline *line,
+                             const struct vow__waiter_ops *ops, void *owner, unsigned pool) {
+    w->line = NULL;
+    w->p = vow__ref(p);
+    w->ops = ops;
+    w->owner = owner;
+    w->state = 0;
+    w->refs = 1;
+    w->abandoned = 0;
+    w->pool = (uint8_t)pool;
+    w->cb = (struct vow__cancel_cb){
+        .fn = waiter_cancel, .ctx = w, .ctx_free = waiter_ctx_free, .embedded = 1};
+    p->cancel = &w->cb;
+    if (line != NULL) vow__wline_push(line, w);
+}
+
 vow_t *vow__waiter_new(vow_loop_t *loop, size_t size, struct vow__wline *line,
                        const struct vow__waiter_ops *ops, void *owner, struct vow__waiter **out) {
     vow_t *p = vow__promise_new(loop, VOW__F_SETTLEABLE | VOW__F_SYNC);
@@ -106,16 +127,16 @@ vow_t *vow__waiter_new(vow_loop_t *loop, size_t size, struct vow__wline *line,
         return NULL;
     }
     memset(w, 0, size);
-    w->p = vow__ref(p);
-    w->ops = ops;
-    w->owner = owner;
-    w->refs = 1;
-    w->pool = (uint8_t)pool;
-    w->cb = (struct vow__cancel_cb){
-        .fn = waiter_cancel, .ctx = w, .ctx_free = waiter_ctx_free, .embedded = 1};
-    p->cancel = &w->cb;
-    if (line != NULL) vow__wline_push(line, w);
+    head_init(w, p, line, ops, owner, (unsigned)pool);
     *out = w;
+    return p;
+}
+
+vow_t *vow__waiter_init(vow_loop_t *loop, struct vow__waiter *w, struct vow__wline *line,
+                        const struct vow__waiter_ops *ops, void *owner) {
+    vow_t *p = vow__promise_new(loop, VOW__F_SETTLEABLE | VOW__F_SYNC);
+    if (p == NULL) return NULL;
+    head_init(w, p, line, ops, owner, VOW__WAITER_OWNED);
     return p;
 }
 

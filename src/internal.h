@@ -366,6 +366,7 @@ struct vow_loop {
     unsigned stop : 1;         /* vow_loop_stop was called */
     unsigned draining : 1;
     unsigned kept : 1;             /* ev_ref taken while jobs wait */
+    unsigned held : 1;             /* a callback of vow's drains before it returns (below) */
     unsigned pool_passthrough : 1; /* VOW_POOL=off */
     unsigned want_after_drain;     /* bit per layer slot: call its after_drain */
     size_t handles;                /* live objects holding the loop struct (a layer's handles) */
@@ -390,7 +391,11 @@ struct vow_loop {
     ev_timer timer_w;
     ev_prepare drain_w; /* never started: fed when work is queued outside a drain (loop.c) */
 
-    uint64_t now_ms;
+    uint64_t now_ms;   /* the cached time (vow_loop_now) */
+    unsigned now_iter; /* libev's iteration count when now_ms was read */
+    /* vow__loop_run_until's condition while it runs the libev loop (src/loop.c) */
+    int (*run_done)(void *);
+    void *run_arg;
     vow__timers tm;
 
     /* the layers above: their callbacks and state, their release functions, their pools */
@@ -410,23 +415,26 @@ struct vow_loop {
     struct vow__stacks stacks; /* coroutine stacks (src/fiber.c) */
 };
 
+/* vow__drain's test for "nothing to do" inline: for callers that usually have none. */
+static inline void vow__drain_inline(vow_loop_t *loop) {
+    if (VOW__FIFO_EMPTY(&loop->jobs) && loop->want_after_drain == 0 && !loop->kept) return;
+    vow__drain(loop);
+}
+
 /* Queues a job (FIFO); never fails. The caller has set j->fn. */
 static inline void vow__job_push(vow_loop_t *loop, vow__job *j) {
     VOW__FIFO_PUSH(&loop->jobs, j, next);
     loop->jobs_len++;
-    if (!loop->kept && !loop->draining) vow__mq_note_work(loop);
+    if (!loop->kept && !loop->draining && !loop->held) vow__mq_note_work(loop);
 }
 
-/* At the start of one of vow's own watcher callbacks that ends with vow__drain(loop): takes
- * the hold on the loop (loop->kept, one ev_ref) that queuing the first job would take, so
- * the jobs the callback queues do not also feed the drain watcher (vow__mq_note_work): the
- * callback's own vow__drain runs them, and gives the hold back, right where the fed
- * watcher would have. Saves libev a feed and an invocation per callback. */
+/* At the start of one of vow's own watcher callbacks that ends with vow__drain(loop): the
+ * jobs the callback queues do not feed the drain watcher (vow__mq_note_work), nor take the
+ * loop's hold (kept, one ev_ref): the callback's own vow__drain runs them before it
+ * returns, before libev could look at its liveness count. The drain clears the mark.
+ * Saves libev a feed and an invocation per callback, and an ev_ref and ev_unref. */
 static inline void vow__callback_begin(vow_loop_t *loop) {
-    if (!loop->kept && !loop->draining && !loop->closed) {
-        loop->kept = 1;
-        ev_ref(loop->evl);
-    }
+    if (!loop->kept && !loop->draining && !loop->closed) loop->held = 1;
 }
 
 /* Layer `slot` wants its after_drain called at the end of the current (or next) drain. */
@@ -442,6 +450,12 @@ static inline void *vow__loop_layer(const vow_loop_t *loop, int slot) {
 /* Monotonic milliseconds. */
 uint64_t vow__clock_ms(void);
 uint64_t vow__clock_ns(void); /* CLOCK_MONOTONIC in nanoseconds */
+/* Reads the clock into the loop's cached time (vow_loop_now) and returns it. */
+static inline uint64_t vow__loop_clock_ms(vow_loop_t *loop) {
+    loop->now_iter = ev_iteration(loop->evl);
+    return loop->now_ms = vow__clock_ms();
+}
+
 /* Frees the loop struct (closed, no handle left): the layers' destroy, the pools. */
 void vow__loop_struct_free(vow_loop_t *loop);
 /* Releases one handle; the loop struct goes once closed and no handle holds it. */

@@ -2,27 +2,39 @@
 /* src/loop.c - vow_loop_t around a libev loop, and the microtask queue.
  *
  * One turn of the loop (libev's ev_run iteration, with vow's watchers):
- *   1. prepare (unref'd): refresh the cached time, drain microtasks that foreign
- *      callbacks queued, so nothing vow owes runs late once the loop blocks;
- *   2. poll, with a timeout of zero while immediates wait (an ev_idle is active then);
- *   3. pending callbacks by priority: vow's single ev_timer (EV_MAXPRI) runs the due
+ *   1. poll, with a timeout of zero while immediates wait (an ev_idle is active then);
+ *   2. pending callbacks by priority: vow's single ev_timer (EV_MAXPRI) runs the due
  *      timers in deadline order; I/O watchers (priority 0); the check watcher (EV_MINPRI,
  *      unref'd) runs the immediates queued before this check phase.
  *   This reproduces Node's order timers -> I/O -> immediates within a turn. libev would
  *   otherwise invoke pending watchers of equal priority last-queued-first.
+ *   Microtasks never wait for a phase: work queued by a callback is drained right after
+ *   that callback (vow's own callbacks drain at their end; any other's feeds the drain
+ *   watcher, which libev invokes next), and work queued outside ev_run feeds the drain
+ *   watcher too, which libev invokes first thing when ev_run is entered, before it polls
+ *   (vow_loop_run and vow_run drain before they enter it anyway). So vow needs no prepare
+ *   phase (it had one, which drained and read the clock every turn: 340 instructions of
+ *   a W12a round trip's two turns), and its check callback drains only if something is
+ *   left.
+ *
+ * The cached time (vow_loop_now) is the clock read at the first look after each poll
+ * (libev's iteration count tells a new turn), when a timer is set and before timer
+ * callbacks run: reading it in every turn whether anyone looks or not cost two clock
+ * reads a turn.
  *
  * Two re-entrancy rules (STYLE.md 9):
  *   - Microtasks (the job queue, src/microtask.c), by ECMAScript's rules, drain to empty:
  *     jobs queued during a drain run in the same drain, iteratively (constant C stack for
- *     any chain length). The queue is drained after every callback vow invokes and once
- *     per turn in prepare.
+ *     any chain length). The queue is drained after every callback vow invokes, by the fed
+ *     drain watcher after any other, and in the check phase if anything is left.
  *   - Macrotask queues (immediates) snapshot their batch before a pass: immediates
  *     queued during a pass wait for the next turn.
  *
- * Liveness: prepare and check are unref'd; the ev_timer is active (and ref'd) only while
- * a timer is pending, the ev_idle only while immediates wait. While microtasks wait
- * outside a drain, the loop holds one ev_ref (`kept`), so the application's own ev_run on
- * a wrapped loop does not return before prepare has drained them.
+ * Liveness: check is unref'd (and prepare, only ever started by foreign_watchers); the
+ * ev_timer is active (and ref'd) only while a timer is pending, the ev_idle only while
+ * immediates wait. While microtasks wait outside a drain, the loop holds one ev_ref
+ * (`kept`), so the application's own ev_run on a wrapped loop does not return before the
+ * drain watcher has drained them.
  *
  * Layers: the loop knows the layers above it (promise/) only through the table they
  * register (vow__loop_add_layer): after each drain, at forced teardown and when the loop's
@@ -78,21 +90,26 @@ uint64_t vow__clock_ms(void) { return vow__clock_ns() / 1000000u; }
 
 /* ---- watchers ------------------------------------------------------------------------ */
 
+/* The prepare watcher is started only by foreign_watchers (below), whose invoke-pending
+ * callback breaks the loop before any callback runs; should libev ever call this one,
+ * it drains, as the prepare phase did. */
 static void prepare_cb(struct ev_loop *evl, ev_prepare *w, int revents) {
     (void)evl;
     (void)revents;
-    vow_loop_t *loop = w->data;
-    loop->now_ms = vow__clock_ms();
-    vow__drain(loop);
+    vow__drain(w->data);
 }
 
 static void check_cb(struct ev_loop *evl, ev_check *w, int revents) {
-    (void)evl;
     (void)revents;
     vow_loop_t *loop = w->data;
-    loop->now_ms = vow__clock_ms();
-    vow__drain(loop);
-    vow__timers_check(loop);
+    vow__drain_inline(loop);
+    if (loop->tm.imm_head != VOW__NIL) vow__timers_check(loop);
+    /* vow__loop_run_until runs libev's loop for as many turns as it takes: it is told to
+     * return once its condition holds, or when callbacks are still pending behind this one
+     * (another watcher's at this priority, or a watcher fed during the check phase): one of
+     * them may meet the condition, and libev must not go on to poll then. */
+    if (loop->run_done != NULL && (ev_pending_count(evl) > 0 || loop->run_done(loop->run_arg)))
+        ev_break(evl, EVBREAK_ONE);
 }
 
 /* Fed (never started) when work is queued outside a drain (vow__mq_note_work). libev's
@@ -119,12 +136,10 @@ static void loop_init(vow_loop_t *loop, struct ev_loop *evl, int owns) {
     loop->managed_next = managed_next;
     loop->evl = evl;
     loop->owns_evl = owns ? 1 : 0;
-    loop->now_ms = vow__clock_ms();
+    vow__loop_clock_ms(loop);
 
     ev_prepare_init(&loop->prepare_w, prepare_cb);
     loop->prepare_w.data = loop;
-    ev_prepare_start(evl, &loop->prepare_w);
-    ev_unref(evl);
 
     ev_check_init(&loop->check_w, check_cb);
     ev_set_priority(&loop->check_w, EV_MINPRI);
@@ -276,10 +291,15 @@ vow_loop_t *vow__loop_default(int *created) {
     return loop;
 }
 
-void vow__loop_discard(vow_loop_t *loop) {
-    unmanage(loop);
+static void prepare_stop(vow_loop_t *loop) {
+    if (!ev_is_active(&loop->prepare_w)) return;
     ev_ref(loop->evl);
     ev_prepare_stop(loop->evl, &loop->prepare_w);
+}
+
+void vow__loop_discard(vow_loop_t *loop) {
+    unmanage(loop);
+    prepare_stop(loop);
     ev_ref(loop->evl);
     ev_check_stop(loop->evl, &loop->check_w);
     ev_clear_pending(loop->evl, &loop->drain_w);
@@ -299,12 +319,16 @@ unsigned vow_loop_backend(const vow_loop_t *loop) {
 }
 
 uint64_t vow_loop_now(const vow_loop_t *loop) {
-    return loop != NULL && !loop->closed ? loop->now_ms : 0;
+    if (loop == NULL || loop->closed) return 0;
+    /* The first look since libev polled reads the clock (the struct is never const: the
+     * handle's const says the call changes nothing the caller can see but the cache). */
+    if (ev_iteration(loop->evl) != loop->now_iter) return vow__loop_clock_ms((vow_loop_t *)loop);
+    return loop->now_ms;
 }
 
 uint64_t vow_loop_update_time(vow_loop_t *loop) {
     if (loop == NULL || loop->closed) return 0;
-    return loop->now_ms = vow__clock_ms();
+    return vow__loop_clock_ms(loop);
 }
 
 static int in_loop(const vow_loop_t *loop) {
@@ -352,7 +376,15 @@ int vow__loop_run_until(vow_loop_t *loop, int (*done)(void *), void *arg) {
             rc = VOW_EINTR;
             break;
         }
-        int active = ev_run(loop->evl, EVRUN_ONCE);
+        /* As many turns as it takes, not one turn per ev_run (EVRUN_ONCE): each entry of
+         * ev_run costs libev a pass over its pending queues, and vow a drain and a look at
+         * the condition. The check callback, last in each turn, breaks the loop once the
+         * condition holds, or when anything is still pending behind it (then this turn ends
+         * here, as EVRUN_ONCE's would). */
+        loop->run_done = done;
+        loop->run_arg = arg;
+        int active = ev_run(loop->evl, 0);
+        loop->run_done = NULL;
         vow__drain(loop);
         if (done(arg)) break;
         if (!active && vow_loop_alive(loop) == 0) {
@@ -402,8 +434,7 @@ static void teardown(vow_loop_t *loop) {
         loop->kept = 0;
         ev_unref(loop->evl);
     }
-    ev_ref(loop->evl);
-    ev_prepare_stop(loop->evl, &loop->prepare_w);
+    prepare_stop(loop);
     ev_ref(loop->evl);
     ev_check_stop(loop->evl, &loop->check_w);
     ev_idle_stop(loop->evl, &loop->idle_w);
@@ -423,16 +454,18 @@ static void break_at_once(struct ev_loop *evl) { ev_break(evl, EVBREAK_ONE); }
  * unref'd, libev's own count (vow's watchers are all inactive or unref'd once
  * vow_loop_alive is 0). libev has no getter for it; ev_run returns it. So: ev_run with an
  * invoke-pending callback that breaks the loop. libev calls it in the prepare phase (vow's
- * prepare watcher is always there), before it polls, updates the time or queues a
+ * prepare watcher is started for it), before it polls, updates the time or queues a
  * timer, and ev_run stops right there: no callback runs, nothing is polled, no timer is
- * stopped. What it queued stays pending, but for vow's own watcher, unqueued again: the
+ * stopped. What it queued stays pending, but for vow's own watcher, stopped again: the
  * application's prepare watchers, if any, get one extra call when ev_run is next entered
  * (libev invokes what is pending first). */
 static int foreign_watchers(vow_loop_t *loop) {
+    ev_prepare_start(loop->evl, &loop->prepare_w);
+    ev_unref(loop->evl);
     ev_set_invoke_pending_cb(loop->evl, break_at_once);
     int n = ev_run(loop->evl, EVRUN_NOWAIT);
     ev_set_invoke_pending_cb(loop->evl, ev_invoke_pending);
-    ev_clear_pending(loop->evl, &loop->prepare_w);
+    prepare_stop(loop); /* (clears its pending event too) */
     return n;
 }
 

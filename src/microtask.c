@@ -18,7 +18,9 @@
 /* Work queued outside a drain: keep the loop alive for it, and feed the drain watcher
  * (src/loop.c), so that it runs right after the callback that queued the work, whoever's
  * callback that is, before the next one: Node's microtask checkpoint after every
- * callback. */
+ * callback. Fed outside the libev loop (the application's code around a wrapped loop's
+ * ev_run), it runs when ev_run is next entered: libev invokes what is pending first,
+ * before it polls. */
 void vow__mq_note_work(vow_loop_t *loop) {
     if (!loop->kept && !loop->draining) {
         loop->kept = 1;
@@ -133,6 +135,7 @@ static void after_drain(vow_loop_t *loop) {
 
 void vow__drain(vow_loop_t *loop) {
     if (loop->draining || loop->closed) return;
+    loop->held = 0; /* (vow__callback_begin's mark: this is the drain it promised) */
     if (VOW__FIFO_EMPTY(&loop->jobs) && loop->want_after_drain == 0 && !loop->kept) return;
     loop->draining = 1;
     do {

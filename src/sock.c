@@ -29,13 +29,14 @@ int vow__buf_reserve_slow(vow__buf *b, size_t extra) {
         }
         cap *= 2;
     }
+    if (cap > SIZE_MAX - b->head) return VOW_ENOMEM;
     if (b->off > 0) {
         memmove(b->data, b->data + b->off, b->len);
         b->off = 0;
     }
-    unsigned char *d = vow__realloc(b->data, cap);
+    unsigned char *d = vow__realloc(b->data != NULL ? b->data - b->head : NULL, b->head + cap);
     if (d == NULL) return VOW_ENOMEM;
-    b->data = d;
+    b->data = d + b->head;
     b->cap = cap;
     return 0;
 }
@@ -54,9 +55,12 @@ void vow__buf_consume(vow__buf *b, size_t n) {
     b->off = b->len == 0 ? 0 : b->off + n;
 }
 
-void vow__buf_free(vow__buf *b) {
-    vow__free(b->data);
-    *b = (vow__buf){0};
+void vow__buf_free(vow__buf *b) { vow__free(vow__buf_take(b)); }
+
+unsigned char *vow__buf_take(vow__buf *b) {
+    unsigned char *blk = b->data != NULL ? b->data - b->head : NULL;
+    *b = (vow__buf){.head = b->head};
+    return blk;
 }
 
 /* ---- descriptors ------------------------------------------------------------------------ */

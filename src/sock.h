@@ -13,10 +13,14 @@
 
 #include "internal.h"
 
-/* ---- a growable byte buffer: bytes at data[off .. off + len), room after them ---------- */
+/* ---- a growable byte buffer: bytes at data[off .. off + len), room after them ---------- *
+ * `head` bytes before data belong to its allocation too (0 by default; set it only while the
+ * buffer has no memory): room for a header of the layer's, so that the whole block can be
+ * handed over (vow__buf_take) without copying the bytes. */
 typedef struct vow__buf {
     unsigned char *data;
     size_t off, len, cap;
+    size_t head;
 } vow__buf;
 
 /* Makes room for `extra` more bytes after the held ones (moving them to the front first
@@ -30,8 +34,12 @@ static inline int vow__buf_reserve(vow__buf *b, size_t extra) {
 int vow__buf_append(vow__buf *b, const void *p, size_t n);
 /* Drops the first n held bytes. */
 void vow__buf_consume(vow__buf *b, size_t n);
-/* Frees the memory; the buffer is empty and usable again. */
+/* Frees the memory; the buffer is empty and usable again (its head kept). */
 void vow__buf_free(vow__buf *b);
+/* Hands the memory over: the allocation (the head's bytes first, then data), to be freed
+ * with vow__free; the buffer is empty and usable again (its head kept). NULL when it had
+ * none. */
+unsigned char *vow__buf_take(vow__buf *b);
 static inline unsigned char *vow__buf_head(const vow__buf *b) {
     return b->data != NULL ? b->data + b->off : NULL;
 }

@@ -272,7 +272,7 @@ static void run_timers(struct ev_loop *evl, ev_timer *w, int revents) {
     (void)revents;
     vow_loop_t *loop = w->data;
     vow__timers *tm = &loop->tm;
-    uint64_t now = loop->now_ms = vow__clock_ms();
+    uint64_t now = vow__loop_clock_ms(loop);
     while (tm->heap_len > 0 && tm->heap[0]->expiry <= now) {
         vow__tlist *l = tm->heap[0];
         l->running = 1;
@@ -289,7 +289,7 @@ static void run_timers(struct ev_loop *evl, ev_timer *w, int revents) {
             }
             unlink_node(tm, &l->head, &l->tail, slot);
             n->state = VOW__TS_RUNNING;
-            if (n->kind == VOW__T_INTERVAL) n->start = loop->now_ms = vow__clock_ms();
+            if (n->kind == VOW__T_INTERVAL) n->start = vow__loop_clock_ms(loop);
             vow_timer_cb cb = n->cb;
             void *arg = n->arg;
             cb(loop, arg);
@@ -354,7 +354,7 @@ int vow__timer_start(vow_loop_t *loop, int kind, uint64_t ms, vow_timer_cb cb, v
         if (ms > UINT64_MAX / 4) ms = UINT64_MAX / 4; /* deadlines never overflow */
         /* Node measures a new timer from the current time (its getLibuvNow updates the
          * loop's clock), so code that blocked before setTimeout does not shorten it. */
-        loop->now_ms = vow__clock_ms();
+        loop->now_ms = vow__clock_ms(); /* (vow_loop_now may read the clock again) */
         vow__tlist *l = map_find(tm, ms);
         if (l == NULL && (l = list_new(loop, ms)) == NULL) goto fail;
         n->start = loop->now_ms;

@@ -77,8 +77,10 @@ VOW_EXTERN struct ev_loop *vow_loop_ev(vow_loop_t *loop);
 /* The backend in use (one VOW_BACKEND_* bit, ev_backend()); 0 for NULL and once closed. */
 VOW_EXTERN unsigned vow_loop_backend(const vow_loop_t *loop);
 
-/* The loop's cached monotonic time in milliseconds, updated at each turn, before timer
- * callbacks run, and whenever a timer is set. 0 for NULL and once closed. */
+/* The loop's cached monotonic time in milliseconds, updated at each turn (the clock is read
+ * at the first call after each poll of the loop, and the value kept for the rest of that
+ * turn), before timer callbacks run, and whenever a timer is set. 0 for NULL and once
+ * closed. */
 VOW_EXTERN uint64_t vow_loop_now(const vow_loop_t *loop);
 /* Refreshes the cached time from the clock and returns it; 0 for NULL and once closed
  * (nothing read or written). */

@@ -1,0 +1,202 @@
+/* tests/test_loop_turn.c - what a loop turn does without vow's prepare callback and without
+ * a clock read per phase (src/loop.c's top comment): work queued outside the libev loop of
+ * a wrapped loop still runs before libev blocks in its poll (libev invokes the fed drain
+ * watcher when ev_run is entered); vow_loop_close still counts the application's watchers
+ * on a loop vow owns (foreign_watchers starts the prepare watcher for that alone);
+ * vow_loop_now reads the clock at the first look after each poll and keeps that value for
+ * the rest of the turn. */
+#include <criterion/criterion.h>
+#include <ev.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "helpers.h"
+
+TestSuite(loop_turn, .init = vow_test_setup, .fini = vow_test_teardown, .timeout = 30);
+
+static double mono(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- work queued outside a wrapped loop's ev_run ------------------------------------------- */
+static double ran_at;
+static int reactions;
+
+static vow_result_t note_time(vow_loop_t *loop, const vow_value_t *v, void *ctx) {
+    (void)loop, (void)v, (void)ctx;
+    ran_at = mono();
+    reactions++;
+    return vow_ok_none();
+}
+
+static int fired;
+static void app_timer(struct ev_loop *evl, ev_timer *w, int revents) {
+    (void)evl, (void)w, (void)revents;
+    fired++;
+}
+
+Test(loop_turn, outside_work_runs_before_the_poll_blocks) {
+    struct ev_loop *evl = ev_loop_new(EVFLAG_AUTO);
+    cr_assert_not_null(evl);
+    vow_loop_t *loop = NULL;
+    VOW_ASSERT_CODE(vow_loop_wrap(&loop, evl), 0);
+    /* The application's own timer, 400 ms away: the poll would block that long. */
+    ev_timer t;
+    ev_timer_init(&t, app_timer, 0.4, 0.0);
+    ev_timer_start(evl, &t);
+    for (int round = 0; round < 2; round++) {
+        /* A reaction queued by the application's code, outside any callback. */
+        vow_t *p = vow_new(loop);
+        vow_unref(vow_then_ok(vow_ref(p), note_time, NULL));
+        VOW_ASSERT_CODE(vow_resolve(p, vow_none()), 0);
+        vow_unref(p);
+        VOW_ASSERT_EQ(reactions, round, "queued, not run yet");
+        double start = mono();
+        ev_run(evl, EVRUN_ONCE);
+        VOW_ASSERT_EQ(reactions, round + 1);
+        cr_assert_lt(ran_at - start, 0.2, "the reaction waited %.3f s for the poll",
+                     ran_at - start);
+    }
+    cr_assert_eq(fired, 1, "the second round's poll blocked until the timer");
+    VOW_ASSERT_CODE(vow_loop_close(loop), 0);
+    ev_loop_destroy(evl);
+    VOW_ASSERT_EQ(vow_test_live_allocs(), 0L);
+}
+
+/* A loop vow owns, with a watcher of the application's: vow_loop_close counts it. */
+Test(loop_turn, close_counts_the_application_watchers_on_an_owned_loop) {
+    vow_loop_t *loop = vow_test_loop();
+    ev_timer t;
+    ev_timer_init(&t, app_timer, 10.0, 0.0);
+    ev_timer_start(vow_loop_ev(loop), &t);
+    VOW_ASSERT_CODE(vow_loop_close(loop), VOW_EBUSY);
+    ev_timer_stop(vow_loop_ev(loop), &t);
+    VOW_TEST_END(loop);
+}
+
+/* ---- the cached time ------------------------------------------------------------------------ */
+struct times {
+    vow_loop_t *loop;
+    uint64_t set_at, in_timer, in_timer_later, in_immediate, next_turn;
+    int done;
+};
+
+static void next_turn_cb(vow_loop_t *loop, void *arg) {
+    struct times *t = arg;
+    t->next_turn = vow_loop_now(loop);
+    t->done = 1;
+}
+
+static void immediate_cb(vow_loop_t *loop, void *arg) {
+    struct times *t = arg;
+    t->in_immediate = vow_loop_now(loop);
+    /* Queued during the check phase: runs in the next turn, after another poll. */
+    VOW_ASSERT_CODE(vow_set_immediate(loop, next_turn_cb, t, NULL), 0);
+}
+
+static void timer_cb(vow_loop_t *loop, void *arg) {
+    struct times *t = arg;
+    t->in_timer = vow_loop_now(loop);
+    usleep(5 * 1000);
+    t->in_timer_later = vow_loop_now(loop);
+    VOW_ASSERT_CODE(vow_set_immediate(loop, immediate_cb, t, NULL), 0);
+}
+
+Test(loop_turn, now_is_read_once_a_turn) {
+    vow_loop_t *loop = vow_test_loop();
+    struct times t = {.loop = loop};
+    t.set_at = vow_loop_update_time(loop);
+    VOW_ASSERT_CODE(vow_set_timeout(loop, timer_cb, &t, 20, NULL), 0);
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    cr_assert(t.done);
+    cr_assert_geq(t.in_timer, t.set_at + 20, "the timer's turn reads the clock");
+    VOW_ASSERT_EQ(t.in_timer_later, t.in_timer, "cached for the rest of the turn");
+    VOW_ASSERT_EQ(t.in_immediate, t.in_timer, "the same turn's check phase: the same time");
+    cr_assert_geq(t.next_turn, t.in_timer + 5, "the next turn reads the clock again");
+    VOW_TEST_END(loop);
+}
+
+Test(loop_turn, now_outside_the_loop_reads_the_clock_once_then_caches) {
+    vow_loop_t *loop = vow_test_loop();
+    uint64_t a = vow_loop_now(loop);
+    usleep(3 * 1000);
+    VOW_ASSERT_EQ(vow_loop_now(loop), a, "no poll since: cached");
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_NOWAIT), 0); /* one poll */
+    uint64_t b = vow_loop_now(loop);
+    cr_assert_geq(b, a + 3, "a poll since: read again");
+    VOW_TEST_END(loop);
+}
+
+/* ---- vow_run runs libev's loop for many turns at once ---------------------------------------- */
+/* vow_run no longer enters ev_run once per turn: vow's check callback ends the run once the
+ * promise settled, or when a callback is still pending behind it. Here the promise is
+ * settled by the application's own lowest-priority watcher, which libev invokes after vow's
+ * check callback in the same turn; the application's timer, 2 s away, would keep the next
+ * poll blocked that long if libev went on polling. */
+struct late {
+    vow_t *p;
+    int fds[2];
+};
+
+static void late_io(struct ev_loop *evl, ev_io *w, int revents) {
+    (void)revents;
+    struct late *l = w->data;
+    char c;
+    cr_assert_eq(read(w->fd, &c, 1), 1);
+    ev_io_stop(evl, w);
+    VOW_ASSERT_CODE(vow_resolve(l->p, vow_int(7)), 0);
+}
+
+Test(loop_turn, run_returns_when_a_watcher_after_the_check_settles_the_promise) {
+    vow_loop_t *loop = vow_test_loop();
+    struct ev_loop *evl = vow_loop_ev(loop);
+    struct late l = {.p = vow_new(loop)};
+    cr_assert_eq(pipe(l.fds), 0);
+    ev_io io;
+    ev_io_init(&io, late_io, l.fds[0], EV_READ);
+    ev_set_priority(&io, EV_MINPRI);
+    io.data = &l;
+    ev_io_start(evl, &io);
+    ev_timer t;
+    ev_timer_init(&t, app_timer, 2.0, 0.0);
+    ev_timer_start(evl, &t);
+    cr_assert_eq(write(l.fds[1], "x", 1), 1);
+    double start = mono();
+    vow_outcome_t o;
+    VOW_ASSERT_CODE(vow_run(loop, vow_ref(l.p), &o), 0);
+    cr_assert_lt(mono() - start, 1.0, "vow_run waited %.3f s after its promise settled",
+                 mono() - start);
+    VOW_ASSERT_STATE(o.state, VOW_FULFILLED);
+    VOW_ASSERT_EQ(vow_value_int(&o.value), 7);
+    vow_outcome_release(&o);
+    vow_unref(l.p);
+    ev_timer_stop(evl, &t);
+    close(l.fds[0]);
+    close(l.fds[1]);
+    VOW_TEST_END(loop);
+}
+
+/* A promise that settles after many turns (a chain of immediates, each a turn). */
+static void count_turns(vow_loop_t *loop, void *arg) {
+    struct late *l = arg;
+    int *n = (int *)&l->fds[0];
+    if (++*n == 100)
+        VOW_ASSERT_CODE(vow_resolve(l->p, vow_none()), 0);
+    else
+        VOW_ASSERT_CODE(vow_set_immediate(loop, count_turns, l, NULL), 0);
+}
+
+Test(loop_turn, run_over_many_turns) {
+    vow_loop_t *loop = vow_test_loop();
+    struct late l = {.p = vow_new(loop)};
+    VOW_ASSERT_CODE(vow_set_immediate(loop, count_turns, &l, NULL), 0);
+    vow_outcome_t o;
+    VOW_ASSERT_CODE(vow_run(loop, vow_ref(l.p), &o), 0);
+    VOW_ASSERT_STATE(o.state, VOW_FULFILLED);
+    VOW_ASSERT_EQ(l.fds[0], 100);
+    vow_outcome_release(&o);
+    vow_unref(l.p);
+    VOW_TEST_END(loop);
+}
