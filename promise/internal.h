@@ -80,6 +80,8 @@ struct vow__box {
     size_t refcnt;
     void *p;
     void (*dtor)(void *);
+    int inert; /* dtor is vow's own and touches no promise (a socket's bytes): releasing
+                  it needs no deferral (promise.c) */
 };
 
 /* Makes `v` storable: a pointer with a destructor gets its shared box. On failure the

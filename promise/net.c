@@ -93,6 +93,7 @@ static vow_value_t bytes_value(const unsigned char *p, size_t n) {
     box->refcnt = 1;
     box->p = b;
     box->dtor = bytes_in_box;
+    box->inert = 1;
     return (vow_value_t){.kind = VOW_VAL_PTR, .u.p = b, .own.box = box, .boxed = 1};
 }
 
@@ -374,6 +375,7 @@ static __attribute__((noinline)) vow_value_t bytes_take(vow__buf *rb, size_t n) 
     box->refcnt = 1;
     box->p = b;
     box->dtor = bytes_in_box;
+    box->inert = 1;
     return (vow_value_t){.kind = VOW_VAL_PTR, .u.p = b, .own.box = box, .boxed = 1};
 }
 

@@ -58,6 +58,24 @@ void vow_unref(vow_t *p) { vow__unref(p); }
  * (iteratively: a chain of a million promises unwinds in a loop, not in recursion). */
 static void release_deferred(vow_t *p);
 
+/* The slot of a fulfilled promise whose value is released (or plain), back to its pool. */
+static inline void free_slot(vow_t *p) {
+    vow_loop_t *loop = p->loop;
+    vow__pool *pl = &loop->pools[VOW__POOL_PROMISE];
+    if (p->flags & VOW__F_NODE) pl = &loop->pools[VOW__POOL_NODE];
+    p->state = VOW__S_FREE;
+    vow__pool_put(pl, p);
+    vow__loop_handle_release(loop);
+}
+
+/* Releasing v runs no user code: a plain value, a pointer without a destructor, a shared
+ * box that is not the last reference, or a box whose destructor is vow's own and inert. */
+static inline int value_inert(const vow_value_t *v) {
+    if (v->kind != VOW_VAL_PTR) return 1;
+    if (!v->boxed) return v->own.dtor == NULL;
+    return v->own.box->refcnt > 1 || v->own.box->inert;
+}
+
 void vow__promise_release(vow_t *p) {
     if (!freeing && p->state == VOW_FULFILLED && p->value.kind != VOW_VAL_PTR &&
         !(p->flags & (VOW__F_COMBINE | VOW__F_SETTLEABLE))) {
@@ -65,11 +83,7 @@ void vow__promise_release(vow_t *p) {
          * awaited result, a then's derived promise whose reaction returned a plain value:
          * its record, in the same node, let go of it when its job ran): nothing to destroy
          * but the slot, no destructor to run, so no need for the deferred-free stack. */
-        vow_loop_t *loop = p->loop;
-        p->state = VOW__S_FREE;
-        vow__pool_put(&loop->pools[(p->flags & VOW__F_NODE) ? VOW__POOL_NODE : VOW__POOL_PROMISE],
-                      p);
-        vow__loop_handle_release(loop);
+        free_slot(p);
         return;
     }
     release_deferred(p); /* a jump: the short cut above saves no register */
@@ -78,6 +92,15 @@ void vow__promise_release(vow_t *p) {
 /* The iterative release: p goes on the deferred-free stack, and the outermost call frees
  * what is on it, so a chain of promises dropping each other never recurses. */
 static __attribute__((noinline)) void release_deferred(vow_t *p) {
+    if (!freeing && p->state == VOW_FULFILLED && !(p->flags & VOW__F_COMBINE) &&
+        VOW__CANCEL_CB(p) == NULL && value_inert(&p->value)) {
+        /* The short cut's wider case: a value whose release runs no user code (a socket
+         * read's bytes, a shared box), a settleable promise (a settlement released its
+         * cancel callback): nothing that could drop another promise from inside. */
+        vow__value_release(&p->value);
+        free_slot(p);
+        return;
+    }
     p->flags |= VOW__F_DYING; /* a teardown run from a destructor must not touch it */
     VOW__STACK_PUSH(free_stack, p, free_next);
     if (freeing) return;

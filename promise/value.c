@@ -87,6 +87,7 @@ int vow__value_store_box(vow_value_t *v) {
     b->refcnt = 1;
     b->p = v->u.p;
     b->dtor = v->own.dtor;
+    b->inert = 0; /* the user's destructor may do anything */
     v->own.box = b;
     v->boxed = 1;
     return 0;
