@@ -80,21 +80,27 @@ static void bytes_in_box(void *p) { ((vow_bytes_t *)p)->len = 0; }
  * the buffer's block as its value (give), without copying. */
 #define BYTES_DATA_AT (BYTES_AT + offsetof(vow_bytes_t, data))
 
+/* The value of a block whose n bytes are in place at BYTES_DATA_AT (room for the NUL after
+ * them): its box at the start, its vow_bytes_t header, the NUL. */
+static vow_value_t bytes_in_block(unsigned char *blk, size_t n) {
+    struct vow__box *box = (struct vow__box *)blk;
+    vow_bytes_t *b = (vow_bytes_t *)(blk + BYTES_AT);
+    b->len = n;
+    b->data[n] = '\0';
+    box->refcnt = 1;
+    box->p = b;
+    box->dtor = bytes_in_box;
+    box->inert = 1; /* its release runs no user code (promise.c's release short cut) */
+    return (vow_value_t){.kind = VOW_VAL_PTR, .u.p = b, .own.box = box, .boxed = 1};
+}
+
 /* A value of n bytes, copied from p (NULL: none yet); VOW_VAL_NONE when out of memory. */
 static vow_value_t bytes_value(const unsigned char *p, size_t n) {
     if (n > SIZE_MAX - BYTES_AT - sizeof(vow_bytes_t) - 1) return vow_none();
     unsigned char *blk = vow__malloc(BYTES_AT + sizeof(vow_bytes_t) + n + 1);
     if (blk == NULL) return vow_none();
-    struct vow__box *box = (struct vow__box *)blk;
-    vow_bytes_t *b = (vow_bytes_t *)(blk + BYTES_AT);
-    b->len = n;
-    if (n > 0 && p != NULL) memcpy(b->data, p, n);
-    b->data[n] = '\0';
-    box->refcnt = 1;
-    box->p = b;
-    box->dtor = bytes_in_box;
-    box->inert = 1;
-    return (vow_value_t){.kind = VOW_VAL_PTR, .u.p = b, .own.box = box, .boxed = 1};
+    if (n > 0 && p != NULL) memcpy(blk + BYTES_DATA_AT, p, n);
+    return bytes_in_block(blk, n);
 }
 
 const vow_bytes_t *vow_value_bytes(const vow_value_t *v) {
@@ -367,16 +373,7 @@ static void answer_all_err(vow__wline *l, int code) {
 /* The read buffer's block as a value of its n bytes (all it holds, at its start, with room
  * for the NUL after them): the buffer is left without memory. */
 static __attribute__((noinline)) vow_value_t bytes_take(vow__buf *rb, size_t n) {
-    unsigned char *blk = vow__buf_take(rb);
-    struct vow__box *box = (struct vow__box *)blk;
-    vow_bytes_t *b = (vow_bytes_t *)(blk + BYTES_AT);
-    b->len = n;
-    b->data[n] = '\0';
-    box->refcnt = 1;
-    box->p = b;
-    box->dtor = bytes_in_box;
-    box->inert = 1;
-    return (vow_value_t){.kind = VOW_VAL_PTR, .u.p = b, .own.box = box, .boxed = 1};
+    return bytes_in_block(vow__buf_take(rb), n);
 }
 
 /* Gives the first n buffered bytes to the read. When they are all it holds and fill at
