@@ -41,13 +41,21 @@ void vow__release_holdings(vow_t *p) {
     vow__cancel_cb_release(p);
 }
 
-static void promise_destroy(vow_t *p) {
+/* p's slot back to its pool (VOW__S_FREE: for the teardown's walk over the pools), and
+ * the loop's handle with it. What p held is released already. */
+static inline void free_slot(vow_t *p) {
     vow_loop_t *loop = p->loop;
+    vow__pool *pl = &loop->pools[VOW__POOL_PROMISE];
+    if (p->flags & VOW__F_NODE) pl = &loop->pools[VOW__POOL_NODE];
+    p->state = VOW__S_FREE;
+    vow__pool_put(pl, p);
+    vow__loop_handle_release(loop);
+}
+
+static void promise_destroy(vow_t *p) {
     vow__drop_reactions(p);
     vow__release_holdings(p);
-    p->state = VOW__S_FREE; /* for the teardown's walk over the pools */
-    vow__pool_put(&loop->pools[(p->flags & VOW__F_NODE) ? VOW__POOL_NODE : VOW__POOL_PROMISE], p);
-    vow__loop_handle_release(loop);
+    free_slot(p);
 }
 
 vow_t *vow_ref(vow_t *p) { return vow__ref(p); }
@@ -57,16 +65,6 @@ void vow_unref(vow_t *p) { vow__unref(p); }
 /* The last reference went: p is freed, after whatever its destruction frees in turn
  * (iteratively: a chain of a million promises unwinds in a loop, not in recursion). */
 static void release_deferred(vow_t *p);
-
-/* The slot of a fulfilled promise whose value is released (or plain), back to its pool. */
-static inline void free_slot(vow_t *p) {
-    vow_loop_t *loop = p->loop;
-    vow__pool *pl = &loop->pools[VOW__POOL_PROMISE];
-    if (p->flags & VOW__F_NODE) pl = &loop->pools[VOW__POOL_NODE];
-    p->state = VOW__S_FREE;
-    vow__pool_put(pl, p);
-    vow__loop_handle_release(loop);
-}
 
 /* Releasing v runs no user code: a plain value, a pointer without a destructor, a shared
  * box that is not the last reference, or a box whose destructor is vow's own and inert. */

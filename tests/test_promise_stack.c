@@ -347,6 +347,38 @@ static long recurse(long n) {
 }
 static void deep_recursion(job *j) { sink = recurse(j->n); }
 
+/* ---- fulfilled promises whose values' destructors drop the next one ------------------------
+ * p_i is fulfilled with a pointer value whose destructor drops the last reference to
+ * p_{i+1}. A user destructor may do anything, so the release short cut (promise.c: values
+ * whose release runs no user code free their slot at once) must leave these to the
+ * deferred-free stack; taken for them, dropping p_0 recurses once per promise. */
+static long value_dtors;
+static void drop_next(void *next) {
+    value_dtors++;
+    vow_unref(next); /* NULL at the end of the chain */
+}
+
+static void drop_value_chain(job *j) {
+    const long n = j->n;
+    long base = baseline(j->loop);
+    vow_t *next = NULL;
+    for (long i = n - 1; i >= 0; i--) {
+        next = vow_resolved(j->loop, vow_ptr(next, drop_next));
+        CHECK(j, next != NULL, "vow_resolved failed at %ld", i);
+    }
+    CHECK(j, value_dtors == 0, "a destructor ran early");
+    vow_unref(next); /* p_0 */
+    CHECK(j, value_dtors == n, "%ld of %ld destructors ran", value_dtors, n);
+    FREED_ALL_BUT_A_CACHE(j, base, n);
+}
+
+Test(promise_stack, fulfilled_values_whose_destructors_drop_the_next_free_iteratively) {
+    vow_loop_t *loop = vow_test_loop();
+    job j = {.loop = loop, .fn = drop_value_chain, .n = 100000};
+    run_on_small_stack(&j);
+    VOW_TEST_END(loop);
+}
+
 Test(promise_stack, control_recursion_overflows_the_small_stack, .signal = SIGSEGV) {
     job j = {.fn = deep_recursion, .n = 100000};
     run_on_small_stack(&j);
