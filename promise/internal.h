@@ -117,6 +117,9 @@ static inline void vow__value_release(vow_value_t *v) {
     }
     *v = vow__none();
 }
+/* Fulfils p, a promise just made (no reaction, timer or cancel callback yet), with v, a
+ * plain value (not VOW_VAL_PTR): all a settlement has to do then is store it. */
+static inline void vow__fulfil_new_plain(vow_t *p, vow_value_t v);
 /* Releases whatever a result holds (value.c). */
 void vow__result_release(vow_result_t *res);
 /* A result holding nothing, of the given kind. */
@@ -236,6 +239,12 @@ static inline vow_t *vow__promise_init(vow_t *p, vow_loop_t *loop, unsigned flag
     *p = (struct vow){.refcnt = 1, .loop = loop, .flags = (uint16_t)flags};
     loop->handles++;
     return p;
+}
+static inline void vow__fulfil_new_plain(vow_t *p, vow_value_t v) {
+    vow__value_store(&v); /* (plain: clears what a partial store left, nothing else) */
+    p->flags |= VOW__F_RESOLVED;
+    p->state = VOW_FULFILLED;
+    p->value = v;
 }
 /* Allocates a promise on `loop` with one reference (NULL when out of memory). */
 vow_t *vow__promise_new(vow_loop_t *loop, unsigned flags);

@@ -96,9 +96,9 @@ static vow_value_t bytes_in_block(unsigned char *blk, size_t n) {
 
 /* A value of n bytes, copied from p (NULL: none yet); VOW_VAL_NONE when out of memory. */
 static vow_value_t bytes_value(const unsigned char *p, size_t n) {
-    if (n > SIZE_MAX - BYTES_AT - sizeof(vow_bytes_t) - 1) return vow_none();
+    if (n > SIZE_MAX - BYTES_AT - sizeof(vow_bytes_t) - 1) return vow__none();
     unsigned char *blk = vow__malloc(BYTES_AT + sizeof(vow_bytes_t) + n + 1);
-    if (blk == NULL) return vow_none();
+    if (blk == NULL) return vow__none();
     if (n > 0 && p != NULL) memcpy(blk + BYTES_DATA_AT, p, n);
     return bytes_in_block(blk, n);
 }
@@ -504,9 +504,9 @@ static void pump_read(vow_sock_t *s) {
 /* The write buffer fell: waiting writes, drains and a shutdown may go on. */
 static void after_write(vow_sock_t *s) {
     if (s->wbuf.len <= s->limit)
-        while (s->writes.head != NULL) answer_ok(&s->writes, vow_none());
+        while (s->writes.head != NULL) answer_ok(&s->writes, vow__none());
     if (s->wbuf.len > 0) return;
-    while (s->drains.head != NULL) answer_ok(&s->drains, vow_none());
+    while (s->drains.head != NULL) answer_ok(&s->drains, vow__none());
     if (s->shut_req && !s->shut_done && s->err == 0 && !s->closed) {
         s->shut_done = 1;
         s->shut_rc = vow__sock_shutdown_wr(s->fd);
@@ -514,7 +514,7 @@ static void after_write(vow_sock_t *s) {
     if (s->shut_done) {
         while (s->shuts.head != NULL) {
             if (s->shut_rc == 0)
-                answer_ok(&s->shuts, vow_none());
+                answer_ok(&s->shuts, vow__none());
             else
                 answer_err(&s->shuts, s->shut_rc);
         }
@@ -708,9 +708,7 @@ static vow_t *write_now(vow_sock_t *s, const unsigned char *b, size_t len) {
         n = vow__sock_send(s->fd, b, len);
         if (n == (ssize_t)len) { /* all of it: nothing to watch, nothing else changes */
             s->st.bytes_written += (uint64_t)n;
-            p->flags |= VOW__F_RESOLVED;
-            p->state = VOW_FULFILLED;
-            p->value = (vow_value_t){.kind = VOW_VAL_NONE};
+            vow__fulfil_new_plain(p, vow__none());
             return p;
         }
     }
@@ -728,9 +726,7 @@ static vow_t *write_now(vow_sock_t *s, const unsigned char *b, size_t len) {
     if (n < 0 && n != VOW_EAGAIN) {
         vow__reject(p, err_new(s->err));
     } else {
-        p->flags |= VOW__F_RESOLVED;
-        p->state = VOW_FULFILLED;
-        p->value = (vow_value_t){.kind = VOW_VAL_NONE};
+        vow__fulfil_new_plain(p, vow__none());
     }
     after_write(s);
     update(s);
@@ -799,7 +795,7 @@ int vow_sock_set_write_limit(vow_sock_t *s, size_t limit) {
 vow_t *vow_sock_shutdown(vow_sock_t *s) {
     if (!usable(s)) return NULL;
     if (s->shut_done && s->shuts.head == NULL) /* a second call answers as the first */
-        return s->shut_rc == 0 ? vow_resolved(s->loop, vow_none())
+        return s->shut_rc == 0 ? vow_resolved(s->loop, vow__none())
                                : rejected(s->loop, s->shut_rc, NULL);
     int rc = write_check(s);
     if (rc != 0) return rejected(s->loop, rc, rc == VOW_ECLOSED ? "socket closed" : NULL);
@@ -1013,7 +1009,7 @@ vow_t *vow_tcp_connect(vow_loop_t *loop, const char *host, uint16_t port) {
     struct tconn *c = vow__calloc(1, sizeof *c);
     if (c == NULL) return NULL;
     c->refs = 1;
-    c->list = vow_none();
+    c->list = vow__none();
     vow_t *r = vow_getaddrinfo(loop, host, service, &hints);
     if (r == NULL) {
         tconn_unref(c);

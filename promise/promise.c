@@ -193,10 +193,7 @@ vow_t *vow_resolved(vow_loop_t *loop, vow_value_t v) {
     if (v.kind != VOW_VAL_PTR) {
         /* A new promise has no reaction, timer or cancel callback: a plain value is all
          * there is to store (vow__fulfill_move's work, less what cannot apply). */
-        vow__value_store(&v);
-        p->flags |= VOW__F_RESOLVED;
-        p->state = VOW_FULFILLED;
-        p->value = v;
+        vow__fulfil_new_plain(p, v);
         return p;
     }
     if (vow__value_store(&v) != 0) { /* out of memory: NULL (the destructor has run) */
