@@ -13,6 +13,7 @@
  *   expression is false.
  * - A rejection hook that records every report (record_rejection, `rejections`).
  * - record_code: a vow_catch_ex handler that stores the error's code in *(int *)ctx.
+ * - vow_test_exit_at_eof(fds, code): a forked child that exits once a pipe reaches its end.
  * - vow_test_sweep_allocations(program, check): the out-of-memory sweep (each allocation of
  *   a program failed in turn).
  *
@@ -32,6 +33,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "vow.h"
 
@@ -332,6 +334,16 @@ static inline vow_result_t record_code(vow_loop_t *loop, vow_error_t *err, void 
     (void)loop;
     *(int *)ctx = vow_error_code(err);
     return vow_ok_none();
+}
+
+/* In a forked child: closes fds[1], reads fds[0] (the pipe's read end) until end of file (the
+ * parent closed its write end, or died), then exits with `code`. */
+static inline _Noreturn void vow_test_exit_at_eof(int fds[2], int code) {
+    char c;
+    close(fds[1]);
+    while (read(fds[0], &c, 1) > 0) {
+    }
+    _exit(code);
 }
 
 /* ---- the out-of-memory sweep -------------------------------------------------------- */

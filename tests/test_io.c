@@ -445,13 +445,7 @@ static pid_t spawn_waiting(int fds[2]) {
     cr_assert_eq(pipe(fds), 0);
     pid_t pid = fork();
     cr_assert(pid >= 0);
-    if (pid == 0) {
-        char c;
-        close(fds[1]);
-        while (read(fds[0], &c, 1) > 0) {
-        }
-        _exit(3);
-    }
+    if (pid == 0) vow_test_exit_at_eof(fds, 3);
     close(fds[0]);
     return pid;
 }

@@ -126,13 +126,7 @@ Test(io_review, child_exit_out_of_descriptors_answers_emfile) {
         int fds[2];
         if (pipe(fds) != 0) _exit(201);
         pid_t kid = fork();
-        if (kid == 0) {
-            char c;
-            close(fds[1]);
-            while (read(fds[0], &c, 1) > 0) {
-            }
-            _exit(0);
-        }
+        if (kid == 0) vow_test_exit_at_eof(fds, 0);
         close(fds[0]);
         while (dup(0) >= 0) { /* use every descriptor up */
         }
