@@ -12,11 +12,16 @@
  *   VOW_ASSERT_STATE, VOW_ASSERT_STR_EQ): Criterion's cr_assert_eq only says that the
  *   expression is false.
  * - A rejection hook that records every report (record_rejection, `rejections`).
+ * - record_code: a vow_catch_ex handler that stores the error's code in *(int *)ctx.
+ * - vow_test_exit_at_eof(fds, code): a forked child that exits once a pipe reaches its end.
+ * - vow_test_sweep_allocations(program, check): the out-of-memory sweep (each allocation of
+ *   a program failed in turn).
  *
  * Use: TestSuite(name, .init = vow_test_setup, .fini = vow_test_teardown, .timeout = 10);
  *
  * The other shared headers: counted.h (heap objects and destructors whose calls are
- * counted), settle.h (promises a timer settles later, for the combinator tests).
+ * counted), settle.h (promises a timer settles later, for the combinator tests),
+ * net_helpers.h (a connected TCP pair, a socket run to its end).
  */
 #ifndef VOW_TEST_HELPERS_H
 #define VOW_TEST_HELPERS_H
@@ -28,6 +33,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "vow.h"
 
@@ -322,6 +328,51 @@ static inline void record_rejections(vow_loop_t *loop) {
 
 /* Forgets every report, for a second round of a scenario. */
 static inline void rejections_reset(void) { memset(&rejections, 0, sizeof rejections); }
+
+/* A vow_catch_ex handler: stores the error's code in *(int *)ctx and fulfils with none. */
+static inline vow_result_t record_code(vow_loop_t *loop, vow_error_t *err, void *ctx) {
+    (void)loop;
+    *(int *)ctx = vow_error_code(err);
+    return vow_ok_none();
+}
+
+/* In a forked child: closes fds[1], reads fds[0] (the pipe's read end) until end of file (the
+ * parent closed its write end, or died), then exits with `code`. */
+static inline _Noreturn void vow_test_exit_at_eof(int fds[2], int code) {
+    char c;
+    close(fds[1]);
+    while (read(fds[0], &c, 1) > 0) {
+    }
+    _exit(code);
+}
+
+/* ---- the out-of-memory sweep -------------------------------------------------------- */
+/* Runs program() once as is (it must answer 0), then once for each allocation that run
+ * made, k = 1..total, with the k-th allocation failing: each such run must answer 0 or
+ * VOW_ENOMEM and at least one VOW_ENOMEM. No run may leave a vow allocation live.
+ * check(k), when not NULL, is the caller's own checks after each run (k 0: the normal run);
+ * program() resets whatever counters check reads. */
+static inline void vow_test_sweep_allocations(int (*program)(void), void (*check)(long k)) {
+    int rc = program();
+    VOW_ASSERT_CODE(rc, 0, "normal run");
+    if (check != NULL) check(0);
+    VOW_ASSERT_EQ(vow_test_live_allocs(), 0L);
+    long total = vow_test_alloc_total();
+    cr_assert_gt(total, 0);
+    long enomem_runs = 0;
+    for (long k = 1; k <= total; k++) {
+        vow_test_reset_counts();
+        vow_test_fail_at(k);
+        rc = program();
+        cr_assert(rc == 0 || rc == VOW_ENOMEM, "N=%ld: program returned %d (%s)", k, rc,
+                  vow_strerror(rc));
+        if (check != NULL) check(k);
+        VOW_ASSERT_EQ(vow_test_live_allocs(), 0L, "N=%ld: allocation(s) leaked", k);
+        if (rc == VOW_ENOMEM) enomem_runs++;
+    }
+    cr_assert_gt(enomem_runs, 0, "no run saw the failure");
+    vow_test_fail_at(0);
+}
 
 /* The loop must close cleanly (nothing left running) and no vow allocation may be live. */
 #define VOW_TEST_END(loop)                                                                         \

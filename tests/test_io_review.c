@@ -10,50 +10,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#define NET_TEST_TIMEOUT_MS 5000 /* every socket wait bounded */
 #include "helpers.h"
+#include "net_helpers.h"
 #include "vow/io.h"
 #include "vow/net.h"
 
 TestSuite(io_review, .init = vow_test_setup, .fini = vow_test_teardown, .timeout = 60);
-
-/* ---- helpers ---------------------------------------------------------------------------- */
-static vow_sock_t *run_sock(vow_loop_t *loop, vow_t *p) {
-    vow_outcome_t o;
-    cr_assert_not_null(p);
-    VOW_ASSERT_CODE(vow_run(loop, vow_timeout(p, 5000, 0), &o), 0);
-    if (o.state == VOW_REJECTED) cr_assert_fail("rejected: %s", vow_error_message(o.error));
-    vow_sock_t *s = vow_sock_ref(vow_value_ptr(&o.value));
-    cr_assert_not_null(s);
-    vow_outcome_release(&o);
-    return s;
-}
-
-struct pair {
-    vow_server_t *srv;
-    vow_stream_t *conns;
-    vow_sock_t *c, *s;
-};
-
-static void pair_open(vow_loop_t *loop, struct pair *pr) {
-    VOW_ASSERT_CODE(vow_tcp_listen(loop, "127.0.0.1", 0, NULL, &pr->srv), 0);
-    pr->conns = vow_server_accept(pr->srv);
-    cr_assert_not_null(pr->conns);
-    pr->c = run_sock(loop, vow_tcp_connect(loop, "127.0.0.1", (uint16_t)vow_server_port(pr->srv)));
-    pr->s = run_sock(loop, vow_stream_next(pr->conns));
-}
-
-static void pair_close(struct pair *pr) {
-    vow_sock_unref(pr->c);
-    vow_sock_unref(pr->s);
-    vow_stream_unref(pr->conns);
-    vow_server_close(pr->srv);
-}
-
-static vow_result_t record_code(vow_loop_t *loop, vow_error_t *err, void *ctx) {
-    (void)loop;
-    *(int *)ctx = vow_error_code(err);
-    return vow_ok_none();
-}
 
 /* ---- DEFECT 1 -------------------------------------------------------------------------------
  * vow_run_main (promise/run.c:92-93) cancels fd, signal and child waiters
@@ -66,7 +29,7 @@ static vow_result_t record_code(vow_loop_t *loop, vow_error_t *err, void *ctx) {
 Test(io_review, run_main_does_not_cancel_a_waiting_socket_read) {
     vow_loop_t *loop = vow_test_loop();
     struct pair pr;
-    pair_open(loop, &pr);
+    pair_open(loop, "127.0.0.1", &pr);
     int read_code = 0, readable_code = 0;
     vow_t *r =
         vow_catch_ex(vow_sock_read(pr.s, 16), record_code, &read_code, NULL, VOW_CATCH_CANCELLED);
@@ -163,13 +126,7 @@ Test(io_review, child_exit_out_of_descriptors_answers_emfile) {
         int fds[2];
         if (pipe(fds) != 0) _exit(201);
         pid_t kid = fork();
-        if (kid == 0) {
-            char c;
-            close(fds[1]);
-            while (read(fds[0], &c, 1) > 0) {
-            }
-            _exit(0);
-        }
+        if (kid == 0) vow_test_exit_at_eof(fds, 0);
         close(fds[0]);
         while (dup(0) >= 0) { /* use every descriptor up */
         }

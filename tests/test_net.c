@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "helpers.h"
+#include "net_helpers.h"
 
 TestSuite(net, .init = vow_test_setup, .fini = vow_test_teardown, .timeout = 30);
 
@@ -27,17 +28,6 @@ TestSuite(net, .init = vow_test_setup, .fini = vow_test_teardown, .timeout = 30)
 static void run(vow_loop_t *loop, vow_t *p, vow_outcome_t *o) {
     cr_assert_not_null(p);
     VOW_ASSERT_CODE(vow_run(loop, p, o), 0);
-}
-
-/* Runs p, which must fulfil with a socket: one reference to it. */
-static vow_sock_t *run_sock(vow_loop_t *loop, vow_t *p) {
-    vow_outcome_t o;
-    run(loop, p, &o);
-    if (o.state == VOW_REJECTED) cr_assert_fail("rejected: %s", vow_error_message(o.error));
-    vow_sock_t *s = vow_sock_ref(vow_value_ptr(&o.value));
-    cr_assert_not_null(s);
-    vow_outcome_release(&o);
-    return s;
 }
 
 /* Runs p, which must fulfil with the bytes `want` (n of them). */
@@ -76,12 +66,6 @@ static void expect_ok(vow_loop_t *loop, vow_t *p) {
     vow_outcome_release(&o);
 }
 
-static vow_result_t record_code(vow_loop_t *loop, vow_error_t *err, void *ctx) {
-    (void)loop;
-    *(int *)ctx = vow_error_code(err);
-    return vow_ok_none();
-}
-
 static size_t buffered_in(const vow_sock_t *s) {
     vow_sock_stats_t st;
     VOW_ASSERT_CODE(vow_sock_stats(s, &st), 0);
@@ -92,30 +76,6 @@ static size_t buffered_in(const vow_sock_t *s) {
 static void run_until_buffered(vow_loop_t *loop, const vow_sock_t *s, size_t n) {
     for (int i = 0; i < 1000 && buffered_in(s) < n; i++) vow_loop_run(loop, VOW_RUN_ONCE);
     VOW_ASSERT_EQ(buffered_in(s), n);
-}
-
-/* A connected pair over TCP on `host` (a server listening there, one connection). */
-struct pair {
-    vow_server_t *srv;
-    vow_stream_t *conns;
-    vow_sock_t *c, *s; /* client side, server side */
-};
-
-static void pair_open(vow_loop_t *loop, const char *host, struct pair *pr) {
-    VOW_ASSERT_CODE(vow_tcp_listen(loop, host, 0, NULL, &pr->srv), 0);
-    int port = vow_server_port(pr->srv);
-    cr_assert(port > 0, "port %d", port);
-    pr->conns = vow_server_accept(pr->srv);
-    cr_assert_not_null(pr->conns);
-    pr->c = run_sock(loop, vow_tcp_connect(loop, host, (uint16_t)port));
-    pr->s = run_sock(loop, vow_stream_next(pr->conns));
-}
-
-static void pair_close(struct pair *pr) {
-    vow_sock_unref(pr->c);
-    vow_sock_unref(pr->s);
-    vow_stream_unref(pr->conns);
-    vow_server_close(pr->srv);
 }
 
 static void echo_rounds(vow_loop_t *loop, struct pair *pr) {
