@@ -240,6 +240,17 @@ static inline vow_t *vow__promise_init(vow_t *p, vow_loop_t *loop, unsigned flag
     loop->handles++;
     return p;
 }
+/* p's slot back to its pool (VOW__S_FREE: for the teardown's walk over the pools), and
+ * the loop's handle with it. What p held is released already (promise.c's destruction, and
+ * reaction.c's short cut for a then step nobody could see settle). */
+static inline void vow__promise_free_slot(vow_t *p) {
+    vow_loop_t *loop = p->loop;
+    vow__pool *pl = &loop->pools[VOW__POOL_PROMISE];
+    if (p->flags & VOW__F_NODE) pl = &loop->pools[VOW__POOL_NODE];
+    p->state = VOW__S_FREE;
+    vow__pool_put(pl, p);
+    vow__loop_handle_release(loop);
+}
 static inline void vow__fulfil_new_plain(vow_t *p, vow_value_t v) {
     vow__value_store(&v); /* (plain: clears what a partial store left, nothing else) */
     p->flags |= VOW__F_RESOLVED;

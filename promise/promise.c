@@ -41,21 +41,10 @@ void vow__release_holdings(vow_t *p) {
     vow__cancel_cb_release(p);
 }
 
-/* p's slot back to its pool (VOW__S_FREE: for the teardown's walk over the pools), and
- * the loop's handle with it. What p held is released already. */
-static inline void free_slot(vow_t *p) {
-    vow_loop_t *loop = p->loop;
-    vow__pool *pl = &loop->pools[VOW__POOL_PROMISE];
-    if (p->flags & VOW__F_NODE) pl = &loop->pools[VOW__POOL_NODE];
-    p->state = VOW__S_FREE;
-    vow__pool_put(pl, p);
-    vow__loop_handle_release(loop);
-}
-
 static void promise_destroy(vow_t *p) {
     vow__drop_reactions(p);
     vow__release_holdings(p);
-    free_slot(p);
+    vow__promise_free_slot(p);
 }
 
 vow_t *vow_ref(vow_t *p) { return vow__ref(p); }
@@ -81,7 +70,7 @@ void vow__promise_release(vow_t *p) {
          * awaited result, a then's derived promise whose reaction returned a plain value:
          * its record, in the same node, let go of it when its job ran): nothing to destroy
          * but the slot, no destructor to run, so no need for the deferred-free stack. */
-        free_slot(p);
+        vow__promise_free_slot(p);
         return;
     }
     release_deferred(p); /* a jump: the short cut above saves no register */
@@ -96,7 +85,7 @@ static __attribute__((noinline)) void release_deferred(vow_t *p) {
          * read's bytes, a shared box), a settleable promise (a settlement released its
          * cancel callback): nothing that could drop another promise from inside. */
         vow__value_release(&p->value);
-        free_slot(p);
+        vow__promise_free_slot(p);
         return;
     }
     p->flags |= VOW__F_DYING; /* a teardown run from a destructor must not touch it */

@@ -928,3 +928,63 @@ Test(promise_then, thenable_dropped_unused_frees_its_ctx_once) {
     VOW_ASSERT_EQ(s.subscribe_calls, 0);
     VOW_ASSERT_EQ(thenable_ctx_freed, 2);
 }
+
+/* ---- a then step nobody holds: its node goes when its reaction returns --------------- */
+
+static vow_result_t ret_int_7(vow_loop_t *loop, const vow_value_t *v, void *ctx) {
+    (void)loop;
+    (void)v;
+    (void)ctx;
+    ok_calls++;
+    return vow_ok_int(7);
+}
+
+static vow_result_t ret_heap(vow_loop_t *loop, const vow_value_t *v, void *ctx) {
+    (void)loop;
+    (void)v;
+    (void)ctx;
+    ok_calls++;
+    return vow_ok(vow_ptr(&payload_freed, payload_free));
+}
+
+/* One then step on a pending promise, its derived promise dropped (`hold` 0), kept, or
+ * with a reaction of its own; the step's result is a plain int or a heap value. Every
+ * allocation of the step is gone once the loop has run and the caller let go. */
+static void dropped_step(int hold, int heap) {
+    vow_loop_t *loop = vow_test_loop_without_pools();
+    vow_t *p = vow_new(loop);
+    long before = vow_test_live_allocs();
+    vow_t *d = vow_then(vow_ref(p), heap ? ret_heap : ret_int_7, NULL, NULL, ctx_free_count);
+    cr_assert_not_null(d);
+    vow_t *d2 = hold == 2 ? vow_then(vow_ref(d), ok_count, NULL, NULL, NULL) : NULL;
+    if (hold == 0) vow_unref(d);
+    VOW_ASSERT_CODE(vow_resolve(p, vow_int(1)), 0);
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_EQ(ok_calls, hold == 2 ? 2 : 1);
+    VOW_ASSERT_EQ(ctx_free_calls, 1, "the context is freed once, when the reaction has run");
+    if (hold == 0) {
+        VOW_ASSERT_EQ(vow_test_live_allocs(), before, "the dropped step's node is freed");
+        VOW_ASSERT_EQ(payload_freed, heap, "its heap value is released at once");
+    } else {
+        VOW_ASSERT_STATE(vow_state(d), VOW_FULFILLED);
+        if (heap)
+            VOW_ASSERT_EQ(vow_value_ptr(vow_value(d)), &payload_freed);
+        else
+            VOW_ASSERT_EQ(vow_value_int(vow_value(d)), 7);
+        if (d2 != NULL) VOW_ASSERT_STATE(vow_state(d2), VOW_FULFILLED);
+        VOW_ASSERT_EQ(payload_freed, 0);
+        vow_unref(d2);
+        vow_unref(d);
+        VOW_ASSERT_EQ(payload_freed, heap);
+    }
+    vow_unref(p);
+    VOW_TEST_END(loop);
+}
+
+Test(promise_then, a_dropped_step_with_a_plain_result_is_freed_when_it_returns) {
+    dropped_step(0, 0);
+}
+Test(promise_then, a_dropped_step_with_a_heap_result_releases_it) { dropped_step(0, 1); }
+Test(promise_then, a_kept_step_is_fulfilled_with_a_plain_result) { dropped_step(1, 0); }
+Test(promise_then, a_kept_step_is_fulfilled_with_a_heap_result) { dropped_step(1, 1); }
+Test(promise_then, a_step_with_a_reaction_of_its_own_passes_the_result_on) { dropped_step(2, 0); }
