@@ -17,8 +17,9 @@ void vow__waiter_leave(struct vow__waiter *w) {
     w->line = NULL;
 }
 
-void vow__waiter_put(struct vow__waiter *w) {
-    if (--w->refs > 0) return;
+/* w's last reference went: its object's release, then its memory. Returns its promise,
+ * whose reference the record held: the caller drops it. */
+static inline vow_t *waiter_end(struct vow__waiter *w) {
     vow_t *p = w->p;
     unsigned pool = w->pool; /* (an owned record may go with its owner in release) */
     if (w->ops->release != NULL) w->ops->release(w);
@@ -29,7 +30,12 @@ void vow__waiter_put(struct vow__waiter *w) {
     } else {
         vow__free(w);
     }
-    vow__unref(p);
+    return p;
+}
+
+void vow__waiter_put(struct vow__waiter *w) {
+    if (--w->refs > 0) return;
+    vow__unref(waiter_end(w));
 }
 
 void vow__waiter_schedule(struct vow__waiter *w, vow__job_fn fn) {
@@ -62,6 +68,25 @@ void vow__waiter_fulfil(struct vow__waiter *w, vow_value_t v) {
     vow_t *p = w->p;
     if (!settleable(p)) {
         vow_value_release(&v);
+        return;
+    }
+    if ((p->flags & (VOW__F_SETTLEABLE | VOW__F_COMBINE)) == VOW__F_SETTLEABLE &&
+        p->cancel == &w->cb && (v.kind != VOW_VAL_PTR || v.boxed || v.own.dtor == NULL)) {
+        /* The common case, vow__fulfill's steps in its order without its calls: the
+         * promise's only cancel record is this waiter's, and v needs no box. The cancel
+         * record goes first (settled_cleanup: waiter_ctx_free), dropping its reference to
+         * the record; while the record lives, its reference to p holds p, and after its
+         * last, this call holds that reference until p's reactions are queued. */
+        vow__rec *reactions = p->r_head; /* the value takes the list's place */
+        p->flags |= VOW__F_RESOLVED;
+        p->state = VOW_FULFILLED;
+        p->value = v;
+        p->cancel = NULL;
+        vow__waiter_leave(w);
+        int last = --w->refs == 0;
+        if (last) (void)waiter_end(w);
+        vow__trigger(p, reactions);
+        if (last) vow__unref(p);
         return;
     }
     vow__ref(p);
