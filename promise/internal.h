@@ -80,8 +80,11 @@ struct vow__box {
     size_t refcnt;
     void *p;
     void (*dtor)(void *);
-    int inert; /* dtor is vow's own and touches no promise (a socket's bytes): releasing
-                  it needs no deferral (promise.c) */
+    uint8_t inert;        /* dtor is vow's own and touches no promise (a socket's bytes):
+                             releasing it needs no deferral (promise.c) */
+    uint8_t frees_itself; /* the box is part of the block dtor frees (vow's own values:
+                             net.c's small bytes blocks go back to their loop's cache) */
+    void *owner;          /* frees_itself: what dtor needs to know (net.c: the loop) */
 };
 
 /* Makes `v` storable: a pointer with a destructor gets its shared box. On failure the

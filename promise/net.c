@@ -54,6 +54,9 @@ struct net_state {
     struct {
         vow_server_t *head, *tail;
     } servers;
+    void *small;   /* small bytes blocks kept for the next reads (linked through their
+                      first pointer), at most SMALL_KEEP */
+    size_t nsmall; /* how many */
 };
 
 /* ---- errors -------------------------------------------------------------------------------- */
@@ -80,32 +83,89 @@ static void bytes_in_box(void *p) { ((vow_bytes_t *)p)->len = 0; }
  * the buffer's block as its value (give), without copying. */
 #define BYTES_DATA_AT (BYTES_AT + offsetof(vow_bytes_t, data))
 
+/* Small blocks: a read of at most SMALL_MAX bytes (a message, a line) gets a block of
+ * SMALL_BLOCK bytes, which its release hands back to its loop's cache (at most SMALL_KEEP
+ * blocks, 16 KiB, freed with the loop) when it is released on the thread running that
+ * loop; anywhere else (another thread, after the loop's run, a loop whose pools are off:
+ * VOW_POOL=off) it is freed. A ping-pong's read then costs no malloc and no free. */
+enum { SMALL_BLOCK = 256, SMALL_KEEP = 64 };
+#define SMALL_MAX (SMALL_BLOCK - BYTES_DATA_AT - 1)
+
+static void bytes_small_free(void *p) {
+    struct vow__box *box = (struct vow__box *)((unsigned char *)p - BYTES_AT);
+    ((vow_bytes_t *)p)->len = 0;
+    vow_loop_t *loop = box->owner; /* compared first: it may be gone (then not running) */
+    if (vow__loop_running_here(loop)) {
+        struct net_state *ns = vow__loop_layer(loop, VOW__LAYER_NET);
+        if (ns != NULL && ns->nsmall < SMALL_KEEP) {
+            *(void **)box = ns->small;
+            ns->small = box;
+            ns->nsmall++;
+            return;
+        }
+    }
+    vow__free(box);
+}
+
+/* A small block: from the loop's cache when there is one, else allocated (NULL: out of
+ * memory). */
+static unsigned char *small_block(vow_loop_t *loop) {
+    struct net_state *ns = vow__loop_layer(loop, VOW__LAYER_NET);
+    if (ns->small != NULL && vow__loop_running_here(loop)) {
+        unsigned char *blk = ns->small;
+        ns->small = *(void **)blk;
+        ns->nsmall--;
+        return blk;
+    }
+    return vow__malloc(SMALL_BLOCK);
+}
+
+static void small_cache_free(struct net_state *ns) {
+    while (ns->small != NULL) {
+        void *blk = ns->small;
+        ns->small = *(void **)blk;
+        vow__free(blk);
+    }
+    ns->nsmall = 0;
+}
+
 /* The value of a block whose n bytes are in place at BYTES_DATA_AT (room for the NUL after
- * them): its box at the start, its vow_bytes_t header, the NUL. */
-static vow_value_t bytes_in_block(unsigned char *blk, size_t n) {
+ * them): its box at the start, its vow_bytes_t header, the NUL. `loop`: a small block's
+ * (bytes_small_free), else NULL. */
+static vow_value_t bytes_in_block(unsigned char *blk, size_t n, vow_loop_t *loop) {
     struct vow__box *box = (struct vow__box *)blk;
     vow_bytes_t *b = (vow_bytes_t *)(blk + BYTES_AT);
     b->len = n;
     b->data[n] = '\0';
     box->refcnt = 1;
     box->p = b;
-    box->dtor = bytes_in_box;
+    box->dtor = loop != NULL ? bytes_small_free : bytes_in_box;
     box->inert = 1; /* its release runs no user code (promise.c's release short cut) */
+    box->frees_itself = loop != NULL;
+    box->owner = loop;
     return (vow_value_t){.kind = VOW_VAL_PTR, .u.p = b, .own.box = box, .boxed = 1};
 }
 
-/* A value of n bytes, copied from p (NULL: none yet); VOW_VAL_NONE when out of memory. */
-static vow_value_t bytes_value(const unsigned char *p, size_t n) {
-    if (n > SIZE_MAX - BYTES_AT - sizeof(vow_bytes_t) - 1) return vow__none();
-    unsigned char *blk = vow__malloc(BYTES_AT + sizeof(vow_bytes_t) + n + 1);
+/* A value of n bytes of loop's, copied from p (NULL: none yet); VOW_VAL_NONE when out of
+ * memory. */
+static vow_value_t bytes_value(vow_loop_t *loop, const unsigned char *p, size_t n) {
+    unsigned char *blk;
+    if (n <= SMALL_MAX && !loop->pool_passthrough) {
+        blk = small_block(loop);
+    } else {
+        if (n > SIZE_MAX - BYTES_AT - sizeof(vow_bytes_t) - 1) return vow__none();
+        blk = vow__malloc(BYTES_AT + sizeof(vow_bytes_t) + n + 1);
+        loop = NULL;
+    }
     if (blk == NULL) return vow__none();
     if (n > 0 && p != NULL) memcpy(blk + BYTES_DATA_AT, p, n);
-    return bytes_in_block(blk, n);
+    return bytes_in_block(blk, n, loop);
 }
 
 const vow_bytes_t *vow_value_bytes(const vow_value_t *v) {
     if (v == NULL || v->kind != VOW_VAL_PTR || !v->boxed) return NULL;
-    return v->own.box->dtor == bytes_in_box ? v->u.p : NULL;
+    void (*dtor)(void *) = v->own.box->dtor;
+    return dtor == bytes_in_box || dtor == bytes_small_free ? v->u.p : NULL;
 }
 
 /* ---- the layer ------------------------------------------------------------------------------ */
@@ -202,6 +262,7 @@ static void layer_teardown(vow_loop_t *loop, void *state) {
 
 static void layer_destroy(vow_loop_t *loop, void *state) {
     (void)loop;
+    small_cache_free(state);
     vow__free(state);
 }
 
@@ -373,7 +434,7 @@ static void answer_all_err(vow__wline *l, int code) {
 /* The read buffer's block as a value of its n bytes (all it holds, at its start, with room
  * for the NUL after them): the buffer is left without memory. */
 static __attribute__((noinline)) vow_value_t bytes_take(vow__buf *rb, size_t n) {
-    return bytes_in_block(vow__buf_take(rb), n);
+    return bytes_in_block(vow__buf_take(rb), n, NULL);
 }
 
 /* Gives the first n buffered bytes to the read. When they are all it holds and fill at
@@ -386,7 +447,7 @@ static void give(vow_sock_t *s, size_t n) {
         answer_ok(&s->reads, bytes_take(rb, n));
         return;
     }
-    vow_value_t v = bytes_value(vow__buf_head(&s->rbuf), n);
+    vow_value_t v = bytes_value(s->loop, vow__buf_head(&s->rbuf), n);
     if (v.kind == VOW_VAL_NONE) {
         answer_err(&s->reads, VOW_ENOMEM); /* the bytes stay buffered */
         return;
@@ -425,7 +486,7 @@ static int satisfy(vow_sock_t *s) {
             return 1;
         }
         if (fail == 0 && s->eof) {
-            vow_value_t v = bytes_value(NULL, 0);
+            vow_value_t v = bytes_value(s->loop, NULL, 0);
             if (v.kind == VOW_VAL_NONE)
                 answer_err(&s->reads, VOW_ENOMEM);
             else

@@ -36,8 +36,9 @@ void vow_value_release(vow_value_t *v) {
     if (v->boxed) {
         struct vow__box *b = v->own.box;
         if (--b->refcnt == 0) {
+            int frees_itself = b->frees_itself;
             if (b->dtor != NULL) b->dtor(b->p);
-            vow__free(b);
+            if (!frees_itself) vow__free(b);
         }
     } else if (v->kind == VOW_VAL_PTR && v->own.dtor != NULL) {
         v->own.dtor(v->u.p);
@@ -88,6 +89,8 @@ int vow__value_store_box(vow_value_t *v) {
     b->p = v->u.p;
     b->dtor = v->own.dtor;
     b->inert = 0; /* the user's destructor may do anything */
+    b->frees_itself = 0;
+    b->owner = NULL;
     v->own.box = b;
     v->boxed = 1;
     return 0;

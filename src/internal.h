@@ -437,6 +437,17 @@ static inline void vow__callback_begin(vow_loop_t *loop) {
     if (!loop->kept && !loop->draining && !loop->closed) loop->held = 1;
 }
 
+/* The loop this thread is running (inside vow_loop_run, vow_run and the like), or NULL.
+ * Only its own thread reads or writes it. */
+extern VOW__TLS vow_loop_t *vow__tls_loop_running;
+/* Non-zero when the calling thread is running `loop` now: then the loop is alive and this
+ * thread its only user, so thread-confined state of the loop may be touched. `loop` is
+ * only compared, never read (it may be gone: a value released on another thread, or
+ * after its loop was freed). */
+static inline int vow__loop_running_here(const vow_loop_t *loop) {
+    return vow__tls_loop_running == loop;
+}
+
 /* Layer `slot` wants its after_drain called at the end of the current (or next) drain. */
 static inline void vow__loop_want_after_drain(vow_loop_t *loop, int slot) {
     loop->want_after_drain |= 1u << slot;

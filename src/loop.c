@@ -345,22 +345,37 @@ int vow_loop_alive(const vow_loop_t *loop) {
     return n > INT32_MAX ? INT32_MAX : (int)n;
 }
 
+VOW__TLS vow_loop_t *vow__tls_loop_running;
+
+/* The loop this thread runs now (vow__loop_running_here), around each run. */
+static vow_loop_t *run_enter(vow_loop_t *loop) {
+    vow_loop_t *outer = vow__tls_loop_running;
+    vow__tls_loop_running = loop;
+    loop->running = 1;
+    loop->stop = 0;
+    return outer;
+}
+
+static void run_leave(vow_loop_t *loop, vow_loop_t *outer) {
+    loop->running = 0;
+    loop->stop = 0;
+    vow__tls_loop_running = outer;
+}
+
 int vow_loop_run(vow_loop_t *loop, vow_run_mode_t mode) {
     if (loop == NULL || (mode != VOW_RUN_DEFAULT && mode != VOW_RUN_ONCE && mode != VOW_RUN_NOWAIT))
         return VOW_EINVAL;
     if (loop->closed) return VOW_ECLOSED;
     if (in_loop(loop)) return VOW_EREENTRANT;
     int flags = mode == VOW_RUN_ONCE ? EVRUN_ONCE : mode == VOW_RUN_NOWAIT ? EVRUN_NOWAIT : 0;
-    loop->running = 1;
-    loop->stop = 0;
+    vow_loop_t *outer = run_enter(loop);
     vow__drain(loop);
     do {
         if (loop->stop) break;
         ev_run(loop->evl, flags);
         vow__drain(loop);
     } while (mode == VOW_RUN_DEFAULT && !loop->stop && vow_loop_alive(loop) > 0);
-    loop->running = 0;
-    loop->stop = 0;
+    run_leave(loop, outer);
     return vow_loop_alive(loop) > 0 ? 1 : 0;
 }
 
@@ -368,8 +383,7 @@ int vow__loop_run_until(vow_loop_t *loop, int (*done)(void *), void *arg) {
     if (loop->closed) return VOW_ECLOSED;
     if (in_loop(loop)) return VOW_EREENTRANT;
     int rc = 0;
-    loop->running = 1;
-    loop->stop = 0;
+    vow_loop_t *outer = run_enter(loop);
     vow__drain(loop);
     while (!done(arg)) {
         if (loop->stop) {
@@ -399,8 +413,7 @@ int vow__loop_run_until(vow_loop_t *loop, int (*done)(void *), void *arg) {
             }
         }
     }
-    loop->running = 0;
-    loop->stop = 0;
+    run_leave(loop, outer);
     return rc;
 }
 

@@ -12,6 +12,8 @@
  * and the next read gets a new buffer, a smaller one copies. Sockets are socketpairs wrapped
  * with vow_sock_wrap. */
 #include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -338,4 +340,128 @@ Test(net_reads, a_read_of_part_of_a_large_buffer_leaves_the_rest) {
     vow_sock_unref(a);
     vow_sock_unref(b);
     VOW_TEST_END(loop);
+}
+
+/* ---- small reads' blocks: back to their loop's cache, or freed ------------------------------- */
+/* A read of at most ~200 bytes gets a small block, which its release hands back to its
+ * loop's cache when it is released on the thread running that loop, and frees anywhere else:
+ * on another thread, after the loop's run or its end, and always when the loop's pools are
+ * off (VOW_POOL=off). */
+struct small {
+    vow_sock_t *a, *b;
+    vow_value_t held[100];
+    int n, want;
+    uintptr_t first, again; /* where the first and the next value's bytes were */
+    long live_before, live_after;
+    int threaded;
+};
+
+static void *release_elsewhere(void *arg) {
+    vow_value_release(arg); /* not the loop's thread: freed */
+    return NULL;
+}
+
+static vow_result_t small_got(vow_loop_t *loop, const vow_value_t *v, void *ctx);
+
+static void small_read(struct small *sm) {
+    vow_t *p = vow_sock_read_exactly(sm->b, 3);
+    cr_assert_not_null(p);
+    vow_unref(vow_then_ok(p, small_got, sm));
+    write_ok(sm->a, "xyz");
+}
+
+static vow_result_t small_got(vow_loop_t *loop, const vow_value_t *v, void *ctx) {
+    (void)loop;
+    struct small *sm = ctx;
+    const vow_bytes_t *b = vow_value_bytes(v);
+    cr_assert_not_null(b, "a small block is a bytes value");
+    VOW_ASSERT_EQ(b->len, (size_t)3);
+    cr_assert_str_eq((const char *)b->data, "xyz");
+    if (sm->n == 0) sm->first = (uintptr_t)b->data;
+    if (sm->n == 1) sm->again = (uintptr_t)b->data;
+    sm->held[sm->n++] = vow_value_share(v);
+    if (sm->threaded && sm->n == 2) {
+        /* The first value's last reference, released on another thread while this one
+         * runs the loop: freed there, not cached. */
+        long live = vow_test_live_allocs();
+        pthread_t t;
+        cr_assert_eq(pthread_create(&t, NULL, release_elsewhere, &sm->held[0]), 0);
+        cr_assert_eq(pthread_join(t, NULL), 0);
+        VOW_ASSERT_EQ(vow_test_live_allocs(), live - 1, "freed on the other thread");
+        vow_value_release(&sm->held[1]);
+    } else if (sm->want == 2 && !sm->threaded) {
+        vow_value_release(&sm->held[sm->n - 1]); /* here, in the run: cached */
+    }
+    if (sm->n < sm->want) {
+        small_read(sm);
+    } else if (sm->want > 2) { /* all of them released at once, in the run */
+        sm->live_before = vow_test_live_allocs();
+        for (int i = 0; i < sm->n; i++) vow_value_release(&sm->held[i]);
+        sm->live_after = vow_test_live_allocs();
+    }
+    return vow_ok_none();
+}
+
+static void small_run(vow_loop_t *loop, struct small *sm, int want) {
+    wrap_pair(loop, &sm->a, &sm->b);
+    sm->want = want;
+    small_read(sm);
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_EQ(sm->n, want);
+    vow_sock_unref(sm->a);
+    vow_sock_unref(sm->b);
+}
+
+Test(net_reads, a_small_block_released_in_the_run_serves_the_next_read) {
+    vow_loop_t *loop = vow_test_loop();
+    struct small sm = {0};
+    small_run(loop, &sm, 2);
+    cr_assert_eq(sm.first, sm.again, "the second read got the first one's block back");
+    VOW_TEST_END(loop); /* and the cache goes with the loop */
+}
+
+Test(net_reads, a_small_block_released_on_another_thread_is_freed) {
+    vow_loop_t *loop = vow_test_loop();
+    struct small sm = {.threaded = 1};
+    small_run(loop, &sm, 2);
+    VOW_TEST_END(loop);
+}
+
+Test(net_reads, the_loop_keeps_at_most_64_small_blocks) {
+    vow_loop_t *loop = vow_test_loop();
+    static struct small sm;
+    memset(&sm, 0, sizeof sm);
+    small_run(loop, &sm, 100);
+    /* (The last value is still its read promise's too: 99 go.) */
+    cr_assert_geq(sm.live_before - sm.live_after, 99 - 64, "%ld blocks freed of 99",
+                  sm.live_before - sm.live_after);
+    VOW_TEST_END(loop);
+}
+
+Test(net_reads, without_pools_every_small_block_is_freed_at_its_release) {
+    vow_loop_t *loop = vow_test_loop_without_pools();
+    static struct small sm;
+    memset(&sm, 0, sizeof sm);
+    small_run(loop, &sm, 100);
+    VOW_ASSERT_EQ(sm.live_before - sm.live_after, 99L); /* (the last: its promise's too) */
+    VOW_TEST_END(loop);
+}
+
+Test(net_reads, small_values_outlive_the_run_and_the_loop) {
+    vow_loop_t *loop = vow_test_loop();
+    vow_sock_t *a, *b;
+    wrap_pair(loop, &a, &b);
+    vow_value_t v1, v2;
+    write_ok(a, "hello");
+    run_bytes(loop, vow_sock_read_exactly(b, 2), &v1);
+    run_bytes(loop, vow_sock_read(b, 100), &v2);
+    long live = vow_test_live_allocs();
+    vow_value_release(&v1); /* after the run: freed */
+    cr_assert_lt(vow_test_live_allocs(), live);
+    vow_sock_unref(a);
+    vow_sock_unref(b);
+    VOW_ASSERT_CODE(vow_loop_close(loop), 0);
+    cr_assert_str_eq((const char *)vow_value_bytes(&v2)->data, "llo");
+    vow_value_release(&v2); /* after the loop's end: freed, its loop never read */
+    VOW_ASSERT_EQ(vow_test_live_allocs(), 0L);
 }
