@@ -19,7 +19,19 @@ int vow_run(vow_loop_t *loop, vow_t *p, vow_outcome_t *out) {
         /* Awaiting p handles it. */
         vow__tracker_handle(p);
         p->flags |= VOW__F_HANDLED;
+        /* The run ends in the drain after p settles (vow__loop_run_until), so p's
+         * settlement must queue a job even where nothing else reacts to it (a raw libev
+         * callback calling vow_resolve): a record whose job only frees it, on this stack.
+         * Its derived promise is NULL, so it never counts as a live waiter of p (the
+         * upstream rule of cancellation). */
+        vow__reaction watch;
+        vow__rec_init(&watch.rec, VOW__R_DEAD, NULL, VOW__RF_EMBEDDED);
+        watch.follow = NULL;
+        if (p->state == VOW_PENDING) vow__perform_then(p, &watch.rec);
         rc = vow__loop_run_until(loop, settled, p);
+        /* Settled: its job has run (each run ends with a drain). Else it still waits. */
+        vow__assert(watch.rec.state != VOW__RS_QUEUED, "vow_run's record still queued");
+        if (watch.rec.state == VOW__RS_WAITING) vow__unlink_waiter(&watch.rec);
     }
     if (rc == 0 && out != NULL) {
         out->state = (vow_state_t)p->state;

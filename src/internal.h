@@ -475,8 +475,14 @@ static inline void vow__loop_handle_release(vow_loop_t *loop) {
     if (--loop->handles == 0 && loop->closed) vow__loop_struct_free(loop);
 }
 /* Runs the loop until done(arg) is non-zero (0), nothing keeps it alive (VOW_ENEVER),
- * vow_loop_stop (VOW_EINTR); VOW_EREENTRANT / VOW_ECLOSED as vow_loop_run. */
+ * vow_loop_stop (VOW_EINTR); VOW_EREENTRANT / VOW_ECLOSED as vow_loop_run. done is looked
+ * at after each drain that ran something: what makes it true must be done by a job, or
+ * queue one (vow_run watches its promise with a record whose job does nothing). */
 int vow__loop_run_until(vow_loop_t *loop, int (*done)(void *), void *arg);
+/* The check watcher (the check phase: immediates), started exactly while immediates wait
+ * (src/timer.c); it costs libev a queueing and an invocation in every turn it is on. */
+void vow__loop_check_start(vow_loop_t *loop);
+void vow__loop_check_stop(vow_loop_t *loop);
 
 /* The reactor's loop constructors, with no layer registered (the public vow_loop_new,
  * vow_loop_wrap and vow_loop_default, which register the library's layers, live with the

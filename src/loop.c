@@ -5,7 +5,8 @@
  *   1. poll, with a timeout of zero while immediates wait (an ev_idle is active then);
  *   2. pending callbacks by priority: vow's single ev_timer (EV_MAXPRI) runs the due
  *      timers in deadline order; I/O watchers (priority 0); the check watcher (EV_MINPRI,
- *      unref'd) runs the immediates queued before this check phase.
+ *      unref'd, started only while immediates wait) runs the immediates queued before
+ *      this check phase.
  *   This reproduces Node's order timers -> I/O -> immediates within a turn. libev would
  *   otherwise invoke pending watchers of equal priority last-queued-first.
  *   Microtasks never wait for a phase: work queued by a callback is drained right after
@@ -99,17 +100,30 @@ static void prepare_cb(struct ev_loop *evl, ev_prepare *w, int revents) {
     vow__drain(w->data);
 }
 
+/* Started only while immediates wait (vow__loop_check_start), unref'd: the check phase. */
 static void check_cb(struct ev_loop *evl, ev_check *w, int revents) {
+    (void)evl;
     (void)revents;
     vow_loop_t *loop = w->data;
     vow__drain_inline(loop);
     if (loop->tm.imm_head != VOW__NIL) vow__timers_check(loop);
-    /* vow__loop_run_until runs libev's loop for as many turns as it takes: it is told to
-     * return once its condition holds, or when callbacks are still pending behind this one
-     * (another watcher's at this priority, or a watcher fed during the check phase): one of
-     * them may meet the condition, and libev must not go on to poll then. */
-    if (loop->run_done != NULL && (ev_pending_count(evl) > 0 || loop->run_done(loop->run_arg)))
-        ev_break(evl, EVBREAK_ONE);
+}
+
+void vow__loop_check_start(vow_loop_t *loop) {
+    if (ev_is_active(&loop->check_w)) return;
+    ev_check_start(loop->evl, &loop->check_w);
+    ev_unref(loop->evl);
+    /* Started by a callback of this turn (a timer's, an I/O watcher's): libev queued the
+     * turn's check watchers before it invoked them, so this one is fed to run after them,
+     * as this turn's check phase (Node runs an immediate queued by an I/O callback in the
+     * same turn). Pending already (fed before libev queued it): libev merges the two. */
+    if (ev_depth(loop->evl) > 0) ev_feed_event(loop->evl, &loop->check_w, EV_CHECK);
+}
+
+void vow__loop_check_stop(vow_loop_t *loop) {
+    if (!ev_is_active(&loop->check_w)) return;
+    ev_ref(loop->evl);
+    ev_check_stop(loop->evl, &loop->check_w);
 }
 
 /* Fed (never started) when work is queued outside a drain (vow__mq_note_work). libev's
@@ -144,8 +158,6 @@ static void loop_init(vow_loop_t *loop, struct ev_loop *evl, int owns) {
     ev_check_init(&loop->check_w, check_cb);
     ev_set_priority(&loop->check_w, EV_MINPRI);
     loop->check_w.data = loop;
-    ev_check_start(evl, &loop->check_w);
-    ev_unref(evl);
 
     ev_prepare_init(&loop->drain_w, drain_cb);
     ev_set_priority(&loop->drain_w, EV_MAXPRI);
@@ -300,8 +312,7 @@ static void prepare_stop(vow_loop_t *loop) {
 void vow__loop_discard(vow_loop_t *loop) {
     unmanage(loop);
     prepare_stop(loop);
-    ev_ref(loop->evl);
-    ev_check_stop(loop->evl, &loop->check_w);
+    vow__loop_check_stop(loop);
     ev_clear_pending(loop->evl, &loop->drain_w);
     if (loop->owns_evl) ev_loop_destroy(loop->evl);
     if (loop->is_default) default_loop = NULL;
@@ -392,9 +403,10 @@ int vow__loop_run_until(vow_loop_t *loop, int (*done)(void *), void *arg) {
         }
         /* As many turns as it takes, not one turn per ev_run (EVRUN_ONCE): each entry of
          * ev_run costs libev a pass over its pending queues, and vow a drain and a look at
-         * the condition. The check callback, last in each turn, breaks the loop once the
-         * condition holds, or when anything is still pending behind it (then this turn ends
-         * here, as EVRUN_ONCE's would). */
+         * the condition. The drain that makes the condition true breaks the loop (see
+         * vow__drain): the turn ends with the callbacks still pending in it, as
+         * EVRUN_ONCE's would. (A check watcher in every turn did this before, for about
+         * 170 instructions a turn.) */
         loop->run_done = done;
         loop->run_arg = arg;
         int active = ev_run(loop->evl, 0);
@@ -448,8 +460,7 @@ static void teardown(vow_loop_t *loop) {
         ev_unref(loop->evl);
     }
     prepare_stop(loop);
-    ev_ref(loop->evl);
-    ev_check_stop(loop->evl, &loop->check_w);
+    vow__loop_check_stop(loop);
     ev_idle_stop(loop->evl, &loop->idle_w);
     ev_timer_stop(loop->evl, &loop->timer_w);
     ev_clear_pending(loop->evl, &loop->drain_w);
@@ -514,6 +525,8 @@ int vow_loop_verify(const vow_loop_t *loop) {
                 "the timer watcher is armed while timers wait");
     vow__assert(!!ev_is_active(&loop->idle_w) == (loop->tm.immediates > 0),
                 "the idle watcher runs exactly while immediates wait");
+    vow__assert(!!ev_is_active(&loop->check_w) == (loop->tm.immediates > 0),
+                "the check watcher runs exactly while immediates wait");
     for (int i = 0; i < VOW__POOLS; i++)
         if (loop->pools[i].size != 0) vow__pool_verify(&loop->pools[i]);
     for (int i = 0; i < VOW__LAYERS; i++) {

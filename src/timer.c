@@ -67,6 +67,17 @@ static inline void release_arg(vow_loop_t *loop, int how, void *arg) {
     if (how != 0) loop->releases[how](arg);
 }
 
+/* The idle watcher (no blocking poll) and the check phase, exactly while immediates wait. */
+static void immediates_on(vow_loop_t *loop) {
+    ev_idle_start(loop->evl, &loop->idle_w);
+    vow__loop_check_start(loop);
+}
+
+static void immediates_off(vow_loop_t *loop) {
+    ev_idle_stop(loop->evl, &loop->idle_w);
+    vow__loop_check_stop(loop);
+}
+
 static void node_release(vow__timers *tm, uint32_t slot) {
     vow__tnode *n = &tm->nodes[slot];
     n->kind = VOW__T_FREE;
@@ -348,7 +359,7 @@ int vow__timer_start(vow_loop_t *loop, int kind, uint64_t ms, vow_timer_cb cb, v
         else
             tm->imm_head = slot;
         tm->imm_tail = slot;
-        if (tm->immediates++ == 0) ev_idle_start(loop->evl, &loop->idle_w);
+        if (tm->immediates++ == 0) immediates_on(loop);
     } else {
         if (ms < 1) ms = 1;
         if (ms > UINT64_MAX / 4) ms = UINT64_MAX / 4; /* deadlines never overflow */
@@ -389,7 +400,7 @@ int vow__timer_clear(vow_loop_t *loop, vow_timer_t id, int want_immediate) {
         else
             unlink_node(tm, &tm->imm_head, &tm->imm_tail, slot);
         node_release(tm, slot);
-        if (--tm->immediates == 0) ev_idle_stop(loop->evl, &loop->idle_w);
+        if (--tm->immediates == 0) immediates_off(loop);
     } else {
         vow__tlist *l = n->list;
         unlink_node(tm, &l->head, &l->tail, slot);
@@ -425,7 +436,7 @@ void vow__timers_check(vow_loop_t *loop) {
         int how = n->release;
         void *a = n->arg;
         node_release(tm, slot);
-        if (--tm->immediates == 0) ev_idle_stop(loop->evl, &loop->idle_w);
+        if (--tm->immediates == 0) immediates_off(loop);
         release_arg(loop, how, a);
         vow__drain(loop);
         if (loop->stop && tm->run_head != VOW__NIL) {
@@ -457,7 +468,7 @@ void vow__timers_each(vow_loop_t *loop, int release, void (*fn)(void *arg, void 
 void vow__timers_free(vow_loop_t *loop) {
     vow__timers *tm = &loop->tm;
     ev_timer_stop(loop->evl, &loop->timer_w);
-    ev_idle_stop(loop->evl, &loop->idle_w);
+    immediates_off(loop);
     /* Release every node first, then run the internal destructors, so that a destructor
      * that touches timers finds consistent (empty) structures. */
     for (uint32_t s = 0; s < tm->fresh; s++) {

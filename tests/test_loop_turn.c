@@ -130,11 +130,12 @@ Test(loop_turn, now_outside_the_loop_reads_the_clock_once_then_caches) {
 }
 
 /* ---- vow_run runs libev's loop for many turns at once ---------------------------------------- */
-/* vow_run no longer enters ev_run once per turn: vow's check callback ends the run once the
- * promise settled, or when a callback is still pending behind it. Here the promise is
- * settled by the application's own lowest-priority watcher, which libev invokes after vow's
- * check callback in the same turn; the application's timer, 2 s away, would keep the next
- * poll blocked that long if libev went on polling. */
+/* vow_run no longer enters ev_run once per turn: the drain that follows the promise's
+ * settlement ends the run (vow_run watches its promise with a record whose job does
+ * nothing, so even a settlement nothing else reacts to queues a job and a drain). Here the
+ * promise is settled by the application's own lowest-priority watcher, last in its turn,
+ * with no reaction on it but vow_run's; the application's timer, 2 s away, would keep the
+ * next poll blocked that long if libev went on polling. */
 struct late {
     vow_t *p;
     int fds[2];
@@ -198,5 +199,80 @@ Test(loop_turn, run_over_many_turns) {
     VOW_ASSERT_EQ(l.fds[0], 100);
     vow_outcome_release(&o);
     vow_unref(l.p);
+    VOW_TEST_END(loop);
+}
+
+/* ---- the check phase: on only while immediates wait ------------------------------------------ */
+/* vow's check watcher is started when the first immediate is queued and stopped when the
+ * last has run. An immediate queued by a callback of a turn (a timer's, an I/O watcher's,
+ * the application's own) still runs in that turn's check phase, as Node runs it: libev
+ * queued the turn's check watchers before it invoked them, so the new one is fed. */
+struct imm_turn {
+    vow_loop_t *loop;
+    unsigned queued_in, ran_in;
+    int ran;
+};
+
+static void imm_note(vow_loop_t *loop, void *arg) {
+    struct imm_turn *it = arg;
+    it->ran_in = ev_iteration(vow_loop_ev(loop));
+    it->ran++;
+}
+
+static void imm_queue(struct imm_turn *it) {
+    it->queued_in = ev_iteration(vow_loop_ev(it->loop));
+    VOW_ASSERT_CODE(vow_set_immediate(it->loop, imm_note, it, NULL), 0);
+}
+
+static void imm_from_timer(vow_loop_t *loop, void *arg) {
+    (void)loop;
+    imm_queue(arg);
+}
+
+static void imm_from_app_io(struct ev_loop *evl, ev_io *w, int revents) {
+    (void)revents;
+    char c;
+    cr_assert_eq(read(w->fd, &c, 1), 1);
+    ev_io_stop(evl, w);
+    imm_queue(w->data);
+}
+
+Test(loop_turn, an_immediate_queued_by_a_timer_runs_in_the_same_turn) {
+    vow_loop_t *loop = vow_test_loop();
+    struct imm_turn it = {.loop = loop};
+    cr_assert_eq(vow_loop_verify(loop), 0);
+    VOW_ASSERT_CODE(vow_set_timeout(loop, imm_from_timer, &it, 1, NULL), 0);
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_EQ(it.ran, 1);
+    VOW_ASSERT_EQ(it.ran_in, it.queued_in, "queued in turn %u, ran in turn %u", it.queued_in,
+                  it.ran_in);
+    VOW_TEST_END(loop); /* (vow_loop_verify: the check watcher is off again) */
+}
+
+Test(loop_turn, an_immediate_queued_by_an_application_watcher_runs_in_the_same_turn) {
+    vow_loop_t *loop = vow_test_loop();
+    struct imm_turn it = {.loop = loop};
+    int fds[2];
+    cr_assert_eq(pipe(fds), 0);
+    ev_io io;
+    ev_io_init(&io, imm_from_app_io, fds[0], EV_READ);
+    io.data = &it;
+    ev_io_start(vow_loop_ev(loop), &io);
+    cr_assert_eq(write(fds[1], "x", 1), 1);
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_EQ(it.ran, 1);
+    VOW_ASSERT_EQ(it.ran_in, it.queued_in);
+    close(fds[0]);
+    close(fds[1]);
+    VOW_TEST_END(loop);
+}
+
+Test(loop_turn, an_immediate_queued_before_the_run_runs_in_its_first_turn) {
+    vow_loop_t *loop = vow_test_loop();
+    struct imm_turn it = {.loop = loop};
+    imm_queue(&it);
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_EQ(it.ran, 1);
+    VOW_ASSERT_EQ(it.ran_in, it.queued_in + 1, "libev counts the turn when it starts it");
     VOW_TEST_END(loop);
 }
