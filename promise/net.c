@@ -54,9 +54,11 @@ struct net_state {
     struct {
         vow_server_t *head, *tail;
     } servers;
-    void *small;   /* small bytes blocks kept for the next reads (linked through their
+    void *small;    /* small bytes blocks kept for the next reads (linked through their
                       first pointer), at most SMALL_KEEP */
-    size_t nsmall; /* how many */
+    size_t nsmall;  /* how many */
+    vow_t *written; /* fulfilled with nothing: the answer of every write fulfilled at once
+                       (write_now), shared (one reference, until the teardown) */
 };
 
 /* ---- errors -------------------------------------------------------------------------------- */
@@ -249,6 +251,8 @@ static void server_detach(vow_server_t *srv);
 static void layer_teardown(vow_loop_t *loop, void *state) {
     struct net_state *ns = state;
     (void)loop;
+    vow__unref(ns->written);
+    ns->written = NULL;
     while (ns->socks.head != NULL) {
         vow_sock_t *s = ns->socks.head;
         VOW__DLIST_UNLINK(&ns->socks, s);
@@ -669,7 +673,7 @@ static void read_cancel(vow__waiter *w) {
 static void read_release(vow__waiter *w) {
     struct rwaiter *r = (struct rwaiter *)w;
     vow_sock_t *s = w->owner;
-    vow__free(r->delim);
+    if (r->delim != NULL) vow__free(r->delim);
     r->delim = NULL;
     if (r == &s->rw) s->rw_busy = 0;
     sock_put(s);
@@ -758,20 +762,29 @@ static int write_check(const vow_sock_t *s) {
 
 /* A write whose promise fulfils at once, whatever the kernel takes: the bytes left will be
  * at most the limit (len <= limit - buffered; the room is reserved). No write waits then
- * (they wait only while the buffer is over the limit), so the promise needs no waiter:
- * a plain one, fulfilled, or rejected if the send fails (sock_fail would have rejected a
+ * (they wait only while the buffer is over the limit), so the promise needs no waiter: the
+ * loop's shared fulfilled one (net_state's `written`: nothing to allocate, settle or free
+ * per write), or a new one rejected if the send fails (sock_fail would have rejected a
  * waiter in the line). */
 static vow_t *write_now(vow_sock_t *s, const unsigned char *b, size_t len) {
-    vow_t *p = vow__promise_new(s->loop, 0);
-    if (p == NULL) return NULL;
+    struct net_state *ns = vow__loop_layer(s->loop, VOW__LAYER_NET);
+    if (ns->written == NULL) { /* made before any byte goes out: nothing fails after */
+        if ((ns->written = vow__promise_new(s->loop, 0)) == NULL) return NULL;
+        vow__fulfil_new_plain(ns->written, vow__none());
+    }
     ssize_t n = 0;
     if (s->wbuf.len == 0 && len > 0) {
         n = vow__sock_send(s->fd, b, len);
         if (n == (ssize_t)len) { /* all of it: nothing to watch, nothing else changes */
             s->st.bytes_written += (uint64_t)n;
-            vow__fulfil_new_plain(p, vow__none());
-            return p;
+            return vow__ref(ns->written);
         }
+    }
+    vow_t *p;
+    if (n < 0 && n != VOW_EAGAIN) { /* nothing went out */
+        if ((p = vow__promise_new(s->loop, 0)) == NULL) return NULL;
+    } else {
+        p = vow__ref(ns->written);
     }
     s->refs++;
     if (n > 0) {
@@ -784,11 +797,7 @@ static vow_t *write_now(vow_sock_t *s, const unsigned char *b, size_t len) {
         len = 0;
     }
     if (len > 0) (void)vow__buf_append(&s->wbuf, b, len); /* reserved above */
-    if (n < 0 && n != VOW_EAGAIN) {
-        vow__reject(p, err_new(s->err));
-    } else {
-        vow__fulfil_new_plain(p, vow__none());
-    }
+    if (n < 0 && n != VOW_EAGAIN) vow__reject(p, err_new(s->err));
     after_write(s);
     update(s);
     vow_sock_unref(s);

@@ -82,7 +82,7 @@ void vow__waiter_fulfil(struct vow__waiter *w, vow_value_t v) {
         p->state = VOW_FULFILLED;
         p->value = v;
         p->cancel = NULL;
-        vow__waiter_leave(w);
+        if (w->line != NULL) vow__waiter_leave(w); /* (a line's answer left it already) */
         int last = --w->refs == 0;
         if (last) (void)waiter_end(w);
         vow__trigger(p, reactions);

@@ -465,3 +465,40 @@ Test(net_reads, small_values_outlive_the_run_and_the_loop) {
     vow_value_release(&v2); /* after the loop's end: freed, its loop never read */
     VOW_ASSERT_EQ(vow_test_live_allocs(), 0L);
 }
+
+/* ---- writes fulfilled at once share one promise ---------------------------------------------- */
+Test(net_reads, writes_fulfilled_at_once_answer_the_loops_shared_promise) {
+    vow_loop_t *loop = vow_test_loop();
+    vow_sock_t *a, *b;
+    wrap_pair(loop, &a, &b);
+    vow_t *w1 = vow_sock_write(a, "one", 3);
+    vow_t *w2 = vow_sock_write(b, "two", 3); /* another socket of the same loop */
+    VOW_ASSERT_STATE(vow_state(w1), VOW_FULFILLED);
+    cr_assert_eq(w1, w2, "one shared promise");
+    VOW_ASSERT_EQ(vow_value_kind(vow_value(w1)), VOW_VAL_NONE);
+    VOW_ASSERT_CODE(vow_cancel(w1), VOW_ESETTLED);
+    VOW_ASSERT_CODE(vow_resolve(w1, vow_int(1)), VOW_EPERM);
+    /* A write that must wait (limit 0, bytes in the buffer) has a promise of its own. */
+    VOW_ASSERT_CODE(vow_sock_set_write_limit(a, 0), 0);
+    static unsigned char big[1 << 20];
+    vow_t *w3 = vow_sock_write(a, big, sizeof big);
+    cr_assert_neq(w3, w1);
+    VOW_ASSERT_STATE(vow_state(w3), VOW_PENDING);
+    /* A failed write too: rejected, and the shared one untouched. */
+    VOW_ASSERT_CODE(vow_sock_close(a), 0);
+    VOW_ASSERT_STATE(vow_state(w3), VOW_REJECTED);
+    vow_t *w4 = vow_sock_write(a, "x", 1);
+    cr_assert_neq(w4, w1);
+    VOW_ASSERT_STATE(vow_state(w4), VOW_REJECTED);
+    VOW_ASSERT_STATE(vow_state(w1), VOW_FULFILLED);
+    vow_unref(w2);
+    vow_unref(w3);
+    vow_unref(w4);
+    vow_sock_unref(a);
+    vow_sock_unref(b);
+    /* The loop ends with the shared promise still held (emptied by the teardown, as every
+     * promise is): it goes with the last reference. */
+    VOW_ASSERT_CODE(vow_loop_close(loop), 0);
+    vow_unref(w1);
+    VOW_ASSERT_EQ(vow_test_live_allocs(), 0L);
+}

@@ -122,7 +122,11 @@ VOW_EXTERN vow_t *vow_sock_read_until(vow_sock_t *s, const void *delim, size_t d
  * the limit). One reference to a promise that fulfils (vow_none) as WRITING says, or
  * rejects with the socket's error (VOW_EPIPE, VOW_ECONNRESET...) or VOW_ECLOSED. NULL when
  * s is NULL, its loop closed, or out of memory (nothing buffered); a promise rejected with
- * VOW_EINVAL (data NULL with len > 0), VOW_EPIPE after vow_sock_shutdown. */
+ * VOW_EINVAL (data NULL with len > 0), VOW_EPIPE after vow_sock_shutdown.
+ * A write that is fulfilled when the call returns (vow_state says VOW_FULFILLED: the
+ * common case, nothing to wait for) answers a promise the loop shares among such writes:
+ * already fulfilled with vow_none, so nothing about it can change, but two such writes
+ * may return the same pointer. Drop each reference as usual. */
 VOW_EXTERN vow_t *vow_sock_write(vow_sock_t *s, const void *data, size_t len);
 
 /* A promise that fulfils once every buffered byte was handed to the kernel. As
