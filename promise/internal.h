@@ -306,8 +306,10 @@ enum {
     VOW__R_COMBINE,       /* an input of all / allSettled / race / any / wait / group */
     VOW__R_TIMEOUT,       /* vow_timeout's reaction on its inner */
     VOW__R_DEAD,          /* a thenable job whose promise was cancelled: only releases */
-    VOW__R_AWAIT          /* a coroutine's await (async.c; embedded in the coroutine,
+    VOW__R_AWAIT,         /* a coroutine's await (async.c; embedded in the coroutine,
                              `derived` its promise): resumes it */
+    VOW__R_RUN_WAKE       /* vow_run's watch on its promise (run.c; on its stack, no
+                             derived promise): ends the run's ev_run */
 };
 
 enum {

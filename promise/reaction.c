@@ -201,9 +201,7 @@ static inline __attribute__((always_inline)) void then_done(vow__reaction *r, vo
     if (unobserved(r, res)) {
         /* The node (the promise and r, in one slot) goes at once: no settlement, and no
          * record to free apart (then.c: a then step's derived promise is its node's). */
-        vow_t *d = r->rec.derived;
-        vow__assert((void *)&r->rec > (void *)d && (r->rec.flags & VOW__RF_EMBEDDED),
-                    "a then record outside its node");
+        vow_t *d = r->rec.derived; /* (VOW__F_NODE: r is the record of d's node) */
         r->rec.derived = NULL;
         vow__promise_free_slot(d);
         return;
@@ -298,6 +296,10 @@ void vow__reaction_job(vow_loop_t *loop, vow__job *job, int how) {
     case VOW__R_TIMEOUT: vow__timeout_job(loop, (vow__reaction *)r, src); break;
     case VOW__R_DEAD: vow__rec_free(loop, r); break;
     case VOW__R_AWAIT: vow__await_job(loop, r, src); break;
+    case VOW__R_RUN_WAKE:
+        vow__loop_run_wake(loop);
+        vow__rec_free(loop, r);
+        break;
     default: vow__assert(0, "unknown reaction kind");
     }
     vow__unref(src);

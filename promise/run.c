@@ -19,16 +19,14 @@ int vow_run(vow_loop_t *loop, vow_t *p, vow_outcome_t *out) {
         /* Awaiting p handles it. */
         vow__tracker_handle(p);
         p->flags |= VOW__F_HANDLED;
-        /* The run ends in the drain after p settles (vow__loop_run_until), so p's
-         * settlement must queue a job even where nothing else reacts to it (a raw libev
-         * callback calling vow_resolve): a record whose job only frees it, on this stack.
-         * Its derived promise is NULL, so it never counts as a live waiter of p (the
-         * upstream rule of cancellation). */
+        /* p's settlement ends the run (vow__loop_run_until, not polled): a record on p,
+         * on this stack, whose job wakes the run, queued even where nothing else reacts
+         * to p (a raw libev callback calling vow_resolve). Its derived promise is NULL, so
+         * it never counts as a live waiter of p (the upstream rule of cancellation). */
         vow__reaction watch;
-        vow__rec_init(&watch.rec, VOW__R_DEAD, NULL, VOW__RF_EMBEDDED);
-        watch.follow = NULL;
+        vow__rec_init(&watch.rec, VOW__R_RUN_WAKE, NULL, VOW__RF_EMBEDDED);
         if (p->state == VOW_PENDING) vow__perform_then(p, &watch.rec);
-        rc = vow__loop_run_until(loop, settled, p);
+        rc = vow__loop_run_until(loop, settled, p, 0);
         /* Settled: its job has run (each run ends with a drain). Else it still waits. */
         vow__assert(watch.rec.state != VOW__RS_QUEUED, "vow_run's record still queued");
         if (watch.rec.state == VOW__RS_WAITING) vow__unlink_waiter(&watch.rec);
@@ -123,7 +121,7 @@ static void cancel_what_is_left(vow_loop_t *loop) {
          * next round. */
         if (vow__coros_finishing(loop) > 0) {
             loop->running = 0;
-            int rc = vow__loop_run_until(loop, no_coro_finishing, loop);
+            int rc = vow__loop_run_until(loop, no_coro_finishing, loop, 1);
             loop->running = 1;
             if (rc != 0 && rc != VOW_ENEVER) break;
         }

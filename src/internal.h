@@ -395,6 +395,7 @@ struct vow_loop {
     unsigned now_iter; /* libev's iteration count when now_ms was read */
     /* vow__loop_run_until's condition while it runs the libev loop (src/loop.c) */
     int (*run_done)(void *);
+    int run_polled; /* looked at after each drain (vow__loop_run_until's `polled`) */
     void *run_arg;
     vow__timers tm;
 
@@ -475,10 +476,16 @@ static inline void vow__loop_handle_release(vow_loop_t *loop) {
     if (--loop->handles == 0 && loop->closed) vow__loop_struct_free(loop);
 }
 /* Runs the loop until done(arg) is non-zero (0), nothing keeps it alive (VOW_ENEVER),
- * vow_loop_stop (VOW_EINTR); VOW_EREENTRANT / VOW_ECLOSED as vow_loop_run. done is looked
- * at after each drain that ran something: what makes it true must be done by a job, or
- * queue one (vow_run watches its promise with a record whose job does nothing). */
-int vow__loop_run_until(vow_loop_t *loop, int (*done)(void *), void *arg);
+ * vow_loop_stop (VOW_EINTR); VOW_EREENTRANT / VOW_ECLOSED as vow_loop_run. The turn in
+ * which done becomes true must end libev's run: `polled`, done is looked at after each
+ * drain that ran something (what makes it true must be a job's work, or queue one); else
+ * the caller makes sure vow__loop_run_wake is called then (vow_run: a record on its
+ * promise whose job calls it). */
+int vow__loop_run_until(vow_loop_t *loop, int (*done)(void *), void *arg, int polled);
+/* Ends the ev_run of vow__loop_run_until with this turn (nothing outside one). */
+static inline void vow__loop_run_wake(vow_loop_t *loop) {
+    if (loop->run_done != NULL) ev_break(loop->evl, EVBREAK_ONE);
+}
 /* The check watcher (the check phase: immediates), started exactly while immediates wait
  * (src/timer.c); it costs libev a queueing and an invocation in every turn it is on. */
 void vow__loop_check_start(vow_loop_t *loop);

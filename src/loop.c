@@ -390,7 +390,7 @@ int vow_loop_run(vow_loop_t *loop, vow_run_mode_t mode) {
     return vow_loop_alive(loop) > 0 ? 1 : 0;
 }
 
-int vow__loop_run_until(vow_loop_t *loop, int (*done)(void *), void *arg) {
+int vow__loop_run_until(vow_loop_t *loop, int (*done)(void *), void *arg, int polled) {
     if (loop->closed) return VOW_ECLOSED;
     if (in_loop(loop)) return VOW_EREENTRANT;
     int rc = 0;
@@ -403,14 +403,16 @@ int vow__loop_run_until(vow_loop_t *loop, int (*done)(void *), void *arg) {
         }
         /* As many turns as it takes, not one turn per ev_run (EVRUN_ONCE): each entry of
          * ev_run costs libev a pass over its pending queues, and vow a drain and a look at
-         * the condition. The drain that makes the condition true breaks the loop (see
-         * vow__drain): the turn ends with the callbacks still pending in it, as
-         * EVRUN_ONCE's would. (A check watcher in every turn did this before, for about
+         * the condition. The turn that makes the condition true breaks the loop (a drain,
+         * polled; else vow__loop_run_wake): it ends with the callbacks still pending in
+         * it, as EVRUN_ONCE's would. (A check watcher in every turn did this before, for about
          * 170 instructions a turn.) */
         loop->run_done = done;
         loop->run_arg = arg;
+        loop->run_polled = polled;
         int active = ev_run(loop->evl, 0);
         loop->run_done = NULL;
+        loop->run_polled = 0;
         vow__drain(loop);
         if (done(arg)) break;
         if (!active && vow_loop_alive(loop) == 0) {

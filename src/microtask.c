@@ -148,10 +148,10 @@ void vow__drain(vow_loop_t *loop) {
         loop->kept = 0;
         ev_unref(loop->evl);
     }
-    /* vow__loop_run_until's condition, met by what this drain ran: its ev_run returns at
-     * the end of this turn (the callbacks still pending in it run first, as with
-     * EVRUN_ONCE). */
-    if (loop->run_done != NULL && loop->run_done(loop->run_arg)) ev_break(loop->evl, EVBREAK_ONE);
+    /* A polled vow__loop_run_until's condition, met by what this drain ran: its ev_run
+     * returns at the end of this turn (the callbacks still pending in it run first, as
+     * with EVRUN_ONCE). */
+    if (loop->run_polled && loop->run_done(loop->run_arg)) ev_break(loop->evl, EVBREAK_ONE);
 }
 
 int vow_loop_drain(vow_loop_t *loop) {
