@@ -784,12 +784,10 @@ static vow_t *write_now(vow_sock_t *s, const unsigned char *b, size_t len) {
             return vow__ref(ns->written);
         }
     }
-    vow_t *p;
-    if (n < 0 && n != VOW_EAGAIN) { /* nothing went out */
-        if ((p = vow__promise_new(s->loop, 0)) == NULL) return NULL;
-    } else {
-        p = vow__ref(ns->written);
-    }
+    /* A failed send gets a promise of its own, to reject (NULL when out of memory: the
+     * socket's failure is recorded all the same). */
+    int failed = n < 0 && n != VOW_EAGAIN;
+    vow_t *p = failed ? vow__promise_new(s->loop, 0) : vow__ref(ns->written);
     s->refs++;
     if (n > 0) {
         s->st.bytes_written += (uint64_t)n;
@@ -801,7 +799,7 @@ static vow_t *write_now(vow_sock_t *s, const unsigned char *b, size_t len) {
         len = 0;
     }
     if (len > 0) (void)vow__buf_append(&s->wbuf, b, len); /* reserved above */
-    if (n < 0 && n != VOW_EAGAIN) vow__reject(p, err_new(s->err));
+    if (failed && p != NULL) vow__reject(p, err_new(s->err));
     after_write(s);
     update(s);
     vow_sock_unref(s);
