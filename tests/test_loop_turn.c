@@ -276,3 +276,80 @@ Test(loop_turn, an_immediate_queued_before_the_run_runs_in_its_first_turn) {
     VOW_ASSERT_EQ(it.ran_in, it.queued_in + 1, "libev counts the turn when it starts it");
     VOW_TEST_END(loop);
 }
+
+/* An immediate queued after the check phase's last immediate ran, by work that immediate
+ * left behind (a microtask drained after it: Node's queueMicrotask in a setImmediate
+ * callback), runs in the next turn: vow/timer.h, "one queued from inside an immediate runs
+ * on the next loop turn" (Node's processImmediate runs only the queue it took). The check
+ * watcher, stopped when the last immediate ran, must not be fed then: libev would invoke it
+ * again in the same turn. */
+static void imm_from_microtask(vow_loop_t *loop, void *arg) {
+    (void)loop;
+    imm_queue(arg);
+}
+
+static void imm_leaves_a_microtask(vow_loop_t *loop, void *arg) {
+    VOW_ASSERT_CODE(vow_microtask(loop, imm_from_microtask, arg), 0);
+}
+
+Test(loop_turn, an_immediate_queued_by_the_last_immediates_microtask_waits_a_turn) {
+    vow_loop_t *loop = vow_test_loop();
+    struct imm_turn it = {.loop = loop};
+    VOW_ASSERT_CODE(vow_set_immediate(loop, imm_leaves_a_microtask, &it, NULL), 0);
+    VOW_ASSERT_CODE(vow_loop_run(loop, VOW_RUN_DEFAULT), 0);
+    VOW_ASSERT_EQ(it.ran, 1);
+    VOW_ASSERT_EQ(it.ran_in, it.queued_in + 1, "queued in turn %u, ran in turn %u", it.queued_in,
+                  it.ran_in);
+    VOW_TEST_END(loop);
+}
+
+/* The common way to yield to the loop, `await new Promise(r => setImmediate(r))`, in a
+ * loop: each immediate settles a promise whose reaction queues the next one. Each step is
+ * a turn, so timers and I/O still run between steps; here a 1 ms timer ends the chain.
+ * (Were the next immediate run in the same turn, the chain would never let libev poll
+ * again: the timer would never fire, and the chain would run for ever.) */
+enum { YIELD_MAX = 5000 };
+struct yielder {
+    vow_loop_t *loop;
+    int steps;
+    int timer_fired;
+};
+
+static void yield_resolve(vow_loop_t *loop, void *arg) {
+    (void)loop;
+    VOW_ASSERT_CODE(vow_resolve(arg, vow_none()), 0);
+    vow_unref(arg);
+}
+
+static vow_result_t yield_step(vow_loop_t *loop, const vow_value_t *v, void *ctx) {
+    (void)v;
+    struct yielder *y = ctx;
+    if (y->timer_fired || ++y->steps >= YIELD_MAX) return vow_ok_none();
+    double until = mono() + 20e-6; /* each step takes a little time: the timer comes due */
+    while (mono() < until) {
+    }
+    vow_t *p = vow_new(loop);
+    cr_assert_not_null(p);
+    VOW_ASSERT_CODE(vow_set_immediate(loop, yield_resolve, vow_ref(p), NULL), 0);
+    return vow_follow(vow_then_ok(p, yield_step, y));
+}
+
+static void yield_timer(vow_loop_t *loop, void *arg) {
+    (void)loop;
+    ((struct yielder *)arg)->timer_fired = 1;
+}
+
+Test(loop_turn, a_chain_of_immediates_through_promises_lets_timers_run) {
+    vow_loop_t *loop = vow_test_loop();
+    struct yielder y = {.loop = loop};
+    VOW_ASSERT_CODE(vow_set_timeout(loop, yield_timer, &y, 1, NULL), 0);
+    vow_t *done = vow_then_ok(vow_resolved(loop, vow_none()), yield_step, &y);
+    cr_assert_not_null(done);
+    vow_outcome_t out;
+    VOW_ASSERT_CODE(vow_run(loop, done, &out), 0);
+    VOW_ASSERT_STATE(out.state, VOW_FULFILLED);
+    cr_assert(y.timer_fired, "the 1 ms timer never ran during %d steps of the chain", y.steps);
+    cr_assert_lt(y.steps, YIELD_MAX);
+    vow_outcome_release(&out);
+    VOW_TEST_END(loop);
+}

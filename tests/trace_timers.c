@@ -6,6 +6,7 @@
  *          timers made inside timer callbacks, microtasks from timer callbacks.
  * Phase C: clearTimeout of pending timers from other callbacks, an interval cleared after
  *          three ticks, microtasks from interval callbacks.
+ * Phase D: an immediate queued by the last immediate's microtask waits for the next turn.
  * Everything is scheduled from inside a first timer callback (see the JS file). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +46,7 @@ static void microtask(vow_microtask_fn fn, void *arg) {
 
 static void phase_b(vow_loop_t *l, void *arg);
 static void phase_c(vow_loop_t *l, void *arg);
+static void phase_d(vow_loop_t *l, void *arg);
 
 /* ---- phase A ----------------------------------------------------------------------- */
 
@@ -177,6 +179,33 @@ static void phase_c(vow_loop_t *l, void *arg) {
     c_w2 = timeout(log_cb, "C w2 (never)", 40);
     timeout(log_cb, "C w3", 40);
     check(vow_set_interval(loop, c_iv_cb, NULL, 100, &c_iv), "vow_set_interval");
+    timeout(phase_d, NULL, 400);
+}
+
+/* ---- phase D ----------------------------------------------------------------------- */
+
+static void d_m_imm1(vow_loop_t *l, void *arg) {
+    (void)l;
+    (void)arg;
+    log_line("D m from imm1");
+    immediate(log_cb, "D imm2 from m (next turn, after t1)");
+    uint64_t until = vow_loop_update_time(loop) + 5;
+    while (vow_loop_update_time(loop) < until) {
+    }
+}
+static void d_imm1(vow_loop_t *l, void *arg) {
+    (void)l;
+    (void)arg;
+    log_line("D imm1");
+    microtask(d_m_imm1, NULL);
+}
+
+static void phase_d(vow_loop_t *l, void *arg) {
+    (void)l;
+    (void)arg;
+    log_line("D start");
+    timeout(log_cb, "D t1 (next turn, first)", 1);
+    immediate(d_imm1, NULL);
 }
 
 int main(void) {

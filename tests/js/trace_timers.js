@@ -89,6 +89,24 @@ function phaseC() {
     queueMicrotask(() => log('C m from iv tick ' + k));
     if (n === 3) clearInterval(iv);
   }, 100);
+  setTimeout(phaseD, 400);
+}
+
+// Phase D: an immediate queued by the microtask of the check phase's last immediate waits
+// for the next turn, so a timer that came due meanwhile (the microtask takes 5 ms) runs
+// first, in the next turn's timers phase.
+function phaseD() {
+  log('D start');
+  setTimeout(() => log('D t1 (next turn, first)'), 1);
+  setImmediate(() => {
+    log('D imm1');
+    queueMicrotask(() => {
+      log('D m from imm1');
+      setImmediate(() => log('D imm2 from m (next turn, after t1)'));
+      const until = Date.now() + 5;
+      while (Date.now() < until) {}
+    });
+  });
 }
 
 setTimeout(phaseA, 0);
