@@ -391,8 +391,9 @@ struct vow_loop {
     ev_timer timer_w;
     ev_prepare drain_w; /* never started: fed when work is queued outside a drain (loop.c) */
 
-    uint64_t now_ms;   /* the cached time (vow_loop_now) */
-    unsigned now_iter; /* libev's iteration count when now_ms was read */
+    uint64_t now_ms;     /* the cached time (vow_loop_now) */
+    unsigned now_iter;   /* libev's iteration count when now_ms was read */
+    unsigned check_iter; /* libev's iteration count when the check phase last ran (check_cb) */
     /* vow__loop_run_until's condition while it runs the libev loop (src/loop.c) */
     int (*run_done)(void *);
     int run_polled; /* looked at after each drain (vow__loop_run_until's `polled`) */

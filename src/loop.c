@@ -102,9 +102,9 @@ static void prepare_cb(struct ev_loop *evl, ev_prepare *w, int revents) {
 
 /* Started only while immediates wait (vow__loop_check_start), unref'd: the check phase. */
 static void check_cb(struct ev_loop *evl, ev_check *w, int revents) {
-    (void)evl;
     (void)revents;
     vow_loop_t *loop = w->data;
+    loop->check_iter = ev_iteration(evl); /* this turn's check phase: see check_start */
     vow__drain_inline(loop);
     if (loop->tm.imm_head != VOW__NIL) vow__timers_check(loop);
 }
@@ -116,8 +116,13 @@ void vow__loop_check_start(vow_loop_t *loop) {
     /* Started by a callback of this turn (a timer's, an I/O watcher's): libev queued the
      * turn's check watchers before it invoked them, so this one is fed to run after them,
      * as this turn's check phase (Node runs an immediate queued by an I/O callback in the
-     * same turn). Pending already (fed before libev queued it): libev merges the two. */
-    if (ev_depth(loop->evl) > 0) ev_feed_event(loop->evl, &loop->check_w, EV_CHECK);
+     * same turn). Pending already (fed before libev queued it): libev merges the two. Not
+     * once this turn's check phase has run (the last immediate's microtasks, its
+     * destructor): fed then, libev would invoke the watcher again in this same turn, and an
+     * immediate queued by an immediate's work must wait for the next turn (vow/timer.h);
+     * a chain of them would never let libev poll again. */
+    if (ev_depth(loop->evl) > 0 && loop->check_iter != ev_iteration(loop->evl))
+        ev_feed_event(loop->evl, &loop->check_w, EV_CHECK);
 }
 
 void vow__loop_check_stop(vow_loop_t *loop) {
