@@ -11,6 +11,7 @@
 #include <criterion/criterion.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/socket.h>
@@ -346,6 +347,30 @@ Test(net, a_peer_that_resets) {
     expect_code(loop, r, VOW_ECONNRESET);
     expect_code(loop, vow_sock_read(pr.c, 100), VOW_ECONNRESET); /* the same code again */
     expect_code(loop, vow_sock_write(pr.c, "x", 1), VOW_ECONNRESET);
+    pair_close(&pr);
+    VOW_TEST_END(loop);
+}
+
+/* A write whose send fails when its rejection cannot be allocated answers NULL (out of
+ * memory), and the kernel's answer is not lost with it: the socket has failed, so the next
+ * write rejects with that code (ECONNRESET), not with the EPIPE a second send would get. */
+Test(net, a_send_failing_out_of_memory_keeps_the_sockets_error) {
+    vow_loop_t *loop = vow_test_loop_without_pools(); /* a promise is an allocation */
+    struct pair pr;
+    pair_open(loop, "127.0.0.1", &pr);
+    expect_ok(loop, vow_sock_write(pr.c, "x", 1)); /* the write buffer exists now */
+    struct linger lg = {1, 0};
+    cr_assert_eq(setsockopt(vow_sock_fd(pr.s), SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
+    VOW_ASSERT_CODE(vow_sock_close(pr.s), 0);
+    struct pollfd pf = {.fd = vow_sock_fd(pr.c), .events = POLLIN};
+    cr_assert_eq(poll(&pf, 1, 5000), 1, "the reset reached the client");
+    vow_test_fail_at(vow_test_alloc_total() + 1);
+    vow_t *w = vow_sock_write(pr.c, "y", 1);
+    long failed = vow_test_failed_allocs();
+    vow_test_fail_at(0);
+    VOW_ASSERT_EQ(failed, 1L);
+    cr_assert_null(w, "out of memory: NULL");
+    expect_code(loop, vow_sock_write(pr.c, "z", 1), VOW_ECONNRESET);
     pair_close(&pr);
     VOW_TEST_END(loop);
 }
