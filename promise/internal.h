@@ -254,11 +254,19 @@ static inline void vow__promise_free_slot(vow_t *p) {
     vow__pool_put(pl, p);
     vow__loop_handle_release(loop);
 }
-static inline void vow__fulfil_new_plain(vow_t *p, vow_value_t v) {
-    vow__value_store(&v); /* (plain: clears what a partial store left, nothing else) */
+/* A fulfilment's change of state: v (stored already) takes the reaction list's place in
+ * p, pending until now (*v copied in). Returns that list, for vow__trigger. (vow__fulfill_move, a waiter's
+ * fulfilment, a promise fulfilled at birth.) */
+static inline struct vow__rec *vow__set_fulfilled(vow_t *p, const vow_value_t *v) {
+    struct vow__rec *reactions = p->r_head;
     p->flags |= VOW__F_RESOLVED;
     p->state = VOW_FULFILLED;
-    p->value = v;
+    p->value = *v;
+    return reactions;
+}
+static inline void vow__fulfil_new_plain(vow_t *p, vow_value_t v) {
+    vow__value_store(&v); /* (plain: clears what a partial store left, nothing else) */
+    (void)vow__set_fulfilled(p, &v);
 }
 /* Allocates a promise on `loop` with one reference (NULL when out of memory). */
 vow_t *vow__promise_new(vow_loop_t *loop, unsigned flags);

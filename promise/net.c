@@ -95,7 +95,7 @@ enum { SMALL_BLOCK = 256, SMALL_KEEP = 64 };
 
 static void bytes_small_free(void *p) {
     struct vow__box *box = (struct vow__box *)((unsigned char *)p - BYTES_AT);
-    ((vow_bytes_t *)p)->len = 0;
+    bytes_in_box(p);
     vow_loop_t *loop = box->owner; /* compared first: it may be gone (then not running) */
     if (vow__loop_running_here(loop)) {
         struct net_state *ns = vow__loop_layer(loop, VOW__LAYER_NET);

@@ -131,10 +131,7 @@ void vow__fulfill_move(vow_t *p, vow_value_t *v) {
     }
     int guard = needs_guard(p);
     if (guard) vow__ref(p);
-    vow__rec *reactions = p->r_head; /* the value takes the list's place */
-    p->flags |= VOW__F_RESOLVED;
-    p->state = VOW_FULFILLED;
-    p->value = *v;
+    vow__rec *reactions = vow__set_fulfilled(p, v);
     settled_cleanup(p);
     vow__trigger(p, reactions);
     if (guard) vow__unref(p);

@@ -77,10 +77,7 @@ void vow__waiter_fulfil(struct vow__waiter *w, vow_value_t v) {
          * record goes first (settled_cleanup: waiter_ctx_free), dropping its reference to
          * the record; while the record lives, its reference to p holds p, and after its
          * last, this call holds that reference until p's reactions are queued. */
-        vow__rec *reactions = p->r_head; /* the value takes the list's place */
-        p->flags |= VOW__F_RESOLVED;
-        p->state = VOW_FULFILLED;
-        p->value = v;
+        vow__rec *reactions = vow__set_fulfilled(p, &v);
         p->cancel = NULL;
         if (w->line != NULL) vow__waiter_leave(w); /* (a line's answer left it already) */
         int last = --w->refs == 0;

@@ -365,7 +365,9 @@ int vow__timer_start(vow_loop_t *loop, int kind, uint64_t ms, vow_timer_cb cb, v
         if (ms > UINT64_MAX / 4) ms = UINT64_MAX / 4; /* deadlines never overflow */
         /* Node measures a new timer from the current time (its getLibuvNow updates the
          * loop's clock), so code that blocked before setTimeout does not shorten it. */
-        loop->now_ms = vow__clock_ms(); /* (vow_loop_now may read the clock again) */
+        /* (Not vow__loop_clock_ms: libev's iteration count is a call, one per timer set; a
+         * vow_loop_now later in the turn may read the clock once more.) */
+        loop->now_ms = vow__clock_ms();
         vow__tlist *l = map_find(tm, ms);
         if (l == NULL && (l = list_new(loop, ms)) == NULL) goto fail;
         n->start = loop->now_ms;
