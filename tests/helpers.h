@@ -12,6 +12,7 @@
  *   VOW_ASSERT_STATE, VOW_ASSERT_STR_EQ): Criterion's cr_assert_eq only says that the
  *   expression is false.
  * - A rejection hook that records every report (record_rejection, `rejections`).
+ * - vow_test_mono_s: the monotonic clock in seconds.
  * - record_code: a vow_catch_ex handler that stores the error's code in *(int *)ctx.
  * - vow_test_exit_at_eof(fds, code): a forked child that exits once a pipe reaches its end.
  * - vow_test_sweep_allocations(program, check): the out-of-memory sweep (each allocation of
@@ -33,6 +34,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vow.h"
@@ -328,6 +330,13 @@ static inline void record_rejections(vow_loop_t *loop) {
 
 /* Forgets every report, for a second round of a scenario. */
 static inline void rejections_reset(void) { memset(&rejections, 0, sizeof rejections); }
+
+/* CLOCK_MONOTONIC in seconds (how long a run waited). */
+static inline double vow_test_mono_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 /* A vow_catch_ex handler: stores the error's code in *(int *)ctx and fulfils with none. */
 static inline vow_result_t record_code(vow_loop_t *loop, vow_error_t *err, void *ctx) {

@@ -14,19 +14,13 @@
 
 TestSuite(loop_turn, .init = vow_test_setup, .fini = vow_test_teardown, .timeout = 30);
 
-static double mono(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* ---- work queued outside a wrapped loop's ev_run ------------------------------------------- */
 static double ran_at;
 static int reactions;
 
 static vow_result_t note_time(vow_loop_t *loop, const vow_value_t *v, void *ctx) {
     (void)loop, (void)v, (void)ctx;
-    ran_at = mono();
+    ran_at = vow_test_mono_s();
     reactions++;
     return vow_ok_none();
 }
@@ -53,7 +47,7 @@ Test(loop_turn, outside_work_runs_before_the_poll_blocks) {
         VOW_ASSERT_CODE(vow_resolve(p, vow_none()), 0);
         vow_unref(p);
         VOW_ASSERT_EQ(reactions, round, "queued, not run yet");
-        double start = mono();
+        double start = vow_test_mono_s();
         ev_run(evl, EVRUN_ONCE);
         VOW_ASSERT_EQ(reactions, round + 1);
         cr_assert_lt(ran_at - start, 0.2, "the reaction waited %.3f s for the poll",
@@ -164,11 +158,11 @@ Test(loop_turn, run_returns_when_a_watcher_after_the_check_settles_the_promise) 
     ev_timer_init(&t, app_timer, 2.0, 0.0);
     ev_timer_start(evl, &t);
     cr_assert_eq(write(l.fds[1], "x", 1), 1);
-    double start = mono();
+    double start = vow_test_mono_s();
     vow_outcome_t o;
     VOW_ASSERT_CODE(vow_run(loop, vow_ref(l.p), &o), 0);
-    cr_assert_lt(mono() - start, 1.0, "vow_run waited %.3f s after its promise settled",
-                 mono() - start);
+    cr_assert_lt(vow_test_mono_s() - start, 1.0, "vow_run waited %.3f s after its promise settled",
+                 vow_test_mono_s() - start);
     VOW_ASSERT_STATE(o.state, VOW_FULFILLED);
     VOW_ASSERT_EQ(vow_value_int(&o.value), 7);
     vow_outcome_release(&o);
@@ -325,8 +319,9 @@ static vow_result_t yield_step(vow_loop_t *loop, const vow_value_t *v, void *ctx
     (void)v;
     struct yielder *y = ctx;
     if (y->timer_fired || ++y->steps >= YIELD_MAX) return vow_ok_none();
-    double until = mono() + 20e-6; /* each step takes a little time: the timer comes due */
-    while (mono() < until) {
+    double until =
+        vow_test_mono_s() + 20e-6; /* each step takes a little time: the timer comes due */
+    while (vow_test_mono_s() < until) {
     }
     vow_t *p = vow_new(loop);
     cr_assert_not_null(p);
