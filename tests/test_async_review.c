@@ -6,6 +6,7 @@
  * Criterion's failing asserts jump out of the test body: never assert on a coroutine's
  * stack. Coroutines record what they saw in globals; the test body asserts afterwards. */
 #include <criterion/criterion.h>
+#include <ev.h>
 #include <stdio.h>
 #include <sys/resource.h>
 
@@ -172,6 +173,33 @@ Test(async_review, run_main_lets_a_cancelled_coroutine_s_cleanup_sleep_complete)
     VOW_ASSERT_EQ(rm_done, 1);
     VOW_ASSERT_CODE(rm_first, VOW_ECANCELED);
     VOW_ASSERT_CODE(rm_cleanup, 0);
+    VOW_ASSERT_EQ(vow_test_live_allocs(), 0);
+}
+
+static void app_timer_cb(struct ev_loop *evl, ev_timer *w, int revents) {
+    (void)evl, (void)w, (void)revents;
+}
+
+/* The same, with a watcher of the application's (a 2 s libev timer) keeping libev's loop
+ * alive: the run that lets the cancelled coroutine finish must end when it has (the
+ * teardown's run looks at "no coroutine finishing" after each drain, src/loop.c's
+ * `polled`), not when libev has nothing left to wait for. */
+Test(async_review, run_main_s_cleanup_run_ends_when_the_coroutine_has_finished) {
+    vow_loop_t *loop = vow_test_loop();
+    rm_first = rm_cleanup = 1;
+    rm_done = 0;
+    ev_timer app;
+    ev_timer_init(&app, app_timer_cb, 2.0, 0.0);
+    ev_timer_start(vow_loop_ev(loop), &app); /* abandoned with the loop vow_run_main frees */
+    vow_unref(vow_async(loop, body_cleanup_sleeps, NULL, NULL));
+    vow_outcome_t o;
+    double start = vow_test_mono_s();
+    VOW_ASSERT_CODE(vow_run_main(loop, vow_sleep(loop, 1), &o), 0);
+    double took = vow_test_mono_s() - start;
+    vow_outcome_release(&o);
+    VOW_ASSERT_EQ(rm_done, 1);
+    VOW_ASSERT_CODE(rm_cleanup, 0);
+    cr_assert_lt(took, 1.0, "vow_run_main took %.3f s: its cleanup run waited for libev", took);
     VOW_ASSERT_EQ(vow_test_live_allocs(), 0);
 }
 
